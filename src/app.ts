@@ -1,0 +1,116 @@
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { DestinationStream } from "pino";
+import { creatorPolicy } from "./access/policy.js";
+import type { Config } from "./config/config.js";
+import { createConnectionRegistry } from "./connections/registry.js";
+import { openLocalKeyring } from "./crypto/local-keyring.js";
+import { driverFor } from "./drivers/registry.js";
+import { bootstrapAdmin } from "./identity/users.js";
+import { createLogger, type Logger } from "./observability/logger.js";
+import { type Listener, listen } from "./server/listener.js";
+import { contextValuesFor, requestIdFrom, transportOf } from "./server/request-info.js";
+import { createRestHandler } from "./server/rest.js";
+import { createInterceptors, registerRoutes, SERVED, type Services } from "./server/routes.js";
+import { createAuthService } from "./services/auth-service.js";
+import { createConnectionService } from "./services/connection-service.js";
+import { createHealthService } from "./services/health-service.js";
+import { openSqliteStore, type Store } from "./store/store.js";
+
+export interface Berth {
+  readonly port: number;
+  readonly url: string;
+  readonly log: Logger;
+  readonly store: Store;
+  /** Graceful stop: not ready → stop accepting → drain → close the store. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  logDestination?: DestinationStream;
+  /** Where the generated admin password is announced (stderr by default). */
+  announce?: (line: string) => void;
+}
+
+/** The composition root: config → dependencies → one listener. */
+export async function startBerth(config: Config, options: StartOptions = {}): Promise<Berth> {
+  const log = createLogger(config.logLevel, options.logDestination);
+  const store = await openSqliteStore(config.dataDir);
+  const keys = await openLocalKeyring(config.dataDir, config.masterKey);
+  await bootstrapAdmin(store.db, config.adminPassword, log, options.announce);
+
+  let ready = true;
+  const registry = createConnectionRegistry({
+    db: store.db,
+    keys,
+    policy: creatorPolicy,
+    drivers: driverFor,
+    testTimeoutMs: config.testTimeoutMs,
+  });
+  const services: Services = {
+    connection: createConnectionService({ registry }),
+    auth: createAuthService({ db: store.db, sessionTtlMs: config.sessionTtlMs }),
+    health: createHealthService({ ready: () => ready, services: SERVED.map((s) => s.typeName) }),
+  };
+  const interceptors = createInterceptors({ log, db: store.db });
+  const shutdown = new AbortController();
+  const rpc = connectNodeAdapter({
+    routes: registerRoutes(services),
+    interceptors,
+    readMaxBytes: config.maxBodyBytes,
+    shutdownSignal: shutdown.signal,
+    contextValues: (req) =>
+      contextValuesFor({
+        requestId: requestIdFrom(req.headers["x-request-id"]),
+        peer: req.socket?.remoteAddress ?? "",
+        transport: transportOf(req.headers["content-type"]),
+      }),
+    fallback: (_req, res) => {
+      res.writeHead(404, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: "not_found", message: "No such path", details: {} }));
+    },
+  });
+  const rest = createRestHandler({ services, interceptors, maxBodyBytes: config.maxBodyBytes });
+
+  const listener: Listener = await listen(config.host, config.port, (req, res) => {
+    const url = new URL(req.url ?? "/", "http://berth");
+    if (url.pathname === "/healthz") {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end('{"status":"ok"}');
+    } else if (url.pathname === "/readyz") {
+      const ok = ready;
+      store
+        .ping()
+        .then(() => ok)
+        .catch(() => false)
+        .then((up) => {
+          res.writeHead(up ? 200 : 503, { "content-type": "application/json" });
+          res.end(JSON.stringify({ status: up ? "ready" : "not_ready" }));
+        });
+    } else if (url.pathname.startsWith("/api/")) {
+      void rest(req, res, url, req.socket?.remoteAddress ?? "");
+    } else {
+      rpc(req, res);
+    }
+  });
+  const displayHost = config.host.includes(":") ? `[${config.host}]` : config.host;
+  const url = `http://${displayHost === "0.0.0.0" ? "127.0.0.1" : displayHost}:${listener.port}`;
+  log.info({ url, data_dir: config.dataDir, key_provider: keys.name }, "berth is listening");
+
+  let closing: Promise<void> | undefined;
+  return {
+    port: listener.port,
+    url,
+    log,
+    store,
+    close() {
+      closing ??= (async () => {
+        ready = false;
+        shutdown.abort();
+        await listener.close(config.shutdownGraceMs);
+        await store.close();
+        log.info("berth stopped");
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,85 @@
+import { z } from "zod";
+
+/**
+ * Every setting Berth reads, with its default. Parsed once at start-up from the environment,
+ * frozen, and passed down; no other module reads process.env (DESIGN §2 rule 3).
+ */
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+const positiveMs = (fallback: number) => z.coerce.number().int().min(1).max(86_400_000).default(fallback);
+
+const schema = z.object({
+  BERTH_HOST: z.string().min(1).default("127.0.0.1"),
+  BERTH_PORT: port(8080),
+  BERTH_DATA_DIR: z.string().min(1).default("./data"),
+  BERTH_MASTER_KEY: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || Buffer.from(v, "base64").length === 32, {
+      message: "must be 32 bytes encoded as base64 (for example: openssl rand -base64 32)",
+    }),
+  BERTH_ADMIN_PASSWORD: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || v.length >= 12, { message: "must be at least 12 characters" }),
+  BERTH_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  BERTH_SESSION_TTL_MS: positiveMs(12 * 3_600_000),
+  BERTH_TEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(5_000),
+  BERTH_MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(64 * 1024 * 1024)
+    .default(1024 * 1024),
+  BERTH_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+});
+
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  /** A 32-byte key that replaces the keyring file; never written to disk. */
+  readonly masterKey: Buffer | undefined;
+  readonly adminPassword: string | undefined;
+  readonly logLevel: z.infer<typeof schema>["BERTH_LOG_LEVEL"];
+  readonly sessionTtlMs: number;
+  readonly testTimeoutMs: number;
+  readonly maxBodyBytes: number;
+  readonly shutdownGraceMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Parses the environment; throws ConfigError naming every bad variable and why. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== "") input[key] = value;
+  }
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    // Report the variable and the reason, never the value: it may be a secret.
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
+  }
+  const c = parsed.data;
+  return Object.freeze({
+    host: c.BERTH_HOST,
+    port: c.BERTH_PORT,
+    dataDir: c.BERTH_DATA_DIR,
+    masterKey: c.BERTH_MASTER_KEY === undefined ? undefined : Buffer.from(c.BERTH_MASTER_KEY, "base64"),
+    adminPassword: c.BERTH_ADMIN_PASSWORD,
+    logLevel: c.BERTH_LOG_LEVEL,
+    sessionTtlMs: c.BERTH_SESSION_TTL_MS,
+    testTimeoutMs: c.BERTH_TEST_TIMEOUT_MS,
+    maxBodyBytes: c.BERTH_MAX_BODY_BYTES,
+    shutdownGraceMs: c.BERTH_SHUTDOWN_GRACE_MS,
+  });
+}
+
+/** The variables with their defaults, for `berth --help` and the README check. */
+export const CONFIG_VARIABLES = Object.keys(schema.shape);

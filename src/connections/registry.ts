@@ -1,0 +1,472 @@
+import { randomUUID } from "node:crypto";
+import { fromJsonString, toJsonString } from "@bufbuild/protobuf";
+import type { AccessPolicy } from "../access/policy.js";
+import type { KeyProvider, SecretField } from "../crypto/key-provider.js";
+import type { Driver } from "../drivers/driver.js";
+import {
+  ConflictError,
+  ConnectionCheckError,
+  NotFoundError,
+  PermissionDeniedError,
+  UnimplementedError,
+  ValidationError,
+} from "../errors/berth-error.js";
+import { type CheckResult, CheckResultSchema, CheckStage } from "../gen/berth/v1/types_pb.js";
+import type { Principal } from "../identity/principal.js";
+import {
+  type ConnectionRepository,
+  connectionRepository,
+  type ListCursor,
+} from "../store/connection-repository.js";
+import { isUniqueViolation } from "../store/errors.js";
+import type { ConnectionRow, NewConnectionRow } from "../store/schema.js";
+import type { Db } from "../store/store.js";
+import {
+  dnsStage,
+  type NetworkState,
+  runStages,
+  StageFailure,
+  type StageRun,
+  tcpStage,
+  testConnection,
+} from "./checks.js";
+import { ENGINES, type EngineId } from "./engines.js";
+import {
+  type ConnectionSettings,
+  type ConnectionSpecInput,
+  type ConnectionStatusId,
+  Credentials,
+  type HostPort,
+} from "./settings.js";
+import { type CredentialInput, validateSpec } from "./validation.js";
+
+/** A stored connection as the API may show it: the row without its ciphertexts. */
+export type ConnectionView = Omit<
+  ConnectionRow,
+  "username_enc" | "password_enc" | "client_key_enc" | "name_key"
+> & {
+  has_client_key: boolean;
+};
+
+export interface ConnectionRegistryDeps {
+  db: Db;
+  keys: KeyProvider;
+  policy: AccessPolicy;
+  drivers: (engine: EngineId) => Driver | undefined;
+  clock?: () => Date;
+  /** Default bound of a test when the caller gives none. */
+  testTimeoutMs: number;
+}
+
+export type CheckTarget = { id: string } | { spec: ConnectionSpecInput };
+
+export interface ConnectionStatusView {
+  connection: ConnectionView;
+  lastTest: CheckResult | undefined;
+}
+
+const MAX_TEST_TIMEOUT_MS = 30_000;
+const MAX_PAGE_SIZE = 500;
+const DEFAULT_PAGE_SIZE = 50;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * The connection registry: validation, encryption of credentials, optimistic concurrency, staged
+ * checks. Transport-free: services and REST both call it with a principal.
+ */
+export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
+  const repo: ConnectionRepository = connectionRepository(deps.db);
+  const clock = deps.clock ?? (() => new Date());
+
+  async function encrypt(id: string, field: SecretField, value: string): Promise<string> {
+    return deps.keys.encrypt(value, { connectionId: id, field });
+  }
+
+  async function decryptCredentials(row: ConnectionRow): Promise<Credentials> {
+    const bind = (field: SecretField) => ({ connectionId: row.id, field });
+    const [username, password, clientKey] = await Promise.all([
+      deps.keys.decrypt(row.username_enc, bind("username")),
+      deps.keys.decrypt(row.password_enc, bind("password")),
+      row.client_key_enc ? deps.keys.decrypt(row.client_key_enc, bind("client_key")) : undefined,
+    ]);
+    return new Credentials(username, password, clientKey);
+  }
+
+  /** Loads a row the principal may see; any other id answers not_found, whether or not it exists. */
+  async function visibleRow(principal: Principal, id: string): Promise<ConnectionRow> {
+    const row = UUID.test(id) ? await repo.findById(id) : undefined;
+    if (!row || !deps.policy.canView(principal, row)) throw new NotFoundError("connection", id);
+    return row;
+  }
+
+  function require(allowed: boolean, what: string): void {
+    if (!allowed) throw new PermissionDeniedError(`You may see this connection but not ${what} it`);
+  }
+
+  async function assertNameFree(nameKey: string, exceptId?: string): Promise<void> {
+    const existing = await repo.findByNameKey(nameKey);
+    if (existing && existing.id !== exceptId) {
+      throw new ConflictError(`A connection with this name already exists`, {
+        reason: "name_taken",
+        field: "name",
+      });
+    }
+  }
+
+  function driverOrThrow(engine: EngineId): Driver {
+    const driver = deps.drivers(engine);
+    if (!driver) throw new UnimplementedError(`Connecting to ${ENGINES[engine].label}`);
+    return driver;
+  }
+
+  function boundTimeout(timeoutMs: number | undefined): number {
+    if (timeoutMs === undefined || timeoutMs === 0) return deps.testTimeoutMs;
+    if (timeoutMs < 100 || timeoutMs > MAX_TEST_TIMEOUT_MS) {
+      throw ValidationError.field("timeoutMs", `must be from 100 to ${MAX_TEST_TIMEOUT_MS} milliseconds`);
+    }
+    return timeoutMs;
+  }
+
+  async function recordAndApply(
+    row: ConnectionRow,
+    principal: Principal,
+    kind: "test" | "validate",
+    result: CheckResult,
+  ) {
+    const now = clock().toISOString();
+    await repo.recordCheck({
+      connectionId: row.id,
+      kind,
+      ok: result.ok,
+      resultJson: toJsonString(CheckResultSchema, result),
+      checkedAt: now,
+      checkedById: principal.userId,
+    });
+    if (kind === "test") await repo.setStatus(row.id, statusAfterTest(result), now);
+  }
+
+  return {
+    async create(principal: Principal, input: ConnectionSpecInput): Promise<ConnectionView> {
+      const { settings, credentials } = validateSpec(input, { kind: "new" });
+      const nameKey = settings.name.toLowerCase();
+      await assertNameFree(nameKey);
+      const id = randomUUID();
+      const now = clock().toISOString();
+      const row: NewConnectionRow = {
+        id,
+        name_key: nameKey,
+        ...settingsColumns(settings),
+        username_enc: await encrypt(id, "username", credentials.username ?? ""),
+        password_enc: await encrypt(id, "password", credentials.password ?? ""),
+        client_key_enc: credentials.clientKey ? await encrypt(id, "client_key", credentials.clientKey) : null,
+        created_by_id: principal.userId,
+        created_by_google_email: principal.googleEmail,
+        created_at: now,
+        updated_at: now,
+        last_tested_at: null,
+        status: "untested",
+        version: 1,
+      };
+      try {
+        await repo.insert(row);
+      } catch (err) {
+        if (isUniqueViolation(err)) {
+          throw new ConflictError("A connection with this name already exists", {
+            reason: "name_taken",
+            field: "name",
+          });
+        }
+        throw err;
+      }
+      return view(row as ConnectionRow);
+    },
+
+    async get(principal: Principal, id: string): Promise<ConnectionView> {
+      return view(await visibleRow(principal, id));
+    },
+
+    async list(
+      principal: Principal,
+      page: { pageSize?: number | undefined; pageToken?: string | undefined },
+    ): Promise<{ connections: ConnectionView[]; nextPageToken: string }> {
+      const size = page.pageSize || DEFAULT_PAGE_SIZE;
+      if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) {
+        throw ValidationError.field("pageSize", `must be from 1 to ${MAX_PAGE_SIZE}`);
+      }
+      const after = page.pageToken ? decodeCursor(page.pageToken) : undefined;
+      const rows = await repo.list({
+        limit: size + 1,
+        after,
+        createdById: deps.policy.listScope(principal)?.createdById,
+      });
+      const pageRows = rows.slice(0, size);
+      const last = pageRows[pageRows.length - 1];
+      return {
+        connections: pageRows.map(view),
+        nextPageToken:
+          rows.length > size && last ? encodeCursor({ nameKey: last.name_key, id: last.id }) : "",
+      };
+    },
+
+    async update(
+      principal: Principal,
+      id: string,
+      input: ConnectionSpecInput,
+      expectedVersion: number | undefined,
+    ): Promise<ConnectionView> {
+      const row = await visibleRow(principal, id);
+      require(deps.policy.canEdit(principal, row), "change");
+      if (expectedVersion !== undefined && expectedVersion !== row.version)
+        throw staleVersion(row.version, expectedVersion);
+      const { settings, credentials } = validateSpec(input, {
+        kind: "update",
+        hasStoredClientKey: row.client_key_enc !== null,
+      });
+      const nameKey = settings.name.toLowerCase();
+      await assertNameFree(nameKey, id);
+      const secrets = await encryptChanged(id, credentials);
+      const columns = settingsColumns(settings);
+      const reachabilityChanged =
+        Object.keys(secrets).length > 0 ||
+        (["type", "server", "port", "database", "ssl_mode"] as const).some((k) => columns[k] !== row[k]);
+      const patch: Partial<NewConnectionRow> = {
+        ...columns,
+        name_key: nameKey,
+        ...secrets,
+        ...(credentials.clientKey === undefined && !settings.clientCertificate
+          ? { client_key_enc: null }
+          : {}),
+        updated_at: clock().toISOString(),
+        // A changed target has not been tested yet, whatever the old status said.
+        ...(reachabilityChanged ? { status: "untested" } : {}),
+      };
+      let written: boolean;
+      try {
+        written = await repo.updateIfVersion(id, row.version, patch);
+      } catch (err) {
+        if (isUniqueViolation(err))
+          throw new ConflictError("A connection with this name already exists", { reason: "name_taken" });
+        throw err;
+      }
+      if (!written) {
+        const current = await repo.findById(id);
+        if (!current) throw new NotFoundError("connection", id);
+        throw staleVersion(current.version, expectedVersion ?? row.version);
+      }
+      return view((await repo.findById(id))!);
+    },
+
+    async delete(principal: Principal, id: string, expectedVersion: number | undefined): Promise<void> {
+      const row = await visibleRow(principal, id);
+      require(deps.policy.canEdit(principal, row), "delete");
+      if (expectedVersion !== undefined && expectedVersion !== row.version)
+        throw staleVersion(row.version, expectedVersion);
+      if (!(await repo.deleteIfVersion(id, row.version))) throw staleVersion(row.version + 1, row.version);
+    },
+
+    /** Test: signs in for real. Throws ConnectionCheckError (with every stage) when a stage fails. */
+    async test(principal: Principal, target: CheckTarget, timeoutMs?: number): Promise<CheckResult> {
+      const bound = boundTimeout(timeoutMs);
+      if ("spec" in target) {
+        const { settings, credentials } = validateSpec(target.spec, { kind: "new" });
+        const driver = driverOrThrow(settings.type);
+        const creds = new Credentials(
+          credentials.username ?? "",
+          credentials.password ?? "",
+          credentials.clientKey,
+        );
+        const { result } = await testConnection(driver, settings, creds, bound);
+        if (!result.ok) throw new ConnectionCheckError(result, settings.type);
+        return result;
+      }
+      const row = await visibleRow(principal, target.id);
+      require(deps.policy.canUse(principal, row), "test");
+      const settings = settingsFromRow(row);
+      const driver = driverOrThrow(settings.type);
+      const { result } = await testConnection(driver, settings, await decryptCredentials(row), bound);
+      await recordAndApply(row, principal, "test", result);
+      if (!result.ok) throw new ConnectionCheckError(result, settings.type);
+      return result;
+    },
+
+    /** Validate: the rules, the credentials' decryptability, DNS and TCP — without signing in. */
+    async validate(principal: Principal, target: CheckTarget, timeoutMs?: number): Promise<CheckResult> {
+      const bound = boundTimeout(timeoutMs);
+      const row = "id" in target ? await visibleRow(principal, target.id) : undefined;
+      if (row) require(deps.policy.canUse(principal, row), "validate");
+      let settings: ConnectionSettings | undefined;
+      const state: NetworkState = {};
+      const stages: [CheckStage, StageRun][] = [
+        [
+          CheckStage.CONFIG,
+          async () => {
+            try {
+              settings = row
+                ? validateSpec(inputFromRow(row), {
+                    kind: "update",
+                    hasStoredClientKey: row.client_key_enc !== null,
+                  }).settings
+                : validateSpec("spec" in target ? target.spec : {}, { kind: "new" }).settings;
+            } catch (err) {
+              if (!(err instanceof ValidationError)) throw err;
+              throw new StageFailure({ reason: "invalid_configuration", code: "", message: err.message });
+            }
+            return { details: { engine: settings.type, ssl_mode: settings.sslMode } };
+          },
+        ],
+        [
+          CheckStage.CREDENTIALS,
+          async () => {
+            if (!row) return { skipped: "An unsaved configuration has no stored credentials" };
+            try {
+              await decryptCredentials(row);
+            } catch (err) {
+              const field = (err as { details?: { field?: string } }).details?.field ?? "credential";
+              throw new StageFailure({
+                reason: "credential_integrity_failed",
+                code: "",
+                message: `The stored ${field} cannot be decrypted`,
+              });
+            }
+            return { details: { key_provider: deps.keys.name } };
+          },
+        ],
+        [CheckStage.DNS, (signal) => dnsStage(settings!.server, state)(signal)],
+        [CheckStage.TCP, (signal) => tcpStage(settings!.port, state, false)(signal)],
+      ];
+      const engine = row ? (row.type as EngineId) : ("spec" in target && target.spec.type) || "unknown";
+      const result = await runStages(
+        row
+          ? `${row.server}:${row.port}`
+          : `${target && "spec" in target ? (target.spec.server ?? "") : ""}:${target && "spec" in target ? (target.spec.port ?? "") : ""}`,
+        stages,
+        bound,
+        (err) => ({ reason: "unknown", code: "", message: (err as Error).message }),
+      );
+      if (row) await recordAndApply(row, principal, "validate", result);
+      if (!result.ok) throw new ConnectionCheckError(result, engine);
+      return result;
+    },
+
+    async status(principal: Principal, id: string): Promise<ConnectionStatusView> {
+      const row = await visibleRow(principal, id);
+      const json = await repo.lastCheck(id, "test");
+      return { connection: view(row), lastTest: json ? fromJsonString(CheckResultSchema, json) : undefined };
+    },
+
+    /** For the pool manager: settings and decrypted credentials, no policy (callers authorize). */
+    async loadForPool(
+      id: string,
+    ): Promise<{ row: ConnectionRow; settings: ConnectionSettings; credentials: Credentials }> {
+      const row = await repo.findById(id);
+      if (!row) throw new NotFoundError("connection", id);
+      return { row, settings: settingsFromRow(row), credentials: await decryptCredentials(row) };
+    },
+
+    /** Authorizes a principal for using a connection (tests, pools), answering not_found if unseen. */
+    async authorizeUse(principal: Principal, id: string): Promise<ConnectionRow> {
+      const row = await visibleRow(principal, id);
+      require(deps.policy.canUse(principal, row), "use");
+      return row;
+    },
+  };
+
+  async function encryptChanged(id: string, c: CredentialInput): Promise<Partial<NewConnectionRow>> {
+    const out: Partial<NewConnectionRow> = {};
+    if (c.username !== undefined) out.username_enc = await encrypt(id, "username", c.username);
+    if (c.password !== undefined) out.password_enc = await encrypt(id, "password", c.password);
+    if (c.clientKey !== undefined) out.client_key_enc = await encrypt(id, "client_key", c.clientKey);
+    return out;
+  }
+}
+
+export type ConnectionRegistry = ReturnType<typeof createConnectionRegistry>;
+
+function staleVersion(current: number, sent: number): ConflictError {
+  return new ConflictError(
+    `The connection was changed meanwhile: version ${current} is current, the request expected ${sent}; reload it and retry`,
+    { reason: "version_mismatch", current_version: current, expected_version: sent },
+  );
+}
+
+function statusAfterTest(result: CheckResult): ConnectionStatusId {
+  if (result.ok) return "healthy";
+  const failed = result.stages.find((s) => s.reason !== "");
+  // Could not reach the server at all → unavailable; reached it but was refused → failed.
+  return failed &&
+    (failed.stage === CheckStage.DNS || failed.stage === CheckStage.TCP || failed.reason === "timeout")
+    ? "unavailable"
+    : "failed";
+}
+
+function settingsColumns(s: ConnectionSettings) {
+  return {
+    name: s.name,
+    type: s.type,
+    server: s.server,
+    port: s.port,
+    database: s.database,
+    ssl_mode: s.sslMode,
+    ca_certificate: s.caCertificate,
+    client_certificate: s.clientCertificate,
+    tls_server_name: s.tlsServerName,
+    max_pool_size: s.pool.maxPoolSize,
+    min_pool_size: s.pool.minPoolSize,
+    acquire_timeout_ms: s.pool.acquireTimeoutMs,
+    idle_timeout_ms: s.pool.idleTimeoutMs,
+    max_lifetime_ms: s.pool.maxLifetimeMs,
+    replicas: JSON.stringify(s.replicas),
+    description: s.description,
+  };
+}
+
+export function settingsFromRow(row: ConnectionRow): ConnectionSettings {
+  return {
+    name: row.name,
+    type: row.type as EngineId,
+    server: row.server,
+    port: row.port,
+    database: row.database,
+    sslMode: row.ssl_mode as ConnectionSettings["sslMode"],
+    caCertificate: row.ca_certificate,
+    clientCertificate: row.client_certificate,
+    tlsServerName: row.tls_server_name,
+    pool: {
+      maxPoolSize: row.max_pool_size,
+      minPoolSize: row.min_pool_size,
+      acquireTimeoutMs: row.acquire_timeout_ms,
+      idleTimeoutMs: row.idle_timeout_ms,
+      maxLifetimeMs: row.max_lifetime_ms,
+    },
+    replicas: JSON.parse(row.replicas) as HostPort[],
+    description: row.description,
+  };
+}
+
+function inputFromRow(row: ConnectionRow): ConnectionSpecInput {
+  const s = settingsFromRow(row);
+  return {
+    ...s,
+    ...s.pool,
+    replicas: s.replicas.map((r) => ({ ...r })),
+  };
+}
+
+function view(row: ConnectionRow): ConnectionView {
+  const { username_enc: _u, password_enc: _p, client_key_enc, name_key: _n, ...rest } = row;
+  return { ...rest, has_client_key: client_key_enc !== null };
+}
+
+function encodeCursor(c: ListCursor): string {
+  return Buffer.from(JSON.stringify([c.nameKey, c.id]), "utf8").toString("base64url");
+}
+
+function decodeCursor(token: string): ListCursor {
+  try {
+    const [nameKey, id] = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as unknown[];
+    if (typeof nameKey === "string" && typeof id === "string") return { nameKey, id };
+  } catch {
+    // fall through
+  }
+  throw ValidationError.field("pageToken", "is not a token from a previous page");
+}

@@ -1,0 +1,53 @@
+/**
+ * One line of advice per failure reason, shown next to the failed stage. Kept in one table so the
+ * wording stays consistent and every reason a driver can produce has an answer.
+ */
+export const REMEDIES: Readonly<Record<string, string>> = {
+  invalid_configuration: "Fix the fields listed in the details and try again.",
+  credential_integrity_failed:
+    "The stored credential cannot be decrypted; set the username and password again.",
+  unsupported_engine: "This Berth build has no driver for this engine yet.",
+  host_not_found: "Check the host name for typos, and that Berth's machine can resolve it (DNS, /etc/hosts).",
+  dns_unavailable: "DNS did not answer; check the resolver configuration of Berth's machine, then retry.",
+  connection_refused:
+    "Nothing accepts connections on that host and port: check the port, that the server runs, and that it listens on the network (listen_addresses, bind-address).",
+  host_unreachable: "There is no route to the host: check the network path, firewalls and security groups.",
+  timeout:
+    "The server did not answer in time: check for firewalls that drop packets, that the port belongs to the database, and raise the timeout if the server is slow.",
+  connection_reset:
+    "The server closed the connection: check its log; it may reject this client's address or protocol settings.",
+  protocol_error:
+    "The server did not speak the expected protocol: check that the port belongs to this engine.",
+  tls_not_offered:
+    "The server does not offer TLS: enable TLS on the server, or lower sslMode to prefer or disable.",
+  tls_required: "The server requires TLS: set sslMode to require, verify-ca or verify-full.",
+  tls_unknown_ca:
+    "The server certificate is not signed by a trusted CA: set caCertificate to the CA that signed it, or use sslMode require.",
+  tls_name_mismatch:
+    "The server certificate does not name this host: connect by a name in the certificate, set tlsServerName, or use verify-ca.",
+  tls_certificate_expired:
+    "The server certificate is expired or not yet valid: renew it on the server and check clocks.",
+  tls_failed:
+    "The TLS handshake failed: check the server's TLS configuration and the sslMode, CA and client certificate.",
+  authentication_failed:
+    "The server rejected the user name or password: check both, and the server's rules for this client (pg_hba.conf, user@host grants).",
+  database_not_found:
+    "That database does not exist on the server: check its name (PostgreSQL names are case-sensitive).",
+  permission_denied:
+    "The user may not use this database, or it does not exist (MySQL does not say which): check the name, and grant CONNECT (PostgreSQL) or privileges on it (MySQL).",
+  too_many_connections:
+    "The server is at its connection limit: lower pool sizes or raise max_connections on the server.",
+  host_not_allowed:
+    "The server does not accept this user from Berth's address: add a grant for user@<Berth's host>.",
+  host_blocked: "The server blocked Berth's address after many errors: run FLUSH HOSTS on the server.",
+  server_starting: "The server is starting up: retry in a few seconds.",
+  server_shutting_down: "The server is shutting down: retry once it is back.",
+  connection_rejected: "The server rejected the connection: check its log for the reason.",
+  server_error: "The server refused the connection: see the message and the server's log.",
+  query_failed: "Signed in, but the probe query failed: check the user's privileges.",
+  unknown: "See the message, and the database server's log.",
+};
+
+export function remedyFor(reason: string): string {
+  return REMEDIES[reason] ?? REMEDIES.unknown!;
+}

@@ -1,0 +1,89 @@
+import type { EngineId } from "./engines.js";
+
+export type SslModeId = "disable" | "prefer" | "require" | "verify-ca" | "verify-full";
+export const SSL_MODES: readonly SslModeId[] = ["disable", "prefer", "require", "verify-ca", "verify-full"];
+
+export type ConnectionStatusId = "untested" | "healthy" | "degraded" | "unavailable" | "failed";
+
+export interface HostPort {
+  readonly server: string;
+  readonly port: number;
+}
+
+export interface PoolSettings {
+  readonly maxPoolSize: number;
+  readonly minPoolSize: number;
+  readonly acquireTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  /** 0 = sessions are never replaced for age. */
+  readonly maxLifetimeMs: number;
+}
+
+export const POOL_DEFAULTS: PoolSettings = {
+  maxPoolSize: 10,
+  minPoolSize: 0,
+  acquireTimeoutMs: 10_000,
+  idleTimeoutMs: 300_000,
+  maxLifetimeMs: 1_800_000,
+};
+
+/** A connection's configuration after validation and defaults, without credentials. */
+export interface ConnectionSettings {
+  readonly name: string;
+  readonly type: EngineId;
+  readonly server: string;
+  readonly port: number;
+  readonly database: string;
+  readonly sslMode: SslModeId;
+  readonly caCertificate: string;
+  readonly clientCertificate: string;
+  readonly tlsServerName: string;
+  readonly pool: PoolSettings;
+  readonly replicas: readonly HostPort[];
+  readonly description: string;
+}
+
+/**
+ * Credentials in plaintext. Exists only in memory, briefly: built from a request or decrypted for a
+ * check or a pool, never logged (see toJSON) and never returned.
+ */
+export class Credentials {
+  readonly username: string;
+  declare readonly password: string;
+  declare readonly clientKey: string | undefined;
+
+  constructor(username: string, password: string, clientKey: string | undefined) {
+    this.username = username;
+    // Non-enumerable: JSON.stringify, console.log and spread never see the secrets (DESIGN §2 rule 5).
+    Object.defineProperty(this, "password", { value: password, enumerable: false });
+    Object.defineProperty(this, "clientKey", { value: clientKey, enumerable: false });
+  }
+
+  toJSON(): object {
+    return { username: "[redacted]", password: "[redacted]" };
+  }
+}
+
+/** What a caller sends: the spec in the RFC's camelCase shape, nothing validated yet. */
+export interface ConnectionSpecInput {
+  name?: string | undefined;
+  type?: string | undefined;
+  server?: string | undefined;
+  port?: number | undefined;
+  database?: string | undefined;
+  username?: string | undefined;
+  password?: string | undefined;
+  useSsl?: boolean | undefined;
+  sslMode?: string | undefined;
+  caCertificate?: string | undefined;
+  clientCertificate?: string | undefined;
+  clientKey?: string | undefined;
+  tlsServerName?: string | undefined;
+  maxPoolSize?: number | undefined;
+  minPoolSize?: number | undefined;
+  acquireTimeoutMs?: number | undefined;
+  idleTimeoutMs?: number | undefined;
+  maxLifetimeMs?: number | undefined;
+  replicas?: { server?: string | undefined; port?: number | undefined }[] | undefined;
+  description?: string | undefined;
+}

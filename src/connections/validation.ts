@@ -1,0 +1,300 @@
+import { createPrivateKey, X509Certificate } from "node:crypto";
+import { type FieldViolation, ValidationError } from "../errors/berth-error.js";
+import { ENGINE_IDS, ENGINES, isEngineId } from "./engines.js";
+import { hostProblem, normalizeHost } from "./host.js";
+import {
+  type ConnectionSettings,
+  type ConnectionSpecInput,
+  type HostPort,
+  POOL_DEFAULTS,
+  type PoolSettings,
+  SSL_MODES,
+  type SslModeId,
+} from "./settings.js";
+
+export const LIMITS = {
+  nameChars: 100,
+  databaseChars: 128,
+  usernameChars: 128,
+  passwordChars: 1024,
+  pemChars: 64 * 1024,
+  descriptionChars: 1000,
+  replicas: 16,
+  maxPoolSize: 1000,
+  acquireTimeoutMs: { min: 100, max: 600_000 },
+  idleTimeoutMs: { min: 1_000, max: 86_400_000 },
+  maxLifetimeMs: { max: 7 * 86_400_000 },
+} as const;
+
+const NAME = /^[\p{L}\p{N}][\p{L}\p{N} ._-]*$/u;
+// Control characters have no business in names, databases or user names, and make logs lie.
+const CONTROL = /[\p{Cc}\p{Cf}]/u;
+
+/** Secrets as sent; absent ones are undefined (on update: keep what is stored). */
+export interface CredentialInput {
+  username: string | undefined;
+  password: string | undefined;
+  clientKey: string | undefined;
+}
+
+export interface ValidatedSpec {
+  settings: ConnectionSettings;
+  credentials: CredentialInput;
+}
+
+export type ValidationMode =
+  /** Create or test an unsaved spec: credentials are required. */
+  | { kind: "new" }
+  /** Update: absent credentials keep the stored ones. */
+  | { kind: "update"; hasStoredClientKey: boolean };
+
+/**
+ * Checks every field of a spec and applies defaults. Collects every problem, so the caller sees
+ * all of them at once, and throws ValidationError with one reason per field.
+ */
+export function validateSpec(input: ConnectionSpecInput, mode: ValidationMode): ValidatedSpec {
+  const v: FieldViolation[] = [];
+  const bad = (field: string, description: string) => v.push({ field, description });
+
+  const name = text(input.name, "name", LIMITS.nameChars, bad, true);
+  if (name && !NAME.test(name)) {
+    bad(
+      "name",
+      "must start with a letter or digit and contain only letters, digits, spaces, '.', '_' and '-'",
+    );
+  }
+
+  let type = input.type ?? "";
+  if (type === "") bad("type", `is required: one of ${ENGINE_IDS.join(", ")}`);
+  else if (!isEngineId(type))
+    bad("type", `unknown engine "${clip(type)}": expected one of ${ENGINE_IDS.join(", ")}`);
+  if (!isEngineId(type)) type = "postgresql";
+
+  const server = normalizeHost(input.server ?? "");
+  if (input.server === undefined || input.server === "")
+    bad("server", "is required: the database host name or IP address");
+  else {
+    const problem = hostProblem(server);
+    if (problem) bad("server", problem);
+  }
+
+  const port = input.port ?? ENGINES[type as keyof typeof ENGINES].defaultPort;
+  portCheck(port, "port", bad);
+
+  const database = text(input.database, "database", LIMITS.databaseChars, bad, true);
+
+  const credentials: CredentialInput = {
+    username: input.username,
+    password: input.password,
+    clientKey: input.clientKey === "" ? undefined : input.clientKey,
+  };
+  if (mode.kind === "new") {
+    if (input.username === undefined || input.username === "") bad("username", "is required");
+    if (input.password === undefined) bad("password", 'is required (send "" for a user without a password)');
+  }
+  if (credentials.username !== undefined)
+    text(credentials.username, "username", LIMITS.usernameChars, bad, true);
+  if (credentials.password !== undefined) {
+    if (credentials.password.length > LIMITS.passwordChars)
+      bad("password", `must be at most ${LIMITS.passwordChars} characters`);
+    if (credentials.password.includes("\0")) bad("password", "must not contain NUL characters");
+  }
+
+  const sslMode = resolveSslMode(input.useSsl, input.sslMode, bad);
+  const caCertificate = pem(input.caCertificate, "caCertificate", bad, certificateProblem);
+  const clientCertificate = pem(input.clientCertificate, "clientCertificate", bad, certificateProblem);
+  if (credentials.clientKey !== undefined) pem(credentials.clientKey, "clientKey", bad, privateKeyProblem);
+  const hasClientKey =
+    credentials.clientKey !== undefined || (mode.kind === "update" && mode.hasStoredClientKey);
+  if (clientCertificate && !hasClientKey) bad("clientKey", "is required with clientCertificate");
+  if (credentials.clientKey !== undefined && !clientCertificate)
+    bad("clientCertificate", "is required with clientKey");
+  if (clientCertificate && sslMode === "disable")
+    bad("sslMode", "must not be disable when a client certificate is set");
+  const tlsServerName = input.tlsServerName ?? "";
+  if (tlsServerName) {
+    const problem = hostProblem(tlsServerName);
+    if (problem) bad("tlsServerName", problem);
+  }
+
+  const pool = poolSettings(input, bad);
+  const replicas = replicaList(input.replicas, type as keyof typeof ENGINES, { server, port }, bad);
+  const description = text(input.description, "description", LIMITS.descriptionChars, bad, false, true);
+
+  if (v.length > 0) throw new ValidationError(v, "The connection is invalid");
+  return {
+    settings: {
+      name,
+      type: type as ConnectionSettings["type"],
+      server,
+      port,
+      database,
+      sslMode,
+      caCertificate,
+      clientCertificate,
+      tlsServerName,
+      pool,
+      replicas,
+      description,
+    },
+    credentials,
+  };
+}
+
+type Bad = (field: string, description: string) => void;
+
+function clip(s: string): string {
+  return s.length > 40 ? `${s.slice(0, 40)}…` : s;
+}
+
+function text(
+  value: string | undefined,
+  field: string,
+  max: number,
+  bad: Bad,
+  required: boolean,
+  multiline = false,
+): string {
+  const s = value ?? "";
+  if (s === "") {
+    if (required) bad(field, "is required");
+    return s;
+  }
+  if (s.length > max) bad(field, `must be at most ${max} characters (got ${s.length})`);
+  else if (!multiline && CONTROL.test(s)) bad(field, "must not contain control characters");
+  else if (multiline && s.includes("\0")) bad(field, "must not contain NUL characters");
+  else if (!multiline && s.trim() !== s) bad(field, "must not start or end with white space");
+  return s;
+}
+
+function portCheck(port: number, field: string, bad: Bad): void {
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    bad(field, `must be an integer from 1 to 65535 (got ${port})`);
+}
+
+function resolveSslMode(useSsl: boolean | undefined, sslMode: string | undefined, bad: Bad): SslModeId {
+  if (sslMode !== undefined && sslMode !== "") {
+    if (!(SSL_MODES as readonly string[]).includes(sslMode)) {
+      bad("sslMode", `unknown mode "${clip(sslMode)}": expected one of ${SSL_MODES.join(", ")}`);
+      return "verify-full";
+    }
+    const mode = sslMode as SslModeId;
+    const encrypted = mode === "require" || mode === "verify-ca" || mode === "verify-full";
+    if (useSsl === true && !encrypted)
+      bad("useSsl", `contradicts sslMode "${mode}" (useSsl: true needs require, verify-ca or verify-full)`);
+    if (useSsl === false && encrypted)
+      bad("useSsl", `contradicts sslMode "${mode}" (useSsl: false allows only disable or prefer)`);
+    return mode;
+  }
+  // Without a mode: useSsl true asks for the safe choice; nothing said means libpq's default.
+  if (useSsl === true) return "verify-full";
+  if (useSsl === false) return "disable";
+  return "prefer";
+}
+
+function pem(
+  value: string | undefined,
+  field: string,
+  bad: Bad,
+  problemOf: (pem: string) => string | undefined,
+): string {
+  const s = value ?? "";
+  if (s === "") return s;
+  if (s.length > LIMITS.pemChars) {
+    bad(field, `must be at most ${LIMITS.pemChars} characters`);
+    return s;
+  }
+  const problem = problemOf(s);
+  if (problem) bad(field, problem);
+  return s;
+}
+
+function certificateProblem(pem: string): string | undefined {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
+  if (!blocks) return "must be one or more PEM certificates (-----BEGIN CERTIFICATE-----)";
+  for (const block of blocks) {
+    try {
+      new X509Certificate(block);
+    } catch {
+      return "contains a certificate that cannot be parsed";
+    }
+  }
+  return undefined;
+}
+
+function privateKeyProblem(pem: string): string | undefined {
+  try {
+    createPrivateKey(pem);
+    return undefined;
+  } catch {
+    // Never echo the key or the parser's message, which may quote it.
+    return "must be an unencrypted PEM private key";
+  }
+}
+
+function poolSettings(input: ConnectionSpecInput, bad: Bad): PoolSettings {
+  const maxPoolSize = input.maxPoolSize ?? POOL_DEFAULTS.maxPoolSize;
+  if (!Number.isInteger(maxPoolSize) || maxPoolSize < 1 || maxPoolSize > LIMITS.maxPoolSize) {
+    bad("maxPoolSize", `must be an integer from 1 to ${LIMITS.maxPoolSize} (got ${maxPoolSize})`);
+  }
+  const minPoolSize = input.minPoolSize ?? POOL_DEFAULTS.minPoolSize;
+  if (!Number.isInteger(minPoolSize) || minPoolSize < 0 || minPoolSize > maxPoolSize) {
+    bad("minPoolSize", `must be an integer from 0 to maxPoolSize (${maxPoolSize})`);
+  }
+  const ranged = (value: number | undefined, field: string, fallback: number, min: number, max: number) => {
+    const n = value ?? fallback;
+    if (!Number.isInteger(n) || n < min || n > max)
+      bad(field, `must be an integer from ${min} to ${max} milliseconds`);
+    return n;
+  };
+  return {
+    maxPoolSize,
+    minPoolSize,
+    acquireTimeoutMs: ranged(
+      input.acquireTimeoutMs,
+      "acquireTimeoutMs",
+      POOL_DEFAULTS.acquireTimeoutMs,
+      LIMITS.acquireTimeoutMs.min,
+      LIMITS.acquireTimeoutMs.max,
+    ),
+    idleTimeoutMs: ranged(
+      input.idleTimeoutMs,
+      "idleTimeoutMs",
+      POOL_DEFAULTS.idleTimeoutMs,
+      LIMITS.idleTimeoutMs.min,
+      LIMITS.idleTimeoutMs.max,
+    ),
+    maxLifetimeMs: ranged(
+      input.maxLifetimeMs,
+      "maxLifetimeMs",
+      POOL_DEFAULTS.maxLifetimeMs,
+      0,
+      LIMITS.maxLifetimeMs.max,
+    ),
+  };
+}
+
+function replicaList(
+  replicas: ConnectionSpecInput["replicas"],
+  type: keyof typeof ENGINES,
+  primary: HostPort,
+  bad: Bad,
+): HostPort[] {
+  if (!replicas) return [];
+  if (replicas.length > LIMITS.replicas) {
+    bad("replicas", `must list at most ${LIMITS.replicas} hosts`);
+    return [];
+  }
+  const seen = new Set([`${primary.server.toLowerCase()}:${primary.port}`]);
+  return replicas.map((r, i) => {
+    const server = normalizeHost(r.server ?? "");
+    const problem = hostProblem(server);
+    if (problem) bad(`replicas[${i}].server`, problem);
+    const port = r.port === undefined || r.port === 0 ? ENGINES[type].defaultPort : r.port;
+    portCheck(port, `replicas[${i}].port`, bad);
+    const key = `${server.toLowerCase()}:${port}`;
+    if (!problem && seen.has(key)) bad(`replicas[${i}]`, `duplicates ${server}:${port}`);
+    seen.add(key);
+    return { server, port };
+  });
+}

@@ -1,0 +1,138 @@
+import type { Socket } from "node:net";
+import type { ConnectionOptions, TLSSocket } from "node:tls";
+import mysql from "mysql2/promise";
+import type { ConnectParams, Driver, DriverFailure, DriverSession } from "./driver.js";
+import { describeNodeError, readBytes, safeMessage, startTls } from "./failures.js";
+
+/** MySQL/MariaDB server error numbers a connection attempt can end in. */
+const ERRNOS: Record<number, string> = {
+  1045: "authentication_failed", // ER_ACCESS_DENIED_ERROR
+  1044: "permission_denied", // ER_DBACCESS_DENIED_ERROR
+  1049: "database_not_found", // ER_BAD_DB_ERROR
+  1040: "too_many_connections", // ER_CON_COUNT_ERROR
+  1129: "host_blocked", // ER_HOST_IS_BLOCKED
+  1130: "host_not_allowed", // ER_HOST_NOT_PRIVILEGED
+  1251: "authentication_failed", // ER_NOT_SUPPORTED_AUTH_MODE
+  1698: "authentication_failed", // ER_ACCESS_DENIED_NO_PASSWORD_ERROR (MariaDB: unknown user)
+  3159: "tls_required", // ER_SECURE_TRANSPORT_REQUIRED
+};
+
+/** mysql2's own (client-side) codes. */
+const CLIENT_CODES: Record<string, string> = {
+  HANDSHAKE_NO_SSL_SUPPORT: "tls_not_offered",
+  PROTOCOL_CONNECTION_LOST: "connection_reset",
+  ETIMEDOUT: "timeout",
+};
+
+const CLIENT_LONG_PASSWORD = 0x1;
+const CLIENT_PROTOCOL_41 = 0x200;
+const CLIENT_SSL = 0x800;
+const CLIENT_SECURE_CONNECTION = 0x8000;
+
+class MysqlSession implements DriverSession {
+  readonly #conn: mysql.Connection;
+
+  constructor(conn: mysql.Connection) {
+    this.#conn = conn;
+  }
+
+  async serverVersion(): Promise<string> {
+    const [rows] = await this.#conn.query<mysql.RowDataPacket[]>("SELECT VERSION() AS v");
+    const v = String(rows[0]?.v ?? "unknown");
+    return v.includes("MariaDB") ? `MariaDB ${v}` : `MySQL ${v}`;
+  }
+
+  async close(): Promise<void> {
+    await this.#conn.end();
+  }
+
+  destroy(): void {
+    this.#conn.destroy();
+  }
+}
+
+async function open(params: ConnectParams, ssl: ConnectionOptions | undefined): Promise<mysql.Connection> {
+  const conn = await mysql.createConnection({
+    host: params.host,
+    port: params.port,
+    database: params.database,
+    user: params.credentials.username,
+    password: params.credentials.password,
+    connectTimeout: params.connectTimeoutMs,
+    ...(ssl ? { ssl: ssl as mysql.SslOptions } : {}),
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    dateStrings: true,
+  });
+  conn.on("error", () => {});
+  return conn;
+}
+
+/** Reads one MySQL packet: 3-byte little-endian length, 1-byte sequence, payload. */
+async function readPacket(socket: Socket): Promise<Buffer> {
+  const header = await readBytes(socket, 4);
+  return readBytes(socket, header.readUIntLE(0, 3));
+}
+
+export const mysqlDriver: Driver = {
+  engine: "mysql",
+
+  async negotiateTls(socket: Socket, options: ConnectionOptions): Promise<TLSSocket | "not_offered"> {
+    const greeting = await readPacket(socket);
+    if (greeting[0] === 0xff) {
+      // An error packet instead of a greeting (host not allowed, too many connections).
+      const errno = greeting.readUInt16LE(1);
+      const text = greeting
+        .subarray(3)
+        .toString("utf8")
+        .replace(/^#\w{5}/, "");
+      throw Object.assign(new Error(text), { errno, code: String(errno) });
+    }
+    if (greeting[0] !== 10) {
+      throw Object.assign(new Error("The server did not send a MySQL greeting; is this a MySQL port?"), {
+        code: "PROTOCOL_ERROR",
+      });
+    }
+    // Skip the server version (NUL-terminated), connection id (4), auth data (8) and filler (1).
+    const versionEnd = greeting.indexOf(0, 1);
+    const capabilities = greeting.readUInt16LE(versionEnd + 1 + 4 + 8 + 1);
+    if ((capabilities & CLIENT_SSL) === 0) return "not_offered";
+    const request = Buffer.alloc(4 + 32);
+    request.writeUIntLE(32, 0, 3);
+    request[3] = 1;
+    request.writeUInt32LE(
+      CLIENT_LONG_PASSWORD | CLIENT_PROTOCOL_41 | CLIENT_SSL | CLIENT_SECURE_CONNECTION,
+      4,
+    );
+    request.writeUInt32LE(16 * 1024 * 1024, 8);
+    request[12] = 33; // utf8_general_ci
+    socket.write(request);
+    return startTls(socket, options);
+  },
+
+  async connect(params: ConnectParams): Promise<DriverSession> {
+    const tls = params.tls.options;
+    if (!tls) return new MysqlSession(await open(params, undefined));
+    try {
+      return new MysqlSession(await open(params, tls));
+    } catch (err) {
+      if (params.tls.fallbackToPlain && (err as { code?: string }).code === "HANDSHAKE_NO_SSL_SUPPORT") {
+        return new MysqlSession(await open(params, undefined));
+      }
+      throw err;
+    }
+  },
+
+  describeError(err: unknown): DriverFailure {
+    const e = err as { errno?: unknown; code?: unknown };
+    const message = safeMessage(err);
+    if (typeof e.errno === "number" && ERRNOS[e.errno])
+      return { reason: ERRNOS[e.errno]!, code: String(e.errno), message };
+    if (typeof e.code === "string" && CLIENT_CODES[e.code])
+      return { reason: CLIENT_CODES[e.code]!, code: e.code, message };
+    const node = describeNodeError(err);
+    if (node) return node;
+    if (typeof e.errno === "number") return { reason: "server_error", code: String(e.errno), message };
+    return { reason: "unknown", code: typeof e.code === "string" ? e.code : "", message };
+  },
+};

@@ -1,0 +1,119 @@
+import type { Socket } from "node:net";
+import type { ConnectionOptions, TLSSocket } from "node:tls";
+import pg from "pg";
+import type { ConnectParams, Driver, DriverFailure, DriverSession } from "./driver.js";
+import { describeNodeError, readBytes, safeMessage, startTls } from "./failures.js";
+
+/** SQLSTATEs a connection attempt can end in, in Berth's reasons. */
+const SQLSTATES: Record<string, string> = {
+  "28P01": "authentication_failed",
+  // invalid_authorization_specification: unknown role, or no pg_hba.conf entry for this client.
+  "28000": "authentication_failed",
+  "3D000": "database_not_found",
+  "42501": "permission_denied",
+  "53300": "too_many_connections",
+  "57P03": "server_starting",
+  "57P01": "server_shutting_down",
+  "08P01": "protocol_error",
+  "08004": "connection_rejected",
+};
+
+// Int32 length 8, then the SSLRequest code 80877103 (PostgreSQL protocol, "SSL Session Encryption").
+const SSL_REQUEST = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
+const NO_SSL_MESSAGE = "The server does not support SSL connections";
+
+class PostgresSession implements DriverSession {
+  readonly #client: pg.Client;
+
+  constructor(client: pg.Client) {
+    this.#client = client;
+  }
+
+  async serverVersion(): Promise<string> {
+    const r = await this.#client.query<{ v: string }>("select current_setting('server_version') as v");
+    return `PostgreSQL ${r.rows[0]?.v ?? "unknown"}`;
+  }
+
+  async close(): Promise<void> {
+    await this.#client.end();
+  }
+
+  destroy(): void {
+    // pg has no public destroy; ending the client closes the socket without waiting for the server.
+    void this.#client.end().catch(() => {});
+  }
+}
+
+async function open(params: ConnectParams, ssl: ConnectionOptions | false): Promise<pg.Client> {
+  const client = new pg.Client({
+    host: params.host,
+    port: params.port,
+    database: params.database,
+    user: params.credentials.username,
+    password: params.credentials.password,
+    ssl,
+    connectionTimeoutMillis: params.connectTimeoutMs,
+    application_name: "berth",
+    keepAlive: true,
+  });
+  // An error after connect (server restart) must not crash the process; the pool sees it on use.
+  client.on("error", () => {});
+  try {
+    await client.connect();
+    return client;
+  } catch (err) {
+    void client.end().catch(() => {});
+    throw err;
+  }
+}
+
+export const postgresDriver: Driver = {
+  engine: "postgresql",
+
+  async negotiateTls(socket: Socket, options: ConnectionOptions): Promise<TLSSocket | "not_offered"> {
+    socket.write(SSL_REQUEST);
+    const answer = (await readBytes(socket, 1)).toString("latin1");
+    if (answer === "N") return "not_offered";
+    if (answer !== "S") {
+      throw Object.assign(
+        new Error("The server did not answer the PostgreSQL SSLRequest; is this a PostgreSQL port?"),
+        {
+          code: "08P01",
+        },
+      );
+    }
+    return startTls(socket, options);
+  },
+
+  async connect(params: ConnectParams): Promise<DriverSession> {
+    const tls = params.tls.options;
+    if (!tls) return new PostgresSession(await open(params, false));
+    try {
+      return new PostgresSession(await open(params, tls));
+    } catch (err) {
+      if (params.tls.fallbackToPlain && err instanceof Error && err.message.includes(NO_SSL_MESSAGE)) {
+        return new PostgresSession(await open(params, false));
+      }
+      throw err;
+    }
+  },
+
+  describeError(err: unknown): DriverFailure {
+    const code = (err as { code?: unknown })?.code;
+    if (typeof code === "string" && SQLSTATES[code])
+      return { reason: SQLSTATES[code], code, message: safeMessage(err) };
+    const node = describeNodeError(err);
+    if (node) return node;
+    const message = safeMessage(err);
+    if (/timeout/i.test(message)) return { reason: "timeout", code: "", message };
+    if (message.includes(NO_SSL_MESSAGE)) return { reason: "tls_not_offered", code: "", message };
+    if (/terminated unexpectedly|Connection terminated/i.test(message)) {
+      return { reason: "connection_reset", code: "", message };
+    }
+    return {
+      reason: typeof code === "string" ? "server_error" : "unknown",
+      code: typeof code === "string" ? code : "",
+      message,
+    };
+  },
+};

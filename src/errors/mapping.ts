@@ -1,0 +1,134 @@
+import { create, type Message } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { CheckFailureSchema } from "../gen/berth/v1/errors_pb.js";
+import { BadRequestSchema, ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.js";
+import { checkResultToJson } from "../server/rest-json.js";
+import {
+  BerthError,
+  ConnectionCheckError,
+  type ErrorDetails,
+  type ErrorKind,
+  ValidationError,
+} from "./berth-error.js";
+
+/**
+ * The one place where Berth's typed errors become wire errors: a ConnectError with
+ * google.rpc.ErrorInfo (and BadRequest / CheckFailure) details for gRPC, Connect and gRPC-Web, or
+ * the RFC's JSON envelope with an HTTP status for REST.
+ */
+const KINDS: Record<ErrorKind, { code: Code; http: number }> = {
+  validation_failed: { code: Code.InvalidArgument, http: 400 },
+  payload_too_large: { code: Code.ResourceExhausted, http: 413 },
+  unauthenticated: { code: Code.Unauthenticated, http: 401 },
+  permission_denied: { code: Code.PermissionDenied, http: 403 },
+  not_found: { code: Code.NotFound, http: 404 },
+  conflict: { code: Code.Aborted, http: 409 },
+  rate_limited: { code: Code.ResourceExhausted, http: 429 },
+  connection_operation_failed: { code: Code.FailedPrecondition, http: 422 },
+  pool_operation_failed: { code: Code.ResourceExhausted, http: 503 },
+  security_violation: { code: Code.FailedPrecondition, http: 422 },
+  unavailable: { code: Code.Unavailable, http: 503 },
+  unimplemented: { code: Code.Unimplemented, http: 501 },
+  internal: { code: Code.Internal, http: 500 },
+};
+
+/** Where one kind/reason deserves another signal than its kind's default. */
+const REASON_OVERRIDES: Record<string, { code: Code; http: number }> = {
+  // Stored data failed its integrity check: the server's problem, and data is lost until re-entered.
+  "security_violation/credential_integrity_failed": { code: Code.DataLoss, http: 500 },
+};
+
+export const ERROR_DOMAIN = "berth.dev";
+
+/** Anything thrown becomes a BerthError; the unknown ones become a generic internal error. */
+export function asBerthError(err: unknown): BerthError {
+  if (err instanceof BerthError) return err;
+  if (err instanceof ConnectError) return fromConnectError(err);
+  return new BerthError("internal", "Internal error", {}, { cause: err });
+}
+
+function fromConnectError(err: ConnectError): BerthError {
+  // Errors raised by the framework itself (malformed messages, deadlines, unknown methods).
+  const kind: ErrorKind =
+    err.code === Code.InvalidArgument
+      ? "validation_failed"
+      : err.code === Code.Unimplemented
+        ? "unimplemented"
+        : err.code === Code.ResourceExhausted
+          ? "payload_too_large"
+          : err.code === Code.DeadlineExceeded || err.code === Code.Canceled || err.code === Code.Unavailable
+            ? "unavailable"
+            : "internal";
+  return new BerthError(kind, err.rawMessage, {}, { cause: err });
+}
+
+function statusOf(err: BerthError): { code: Code; http: number } {
+  const reason = typeof err.details.reason === "string" ? err.details.reason : "";
+  return REASON_OVERRIDES[`${err.kind}/${reason}`] ?? KINDS[err.kind];
+}
+
+export function isServerFault(err: BerthError): boolean {
+  return statusOf(err).http >= 500 && err.kind !== "unavailable" && err.kind !== "pool_operation_failed";
+}
+
+function safeMessage(err: BerthError, requestId: string): string {
+  return err.kind === "internal"
+    ? `Internal error; quote request id ${requestId} when reporting it`
+    : err.message;
+}
+
+export function toConnectError(thrown: unknown, requestId: string): ConnectError {
+  if (thrown instanceof ConnectError && thrown.cause instanceof BerthError) return thrown;
+  const err = asBerthError(thrown);
+  const metadata: Record<string, string> = { request_id: requestId };
+  for (const [k, v] of Object.entries(err.details)) {
+    if (k !== "fields") metadata[k] = typeof v === "string" ? v : JSON.stringify(v);
+  }
+  const details: Message[] = [create(ErrorInfoSchema, { reason: err.kind, domain: ERROR_DOMAIN, metadata })];
+  if (err instanceof ValidationError) {
+    details.push(
+      create(BadRequestSchema, {
+        fieldViolations: err.violations.map((v) => ({ field: v.field, description: v.description })),
+      }),
+    );
+  }
+  if (err instanceof ConnectionCheckError) details.push(create(CheckFailureSchema, { result: err.result }));
+  const ce = new ConnectError(
+    safeMessage(err, requestId),
+    statusOf(err).code,
+    undefined,
+    details.map((d) => ({ desc: descOf(d), value: d })),
+    err,
+  );
+  return ce;
+}
+
+function descOf(m: Message) {
+  switch (m.$typeName) {
+    case ErrorInfoSchema.typeName:
+      return ErrorInfoSchema;
+    case BadRequestSchema.typeName:
+      return BadRequestSchema;
+    default:
+      return CheckFailureSchema;
+  }
+}
+
+export interface RestError {
+  status: number;
+  body: { error: ErrorKind; message: string; details: ErrorDetails & { request_id: string } };
+}
+
+/** The RFC §9.3 envelope: {"error", "message", "details"}. */
+export function toRestError(thrown: unknown, requestId: string): RestError {
+  const err =
+    thrown instanceof ConnectError && thrown.cause instanceof BerthError
+      ? thrown.cause
+      : asBerthError(thrown);
+  const details: ErrorDetails & { request_id: string } = { ...err.details, request_id: requestId };
+  if (err instanceof ConnectionCheckError) details.stages = checkResultToJson(err.result).stages;
+  return {
+    status: statusOf(err).http,
+    body: { error: err.kind, message: safeMessage(err, requestId), details },
+  };
+}

@@ -1,0 +1,40 @@
+import { startBerth } from "./app.js";
+import { ConfigError, loadConfig } from "./config/config.js";
+
+/** `npm start`: read the environment once, start, and drain on SIGTERM/SIGINT. */
+async function main(): Promise<void> {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw err;
+  }
+  const berth = await startBerth(config);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      berth.log.warn({ signal }, "second signal: exiting now");
+      process.exit(1);
+    }
+    stopping = true;
+    berth.log.info({ signal }, "draining");
+    berth.close().then(
+      () => process.exit(0),
+      (err) => {
+        berth.log.error({ err }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+main().catch((err) => {
+  process.stderr.write(`berth failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

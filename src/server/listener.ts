@@ -1,0 +1,117 @@
+import { createServer as createHttp1Server, type IncomingMessage, type ServerResponse } from "node:http";
+import {
+  createServer as createHttp2Server,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type Http2Session,
+} from "node:http2";
+import { type AddressInfo, createServer as createNetServer, type Socket } from "node:net";
+
+export type RequestHandler = (
+  req: IncomingMessage | Http2ServerRequest,
+  res: ServerResponse | Http2ServerResponse,
+) => void;
+
+const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+
+export interface Listener {
+  readonly port: number;
+  /** Stops accepting, lets in-flight requests finish (up to graceMs), then closes everything. */
+  close(graceMs: number): Promise<void>;
+}
+
+/**
+ * One port for everything. A plaintext HTTP/2 server cannot also speak HTTP/1.1 (that needs TLS
+ * and ALPN), so a plain TCP server reads the first bytes: the HTTP/2 client preface goes to the
+ * http2 server (gRPC, Connect over h2c), anything else to the http1 server (REST, Connect, gRPC-Web).
+ */
+export async function listen(host: string, port: number, handler: RequestHandler): Promise<Listener> {
+  // HTTP/1 keep-alive sockets: the http1 server never listen()s itself, so its own idle tracking
+  // (closeIdleConnections) sees nothing; count in-flight requests per socket instead.
+  const inFlight = new Map<Socket, number>();
+  let closing = false;
+  const tracked: RequestHandler = (req, res) => {
+    const socket = req.socket as Socket;
+    if (!("stream" in req)) {
+      inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1);
+      if (closing) res.setHeader("connection", "close");
+      res.once("close", () => {
+        const left = (inFlight.get(socket) ?? 1) - 1;
+        inFlight.set(socket, left);
+        if (closing && left === 0) socket.end();
+      });
+    }
+    handler(req, res);
+  };
+  const http1 = createHttp1Server(tracked as (req: IncomingMessage, res: ServerResponse) => void);
+  http1.keepAliveTimeout = 65_000;
+  const http2 = createHttp2Server({}, tracked as (req: Http2ServerRequest, res: Http2ServerResponse) => void);
+  const sessions = new Set<Http2Session>();
+  http2.on("session", (s) => {
+    sessions.add(s);
+    s.once("close", () => sessions.delete(s));
+  });
+  const sockets = new Set<Socket>();
+
+  const tcp = createNetServer((socket) => {
+    sockets.add(socket);
+    socket.once("close", () => {
+      sockets.delete(socket);
+      inFlight.delete(socket);
+    });
+    socket.once("error", () => socket.destroy());
+    sniff(socket, (isHttp2) => (isHttp2 ? http2 : http1).emit("connection", socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    tcp.once("error", reject);
+    tcp.listen(port, host, () => {
+      tcp.off("error", reject);
+      resolve();
+    });
+  });
+
+  return {
+    port: (tcp.address() as AddressInfo).port,
+    async close(graceMs: number) {
+      closing = true;
+      const closed = new Promise<void>((resolve) => tcp.close(() => resolve()));
+      // HTTP/2 clients get GOAWAY (their open streams finish); idle HTTP/1 sockets close now, busy
+      // ones after their response; whatever is left when the grace period ends is cut.
+      for (const s of sessions) s.close();
+      for (const socket of sockets)
+        if (!sessionSocket(socket, sessions) && !(inFlight.get(socket) ?? 0)) socket.end();
+      const grace = setTimeout(() => {
+        for (const s of sessions) s.destroy();
+        for (const socket of sockets) socket.destroy();
+      }, graceMs);
+      await closed;
+      clearTimeout(grace);
+      http1.close();
+      http2.close();
+    },
+  };
+}
+
+function sessionSocket(socket: Socket, sessions: Set<Http2Session>): boolean {
+  for (const s of sessions) if (s.socket === socket) return true;
+  return false;
+}
+
+function sniff(socket: Socket, route: (isHttp2: boolean) => void): void {
+  let seen = Buffer.alloc(0);
+  const onData = (chunk: Buffer) => {
+    seen = Buffer.concat([seen, chunk]);
+    const n = Math.min(seen.length, PREFACE.length);
+    const isPrefix = seen.subarray(0, n).equals(PREFACE.subarray(0, n));
+    if (isPrefix && seen.length < PREFACE.length) return;
+    socket.off("data", onData);
+    // The sniffed bytes go back into the paused socket's buffer. The http1 server reads them once the
+    // socket is resumed; the http2 server reads the native handle itself and replays what is buffered
+    // (socket.readableLength) on the next tick, so resuming would hand them to nobody.
+    socket.pause();
+    socket.unshift(seen);
+    route(isPrefix);
+    if (!isPrefix) socket.resume();
+  };
+  socket.on("data", onData);
+}

@@ -1,0 +1,148 @@
+import { type DescMessage, fromJson, type JsonValue, type MessageShape } from "@bufbuild/protobuf";
+import { type Timestamp, timestampDate } from "@bufbuild/protobuf/wkt";
+import { type FieldViolation, ValidationError } from "../errors/berth-error.js";
+import {
+  CheckOutcome,
+  type CheckResult,
+  CheckStage,
+  type Connection,
+  type User,
+} from "../gen/berth/v1/types_pb.js";
+import { ENGINE_NAMES, nameOf, SSL_MODE_NAMES, STATUS_NAMES } from "../services/mapping.js";
+
+/**
+ * REST bodies are the RFC's data model in camelCase, with enums spelled as the RFC spells them
+ * ("postgresql", "verify-full", "healthy"). These functions translate between that and protobuf.
+ */
+
+const ENUM_FIELDS: Record<string, Record<string, number>> = {
+  type: ENGINE_NAMES,
+  sslMode: SSL_MODE_NAMES,
+};
+
+/**
+ * A REST JSON object → a protobuf message. Each field is converted on its own so that every field
+ * with the wrong type, an unknown name or an unknown enum value gets its own reason; `alsoCheck`
+ * then adds the domain's reasons for the fields that did convert, so one answer lists them all.
+ */
+export function messageFromRestJson<Desc extends DescMessage>(
+  schema: Desc,
+  body: Record<string, unknown>,
+  alsoCheck?: (partial: MessageShape<Desc>) => void,
+): MessageShape<Desc> {
+  const violations: FieldViolation[] = [];
+  const good: Record<string, JsonValue> = {};
+  for (const [field, raw] of Object.entries(body)) {
+    if (raw === null || raw === undefined) continue;
+    let value = raw as JsonValue;
+    const table = ENUM_FIELDS[field];
+    if (table && schema.fields.some((f) => f.jsonName === field)) {
+      if (typeof raw !== "string" || !Object.hasOwn(table, raw)) {
+        violations.push({ field, description: `must be one of ${Object.keys(table).join(", ")}` });
+        continue;
+      }
+      value = table[raw]!;
+    }
+    try {
+      fromJson(schema, { [field]: value });
+      good[field] = value;
+    } catch (err) {
+      violations.push({ field: fieldOfJsonError(err, schema), description: describeJsonError(err) });
+    }
+  }
+  const message = fromJson(schema, good);
+  if (violations.length === 0) return message;
+  if (alsoCheck) {
+    try {
+      alsoCheck(message);
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      const reported = new Set(violations.map((v) => v.field));
+      violations.push(...err.violations.filter((v) => !reported.has(v.field)));
+    }
+  }
+  throw new ValidationError(violations);
+}
+
+function fieldOfJsonError(err: unknown, schema: DescMessage): string {
+  const m = /field (?:[\w.]+\.)?(\w+)(?: from JSON)?/.exec((err as Error).message ?? "");
+  const unknownKey = /key "([^"]+)" is unknown/.exec((err as Error).message ?? "");
+  if (unknownKey) return unknownKey[1]!;
+  const f = m ? schema.fields.find((x) => x.name === m[1] || x.jsonName === m[1]) : undefined;
+  return f?.jsonName ?? m?.[1] ?? "body";
+}
+
+function describeJsonError(err: unknown): string {
+  const msg = (err as Error).message ?? "";
+  if (/is unknown/.test(msg)) return "is not a known field";
+  if (/invalid uint32|invalid int32|out of range|expected integer|invalid.*number/i.test(msg))
+    return "must be a non-negative integer in range";
+  return "has the wrong type for this field";
+}
+
+const iso = (t: Timestamp | undefined) => (t ? timestampDate(t).toISOString() : null);
+const lower = (s: string | undefined) => (s ? s.toLowerCase() : "");
+
+export function connectionToJson(c: Connection) {
+  return {
+    id: c.id,
+    name: c.name,
+    type: nameOf(ENGINE_NAMES, c.type) ?? "unspecified",
+    server: c.server,
+    port: c.port,
+    database: c.database,
+    useSsl: c.useSsl,
+    sslMode: nameOf(SSL_MODE_NAMES, c.sslMode) ?? "unspecified",
+    caCertificate: c.caCertificate || null,
+    clientCertificate: c.clientCertificate || null,
+    hasClientKey: c.hasClientKey,
+    tlsServerName: c.tlsServerName || null,
+    maxPoolSize: c.maxPoolSize,
+    minPoolSize: c.minPoolSize,
+    acquireTimeoutMs: c.acquireTimeoutMs,
+    idleTimeoutMs: c.idleTimeoutMs,
+    maxLifetimeMs: c.maxLifetimeMs,
+    replicas: c.replicas.map((r) => ({ server: r.server, port: r.port })),
+    description: c.description,
+    createdById: c.createdById,
+    createdByGoogleEmail: c.createdByGoogleEmail ?? null,
+    createdAt: iso(c.createdAt),
+    updatedAt: iso(c.updatedAt),
+    lastTestedAt: iso(c.lastTestedAt),
+    status: nameOf(STATUS_NAMES, c.status) ?? "unspecified",
+    version: c.version,
+  };
+}
+
+export function checkResultToJson(r: CheckResult) {
+  return {
+    ok: r.ok,
+    target: r.target,
+    serverVersion: r.serverVersion || null,
+    totalMs: r.totalMs,
+    checkedAt: iso(r.checkedAt),
+    stages: r.stages.map((s) => ({
+      stage: lower(CheckStage[s.stage]),
+      outcome: lower(CheckOutcome[s.outcome]),
+      durationMs: s.durationMs,
+      ...(s.reason ? { reason: s.reason } : {}),
+      ...(s.errorCode ? { errorCode: s.errorCode } : {}),
+      ...(s.message ? { message: s.message } : {}),
+      ...(s.remedy ? { remedy: s.remedy } : {}),
+      ...(Object.keys(s.details).length > 0 ? { details: s.details } : {}),
+    })),
+  };
+}
+
+export function userToJson(u: User | undefined) {
+  if (!u) return null;
+  return {
+    id: u.id,
+    username: u.username,
+    role: u.role,
+    googleEmail: u.googleEmail ?? null,
+    createdAt: iso(u.createdAt),
+  };
+}
+
+export { iso as timestampToJson };

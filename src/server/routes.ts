@@ -1,0 +1,37 @@
+import type { DescService } from "@bufbuild/protobuf";
+import type { ConnectRouter, Interceptor, ServiceImpl } from "@connectrpc/connect";
+import { AuthService } from "../gen/berth/v1/auth_service_pb.js";
+import { ConnectionService } from "../gen/berth/v1/connection_service_pb.js";
+import { Health } from "../gen/grpc/health/v1/health_pb.js";
+import type { Logger } from "../observability/logger.js";
+import type { Db } from "../store/store.js";
+import { authnInterceptor } from "./interceptors/authn.js";
+import { errorInterceptor } from "./interceptors/errors.js";
+import { loggingInterceptor } from "./interceptors/logging.js";
+
+/** Every service implementation Berth serves. */
+export interface Services {
+  connection: ServiceImpl<typeof ConnectionService>;
+  auth: ServiceImpl<typeof AuthService>;
+  health: ServiceImpl<typeof Health>;
+}
+
+/** The served services, by name, for health checks and reflection-like listings. */
+export const SERVED: readonly DescService[] = [ConnectionService, AuthService];
+
+/**
+ * The one registration point: the HTTP port (gRPC, Connect, gRPC-Web) and the REST layer both take
+ * their services and interceptors from here, so every transport shares the same pipeline.
+ */
+export function registerRoutes(services: Services) {
+  return (router: ConnectRouter) => {
+    router.service(ConnectionService, services.connection);
+    router.service(AuthService, services.auth);
+    router.service(Health, services.health);
+  };
+}
+
+/** Order matters: the first wraps all the others. */
+export function createInterceptors(deps: { log: Logger; db: Db }): Interceptor[] {
+  return [loggingInterceptor(deps.log), errorInterceptor(deps.log), authnInterceptor({ db: deps.db })];
+}

@@ -1,0 +1,63 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { ServiceImpl } from "@connectrpc/connect";
+import { UnauthenticatedError, UnimplementedError, ValidationError } from "../errors/berth-error.js";
+import type { AuthService } from "../gen/berth/v1/auth_service_pb.js";
+import { decoyHash, verifyPassword } from "../identity/passwords.js";
+import { issueSession, revokeSession } from "../identity/sessions.js";
+import { findUserByUsername } from "../identity/users.js";
+import type { Db } from "../store/store.js";
+import { principalOf } from "./context.js";
+import { userToProto } from "./mapping.js";
+
+export interface AuthServiceDeps {
+  db: Db;
+  sessionTtlMs: number;
+  clock?: () => Date;
+  /** Floor for a failed sign-in, so that failures take the same time whatever went wrong. */
+  failureDelayMs?: number;
+}
+
+export function createAuthService(deps: AuthServiceDeps): ServiceImpl<typeof AuthService> {
+  const clock = deps.clock ?? (() => new Date());
+  const failureDelayMs = deps.failureDelayMs ?? 250;
+
+  return {
+    async login(req) {
+      const started = Date.now();
+      if (req.username === "" || req.username.length > 128)
+        throw ValidationError.field("username", "is required (at most 128 characters)");
+      if (req.password.length > 1024)
+        throw ValidationError.field("password", "must be at most 1024 characters");
+      const user = await findUserByUsername(deps.db, req.username);
+      // Verify against a decoy when the user is unknown, so timing does not reveal which names exist.
+      const ok = await verifyPassword(req.password, user?.password_hash ?? (await decoyHash()));
+      if (!user || !ok || user.disabled || user.password_hash === null) {
+        await sleep(Math.max(0, failureDelayMs - (Date.now() - started)));
+        throw new UnauthenticatedError("Wrong username or password", "invalid_credentials");
+      }
+      const session = await issueSession(deps.db, user, deps.sessionTtlMs, clock());
+      return {
+        token: session.token,
+        expiresAt: timestampFromDate(session.expiresAt),
+        user: userToProto(user),
+      };
+    },
+    async loginWithGoogle() {
+      throw new UnimplementedError("Google sign-in");
+    },
+    async logout(_req, ctx) {
+      await revokeSession(deps.db, principalOf(ctx).sessionHash, clock());
+      return {};
+    },
+    async whoAmI(_req, ctx) {
+      const p = principalOf(ctx);
+      const user = await deps.db
+        .selectFrom("users")
+        .selectAll()
+        .where("id", "=", p.userId)
+        .executeTakeFirstOrThrow();
+      return { user: userToProto(user), sessionExpiresAt: timestampFromDate(p.sessionExpiresAt) };
+    },
+  };
+}

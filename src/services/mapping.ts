@@ -1,0 +1,126 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { EngineId } from "../connections/engines.js";
+import type { ConnectionView } from "../connections/registry.js";
+import type {
+  ConnectionSpecInput,
+  ConnectionStatusId,
+  HostPort,
+  SslModeId,
+} from "../connections/settings.js";
+import {
+  type Connection,
+  ConnectionSchema,
+  type ConnectionSpec,
+  ConnectionStatus,
+  Engine,
+  SslMode,
+  type User,
+  UserSchema,
+} from "../gen/berth/v1/types_pb.js";
+import type { UserRow } from "../store/schema.js";
+
+/** Proto enums ↔ the RFC's lower-case names, in one table each. */
+export const ENGINE_NAMES: Record<EngineId, Engine> = {
+  postgresql: Engine.POSTGRESQL,
+  mysql: Engine.MYSQL,
+  sqlserver: Engine.SQLSERVER,
+  oracle: Engine.ORACLE,
+};
+
+export const SSL_MODE_NAMES: Record<SslModeId, SslMode> = {
+  disable: SslMode.DISABLE,
+  prefer: SslMode.PREFER,
+  require: SslMode.REQUIRE,
+  "verify-ca": SslMode.VERIFY_CA,
+  "verify-full": SslMode.VERIFY_FULL,
+};
+
+export const STATUS_NAMES: Record<ConnectionStatusId, ConnectionStatus> = {
+  untested: ConnectionStatus.UNTESTED,
+  healthy: ConnectionStatus.HEALTHY,
+  degraded: ConnectionStatus.DEGRADED,
+  unavailable: ConnectionStatus.UNAVAILABLE,
+  failed: ConnectionStatus.FAILED,
+};
+
+export function nameOf<E extends number>(table: Record<string, E>, value: E): string | undefined {
+  for (const [name, v] of Object.entries(table)) if (v === value) return name;
+  return undefined;
+}
+
+/** ConnectionSpec → the domain's input. Unset enums and absent optionals become undefined. */
+export function specFromProto(spec: ConnectionSpec | undefined): ConnectionSpecInput {
+  if (!spec) return {};
+  return {
+    name: spec.name,
+    type:
+      spec.type === Engine.UNSPECIFIED
+        ? undefined
+        : (nameOf(ENGINE_NAMES, spec.type) ?? `unknown(${spec.type})`),
+    server: spec.server,
+    port: spec.port,
+    database: spec.database,
+    username: spec.username,
+    password: spec.password,
+    useSsl: spec.useSsl,
+    sslMode:
+      spec.sslMode === SslMode.UNSPECIFIED
+        ? undefined
+        : (nameOf(SSL_MODE_NAMES, spec.sslMode) ?? `unknown(${spec.sslMode})`),
+    caCertificate: spec.caCertificate,
+    clientCertificate: spec.clientCertificate,
+    clientKey: spec.clientKey,
+    tlsServerName: spec.tlsServerName,
+    maxPoolSize: spec.maxPoolSize,
+    minPoolSize: spec.minPoolSize,
+    acquireTimeoutMs: spec.acquireTimeoutMs,
+    idleTimeoutMs: spec.idleTimeoutMs,
+    maxLifetimeMs: spec.maxLifetimeMs,
+    replicas: spec.replicas.map((r) => ({ server: r.server, port: r.port })),
+    description: spec.description,
+  };
+}
+
+export function connectionToProto(c: ConnectionView): Connection {
+  return create(ConnectionSchema, {
+    id: c.id,
+    name: c.name,
+    type: ENGINE_NAMES[c.type as EngineId] ?? Engine.UNSPECIFIED,
+    server: c.server,
+    port: c.port,
+    database: c.database,
+    useSsl: c.ssl_mode === "require" || c.ssl_mode === "verify-ca" || c.ssl_mode === "verify-full",
+    sslMode: SSL_MODE_NAMES[c.ssl_mode as SslModeId] ?? SslMode.UNSPECIFIED,
+    caCertificate: c.ca_certificate,
+    clientCertificate: c.client_certificate,
+    tlsServerName: c.tls_server_name,
+    hasClientKey: c.has_client_key,
+    maxPoolSize: c.max_pool_size,
+    minPoolSize: c.min_pool_size,
+    acquireTimeoutMs: c.acquire_timeout_ms,
+    idleTimeoutMs: c.idle_timeout_ms,
+    maxLifetimeMs: c.max_lifetime_ms,
+    replicas: (JSON.parse(c.replicas) as HostPort[]).map((r) => ({ server: r.server, port: r.port })),
+    description: c.description,
+    createdById: c.created_by_id,
+    ...(c.created_by_google_email ? { createdByGoogleEmail: c.created_by_google_email } : {}),
+    createdAt: timestampFromDate(new Date(c.created_at)),
+    updatedAt: timestampFromDate(new Date(c.updated_at)),
+    ...(c.last_tested_at ? { lastTestedAt: timestampFromDate(new Date(c.last_tested_at)) } : {}),
+    status: STATUS_NAMES[c.status as ConnectionStatusId] ?? ConnectionStatus.UNSPECIFIED,
+    version: c.version,
+  });
+}
+
+export function userToProto(
+  u: Pick<UserRow, "id" | "username" | "role" | "google_email" | "created_at">,
+): User {
+  return create(UserSchema, {
+    id: u.id,
+    username: u.username,
+    role: u.role,
+    ...(u.google_email ? { googleEmail: u.google_email } : {}),
+    createdAt: timestampFromDate(new Date(u.created_at)),
+  });
+}

@@ -1,0 +1,108 @@
+import type { ConnectionRow, NewConnectionRow } from "./schema.js";
+import type { Db } from "./store.js";
+
+export interface ListCursor {
+  nameKey: string;
+  id: string;
+}
+
+/** Connection rows in and out of the store. No policy here: callers decide who may see what. */
+export function connectionRepository(db: Db) {
+  return {
+    async insert(row: NewConnectionRow): Promise<void> {
+      await db.insertInto("connections").values(row).execute();
+    },
+
+    async findById(id: string): Promise<ConnectionRow | undefined> {
+      return db.selectFrom("connections").selectAll().where("id", "=", id).executeTakeFirst();
+    },
+
+    async findByNameKey(nameKey: string): Promise<ConnectionRow | undefined> {
+      return db.selectFrom("connections").selectAll().where("name_key", "=", nameKey).executeTakeFirst();
+    },
+
+    /** A page in (name, id) order; `createdById` limits it to one creator's connections. */
+    async list(opts: {
+      limit: number;
+      after?: ListCursor | undefined;
+      createdById?: string | undefined;
+    }): Promise<ConnectionRow[]> {
+      let q = db.selectFrom("connections").selectAll();
+      if (opts.createdById !== undefined) q = q.where("created_by_id", "=", opts.createdById);
+      const after = opts.after;
+      if (after) {
+        q = q.where((eb) =>
+          eb.or([
+            eb("name_key", ">", after.nameKey),
+            eb.and([eb("name_key", "=", after.nameKey), eb("id", ">", after.id)]),
+          ]),
+        );
+      }
+      return q.orderBy("name_key").orderBy("id").limit(opts.limit).execute();
+    },
+
+    /** Writes `patch` only if the row is still at `version`; returns whether it did. */
+    async updateIfVersion(id: string, version: number, patch: Partial<NewConnectionRow>): Promise<boolean> {
+      const r = await db
+        .updateTable("connections")
+        .set({ ...patch, version: version + 1 })
+        .where("id", "=", id)
+        .where("version", "=", version)
+        .executeTakeFirst();
+      return r.numUpdatedRows > 0n;
+    },
+
+    async deleteIfVersion(id: string, version: number): Promise<boolean> {
+      const r = await db
+        .deleteFrom("connections")
+        .where("id", "=", id)
+        .where("version", "=", version)
+        .executeTakeFirst();
+      return r.numDeletedRows > 0n;
+    },
+
+    /** Status changes do not bump the version: they are observations, not edits. */
+    async setStatus(id: string, status: string, lastTestedAt: string | undefined): Promise<void> {
+      await db
+        .updateTable("connections")
+        .set(lastTestedAt ? { status, last_tested_at: lastTestedAt } : { status })
+        .where("id", "=", id)
+        .execute();
+    },
+
+    async recordCheck(check: {
+      connectionId: string;
+      kind: "test" | "validate";
+      ok: boolean;
+      resultJson: string;
+      checkedAt: string;
+      checkedById: string;
+    }): Promise<void> {
+      await db
+        .insertInto("connection_checks")
+        .values({
+          connection_id: check.connectionId,
+          kind: check.kind,
+          ok: check.ok ? 1 : 0,
+          result_json: check.resultJson,
+          checked_at: check.checkedAt,
+          checked_by_id: check.checkedById,
+        })
+        .execute();
+    },
+
+    async lastCheck(connectionId: string, kind: "test" | "validate"): Promise<string | undefined> {
+      const r = await db
+        .selectFrom("connection_checks")
+        .select("result_json")
+        .where("connection_id", "=", connectionId)
+        .where("kind", "=", kind)
+        .orderBy("id", "desc")
+        .limit(1)
+        .executeTakeFirst();
+      return r?.result_json;
+    },
+  };
+}
+
+export type ConnectionRepository = ReturnType<typeof connectionRepository>;

@@ -1,0 +1,96 @@
+import { type Kysely, type Migration, type MigrationProvider, Migrator } from "kysely";
+
+/**
+ * Migrations live in code (not files read at run time) so that the built `dist/` is self-contained.
+ * Names sort in order of application; never edit one that has shipped, add the next.
+ */
+const migrations: Record<string, Migration> = {
+  "0001_initial": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("users")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("username", "text", (c) => c.notNull().unique())
+        .addColumn("password_hash", "text")
+        .addColumn("role", "text", (c) => c.notNull())
+        .addColumn("google_sub", "text", (c) => c.unique())
+        .addColumn("google_email", "text")
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .addColumn("disabled", "integer", (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .createTable("sessions")
+        .addColumn("token_hash", "text", (c) => c.primaryKey())
+        .addColumn("user_id", "text", (c) => c.notNull().references("users.id").onDelete("cascade"))
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .addColumn("expires_at", "text", (c) => c.notNull())
+        .addColumn("revoked_at", "text")
+        .execute();
+      await db.schema.createIndex("sessions_user").on("sessions").column("user_id").execute();
+      await db.schema
+        .createTable("connections")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("name_key", "text", (c) => c.notNull().unique())
+        .addColumn("type", "text", (c) => c.notNull())
+        .addColumn("server", "text", (c) => c.notNull())
+        .addColumn("port", "integer", (c) => c.notNull())
+        .addColumn("database", "text", (c) => c.notNull())
+        .addColumn("username_enc", "text", (c) => c.notNull())
+        .addColumn("password_enc", "text", (c) => c.notNull())
+        .addColumn("client_key_enc", "text")
+        .addColumn("ssl_mode", "text", (c) => c.notNull())
+        .addColumn("ca_certificate", "text", (c) => c.notNull())
+        .addColumn("client_certificate", "text", (c) => c.notNull())
+        .addColumn("tls_server_name", "text", (c) => c.notNull())
+        .addColumn("max_pool_size", "integer", (c) => c.notNull())
+        .addColumn("min_pool_size", "integer", (c) => c.notNull())
+        .addColumn("acquire_timeout_ms", "integer", (c) => c.notNull())
+        .addColumn("idle_timeout_ms", "integer", (c) => c.notNull())
+        .addColumn("max_lifetime_ms", "integer", (c) => c.notNull())
+        .addColumn("replicas", "text", (c) => c.notNull())
+        .addColumn("description", "text", (c) => c.notNull())
+        .addColumn("created_by_id", "text", (c) => c.notNull())
+        .addColumn("created_by_google_email", "text")
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .addColumn("updated_at", "text", (c) => c.notNull())
+        .addColumn("last_tested_at", "text")
+        .addColumn("status", "text", (c) => c.notNull())
+        .addColumn("version", "integer", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("connection_checks")
+        .addColumn("id", "integer", (c) => c.primaryKey().autoIncrement())
+        .addColumn("connection_id", "text", (c) =>
+          c.notNull().references("connections.id").onDelete("cascade"),
+        )
+        .addColumn("kind", "text", (c) => c.notNull())
+        .addColumn("ok", "integer", (c) => c.notNull())
+        .addColumn("result_json", "text", (c) => c.notNull())
+        .addColumn("checked_at", "text", (c) => c.notNull())
+        .addColumn("checked_by_id", "text", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex("connection_checks_by_connection")
+        .on("connection_checks")
+        .columns(["connection_id", "id"])
+        .execute();
+    },
+  },
+};
+
+const provider: MigrationProvider = { getMigrations: async () => migrations };
+
+export async function migrateToLatest(db: Kysely<unknown>): Promise<void> {
+  const migrator = new Migrator({ db, provider });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((r) => r.status === "Error");
+  if (error || failed) {
+    throw new Error(
+      `Store migration ${failed?.migrationName ?? ""} failed: ${(error as Error)?.message ?? "unknown"}`,
+      {
+        cause: error,
+      },
+    );
+  }
+}

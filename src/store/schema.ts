@@ -1,0 +1,80 @@
+import type { Generated, Insertable, Selectable } from "kysely";
+
+/**
+ * Table shapes, in portable types only: text, integer, ISO-8601 UTC text for times, 0/1 for
+ * booleans. The same migrations run on SQLite (embedded) and, later, PostgreSQL (shared mode).
+ */
+export interface UsersTable {
+  id: string;
+  username: string;
+  password_hash: string | null;
+  role: "admin" | "member";
+  google_sub: string | null;
+  google_email: string | null;
+  created_at: string;
+  disabled: number;
+}
+
+export interface SessionsTable {
+  /** SHA-256 of the bearer token; the token itself is never stored. */
+  token_hash: string;
+  user_id: string;
+  created_at: string;
+  expires_at: string;
+  revoked_at: string | null;
+}
+
+export interface ConnectionsTable {
+  id: string;
+  name: string;
+  /** Lower-cased name, unique: "Orders" and "orders" would confuse people. */
+  name_key: string;
+  type: string;
+  server: string;
+  port: number;
+  database: string;
+  username_enc: string;
+  password_enc: string;
+  client_key_enc: string | null;
+  ssl_mode: string;
+  ca_certificate: string;
+  client_certificate: string;
+  tls_server_name: string;
+  max_pool_size: number;
+  min_pool_size: number;
+  acquire_timeout_ms: number;
+  idle_timeout_ms: number;
+  max_lifetime_ms: number;
+  /** JSON array of {server, port}. */
+  replicas: string;
+  description: string;
+  created_by_id: string;
+  created_by_google_email: string | null;
+  created_at: string;
+  updated_at: string;
+  last_tested_at: string | null;
+  status: string;
+  version: number;
+}
+
+export interface ConnectionChecksTable {
+  id: Generated<number>;
+  connection_id: string;
+  kind: "test" | "validate";
+  ok: number;
+  /** The CheckResult as protobuf JSON; contains no secrets by construction. */
+  result_json: string;
+  checked_at: string;
+  checked_by_id: string;
+}
+
+export interface Database {
+  users: UsersTable;
+  sessions: SessionsTable;
+  connections: ConnectionsTable;
+  connection_checks: ConnectionChecksTable;
+}
+
+export type UserRow = Selectable<UsersTable>;
+export type ConnectionRow = Selectable<ConnectionsTable>;
+export type NewConnectionRow = Insertable<ConnectionsTable>;

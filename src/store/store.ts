@@ -1,0 +1,43 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import SQLite from "better-sqlite3";
+import { Kysely, SqliteDialect } from "kysely";
+import { migrateToLatest } from "./migrations.js";
+import type { Database } from "./schema.js";
+
+export type Db = Kysely<Database>;
+
+export interface Store {
+  readonly db: Db;
+  /** Cheap liveness probe for /readyz. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const SQLITE_FILE = "berth.sqlite";
+
+/**
+ * The embedded store: one SQLite file under the data directory. Everything SQLite-specific stays in
+ * this function (pragmas, the dialect); repositories speak Kysely and work on any dialect.
+ */
+export async function openSqliteStore(dataDir: string): Promise<Store> {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const sqlite = new SQLite(join(dataDir, SQLITE_FILE));
+  sqlite.pragma("journal_mode = WAL");
+  sqlite.pragma("synchronous = NORMAL");
+  sqlite.pragma("foreign_keys = ON");
+  sqlite.pragma("busy_timeout = 5000");
+  // Deleted secrets should not linger in free pages of the file.
+  sqlite.pragma("secure_delete = ON");
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  await migrateToLatest(db as Kysely<unknown>);
+  return {
+    db,
+    async ping() {
+      sqlite.prepare("select 1").get();
+    },
+    async close() {
+      await db.destroy();
+    },
+  };
+}

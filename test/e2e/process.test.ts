@@ -1,0 +1,82 @@
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+// Exactly what `npm start` runs: the compiled build. (Under tsx, tsx's own signal relay would kill
+// the process on SIGTERM before Berth could drain, which is one reason start does not use it.)
+beforeAll(() => {
+  execFileSync("node_modules/.bin/tsc", ["-p", "tsconfig.build.json"], { stdio: "inherit" });
+}, 60_000);
+
+/** Berth as a real process, started the way `npm start` starts it. */
+function spawnBerth(dataDir: string, env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, ["--enable-source-maps", "dist/main.js"], {
+    env: { ...process.env, BERTH_PORT: "0", BERTH_DATA_DIR: dataDir, BERTH_LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (c) => (stdout += c));
+  child.stderr!.on("data", (c) => (stderr += c));
+  const url = new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no listening line:\n${stdout}\n${stderr}`)), 20_000);
+    child.stdout!.on("data", () => {
+      const m = /"url":"(http:\/\/[^"]+)"/.exec(stdout);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    child.once("exit", (code) => reject(new Error(`exited with ${code}: ${stderr}`)));
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return { child, url, exited, out: () => stdout, err: () => stderr };
+}
+
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const c of children) c.kill("SIGKILL");
+});
+
+describe("the berth process", () => {
+  it("announces a generated admin password once, which works, and stops cleanly on SIGTERM", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "berth-proc-"));
+    try {
+      const first = spawnBerth(dataDir);
+      children.push(first.child);
+      const url = await first.url;
+      const password = /password: (\S+)/.exec(first.err())?.[1];
+      expect(password, first.err()).toBeTruthy();
+      // The generated password is for the operator's eyes on stderr, never in the JSON log.
+      expect(first.out()).not.toContain(password!);
+      const login = await fetch(`${url}/api/auth/login`, {
+        method: "POST",
+        body: JSON.stringify({ username: "admin", password }),
+      });
+      expect(login.status).toBe(200);
+      first.child.kill("SIGTERM");
+      expect(await first.exited).toBe(0);
+      expect(first.out()).toContain("berth stopped");
+
+      const second = spawnBerth(dataDir);
+      children.push(second.child);
+      await second.url;
+      expect(second.err()).not.toContain("password:");
+      second.child.kill("SIGINT");
+      expect(await second.exited).toBe(0);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses to start on bad configuration, naming the variable", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "berth-proc-"));
+    const bad = spawnBerth(dataDir, { BERTH_PORT: "99999" });
+    await bad.url.catch(() => {});
+    expect(await bad.exited).toBe(78);
+    expect(bad.err()).toMatch(/BERTH_PORT/);
+    await rm(dataDir, { recursive: true, force: true });
+  });
+});

@@ -1,0 +1,144 @@
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import SQLite from "better-sqlite3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LOCAL, serviceAvailable } from "../support/services.js";
+import { startTestBerth, type TestBerth } from "../support/test-berth.js";
+
+const hasPostgres = await serviceAvailable("postgres");
+
+/** Values that must never leave memory in plaintext. Distinctive, so a hit is never a coincidence. */
+const CANARY_PASSWORD = "CANARY-pw-7f3a9c1e5b";
+const CANARY_USERNAME = "canary_user_4d2b8e";
+
+let b: TestBerth;
+const responses: string[] = [];
+let id = "";
+let otherId = "";
+
+beforeAll(async () => {
+  b = await startTestBerth();
+  const api = async (...args: Parameters<TestBerth["api"]>) => {
+    const r = await b.api(...args);
+    responses.push(r.text, JSON.stringify([...r.headers]));
+    return r;
+  };
+  const spec = {
+    name: "canary",
+    type: "postgresql",
+    server: LOCAL.postgres.host,
+    port: LOCAL.postgres.port,
+    database: "test",
+    username: CANARY_USERNAME,
+    password: CANARY_PASSWORD,
+  };
+  const created = await api("/api/connections", { body: spec });
+  id = created.body.id;
+  otherId = (
+    await api("/api/connections", { body: { ...spec, name: "other", username: "postgres", password: "" } })
+  ).body.id;
+  await api(`/api/connections/${id}`);
+  await api("/api/connections");
+  // A failing test (the role does not exist) must not echo credentials either.
+  await api(`/api/connections/${id}/test`, { body: {} });
+  await api(`/api/connections/${id}/validate`, { body: {} });
+  await api(`/api/connections/${id}/status`);
+  await api("/api/connections/test", { body: { ...spec, name: "unsaved" } });
+  const { username: _u, password: _p, ...rest } = spec;
+  await api(`/api/connections/${id}`, { method: "PUT", body: { ...rest, password: CANARY_PASSWORD } });
+  // Invalid input that carries the canary: the error must not quote it.
+  await api("/api/connections", { body: { ...spec, name: "bad", port: 0 } });
+});
+afterAll(async () => b?.close());
+
+async function filesOf(dir: string): Promise<Buffer[]> {
+  const names = await readdir(dir);
+  return Promise.all(names.map((n) => readFile(join(dir, n))));
+}
+
+describe("secrets exist in plaintext only in memory", () => {
+  it.skipIf(!hasPostgres)("the canary appears in no response, header or log line", () => {
+    expect(responses.length).toBeGreaterThan(10);
+    for (const text of [...responses, ...b.logs]) {
+      expect(text).not.toContain(CANARY_PASSWORD);
+      expect(text).not.toContain(CANARY_USERNAME);
+    }
+  });
+
+  it.skipIf(!hasPostgres)(
+    "the canary appears nowhere in the data directory: SQLite file, WAL, keyring",
+    async () => {
+      const files = await filesOf(b.dataDir);
+      expect(files.length).toBeGreaterThanOrEqual(2);
+      for (const f of files) {
+        expect(f.includes(CANARY_PASSWORD)).toBe(false);
+        expect(f.includes(CANARY_USERNAME)).toBe(false);
+        // Nor base64 of it (a lazy "encryption").
+        expect(f.includes(Buffer.from(CANARY_PASSWORD).toString("base64").slice(0, 16))).toBe(false);
+      }
+    },
+  );
+
+  it.skipIf(!hasPostgres)("stored credentials are versioned AES-GCM envelopes", () => {
+    const db = new SQLite(join(b.dataDir, "berth.sqlite"), { readonly: true });
+    const row = db
+      .prepare("select username_enc, password_enc from connections where id = ?")
+      .get(id) as Record<string, string>;
+    db.close();
+    expect(row.username_enc).toMatch(/^berth:v1:/);
+    expect(row.password_enc).toMatch(/^berth:v1:/);
+  });
+});
+
+describe("tampered ciphertexts fail loudly, never as garbage", () => {
+  function tamper(sql: string, ...params: unknown[]) {
+    const db = new SQLite(join(b.dataDir, "berth.sqlite"));
+    db.prepare(sql).run(...params);
+    db.close();
+  }
+
+  it.skipIf(!hasPostgres)(
+    "one flipped byte in the stored password → credential_integrity_failed",
+    async () => {
+      const db = new SQLite(join(b.dataDir, "berth.sqlite"));
+      const { password_enc } = db.prepare("select password_enc from connections where id = ?").get(id) as {
+        password_enc: string;
+      };
+      db.close();
+      const [prefix, version, body] = password_enc.split(":");
+      const bytes = Buffer.from(body!, "base64url");
+      bytes[bytes.length - 5]! ^= 0x80;
+      tamper(
+        "update connections set password_enc = ? where id = ?",
+        `${prefix}:${version}:${bytes.toString("base64url")}`,
+        id,
+      );
+      const r = await b.api(`/api/connections/${id}/test`, { body: {} });
+      expect(r.status).toBe(500);
+      expect(r.body).toMatchObject({
+        error: "security_violation",
+        details: { reason: "credential_integrity_failed", field: "password" },
+      });
+      const v = await b.api(`/api/connections/${id}/validate`, { body: {} });
+      expect(v.status).toBe(422);
+      expect(v.body.details).toMatchObject({ reason: "credential_integrity_failed", stage: "credentials" });
+    },
+  );
+
+  it.skipIf(!hasPostgres)(
+    "a ciphertext copied from another connection's row → credential_integrity_failed",
+    async () => {
+      tamper(
+        "update connections set password_enc = (select password_enc from connections where id = ?), username_enc = (select username_enc from connections where id = ?) where id = ?",
+        otherId,
+        otherId,
+        id,
+      );
+      const r = await b.api(`/api/connections/${id}/test`, { body: {} });
+      expect(r.status).toBe(500);
+      expect(r.body.details.reason).toBe("credential_integrity_failed");
+      // The original row still works: nothing but the tampered record is affected.
+      expect((await b.api(`/api/connections/${otherId}/test`, { body: {} })).status).toBe(200);
+    },
+  );
+});

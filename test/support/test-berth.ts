@@ -1,0 +1,95 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { type Berth, startBerth } from "../../src/app.js";
+import { loadConfig } from "../../src/config/config.js";
+
+export const ADMIN_PASSWORD = "test-admin-password-0001";
+
+export interface TestBerth {
+  berth: Berth;
+  url: string;
+  dataDir: string;
+  /** Every log line Berth wrote, raw. */
+  logs: string[];
+  /** A bearer token of the bootstrap admin. */
+  adminToken: string;
+  /** fetch against the REST API with the admin's token unless `token` is given (null = none). */
+  api(
+    path: string,
+    init?: { method?: string; body?: unknown; token?: string | null; headers?: Record<string, string> },
+  ): Promise<{
+    status: number;
+    // biome-ignore lint/suspicious/noExplicitAny: JSON answers, asserted field by field in the tests
+    body: any;
+    text: string;
+    headers: Headers;
+  }>;
+  close(): Promise<void>;
+}
+
+/** A real Berth on port 0 with its own temporary data directory and captured logs. */
+export async function startTestBerth(env: Record<string, string> = {}): Promise<TestBerth> {
+  const dataDir = await mkdtemp(join(tmpdir(), "berth-test-"));
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      logs.push(String(chunk));
+      cb();
+    },
+  });
+  const config = loadConfig({
+    BERTH_PORT: "0",
+    BERTH_DATA_DIR: dataDir,
+    BERTH_ADMIN_PASSWORD: ADMIN_PASSWORD,
+    BERTH_LOG_LEVEL: "info",
+    BERTH_SHUTDOWN_GRACE_MS: "2000",
+    ...env,
+  });
+  const berth = await startBerth(config, { logDestination: sink, announce: (l) => logs.push(l) });
+  const url = berth.url;
+  const api: TestBerth["api"] = async (path, init = {}) => {
+    const token = init.token === undefined ? adminToken : init.token;
+    const res = await fetch(url + path, {
+      method: init.method ?? (init.body === undefined ? "GET" : "POST"),
+      headers: {
+        "content-type": "application/json",
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...init.headers,
+      },
+      ...(init.body === undefined
+        ? {}
+        : { body: typeof init.body === "string" ? init.body : JSON.stringify(init.body) }),
+    });
+    const text = await res.text();
+    let body: unknown;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      body = undefined;
+    }
+    return { status: res.status, body, text, headers: res.headers };
+  };
+  let adminToken = "";
+  const login = await api("/api/auth/login", {
+    body: { username: "admin", password: ADMIN_PASSWORD },
+    token: null,
+  });
+  if (login.status !== 200) throw new Error(`admin login failed: ${login.text}`);
+  adminToken = login.body.token;
+  return {
+    berth,
+    url,
+    dataDir,
+    logs,
+    get adminToken() {
+      return adminToken;
+    },
+    api,
+    async close() {
+      await berth.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,36 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../../src/config/config.js";
+
+describe("configuration", () => {
+  it("has a default for everything", () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      host: "127.0.0.1",
+      port: 8080,
+      dataDir: "./data",
+      testTimeoutMs: 5000,
+      logLevel: "info",
+    });
+    expect(c.masterKey).toBeUndefined();
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it("names every bad variable with a reason, and never its value", () => {
+    try {
+      loadConfig({ BERTH_PORT: "70000", BERTH_MASTER_KEY: "c2hvcnQ=", BERTH_ADMIN_PASSWORD: "tiny-secret" });
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      const msg = (err as Error).message;
+      expect(msg).toMatch(/BERTH_PORT/);
+      expect(msg).toMatch(/BERTH_MASTER_KEY: must be 32 bytes/);
+      expect(msg).toMatch(/BERTH_ADMIN_PASSWORD: must be at least 12/);
+      expect(msg).not.toContain("tiny-secret");
+    }
+  });
+
+  it("decodes a base64 master key", () => {
+    const key = Buffer.alloc(32, 3).toString("base64");
+    expect(loadConfig({ BERTH_MASTER_KEY: key }).masterKey).toEqual(Buffer.alloc(32, 3));
+  });
+});
