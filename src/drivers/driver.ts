@@ -2,6 +2,7 @@ import type { Socket } from "node:net";
 import type { ConnectionOptions, TLSSocket } from "node:tls";
 import type { EngineId } from "../connections/engines.js";
 import type { Credentials } from "../connections/settings.js";
+import type { Column, Row, Value } from "../gen/berth/v1/values_pb.js";
 
 /** How to secure a session: the node TLS options, and whether plain TCP is acceptable as a fallback. */
 export interface TlsPlan {
@@ -27,9 +28,47 @@ export interface DriverFailure {
   readonly message: string;
 }
 
-/** One open database session. The data plane extends this with statements, streaming and reset. */
+export type IsolationLevelId = "read_uncommitted" | "read_committed" | "repeatable_read" | "serializable";
+
+export interface QueryOptions {
+  /** Stop after this many rows (0 = all); the completion reports `truncated`. */
+  readonly maxRows: number;
+  /** Cut row batches at about this many bytes. */
+  readonly batchBytes: number;
+}
+
+export interface Completion {
+  rowsAffected: bigint;
+  commandTag: string;
+  truncated: boolean;
+  rowsReturned: bigint;
+}
+
+/** What a statement yields, in order: columns (once), row batches, one completion. */
+export type QueryEvent =
+  | { readonly kind: "columns"; readonly columns: Column[] }
+  | { readonly kind: "rows"; readonly rows: Row[] }
+  | { readonly kind: "complete"; readonly completion: Completion };
+
+/** One open database session. */
 export interface DriverSession {
   serverVersion(): Promise<string>;
+  /**
+   * Runs one statement with bound parameters and yields its results. Rows are read from the server
+   * only as fast as the consumer pulls (backpressure); stopping early leaves the session usable.
+   */
+  query(sql: string, params: readonly Value[], options: QueryOptions): AsyncIterable<QueryEvent>;
+  /** Asks the server to cancel the statement running on this session now, from another connection. */
+  cancel(): Promise<void>;
+  begin(isolation: IsolationLevelId | undefined, readOnly: boolean): Promise<void>;
+  commit(): Promise<void>;
+  rollback(): Promise<void>;
+  /** Rolls back and discards session state (settings, temp tables, prepared statements). */
+  reset(): Promise<void>;
+  /** A cheap round trip. */
+  ping(): Promise<void>;
+  /** False once the socket has failed or closed; such a session is only fit to be destroyed. */
+  readonly healthy: boolean;
   close(): Promise<void>;
   /** Tears the socket down at once (deadline exceeded, caller gone). */
   destroy(): void;
@@ -44,4 +83,6 @@ export interface Driver {
   negotiateTls(socket: Socket, options: ConnectionOptions): Promise<TLSSocket | "not_offered">;
   connect(params: ConnectParams): Promise<DriverSession>;
   describeError(err: unknown): DriverFailure;
+  /** Whether an error means the session is unusable (socket gone) rather than the statement failed. */
+  isConnectionError(err: unknown): boolean;
 }

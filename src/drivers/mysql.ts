@@ -2,6 +2,7 @@ import type { Socket } from "node:net";
 import type { ConnectionOptions, TLSSocket } from "node:tls";
 import mysql from "mysql2/promise";
 import type { ConnectParams, Driver, DriverFailure, DriverSession } from "./driver.js";
+import { MysqlSession } from "./mysql-session.js";
 import { describeNodeError, readBytes, safeMessage, startTls } from "./failures.js";
 
 /** MySQL/MariaDB server error numbers a connection attempt can end in. */
@@ -15,6 +16,8 @@ const ERRNOS: Record<number, string> = {
   1251: "authentication_failed", // ER_NOT_SUPPORTED_AUTH_MODE
   1698: "authentication_failed", // ER_ACCESS_DENIED_NO_PASSWORD_ERROR (MariaDB: unknown user)
   3159: "tls_required", // ER_SECURE_TRANSPORT_REQUIRED
+  1317: "cancelled", // ER_QUERY_INTERRUPTED
+  3024: "timeout", // ER_QUERY_TIMEOUT
 };
 
 /** mysql2's own (client-side) codes. */
@@ -28,28 +31,6 @@ const CLIENT_LONG_PASSWORD = 0x1;
 const CLIENT_PROTOCOL_41 = 0x200;
 const CLIENT_SSL = 0x800;
 const CLIENT_SECURE_CONNECTION = 0x8000;
-
-class MysqlSession implements DriverSession {
-  readonly #conn: mysql.Connection;
-
-  constructor(conn: mysql.Connection) {
-    this.#conn = conn;
-  }
-
-  async serverVersion(): Promise<string> {
-    const [rows] = await this.#conn.query<mysql.RowDataPacket[]>("SELECT VERSION() AS v");
-    const v = String(rows[0]?.v ?? "unknown");
-    return v.includes("MariaDB") ? `MariaDB ${v}` : `MySQL ${v}`;
-  }
-
-  async close(): Promise<void> {
-    await this.#conn.end();
-  }
-
-  destroy(): void {
-    this.#conn.destroy();
-  }
-}
 
 async function open(params: ConnectParams, ssl: ConnectionOptions | undefined): Promise<mysql.Connection> {
   const conn = await mysql.createConnection({
@@ -112,15 +93,20 @@ export const mysqlDriver: Driver = {
 
   async connect(params: ConnectParams): Promise<DriverSession> {
     const tls = params.tls.options;
-    if (!tls) return new MysqlSession(await open(params, undefined));
+    if (!tls) return new MysqlSession(await open(params, undefined), { ...params, tls: { options: undefined, fallbackToPlain: false } });
     try {
-      return new MysqlSession(await open(params, tls));
+      return new MysqlSession(await open(params, tls), params);
     } catch (err) {
       if (params.tls.fallbackToPlain && (err as { code?: string }).code === "HANDSHAKE_NO_SSL_SUPPORT") {
-        return new MysqlSession(await open(params, undefined));
+        return new MysqlSession(await open(params, undefined), { ...params, tls: { options: undefined, fallbackToPlain: false } });
       }
       throw err;
     }
+  },
+
+  isConnectionError(err: unknown): boolean {
+    const e = err as { code?: unknown; fatal?: unknown };
+    return e?.fatal === true || ["PROTOCOL_CONNECTION_LOST", "ECONNRESET", "EPIPE", "ETIMEDOUT"].includes(String(e?.code));
   },
 
   describeError(err: unknown): DriverFailure {

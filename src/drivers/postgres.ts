@@ -2,6 +2,7 @@ import type { Socket } from "node:net";
 import type { ConnectionOptions, TLSSocket } from "node:tls";
 import pg from "pg";
 import type { ConnectParams, Driver, DriverFailure, DriverSession } from "./driver.js";
+import { PostgresSession } from "./postgres-session.js";
 import { describeNodeError, readBytes, safeMessage, startTls } from "./failures.js";
 
 /** SQLSTATEs a connection attempt can end in, in Berth's reasons. */
@@ -16,33 +17,13 @@ const SQLSTATES: Record<string, string> = {
   "57P01": "server_shutting_down",
   "08P01": "protocol_error",
   "08004": "connection_rejected",
+  "57014": "cancelled",
+  "25P02": "transaction_aborted",
 };
 
 // Int32 length 8, then the SSLRequest code 80877103 (PostgreSQL protocol, "SSL Session Encryption").
 const SSL_REQUEST = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
 const NO_SSL_MESSAGE = "The server does not support SSL connections";
-
-class PostgresSession implements DriverSession {
-  readonly #client: pg.Client;
-
-  constructor(client: pg.Client) {
-    this.#client = client;
-  }
-
-  async serverVersion(): Promise<string> {
-    const r = await this.#client.query<{ v: string }>("select current_setting('server_version') as v");
-    return `PostgreSQL ${r.rows[0]?.v ?? "unknown"}`;
-  }
-
-  async close(): Promise<void> {
-    await this.#client.end();
-  }
-
-  destroy(): void {
-    // pg has no public destroy; ending the client closes the socket without waiting for the server.
-    void this.#client.end().catch(() => {});
-  }
-}
 
 async function open(params: ConnectParams, ssl: ConnectionOptions | false): Promise<pg.Client> {
   const client = new pg.Client({
@@ -56,7 +37,8 @@ async function open(params: ConnectParams, ssl: ConnectionOptions | false): Prom
     application_name: "berth",
     keepAlive: true,
   });
-  // An error after connect (server restart) must not crash the process; the pool sees it on use.
+  // An error after connect (server restart) must not crash the process; the session marks itself
+  // unhealthy and the pool replaces it.
   client.on("error", () => {});
   try {
     await client.connect();
@@ -87,15 +69,24 @@ export const postgresDriver: Driver = {
 
   async connect(params: ConnectParams): Promise<DriverSession> {
     const tls = params.tls.options;
-    if (!tls) return new PostgresSession(await open(params, false));
+    if (!tls) return new PostgresSession(await open(params, false), params.host, params.port);
     try {
-      return new PostgresSession(await open(params, tls));
+      return new PostgresSession(await open(params, tls), params.host, params.port);
     } catch (err) {
       if (params.tls.fallbackToPlain && err instanceof Error && err.message.includes(NO_SSL_MESSAGE)) {
-        return new PostgresSession(await open(params, false));
+        return new PostgresSession(await open(params, false), params.host, params.port);
       }
       throw err;
     }
+  },
+
+  isConnectionError(err: unknown): boolean {
+    const code = (err as { code?: unknown })?.code;
+    if (typeof code === "string" && /^(08|57P0[1-3])/.test(code)) return true;
+    const message = err instanceof Error ? err.message : "";
+    return (
+      typeof code === "string" && ["ECONNRESET", "EPIPE", "ECONNREFUSED", "ETIMEDOUT"].includes(code)
+    ) || /Connection terminated|not queryable|Client has encountered a connection error/i.test(message);
   },
 
   describeError(err: unknown): DriverFailure {

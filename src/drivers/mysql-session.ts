@@ -1,0 +1,172 @@
+import mysql from "mysql2";
+import type { FieldPacket, ResultSetHeader } from "mysql2";
+import type mysqlPromise from "mysql2/promise";
+import type { Value } from "../gen/berth/v1/values_pb.js";
+import type { ConnectParams, DriverSession, IsolationLevelId, QueryEvent, QueryOptions } from "./driver.js";
+import { mysqlConverter, mysqlNullable, mysqlTypeName } from "./mysql-values.js";
+import { approximateSize, column, row, valueToDriverParam } from "./values.js";
+
+const ISOLATION_SQL: Record<IsolationLevelId, string> = {
+  read_uncommitted: "READ UNCOMMITTED",
+  read_committed: "READ COMMITTED",
+  repeatable_read: "REPEATABLE READ",
+  serializable: "SERIALIZABLE",
+};
+
+/** Rows buffered ahead of the consumer before the socket is paused. */
+const HIGH_WATER_ROWS = 1000;
+
+export class MysqlSession implements DriverSession {
+  readonly #conn: mysqlPromise.Connection;
+  readonly #params: ConnectParams;
+  #healthy = true;
+
+  constructor(conn: mysqlPromise.Connection, params: ConnectParams) {
+    this.#conn = conn;
+    this.#params = params;
+    conn.on("error", () => {
+      this.#healthy = false;
+    });
+    conn.on("end", () => {
+      this.#healthy = false;
+    });
+  }
+
+  get healthy(): boolean {
+    return this.#healthy;
+  }
+
+  async serverVersion(): Promise<string> {
+    const [rows] = await this.#conn.query<mysqlPromise.RowDataPacket[]>("SELECT VERSION() AS v");
+    const v = String(rows[0]?.v ?? "unknown");
+    return v.includes("MariaDB") ? `MariaDB ${v}` : `MySQL ${v}`;
+  }
+
+  async *query(sql: string, params: readonly Value[], options: QueryOptions): AsyncIterable<QueryEvent> {
+    // Server-side prepared statement (binary protocol): parameters are bound, never interpolated.
+    const raw = (this.#conn as unknown as { connection: mysql.Connection }).connection;
+    const command = raw.execute({ sql, rowsAsArray: true }, params.map(valueToDriverParam) as never[]);
+    const stream = command.stream({ highWaterMark: HIGH_WATER_ROWS });
+    let fields: FieldPacket[] | undefined;
+    stream.on("fields", (f: FieldPacket[]) => {
+      fields = f;
+    });
+    let converters: ((x: unknown) => Value)[] | undefined;
+    let returned = 0n;
+    let truncated = false;
+    let header: ResultSetHeader | undefined;
+    let batch = [];
+    let bytes = 0;
+    try {
+      for await (const item of stream as AsyncIterable<unknown[] | ResultSetHeader>) {
+        if (!Array.isArray(item)) {
+          header = item;
+          continue;
+        }
+        if (!converters) {
+          converters = (fields ?? []).map(mysqlConverter);
+          yield { kind: "columns", columns: (fields ?? []).map((f) => column(f.name, mysqlTypeName(f), mysqlNullable(f))) };
+        }
+        // Past max_rows the rest of the result is read and dropped: MySQL cannot stop a result midway
+        // without killing the statement.
+        if (options.maxRows > 0 && returned >= BigInt(options.maxRows)) {
+          truncated = true;
+          continue;
+        }
+        const values = item.map((x, i) => converters![i]!(x));
+        batch.push(row(values));
+        returned++;
+        for (const v of values) bytes += approximateSize(v);
+        if (bytes >= options.batchBytes) {
+          yield { kind: "rows", rows: batch };
+          batch = [];
+          bytes = 0;
+        }
+      }
+      if (!converters && fields && fields.length > 0) {
+        yield { kind: "columns", columns: fields.map((f) => column(f.name, mysqlTypeName(f), mysqlNullable(f))) };
+      }
+      if (batch.length > 0) yield { kind: "rows", rows: batch };
+      yield {
+        kind: "complete",
+        completion: {
+          rowsAffected: BigInt(header?.affectedRows ?? 0),
+          commandTag: firstKeyword(sql),
+          truncated,
+          rowsReturned: returned,
+        },
+      };
+    } finally {
+      if (!stream.readableEnded) {
+        // The caller stopped early: drain the rest so the connection stays in sync.
+        stream.resume();
+        await new Promise<void>((resolve) => {
+          stream.once("end", resolve);
+          stream.once("close", resolve);
+          stream.once("error", () => resolve());
+        });
+      }
+    }
+  }
+
+  /** KILL QUERY from a separate connection: MySQL has no out-of-band cancel. */
+  async cancel(): Promise<void> {
+    const threadId = this.#conn.threadId;
+    const p = this.#params;
+    const killer = mysql.createConnection({
+      host: p.host,
+      port: p.port,
+      user: p.credentials.username,
+      password: p.credentials.password,
+      connectTimeout: 2000,
+      ...(p.tls.options ? { ssl: p.tls.options as mysql.SslOptions } : {}),
+    });
+    killer.on("error", () => {});
+    await new Promise<void>((resolve) => {
+      killer.query(`KILL QUERY ${Number(threadId)}`, () => {
+        killer.destroy();
+        resolve();
+      });
+    });
+  }
+
+  async begin(isolation: IsolationLevelId | undefined, readOnly: boolean): Promise<void> {
+    if (isolation) await this.#conn.query(`SET TRANSACTION ISOLATION LEVEL ${ISOLATION_SQL[isolation]}`);
+    await this.#conn.query(readOnly ? "START TRANSACTION READ ONLY" : "START TRANSACTION");
+  }
+
+  async commit(): Promise<void> {
+    await this.#conn.query("COMMIT");
+  }
+
+  async rollback(): Promise<void> {
+    await this.#conn.query("ROLLBACK");
+  }
+
+  /** COM_RESET_CONNECTION: rolls back and clears variables, temporary tables and prepared statements. */
+  async reset(): Promise<void> {
+    const raw = (this.#conn as unknown as { connection: mysql.Connection & { reset(cb: (err: unknown) => void): void } })
+      .connection;
+    await new Promise<void>((resolve, reject) => raw.reset((err) => (err ? reject(err) : resolve())));
+    // mysql2 caches prepared statements per connection; the server just dropped them.
+    (raw as unknown as { _statements?: { clear(): void } })._statements?.clear();
+  }
+
+  async ping(): Promise<void> {
+    await this.#conn.ping();
+  }
+
+  async close(): Promise<void> {
+    this.#healthy = false;
+    await this.#conn.end();
+  }
+
+  destroy(): void {
+    this.#healthy = false;
+    this.#conn.destroy();
+  }
+}
+
+function firstKeyword(sql: string): string {
+  return /^\s*(\w+)/.exec(sql)?.[1]?.toUpperCase() ?? "";
+}

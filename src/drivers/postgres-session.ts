@@ -1,0 +1,159 @@
+import { connect as tcpConnect } from "node:net";
+import type pg from "pg";
+import Cursor from "pg-cursor";
+import type { Value } from "../gen/berth/v1/values_pb.js";
+import type { DriverSession, IsolationLevelId, QueryEvent, QueryOptions } from "./driver.js";
+import { pgConverter, pgTypeName, RAW_TEXT_TYPES } from "./postgres-values.js";
+import { approximateSize, column, row, valueToDriverParam } from "./values.js";
+
+const ISOLATION_SQL: Record<IsolationLevelId, string> = {
+  read_uncommitted: "READ UNCOMMITTED",
+  read_committed: "READ COMMITTED",
+  repeatable_read: "REPEATABLE READ",
+  serializable: "SERIALIZABLE",
+};
+
+/** Rows asked of the server per round trip; batches sent to the caller are cut by bytes instead. */
+const FETCH_ROWS = 1000;
+
+interface PgInternals {
+  processID: number | null;
+  secretKey: number | null;
+}
+
+export class PostgresSession implements DriverSession {
+  readonly #client: pg.Client;
+  readonly #host: string;
+  readonly #port: number;
+  #healthy = true;
+
+  constructor(client: pg.Client, host: string, port: number) {
+    this.#client = client;
+    this.#host = host;
+    this.#port = port;
+    client.on("error", () => {
+      this.#healthy = false;
+    });
+    client.on("end", () => {
+      this.#healthy = false;
+    });
+  }
+
+  get healthy(): boolean {
+    return this.#healthy;
+  }
+
+  async serverVersion(): Promise<string> {
+    const r = await this.#client.query<{ v: string }>("select current_setting('server_version') as v");
+    return `PostgreSQL ${r.rows[0]?.v ?? "unknown"}`;
+  }
+
+  async *query(sql: string, params: readonly Value[], options: QueryOptions): AsyncIterable<QueryEvent> {
+    const cursor = this.#client.query(
+      new Cursor(sql, params.map(valueToDriverParam), { rowMode: "array", types: RAW_TEXT_TYPES }),
+    );
+    let converters: ((t: string | null) => Value)[] | undefined;
+    let returned = 0n;
+    let truncated = false;
+    try {
+      for (;;) {
+        const want = options.maxRows > 0 ? Math.min(FETCH_ROWS, options.maxRows - Number(returned)) : FETCH_ROWS;
+        const raw = (await cursor.read(want)) as (string | null)[][];
+        const result = (cursor as unknown as { _result: pg.QueryResult })._result;
+        if (!converters) {
+          const fields = result.fields ?? [];
+          converters = fields.map((f) => pgConverter(f.dataTypeID));
+          if (fields.length > 0) yield { kind: "columns", columns: fields.map((f) => column(f.name, pgTypeName(f.dataTypeID))) };
+        }
+        let batch = [];
+        let bytes = 0;
+        for (const r of raw) {
+          const values = r.map((t, i) => converters![i]!(t));
+          batch.push(row(values));
+          for (const val of values) bytes += approximateSize(val);
+          if (bytes >= options.batchBytes) {
+            yield { kind: "rows", rows: batch };
+            batch = [];
+            bytes = 0;
+          }
+        }
+        if (batch.length > 0) yield { kind: "rows", rows: batch };
+        returned += BigInt(raw.length);
+        if (raw.length < want || want === 0) break;
+        if (options.maxRows > 0 && returned >= BigInt(options.maxRows)) {
+          truncated = true;
+          break;
+        }
+      }
+      const result = (cursor as unknown as { _result: pg.QueryResult })._result;
+      yield {
+        kind: "complete",
+        completion: {
+          rowsAffected: BigInt(result.rowCount ?? 0),
+          commandTag: result.command ?? "",
+          truncated,
+          rowsReturned: returned,
+        },
+      };
+    } finally {
+      // Closing an unfinished portal keeps the session usable (and releases locks it holds).
+      await cursor.close().catch(() => {});
+    }
+  }
+
+  /**
+   * PostgreSQL's CancelRequest: a fresh TCP connection carrying the backend's process id and secret
+   * key. Needs no sign-in, so it works even when the pool is exhausted.
+   */
+  async cancel(): Promise<void> {
+    const { processID, secretKey } = this.#client as unknown as PgInternals;
+    if (processID === null || secretKey === null) return;
+    const packet = Buffer.alloc(16);
+    packet.writeInt32BE(16, 0);
+    packet.writeInt32BE(80877102, 4);
+    packet.writeInt32BE(processID, 8);
+    packet.writeInt32BE(secretKey, 12);
+    await new Promise<void>((resolve) => {
+      const socket = tcpConnect({ host: this.#host, port: this.#port }, () => socket.end(packet));
+      socket.setTimeout(2000, () => socket.destroy());
+      socket.once("close", () => resolve());
+      socket.once("error", () => resolve());
+    });
+  }
+
+  async begin(isolation: IsolationLevelId | undefined, readOnly: boolean): Promise<void> {
+    const parts = ["BEGIN"];
+    if (isolation) parts.push(`ISOLATION LEVEL ${ISOLATION_SQL[isolation]}`);
+    if (readOnly) parts.push("READ ONLY");
+    await this.#client.query(parts.join(" "));
+  }
+
+  async commit(): Promise<void> {
+    await this.#client.query("COMMIT");
+  }
+
+  async rollback(): Promise<void> {
+    await this.#client.query("ROLLBACK");
+  }
+
+  async reset(): Promise<void> {
+    // One round trip: ROLLBACK outside a transaction only warns; DISCARD ALL drops every session state.
+    await this.#client.query("ROLLBACK; DISCARD ALL");
+  }
+
+  async ping(): Promise<void> {
+    await this.#client.query("SELECT 1");
+  }
+
+  async close(): Promise<void> {
+    this.#healthy = false;
+    await this.#client.end();
+  }
+
+  destroy(): void {
+    this.#healthy = false;
+    const socket = (this.#client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream;
+    socket?.destroy();
+    void this.#client.end().catch(() => {});
+  }
+}
