@@ -1,17 +1,21 @@
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { DestinationStream } from "pino";
 import { creatorPolicy } from "./access/policy.js";
+import { TtlCache } from "./access/ttl-cache.js";
 import type { Config } from "./config/config.js";
 import { createConnectionRegistry } from "./connections/registry.js";
 import { openLocalKeyring } from "./crypto/local-keyring.js";
 import { driverFor } from "./drivers/registry.js";
+import type { Principal } from "./identity/principal.js";
 import { bootstrapAdmin } from "./identity/users.js";
 import { createLogger, type Logger } from "./observability/logger.js";
+import { createDataPlane, type DataPlane } from "./pools/data-plane.js";
 import { type Listener, listen } from "./server/listener.js";
 import { contextValuesFor, requestIdFrom, transportOf } from "./server/request-info.js";
 import { createRestHandler } from "./server/rest.js";
 import { createInterceptors, registerRoutes, SERVED, type Services } from "./server/routes.js";
 import { createAuthService } from "./services/auth-service.js";
+import { createBrokerService } from "./services/broker-service.js";
 import { createConnectionService } from "./services/connection-service.js";
 import { createHealthService } from "./services/health-service.js";
 import { openSqliteStore, type Store } from "./store/store.js";
@@ -21,6 +25,8 @@ export interface Berth {
   readonly url: string;
   readonly log: Logger;
   readonly store: Store;
+  /** Pools, leases, health and metrics (for tests and operations). */
+  readonly dataPlane: DataPlane;
   /** Graceful stop: not ready → stop accepting → drain → close the store. */
   close(): Promise<void>;
 }
@@ -39,19 +45,43 @@ export async function startBerth(config: Config, options: StartOptions = {}): Pr
   await bootstrapAdmin(store.db, config.adminPassword, log, options.announce);
 
   let ready = true;
+  // Caches that keep the per-statement path off the store; invalidated on change (and by TTL).
+  const sessionCache = new TtlCache<Principal>({ ttlMs: config.authCacheTtlMs });
+  const accessCache = new TtlCache<true>({ ttlMs: config.authCacheTtlMs });
+  let dataPlane: DataPlane | undefined;
   const registry = createConnectionRegistry({
     db: store.db,
     keys,
     policy: creatorPolicy,
     drivers: driverFor,
     testTimeoutMs: config.testTimeoutMs,
+    onChanged: (id) => dataPlane?.connectionChanged(id),
+  });
+  dataPlane = createDataPlane(registry, accessCache, {
+    connectTimeoutMs: config.connectTimeoutMs,
+    healthIntervalMs: config.healthIntervalMs,
   });
   const services: Services = {
-    connection: createConnectionService({ registry }),
-    auth: createAuthService({ db: store.db, sessionTtlMs: config.sessionTtlMs }),
+    connection: createConnectionService({ registry, dataPlane, resetGraceMs: config.shutdownGraceMs }),
+    auth: createAuthService({ db: store.db, sessionTtlMs: config.sessionTtlMs, sessionCache }),
+    broker: createBrokerService({
+      registry,
+      pools: dataPlane.pools,
+      leases: dataPlane.leases,
+      accessCache,
+      statementTimeoutMs: config.statementTimeoutMs,
+      batchBytes: config.rowBatchBytes,
+      cancelGraceMs: config.cancelGraceMs,
+      observeQuery: (id, ms) => dataPlane?.metrics.observeQuery(id, ms),
+    }),
     health: createHealthService({ ready: () => ready, services: SERVED.map((s) => s.typeName) }),
   };
-  const interceptors = createInterceptors({ log, db: store.db });
+  const interceptors = createInterceptors({
+    log,
+    db: store.db,
+    sessionCache,
+    countError: (kind, reason) => dataPlane?.metrics.countError(kind, reason),
+  });
   const shutdown = new AbortController();
   const rpc = connectNodeAdapter({
     routes: registerRoutes(services),
@@ -86,6 +116,18 @@ export async function startBerth(config: Config, options: StartOptions = {}): Pr
           res.writeHead(up ? 200 : 503, { "content-type": "application/json" });
           res.end(JSON.stringify({ status: up ? "ready" : "not_ready" }));
         });
+    } else if (url.pathname === "/metrics") {
+      const registry = dataPlane!.metrics.registry;
+      registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { "content-type": registry.contentType });
+          res.end(text);
+        },
+        () => {
+          res.writeHead(500);
+          res.end();
+        },
+      );
     } else if (url.pathname.startsWith("/api/")) {
       void rest(req, res, url, req.socket?.remoteAddress ?? "");
     } else {
@@ -102,11 +144,13 @@ export async function startBerth(config: Config, options: StartOptions = {}): Pr
     url,
     log,
     store,
+    dataPlane,
     close() {
       closing ??= (async () => {
         ready = false;
         shutdown.abort();
         await listener.close(config.shutdownGraceMs);
+        await dataPlane?.close(config.shutdownGraceMs);
         await store.close();
         log.info("berth stopped");
       })();

@@ -31,6 +31,18 @@ const schema = z.object({
     .max(64 * 1024 * 1024)
     .default(1024 * 1024),
   BERTH_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+  BERTH_GRPC_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  BERTH_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
+  BERTH_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(86_400_000).default(60_000),
+  BERTH_CANCEL_GRACE_MS: z.coerce.number().int().min(100).max(60_000).default(2_000),
+  BERTH_ROW_BATCH_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(4 * 1024 * 1024)
+    .default(64 * 1024),
+  BERTH_HEALTH_INTERVAL_MS: z.coerce.number().int().min(500).max(3_600_000).default(10_000),
+  BERTH_AUTH_CACHE_TTL_MS: z.coerce.number().int().min(0).max(300_000).default(5_000),
 });
 
 export interface Config {
@@ -45,6 +57,15 @@ export interface Config {
   readonly testTimeoutMs: number;
   readonly maxBodyBytes: number;
   readonly shutdownGraceMs: number;
+  /** A dedicated grpc-js port for internal gRPC callers; undefined = none. */
+  readonly grpcPort: number | undefined;
+  readonly connectTimeoutMs: number;
+  readonly statementTimeoutMs: number;
+  readonly cancelGraceMs: number;
+  readonly rowBatchBytes: number;
+  readonly healthIntervalMs: number;
+  /** How long a sign-in token's principal and an access decision are trusted without the store. */
+  readonly authCacheTtlMs: number;
 }
 
 export class ConfigError extends Error {
@@ -78,6 +99,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     testTimeoutMs: c.BERTH_TEST_TIMEOUT_MS,
     maxBodyBytes: c.BERTH_MAX_BODY_BYTES,
     shutdownGraceMs: c.BERTH_SHUTDOWN_GRACE_MS,
+    grpcPort: c.BERTH_GRPC_PORT,
+    connectTimeoutMs: c.BERTH_CONNECT_TIMEOUT_MS,
+    statementTimeoutMs: c.BERTH_STATEMENT_TIMEOUT_MS,
+    cancelGraceMs: c.BERTH_CANCEL_GRACE_MS,
+    rowBatchBytes: c.BERTH_ROW_BATCH_BYTES,
+    healthIntervalMs: c.BERTH_HEALTH_INTERVAL_MS,
+    authCacheTtlMs: c.BERTH_AUTH_CACHE_TTL_MS,
   });
 }
 

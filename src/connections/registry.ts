@@ -56,6 +56,8 @@ export interface ConnectionRegistryDeps {
   clock?: () => Date;
   /** Default bound of a test when the caller gives none. */
   testTimeoutMs: number;
+  /** Told after a connection's configuration or credentials changed, or it was deleted. */
+  onChanged?: (connectionId: string) => void;
 }
 
 export type CheckTarget = { id: string } | { spec: ConnectionSpecInput };
@@ -253,6 +255,7 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
         if (!current) throw new NotFoundError("connection", id);
         throw staleVersion(current.version, expectedVersion ?? row.version);
       }
+      deps.onChanged?.(id);
       return view((await repo.findById(id))!);
     },
 
@@ -262,6 +265,7 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
       if (expectedVersion !== undefined && expectedVersion !== row.version)
         throw staleVersion(row.version, expectedVersion);
       if (!(await repo.deleteIfVersion(id, row.version))) throw staleVersion(row.version + 1, row.version);
+      deps.onChanged?.(id);
     },
 
     /** Test: signs in for real. Throws ConnectionCheckError (with every stage) when a stage fails. */

@@ -1,5 +1,5 @@
-import mysql from "mysql2";
 import type { FieldPacket, ResultSetHeader } from "mysql2";
+import mysql from "mysql2";
 import type mysqlPromise from "mysql2/promise";
 import type { Value } from "../gen/berth/v1/values_pb.js";
 import type { ConnectParams, DriverSession, IsolationLevelId, QueryEvent, QueryOptions } from "./driver.js";
@@ -65,7 +65,10 @@ export class MysqlSession implements DriverSession {
         }
         if (!converters) {
           converters = (fields ?? []).map(mysqlConverter);
-          yield { kind: "columns", columns: (fields ?? []).map((f) => column(f.name, mysqlTypeName(f), mysqlNullable(f))) };
+          yield {
+            kind: "columns",
+            columns: (fields ?? []).map((f) => column(f.name, mysqlTypeName(f), mysqlNullable(f))),
+          };
         }
         // Past max_rows the rest of the result is read and dropped: MySQL cannot stop a result midway
         // without killing the statement.
@@ -84,7 +87,10 @@ export class MysqlSession implements DriverSession {
         }
       }
       if (!converters && fields && fields.length > 0) {
-        yield { kind: "columns", columns: fields.map((f) => column(f.name, mysqlTypeName(f), mysqlNullable(f))) };
+        yield {
+          kind: "columns",
+          columns: fields.map((f) => column(f.name, mysqlTypeName(f), mysqlNullable(f))),
+        };
       }
       if (batch.length > 0) yield { kind: "rows", rows: batch };
       yield {
@@ -145,8 +151,9 @@ export class MysqlSession implements DriverSession {
 
   /** COM_RESET_CONNECTION: rolls back and clears variables, temporary tables and prepared statements. */
   async reset(): Promise<void> {
-    const raw = (this.#conn as unknown as { connection: mysql.Connection & { reset(cb: (err: unknown) => void): void } })
-      .connection;
+    const raw = (
+      this.#conn as unknown as { connection: mysql.Connection & { reset(cb: (err: unknown) => void): void } }
+    ).connection;
     await new Promise<void>((resolve, reject) => raw.reset((err) => (err ? reject(err) : resolve())));
     // mysql2 caches prepared statements per connection; the server just dropped them.
     (raw as unknown as { _statements?: { clear(): void } })._statements?.clear();

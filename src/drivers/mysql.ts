@@ -2,8 +2,8 @@ import type { Socket } from "node:net";
 import type { ConnectionOptions, TLSSocket } from "node:tls";
 import mysql from "mysql2/promise";
 import type { ConnectParams, Driver, DriverFailure, DriverSession } from "./driver.js";
-import { MysqlSession } from "./mysql-session.js";
 import { describeNodeError, readBytes, safeMessage, startTls } from "./failures.js";
+import { MysqlSession } from "./mysql-session.js";
 
 /** MySQL/MariaDB server error numbers a connection attempt can end in. */
 const ERRNOS: Record<number, string> = {
@@ -93,12 +93,19 @@ export const mysqlDriver: Driver = {
 
   async connect(params: ConnectParams): Promise<DriverSession> {
     const tls = params.tls.options;
-    if (!tls) return new MysqlSession(await open(params, undefined), { ...params, tls: { options: undefined, fallbackToPlain: false } });
+    if (!tls)
+      return new MysqlSession(await open(params, undefined), {
+        ...params,
+        tls: { options: undefined, fallbackToPlain: false },
+      });
     try {
       return new MysqlSession(await open(params, tls), params);
     } catch (err) {
       if (params.tls.fallbackToPlain && (err as { code?: string }).code === "HANDSHAKE_NO_SSL_SUPPORT") {
-        return new MysqlSession(await open(params, undefined), { ...params, tls: { options: undefined, fallbackToPlain: false } });
+        return new MysqlSession(await open(params, undefined), {
+          ...params,
+          tls: { options: undefined, fallbackToPlain: false },
+        });
       }
       throw err;
     }
@@ -106,7 +113,10 @@ export const mysqlDriver: Driver = {
 
   isConnectionError(err: unknown): boolean {
     const e = err as { code?: unknown; fatal?: unknown };
-    return e?.fatal === true || ["PROTOCOL_CONNECTION_LOST", "ECONNRESET", "EPIPE", "ETIMEDOUT"].includes(String(e?.code));
+    return (
+      e?.fatal === true ||
+      ["PROTOCOL_CONNECTION_LOST", "ECONNRESET", "EPIPE", "ETIMEDOUT"].includes(String(e?.code))
+    );
   },
 
   describeError(err: unknown): DriverFailure {

@@ -57,13 +57,15 @@ export class PostgresSession implements DriverSession {
     let truncated = false;
     try {
       for (;;) {
-        const want = options.maxRows > 0 ? Math.min(FETCH_ROWS, options.maxRows - Number(returned)) : FETCH_ROWS;
+        const want =
+          options.maxRows > 0 ? Math.min(FETCH_ROWS, options.maxRows - Number(returned)) : FETCH_ROWS;
         const raw = (await cursor.read(want)) as (string | null)[][];
         const result = (cursor as unknown as { _result: pg.QueryResult })._result;
         if (!converters) {
           const fields = result.fields ?? [];
           converters = fields.map((f) => pgConverter(f.dataTypeID));
-          if (fields.length > 0) yield { kind: "columns", columns: fields.map((f) => column(f.name, pgTypeName(f.dataTypeID))) };
+          if (fields.length > 0)
+            yield { kind: "columns", columns: fields.map((f) => column(f.name, pgTypeName(f.dataTypeID))) };
         }
         let batch = [];
         let bytes = 0;
@@ -152,7 +154,8 @@ export class PostgresSession implements DriverSession {
 
   destroy(): void {
     this.#healthy = false;
-    const socket = (this.#client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream;
+    const socket = (this.#client as unknown as { connection?: { stream?: { destroy(): void } } }).connection
+      ?.stream;
     socket?.destroy();
     void this.#client.end().catch(() => {});
   }

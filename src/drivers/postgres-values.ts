@@ -21,9 +21,13 @@ import {
 type Converter = (text: string) => Value;
 
 const int: Converter = (t) => int64Value(BigInt(t));
-const float: Converter = (t) => doubleValue(t === "NaN" ? Number.NaN : t === "Infinity" ? Infinity : t === "-Infinity" ? -Infinity : Number(t));
+const float: Converter = (t) =>
+  doubleValue(
+    t === "NaN" ? Number.NaN : t === "Infinity" ? Infinity : t === "-Infinity" ? -Infinity : Number(t),
+  );
 const bool: Converter = (t) => boolValue(t === "t");
-const bytea: Converter = (t) => bytesValue(t.startsWith("\\x") ? Buffer.from(t.slice(2), "hex") : Buffer.from(t, "latin1"));
+const bytea: Converter = (t) =>
+  bytesValue(t.startsWith("\\x") ? Buffer.from(t.slice(2), "hex") : Buffer.from(t, "latin1"));
 const instant: Converter = (t) => {
   const ts = parseInstant(t);
   return ts ? timestampValue(ts) : textValue(t); // infinity, BC dates: as the server prints them

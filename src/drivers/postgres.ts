@@ -2,8 +2,8 @@ import type { Socket } from "node:net";
 import type { ConnectionOptions, TLSSocket } from "node:tls";
 import pg from "pg";
 import type { ConnectParams, Driver, DriverFailure, DriverSession } from "./driver.js";
-import { PostgresSession } from "./postgres-session.js";
 import { describeNodeError, readBytes, safeMessage, startTls } from "./failures.js";
+import { PostgresSession } from "./postgres-session.js";
 
 /** SQLSTATEs a connection attempt can end in, in Berth's reasons. */
 const SQLSTATES: Record<string, string> = {
@@ -85,8 +85,9 @@ export const postgresDriver: Driver = {
     if (typeof code === "string" && /^(08|57P0[1-3])/.test(code)) return true;
     const message = err instanceof Error ? err.message : "";
     return (
-      typeof code === "string" && ["ECONNRESET", "EPIPE", "ECONNREFUSED", "ETIMEDOUT"].includes(code)
-    ) || /Connection terminated|not queryable|Client has encountered a connection error/i.test(message);
+      (typeof code === "string" && ["ECONNRESET", "EPIPE", "ECONNREFUSED", "ETIMEDOUT"].includes(code)) ||
+      /Connection terminated|not queryable|Client has encountered a connection error/i.test(message)
+    );
   },
 
   describeError(err: unknown): DriverFailure {

@@ -20,7 +20,8 @@ export const timeValue = (s: string) => v({ case: "time", value: s });
 export const timestampValue = (t: Timestamp) => v({ case: "timestamp", value: t });
 export const localTimestampValue = (s: string) => v({ case: "localTimestamp", value: s });
 export const jsonValue = (s: string) => v({ case: "json", value: s });
-export const arrayValue = (values: Value[]) => v({ case: "array", value: { $typeName: "berth.v1.ValueList", values } });
+export const arrayValue = (values: Value[]) =>
+  v({ case: "array", value: { $typeName: "berth.v1.ValueList", values } });
 
 export function row(values: Value[]): Row {
   return { $typeName: "berth.v1.Row", values };
@@ -51,7 +52,8 @@ export function approximateSize(value: Value): number {
 }
 
 /** "2024-01-02 03:04:05.123456+05:30" (PostgreSQL's text form of timestamptz) → Timestamp. */
-const TIMESTAMPTZ = /^(\d{4,})-(\d\d)-(\d\d)[ T](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(?:([+-])(\d\d)(?::?(\d\d))?(?::?(\d\d))?|Z)?$/;
+const TIMESTAMPTZ =
+  /^(\d{4,})-(\d\d)-(\d\d)[ T](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(?:([+-])(\d\d)(?::?(\d\d))?(?::?(\d\d))?|Z)?$/;
 
 export function parseInstant(text: string): Timestamp | undefined {
   const m = TIMESTAMPTZ.exec(text);
@@ -59,7 +61,9 @@ export function parseInstant(text: string): Timestamp | undefined {
   const [, y, mo, d, h, mi, s, frac, sign, oh, om, os] = m;
   const utcMs = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
   if (Number.isNaN(utcMs)) return undefined;
-  const offset = sign ? (sign === "-" ? -1 : 1) * (Number(oh) * 3600 + Number(om ?? 0) * 60 + Number(os ?? 0)) : 0;
+  const offset = sign
+    ? (sign === "-" ? -1 : 1) * (Number(oh) * 3600 + Number(om ?? 0) * 60 + Number(os ?? 0))
+    : 0;
   const seconds = BigInt(Math.floor(utcMs / 1000)) - BigInt(offset);
   const nanos = frac ? Number(frac.padEnd(9, "0")) : 0;
   return { $typeName: "google.protobuf.Timestamp", seconds, nanos };

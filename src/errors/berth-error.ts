@@ -15,6 +15,9 @@ export type ErrorKind =
   | "connection_operation_failed"
   | "pool_operation_failed"
   | "security_violation"
+  | "query_failed"
+  | "deadline_exceeded"
+  | "cancelled"
   | "unavailable"
   | "unimplemented"
   | "internal";
@@ -149,4 +152,21 @@ export function stageName(stage: number): string {
 
 export function truncate(s: string, max: number): string {
   return s.length <= max ? s : `${s.slice(0, max)}…`;
+}
+
+/** A statement the database refused or failed (syntax, constraint, permission…), with its code. */
+export class QueryFailedError extends BerthError {
+  constructor(
+    message: string,
+    details: { reason: string; error_code: string },
+    options?: { cause?: unknown },
+  ) {
+    super("query_failed", message, details, options);
+  }
+}
+
+export class DeadlineExceededError extends BerthError {
+  constructor(message: string, details: ErrorDetails = {}) {
+    super("deadline_exceeded", message, { reason: "timeout", ...details });
+  }
 }

@@ -1,8 +1,11 @@
 import type { DescService } from "@bufbuild/protobuf";
 import type { ConnectRouter, Interceptor, ServiceImpl } from "@connectrpc/connect";
+import type { TtlCache } from "../access/ttl-cache.js";
 import { AuthService } from "../gen/berth/v1/auth_service_pb.js";
+import { BrokerService } from "../gen/berth/v1/broker_service_pb.js";
 import { ConnectionService } from "../gen/berth/v1/connection_service_pb.js";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
+import type { Principal } from "../identity/principal.js";
 import type { Logger } from "../observability/logger.js";
 import type { Db } from "../store/store.js";
 import { authnInterceptor } from "./interceptors/authn.js";
@@ -13,11 +16,12 @@ import { loggingInterceptor } from "./interceptors/logging.js";
 export interface Services {
   connection: ServiceImpl<typeof ConnectionService>;
   auth: ServiceImpl<typeof AuthService>;
+  broker: ServiceImpl<typeof BrokerService>;
   health: ServiceImpl<typeof Health>;
 }
 
 /** The served services, by name, for health checks and reflection-like listings. */
-export const SERVED: readonly DescService[] = [ConnectionService, AuthService];
+export const SERVED: readonly DescService[] = [ConnectionService, AuthService, BrokerService];
 
 /**
  * The one registration point: the HTTP port (gRPC, Connect, gRPC-Web) and the REST layer both take
@@ -27,11 +31,21 @@ export function registerRoutes(services: Services) {
   return (router: ConnectRouter) => {
     router.service(ConnectionService, services.connection);
     router.service(AuthService, services.auth);
+    router.service(BrokerService, services.broker);
     router.service(Health, services.health);
   };
 }
 
 /** Order matters: the first wraps all the others. */
-export function createInterceptors(deps: { log: Logger; db: Db }): Interceptor[] {
-  return [loggingInterceptor(deps.log), errorInterceptor(deps.log), authnInterceptor({ db: deps.db })];
+export function createInterceptors(deps: {
+  log: Logger;
+  db: Db;
+  sessionCache?: TtlCache<Principal>;
+  countError?: (kind: string, reason: string) => void;
+}): Interceptor[] {
+  return [
+    loggingInterceptor(deps.log),
+    errorInterceptor(deps.log, deps.countError),
+    authnInterceptor({ db: deps.db, ...(deps.sessionCache ? { cache: deps.sessionCache } : {}) }),
+  ];
 }

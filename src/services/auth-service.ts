@@ -1,9 +1,11 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
+import type { TtlCache } from "../access/ttl-cache.js";
 import { UnauthenticatedError, UnimplementedError, ValidationError } from "../errors/berth-error.js";
 import type { AuthService } from "../gen/berth/v1/auth_service_pb.js";
 import { decoyHash, verifyPassword } from "../identity/passwords.js";
+import type { Principal } from "../identity/principal.js";
 import { issueSession, revokeSession } from "../identity/sessions.js";
 import { findUserByUsername } from "../identity/users.js";
 import type { Db } from "../store/store.js";
@@ -16,6 +18,8 @@ export interface AuthServiceDeps {
   clock?: () => Date;
   /** Floor for a failed sign-in, so that failures take the same time whatever went wrong. */
   failureDelayMs?: number;
+  /** The authn cache, to forget a session at once on sign-out. */
+  sessionCache?: TtlCache<Principal>;
 }
 
 export function createAuthService(deps: AuthServiceDeps): ServiceImpl<typeof AuthService> {
@@ -47,7 +51,9 @@ export function createAuthService(deps: AuthServiceDeps): ServiceImpl<typeof Aut
       throw new UnimplementedError("Google sign-in");
     },
     async logout(_req, ctx) {
-      await revokeSession(deps.db, principalOf(ctx).sessionHash, clock());
+      const principal = principalOf(ctx);
+      await revokeSession(deps.db, principal.sessionHash, clock());
+      deps.sessionCache?.delete(principal.sessionHash);
       return {};
     },
     async whoAmI(_req, ctx) {

@@ -1,15 +1,26 @@
+import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { CheckTarget, ConnectionRegistry } from "../connections/registry.js";
 import type { ConnectionStatusId } from "../connections/settings.js";
 import { UnimplementedError, ValidationError } from "../errors/berth-error.js";
-import type { ConnectionService } from "../gen/berth/v1/connection_service_pb.js";
+import {
+  type ConnectionHealth,
+  ConnectionHealthSchema,
+  type ConnectionService,
+} from "../gen/berth/v1/connection_service_pb.js";
 import type { ConnectionSpec } from "../gen/berth/v1/types_pb.js";
+import type { Principal } from "../identity/principal.js";
+import type { DataPlane } from "../pools/data-plane.js";
 import { principalOf } from "./context.js";
-import { connectionToProto, STATUS_NAMES, specFromProto } from "./mapping.js";
+import { connectionToProto, poolStatsMessage, STATUS_NAMES, specFromProto } from "./mapping.js";
 
 export interface ConnectionServiceDeps {
   registry: ConnectionRegistry;
+  /** Absent in a control-plane-only setup: pool operations then answer unimplemented. */
+  dataPlane?: DataPlane;
+  /** How long a reset lets borrowed sessions finish. */
+  resetGraceMs?: number;
 }
 
 type Target =
@@ -29,7 +40,38 @@ function checkTarget(target: Target): CheckTarget {
 /** ConnectionService: thin mapping between the wire and the registry. */
 export function createConnectionService({
   registry,
+  dataPlane,
+  resetGraceMs = 10_000,
 }: ConnectionServiceDeps): ServiceImpl<typeof ConnectionService> {
+  async function health(principal: Principal, id: string): Promise<ConnectionHealth> {
+    const s = await registry.status(principal, id);
+    const c = s.connection;
+    const pool = dataPlane?.pools.peek(id);
+    const host = dataPlane?.health.snapshot(id);
+    // A live health check outranks the status stored at the last test.
+    const status: ConnectionStatusId =
+      host && host.status !== "untested" ? host.status : (c.status as ConnectionStatusId);
+    return create(ConnectionHealthSchema, {
+      connectionId: c.id,
+      status: STATUS_NAMES[status],
+      ...(c.last_tested_at ? { lastTestedAt: timestampFromDate(new Date(c.last_tested_at)) } : {}),
+      ...(s.lastTest ? { lastTest: s.lastTest } : {}),
+      ...(pool ? { pool: poolStatsMessage(pool.stats()) } : {}),
+      hosts: host
+        ? [
+            {
+              host: { server: host.server, port: host.port },
+              role: "primary",
+              status: STATUS_NAMES[host.status],
+              ...(host.lastCheckedAt ? { lastCheckedAt: timestampFromDate(host.lastCheckedAt) } : {}),
+              lastErrorReason: host.lastErrorReason,
+              lastLatencyMs: Math.round(host.lastLatencyMs * 1000) / 1000,
+            },
+          ]
+        : [],
+    });
+  }
+
   return {
     async createConnection(req, ctx) {
       return {
@@ -60,24 +102,38 @@ export function createConnectionService({
     async validateConnection(req, ctx) {
       return { result: await registry.validate(principalOf(ctx), checkTarget(req.target), req.timeoutMs) };
     },
-    async resetPool() {
-      throw new UnimplementedError("ResetPool (pools arrive with the data plane)");
+    async resetPool(req, ctx) {
+      if (!dataPlane) throw new UnimplementedError("ResetPool without a data plane");
+      await registry.authorizeUse(principalOf(ctx), req.id);
+      return { pool: poolStatsMessage(await dataPlane.pools.reset(req.id, resetGraceMs)) };
     },
     async getConnectionStatus(req, ctx) {
-      const s = await registry.status(principalOf(ctx), req.id);
-      const c = s.connection;
-      return {
-        health: {
-          connectionId: c.id,
-          status: STATUS_NAMES[c.status as ConnectionStatusId],
-          ...(c.last_tested_at ? { lastTestedAt: timestampFromDate(new Date(c.last_tested_at)) } : {}),
-          ...(s.lastTest ? { lastTest: s.lastTest } : {}),
-        },
-      };
+      return { health: await health(principalOf(ctx), req.id) };
     },
-    // biome-ignore lint/correctness/useYield: declared now, streams once pools report health
-    async *watchConnectionStatus() {
-      throw new UnimplementedError("WatchConnectionStatus (health streams arrive with the data plane)");
+    async *watchConnectionStatus(req, ctx) {
+      const principal = principalOf(ctx);
+      const intervalMs = req.intervalMs === 0 ? 5_000 : Math.max(250, req.intervalMs);
+      // Wake on a health change of this connection, or every interval (pool counters move silently).
+      let wake: (() => void) | undefined;
+      const onChange = (id: string) => {
+        if (id === req.id) wake?.();
+      };
+      dataPlane?.health.on("change", onChange);
+      try {
+        while (!ctx.signal.aborted) {
+          yield { health: await health(principal, req.id) };
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, intervalMs);
+            wake = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+            ctx.signal.addEventListener("abort", wake, { once: true });
+          });
+        }
+      } finally {
+        dataPlane?.health.off("change", onChange);
+      }
     },
   };
 }

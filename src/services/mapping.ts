@@ -8,6 +8,7 @@ import type {
   HostPort,
   SslModeId,
 } from "../connections/settings.js";
+import { type PoolStats, PoolStatsSchema } from "../gen/berth/v1/connection_service_pb.js";
 import {
   type Connection,
   ConnectionSchema,
@@ -18,6 +19,7 @@ import {
   type User,
   UserSchema,
 } from "../gen/berth/v1/types_pb.js";
+import type { PoolStatsSnapshot } from "../pools/pool.js";
 import type { UserRow } from "../store/schema.js";
 
 /** Proto enums ↔ the RFC's lower-case names, in one table each. */
@@ -122,5 +124,16 @@ export function userToProto(
     role: u.role,
     ...(u.google_email ? { googleEmail: u.google_email } : {}),
     createdAt: timestampFromDate(new Date(u.created_at)),
+  });
+}
+
+export function poolStatsMessage(s: PoolStatsSnapshot): PoolStats {
+  return create(PoolStatsSchema, {
+    size: s.size,
+    idle: s.idle,
+    inUse: s.inUse,
+    waiting: s.waiting,
+    maxSize: s.maxSize,
+    minSize: s.minSize,
   });
 }

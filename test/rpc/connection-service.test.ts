@@ -124,8 +124,11 @@ describe("ConnectionService over the in-memory RPC stack", () => {
     );
   });
 
-  it("answers UNIMPLEMENTED, never a fake success, for what is not built", async () => {
-    const { connection } = await m.connections.createConnection({ spec: spec("reset-me") }, m.alice);
+  it("answers UNIMPLEMENTED, never a fake success, for engines without a driver", async () => {
+    const { connection } = await m.connections.createConnection(
+      { spec: { ...spec("oracle-pool"), type: Engine.ORACLE } },
+      m.alice,
+    );
     expect((await rejection(m.connections.resetPool({ id: connection!.id }, m.alice))).code).toBe(
       Code.Unimplemented,
     );

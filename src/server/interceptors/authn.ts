@@ -1,7 +1,8 @@
 import type { Interceptor } from "@connectrpc/connect";
+import type { TtlCache } from "../../access/ttl-cache.js";
 import { UnauthenticatedError } from "../../errors/berth-error.js";
-import { principalKey } from "../../identity/principal.js";
-import { authenticateToken } from "../../identity/sessions.js";
+import { type Principal, principalKey } from "../../identity/principal.js";
+import { authenticateToken, hashToken } from "../../identity/sessions.js";
 import type { Db } from "../../store/store.js";
 
 /** Methods callable without a principal. Everything else needs a bearer token. */
@@ -14,8 +15,22 @@ const PUBLIC_METHODS = new Set([
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
-export function authnInterceptor(deps: { db: Db; clock?: () => Date }): Interceptor {
+export function authnInterceptor(deps: {
+  db: Db;
+  clock?: () => Date;
+  cache?: TtlCache<Principal>;
+}): Interceptor {
   const clock = deps.clock ?? (() => new Date());
+  // Principals by token hash, briefly, so that a session stream or a statement does not read the
+  // store; a sign-out on this instance drops the entry at once.
+  const authenticate = async (token: string): Promise<Principal> => {
+    const key = hashToken(token);
+    const cached = deps.cache?.get(key);
+    if (cached && cached.sessionExpiresAt > clock()) return cached;
+    const principal = await authenticateToken(deps.db, token, clock());
+    deps.cache?.set(key, principal, [`user:${principal.userId}`]);
+    return principal;
+  };
   return (next) => async (req) => {
     if (PUBLIC_METHODS.has(`${req.service.typeName}/${req.method.name}`)) return next(req);
     const header = req.header.get("authorization");
@@ -23,7 +38,7 @@ export function authnInterceptor(deps: { db: Db; clock?: () => Date }): Intercep
     const m = BEARER.exec(header);
     if (!m)
       throw new UnauthenticatedError("The authorization header must be `Bearer <token>`", "invalid_token");
-    req.contextValues.set(principalKey, await authenticateToken(deps.db, m[1]!, clock()));
+    req.contextValues.set(principalKey, await authenticate(m[1]!));
     return next(req);
   };
 }

@@ -7,11 +7,15 @@ import { requestInfoKey } from "../request-info.js";
  * Turns whatever a handler throws into a ConnectError carrying ErrorInfo (DESIGN §2 rule 4). The
  * real cause of a server fault goes to the log with the request id; the client gets a safe message.
  */
-export function errorInterceptor(log: Logger): Interceptor {
+export function errorInterceptor(
+  log: Logger,
+  countError?: (kind: string, reason: string) => void,
+): Interceptor {
   return (next) => async (req) => {
     const { requestId } = req.contextValues.get(requestInfoKey);
     const convert = (err: unknown) => {
       const berth = asBerthError(err);
+      countError?.(berth.kind, typeof berth.details.reason === "string" ? berth.details.reason : "");
       if (isServerFault(berth))
         log.error({ request_id: requestId, err: berth.cause ?? berth }, "request failed with a server fault");
       return toConnectError(berth, requestId);

@@ -1,0 +1,108 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { HealthMonitor } from "../pools/health.js";
+import type { LeaseManager } from "../pools/leases.js";
+import type { ConnectionPool } from "../pools/pool.js";
+import type { PoolManager } from "../pools/pool-manager.js";
+
+const HEALTH_VALUE: Record<string, number> = {
+  healthy: 1,
+  degraded: 0.5,
+  untested: -1,
+  failed: 0,
+  unavailable: 0,
+};
+
+/** Everything /metrics shows. Gauges are read from the pools at scrape time, not kept in step. */
+export function createMetrics(deps: { pools: PoolManager; leases: LeaseManager; health: HealthMonitor }) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "berth_process_" });
+  const sessions = new Gauge({
+    name: "berth_pool_sessions",
+    help: "Sessions of each connection's pool by state (size, idle, in_use, waiting, max)",
+    labelNames: ["connection_id", "state"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const pool of deps.pools.all()) {
+        const s = pool.stats();
+        const id = pool.connectionId;
+        this.set({ connection_id: id, state: "size" }, s.size);
+        this.set({ connection_id: id, state: "idle" }, s.idle);
+        this.set({ connection_id: id, state: "in_use" }, s.inUse);
+        this.set({ connection_id: id, state: "waiting" }, s.waiting);
+        this.set({ connection_id: id, state: "max" }, s.maxSize);
+      }
+    },
+  });
+  const health = new Gauge({
+    name: "berth_connection_health",
+    help: "1 healthy, 0.5 degraded, 0 unavailable or failed, -1 not checked yet",
+    labelNames: ["connection_id"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const pool of deps.pools.all()) {
+        const snap = deps.health.snapshot(pool.connectionId);
+        if (snap) this.set({ connection_id: pool.connectionId }, HEALTH_VALUE[snap.status] ?? -1);
+      }
+    },
+  });
+  new Gauge({
+    name: "berth_leases_active",
+    help: "Leases currently held",
+    registers: [registry],
+    collect() {
+      this.set(deps.leases.active);
+    },
+  });
+  const leasesEnded = new Counter({
+    name: "berth_leases_ended_total",
+    help: "Leases ended, by reason (released, expired, stream_closed, connection_lost, shutdown)",
+    labelNames: ["reason"],
+    registers: [registry],
+  });
+  const acquireWait = new Histogram({
+    name: "berth_pool_acquire_wait_seconds",
+    help: "Time to get a session from a pool",
+    labelNames: ["connection_id"],
+    buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10],
+    registers: [registry],
+  });
+  const queryDuration = new Histogram({
+    name: "berth_query_duration_seconds",
+    help: "Statement time from sending it to its last row",
+    labelNames: ["connection_id"],
+    buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+    registers: [registry],
+  });
+  const errors = new Counter({
+    name: "berth_errors_total",
+    help: "Failed calls by error kind and reason",
+    labelNames: ["kind", "reason"],
+    registers: [registry],
+  });
+  const sessionsDestroyed = new Counter({
+    name: "berth_pool_sessions_destroyed_total",
+    help: "Sessions closed by the pool, by reason",
+    labelNames: ["reason"],
+    registers: [registry],
+  });
+  deps.leases.on("ended", (_lease, reason) => leasesEnded.inc({ reason }));
+  void sessions;
+  void health;
+  return {
+    registry,
+    attachPool(pool: ConnectionPool) {
+      pool.on("acquired", (ms) => acquireWait.observe({ connection_id: pool.connectionId }, ms / 1000));
+      pool.on("destroyed", (_p, reason) => sessionsDestroyed.inc({ reason }));
+    },
+    observeQuery(connectionId: string, ms: number) {
+      queryDuration.observe({ connection_id: connectionId }, ms / 1000);
+    },
+    countError(kind: string, reason: string) {
+      errors.inc({ kind, reason });
+    },
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

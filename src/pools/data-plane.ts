@@ -1,0 +1,66 @@
+import type { TtlCache } from "../access/ttl-cache.js";
+import type { ConnectionRegistry } from "../connections/registry.js";
+import { driverFor } from "../drivers/registry.js";
+import { createMetrics, type Metrics } from "../observability/metrics.js";
+import { HealthMonitor } from "./health.js";
+import { LeaseManager } from "./leases.js";
+import { PoolManager } from "./pool-manager.js";
+
+export interface DataPlaneOptions {
+  connectTimeoutMs: number;
+  healthIntervalMs: number;
+}
+
+export interface DataPlane {
+  pools: PoolManager;
+  leases: LeaseManager;
+  health: HealthMonitor;
+  metrics: Metrics;
+  /** Call when a connection changed or was deleted. */
+  connectionChanged(connectionId: string): void;
+  close(graceMs: number): Promise<void>;
+}
+
+/**
+ * Pools, leases, health checks and metrics, wired together. The registry supplies settings and
+ * credentials when a pool is built; nothing here reads the store per statement.
+ */
+export function createDataPlane(
+  registry: ConnectionRegistry,
+  accessCache: TtlCache<true>,
+  options: DataPlaneOptions,
+): DataPlane {
+  const health = new HealthMonitor({
+    intervalMs: options.healthIntervalMs,
+    timeoutMs: options.connectTimeoutMs,
+    minBackoffMs: Math.min(500, options.healthIntervalMs),
+  });
+  let metrics: Metrics | undefined;
+  const pools = new PoolManager({
+    load: (id) => registry.loadForPool(id),
+    drivers: driverFor,
+    connectTimeoutMs: options.connectTimeoutMs,
+    onPool: (pool) => {
+      health.watch(pool);
+      metrics?.attachPool(pool);
+    },
+    onRetire: (id) => health.unwatch(id),
+  });
+  const leases = new LeaseManager(pools);
+  metrics = createMetrics({ pools, leases, health });
+  return {
+    pools,
+    leases,
+    health,
+    metrics,
+    connectionChanged(connectionId) {
+      accessCache.invalidateTag(`connection:${connectionId}`);
+      void pools.retire(connectionId);
+    },
+    async close(graceMs) {
+      health.close();
+      await leases.closeAll();
+      await pools.closeAll(graceMs);
+    },
+  };
+}

@@ -1,0 +1,141 @@
+import { EventEmitter } from "node:events";
+import type { ConnectionStatusId } from "../connections/settings.js";
+import type { ConnectionPool } from "./pool.js";
+
+export interface HostHealthSnapshot {
+  server: string;
+  port: number;
+  status: ConnectionStatusId;
+  lastCheckedAt: Date | undefined;
+  lastErrorReason: string;
+  lastLatencyMs: number;
+}
+
+/** Failure reasons that mean "cannot reach it" (unavailable) rather than "it refuses us" (failed). */
+const UNREACHABLE = new Set([
+  "connection_refused",
+  "timeout",
+  "host_not_found",
+  "dns_unavailable",
+  "host_unreachable",
+  "connection_reset",
+]);
+
+export interface HealthMonitorOptions {
+  /** Between checks of a healthy connection. */
+  intervalMs: number;
+  /** Bound of one check. */
+  timeoutMs: number;
+  /** First retry after a failure; doubles up to intervalMs. */
+  minBackoffMs: number;
+}
+
+interface Watched {
+  pool: ConnectionPool;
+  snapshot: HostHealthSnapshot;
+  timer: NodeJS.Timeout | undefined;
+  backoffMs: number;
+  running: boolean;
+}
+
+/**
+ * Background checks of every open pool's server: a probe on a session of its own, every intervalMs
+ * while healthy, with doubling backoff while not. Emits `change` when a status changes, which is
+ * what WatchConnectionStatus streams. A failed check also flushes the pool's idle sessions' chance
+ * of being handed out dead: they fail validation on borrow and are replaced.
+ */
+export class HealthMonitor extends EventEmitter<{ change: [string, HostHealthSnapshot] }> {
+  readonly #watched = new Map<string, Watched>();
+  readonly #options: HealthMonitorOptions;
+  #closed = false;
+
+  constructor(options: HealthMonitorOptions) {
+    super();
+    this.#options = options;
+  }
+
+  watch(pool: ConnectionPool): void {
+    this.unwatch(pool.connectionId);
+    const w: Watched = {
+      pool,
+      snapshot: {
+        server: pool.settings.server,
+        port: pool.settings.port,
+        status: "untested",
+        lastCheckedAt: undefined,
+        lastErrorReason: "",
+        lastLatencyMs: 0,
+      },
+      timer: undefined,
+      backoffMs: this.#options.minBackoffMs,
+      running: false,
+    };
+    this.#watched.set(pool.connectionId, w);
+    // A failed session open is news: check now instead of waiting for the next round.
+    pool.on("createFailed", () => this.checkSoon(pool.connectionId));
+    this.#schedule(w, 0);
+  }
+
+  unwatch(connectionId: string): void {
+    const w = this.#watched.get(connectionId);
+    if (w?.timer) clearTimeout(w.timer);
+    this.#watched.delete(connectionId);
+  }
+
+  snapshot(connectionId: string): HostHealthSnapshot | undefined {
+    return this.#watched.get(connectionId)?.snapshot;
+  }
+
+  /** Checks a connection at once (after a lost connection or a failed create). */
+  checkSoon(connectionId: string): void {
+    const w = this.#watched.get(connectionId);
+    if (w && !w.running) this.#schedule(w, 0);
+  }
+
+  #schedule(w: Watched, delayMs: number): void {
+    if (this.#closed) return;
+    if (w.timer) clearTimeout(w.timer);
+    w.timer = setTimeout(() => void this.#check(w), delayMs);
+    w.timer.unref();
+  }
+
+  async #check(w: Watched): Promise<void> {
+    if (this.#closed || this.#watched.get(w.pool.connectionId) !== w || w.running) return;
+    w.running = true;
+    const before = w.snapshot.status;
+    try {
+      const latency = await w.pool.probe(this.#options.timeoutMs);
+      w.snapshot = {
+        ...w.snapshot,
+        status: "healthy",
+        lastCheckedAt: new Date(),
+        lastErrorReason: "",
+        lastLatencyMs: latency,
+      };
+      w.backoffMs = this.#options.minBackoffMs;
+    } catch (err) {
+      const reason = w.pool.driver.describeError(err).reason;
+      w.snapshot = {
+        ...w.snapshot,
+        status: UNREACHABLE.has(reason) ? "unavailable" : "failed",
+        lastCheckedAt: new Date(),
+        lastErrorReason: reason,
+      };
+    } finally {
+      w.running = false;
+    }
+    if (w.snapshot.status !== before) this.emit("change", w.pool.connectionId, w.snapshot);
+    if (w.snapshot.status === "healthy") {
+      this.#schedule(w, this.#options.intervalMs);
+    } else {
+      this.#schedule(w, w.backoffMs);
+      w.backoffMs = Math.min(this.#options.intervalMs, w.backoffMs * 2);
+    }
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const w of this.#watched.values()) if (w.timer) clearTimeout(w.timer);
+    this.#watched.clear();
+  }
+}

@@ -1,0 +1,91 @@
+import { ENGINES, type EngineId } from "../connections/engines.js";
+import type { ConnectionSettings, Credentials } from "../connections/settings.js";
+import type { Driver } from "../drivers/driver.js";
+import { UnimplementedError } from "../errors/berth-error.js";
+import { ConnectionPool, type PoolStatsSnapshot } from "./pool.js";
+
+export interface PoolManagerDeps {
+  /** Settings and decrypted credentials of a connection: called once per pool, not per statement. */
+  load(connectionId: string): Promise<{ settings: ConnectionSettings; credentials: Credentials }>;
+  drivers(engine: EngineId): Driver | undefined;
+  connectTimeoutMs: number;
+  /** Told about every new pool, to attach metrics and health checks. */
+  onPool?(pool: ConnectionPool): void;
+  /** Told when a pool is retired. */
+  onRetire?(connectionId: string): void;
+}
+
+/**
+ * One pool per connection, created on first use. A change to a connection retires its pool: new
+ * acquisitions go to a fresh pool (new settings, new credentials) while sessions in use finish on
+ * the old one, which then closes.
+ */
+export class PoolManager {
+  readonly #deps: PoolManagerDeps;
+  readonly #building = new Map<string, Promise<ConnectionPool>>();
+  readonly #pools = new Map<string, ConnectionPool>();
+
+  constructor(deps: PoolManagerDeps) {
+    this.#deps = deps;
+  }
+
+  pool(connectionId: string): Promise<ConnectionPool> {
+    const ready = this.#pools.get(connectionId);
+    if (ready) return Promise.resolve(ready);
+    let building = this.#building.get(connectionId);
+    if (!building) {
+      building = this.#build(connectionId).finally(() => this.#building.delete(connectionId));
+      this.#building.set(connectionId, building);
+    }
+    return building;
+  }
+
+  async #build(connectionId: string): Promise<ConnectionPool> {
+    const { settings, credentials } = await this.#deps.load(connectionId);
+    const driver = this.#deps.drivers(settings.type);
+    if (!driver) throw new UnimplementedError(`Pooling ${ENGINES[settings.type].label} connections`);
+    const pool = new ConnectionPool({
+      connectionId,
+      settings,
+      credentials,
+      driver,
+      connectTimeoutMs: this.#deps.connectTimeoutMs,
+    });
+    this.#pools.set(connectionId, pool);
+    this.#deps.onPool?.(pool);
+    return pool;
+  }
+
+  /** The open pool of a connection, if any (for statistics; never creates one). */
+  peek(connectionId: string): ConnectionPool | undefined {
+    return this.#pools.get(connectionId);
+  }
+
+  all(): ConnectionPool[] {
+    return [...this.#pools.values()];
+  }
+
+  /** The connection changed or was deleted: stop using its pool; it closes once its sessions return. */
+  retire(connectionId: string, graceMs = 30_000): Promise<void> {
+    const pool = this.#pools.get(connectionId);
+    this.#pools.delete(connectionId);
+    this.#building.delete(connectionId);
+    if (!pool) return Promise.resolve();
+    this.#deps.onRetire?.(connectionId);
+    return pool.close(graceMs);
+  }
+
+  /** The RFC's /reset: drain and recreate now. */
+  async reset(connectionId: string, graceMs: number): Promise<PoolStatsSnapshot> {
+    await this.retire(connectionId, graceMs);
+    const pool = await this.pool(connectionId);
+    return pool.stats();
+  }
+
+  async closeAll(graceMs: number): Promise<void> {
+    const pools = [...this.#pools.keys()];
+    await Promise.all(pools.map((id) => this.retire(id, graceMs)));
+  }
+}
+
+export type { PoolStatsSnapshot };
