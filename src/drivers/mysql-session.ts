@@ -103,15 +103,9 @@ export class MysqlSession implements DriverSession {
         },
       };
     } finally {
-      if (!stream.readableEnded) {
-        // The caller stopped early: drain the rest so the connection stays in sync.
-        stream.resume();
-        await new Promise<void>((resolve) => {
-          stream.once("end", resolve);
-          stream.once("close", resolve);
-          stream.once("error", () => resolve());
-        });
-      }
+      // Stopping early destroys the stream; mysql2 then resumes the socket and reads the rest of the
+      // result without emitting it, so the connection stays in step for the next command.
+      if (!stream.destroyed) stream.destroy();
     }
   }
 

@@ -1,3 +1,4 @@
+import type { EventEmitter } from "node:events";
 import { connect as tcpConnect } from "node:net";
 import type pg from "pg";
 import Cursor from "pg-cursor";
@@ -26,11 +27,19 @@ export class PostgresSession implements DriverSession {
   readonly #host: string;
   readonly #port: number;
   #healthy = true;
+  /** The backend's transaction status from its last ReadyForQuery: I idle, T in a transaction, E failed one. */
+  #txStatus = "I";
 
   constructor(client: pg.Client, host: string, port: number) {
     this.#client = client;
     this.#host = host;
     this.#port = port;
+    (client as unknown as { connection: EventEmitter }).connection.on(
+      "readyForQuery",
+      (msg: { status: string }) => {
+        this.#txStatus = msg.status;
+      },
+    );
     client.on("error", () => {
       this.#healthy = false;
     });
@@ -139,8 +148,10 @@ export class PostgresSession implements DriverSession {
   }
 
   async reset(): Promise<void> {
-    // One round trip: ROLLBACK outside a transaction only warns; DISCARD ALL drops every session state.
-    await this.#client.query("ROLLBACK; DISCARD ALL");
+    // DISCARD ALL refuses to run inside a transaction block (and a multi-statement query is one), so
+    // roll back first only when the server says a transaction is open.
+    if (this.#txStatus !== "I") await this.#client.query("ROLLBACK");
+    await this.#client.query("DISCARD ALL");
   }
 
   async ping(): Promise<void> {

@@ -80,6 +80,8 @@ export async function* runStatement(
       batchBytes: options.batchBytes,
     })) {
       if (event.kind === "complete") {
+        // Some statements end normally when cancelled (MySQL's SLEEP returns 1): still a timeout.
+        if (stopped) throw new Error("statement cancelled");
         yield { ...event, durationMs: performance.now() - started };
       } else {
         yield event;

@@ -1,0 +1,120 @@
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { type CallOptions, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import {
+  BrokerService,
+  type ExecuteResponse,
+  type SessionRequest,
+  SessionRequestSchema,
+  type SessionResponse,
+} from "../../src/gen/berth/v1/broker_service_pb.js";
+import { ConnectionService } from "../../src/gen/berth/v1/connection_service_pb.js";
+import type { Column, Row, Value } from "../../src/gen/berth/v1/values_pb.js";
+
+/** A gRPC client of a running Berth, as an internal service would hold one. */
+export function brokerClients(baseUrl: string, token: string) {
+  const transport = createGrpcTransport({ baseUrl });
+  const headers = { authorization: `Bearer ${token}` };
+  return {
+    broker: createClient(BrokerService, transport),
+    connections: createClient(ConnectionService, transport),
+    call: { headers } satisfies CallOptions,
+  };
+}
+
+export interface Collected {
+  columns: Column[];
+  rows: Row[];
+  batches: number;
+  complete?: Extract<ExecuteResponse["event"], { case: "complete" }>["value"];
+}
+
+/** Drains an Execute stream into memory (for small results). */
+export async function collect(events: AsyncIterable<ExecuteResponse>): Promise<Collected> {
+  const out: Collected = { columns: [], rows: [], batches: 0 };
+  for await (const e of events) {
+    if (e.event.case === "columns") out.columns = e.event.value.columns;
+    else if (e.event.case === "rows") {
+      out.rows.push(...e.event.value.rows);
+      out.batches++;
+    } else if (e.event.case === "complete") out.complete = e.event.value;
+  }
+  return out;
+}
+
+/** The plain JS value of a typed Value, for assertions. */
+export function plain(v: Value | undefined): unknown {
+  const k = v?.kind;
+  if (!k || k.case === undefined || k.case === "null") return null;
+  if (k.case === "array") return k.value.values.map(plain);
+  if (k.case === "timestamp")
+    return new Date(Number(k.value.seconds) * 1000 + k.value.nanos / 1e6).toISOString();
+  return k.value;
+}
+
+export const stmt = (
+  sql: string,
+  params: Value[] = [],
+  extra: { maxRows?: bigint; timeoutMs?: number } = {},
+) => ({
+  sql,
+  params,
+  ...extra,
+});
+
+/**
+ * A session stream driven by hand: push requests, read responses. `close()` ends the request side;
+ * `abort()` tears the call down as a crashing client would.
+ */
+export function openSession(client: ReturnType<typeof brokerClients>) {
+  const queue: SessionRequest[] = [];
+  let wake: (() => void) | undefined;
+  let ended = false;
+  const abort = new AbortController();
+  async function* requests() {
+    for (;;) {
+      while (queue.length > 0) yield queue.shift()!;
+      if (ended) return;
+      await new Promise<void>((r) => {
+        wake = r;
+      });
+    }
+  }
+  const responses = client.broker
+    .session(requests(), { ...client.call, signal: abort.signal })
+    [Symbol.asyncIterator]();
+  const send = (r: MessageInitShape<typeof SessionRequestSchema>["request"]) => {
+    queue.push(create(SessionRequestSchema, { request: r }));
+    wake?.();
+  };
+  async function next(): Promise<SessionResponse> {
+    const r = await responses.next();
+    if (r.done) throw new Error("session ended");
+    return r.value;
+  }
+  /** Reads events until a statement's completion or error. */
+  async function result(): Promise<{
+    rows: Row[];
+    error?: { reason: string; errorCode: string; message: string };
+  }> {
+    const rows: Row[] = [];
+    for (;;) {
+      const e = (await next()).event;
+      if (e.case === "rows") rows.push(...e.value.rows);
+      else if (e.case === "complete") return { rows };
+      else if (e.case === "error") return { rows, error: e.value };
+    }
+  }
+  return {
+    send,
+    next,
+    result,
+    close() {
+      ended = true;
+      wake?.();
+    },
+    abort() {
+      abort.abort();
+    },
+  };
+}
