@@ -20,16 +20,22 @@ export class MysqlSession implements DriverSession {
   readonly #conn: mysqlPromise.Connection;
   readonly #params: ConnectParams;
   #healthy = true;
+  /** The result stream being read, so that a dying connection can fail it instead of leaving it open. */
+  #active: { destroy(err?: Error): void } | undefined;
 
   constructor(conn: mysqlPromise.Connection, params: ConnectParams) {
     this.#conn = conn;
     this.#params = params;
-    conn.on("error", () => {
+    const broken = (err?: Error) => {
       this.#healthy = false;
-    });
-    conn.on("end", () => {
-      this.#healthy = false;
-    });
+      this.#active?.destroy(
+        Object.assign(err ?? new Error("Connection lost: the server closed the connection"), {
+          code: (err as { code?: string })?.code ?? "PROTOCOL_CONNECTION_LOST",
+        }),
+      );
+    };
+    conn.on("error", broken);
+    conn.on("end", () => broken());
   }
 
   get healthy(): boolean {
@@ -47,6 +53,7 @@ export class MysqlSession implements DriverSession {
     const raw = (this.#conn as unknown as { connection: mysql.Connection }).connection;
     const command = raw.execute({ sql, rowsAsArray: true }, params.map(valueToDriverParam) as never[]);
     const stream = command.stream({ highWaterMark: HIGH_WATER_ROWS });
+    this.#active = stream;
     let fields: FieldPacket[] | undefined;
     stream.on("fields", (f: FieldPacket[]) => {
       fields = f;
@@ -106,6 +113,7 @@ export class MysqlSession implements DriverSession {
       // Stopping early destroys the stream; mysql2 then resumes the socket and reads the rest of the
       // result without emitting it, so the connection stays in step for the next command.
       if (!stream.destroyed) stream.destroy();
+      this.#active = undefined;
     }
   }
 

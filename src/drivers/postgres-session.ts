@@ -27,6 +27,8 @@ export class PostgresSession implements DriverSession {
   readonly #host: string;
   readonly #port: number;
   #healthy = true;
+  /** Rejects when the connection breaks: every wait on the server races it, so none can hang. */
+  readonly #broken: Promise<never>;
   /** The backend's transaction status from its last ReadyForQuery: I idle, T in a transaction, E failed one. */
   #txStatus = "I";
 
@@ -40,12 +42,21 @@ export class PostgresSession implements DriverSession {
         this.#txStatus = msg.status;
       },
     );
-    client.on("error", () => {
-      this.#healthy = false;
+    let fail!: (err: Error) => void;
+    this.#broken = new Promise<never>((_, reject) => {
+      fail = reject;
     });
-    client.on("end", () => {
+    this.#broken.catch(() => {});
+    const broken = (err?: Error) => {
       this.#healthy = false;
-    });
+      fail(
+        Object.assign(err ?? new Error("Connection terminated unexpectedly"), {
+          code: (err as { code?: string })?.code ?? "ECONNRESET",
+        }),
+      );
+    };
+    client.on("error", broken);
+    client.on("end", () => broken());
   }
 
   get healthy(): boolean {
@@ -64,11 +75,13 @@ export class PostgresSession implements DriverSession {
     let converters: ((t: string | null) => Value)[] | undefined;
     let returned = 0n;
     let truncated = false;
+    let settled = false;
     try {
       for (;;) {
         const want =
           options.maxRows > 0 ? Math.min(FETCH_ROWS, options.maxRows - Number(returned)) : FETCH_ROWS;
-        const raw = (await cursor.read(want)) as (string | null)[][];
+        // pg-cursor can leave a read unsettled when the socket dies mid-protocol; the race cannot.
+        const raw = (await Promise.race([cursor.read(want), this.#broken])) as (string | null)[][];
         const result = (cursor as unknown as { _result: pg.QueryResult })._result;
         if (!converters) {
           const fields = result.fields ?? [];
@@ -97,6 +110,7 @@ export class PostgresSession implements DriverSession {
         }
       }
       const result = (cursor as unknown as { _result: pg.QueryResult })._result;
+      settled = truncated === false;
       yield {
         kind: "complete",
         completion: {
@@ -106,9 +120,24 @@ export class PostgresSession implements DriverSession {
           rowsReturned: returned,
         },
       };
+    } catch (err) {
+      // pg-cursor has already re-synchronized the protocol after an error; nothing to close.
+      settled = true;
+      throw err;
     } finally {
-      // Closing an unfinished portal keeps the session usable (and releases locks it holds).
-      await cursor.close().catch(() => {});
+      // Stopped early (max_rows, or the caller went away): close the portal so the session stays
+      // usable and releases its locks. Bounded, since the server may be gone.
+      if (!settled && this.#healthy) {
+        const closed = cursor.close().then(
+          () => true,
+          () => false,
+        );
+        const inTime = await Promise.race([
+          closed,
+          new Promise<boolean>((r) => setTimeout(() => r(false), 2_000).unref()),
+        ]);
+        if (!inTime) this.destroy();
+      }
     }
   }
 

@@ -1,6 +1,5 @@
 import { EventEmitter } from "node:events";
 import { performance } from "node:perf_hooks";
-import genericPool from "generic-pool";
 import type { ConnectionSettings, Credentials } from "../connections/settings.js";
 import { tlsPlanFor } from "../connections/tls-plan.js";
 import type { Driver, DriverSession } from "../drivers/driver.js";
@@ -62,28 +61,48 @@ export class PoolExhaustedError extends BerthError {
   }
 }
 
+interface Waiter {
+  resolve(p: PooledSession): void;
+  reject(err: BerthError): void;
+  timer: NodeJS.Timeout;
+  since: number;
+}
+
 /**
- * One connection's pool: generic-pool underneath, sized and timed by the connection's settings.
- * Adds what generic-pool leaves out: a failed session create fails the waiting caller at once with
- * UNAVAILABLE (generic-pool would leave it waiting for the acquire timeout), max lifetime, counters,
- * and release that resets the session exactly once.
+ * One connection's pool, on pg-pool's model: idle sessions are reused most-recent first; when none is
+ * idle and there is room, a session is opened for the caller and a failure to open it fails that
+ * caller at once with UNAVAILABLE; when the pool is full, callers wait in order until a session comes
+ * back or the acquire timeout answers pool_exhausted. Sessions idle too long are pinged before reuse,
+ * sessions past their lifetime or idle timeout are closed, and release resets a session exactly once.
+ *
+ * (generic-pool was the first choice; it retries a failed open in a tight loop for every queued
+ * request, and queued requests cannot be withdrawn, so an outage turned into a busy loop and callers
+ * that waited for the acquire timeout instead of hearing UNAVAILABLE.)
  */
 export class ConnectionPool extends EventEmitter<PoolEvents> {
   readonly connectionId: string;
   readonly settings: ConnectionSettings;
   readonly #driver: Driver;
-  readonly #pool: genericPool.Pool<PooledSession>;
-  readonly #waiters = new Set<(err: BerthError) => void>();
-  readonly #released = new WeakSet<PooledSession>();
+  readonly #connectTimeoutMs: number;
   readonly #open: (connectTimeoutMs: number) => Promise<DriverSession>;
+  /** Idle sessions; the end of the array is the most recently released. */
+  readonly #idle: PooledSession[] = [];
+  /** Every open session, idle or in use. */
+  readonly #all = new Set<PooledSession>();
+  readonly #waiters: Waiter[] = [];
+  readonly #inUse = new Set<PooledSession>();
+  readonly #evictor: NodeJS.Timeout;
+  #creating = 0;
   #nextId = 1;
   #closed = false;
+  #drained: (() => void) | undefined;
 
   constructor(options: ConnectionPoolOptions) {
     super();
     this.connectionId = options.connectionId;
     this.settings = options.settings;
     this.#driver = options.driver;
+    this.#connectTimeoutMs = options.connectTimeoutMs;
     const { settings, credentials, driver } = options;
     const plan = tlsPlanFor(settings, settings.server, credentials.clientKey);
     this.#open = (connectTimeoutMs) =>
@@ -95,74 +114,10 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
         tls: plan,
         connectTimeoutMs,
       });
-    const factory: genericPool.Factory<PooledSession> = {
-      create: async () => {
-        try {
-          const session = await this.#open(options.connectTimeoutMs);
-          const pooled: PooledSession = {
-            id: this.#nextId++,
-            session,
-            createdAt: performance.now(),
-            lastReleasedAt: performance.now(),
-          };
-          this.emit("created", pooled);
-          return pooled;
-        } catch (err) {
-          const f = driver.describeError(err);
-          const failure = new UnavailableError(
-            `Cannot open a session to ${settings.server}:${settings.port}: ${f.message}`,
-            {
-              reason: f.reason,
-              error_code: f.code,
-            },
-          );
-          this.emit("createFailed", failure);
-          // generic-pool keeps the acquire waiting after a failed create; answer the oldest waiter now.
-          const first = this.#waiters.values().next();
-          if (!first.done) first.value(failure);
-          throw failure;
-        }
-      },
-      destroy: async (pooled) => {
-        await pooled.session.close().catch(() => pooled.session.destroy());
-      },
-      validate: async (pooled) => {
-        if (!pooled.session.healthy) return false;
-        if (performance.now() - pooled.lastReleasedAt < VALIDATE_AFTER_IDLE_MS) return true;
-        // Bounded: a ping into a black-holed network must not hold the caller forever.
-        let timer: NodeJS.Timeout | undefined;
-        const timeout = new Promise<boolean>((resolve) => {
-          timer = setTimeout(() => resolve(false), Math.min(2_000, options.connectTimeoutMs));
-        });
-        const ok = await Promise.race([
-          pooled.session.ping().then(
-            () => true,
-            () => false,
-          ),
-          timeout,
-        ]);
-        clearTimeout(timer);
-        if (!ok) pooled.session.destroy();
-        return ok;
-      },
-    };
-    this.#pool = genericPool.createPool(factory, {
-      max: settings.pool.maxPoolSize,
-      min: settings.pool.minPoolSize,
-      acquireTimeoutMillis: settings.pool.acquireTimeoutMs,
-      idleTimeoutMillis: settings.pool.idleTimeoutMs,
-      evictionRunIntervalMillis: Math.min(
-        30_000,
-        Math.max(1_000, Math.floor(settings.pool.idleTimeoutMs / 2)),
-      ),
-      testOnBorrow: true,
-      // LIFO: the warmest sessions are reused and the coldest age out.
-      fifo: false,
-      autostart: true,
-    });
-    // Errors from min-size refills surface through createFailed; nothing should go unhandled.
-    this.#pool.on("factoryCreateError", () => {});
-    this.#pool.on("factoryDestroyError", () => {});
+    const every = Math.min(30_000, Math.max(1_000, Math.floor(settings.pool.idleTimeoutMs / 2)));
+    this.#evictor = setInterval(() => this.#evict(), every);
+    this.#evictor.unref();
+    this.#topUp();
   }
 
   /** A session for exclusive use; release() or destroy() it exactly once. */
@@ -170,87 +125,177 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
     if (this.#closed)
       throw new UnavailableError("The connection's pool is closed", { reason: "pool_closed" });
     const started = performance.now();
-    let abandoned = false;
-    let rejectEarly!: (err: BerthError) => void;
-    const early = new Promise<never>((_, reject) => {
-      rejectEarly = reject;
+    for (;;) {
+      const idle = this.#idle.pop();
+      if (!idle) break;
+      if (await this.#usable(idle)) return this.#lend(idle, started);
+      this.#drop(idle, "validation_failed");
+    }
+    if (this.#all.size + this.#creating < this.settings.pool.maxPoolSize) {
+      return this.#lend(await this.#create(), started);
+    }
+    return new Promise<PooledSession>((resolve, reject) => {
+      const waiter: Waiter = {
+        since: started,
+        resolve: (p) => resolve(this.#lend(p, started)),
+        reject,
+        timer: setTimeout(() => {
+          this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+          reject(new PoolExhaustedError(this.stats(), performance.now() - started));
+        }, this.settings.pool.acquireTimeoutMs),
+      };
+      this.#waiters.push(waiter);
     });
-    this.#waiters.add(rejectEarly);
-    const pending = this.#pool.acquire();
-    // If this caller gave up (create failure) but generic-pool serves the request later, give it back.
-    pending.then(
-      (p) => {
-        if (abandoned) void this.#pool.release(p);
-      },
-      () => {},
-    );
+  }
+
+  #lend(pooled: PooledSession, started: number): PooledSession {
+    this.#inUse.add(pooled);
+    this.emit("acquired", performance.now() - started);
+    return pooled;
+  }
+
+  async #create(): Promise<PooledSession> {
+    this.#creating++;
     try {
-      const pooled = await Promise.race([pending, early]);
-      this.emit("acquired", performance.now() - started);
+      const session = await this.#open(this.#connectTimeoutMs);
+      const pooled: PooledSession = {
+        id: this.#nextId++,
+        session,
+        createdAt: performance.now(),
+        lastReleasedAt: performance.now(),
+      };
+      this.#all.add(pooled);
+      this.emit("created", pooled);
+      if (this.#closed) {
+        this.#drop(pooled, "pool_closed");
+        throw new UnavailableError("The connection's pool is closed", { reason: "pool_closed" });
+      }
       return pooled;
     } catch (err) {
-      abandoned = true;
       if (err instanceof BerthError) throw err;
-      // generic-pool's TimeoutError: exhaustion if every session is busy, else opening one hangs.
-      const stats = this.stats();
-      if (stats.size >= stats.maxSize && stats.idle === 0)
-        throw new PoolExhaustedError(stats, performance.now() - started);
-      throw new UnavailableError(
-        `Opening a session to ${this.settings.server}:${this.settings.port} timed out`,
-        {
-          reason: "timeout",
-        },
+      const f = this.#driver.describeError(err);
+      const failure = new UnavailableError(
+        `Cannot open a session to ${this.settings.server}:${this.settings.port}: ${f.message}`,
+        { reason: f.reason, error_code: f.code },
       );
+      this.emit("createFailed", failure);
+      throw failure;
     } finally {
-      this.#waiters.delete(rejectEarly);
+      this.#creating--;
     }
+  }
+
+  /** Idle sessions are fine if their socket is; after a while idle, only if they answer a ping in time. */
+  async #usable(pooled: PooledSession): Promise<boolean> {
+    if (!pooled.session.healthy) return false;
+    if (performance.now() - pooled.lastReleasedAt < VALIDATE_AFTER_IDLE_MS) return true;
+    let timer: NodeJS.Timeout | undefined;
+    // Bounded: a ping into a black-holed network must not hold the caller forever.
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), Math.min(2_000, this.#connectTimeoutMs));
+    });
+    const ok = await Promise.race([
+      pooled.session.ping().then(
+        () => true,
+        () => false,
+      ),
+      timeout,
+    ]);
+    clearTimeout(timer);
+    return ok;
   }
 
   /** Resets the session (rollback, discard state) and returns it; a session that fails to reset is destroyed. */
   async release(pooled: PooledSession, options: { reset: boolean }): Promise<void> {
-    if (this.#released.has(pooled)) return;
-    this.#released.add(pooled);
-    if (!pooled.session.healthy) return this.#destroy(pooled, "unhealthy");
+    if (!this.#inUse.delete(pooled)) return;
+    if (!pooled.session.healthy) return this.#dropAndRefill(pooled, "unhealthy");
     if (
       this.settings.pool.maxLifetimeMs > 0 &&
       performance.now() - pooled.createdAt > this.settings.pool.maxLifetimeMs
     ) {
-      return this.#destroy(pooled, "max_lifetime");
+      return this.#dropAndRefill(pooled, "max_lifetime");
     }
-    if (this.#closed) return this.#destroy(pooled, "pool_closed");
+    if (this.#closed) return this.#dropAndRefill(pooled, "pool_closed");
     if (options.reset) {
       try {
         await pooled.session.reset();
       } catch {
-        return this.#destroy(pooled, "reset_failed");
+        return this.#dropAndRefill(pooled, "reset_failed");
       }
     }
     pooled.lastReleasedAt = performance.now();
-    // Handed out again later, the same object is released again: allow that.
-    this.#released.delete(pooled);
-    await this.#pool.release(pooled);
+    const waiter = this.#waiters.shift();
+    if (waiter) {
+      clearTimeout(waiter.timer);
+      waiter.resolve(pooled);
+    } else {
+      this.#idle.push(pooled);
+    }
   }
 
-  /** Takes a session out of the pool for good (its socket failed, or the caller cannot vouch for its state). */
+  /** Takes a session out of the pool for good (its socket failed, or its state is unknown). */
   async destroy(pooled: PooledSession): Promise<void> {
-    if (this.#released.has(pooled)) return;
-    this.#released.add(pooled);
-    await this.#destroy(pooled, "caller");
+    if (!this.#inUse.delete(pooled)) return;
+    this.#dropAndRefill(pooled, "caller");
   }
 
-  async #destroy(pooled: PooledSession, reason: DestroyReason): Promise<void> {
+  #drop(pooled: PooledSession, reason: DestroyReason): void {
+    if (!this.#all.delete(pooled)) return;
     this.emit("destroyed", pooled, reason);
-    await this.#pool.destroy(pooled).catch(() => {});
+    void pooled.session.close().catch(() => pooled.session.destroy());
+    if (this.#drained && this.#all.size === 0) this.#drained();
+  }
+
+  /** Drops a session; a caller waiting for one gets a new session opened in its place. */
+  #dropAndRefill(pooled: PooledSession, reason: DestroyReason): void {
+    this.#drop(pooled, reason);
+    const waiter = this.#waiters[0];
+    if (!waiter || this.#closed || this.#all.size + this.#creating >= this.settings.pool.maxPoolSize) return;
+    this.#waiters.shift();
+    clearTimeout(waiter.timer);
+    this.#create().then(waiter.resolve, waiter.reject);
+  }
+
+  /** Closes sessions idle past idleTimeoutMs (keeping minPoolSize), then tops up to minPoolSize. */
+  #evict(): void {
+    const now = performance.now();
+    const { idleTimeoutMs, minPoolSize, maxLifetimeMs } = this.settings.pool;
+    for (let i = 0; i < this.#idle.length && this.#all.size > minPoolSize; ) {
+      const p = this.#idle[i]!;
+      const expired =
+        now - p.lastReleasedAt > idleTimeoutMs || (maxLifetimeMs > 0 && now - p.createdAt > maxLifetimeMs);
+      if (expired || !p.session.healthy) {
+        this.#idle.splice(i, 1);
+        this.#drop(p, expired ? "idle" : "unhealthy");
+      } else {
+        i++;
+      }
+    }
+    this.#topUp();
+  }
+
+  #topUp(): void {
+    if (this.#closed) return;
+    const missing = this.settings.pool.minPoolSize - (this.#all.size + this.#creating);
+    for (let i = 0; i < missing; i++) {
+      this.#create().then(
+        (p) => {
+          p.lastReleasedAt = performance.now();
+          this.#idle.unshift(p);
+        },
+        () => {},
+      );
+    }
   }
 
   stats(): PoolStatsSnapshot {
     return {
-      size: this.#pool.size,
-      idle: this.#pool.available,
-      inUse: this.#pool.borrowed,
-      waiting: this.#pool.pending,
-      maxSize: this.#pool.max,
-      minSize: this.#pool.min,
+      size: this.#all.size + this.#creating,
+      idle: this.#idle.length,
+      inUse: this.#inUse.size,
+      waiting: this.#waiters.length,
+      maxSize: this.settings.pool.maxPoolSize,
+      minSize: this.settings.pool.minPoolSize,
     };
   }
 
@@ -285,9 +330,21 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
   async close(graceMs = 10_000): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const drained = this.#pool.drain();
-    await Promise.race([drained, new Promise((r) => setTimeout(r, graceMs).unref())]);
-    await this.#pool.clear();
+    clearInterval(this.#evictor);
+    for (const w of this.#waiters.splice(0)) {
+      clearTimeout(w.timer);
+      w.reject(new UnavailableError("The connection's pool was closed", { reason: "pool_closed" }));
+    }
+    for (const p of this.#idle.splice(0)) this.#drop(p, "pool_closed");
+    if (this.#all.size > 0) {
+      const drained = new Promise<void>((resolve) => {
+        this.#drained = resolve;
+      });
+      const timer = setTimeout(() => this.#drained?.(), graceMs);
+      await drained;
+      clearTimeout(timer);
+      for (const p of [...this.#all]) this.#drop(p, "pool_closed");
+    }
   }
 
   get closed(): boolean {
