@@ -6,10 +6,15 @@ import type { Config } from "./config/config.js";
 import { createConnectionRegistry } from "./connections/registry.js";
 import { openLocalKeyring } from "./crypto/local-keyring.js";
 import { driverFor } from "./drivers/registry.js";
+import { AuthService } from "./gen/berth/v1/auth_service_pb.js";
+import { BrokerService } from "./gen/berth/v1/broker_service_pb.js";
+import { ConnectionService } from "./gen/berth/v1/connection_service_pb.js";
+import { Health } from "./gen/grpc/health/v1/health_pb.js";
 import type { Principal } from "./identity/principal.js";
 import { bootstrapAdmin } from "./identity/users.js";
 import { createLogger, type Logger } from "./observability/logger.js";
 import { createDataPlane, type DataPlane } from "./pools/data-plane.js";
+import { startGrpcJsServer } from "./server/grpc-js-server.js";
 import { type Listener, listen } from "./server/listener.js";
 import { contextValuesFor, requestIdFrom, transportOf } from "./server/request-info.js";
 import { createRestHandler } from "./server/rest.js";
@@ -22,6 +27,8 @@ import { openSqliteStore, type Store } from "./store/store.js";
 
 export interface Berth {
   readonly port: number;
+  /** The dedicated grpc-js port, when BERTH_GRPC_PORT is set. */
+  readonly grpcPort: number | undefined;
   readonly url: string;
   readonly log: Logger;
   readonly store: Store;
@@ -134,13 +141,31 @@ export async function startBerth(config: Config, options: StartOptions = {}): Pr
       rpc(req, res);
     }
   });
+  const grpc =
+    config.grpcPort === undefined
+      ? undefined
+      : await startGrpcJsServer({
+          host: config.host,
+          port: config.grpcPort,
+          services: [
+            [ConnectionService, services.connection],
+            [AuthService, services.auth],
+            [BrokerService, services.broker],
+            [Health, services.health],
+          ],
+          interceptors,
+        });
   const displayHost = config.host.includes(":") ? `[${config.host}]` : config.host;
   const url = `http://${displayHost === "0.0.0.0" ? "127.0.0.1" : displayHost}:${listener.port}`;
-  log.info({ url, data_dir: config.dataDir, key_provider: keys.name }, "berth is listening");
+  log.info(
+    { url, ...(grpc ? { grpc_port: grpc.port } : {}), data_dir: config.dataDir, key_provider: keys.name },
+    "berth is listening",
+  );
 
   let closing: Promise<void> | undefined;
   return {
     port: listener.port,
+    grpcPort: grpc?.port,
     url,
     log,
     store,
@@ -149,7 +174,7 @@ export async function startBerth(config: Config, options: StartOptions = {}): Pr
       closing ??= (async () => {
         ready = false;
         shutdown.abort();
-        await listener.close(config.shutdownGraceMs);
+        await Promise.all([listener.close(config.shutdownGraceMs), grpc?.close(config.shutdownGraceMs)]);
         await dataPlane?.close(config.shutdownGraceMs);
         await store.close();
         log.info("berth stopped");

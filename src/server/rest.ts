@@ -7,12 +7,7 @@ import {
   type MessageInitShape,
   type MessageShape,
 } from "@bufbuild/protobuf";
-import {
-  createHandlerContext,
-  type Interceptor,
-  type UnaryRequest,
-  type UnaryResponse,
-} from "@connectrpc/connect";
+import type { Interceptor } from "@connectrpc/connect";
 import { validateSpec } from "../connections/validation.js";
 import { PayloadTooLargeError, ValidationError } from "../errors/berth-error.js";
 import { toRestError } from "../errors/mapping.js";
@@ -20,6 +15,7 @@ import { AuthService } from "../gen/berth/v1/auth_service_pb.js";
 import { ConnectionService } from "../gen/berth/v1/connection_service_pb.js";
 import { ConnectionSpecSchema, ConnectionStatus } from "../gen/berth/v1/types_pb.js";
 import { specFromProto } from "../services/mapping.js";
+import { invokeThroughChain } from "./interceptor-chain.js";
 import { contextValuesFor, type RequestInfo, requestIdFrom } from "./request-info.js";
 import {
   checkResultToJson,
@@ -392,43 +388,17 @@ async function invoke(
 ): Promise<MessageShape<DescMessage>> {
   const abort = new AbortController();
   req.once("close", () => abort.abort());
-  const impl = impls.get(`${method.parent.typeName}/${method.name}`)!;
-  const final = async (r: UnaryRequest): Promise<UnaryResponse> => {
-    const ctx = createHandlerContext({
-      service: method.parent,
-      method,
-      protocolName: "rest",
-      requestMethod: r.requestMethod,
-      url: r.url,
-      requestHeader: r.header,
-      contextValues: r.contextValues,
-      requestSignal: abort.signal,
-    });
-    const out = await impl(r.message, ctx);
-    return {
-      stream: false,
-      service: method.parent,
-      method,
-      header: ctx.responseHeader,
-      trailer: ctx.responseTrailer,
-      message: create(method.output, out as MessageInitShape<DescMessage>),
-    };
-  };
-  // Same chain as the RPC transports: logging → errors → authn → handler.
-  let next = final as (r: UnaryRequest) => Promise<UnaryResponse>;
-  for (const i of [...interceptors].reverse()) next = i(next as never) as typeof next;
-  const res = await next({
-    stream: false,
-    service: method.parent,
+  const res = await invokeThroughChain({
     method,
-    requestMethod: "POST",
-    url: `rest:/${method.parent.typeName}/${method.name}`,
-    signal: abort.signal,
+    impl: impls.get(`${method.parent.typeName}/${method.name}`)! as never,
+    interceptors,
+    protocolName: "rest",
     header,
     contextValues: contextValuesFor(info),
-    message,
+    signal: abort.signal,
+    input: message,
   });
-  return res.message;
+  return res.message as MessageShape<DescMessage>;
 }
 
 async function readJsonBody(req: NodeRequest, maxBytes: number): Promise<Json> {

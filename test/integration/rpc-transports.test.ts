@@ -173,3 +173,38 @@ describe.each([
     expect(err.findDetails(ErrorInfoSchema)[0]?.reason).toBe("unauthenticated");
   });
 });
+
+describe("the dedicated grpc-js port (BERTH_GRPC_PORT)", () => {
+  it.skipIf(!hasPostgres)("serves the same services through the same interceptors", async () => {
+    const g = await startTestBerth({ BERTH_GRPC_PORT: "0" });
+    try {
+      const addr = `127.0.0.1:${g.berth.grpcPort}`;
+      const health = grpcJsClient(Health, addr);
+      const conns = grpcJsClient(ConnectionService, addr);
+      try {
+        const h = await health.unary<{ status: HealthCheckResponse_ServingStatus }>("check", {});
+        expect(h.status).toBe(HealthCheckResponse_ServingStatus.SERVING);
+        // Same authn: no token, no answer; and the error carries the same ErrorInfo detail.
+        const denied = (await conns.unary("listConnections", {}).catch((e) => e)) as grpc.ServiceError;
+        expect(denied.code).toBe(Code.Unauthenticated);
+        const status = fromBinary(StatusSchema, denied.metadata.get("grpc-status-details-bin")[0] as Buffer);
+        expect(status.details.map((d) => anyUnpack(d, ErrorInfoSchema)).find(Boolean)?.reason).toBe("unauthenticated");
+        const md = { authorization: `Bearer ${g.adminToken}` };
+        const created = await conns.unary<{ connection: { id: string } }>("createConnection", { spec: pg("via-grpc-js") }, md);
+        const tested = await conns.unary<{ result: { ok: boolean } }>(
+          "testConnection",
+          { target: { case: "id", value: created.connection.id } },
+          md,
+        );
+        expect(tested.result.ok).toBe(true);
+        // And one log line per request, marked with its transport.
+        expect(g.logs.some((l) => l.includes('"transport":"grpc-js"') && l.includes("TestConnection"))).toBe(true);
+      } finally {
+        health.close();
+        conns.close();
+      }
+    } finally {
+      await g.close();
+    }
+  });
+});
