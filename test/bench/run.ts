@@ -4,6 +4,7 @@
  */
 const BENCHES: Record<string, string> = {
   "connection-test": "./connection-test-latency.js",
+  broker: "./broker-bench.js",
 };
 
 const name = process.argv[2];

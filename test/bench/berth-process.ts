@@ -1,0 +1,71 @@
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort } from "../support/throwaway-postgres.js";
+
+export const BENCH_ADMIN_PASSWORD = "bench-admin-password";
+
+/** Berth as its own process (built first), so that client, broker and database are three processes. */
+export async function startBerthProcess(env: Record<string, string> = {}) {
+  execFileSync("node_modules/.bin/tsc", ["-p", "tsconfig.build.json"], { stdio: "inherit" });
+  const dataDir = await mkdtemp(join(tmpdir(), "berth-bench-"));
+  const [port, grpcPort] = [await freePort(), await freePort()];
+  const child: ChildProcess = spawn(process.execPath, ["dist/main.js"], {
+    env: {
+      ...process.env,
+      BERTH_PORT: String(port),
+      BERTH_GRPC_PORT: String(grpcPort),
+      BERTH_DATA_DIR: dataDir,
+      BERTH_ADMIN_PASSWORD: BENCH_ADMIN_PASSWORD,
+      // Per-request log lines would measure the terminal, not the broker.
+      BERTH_LOG_LEVEL: "warn",
+      ...env,
+    },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${url}/readyz`)).ok) break;
+    } catch {
+      // not up yet
+    }
+    if (i > 200) throw new Error("berth did not start");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const api = async (path: string, body?: unknown, token?: string) => {
+    const res = await fetch(url + path, {
+      method: body === undefined ? "GET" : "POST",
+      headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const json = (await res.json()) as Record<string, unknown>;
+    if (!res.ok) throw new Error(`${path}: ${JSON.stringify(json)}`);
+    return json;
+  };
+  const token = (await api("/api/auth/login", { username: "admin", password: BENCH_ADMIN_PASSWORD })).token as string;
+  return {
+    pid: child.pid!,
+    url,
+    grpcAddress: `127.0.0.1:${grpcPort}`,
+    token,
+    api: (path: string, body?: unknown) => api(path, body, token),
+    /** Resident memory of the Berth process, in MiB. */
+    rssMiB(): number {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"));
+      return m ? Number(m[1]) / 1024 : Number.NaN;
+    },
+    /** CPU seconds (user + system) the Berth process has used. */
+    cpuSeconds(): number {
+      const fields = readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+      return (Number(fields[11]) + Number(fields[12])) / 100;
+    },
+    async stop() {
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("exit", r));
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
