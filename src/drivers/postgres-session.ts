@@ -27,8 +27,9 @@ export class PostgresSession implements DriverSession {
   readonly #host: string;
   readonly #port: number;
   #healthy = true;
-  /** Rejects when the connection breaks: every wait on the server races it, so none can hang. */
-  readonly #broken: Promise<never>;
+  /** Waits on the server that must fail if the connection breaks (so none can hang). */
+  readonly #onBreak = new Set<(err: Error) => void>();
+  #breakError: Error | undefined;
   /** The backend's transaction status from its last ReadyForQuery: I idle, T in a transaction, E failed one. */
   #txStatus = "I";
 
@@ -42,18 +43,13 @@ export class PostgresSession implements DriverSession {
         this.#txStatus = msg.status;
       },
     );
-    let fail!: (err: Error) => void;
-    this.#broken = new Promise<never>((_, reject) => {
-      fail = reject;
-    });
-    this.#broken.catch(() => {});
     const broken = (err?: Error) => {
       this.#healthy = false;
-      fail(
-        Object.assign(err ?? new Error("Connection terminated unexpectedly"), {
-          code: (err as { code?: string })?.code ?? "ECONNRESET",
-        }),
-      );
+      this.#breakError ??= Object.assign(err ?? new Error("Connection terminated unexpectedly"), {
+        code: (err as { code?: string })?.code ?? "ECONNRESET",
+      });
+      for (const fail of this.#onBreak) fail(this.#breakError);
+      this.#onBreak.clear();
     };
     client.on("error", broken);
     client.on("end", () => broken());
@@ -61,6 +57,28 @@ export class PostgresSession implements DriverSession {
 
   get healthy(): boolean {
     return this.#healthy;
+  }
+
+  /**
+   * pg-cursor can leave a read unsettled when the socket dies mid-protocol; this fails it instead.
+   * (Not Promise.race against a long-lived promise: each race would leave a reaction on it that
+   * keeps the race's result — a whole batch of rows — alive for the session's lifetime.)
+   */
+  #unlessBroken<T>(pending: Promise<T>): Promise<T> {
+    if (this.#breakError) return Promise.reject(this.#breakError);
+    return new Promise<T>((resolve, reject) => {
+      this.#onBreak.add(reject);
+      pending.then(
+        (value) => {
+          this.#onBreak.delete(reject);
+          resolve(value);
+        },
+        (err) => {
+          this.#onBreak.delete(reject);
+          reject(err);
+        },
+      );
+    });
   }
 
   async serverVersion(): Promise<string> {
@@ -80,8 +98,7 @@ export class PostgresSession implements DriverSession {
       for (;;) {
         const want =
           options.maxRows > 0 ? Math.min(FETCH_ROWS, options.maxRows - Number(returned)) : FETCH_ROWS;
-        // pg-cursor can leave a read unsettled when the socket dies mid-protocol; the race cannot.
-        const raw = (await Promise.race([cursor.read(want), this.#broken])) as (string | null)[][];
+        const raw = (await this.#unlessBroken(cursor.read(want))) as (string | null)[][];
         const result = (cursor as unknown as { _result: pg.QueryResult })._result;
         if (!converters) {
           const fields = result.fields ?? [];

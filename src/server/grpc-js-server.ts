@@ -83,16 +83,27 @@ export async function startGrpcJsServer(options: {
           );
           return;
         }
+        // A write into a call the client already cancelled is the client's doing, not a fault.
+        call.on("error", () => abort.abort());
         void (async () => {
+          const res = await run.catch((err) => {
+            if (!abort.signal.aborted) call.emit("error", serviceError(err, requestId));
+          });
+          if (!res) return;
+          const messages = (res.message as AsyncIterable<unknown>)[Symbol.asyncIterator]();
           try {
-            const res = await run;
-            for await (const m of res.message as AsyncIterable<unknown>) {
-              if (!call.write(m)) await new Promise<void>((r) => call.once("drain", r));
+            for (;;) {
               if (abort.signal.aborted) return;
+              const next = await messages.next();
+              if (next.done) break;
+              if (!call.write(next.value)) await new Promise<void>((r) => call.once("drain", r));
             }
-            call.end();
+            if (!abort.signal.aborted) call.end();
           } catch (err) {
             if (!abort.signal.aborted) call.emit("error", serviceError(err, requestId));
+          } finally {
+            // Stop the producer (a statement is cancelled on the server) when the caller is gone.
+            await messages.return?.(undefined).catch(() => {});
           }
         })();
       };

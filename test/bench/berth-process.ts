@@ -8,11 +8,11 @@ import { freePort } from "../support/throwaway-postgres.js";
 export const BENCH_ADMIN_PASSWORD = "bench-admin-password";
 
 /** Berth as its own process (built first), so that client, broker and database are three processes. */
-export async function startBerthProcess(env: Record<string, string> = {}) {
+export async function startBerthProcess(env: Record<string, string> = {}, nodeArgs: string[] = []) {
   execFileSync("node_modules/.bin/tsc", ["-p", "tsconfig.build.json"], { stdio: "inherit" });
   const dataDir = await mkdtemp(join(tmpdir(), "berth-bench-"));
   const [port, grpcPort] = [await freePort(), await freePort()];
-  const child: ChildProcess = spawn(process.execPath, ["dist/main.js"], {
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, "dist/main.js"], {
     env: {
       ...process.env,
       BERTH_PORT: String(port),
@@ -45,7 +45,8 @@ export async function startBerthProcess(env: Record<string, string> = {}) {
     if (!res.ok) throw new Error(`${path}: ${JSON.stringify(json)}`);
     return json;
   };
-  const token = (await api("/api/auth/login", { username: "admin", password: BENCH_ADMIN_PASSWORD })).token as string;
+  const token = (await api("/api/auth/login", { username: "admin", password: BENCH_ADMIN_PASSWORD }))
+    .token as string;
   return {
     pid: child.pid!,
     url,

@@ -12,7 +12,11 @@ import { join } from "node:path";
 import mysql from "mysql2/promise";
 import pg from "pg";
 import Cursor from "pg-cursor";
-import { BrokerService, type ExecuteResponse, type SessionResponse } from "../../src/gen/berth/v1/broker_service_pb.js";
+import {
+  BrokerService,
+  type ExecuteResponse,
+  type SessionResponse,
+} from "../../src/gen/berth/v1/broker_service_pb.js";
 import { grpcJsClient } from "../support/grpc-js-client.js";
 import { freePort, postgresBinDir, startThrowawayPostgres } from "../support/throwaway-postgres.js";
 import { startBerthProcess } from "./berth-process.js";
@@ -60,10 +64,19 @@ async function openStream(client: Client, connectionId: string, md: Record<strin
   };
 }
 
-function oneShot(client: Client, connectionId: string, md: Record<string, string>, sql: string): Promise<number> {
+function oneShot(
+  client: Client,
+  connectionId: string,
+  md: Record<string, string>,
+  sql: string,
+): Promise<number> {
   return new Promise((resolve, reject) => {
     let rows = 0;
-    const s = client.serverStream("execute", { target: { case: "connectionId", value: connectionId }, statement: { sql, params: [] } }, md);
+    const s = client.serverStream(
+      "execute",
+      { target: { case: "connectionId", value: connectionId }, statement: { sql, params: [] } },
+      md,
+    );
     s.on("data", (r: ExecuteResponse) => {
       if (r.event.case === "rows") rows += r.event.value.rows.length;
     });
@@ -83,7 +96,10 @@ async function latency(fn: () => Promise<unknown>, n = ITERATIONS): Promise<numb
   return xs;
 }
 
-async function throughput(clients: number, make: (i: number) => Promise<() => Promise<unknown>>): Promise<{ qps: number; errors: number }> {
+async function throughput(
+  clients: number,
+  make: (i: number) => Promise<() => Promise<unknown>>,
+): Promise<{ qps: number; errors: number }> {
   const fns = await Promise.all(Array.from({ length: clients }, (_, i) => make(i)));
   let done = 0;
   let errors = 0;
@@ -138,7 +154,10 @@ async function startPgBouncer(): Promise<{ port: number; stop(): void } | undefi
     for (const f of ["", "userlist.txt", "pgbouncer.ini"]) chownSync(join(dir, f), uid, gid);
   }
   // PgBouncer refuses to run as root.
-  const args = process.getuid?.() === 0 ? ["-u", "postgres", "--", bin, join(dir, "pgbouncer.ini")] : [join(dir, "pgbouncer.ini")];
+  const args =
+    process.getuid?.() === 0
+      ? ["-u", "postgres", "--", bin, join(dir, "pgbouncer.ini")]
+      : [join(dir, "pgbouncer.ini")];
   const child = spawn(process.getuid?.() === 0 ? "runuser" : bin, args, { stdio: "ignore" });
   for (let i = 0; i < 100; i++) {
     try {
@@ -156,10 +175,38 @@ async function startPgBouncer(): Promise<{ port: number; stop(): void } | undefi
 
 const berth = await startBerthProcess({ BERTH_HEALTH_INTERVAL_MS: "2000" });
 const md = { authorization: `Bearer ${berth.token}` };
-const conn = async (spec: Record<string, unknown>) => (await berth.api("/api/connections", spec)).id as string;
-const pg10 = await conn({ name: "bench-pg-10", type: "postgresql", server: PG.host, port: PG.port, database: PG.database, username: PG.user, password: "", maxPoolSize: 10 });
-const pg64 = await conn({ name: "bench-pg-64", type: "postgresql", server: PG.host, port: PG.port, database: PG.database, username: PG.user, password: "", maxPoolSize: 64 });
-const maria = await conn({ name: "bench-maria", type: "mysql", server: "127.0.0.1", port: 3306, database: "test", username: "root", password: "", maxPoolSize: 10 });
+const conn = async (spec: Record<string, unknown>) =>
+  (await berth.api("/api/connections", spec)).id as string;
+const pg10 = await conn({
+  name: "bench-pg-10",
+  type: "postgresql",
+  server: PG.host,
+  port: PG.port,
+  database: PG.database,
+  username: PG.user,
+  password: "",
+  maxPoolSize: 10,
+});
+const pg64 = await conn({
+  name: "bench-pg-64",
+  type: "postgresql",
+  server: PG.host,
+  port: PG.port,
+  database: PG.database,
+  username: PG.user,
+  password: "",
+  maxPoolSize: 64,
+});
+const maria = await conn({
+  name: "bench-maria",
+  type: "mysql",
+  server: "127.0.0.1",
+  port: 3306,
+  database: "test",
+  username: "root",
+  password: "",
+  maxPoolSize: 10,
+});
 const broker = grpcJsClient(BrokerService, berth.grpcAddress);
 const direct10 = new pg.Pool({ ...PG, max: 10 });
 const direct64 = new pg.Pool({ ...PG, max: 64 });
@@ -174,8 +221,16 @@ try {
   const o = await latency(() => oneShot(broker, pg10, md, "SELECT 1"));
   const dp50 = percentile(d, 50);
   row("direct pg.Pool (10 sessions)", [fmt(dp50), fmt(percentile(d, 99)), "1.00×"]);
-  row("Berth session stream (grpc-js client)", [fmt(percentile(s, 50)), fmt(percentile(s, 99)), `${fmt(percentile(s, 50) / dp50, 2)}×`]);
-  row("Berth one-shot Execute (grpc-js client)", [fmt(percentile(o, 50)), fmt(percentile(o, 99)), `${fmt(percentile(o, 50) / dp50, 2)}×`]);
+  row("Berth session stream (grpc-js client)", [
+    fmt(percentile(s, 50)),
+    fmt(percentile(s, 99)),
+    `${fmt(percentile(s, 50) / dp50, 2)}×`,
+  ]);
+  row("Berth one-shot Execute (grpc-js client)", [
+    fmt(percentile(o, 50)),
+    fmt(percentile(o, 99)),
+    `${fmt(percentile(o, 50) / dp50, 2)}×`,
+  ]);
 
   console.log(`\nThroughput, 64 concurrent clients, SELECT 1 (${THROUGHPUT_SECONDS} s each; queries/s)`);
   row("path", ["queries/s", "errors", "vs direct"]);
@@ -192,14 +247,22 @@ try {
     return () => st.query("SELECT 1");
   });
   for (const st of streams) st.close();
-  row("Berth session streams (64 leases, pool 64)", [Math.round(ts.qps), ts.errors, `${fmt(ts.qps / t10.qps, 2)}×`]);
+  row("Berth session streams (64 leases, pool 64)", [
+    Math.round(ts.qps),
+    ts.errors,
+    `${fmt(ts.qps / t10.qps, 2)}×`,
+  ]);
   const to = await throughput(64, async () => () => oneShot(broker, pg10, md, "SELECT 1"));
   row("Berth one-shot Execute (pool 10)", [Math.round(to.qps), to.errors, `${fmt(to.qps / t10.qps, 2)}×`]);
   const bouncer = await startPgBouncer();
   if (bouncer) {
     const viaBouncer = new pg.Pool({ ...PG, port: bouncer.port, max: 64 });
     const tb = await throughput(64, async () => () => viaBouncer.query("SELECT 1"));
-    row("PgBouncer (transaction mode, pool 10)", [Math.round(tb.qps), tb.errors, `${fmt(tb.qps / t10.qps, 2)}×`]);
+    row("PgBouncer (transaction mode, pool 10)", [
+      Math.round(tb.qps),
+      tb.errors,
+      `${fmt(tb.qps / t10.qps, 2)}×`,
+    ]);
     await viaBouncer.end();
     bouncer.stop();
   } else {
@@ -241,7 +304,8 @@ try {
   const c = await direct10.connect();
   const cursor = c.query(new Cursor(STREAM_SQL));
   let n = 0;
-  for (let batch = await cursor.read(1000); batch.length > 0; batch = await cursor.read(1000)) n += batch.length;
+  for (let batch = await cursor.read(1000); batch.length > 0; batch = await cursor.read(1000))
+    n += batch.length;
   await cursor.close();
   c.release();
   const directRate = n / ((performance.now() - t) / 1000);
@@ -252,7 +316,13 @@ try {
   row("Berth Execute stream (grpc-js client)", [Math.round(berthRate), `${fmt(berthRate / directRate, 2)}×`]);
 
   console.log("\nMariaDB: SELECT 1 at concurrency 1 (ms) and streaming 100,000 rows");
-  const mpool = mysql.createPool({ host: "127.0.0.1", port: 3306, user: "root", database: "test", connectionLimit: 10 });
+  const mpool = mysql.createPool({
+    host: "127.0.0.1",
+    port: 3306,
+    user: "root",
+    database: "test",
+    connectionLimit: 10,
+  });
   const md1 = await latency(() => mpool.query("SELECT 1"));
   const mstream = await openStream(broker, maria, md);
   const ms1 = await latency(() => mstream.query("SELECT 1"));
@@ -260,8 +330,16 @@ try {
   const mo1 = await latency(() => oneShot(broker, maria, md, "SELECT 1"));
   row("path", ["p50", "p99", "p50 / direct"]);
   row("direct mysql2 pool", [fmt(percentile(md1, 50)), fmt(percentile(md1, 99)), "1.00×"]);
-  row("Berth session stream", [fmt(percentile(ms1, 50)), fmt(percentile(ms1, 99)), `${fmt(percentile(ms1, 50) / percentile(md1, 50), 2)}×`]);
-  row("Berth one-shot Execute", [fmt(percentile(mo1, 50)), fmt(percentile(mo1, 99)), `${fmt(percentile(mo1, 50) / percentile(md1, 50), 2)}×`]);
+  row("Berth session stream", [
+    fmt(percentile(ms1, 50)),
+    fmt(percentile(ms1, 99)),
+    `${fmt(percentile(ms1, 50) / percentile(md1, 50), 2)}×`,
+  ]);
+  row("Berth one-shot Execute", [
+    fmt(percentile(mo1, 50)),
+    fmt(percentile(mo1, 99)),
+    `${fmt(percentile(mo1, 50) / percentile(md1, 50), 2)}×`,
+  ]);
   const M_SQL = "SELECT seq, md5(seq) FROM seq_1_to_100000";
   t = performance.now();
   n = 0;
@@ -282,8 +360,13 @@ try {
   await mpool.end();
 
   if (postgresBinDir()) {
-    console.log("\n1,000 database sessions held open across 10 pools (throwaway PostgreSQL, max_connections 1100)");
-    const big = await startThrowawayPostgres({ password: "bench-pw-1234", conf: ["max_connections=1100", "shared_buffers=128MB"] });
+    console.log(
+      "\n1,000 database sessions held open across 10 pools (throwaway PostgreSQL, max_connections 1100)",
+    );
+    const big = await startThrowawayPostgres({
+      password: "bench-pw-1234",
+      conf: ["max_connections=1100", "shared_buffers=128MB"],
+    });
     try {
       const rss0 = berth.rssMiB();
       const ids: string[] = [];
@@ -306,12 +389,18 @@ try {
       const leases = await Promise.all(
         ids.flatMap((id) =>
           Array.from({ length: 100 }, () =>
-            broker.unary<{ lease: { id: string } }>("acquireLease", { connectionId: id, idleTtlMs: 600000 }, md),
+            broker.unary<{ lease: { id: string } }>(
+              "acquireLease",
+              { connectionId: id, idleTtlMs: 600000 },
+              md,
+            ),
           ),
         ),
       );
       const openSecs = (performance.now() - t1) / 1000;
-      const serverSide = Number(await big.sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'berth'"));
+      const serverSide = Number(
+        await big.sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'berth'"),
+      );
       const rss1 = berth.rssMiB();
       const cpu0 = berth.cpuSeconds();
       await new Promise((r) => setTimeout(r, 10_000));

@@ -188,9 +188,15 @@ describe("the dedicated grpc-js port (BERTH_GRPC_PORT)", () => {
         const denied = (await conns.unary("listConnections", {}).catch((e) => e)) as grpc.ServiceError;
         expect(denied.code).toBe(Code.Unauthenticated);
         const status = fromBinary(StatusSchema, denied.metadata.get("grpc-status-details-bin")[0] as Buffer);
-        expect(status.details.map((d) => anyUnpack(d, ErrorInfoSchema)).find(Boolean)?.reason).toBe("unauthenticated");
+        expect(status.details.map((d) => anyUnpack(d, ErrorInfoSchema)).find(Boolean)?.reason).toBe(
+          "unauthenticated",
+        );
         const md = { authorization: `Bearer ${g.adminToken}` };
-        const created = await conns.unary<{ connection: { id: string } }>("createConnection", { spec: pg("via-grpc-js") }, md);
+        const created = await conns.unary<{ connection: { id: string } }>(
+          "createConnection",
+          { spec: pg("via-grpc-js") },
+          md,
+        );
         const tested = await conns.unary<{ result: { ok: boolean } }>(
           "testConnection",
           { target: { case: "id", value: created.connection.id } },
@@ -198,7 +204,9 @@ describe("the dedicated grpc-js port (BERTH_GRPC_PORT)", () => {
         );
         expect(tested.result.ok).toBe(true);
         // And one log line per request, marked with its transport.
-        expect(g.logs.some((l) => l.includes('"transport":"grpc-js"') && l.includes("TestConnection"))).toBe(true);
+        expect(g.logs.some((l) => l.includes('"transport":"grpc-js"') && l.includes("TestConnection"))).toBe(
+          true,
+        );
       } finally {
         health.close();
         conns.close();

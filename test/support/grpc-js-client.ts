@@ -41,20 +41,27 @@ export function grpcJsClient(service: DescService, address: string) {
       });
     },
     /** A server-streaming call; resolves with every response once the stream ends. */
-    serverStream(method: string, request: unknown, metadata: Record<string, string> = {}): grpc.ClientReadableStream<unknown> {
+    serverStream(
+      method: string,
+      request: unknown,
+      metadata: Record<string, string> = {},
+    ): grpc.ClientReadableStream<unknown> {
       const md = new grpc.Metadata();
       for (const [k, v] of Object.entries(metadata)) md.set(k, v);
-      return (client as unknown as Record<string, (r: unknown, m: grpc.Metadata) => grpc.ClientReadableStream<unknown>>)[method]!.call(
-        client,
-        request,
-        md,
-      );
+      return (
+        client as unknown as Record<
+          string,
+          (r: unknown, m: grpc.Metadata) => grpc.ClientReadableStream<unknown>
+        >
+      )[method]!.call(client, request, md);
     },
     /** A bidirectional call. */
     bidi(method: string, metadata: Record<string, string> = {}): grpc.ClientDuplexStream<unknown, unknown> {
       const md = new grpc.Metadata();
       for (const [k, v] of Object.entries(metadata)) md.set(k, v);
-      return (client as unknown as Record<string, (m: grpc.Metadata) => grpc.ClientDuplexStream<unknown, unknown>>)[method]!.call(client, md);
+      return (
+        client as unknown as Record<string, (m: grpc.Metadata) => grpc.ClientDuplexStream<unknown, unknown>>
+      )[method]!.call(client, md);
     },
     close() {
       client.close();
