@@ -13,8 +13,10 @@ const ISOLATION_SQL: Record<IsolationLevelId, string> = {
   serializable: "SERIALIZABLE",
 };
 
-/** Rows buffered ahead of the consumer before the socket is paused. */
+/** Rows mysql2 buffers in its stream before pausing the socket. */
 const HIGH_WATER_ROWS = 1000;
+/** Batches waiting for the consumer before the stream is paused. */
+const QUEUE_HIGH_WATER = 4;
 
 export class MysqlSession implements DriverSession {
   readonly #conn: mysqlPromise.Connection;
@@ -54,66 +56,99 @@ export class MysqlSession implements DriverSession {
     const command = raw.execute({ sql, rowsAsArray: true }, params.map(valueToDriverParam) as never[]);
     const stream = command.stream({ highWaterMark: HIGH_WATER_ROWS });
     this.#active = stream;
-    let fields: FieldPacket[] | undefined;
-    stream.on("fields", (f: FieldPacket[]) => {
-      fields = f;
-    });
-    let converters: ((x: unknown) => Value)[] | undefined;
+    // Rows are converted and batched as they arrive (no await per row); when the consumer lags by
+    // QUEUE_HIGH_WATER batches the stream pauses, which pauses the socket, which holds the server.
+    const queue: QueryEvent[] = [];
+    let wake: (() => void) | undefined;
+    let finished = false;
+    let failure: unknown;
+    let fields: FieldPacket[] = [];
+    let converters: ((x: unknown) => Value)[] = [];
+    let header: ResultSetHeader | undefined;
+    let batch: ReturnType<typeof row>[] = [];
+    let bytes = 0;
     let returned = 0n;
     let truncated = false;
-    let header: ResultSetHeader | undefined;
-    let batch = [];
-    let bytes = 0;
+    const push = (e: QueryEvent) => {
+      queue.push(e);
+      if (queue.length >= QUEUE_HIGH_WATER) stream.pause();
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    const flush = () => {
+      if (batch.length === 0) return;
+      push({ kind: "rows", rows: batch });
+      batch = [];
+      bytes = 0;
+    };
+    stream.on("fields", (f: FieldPacket[] | undefined) => {
+      // Statements without a result set (SET, INSERT) announce no fields.
+      if (!f || f.length === 0) return;
+      fields = f;
+      converters = f.map(mysqlConverter);
+      push({ kind: "columns", columns: f.map((x) => column(x.name, mysqlTypeName(x), mysqlNullable(x))) });
+    });
+    stream.on("data", (item: unknown[] | ResultSetHeader) => {
+      if (!Array.isArray(item)) {
+        header = item;
+        return;
+      }
+      // Past max_rows the rest is read and dropped: MySQL cannot stop a result without killing it.
+      if (options.maxRows > 0 && returned >= BigInt(options.maxRows)) {
+        truncated = true;
+        return;
+      }
+      const values = item.map((x, i) => converters[i]!(x));
+      batch.push(row(values));
+      returned++;
+      for (const v of values) bytes += approximateSize(v);
+      if (bytes >= options.batchBytes) flush();
+    });
+    const end = (err?: unknown) => {
+      if (finished) return;
+      finished = true;
+      failure = err;
+      if (!err) {
+        flush();
+        queue.push({
+          kind: "complete",
+          completion: {
+            rowsAffected: BigInt(header?.affectedRows ?? 0),
+            commandTag: firstKeyword(sql),
+            truncated,
+            rowsReturned: returned,
+          },
+        });
+      }
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    stream.on("end", () => end());
+    stream.on("error", (err: unknown) => end(err));
     try {
-      for await (const item of stream as AsyncIterable<unknown[] | ResultSetHeader>) {
-        if (!Array.isArray(item)) {
-          header = item;
+      for (;;) {
+        const next = queue.shift();
+        if (next) {
+          if (stream.isPaused() && queue.length === 0) stream.resume();
+          yield next;
           continue;
         }
-        if (!converters) {
-          converters = (fields ?? []).map(mysqlConverter);
-          yield {
-            kind: "columns",
-            columns: (fields ?? []).map((f) => column(f.name, mysqlTypeName(f), mysqlNullable(f))),
-          };
+        if (finished) {
+          if (failure) throw failure;
+          return;
         }
-        // Past max_rows the rest of the result is read and dropped: MySQL cannot stop a result midway
-        // without killing the statement.
-        if (options.maxRows > 0 && returned >= BigInt(options.maxRows)) {
-          truncated = true;
-          continue;
-        }
-        const values = item.map((x, i) => converters![i]!(x));
-        batch.push(row(values));
-        returned++;
-        for (const v of values) bytes += approximateSize(v);
-        if (bytes >= options.batchBytes) {
-          yield { kind: "rows", rows: batch };
-          batch = [];
-          bytes = 0;
-        }
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
       }
-      if (!converters && fields && fields.length > 0) {
-        yield {
-          kind: "columns",
-          columns: fields.map((f) => column(f.name, mysqlTypeName(f), mysqlNullable(f))),
-        };
-      }
-      if (batch.length > 0) yield { kind: "rows", rows: batch };
-      yield {
-        kind: "complete",
-        completion: {
-          rowsAffected: BigInt(header?.affectedRows ?? 0),
-          commandTag: firstKeyword(sql),
-          truncated,
-          rowsReturned: returned,
-        },
-      };
     } finally {
       // Stopping early destroys the stream; mysql2 then resumes the socket and reads the rest of the
       // result without emitting it, so the connection stays in step for the next command.
       if (!stream.destroyed) stream.destroy();
       this.#active = undefined;
+      void fields;
     }
   }
 

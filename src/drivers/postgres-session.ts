@@ -1,11 +1,10 @@
 import type { EventEmitter } from "node:events";
 import { connect as tcpConnect } from "node:net";
 import type pg from "pg";
-import Cursor from "pg-cursor";
 import type { Value } from "../gen/berth/v1/values_pb.js";
 import type { DriverSession, IsolationLevelId, QueryEvent, QueryOptions } from "./driver.js";
-import { pgConverter, pgTypeName, RAW_TEXT_TYPES } from "./postgres-values.js";
-import { approximateSize, column, row, valueToDriverParam } from "./values.js";
+import { PgRowStream } from "./pg-row-stream.js";
+import { valueToDriverParam } from "./values.js";
 
 const ISOLATION_SQL: Record<IsolationLevelId, string> = {
   read_uncommitted: "READ UNCOMMITTED",
@@ -13,9 +12,6 @@ const ISOLATION_SQL: Record<IsolationLevelId, string> = {
   repeatable_read: "REPEATABLE READ",
   serializable: "SERIALIZABLE",
 };
-
-/** Rows asked of the server per round trip; batches sent to the caller are cut by bytes instead. */
-const FETCH_ROWS = 1000;
 
 interface PgInternals {
   processID: number | null;
@@ -65,7 +61,10 @@ export class PostgresSession implements DriverSession {
    * keeps the race's result — a whole batch of rows — alive for the session's lifetime.)
    */
   #unlessBroken<T>(pending: Promise<T>): Promise<T> {
-    if (this.#breakError) return Promise.reject(this.#breakError);
+    if (this.#breakError) {
+      pending.catch(() => {});
+      return Promise.reject(this.#breakError);
+    }
     return new Promise<T>((resolve, reject) => {
       this.#onBreak.add(reject);
       pending.then(
@@ -87,74 +86,18 @@ export class PostgresSession implements DriverSession {
   }
 
   async *query(sql: string, params: readonly Value[], options: QueryOptions): AsyncIterable<QueryEvent> {
-    const cursor = this.#client.query(
-      new Cursor(sql, params.map(valueToDriverParam), { rowMode: "array", types: RAW_TEXT_TYPES }),
-    );
-    let converters: ((t: string | null) => Value)[] | undefined;
-    let returned = 0n;
-    let truncated = false;
-    let settled = false;
+    const stream = new PgRowStream(sql, params.map(valueToDriverParam), options);
+    this.#client.query(stream as never);
+    const events = stream.events();
     try {
       for (;;) {
-        const want =
-          options.maxRows > 0 ? Math.min(FETCH_ROWS, options.maxRows - Number(returned)) : FETCH_ROWS;
-        const raw = (await this.#unlessBroken(cursor.read(want))) as (string | null)[][];
-        const result = (cursor as unknown as { _result: pg.QueryResult })._result;
-        if (!converters) {
-          const fields = result.fields ?? [];
-          converters = fields.map((f) => pgConverter(f.dataTypeID));
-          if (fields.length > 0)
-            yield { kind: "columns", columns: fields.map((f) => column(f.name, pgTypeName(f.dataTypeID))) };
-        }
-        let batch = [];
-        let bytes = 0;
-        for (const r of raw) {
-          const values = r.map((t, i) => converters![i]!(t));
-          batch.push(row(values));
-          for (const val of values) bytes += approximateSize(val);
-          if (bytes >= options.batchBytes) {
-            yield { kind: "rows", rows: batch };
-            batch = [];
-            bytes = 0;
-          }
-        }
-        if (batch.length > 0) yield { kind: "rows", rows: batch };
-        returned += BigInt(raw.length);
-        if (raw.length < want || want === 0) break;
-        if (options.maxRows > 0 && returned >= BigInt(options.maxRows)) {
-          truncated = true;
-          break;
-        }
+        const next = await this.#unlessBroken(events.next());
+        if (next.done) return;
+        yield next.value;
       }
-      const result = (cursor as unknown as { _result: pg.QueryResult })._result;
-      settled = truncated === false;
-      yield {
-        kind: "complete",
-        completion: {
-          rowsAffected: BigInt(result.rowCount ?? 0),
-          commandTag: result.command ?? "",
-          truncated,
-          rowsReturned: returned,
-        },
-      };
-    } catch (err) {
-      // pg-cursor has already re-synchronized the protocol after an error; nothing to close.
-      settled = true;
-      throw err;
     } finally {
-      // Stopped early (max_rows, or the caller went away): close the portal so the session stays
-      // usable and releases its locks. Bounded, since the server may be gone.
-      if (!settled && this.#healthy) {
-        const closed = cursor.close().then(
-          () => true,
-          () => false,
-        );
-        const inTime = await Promise.race([
-          closed,
-          new Promise<boolean>((r) => setTimeout(() => r(false), 2_000).unref()),
-        ]);
-        if (!inTime) this.destroy();
-      }
+      // Stopped early (the caller went away): drop the rest of the result as it arrives.
+      if (!stream.finished) stream.abandon();
     }
   }
 

@@ -104,8 +104,3 @@ export function pgConverter(oid: number): (text: string | null) => Value {
     x === null ? NULL_VALUE : Array.isArray(x) ? arrayValue(x.map(toValue)) : convert(String(x));
   return (t) => (t === null ? NULL_VALUE : toValue(parseArray(t)));
 }
-
-/** Hands every column to Berth as raw text; conversion happens once, in pgConverter. */
-export const RAW_TEXT_TYPES = {
-  getTypeParser: () => (value: string) => value,
-};
