@@ -1,28 +1,20 @@
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { DestinationStream } from "pino";
-import { creatorPolicy } from "./access/policy.js";
-import { TtlCache } from "./access/ttl-cache.js";
 import type { Config } from "./config/config.js";
-import { createConnectionRegistry } from "./connections/registry.js";
+import { createCore } from "./core.js";
 import { openLocalKeyring } from "./crypto/local-keyring.js";
-import { driverFor } from "./drivers/registry.js";
 import { AuthService } from "./gen/berth/v1/auth_service_pb.js";
 import { BrokerService } from "./gen/berth/v1/broker_service_pb.js";
 import { ConnectionService } from "./gen/berth/v1/connection_service_pb.js";
 import { Health } from "./gen/grpc/health/v1/health_pb.js";
-import type { Principal } from "./identity/principal.js";
 import { bootstrapAdmin } from "./identity/users.js";
 import { createLogger, type Logger } from "./observability/logger.js";
-import { createDataPlane, type DataPlane } from "./pools/data-plane.js";
+import type { DataPlane } from "./pools/data-plane.js";
 import { startGrpcJsServer } from "./server/grpc-js-server.js";
 import { type Listener, listen } from "./server/listener.js";
 import { contextValuesFor, requestIdFrom, transportOf } from "./server/request-info.js";
 import { createRestHandler } from "./server/rest.js";
-import { createInterceptors, registerRoutes, SERVED, type Services } from "./server/routes.js";
-import { createAuthService } from "./services/auth-service.js";
-import { createBrokerService } from "./services/broker-service.js";
-import { createConnectionService } from "./services/connection-service.js";
-import { createHealthService } from "./services/health-service.js";
+import { registerRoutes } from "./server/routes.js";
 import { openSqliteStore, type Store } from "./store/store.js";
 
 export interface Berth {
@@ -52,42 +44,12 @@ export async function startBerth(config: Config, options: StartOptions = {}): Pr
   await bootstrapAdmin(store.db, config.adminPassword, log, options.announce);
 
   let ready = true;
-  // Caches that keep the per-statement path off the store; invalidated on change (and by TTL).
-  const sessionCache = new TtlCache<Principal>({ ttlMs: config.authCacheTtlMs });
-  const accessCache = new TtlCache<true>({ ttlMs: config.authCacheTtlMs });
-  let dataPlane: DataPlane | undefined;
-  const registry = createConnectionRegistry({
+  const { dataPlane, services, interceptors } = createCore({
     db: store.db,
     keys,
-    policy: creatorPolicy,
-    drivers: driverFor,
-    testTimeoutMs: config.testTimeoutMs,
-    onChanged: (id) => dataPlane?.connectionChanged(id),
-  });
-  dataPlane = createDataPlane(registry, accessCache, {
-    connectTimeoutMs: config.connectTimeoutMs,
-    healthIntervalMs: config.healthIntervalMs,
-  });
-  const services: Services = {
-    connection: createConnectionService({ registry, dataPlane, resetGraceMs: config.shutdownGraceMs }),
-    auth: createAuthService({ db: store.db, sessionTtlMs: config.sessionTtlMs, sessionCache }),
-    broker: createBrokerService({
-      registry,
-      pools: dataPlane.pools,
-      leases: dataPlane.leases,
-      accessCache,
-      statementTimeoutMs: config.statementTimeoutMs,
-      batchBytes: config.rowBatchBytes,
-      cancelGraceMs: config.cancelGraceMs,
-      observeQuery: (id, ms) => dataPlane?.metrics.observeQuery(id, ms),
-    }),
-    health: createHealthService({ ready: () => ready, services: SERVED.map((s) => s.typeName) }),
-  };
-  const interceptors = createInterceptors({
     log,
-    db: store.db,
-    sessionCache,
-    countError: (kind, reason) => dataPlane?.metrics.countError(kind, reason),
+    settings: config,
+    ready: () => ready,
   });
   const shutdown = new AbortController();
   const rpc = connectNodeAdapter({
@@ -124,7 +86,7 @@ export async function startBerth(config: Config, options: StartOptions = {}): Pr
           res.end(JSON.stringify({ status: up ? "ready" : "not_ready" }));
         });
     } else if (url.pathname === "/metrics") {
-      const registry = dataPlane!.metrics.registry;
+      const registry = dataPlane.metrics.registry;
       registry.metrics().then(
         (text) => {
           res.writeHead(200, { "content-type": registry.contentType });
@@ -175,7 +137,7 @@ export async function startBerth(config: Config, options: StartOptions = {}): Pr
         ready = false;
         shutdown.abort();
         await Promise.all([listener.close(config.shutdownGraceMs), grpc?.close(config.shutdownGraceMs)]);
-        await dataPlane?.close(config.shutdownGraceMs);
+        await dataPlane.close(config.shutdownGraceMs);
         await store.close();
         log.info("berth stopped");
       })();

@@ -3,22 +3,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { createClient, createRouterTransport } from "@connectrpc/connect";
-import { creatorPolicy } from "../../src/access/policy.js";
-import { TtlCache } from "../../src/access/ttl-cache.js";
-import { createConnectionRegistry } from "../../src/connections/registry.js";
+import { createCore } from "../../src/core.js";
 import { LocalKeyring } from "../../src/crypto/local-keyring.js";
-import { driverFor } from "../../src/drivers/registry.js";
 import { AuthService } from "../../src/gen/berth/v1/auth_service_pb.js";
 import { BrokerService } from "../../src/gen/berth/v1/broker_service_pb.js";
 import { ConnectionService } from "../../src/gen/berth/v1/connection_service_pb.js";
 import { createLocalUser } from "../../src/identity/users.js";
 import { createLogger } from "../../src/observability/logger.js";
-import { createDataPlane, type DataPlane } from "../../src/pools/data-plane.js";
-import { createInterceptors, registerRoutes } from "../../src/server/routes.js";
-import { createAuthService } from "../../src/services/auth-service.js";
-import { createBrokerService } from "../../src/services/broker-service.js";
-import { createConnectionService } from "../../src/services/connection-service.js";
-import { createHealthService } from "../../src/services/health-service.js";
+import { registerRoutes } from "../../src/server/routes.js";
 import { openSqliteStore } from "../../src/store/store.js";
 
 /**
@@ -39,35 +31,25 @@ export async function inMemoryBerth() {
     }),
   );
   const keys = new LocalKeyring(new Map([[1, Buffer.alloc(32, 5)]]), 1);
-  let dataPlane: DataPlane | undefined;
-  const registry = createConnectionRegistry({
+  const { dataPlane, services, interceptors } = createCore({
     db: store.db,
     keys,
-    policy: creatorPolicy,
-    drivers: driverFor,
-    testTimeoutMs: 3000,
-    onChanged: (id) => dataPlane?.connectionChanged(id),
-  });
-  const accessCache = new TtlCache<true>({ ttlMs: 5_000 });
-  const plane = createDataPlane(registry, accessCache, { connectTimeoutMs: 3_000, healthIntervalMs: 10_000 });
-  dataPlane = plane;
-  const services = {
-    connection: createConnectionService({ registry, dataPlane: plane }),
-    auth: createAuthService({ db: store.db, sessionTtlMs: 60_000, failureDelayMs: 0 }),
-    broker: createBrokerService({
-      registry,
-      pools: plane.pools,
-      leases: plane.leases,
-      accessCache,
+    log,
+    ready: () => true,
+    loginFailureDelayMs: 0,
+    settings: {
+      testTimeoutMs: 3_000,
+      sessionTtlMs: 60_000,
+      authCacheTtlMs: 5_000,
+      connectTimeoutMs: 3_000,
+      healthIntervalMs: 10_000,
       statementTimeoutMs: 10_000,
-      batchBytes: 64 * 1024,
+      rowBatchBytes: 64 * 1024,
       cancelGraceMs: 1_000,
-    }),
-    health: createHealthService({ ready: () => true, services: [] }),
-  };
-  const transport = createRouterTransport(registerRoutes(services), {
-    router: { interceptors: createInterceptors({ log, db: store.db }) },
+      shutdownGraceMs: 2_000,
+    },
   });
+  const transport = createRouterTransport(registerRoutes(services), { router: { interceptors } });
   const auth = createClient(AuthService, transport);
   const now = new Date();
   await createLocalUser(store.db, "admin", "admin-password-1", "admin", now);
@@ -83,7 +65,7 @@ export async function inMemoryBerth() {
     auth,
     connections: createClient(ConnectionService, transport),
     broker: createClient(BrokerService, transport),
-    dataPlane: plane,
+    dataPlane,
     admin: headersFor(await tokenOf("admin", "admin-password-1")),
     alice: headersFor(await tokenOf("alice", "alice-password-1")),
     bob: headersFor(await tokenOf("bob", "bob-password-12")),

@@ -1,0 +1,100 @@
+import { creatorPolicy } from "./access/policy.js";
+import { TtlCache } from "./access/ttl-cache.js";
+import type { Config } from "./config/config.js";
+import { type ConnectionRegistry, createConnectionRegistry } from "./connections/registry.js";
+import type { KeyProvider } from "./crypto/key-provider.js";
+import { driverFor } from "./drivers/registry.js";
+import type { Principal } from "./identity/principal.js";
+import type { Logger } from "./observability/logger.js";
+import { createDataPlane, type DataPlane } from "./pools/data-plane.js";
+import { createInterceptors, SERVED, type Services } from "./server/routes.js";
+import { createAuthService } from "./services/auth-service.js";
+import { createBrokerService } from "./services/broker-service.js";
+import { createConnectionService } from "./services/connection-service.js";
+import { createHealthService } from "./services/health-service.js";
+import type { Db } from "./store/store.js";
+
+/** The settings the core uses: a slice of Config, so tests can pass their own. */
+export type CoreSettings = Pick<
+  Config,
+  | "testTimeoutMs"
+  | "sessionTtlMs"
+  | "authCacheTtlMs"
+  | "connectTimeoutMs"
+  | "healthIntervalMs"
+  | "statementTimeoutMs"
+  | "rowBatchBytes"
+  | "cancelGraceMs"
+  | "shutdownGraceMs"
+>;
+
+export interface Core {
+  registry: ConnectionRegistry;
+  dataPlane: DataPlane;
+  services: Services;
+  interceptors: ReturnType<typeof createInterceptors>;
+}
+
+/**
+ * Every service and the interceptor chain, wired once. The composition root (app.ts) puts it behind
+ * the listeners; the in-memory test stack puts it behind a router transport — the same wiring.
+ */
+export function createCore(deps: {
+  db: Db;
+  keys: KeyProvider;
+  log: Logger;
+  settings: CoreSettings;
+  ready: () => boolean;
+  /** Floor for failed sign-ins (tests lower it). */
+  loginFailureDelayMs?: number;
+}): Core {
+  const { db, settings } = deps;
+  // Caches that keep the per-statement path off the store; invalidated on change (and by TTL).
+  const sessionCache = new TtlCache<Principal>({ ttlMs: settings.authCacheTtlMs });
+  const accessCache = new TtlCache<true>({ ttlMs: settings.authCacheTtlMs });
+  let dataPlane: DataPlane | undefined;
+  const registry = createConnectionRegistry({
+    db,
+    keys: deps.keys,
+    policy: creatorPolicy,
+    drivers: driverFor,
+    testTimeoutMs: settings.testTimeoutMs,
+    onChanged: (id) => dataPlane?.connectionChanged(id),
+  });
+  const plane = createDataPlane(registry, accessCache, {
+    connectTimeoutMs: settings.connectTimeoutMs,
+    healthIntervalMs: settings.healthIntervalMs,
+  });
+  dataPlane = plane;
+  const services: Services = {
+    connection: createConnectionService({
+      registry,
+      dataPlane: plane,
+      resetGraceMs: settings.shutdownGraceMs,
+    }),
+    auth: createAuthService({
+      db,
+      sessionTtlMs: settings.sessionTtlMs,
+      sessionCache,
+      ...(deps.loginFailureDelayMs === undefined ? {} : { failureDelayMs: deps.loginFailureDelayMs }),
+    }),
+    broker: createBrokerService({
+      registry,
+      pools: plane.pools,
+      leases: plane.leases,
+      accessCache,
+      statementTimeoutMs: settings.statementTimeoutMs,
+      batchBytes: settings.rowBatchBytes,
+      cancelGraceMs: settings.cancelGraceMs,
+      observeQuery: (id, ms) => plane.metrics.observeQuery(id, ms),
+    }),
+    health: createHealthService({ ready: deps.ready, services: SERVED.map((s) => s.typeName) }),
+  };
+  const interceptors = createInterceptors({
+    log: deps.log,
+    db,
+    sessionCache,
+    countError: (kind, reason) => plane.metrics.countError(kind, reason),
+  });
+  return { registry, dataPlane: plane, services, interceptors };
+}
