@@ -13,7 +13,7 @@ import {
   type StageResult,
 } from "../gen/berth/v1/types_pb.js";
 import { remedyFor } from "./remedies.js";
-import type { ConnectionSettings, Credentials } from "./settings.js";
+import { type ConnectionSettings, type Credentials, scrubSecrets } from "./settings.js";
 import { tlsPlanFor } from "./tls-plan.js";
 
 /** A stage that failed, already in Berth's vocabulary. */
@@ -310,31 +310,11 @@ function describeTls(socket: import("node:tls").TLSSocket): Record<string, strin
   return details;
 }
 
-/**
- * Servers quote the user name in their errors ('password authentication failed for user "app"'),
- * and the user name is a credential: it is stored encrypted, so it must not come back in a message,
- * a response or a stored check result. Short names are replaced only where quoted, so that a user
- * called "a" does not garble every word of the message.
- */
+/** The user name and password never come back in a check result (see scrubSecrets). */
 export function scrubCredentials(result: CheckResult, credentials: Credentials): CheckResult {
-  const secrets = [credentials.password, credentials.username].filter((s) => s.length > 0);
-  const scrub = (text: string) => {
-    let out = text;
-    for (const s of secrets) {
-      out =
-        s.length >= 4
-          ? out.split(s).join("[redacted]")
-          : out.replace(new RegExp(`(["'\`])${escapeRegExp(s)}\\1`, "g"), "$1[redacted]$1");
-    }
-    return out;
-  };
   for (const stage of result.stages) {
-    stage.message = scrub(stage.message);
-    for (const [k, v] of Object.entries(stage.details)) stage.details[k] = scrub(v);
+    stage.message = scrubSecrets(stage.message, credentials);
+    for (const [k, v] of Object.entries(stage.details)) stage.details[k] = scrubSecrets(v, credentials);
   }
   return result;
-}
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }

@@ -87,3 +87,25 @@ export interface ConnectionSpecInput {
   replicas?: { server?: string | undefined; port?: number | undefined }[] | undefined;
   description?: string | undefined;
 }
+
+/**
+ * Servers quote the user name in their errors ('password authentication failed for user "app"'),
+ * and the user name is a credential: stored encrypted, never returned. Replaces both secrets in a
+ * message. Short values are replaced only where quoted, so that a user called "a" does not garble
+ * every word.
+ */
+export function scrubSecrets(text: string, credentials: Credentials): string {
+  let out = text;
+  for (const secret of [credentials.password, credentials.username]) {
+    if (secret.length === 0) continue;
+    out =
+      secret.length >= 4
+        ? out.split(secret).join("[redacted]")
+        : out.replace(new RegExp(`(["'\`])${escapeRegExp(secret)}\\1`, "g"), "$1[redacted]$1");
+  }
+  return out;
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}

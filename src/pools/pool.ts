@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import { performance } from "node:perf_hooks";
-import type { ConnectionSettings, Credentials } from "../connections/settings.js";
+import { type ConnectionSettings, type Credentials, scrubSecrets } from "../connections/settings.js";
 import { tlsPlanFor } from "../connections/tls-plan.js";
 import type { Driver, DriverSession } from "../drivers/driver.js";
 import { BerthError, UnavailableError } from "../errors/berth-error.js";
@@ -85,6 +85,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
   readonly #driver: Driver;
   readonly #connectTimeoutMs: number;
   readonly #open: (connectTimeoutMs: number) => Promise<DriverSession>;
+  readonly #scrub: (text: string) => string;
   /** Idle sessions; the end of the array is the most recently released. */
   readonly #idle: PooledSession[] = [];
   /** Every open session, idle or in use. */
@@ -105,6 +106,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
     this.#connectTimeoutMs = options.connectTimeoutMs;
     const { settings, credentials, driver } = options;
     const plan = tlsPlanFor(settings, settings.server, credentials.clientKey);
+    this.#scrub = (text) => scrubSecrets(text, credentials);
     this.#open = (connectTimeoutMs) =>
       driver.connect({
         host: settings.server,
@@ -175,7 +177,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
       if (err instanceof BerthError) throw err;
       const f = this.#driver.describeError(err);
       const failure = new UnavailableError(
-        `Cannot open a session to ${this.settings.server}:${this.settings.port}: ${f.message}`,
+        `Cannot open a session to ${this.settings.server}:${this.settings.port}: ${this.#scrub(f.message)}`,
         { reason: f.reason, error_code: f.code },
       );
       this.emit("createFailed", failure);

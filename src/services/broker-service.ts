@@ -103,12 +103,14 @@ export function createBrokerService(deps: BrokerServiceDeps): ServiceImpl<typeof
 
   /** Runs a statement on a lease, holding it busy until the last event is consumed. */
   async function* onLease(lease: Lease, statement: StatementInput, signal: AbortSignal) {
-    await lease.tail;
-    lease.busy++;
+    // Take our place in the lease's queue before waiting: two calls on one lease run in turn.
+    const previous = lease.tail;
     let done!: () => void;
     lease.tail = new Promise<void>((r) => {
       done = r;
     });
+    await previous;
+    lease.busy++;
     try {
       yield* runStatement(lease.pooled, lease.pool.driver, statement, statementOptions(signal));
     } finally {

@@ -379,6 +379,28 @@ describe.skipIf(!hasPostgres)("leases", () => {
     }
   });
 
+  it("run concurrent calls on one lease in turn: a queued call's timeout cannot cancel the running one", async () => {
+    const { lease } = await client.broker.acquireLease({ connectionId: ids.postgresql! }, client.call);
+    try {
+      const onLease = (sql: string, timeoutMs: number) =>
+        collect(
+          client.broker.execute(
+            { target: { case: "leaseId", value: lease!.id }, statement: stmt(sql, [], { timeoutMs }) },
+            client.call,
+          ),
+        );
+      // Sent together. B's 300 ms clock must start when B starts; were both to run at once, B's
+      // timeout would send a server-side cancel that lands on A, the statement actually running.
+      const a = onLease("SELECT pg_sleep(0.8)", 5_000);
+      const b2 = onLease("SELECT 2", 300);
+      const [ra, rb] = await Promise.allSettled([a, b2]);
+      expect(ra.status).toBe("fulfilled");
+      expect(rb.status).toBe("fulfilled");
+    } finally {
+      await client.broker.releaseLease({ leaseId: lease!.id }, client.call);
+    }
+  });
+
   it("expire when idle and return their session", async () => {
     const { lease } = await client.broker.acquireLease(
       { connectionId: ids.postgresql!, idleTtlMs: 1000 },

@@ -90,6 +90,45 @@ describe("secrets exist in plaintext only in memory", () => {
   });
 });
 
+describe("the data plane keeps credentials out of its errors", () => {
+  it.skipIf(!hasPostgres)("a pool that cannot sign in does not quote the user name", async () => {
+    const { createClient } = await import("@connectrpc/connect");
+    const { createGrpcTransport } = await import("@connectrpc/connect-node");
+    const { BrokerService } = await import("../../src/gen/berth/v1/broker_service_pb.js");
+    const broker = createClient(BrokerService, createGrpcTransport({ baseUrl: b.url }));
+    const created = await b.api("/api/connections", {
+      body: {
+        name: "canary-pool",
+        type: "postgresql",
+        server: LOCAL.postgres.host,
+        port: LOCAL.postgres.port,
+        database: "test",
+        username: CANARY_USERNAME,
+        password: CANARY_PASSWORD,
+      },
+    });
+    let message = "";
+    try {
+      for await (const _ of broker.execute(
+        {
+          target: { case: "connectionId", value: created.body.id },
+          statement: { sql: "SELECT 1", params: [] },
+        },
+        { headers: { authorization: `Bearer ${b.adminToken}` } },
+      )) {
+        // no rows expected
+      }
+    } catch (err) {
+      message = String((err as Error).message);
+    }
+    // The role does not exist on the server: PostgreSQL names it in its error.
+    expect(message).toMatch(/does not exist|authentication/);
+    expect(message).not.toContain(CANARY_USERNAME);
+    expect(message).not.toContain(CANARY_PASSWORD);
+    for (const line of b.logs) expect(line).not.toContain(CANARY_USERNAME);
+  });
+});
+
 describe("tampered ciphertexts fail loudly, never as garbage", () => {
   function tamper(sql: string, ...params: unknown[]) {
     const db = new SQLite(join(b.dataDir, "berth.sqlite"));

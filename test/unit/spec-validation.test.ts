@@ -116,3 +116,20 @@ describe("host syntax", () => {
     expect(hostProblem(h)).toBeTypeOf("string"),
   );
 });
+
+describe("scrubbing credentials from server messages", () => {
+  it("replaces the user name and password wherever a server quotes them", async () => {
+    const { Credentials, scrubSecrets } = await import("../../src/connections/settings.js");
+    const c = new Credentials("app_user", "s3cret-pw", undefined);
+    expect(scrubSecrets('password authentication failed for user "app_user"', c)).toBe(
+      'password authentication failed for user "[redacted]"',
+    );
+    expect(scrubSecrets("Access denied for user 'app_user'@'10.0.0.1' (using s3cret-pw)", c)).not.toMatch(
+      /app_user|s3cret/,
+    );
+    // A very short name is only replaced where quoted: the rest of the message stays readable.
+    const short = new Credentials("a", "", undefined);
+    expect(scrubSecrets('role "a" does not exist', short)).toBe('role "[redacted]" does not exist');
+    expect(JSON.stringify(c)).not.toMatch(/s3cret/);
+  });
+});
