@@ -148,7 +148,8 @@ export function createBrokerService(deps: BrokerServiceDeps): ServiceImpl<typeof
       if (req.target.case === "leaseId") {
         const lease = leases.find(principal, req.target.value);
         const observe = (ms: number) => deps.observeQuery?.(lease.connectionId, ms);
-        for await (const e of onLease(lease, statement, ctx.signal)) yield { event: eventOf(e, observe) };
+        for await (const e of onLease(lease, statement, ctx.signal))
+          yield executeResponse(eventOf(e, observe));
         return;
       }
       if (req.target.case !== "connectionId") {
@@ -160,7 +161,7 @@ export function createBrokerService(deps: BrokerServiceDeps): ServiceImpl<typeof
       try {
         const observe = (ms: number) => deps.observeQuery?.(pool.connectionId, ms);
         for await (const e of runStatement(pooled, pool.driver, statement, statementOptions(ctx.signal))) {
-          yield { event: eventOf(e, observe) };
+          yield executeResponse(eventOf(e, observe));
         }
       } finally {
         // Reset even after one statement: a SET in it must not reach the next borrower.
@@ -178,13 +179,14 @@ export function createBrokerService(deps: BrokerServiceDeps): ServiceImpl<typeof
       const open = first.value.request.value;
       await authorizeUse(principal, open.connectionId);
       const lease = await leases.open(principal, open.connectionId, open.idleTtlMs);
+      const idle = idleGuard(it, lease.idleTtlMs);
       try {
         yield { event: { case: "opened", value: leaseMessage(lease) } } satisfies Omit<
           SessionResponse,
           "$typeName"
         >;
         for (;;) {
-          const next = await nextWithin(it, lease.idleTtlMs);
+          const next = await idle.next();
           if (next.done) return;
           leases.touch(lease);
           const r = next.value.request;
@@ -192,7 +194,7 @@ export function createBrokerService(deps: BrokerServiceDeps): ServiceImpl<typeof
             switch (r.case) {
               case "execute":
                 for await (const e of onLease(lease, statementInput(r.value), ctx.signal)) {
-                  yield { event: eventOf(e, (ms) => deps.observeQuery?.(lease.connectionId, ms)) };
+                  yield sessionResponse(eventOf(e, (ms) => deps.observeQuery?.(lease.connectionId, ms)));
                 }
                 break;
               case "begin":
@@ -241,6 +243,7 @@ export function createBrokerService(deps: BrokerServiceDeps): ServiceImpl<typeof
           }
         }
       } finally {
+        idle.stop();
         await leases.end(lease, lease.pooled.session.healthy ? "stream_closed" : "connection_lost");
       }
     },
@@ -279,23 +282,39 @@ export function createBrokerService(deps: BrokerServiceDeps): ServiceImpl<typeof
   };
 }
 
-/** The next message of a session stream, or a deadline error when the caller stays silent too long. */
-async function nextWithin<T>(it: AsyncIterator<T>, idleMs: number): Promise<IteratorResult<T>> {
-  let timer: NodeJS.Timeout | undefined;
-  const idle = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new DeadlineExceededError(`The session was idle for ${idleMs} ms and was closed`, {
-            reason: "idle_timeout",
-          }),
-        ),
-      idleMs,
+/** Wire messages built directly: the transports would otherwise run create() on every one. */
+function executeResponse(event: ExecuteResponse["event"]): ExecuteResponse {
+  return { $typeName: "berth.v1.ExecuteResponse", event };
+}
+
+function sessionResponse(event: ExecuteResponse["event"]): SessionResponse {
+  return { $typeName: "berth.v1.SessionResponse", event };
+}
+
+/**
+ * Reads a session's requests, failing with a deadline error when the caller stays silent longer
+ * than the idle TTL. One timer per session, re-armed per message (not a timer and a race each time).
+ */
+function idleGuard<T>(it: AsyncIterator<T>, idleMs: number) {
+  let expire: ((err: Error) => void) | undefined;
+  const timer = setTimeout(() => {
+    expire?.(
+      new DeadlineExceededError(`The session was idle for ${idleMs} ms and was closed`, {
+        reason: "idle_timeout",
+      }),
     );
-  });
-  try {
-    return await Promise.race([it.next(), idle]);
-  } finally {
-    clearTimeout(timer);
-  }
+  }, idleMs);
+  timer.unref();
+  return {
+    next(): Promise<IteratorResult<T>> {
+      timer.refresh();
+      return new Promise<IteratorResult<T>>((resolve, reject) => {
+        expire = reject;
+        it.next().then(resolve, reject);
+      });
+    },
+    stop() {
+      clearTimeout(timer);
+    },
+  };
 }

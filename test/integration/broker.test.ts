@@ -401,6 +401,21 @@ describe.skipIf(!hasPostgres)("leases", () => {
     }
   });
 
+  it("a silent session stream is closed after its idle TTL, and its session returns", async () => {
+    const s = openSession(client);
+    s.send({ case: "open", value: { connectionId: ids.postgresql!, idleTtlMs: 1000 } });
+    expect((await s.next()).event.case).toBe("opened");
+    // One statement re-arms the clock; then silence.
+    s.send({ case: "execute", value: stmt("SELECT 1") });
+    await s.result();
+    const started = performance.now();
+    const err = await failure(s.next());
+    expect(err.code).toBe(Code.DeadlineExceeded);
+    expect(err.findDetails(ErrorInfoSchema)[0]?.metadata.reason).toBe("idle_timeout");
+    expect(performance.now() - started).toBeGreaterThan(800);
+    expect(performance.now() - started).toBeLessThan(2_000);
+  });
+
   it("expire when idle and return their session", async () => {
     const { lease } = await client.broker.acquireLease(
       { connectionId: ids.postgresql!, idleTtlMs: 1000 },
