@@ -44,11 +44,37 @@ export interface Completion {
   rowsReturned: bigint;
 }
 
-/** What a statement yields, in order: columns (once), row batches, one completion. */
+/** What a driver produces, in order: columns (once), row batches, one completion. */
 export type QueryEvent =
   | { readonly kind: "columns"; readonly columns: Column[] }
   | { readonly kind: "rows"; readonly rows: Row[] }
   | { readonly kind: "complete"; readonly completion: Completion };
+
+/**
+ * What a statement yields: every event that was ready at once, packed together (at most one batch
+ * of rows). A small result is one chunk; on the wire, one message instead of three.
+ */
+export interface QueryChunk {
+  columns?: Column[];
+  rows?: Row[];
+  completion?: Completion;
+}
+
+/** Takes the events at the head of a queue that can travel together; undefined when it is empty. */
+export function takeChunk(queue: QueryEvent[]): QueryChunk | undefined {
+  if (queue.length === 0) return undefined;
+  const chunk: QueryChunk = {};
+  while (queue.length > 0) {
+    const e = queue[0]!;
+    if (e.kind === "columns" && !chunk.columns && !chunk.rows) chunk.columns = e.columns;
+    else if (e.kind === "rows" && !chunk.rows) chunk.rows = e.rows;
+    else if (e.kind === "complete") chunk.completion = e.completion;
+    else break;
+    queue.shift();
+    if (chunk.completion) break;
+  }
+  return chunk;
+}
 
 /** One open database session. */
 export interface DriverSession {
@@ -57,7 +83,7 @@ export interface DriverSession {
    * Runs one statement with bound parameters and yields its results. Rows are read from the server
    * only as fast as the consumer pulls (backpressure); stopping early leaves the session usable.
    */
-  query(sql: string, params: readonly Value[], options: QueryOptions): AsyncIterable<QueryEvent>;
+  query(sql: string, params: readonly Value[], options: QueryOptions): AsyncIterable<QueryChunk>;
   /** Asks the server to cancel the statement running on this session now, from another connection. */
   cancel(): Promise<void>;
   begin(isolation: IsolationLevelId | undefined, readOnly: boolean): Promise<void>;

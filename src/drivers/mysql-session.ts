@@ -2,7 +2,15 @@ import type { FieldPacket, ResultSetHeader } from "mysql2";
 import mysql from "mysql2";
 import type mysqlPromise from "mysql2/promise";
 import type { Value } from "../gen/berth/v1/values_pb.js";
-import type { ConnectParams, DriverSession, IsolationLevelId, QueryEvent, QueryOptions } from "./driver.js";
+import {
+  type ConnectParams,
+  type DriverSession,
+  type IsolationLevelId,
+  type QueryChunk,
+  type QueryEvent,
+  type QueryOptions,
+  takeChunk,
+} from "./driver.js";
 import { mysqlConverter, mysqlNullable, mysqlTypeName } from "./mysql-values.js";
 import { approximateSize, column, row, valueToDriverParam } from "./values.js";
 
@@ -50,7 +58,7 @@ export class MysqlSession implements DriverSession {
     return v.includes("MariaDB") ? `MariaDB ${v}` : `MySQL ${v}`;
   }
 
-  async *query(sql: string, params: readonly Value[], options: QueryOptions): AsyncIterable<QueryEvent> {
+  async *query(sql: string, params: readonly Value[], options: QueryOptions): AsyncIterable<QueryChunk> {
     // Server-side prepared statement (binary protocol): parameters are bound, never interpolated.
     const raw = (this.#conn as unknown as { connection: mysql.Connection }).connection;
     const command = raw.execute({ sql, rowsAsArray: true }, params.map(valueToDriverParam) as never[]);
@@ -129,7 +137,7 @@ export class MysqlSession implements DriverSession {
     stream.on("error", (err: unknown) => end(err));
     try {
       for (;;) {
-        const next = queue.shift();
+        const next = takeChunk(queue);
         if (next) {
           if (stream.isPaused() && queue.length === 0) stream.resume();
           yield next;

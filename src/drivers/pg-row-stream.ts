@@ -1,7 +1,7 @@
 import { createRequire } from "node:module";
 import type { Socket } from "node:net";
 import type { Value } from "../gen/berth/v1/values_pb.js";
-import type { QueryEvent } from "./driver.js";
+import { type QueryChunk, type QueryEvent, takeChunk } from "./driver.js";
 import { pgConverter, pgTypeName } from "./postgres-values.js";
 import { approximateSize, column, row } from "./values.js";
 
@@ -127,9 +127,9 @@ export class PgRowStream {
 
   // --- consumer side ----------------------------------------------------------------------------
 
-  async *events(): AsyncGenerator<QueryEvent> {
+  async *events(): AsyncGenerator<QueryChunk> {
     for (;;) {
-      const next = this.#queue.shift();
+      const next = takeChunk(this.#queue);
       if (next) {
         if (this.#paused && this.#queue.length === 0) {
           this.#paused = false;

@@ -2,7 +2,7 @@ import type { EventEmitter } from "node:events";
 import { connect as tcpConnect } from "node:net";
 import type pg from "pg";
 import type { Value } from "../gen/berth/v1/values_pb.js";
-import type { DriverSession, IsolationLevelId, QueryEvent, QueryOptions } from "./driver.js";
+import type { DriverSession, IsolationLevelId, QueryChunk, QueryOptions } from "./driver.js";
 import { PgRowStream } from "./pg-row-stream.js";
 import { valueToDriverParam } from "./values.js";
 
@@ -85,7 +85,7 @@ export class PostgresSession implements DriverSession {
     return `PostgreSQL ${r.rows[0]?.v ?? "unknown"}`;
   }
 
-  async *query(sql: string, params: readonly Value[], options: QueryOptions): AsyncIterable<QueryEvent> {
+  async *query(sql: string, params: readonly Value[], options: QueryOptions): AsyncIterable<QueryChunk> {
     const stream = new PgRowStream(sql, params.map(valueToDriverParam), options);
     this.#client.query(stream as never);
     const events = stream.events();

@@ -1,5 +1,5 @@
 import { performance } from "node:perf_hooks";
-import type { Driver, QueryEvent } from "../drivers/driver.js";
+import type { Driver, QueryChunk } from "../drivers/driver.js";
 import {
   BerthError,
   DeadlineExceededError,
@@ -58,7 +58,7 @@ export async function* runStatement(
   driver: Driver,
   statement: StatementInput,
   options: StatementOptions,
-): AsyncGenerator<QueryEvent & { durationMs?: number }> {
+): AsyncGenerator<QueryChunk & { durationMs?: number }> {
   checkStatement(statement);
   const session = pooled.session;
   const timeoutMs = statement.timeoutMs || options.defaultTimeoutMs;
@@ -75,16 +75,16 @@ export async function* runStatement(
   const onAbort = () => stop("cancelled");
   options.signal.addEventListener("abort", onAbort, { once: true });
   try {
-    for await (const event of session.query(statement.sql, statement.params, {
+    for await (const chunk of session.query(statement.sql, statement.params, {
       maxRows: statement.maxRows,
       batchBytes: options.batchBytes,
     })) {
-      if (event.kind === "complete") {
+      if (chunk.completion) {
         // Some statements end normally when cancelled (MySQL's SLEEP returns 1): still a timeout.
         if (stopped) throw new Error("statement cancelled");
-        yield { ...event, durationMs: performance.now() - started };
+        yield { ...chunk, durationMs: performance.now() - started };
       } else {
-        yield event;
+        yield chunk;
       }
     }
   } catch (err) {

@@ -2,7 +2,7 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { TtlCache } from "../access/ttl-cache.js";
 import type { ConnectionRegistry } from "../connections/registry.js";
-import type { IsolationLevelId, QueryEvent } from "../drivers/driver.js";
+import type { IsolationLevelId, QueryChunk } from "../drivers/driver.js";
 import { BerthError, DeadlineExceededError, ValidationError } from "../errors/berth-error.js";
 import {
   type BrokerService,
@@ -56,30 +56,26 @@ function leaseMessage(lease: Lease): LeaseMessage {
   };
 }
 
-/** The event of a statement, in the shape both Execute and Session send. */
-function eventOf(
-  e: QueryEvent & { durationMs?: number },
+/** A chunk of a statement's result as the wire message both Execute and Session send. */
+function resultMessage(
+  c: QueryChunk & { durationMs?: number },
   observe?: (ms: number) => void,
-): ExecuteResponse["event"] {
-  switch (e.kind) {
-    case "columns":
-      return { case: "columns", value: { $typeName: "berth.v1.Columns", columns: e.columns } };
-    case "rows":
-      return { case: "rows", value: { $typeName: "berth.v1.RowBatch", rows: e.rows } };
-    case "complete":
-      observe?.(e.durationMs ?? 0);
-      return {
-        case: "complete",
-        value: {
-          $typeName: "berth.v1.Completion",
-          rowsAffected: e.completion.rowsAffected,
-          commandTag: e.completion.commandTag,
-          durationMs: e.durationMs ?? 0,
-          truncated: e.completion.truncated,
-          rowsReturned: e.completion.rowsReturned,
-        },
-      };
+): ExecuteResponse {
+  const message: ExecuteResponse = { $typeName: "berth.v1.ExecuteResponse" };
+  if (c.columns) message.columns = { $typeName: "berth.v1.Columns", columns: c.columns };
+  if (c.rows) message.rows = { $typeName: "berth.v1.RowBatch", rows: c.rows };
+  if (c.completion) {
+    observe?.(c.durationMs ?? 0);
+    message.complete = {
+      $typeName: "berth.v1.Completion",
+      rowsAffected: c.completion.rowsAffected,
+      commandTag: c.completion.commandTag,
+      durationMs: c.durationMs ?? 0,
+      truncated: c.completion.truncated,
+      rowsReturned: c.completion.rowsReturned,
+    };
   }
+  return message;
 }
 
 export function createBrokerService(deps: BrokerServiceDeps): ServiceImpl<typeof BrokerService> {
@@ -148,8 +144,7 @@ export function createBrokerService(deps: BrokerServiceDeps): ServiceImpl<typeof
       if (req.target.case === "leaseId") {
         const lease = leases.find(principal, req.target.value);
         const observe = (ms: number) => deps.observeQuery?.(lease.connectionId, ms);
-        for await (const e of onLease(lease, statement, ctx.signal))
-          yield executeResponse(eventOf(e, observe));
+        for await (const e of onLease(lease, statement, ctx.signal)) yield resultMessage(e, observe);
         return;
       }
       if (req.target.case !== "connectionId") {
@@ -161,7 +156,7 @@ export function createBrokerService(deps: BrokerServiceDeps): ServiceImpl<typeof
       try {
         const observe = (ms: number) => deps.observeQuery?.(pool.connectionId, ms);
         for await (const e of runStatement(pooled, pool.driver, statement, statementOptions(ctx.signal))) {
-          yield executeResponse(eventOf(e, observe));
+          yield resultMessage(e, observe);
         }
       } finally {
         // Reset even after one statement: a SET in it must not reach the next borrower.
@@ -194,7 +189,9 @@ export function createBrokerService(deps: BrokerServiceDeps): ServiceImpl<typeof
             switch (r.case) {
               case "execute":
                 for await (const e of onLease(lease, statementInput(r.value), ctx.signal)) {
-                  yield sessionResponse(eventOf(e, (ms) => deps.observeQuery?.(lease.connectionId, ms)));
+                  yield sessionResponse(
+                    resultMessage(e, (ms) => deps.observeQuery?.(lease.connectionId, ms)),
+                  );
                 }
                 break;
               case "begin":
@@ -282,13 +279,9 @@ export function createBrokerService(deps: BrokerServiceDeps): ServiceImpl<typeof
   };
 }
 
-/** Wire messages built directly: the transports would otherwise run create() on every one. */
-function executeResponse(event: ExecuteResponse["event"]): ExecuteResponse {
-  return { $typeName: "berth.v1.ExecuteResponse", event };
-}
-
-function sessionResponse(event: ExecuteResponse["event"]): SessionResponse {
-  return { $typeName: "berth.v1.SessionResponse", event };
+/** Built directly: the transports would otherwise run create() on every message. */
+function sessionResponse(result: ExecuteResponse): SessionResponse {
+  return { $typeName: "berth.v1.SessionResponse", event: { case: "result", value: result } };
 }
 
 /**

@@ -9,7 +9,10 @@ export const BENCH_ADMIN_PASSWORD = "bench-admin-password";
 
 /** Berth as its own process (built first), so that client, broker and database are three processes. */
 export async function startBerthProcess(env: Record<string, string> = {}, nodeArgs: string[] = []) {
-  execFileSync("node_modules/.bin/tsc", ["-p", "tsconfig.build.json"], { stdio: "inherit" });
+  // Tests build once in their global setup; a benchmark run builds here.
+  if (process.env.BERTH_DIST_BUILT !== "1") {
+    execFileSync("node_modules/.bin/tsc", ["-p", "tsconfig.build.json"], { stdio: "inherit" });
+  }
   const dataDir = await mkdtemp(join(tmpdir(), "berth-bench-"));
   const [port, grpcPort] = [await freePort(), await freePort()];
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, "dist/main.js"], {

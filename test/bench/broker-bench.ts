@@ -44,9 +44,9 @@ async function openStream(client: Client, connectionId: string, md: Record<strin
     failed = reject;
   });
   call.on("data", (r: SessionResponse) => {
-    const c = r.event.case;
-    if (c === "opened") opened();
-    else if (c === "complete" || c === "error") pending.shift()?.();
+    const e = r.event;
+    if (e.case === "opened") opened();
+    else if ((e.case === "result" && e.value.complete) || e.case === "error") pending.shift()?.();
   });
   call.on("error", (err: Error) => failed(err));
   call.write({ request: { case: "open", value: { connectionId } } });
@@ -78,7 +78,7 @@ function oneShot(
       md,
     );
     s.on("data", (r: ExecuteResponse) => {
-      if (r.event.case === "rows") rows += r.event.value.rows.length;
+      rows += r.rows?.rows.length ?? 0;
     });
     s.on("end", () => resolve(rows));
     s.on("error", reject);

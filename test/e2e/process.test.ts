@@ -1,14 +1,12 @@
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 
-// Exactly what `npm start` runs: the compiled build. (Under tsx, tsx's own signal relay would kill
-// the process on SIGTERM before Berth could drain, which is one reason start does not use it.)
-beforeAll(() => {
-  execFileSync("node_modules/.bin/tsc", ["-p", "tsconfig.build.json"], { stdio: "inherit" });
-}, 60_000);
+// Exactly what `npm start` runs: the compiled build (made once by test/support/global-setup.ts).
+// Under tsx, tsx's own signal relay would kill the process on SIGTERM before Berth could drain,
+// which is one reason start does not use it.
 
 /** Berth as a real process, started the way `npm start` starts it. */
 function spawnBerth(dataDir: string, env: Record<string, string> = {}) {

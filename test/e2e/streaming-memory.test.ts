@@ -48,8 +48,8 @@ describe.skipIf(!hasPostgres)("streaming a large result through the Berth proces
         { headers: { authorization: `Bearer ${b.token}` }, timeoutMs: 120_000 },
       );
       for await (const e of events) {
-        if (e.event.case !== "rows") continue;
-        for (const r of e.event.value.rows) {
+        if (!e.rows) continue;
+        for (const r of e.rows.rows) {
           const k = r.values[0]!.kind;
           expect(k.case === "int64" ? Number(k.value) : -1).toBe(expected++);
           const pad = r.values[1]!.kind;

@@ -26,18 +26,22 @@ export interface Collected {
   columns: Column[];
   rows: Row[];
   batches: number;
-  complete?: Extract<ExecuteResponse["event"], { case: "complete" }>["value"];
+  complete?: ExecuteResponse["complete"];
+  /** Wire messages received (a small result is one). */
+  messages: number;
 }
 
 /** Drains an Execute stream into memory (for small results). */
 export async function collect(events: AsyncIterable<ExecuteResponse>): Promise<Collected> {
-  const out: Collected = { columns: [], rows: [], batches: 0 };
+  const out: Collected = { columns: [], rows: [], batches: 0, messages: 0 };
   for await (const e of events) {
-    if (e.event.case === "columns") out.columns = e.event.value.columns;
-    else if (e.event.case === "rows") {
-      out.rows.push(...e.event.value.rows);
+    out.messages++;
+    if (e.columns) out.columns = e.columns.columns;
+    if (e.rows) {
+      out.rows.push(...e.rows.rows);
       out.batches++;
-    } else if (e.event.case === "complete") out.complete = e.event.value;
+    }
+    if (e.complete) out.complete = e.complete;
   }
   return out;
 }
@@ -100,9 +104,10 @@ export function openSession(client: ReturnType<typeof brokerClients>) {
     const rows: Row[] = [];
     for (;;) {
       const e = (await next()).event;
-      if (e.case === "rows") rows.push(...e.value.rows);
-      else if (e.case === "complete") return { rows };
-      else if (e.case === "error") return { rows, error: e.value };
+      if (e.case === "result") {
+        rows.push(...(e.value.rows?.rows ?? []));
+        if (e.value.complete) return { rows };
+      } else if (e.case === "error") return { rows, error: e.value };
     }
   }
   return {

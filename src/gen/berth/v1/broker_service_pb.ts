@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file berth/v1/broker_service.proto.
  */
 export const file_berth_v1_broker_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch1iZXJ0aC92MS9icm9rZXJfc2VydmljZS5wcm90bxIIYmVydGgudjEibwoFTGVhc2USCgoCaWQYASABKAkSFQoNY29ubmVjdGlvbl9pZBgCIAEoCRIuCgpleHBpcmVzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtpZGxlX3R0bF9tcxgEIAEoDSJfCglTdGF0ZW1lbnQSCwoDc3FsGAEgASgJEh8KBnBhcmFtcxgCIAMoCzIPLmJlcnRoLnYxLlZhbHVlEhAKCG1heF9yb3dzGAMgASgEEhIKCnRpbWVvdXRfbXMYBCABKA0ikQEKDkV4ZWN1dGVSZXF1ZXN0EhcKDWNvbm5lY3Rpb25faWQYASABKAlIABISCghsZWFzZV9pZBgCIAEoCUgAEiYKCXN0YXRlbWVudBgDIAEoCzITLmJlcnRoLnYxLlN0YXRlbWVudBIgCgZpbnRlbnQYBCABKA4yEC5iZXJ0aC52MS5JbnRlbnRCCAoGdGFyZ2V0Io4BCg9FeGVjdXRlUmVzcG9uc2USJAoHY29sdW1ucxgBIAEoCzIRLmJlcnRoLnYxLkNvbHVtbnNIABIiCgRyb3dzGAIgASgLMhIuYmVydGgudjEuUm93QmF0Y2hIABIoCghjb21wbGV0ZRgDIAEoCzIULmJlcnRoLnYxLkNvbXBsZXRpb25IAEIHCgVldmVudCIsCgdDb2x1bW5zEiEKB2NvbHVtbnMYASADKAsyEC5iZXJ0aC52MS5Db2x1bW4iJwoIUm93QmF0Y2gSGwoEcm93cxgBIAMoCzINLmJlcnRoLnYxLlJvdyJ3CgpDb21wbGV0aW9uEhUKDXJvd3NfYWZmZWN0ZWQYASABKAQSEwoLY29tbWFuZF90YWcYAiABKAkSEwoLZHVyYXRpb25fbXMYAyABKAESEQoJdHJ1bmNhdGVkGAQgASgIEhUKDXJvd3NfcmV0dXJuZWQYBSABKAQi7QEKDlNlc3Npb25SZXF1ZXN0EiUKBG9wZW4YASABKAsyFS5iZXJ0aC52MS5PcGVuU2Vzc2lvbkgAEiYKB2V4ZWN1dGUYAiABKAsyEy5iZXJ0aC52MS5TdGF0ZW1lbnRIABInCgViZWdpbhgDIAEoCzIWLmJlcnRoLnYxLkJlZ2luUmVxdWVzdEgAEikKBmNvbW1pdBgEIAEoCzIXLmJlcnRoLnYxLkNvbW1pdFJlcXVlc3RIABItCghyb2xsYmFjaxgFIAEoCzIZLmJlcnRoLnYxLlJvbGxiYWNrUmVxdWVzdEgAQgkKB3JlcXVlc3QiWwoLT3BlblNlc3Npb24SFQoNY29ubmVjdGlvbl9pZBgBIAEoCRIgCgZpbnRlbnQYAiABKA4yEC5iZXJ0aC52MS5JbnRlbnQSEwoLaWRsZV90dGxfbXMYAyABKA0ijwIKD1Nlc3Npb25SZXNwb25zZRIhCgZvcGVuZWQYASABKAsyDy5iZXJ0aC52MS5MZWFzZUgAEiQKB2NvbHVtbnMYAiABKAsyES5iZXJ0aC52MS5Db2x1bW5zSAASIgoEcm93cxgDIAEoCzISLmJlcnRoLnYxLlJvd0JhdGNoSAASKAoIY29tcGxldGUYBCABKAsyFC5iZXJ0aC52MS5Db21wbGV0aW9uSAASKQoFZXJyb3IYBSABKAsyGC5iZXJ0aC52MS5TdGF0ZW1lbnRFcnJvckgAEjEKC3RyYW5zYWN0aW9uGAYgASgLMhouYmVydGgudjEuVHJhbnNhY3Rpb25TdGF0ZUgAQgcKBWV2ZW50IkUKDlN0YXRlbWVudEVycm9yEg4KBnJlYXNvbhgBIAEoCRISCgplcnJvcl9jb2RlGAIgASgJEg8KB21lc3NhZ2UYAyABKAkiKgoQVHJhbnNhY3Rpb25TdGF0ZRIWCg5pbl90cmFuc2FjdGlvbhgBIAEoCCJjChNBY3F1aXJlTGVhc2VSZXF1ZXN0EhUKDWNvbm5lY3Rpb25faWQYASABKAkSIAoGaW50ZW50GAIgASgOMhAuYmVydGgudjEuSW50ZW50EhMKC2lkbGVfdHRsX21zGAMgASgNIjYKFEFjcXVpcmVMZWFzZVJlc3BvbnNlEh4KBWxlYXNlGAEgASgLMg8uYmVydGgudjEuTGVhc2UiJQoRUmVuZXdMZWFzZVJlcXVlc3QSEAoIbGVhc2VfaWQYASABKAkiNAoSUmVuZXdMZWFzZVJlc3BvbnNlEh4KBWxlYXNlGAEgASgLMg8uYmVydGgudjEuTGVhc2UiJwoTUmVsZWFzZUxlYXNlUmVxdWVzdBIQCghsZWFzZV9pZBgBIAEoCSIWChRSZWxlYXNlTGVhc2VSZXNwb25zZSJgCgxCZWdpblJlcXVlc3QSEAoIbGVhc2VfaWQYASABKAkSKwoJaXNvbGF0aW9uGAIgASgOMhguYmVydGgudjEuSXNvbGF0aW9uTGV2ZWwSEQoJcmVhZF9vbmx5GAMgASgIIg8KDUJlZ2luUmVzcG9uc2UiIQoNQ29tbWl0UmVxdWVzdBIQCghsZWFzZV9pZBgBIAEoCSIQCg5Db21taXRSZXNwb25zZSIjCg9Sb2xsYmFja1JlcXVlc3QSEAoIbGVhc2VfaWQYASABKAkiEgoQUm9sbGJhY2tSZXNwb25zZSpDCgZJbnRlbnQSFgoSSU5URU5UX1VOU1BFQ0lGSUVEEAASDwoLSU5URU5UX1JFQUQQARIQCgxJTlRFTlRfV1JJVEUQAirCAQoOSXNvbGF0aW9uTGV2ZWwSHwobSVNPTEFUSU9OX0xFVkVMX1VOU1BFQ0lGSUVEEAASJAogSVNPTEFUSU9OX0xFVkVMX1JFQURfVU5DT01NSVRURUQQARIiCh5JU09MQVRJT05fTEVWRUxfUkVBRF9DT01NSVRURUQQAhIjCh9JU09MQVRJT05fTEVWRUxfUkVQRUFUQUJMRV9SRUFEEAMSIAocSVNPTEFUSU9OX0xFVkVMX1NFUklBTElaQUJMRRAEMrYECg1Ccm9rZXJTZXJ2aWNlEkIKB1Nlc3Npb24SGC5iZXJ0aC52MS5TZXNzaW9uUmVxdWVzdBoZLmJlcnRoLnYxLlNlc3Npb25SZXNwb25zZSgBMAESQAoHRXhlY3V0ZRIYLmJlcnRoLnYxLkV4ZWN1dGVSZXF1ZXN0GhkuYmVydGgudjEuRXhlY3V0ZVJlc3BvbnNlMAESTQoMQWNxdWlyZUxlYXNlEh0uYmVydGgudjEuQWNxdWlyZUxlYXNlUmVxdWVzdBoeLmJlcnRoLnYxLkFjcXVpcmVMZWFzZVJlc3BvbnNlEkcKClJlbmV3TGVhc2USGy5iZXJ0aC52MS5SZW5ld0xlYXNlUmVxdWVzdBocLmJlcnRoLnYxLlJlbmV3TGVhc2VSZXNwb25zZRJNCgxSZWxlYXNlTGVhc2USHS5iZXJ0aC52MS5SZWxlYXNlTGVhc2VSZXF1ZXN0Gh4uYmVydGgudjEuUmVsZWFzZUxlYXNlUmVzcG9uc2USOAoFQmVnaW4SFi5iZXJ0aC52MS5CZWdpblJlcXVlc3QaFy5iZXJ0aC52MS5CZWdpblJlc3BvbnNlEjsKBkNvbW1pdBIXLmJlcnRoLnYxLkNvbW1pdFJlcXVlc3QaGC5iZXJ0aC52MS5Db21taXRSZXNwb25zZRJBCghSb2xsYmFjaxIZLmJlcnRoLnYxLlJvbGxiYWNrUmVxdWVzdBoaLmJlcnRoLnYxLlJvbGxiYWNrUmVzcG9uc2ViBnByb3RvMw", [file_berth_v1_values, file_google_protobuf_timestamp]);
+  fileDesc("Ch1iZXJ0aC92MS9icm9rZXJfc2VydmljZS5wcm90bxIIYmVydGgudjEibwoFTGVhc2USCgoCaWQYASABKAkSFQoNY29ubmVjdGlvbl9pZBgCIAEoCRIuCgpleHBpcmVzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtpZGxlX3R0bF9tcxgEIAEoDSJfCglTdGF0ZW1lbnQSCwoDc3FsGAEgASgJEh8KBnBhcmFtcxgCIAMoCzIPLmJlcnRoLnYxLlZhbHVlEhAKCG1heF9yb3dzGAMgASgEEhIKCnRpbWVvdXRfbXMYBCABKA0ikQEKDkV4ZWN1dGVSZXF1ZXN0EhcKDWNvbm5lY3Rpb25faWQYASABKAlIABISCghsZWFzZV9pZBgCIAEoCUgAEiYKCXN0YXRlbWVudBgDIAEoCzITLmJlcnRoLnYxLlN0YXRlbWVudBIgCgZpbnRlbnQYBCABKA4yEC5iZXJ0aC52MS5JbnRlbnRCCAoGdGFyZ2V0In8KD0V4ZWN1dGVSZXNwb25zZRIiCgdjb2x1bW5zGAEgASgLMhEuYmVydGgudjEuQ29sdW1ucxIgCgRyb3dzGAIgASgLMhIuYmVydGgudjEuUm93QmF0Y2gSJgoIY29tcGxldGUYAyABKAsyFC5iZXJ0aC52MS5Db21wbGV0aW9uIiwKB0NvbHVtbnMSIQoHY29sdW1ucxgBIAMoCzIQLmJlcnRoLnYxLkNvbHVtbiInCghSb3dCYXRjaBIbCgRyb3dzGAEgAygLMg0uYmVydGgudjEuUm93IncKCkNvbXBsZXRpb24SFQoNcm93c19hZmZlY3RlZBgBIAEoBBITCgtjb21tYW5kX3RhZxgCIAEoCRITCgtkdXJhdGlvbl9tcxgDIAEoARIRCgl0cnVuY2F0ZWQYBCABKAgSFQoNcm93c19yZXR1cm5lZBgFIAEoBCLtAQoOU2Vzc2lvblJlcXVlc3QSJQoEb3BlbhgBIAEoCzIVLmJlcnRoLnYxLk9wZW5TZXNzaW9uSAASJgoHZXhlY3V0ZRgCIAEoCzITLmJlcnRoLnYxLlN0YXRlbWVudEgAEicKBWJlZ2luGAMgASgLMhYuYmVydGgudjEuQmVnaW5SZXF1ZXN0SAASKQoGY29tbWl0GAQgASgLMhcuYmVydGgudjEuQ29tbWl0UmVxdWVzdEgAEi0KCHJvbGxiYWNrGAUgASgLMhkuYmVydGgudjEuUm9sbGJhY2tSZXF1ZXN0SABCCQoHcmVxdWVzdCJbCgtPcGVuU2Vzc2lvbhIVCg1jb25uZWN0aW9uX2lkGAEgASgJEiAKBmludGVudBgCIAEoDjIQLmJlcnRoLnYxLkludGVudBITCgtpZGxlX3R0bF9tcxgDIAEoDSLUAQoPU2Vzc2lvblJlc3BvbnNlEiEKBm9wZW5lZBgBIAEoCzIPLmJlcnRoLnYxLkxlYXNlSAASKwoGcmVzdWx0GAIgASgLMhkuYmVydGgudjEuRXhlY3V0ZVJlc3BvbnNlSAASKQoFZXJyb3IYBSABKAsyGC5iZXJ0aC52MS5TdGF0ZW1lbnRFcnJvckgAEjEKC3RyYW5zYWN0aW9uGAYgASgLMhouYmVydGgudjEuVHJhbnNhY3Rpb25TdGF0ZUgAQgcKBWV2ZW50SgQIAxAESgQIBBAFIkUKDlN0YXRlbWVudEVycm9yEg4KBnJlYXNvbhgBIAEoCRISCgplcnJvcl9jb2RlGAIgASgJEg8KB21lc3NhZ2UYAyABKAkiKgoQVHJhbnNhY3Rpb25TdGF0ZRIWCg5pbl90cmFuc2FjdGlvbhgBIAEoCCJjChNBY3F1aXJlTGVhc2VSZXF1ZXN0EhUKDWNvbm5lY3Rpb25faWQYASABKAkSIAoGaW50ZW50GAIgASgOMhAuYmVydGgudjEuSW50ZW50EhMKC2lkbGVfdHRsX21zGAMgASgNIjYKFEFjcXVpcmVMZWFzZVJlc3BvbnNlEh4KBWxlYXNlGAEgASgLMg8uYmVydGgudjEuTGVhc2UiJQoRUmVuZXdMZWFzZVJlcXVlc3QSEAoIbGVhc2VfaWQYASABKAkiNAoSUmVuZXdMZWFzZVJlc3BvbnNlEh4KBWxlYXNlGAEgASgLMg8uYmVydGgudjEuTGVhc2UiJwoTUmVsZWFzZUxlYXNlUmVxdWVzdBIQCghsZWFzZV9pZBgBIAEoCSIWChRSZWxlYXNlTGVhc2VSZXNwb25zZSJgCgxCZWdpblJlcXVlc3QSEAoIbGVhc2VfaWQYASABKAkSKwoJaXNvbGF0aW9uGAIgASgOMhguYmVydGgudjEuSXNvbGF0aW9uTGV2ZWwSEQoJcmVhZF9vbmx5GAMgASgIIg8KDUJlZ2luUmVzcG9uc2UiIQoNQ29tbWl0UmVxdWVzdBIQCghsZWFzZV9pZBgBIAEoCSIQCg5Db21taXRSZXNwb25zZSIjCg9Sb2xsYmFja1JlcXVlc3QSEAoIbGVhc2VfaWQYASABKAkiEgoQUm9sbGJhY2tSZXNwb25zZSpDCgZJbnRlbnQSFgoSSU5URU5UX1VOU1BFQ0lGSUVEEAASDwoLSU5URU5UX1JFQUQQARIQCgxJTlRFTlRfV1JJVEUQAirCAQoOSXNvbGF0aW9uTGV2ZWwSHwobSVNPTEFUSU9OX0xFVkVMX1VOU1BFQ0lGSUVEEAASJAogSVNPTEFUSU9OX0xFVkVMX1JFQURfVU5DT01NSVRURUQQARIiCh5JU09MQVRJT05fTEVWRUxfUkVBRF9DT01NSVRURUQQAhIjCh9JU09MQVRJT05fTEVWRUxfUkVQRUFUQUJMRV9SRUFEEAMSIAocSVNPTEFUSU9OX0xFVkVMX1NFUklBTElaQUJMRRAEMrYECg1Ccm9rZXJTZXJ2aWNlEkIKB1Nlc3Npb24SGC5iZXJ0aC52MS5TZXNzaW9uUmVxdWVzdBoZLmJlcnRoLnYxLlNlc3Npb25SZXNwb25zZSgBMAESQAoHRXhlY3V0ZRIYLmJlcnRoLnYxLkV4ZWN1dGVSZXF1ZXN0GhkuYmVydGgudjEuRXhlY3V0ZVJlc3BvbnNlMAESTQoMQWNxdWlyZUxlYXNlEh0uYmVydGgudjEuQWNxdWlyZUxlYXNlUmVxdWVzdBoeLmJlcnRoLnYxLkFjcXVpcmVMZWFzZVJlc3BvbnNlEkcKClJlbmV3TGVhc2USGy5iZXJ0aC52MS5SZW5ld0xlYXNlUmVxdWVzdBocLmJlcnRoLnYxLlJlbmV3TGVhc2VSZXNwb25zZRJNCgxSZWxlYXNlTGVhc2USHS5iZXJ0aC52MS5SZWxlYXNlTGVhc2VSZXF1ZXN0Gh4uYmVydGgudjEuUmVsZWFzZUxlYXNlUmVzcG9uc2USOAoFQmVnaW4SFi5iZXJ0aC52MS5CZWdpblJlcXVlc3QaFy5iZXJ0aC52MS5CZWdpblJlc3BvbnNlEjsKBkNvbW1pdBIXLmJlcnRoLnYxLkNvbW1pdFJlcXVlc3QaGC5iZXJ0aC52MS5Db21taXRSZXNwb25zZRJBCghSb2xsYmFjaxIZLmJlcnRoLnYxLlJvbGxiYWNrUmVxdWVzdBoaLmJlcnRoLnYxLlJvbGxiYWNrUmVzcG9uc2ViBnByb3RvMw", [file_berth_v1_values, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message berth.v1.Lease
@@ -128,33 +128,28 @@ export const ExecuteRequestSchema: GenMessage<ExecuteRequest> = /*@__PURE__*/
   messageDesc(file_berth_v1_broker_service, 2);
 
 /**
- * The events of one statement: columns first, then row batches, then one completion.
+ * Part of one statement's result. The columns come first (in the first message), then batches of
+ * rows, then the completion (in the last message). Whatever is ready at once travels in one
+ * message, so a small result — SELECT 1 — is a single message carrying all three, and a large one is
+ * columns with the first batch, more batches, and the last batch with the completion.
  *
  * @generated from message berth.v1.ExecuteResponse
  */
 export type ExecuteResponse = Message<"berth.v1.ExecuteResponse"> & {
   /**
-   * @generated from oneof berth.v1.ExecuteResponse.event
+   * @generated from field: berth.v1.Columns columns = 1;
    */
-  event: {
-    /**
-     * @generated from field: berth.v1.Columns columns = 1;
-     */
-    value: Columns;
-    case: "columns";
-  } | {
-    /**
-     * @generated from field: berth.v1.RowBatch rows = 2;
-     */
-    value: RowBatch;
-    case: "rows";
-  } | {
-    /**
-     * @generated from field: berth.v1.Completion complete = 3;
-     */
-    value: Completion;
-    case: "complete";
-  } | { case: undefined; value?: undefined };
+  columns?: Columns | undefined;
+
+  /**
+   * @generated from field: berth.v1.RowBatch rows = 2;
+   */
+  rows?: RowBatch | undefined;
+
+  /**
+   * @generated from field: berth.v1.Completion complete = 3;
+   */
+  complete?: Completion | undefined;
 };
 
 /**
@@ -334,22 +329,12 @@ export type SessionResponse = Message<"berth.v1.SessionResponse"> & {
     case: "opened";
   } | {
     /**
-     * @generated from field: berth.v1.Columns columns = 2;
+     * Part of the current statement's result, exactly as Execute sends it.
+     *
+     * @generated from field: berth.v1.ExecuteResponse result = 2;
      */
-    value: Columns;
-    case: "columns";
-  } | {
-    /**
-     * @generated from field: berth.v1.RowBatch rows = 3;
-     */
-    value: RowBatch;
-    case: "rows";
-  } | {
-    /**
-     * @generated from field: berth.v1.Completion complete = 4;
-     */
-    value: Completion;
-    case: "complete";
+    value: ExecuteResponse;
+    case: "result";
   } | {
     /**
      * A statement failed; the session stays open (and a transaction in it is aborted, as the engine says).
