@@ -338,15 +338,14 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
         [CheckStage.DNS, (signal) => dnsStage(settings!.server, state)(signal)],
         [CheckStage.TCP, (signal) => tcpStage(settings!.port, state, false)(signal)],
       ];
-      const engine = row ? (row.type as EngineId) : ("spec" in target && target.spec.type) || "unknown";
-      const result = await runStages(
-        row
-          ? `${row.server}:${row.port}`
-          : `${target && "spec" in target ? (target.spec.server ?? "") : ""}:${target && "spec" in target ? (target.spec.port ?? "") : ""}`,
-        stages,
-        bound,
-        (err) => ({ reason: "unknown", code: "", message: (err as Error).message }),
-      );
+      const spec = "spec" in target ? target.spec : undefined;
+      const engine = row?.type ?? spec?.type ?? "unknown";
+      const label = row ? `${row.server}:${row.port}` : `${spec?.server ?? ""}:${spec?.port ?? ""}`;
+      const result = await runStages(label, stages, bound, (err) => ({
+        reason: "unknown",
+        code: "",
+        message: (err as Error).message,
+      }));
       if (row) await recordAndApply(row, principal, "validate", result);
       if (!result.ok) throw new ConnectionCheckError(result, engine);
       return result;
