@@ -1,4 +1,4 @@
-import { startBerth } from "./app.js";
+import { type Berth, startBerth } from "./app.js";
 import { ConfigError, loadConfig } from "./config/config.js";
 
 /** `npm start`: read the environment once, start, and drain on SIGTERM/SIGINT. */
@@ -13,9 +13,17 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const berth = await startBerth(config);
+  // Handlers first: without one, a signal's default action kills the process at once, and a
+  // supervisor may well signal while Berth is still starting. A signal during start-up is honoured
+  // as soon as start-up completes.
+  let berth: Berth | undefined;
+  let pending: string | undefined;
   let stopping = false;
   const stop = (signal: string) => {
+    if (!berth) {
+      pending = signal;
+      return;
+    }
     if (stopping) {
       berth.log.warn({ signal }, "second signal: exiting now");
       process.exit(1);
@@ -25,13 +33,15 @@ async function main(): Promise<void> {
     berth.close().then(
       () => process.exit(0),
       (err) => {
-        berth.log.error({ err }, "shutdown failed");
+        berth?.log.error({ err }, "shutdown failed");
         process.exit(1);
       },
     );
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+  berth = await startBerth(config);
+  if (pending) stop(pending);
 }
 
 main().catch((err) => {
