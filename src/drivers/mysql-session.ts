@@ -70,7 +70,6 @@ export class MysqlSession implements DriverSession {
     let wake: (() => void) | undefined;
     let finished = false;
     let failure: unknown;
-    let fields: FieldPacket[] = [];
     let converters: ((x: unknown) => Value)[] = [];
     let header: ResultSetHeader | undefined;
     let batch: ReturnType<typeof row>[] = [];
@@ -93,7 +92,6 @@ export class MysqlSession implements DriverSession {
     stream.on("fields", (f: FieldPacket[] | undefined) => {
       // Statements without a result set (SET, INSERT) announce no fields.
       if (!f || f.length === 0) return;
-      fields = f;
       converters = f.map(mysqlConverter);
       push({ kind: "columns", columns: f.map((x) => column(x.name, mysqlTypeName(x), mysqlNullable(x))) });
     });
@@ -156,7 +154,6 @@ export class MysqlSession implements DriverSession {
       // result without emitting it, so the connection stays in step for the next command.
       if (!stream.destroyed) stream.destroy();
       this.#active = undefined;
-      void fields;
     }
   }
 

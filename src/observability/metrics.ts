@@ -16,7 +16,7 @@ const HEALTH_VALUE: Record<string, number> = {
 export function createMetrics(deps: { pools: PoolManager; leases: LeaseManager; health: HealthMonitor }) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "berth_process_" });
-  const sessions = new Gauge({
+  new Gauge({
     name: "berth_pool_sessions",
     help: "Sessions of each connection's pool by state (size, idle, in_use, waiting, max)",
     labelNames: ["connection_id", "state"],
@@ -34,7 +34,7 @@ export function createMetrics(deps: { pools: PoolManager; leases: LeaseManager; 
       }
     },
   });
-  const health = new Gauge({
+  new Gauge({
     name: "berth_connection_health",
     help: "1 healthy, 0.5 degraded, 0 unavailable or failed, -1 not checked yet",
     labelNames: ["connection_id"],
@@ -88,8 +88,6 @@ export function createMetrics(deps: { pools: PoolManager; leases: LeaseManager; 
     registers: [registry],
   });
   deps.leases.on("ended", (_lease, reason) => leasesEnded.inc({ reason }));
-  void sessions;
-  void health;
   return {
     registry,
     attachPool(pool: ConnectionPool) {
