@@ -1,4 +1,4 @@
-import { creatorPolicy } from "./access/policy.js";
+import { grantsPolicy } from "./access/policy.js";
 import { TtlCache } from "./access/ttl-cache.js";
 import type { Config } from "./config/config.js";
 import { type ConnectionRegistry, createConnectionRegistry } from "./connections/registry.js";
@@ -56,7 +56,7 @@ export function createCore(deps: {
   const registry = createConnectionRegistry({
     db,
     keys: deps.keys,
-    policy: creatorPolicy,
+    policy: grantsPolicy(db),
     drivers: driverFor,
     testTimeoutMs: settings.testTimeoutMs,
     onChanged: (id) => dataPlane?.connectionChanged(id),

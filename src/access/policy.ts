@@ -1,25 +1,34 @@
 import type { Principal } from "../identity/principal.js";
-import type { ConnectionRow } from "../store/schema.js";
+import { accessRepository } from "../store/access-repository.js";
+import type { Db } from "../store/store.js";
+import { type AccessLevel, higher, isAccessLevel } from "./levels.js";
 
 /**
- * Who may do what with a connection. This first policy knows two facts: the global admin role, and
- * who created a connection. Per-connection grants (viewer < user < editor < admin < owner) replace
- * it behind this same interface.
+ * Who may do what with a connection: the principal's level on it, from its grants (by user id, or
+ * by Google address once that Google user signs in). The global admin role acts as owner
+ * everywhere. No level means the connection does not exist for that principal (not_found).
  */
 export interface AccessPolicy {
-  /** May see the connection at all; if not, it answers not_found. */
-  canView(principal: Principal, row: ConnectionRow): boolean;
-  /** May test it and use its pool. */
-  canUse(principal: Principal, row: ConnectionRow): boolean;
-  /** May change or delete it. */
-  canEdit(principal: Principal, row: ConnectionRow): boolean;
+  levelOf(principal: Principal, connectionId: string): Promise<AccessLevel | undefined>;
   /** Restricts a listing: undefined = everything. */
-  listScope(principal: Principal): { createdById: string } | undefined;
+  listScope(principal: Principal): { userId: string; googleEmail: string | null } | undefined;
 }
 
-export const creatorPolicy: AccessPolicy = {
-  canView: (p, row) => p.role === "admin" || row.created_by_id === p.userId,
-  canUse: (p, row) => p.role === "admin" || row.created_by_id === p.userId,
-  canEdit: (p, row) => p.role === "admin" || row.created_by_id === p.userId,
-  listScope: (p) => (p.role === "admin" ? undefined : { createdById: p.userId }),
-};
+export function grantsPolicy(db: Db): AccessPolicy {
+  const grants = accessRepository(db);
+  return {
+    async levelOf(principal, connectionId) {
+      if (principal.role === "admin") return "owner";
+      let level: AccessLevel | undefined;
+      for (const g of await grants.grantsFor(connectionId, principal.userId, principal.googleEmail)) {
+        if (isAccessLevel(g.access_level)) level = higher(level, g.access_level);
+      }
+      return level;
+    },
+    listScope(principal) {
+      return principal.role === "admin"
+        ? undefined
+        : { userId: principal.userId, googleEmail: principal.googleEmail };
+    },
+  };
+}

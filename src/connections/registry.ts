@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { fromJsonString, toJsonString } from "@bufbuild/protobuf";
+import { type AccessLevel, atLeast } from "../access/levels.js";
 import type { AccessPolicy } from "../access/policy.js";
 import type { KeyProvider, SecretField } from "../crypto/key-provider.js";
 import type { Driver } from "../drivers/driver.js";
@@ -13,6 +14,7 @@ import {
 } from "../errors/berth-error.js";
 import { type CheckResult, CheckResultSchema, CheckStage } from "../gen/berth/v1/types_pb.js";
 import type { Principal } from "../identity/principal.js";
+import { accessRepository } from "../store/access-repository.js";
 import {
   type ConnectionRepository,
   connectionRepository,
@@ -94,15 +96,25 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
     return new Credentials(username, password, clientKey);
   }
 
-  /** Loads a row the principal may see; any other id answers not_found, whether or not it exists. */
-  async function visibleRow(principal: Principal, id: string): Promise<ConnectionRow> {
+  /**
+   * Loads a row the principal may see, checking their level on it. Any other id answers not_found,
+   * whether or not it exists, so ids cannot be probed.
+   */
+  async function visibleRow(
+    principal: Principal,
+    id: string,
+    required: AccessLevel = "viewer",
+    what = "see",
+  ): Promise<ConnectionRow> {
     const row = UUID.test(id) ? await repo.findById(id) : undefined;
-    if (!row || !deps.policy.canView(principal, row)) throw new NotFoundError("connection", id);
+    const level = row ? await deps.policy.levelOf(principal, id) : undefined;
+    if (!row || !level) throw new NotFoundError("connection", id);
+    if (!atLeast(level, required)) {
+      throw new PermissionDeniedError(
+        `Your access to this connection is "${level}"; to ${what} it you need "${required}" or higher`,
+      );
+    }
     return row;
-  }
-
-  function require(allowed: boolean, what: string): void {
-    if (!allowed) throw new PermissionDeniedError(`You may see this connection but not ${what} it`);
   }
 
   async function assertNameFree(nameKey: string, exceptId?: string): Promise<void> {
@@ -170,7 +182,18 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
         version: 1,
       };
       try {
-        await repo.insert(row);
+        // The connection and its creator's ownership land together or not at all.
+        await deps.db.transaction().execute(async (trx) => {
+          await connectionRepository(trx).insert(row);
+          await accessRepository(trx).upsert({
+            connection_id: id,
+            user_id: principal.userId,
+            google_email: null,
+            access_level: "owner",
+            assigned_at: now,
+            assigned_by_id: principal.userId,
+          });
+        });
       } catch (err) {
         if (isUniqueViolation(err)) {
           throw new ConflictError("A connection with this name already exists", {
@@ -199,7 +222,7 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
       const rows = await repo.list({
         limit: size + 1,
         after,
-        createdById: deps.policy.listScope(principal)?.createdById,
+        visibleTo: deps.policy.listScope(principal),
       });
       const pageRows = rows.slice(0, size);
       const last = pageRows[pageRows.length - 1];
@@ -216,8 +239,7 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
       input: ConnectionSpecInput,
       expectedVersion: number | undefined,
     ): Promise<ConnectionView> {
-      const row = await visibleRow(principal, id);
-      require(deps.policy.canEdit(principal, row), "change");
+      const row = await visibleRow(principal, id, "editor", "change");
       if (expectedVersion !== undefined && expectedVersion !== row.version)
         throw staleVersion(row.version, expectedVersion);
       const { settings, credentials } = validateSpec(input, {
@@ -260,8 +282,7 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
     },
 
     async delete(principal: Principal, id: string, expectedVersion: number | undefined): Promise<void> {
-      const row = await visibleRow(principal, id);
-      require(deps.policy.canEdit(principal, row), "delete");
+      const row = await visibleRow(principal, id, "admin", "delete");
       if (expectedVersion !== undefined && expectedVersion !== row.version)
         throw staleVersion(row.version, expectedVersion);
       if (!(await repo.deleteIfVersion(id, row.version))) throw staleVersion(row.version + 1, row.version);
@@ -283,8 +304,7 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
         if (!result.ok) throw new ConnectionCheckError(result, settings.type);
         return result;
       }
-      const row = await visibleRow(principal, target.id);
-      require(deps.policy.canUse(principal, row), "test");
+      const row = await visibleRow(principal, target.id, "user", "test");
       const settings = settingsFromRow(row);
       const driver = driverOrThrow(settings.type);
       const { result } = await testConnection(driver, settings, await decryptCredentials(row), bound);
@@ -296,8 +316,7 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
     /** Validate: the rules, the credentials' decryptability, DNS and TCP — without signing in. */
     async validate(principal: Principal, target: CheckTarget, timeoutMs?: number): Promise<CheckResult> {
       const bound = boundTimeout(timeoutMs);
-      const row = "id" in target ? await visibleRow(principal, target.id) : undefined;
-      if (row) require(deps.policy.canUse(principal, row), "validate");
+      const row = "id" in target ? await visibleRow(principal, target.id, "user", "validate") : undefined;
       let settings: ConnectionSettings | undefined;
       const state: NetworkState = {};
       const stages: [CheckStage, StageRun][] = [
@@ -368,9 +387,17 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
 
     /** Authorizes a principal for using a connection (tests, pools), answering not_found if unseen. */
     async authorizeUse(principal: Principal, id: string): Promise<ConnectionRow> {
-      const row = await visibleRow(principal, id);
-      require(deps.policy.canUse(principal, row), "use");
-      return row;
+      return visibleRow(principal, id, "user", "use");
+    },
+
+    /** A row the principal holds at least `required` on (for the access manager). */
+    async authorize(
+      principal: Principal,
+      id: string,
+      required: AccessLevel,
+      what: string,
+    ): Promise<ConnectionRow> {
+      return visibleRow(principal, id, required, what);
     },
   };
 

@@ -25,10 +25,23 @@ export function connectionRepository(db: Db) {
     async list(opts: {
       limit: number;
       after?: ListCursor | undefined;
-      createdById?: string | undefined;
+      visibleTo?: { userId: string; googleEmail: string | null } | undefined;
     }): Promise<ConnectionRow[]> {
       let q = db.selectFrom("connections").selectAll();
-      if (opts.createdById !== undefined) q = q.where("created_by_id", "=", opts.createdById);
+      const who = opts.visibleTo;
+      if (who) {
+        // Only connections with a grant for this user (or their Google address).
+        q = q.where("id", "in", (eb) =>
+          eb
+            .selectFrom("connection_access")
+            .select("connection_id")
+            .where((w) =>
+              who.googleEmail
+                ? w.or([w("user_id", "=", who.userId), w("google_email", "=", who.googleEmail.toLowerCase())])
+                : w("user_id", "=", who.userId),
+            ),
+        );
+      }
       const after = opts.after;
       if (after) {
         q = q.where((eb) =>

@@ -1,4 +1,4 @@
-import { type Kysely, type Migration, type MigrationProvider, Migrator } from "kysely";
+import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from "kysely";
 
 /**
  * Migrations live in code (not files read at run time) so that the built `dist/` is self-contained.
@@ -75,6 +75,44 @@ const migrations: Record<string, Migration> = {
         .on("connection_checks")
         .columns(["connection_id", "id"])
         .execute();
+    },
+  },
+  "0002_connection_access": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("connection_access")
+        .addColumn("id", "integer", (c) => c.primaryKey().autoIncrement())
+        .addColumn("connection_id", "text", (c) =>
+          c.notNull().references("connections.id").onDelete("cascade"),
+        )
+        // Exactly one of user_id and google_email: a grant names a user, or a Google address that
+        // takes effect when that Google user signs in.
+        .addColumn("user_id", "text", (c) => c.references("users.id").onDelete("cascade"))
+        .addColumn("google_email", "text")
+        .addColumn("access_level", "text", (c) => c.notNull())
+        .addColumn("assigned_at", "text", (c) => c.notNull())
+        .addColumn("assigned_by_id", "text", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex("connection_access_user")
+        .unique()
+        .on("connection_access")
+        .columns(["connection_id", "user_id"])
+        .execute();
+      await db.schema
+        .createIndex("connection_access_email")
+        .unique()
+        .on("connection_access")
+        .columns(["connection_id", "google_email"])
+        .execute();
+      await db.schema
+        .createIndex("connection_access_by_user")
+        .on("connection_access")
+        .column("user_id")
+        .execute();
+      // Connections created before grants existed: their creator owns them.
+      await sql`insert into connection_access (connection_id, user_id, access_level, assigned_at, assigned_by_id)
+                select id, created_by_id, 'owner', created_at, created_by_id from connections`.execute(db);
     },
   },
 };

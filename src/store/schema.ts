@@ -68,13 +68,25 @@ export interface ConnectionChecksTable {
   checked_by_id: string;
 }
 
+export interface ConnectionAccessTable {
+  id: Generated<number>;
+  connection_id: string;
+  user_id: string | null;
+  google_email: string | null;
+  access_level: string;
+  assigned_at: string;
+  assigned_by_id: string;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
   connections: ConnectionsTable;
   connection_checks: ConnectionChecksTable;
+  connection_access: ConnectionAccessTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
 export type ConnectionRow = Selectable<ConnectionsTable>;
 export type NewConnectionRow = Insertable<ConnectionsTable>;
+export type ConnectionAccessRow = Selectable<ConnectionAccessTable>;
