@@ -3,6 +3,7 @@ import type { DestinationStream } from "pino";
 import type { Config } from "./config/config.js";
 import { createCore } from "./core.js";
 import { openLocalKeyring } from "./crypto/local-keyring.js";
+import { AccessService } from "./gen/berth/v1/access_service_pb.js";
 import { AuthService } from "./gen/berth/v1/auth_service_pb.js";
 import { BrokerService } from "./gen/berth/v1/broker_service_pb.js";
 import { ConnectionService } from "./gen/berth/v1/connection_service_pb.js";
@@ -113,6 +114,7 @@ export async function startBerth(config: Config, options: StartOptions = {}): Pr
             [ConnectionService, services.connection],
             [AuthService, services.auth],
             [BrokerService, services.broker],
+            [AccessService, services.access],
             [Health, services.health],
           ],
           interceptors,

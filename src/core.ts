@@ -1,3 +1,4 @@
+import { createAccessManager } from "./access/grants.js";
 import { grantsPolicy } from "./access/policy.js";
 import { TtlCache } from "./access/ttl-cache.js";
 import type { Config } from "./config/config.js";
@@ -8,6 +9,7 @@ import type { Principal } from "./identity/principal.js";
 import type { Logger } from "./observability/logger.js";
 import { createDataPlane, type DataPlane } from "./pools/data-plane.js";
 import { createInterceptors, SERVED, type Services } from "./server/routes.js";
+import { createAccessService } from "./services/access-service.js";
 import { createAuthService } from "./services/auth-service.js";
 import { createBrokerService } from "./services/broker-service.js";
 import { createConnectionService } from "./services/connection-service.js";
@@ -66,7 +68,13 @@ export function createCore(deps: {
     healthIntervalMs: settings.healthIntervalMs,
   });
   dataPlane = plane;
+  const access = createAccessManager({
+    db,
+    registry,
+    onAccessChanged: (id) => accessCache.invalidateTag(`connection:${id}`),
+  });
   const services: Services = {
+    access: createAccessService({ access }),
     connection: createConnectionService({
       registry,
       dataPlane: plane,

@@ -1,6 +1,7 @@
 import { type DescMessage, fromJson, type JsonValue, type MessageShape } from "@bufbuild/protobuf";
 import { type Timestamp, timestampDate } from "@bufbuild/protobuf/wkt";
 import { type FieldViolation, ValidationError } from "../errors/berth-error.js";
+import type { ConnectionAccess } from "../gen/berth/v1/access_service_pb.js";
 import {
   CheckOutcome,
   type CheckResult,
@@ -8,6 +9,7 @@ import {
   type Connection,
   type User,
 } from "../gen/berth/v1/types_pb.js";
+import { ACCESS_LEVEL_NAMES } from "../services/access-service.js";
 import { ENGINE_NAMES, nameOf, SSL_MODE_NAMES, STATUS_NAMES } from "../services/mapping.js";
 
 /**
@@ -18,6 +20,7 @@ import { ENGINE_NAMES, nameOf, SSL_MODE_NAMES, STATUS_NAMES } from "../services/
 const ENUM_FIELDS: Record<string, Record<string, number>> = {
   type: ENGINE_NAMES,
   sslMode: SSL_MODE_NAMES,
+  accessLevel: ACCESS_LEVEL_NAMES,
 };
 
 /**
@@ -131,6 +134,16 @@ export function checkResultToJson(r: CheckResult) {
       ...(s.remedy ? { remedy: s.remedy } : {}),
       ...(Object.keys(s.details).length > 0 ? { details: s.details } : {}),
     })),
+  };
+}
+
+export function accessToJson(a: ConnectionAccess) {
+  return {
+    connectionId: a.connectionId,
+    userId: a.userId ?? null,
+    googleEmail: a.googleEmail ?? null,
+    accessLevel: nameOf(ACCESS_LEVEL_NAMES, a.accessLevel) ?? "unspecified",
+    assignedAt: iso(a.assignedAt),
   };
 }
 

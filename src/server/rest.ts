@@ -11,6 +11,7 @@ import type { Interceptor } from "@connectrpc/connect";
 import { validateSpec } from "../connections/validation.js";
 import { PayloadTooLargeError, ValidationError } from "../errors/berth-error.js";
 import { toRestError } from "../errors/mapping.js";
+import { AccessService, GrantAccessRequestSchema } from "../gen/berth/v1/access_service_pb.js";
 import { AuthService } from "../gen/berth/v1/auth_service_pb.js";
 import { ConnectionService } from "../gen/berth/v1/connection_service_pb.js";
 import { ConnectionSpecSchema, ConnectionStatus } from "../gen/berth/v1/types_pb.js";
@@ -18,6 +19,7 @@ import { specFromProto } from "../services/mapping.js";
 import { invokeThroughChain } from "./interceptor-chain.js";
 import { contextValuesFor, type RequestInfo, requestIdFrom } from "./request-info.js";
 import {
+  accessToJson,
   checkResultToJson,
   connectionToJson,
   messageFromRestJson,
@@ -53,6 +55,14 @@ function route<I extends DescMessage, O extends DescMessage>(r: RestRoute<I, O>)
 
 const C = ConnectionService.method;
 const A = AuthService.method;
+const G = AccessService.method;
+
+/** The last path segment of DELETE …/access/{who}: a user id, or a Google address (has an @). */
+function granteeOf(who: string) {
+  return who.includes("@")
+    ? { case: "googleEmail" as const, value: who }
+    : { case: "userId" as const, value: who };
+}
 
 /** A spec body; for a new connection, the domain's reasons for the other fields join the type errors. */
 function spec(body: Json, isNew = true) {
@@ -91,6 +101,30 @@ const etag = (version: number) => ({ etag: `"${version}"` });
 
 /** The RFC's REST paths (§3.3) and /api/auth, each mapped onto one RPC. */
 const ROUTES: RestRoute[] = [
+  route({
+    verb: "POST",
+    path: "/api/connections/:id/access",
+    method: G.grantAccess,
+    status: 201,
+    request: ({ params, body }) =>
+      messageFromRestJson(GrantAccessRequestSchema, { ...body, connectionId: params.id! }),
+    response: (r) => ({ body: accessToJson(r.access!) }),
+  }),
+  route({
+    verb: "GET",
+    path: "/api/connections/:id/access",
+    method: G.listAccess,
+    request: ({ params }) => ({ connectionId: params.id! }),
+    response: (r) => ({ body: { access: r.access.map(accessToJson) } }),
+  }),
+  route({
+    verb: "DELETE",
+    path: "/api/connections/:id/access/:who",
+    method: G.revokeAccess,
+    status: 204,
+    request: ({ params }) => ({ connectionId: params.id!, grantee: granteeOf(params.who!) }),
+    response: () => ({}),
+  }),
   route({
     verb: "POST",
     path: "/api/auth/login",
@@ -306,6 +340,7 @@ export function createRestHandler(deps: RestDeps) {
   for (const [service, impl] of [
     [ConnectionService, deps.services.connection],
     [AuthService, deps.services.auth],
+    [AccessService, deps.services.access],
   ] as const) {
     for (const m of service.methods) {
       impls.set(

@@ -1,6 +1,7 @@
 import type { DescService } from "@bufbuild/protobuf";
 import type { ConnectRouter, Interceptor, ServiceImpl } from "@connectrpc/connect";
 import type { TtlCache } from "../access/ttl-cache.js";
+import { AccessService } from "../gen/berth/v1/access_service_pb.js";
 import { AuthService } from "../gen/berth/v1/auth_service_pb.js";
 import { BrokerService } from "../gen/berth/v1/broker_service_pb.js";
 import { ConnectionService } from "../gen/berth/v1/connection_service_pb.js";
@@ -17,11 +18,12 @@ export interface Services {
   connection: ServiceImpl<typeof ConnectionService>;
   auth: ServiceImpl<typeof AuthService>;
   broker: ServiceImpl<typeof BrokerService>;
+  access: ServiceImpl<typeof AccessService>;
   health: ServiceImpl<typeof Health>;
 }
 
 /** The served services, by name, for health checks and reflection-like listings. */
-export const SERVED: readonly DescService[] = [ConnectionService, AuthService, BrokerService];
+export const SERVED: readonly DescService[] = [ConnectionService, AuthService, BrokerService, AccessService];
 
 /**
  * The one registration point: the HTTP port (gRPC, Connect, gRPC-Web) and the REST layer both take
@@ -32,6 +34,7 @@ export function registerRoutes(services: Services) {
     router.service(ConnectionService, services.connection);
     router.service(AuthService, services.auth);
     router.service(BrokerService, services.broker);
+    router.service(AccessService, services.access);
     router.service(Health, services.health);
   };
 }

@@ -5,6 +5,7 @@ import { Writable } from "node:stream";
 import { createClient, createRouterTransport } from "@connectrpc/connect";
 import { createCore } from "../../src/core.js";
 import { LocalKeyring } from "../../src/crypto/local-keyring.js";
+import { AccessService } from "../../src/gen/berth/v1/access_service_pb.js";
 import { AuthService } from "../../src/gen/berth/v1/auth_service_pb.js";
 import { BrokerService } from "../../src/gen/berth/v1/broker_service_pb.js";
 import { ConnectionService } from "../../src/gen/berth/v1/connection_service_pb.js";
@@ -55,6 +56,7 @@ export async function inMemoryBerth() {
   await createLocalUser(store.db, "admin", "admin-password-1", "admin", now);
   await createLocalUser(store.db, "alice", "alice-password-1", "member", now);
   await createLocalUser(store.db, "bob", "bob-password-12", "member", now);
+  await createLocalUser(store.db, "carol", "carol-password-1", "member", now);
   const tokenOf = async (username: string, password: string) =>
     (await auth.login({ username, password })).token;
   const headersFor = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
@@ -69,6 +71,8 @@ export async function inMemoryBerth() {
     admin: headersFor(await tokenOf("admin", "admin-password-1")),
     alice: headersFor(await tokenOf("alice", "alice-password-1")),
     bob: headersFor(await tokenOf("bob", "bob-password-12")),
+    carol: headersFor(await tokenOf("carol", "carol-password-1")),
+    access: createClient(AccessService, transport),
     tokenOf,
     headersFor,
   };
