@@ -7,6 +7,7 @@ import { AccessService } from "./gen/berth/v1/access_service_pb.js";
 import { AuthService } from "./gen/berth/v1/auth_service_pb.js";
 import { BrokerService } from "./gen/berth/v1/broker_service_pb.js";
 import { ConnectionService } from "./gen/berth/v1/connection_service_pb.js";
+import { UserService } from "./gen/berth/v1/user_service_pb.js";
 import { Health } from "./gen/grpc/health/v1/health_pb.js";
 import { bootstrapAdmin } from "./identity/users.js";
 import { createLogger, type Logger } from "./observability/logger.js";
@@ -115,6 +116,7 @@ export async function startBerth(config: Config, options: StartOptions = {}): Pr
             [AuthService, services.auth],
             [BrokerService, services.broker],
             [AccessService, services.access],
+            [UserService, services.user],
             [Health, services.health],
           ],
           interceptors,

@@ -6,6 +6,7 @@ import { type ConnectionRegistry, createConnectionRegistry } from "./connections
 import type { KeyProvider } from "./crypto/key-provider.js";
 import { driverFor } from "./drivers/registry.js";
 import type { Principal } from "./identity/principal.js";
+import { createUserAdmin } from "./identity/user-admin.js";
 import type { Logger } from "./observability/logger.js";
 import { createDataPlane, type DataPlane } from "./pools/data-plane.js";
 import { createInterceptors, SERVED, type Services } from "./server/routes.js";
@@ -14,6 +15,7 @@ import { createAuthService } from "./services/auth-service.js";
 import { createBrokerService } from "./services/broker-service.js";
 import { createConnectionService } from "./services/connection-service.js";
 import { createHealthService } from "./services/health-service.js";
+import { createUserService } from "./services/user-service.js";
 import type { Db } from "./store/store.js";
 
 /** The settings the core uses: a slice of Config, so tests can pass their own. */
@@ -73,8 +75,17 @@ export function createCore(deps: {
     registry,
     onAccessChanged: (id) => accessCache.invalidateTag(`connection:${id}`),
   });
+  const users = createUserAdmin({
+    db,
+    // A disabled user, a new password or a new role takes effect at once, not after the caches' TTL.
+    onUserChanged: (id) => {
+      sessionCache.invalidateTag(`user:${id}`);
+      accessCache.invalidateTag(`user:${id}`);
+    },
+  });
   const services: Services = {
     access: createAccessService({ access }),
+    user: createUserService({ users }),
     connection: createConnectionService({
       registry,
       dataPlane: plane,

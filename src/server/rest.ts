@@ -15,6 +15,7 @@ import { AccessService, GrantAccessRequestSchema } from "../gen/berth/v1/access_
 import { AuthService } from "../gen/berth/v1/auth_service_pb.js";
 import { ConnectionService } from "../gen/berth/v1/connection_service_pb.js";
 import { ConnectionSpecSchema, ConnectionStatus } from "../gen/berth/v1/types_pb.js";
+import { UserService } from "../gen/berth/v1/user_service_pb.js";
 import { specFromProto } from "../services/mapping.js";
 import { invokeThroughChain } from "./interceptor-chain.js";
 import { contextValuesFor, type RequestInfo, requestIdFrom } from "./request-info.js";
@@ -40,7 +41,7 @@ interface Parsed {
 }
 
 interface RestRoute<I extends DescMessage = DescMessage, O extends DescMessage = DescMessage> {
-  verb: "GET" | "POST" | "PUT" | "DELETE";
+  verb: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
   path: string;
   method: DescMethodUnary<I, O>;
   /** Success status (200 unless said). */
@@ -56,6 +57,7 @@ function route<I extends DescMessage, O extends DescMessage>(r: RestRoute<I, O>)
 const C = ConnectionService.method;
 const A = AuthService.method;
 const G = AccessService.method;
+const U = UserService.method;
 
 /** The last path segment of DELETE …/access/{who}: a user id, or a Google address (has an @). */
 function granteeOf(who: string) {
@@ -101,6 +103,45 @@ const etag = (version: number) => ({ etag: `"${version}"` });
 
 /** The RFC's REST paths (§3.3) and /api/auth, each mapped onto one RPC. */
 const ROUTES: RestRoute[] = [
+  route({
+    verb: "POST",
+    path: "/api/users",
+    method: U.createUser,
+    status: 201,
+    request: ({ body }) => ({
+      username: str(body, "username"),
+      password: str(body, "password"),
+      role: str(body, "role"),
+    }),
+    response: (r) => ({ body: userToJson(r.user) }),
+  }),
+  route({
+    verb: "GET",
+    path: "/api/users",
+    method: U.listUsers,
+    request: () => ({}),
+    response: (r) => ({ body: { users: r.users.map(userToJson) } }),
+  }),
+  route({
+    verb: "PATCH",
+    path: "/api/users/:id",
+    method: U.updateUser,
+    request: ({ params, body }) => ({
+      id: params.id!,
+      ...(body.role === undefined ? {} : { role: str(body, "role") }),
+      ...(body.password === undefined ? {} : { password: str(body, "password") }),
+      ...(body.disabled === undefined ? {} : { disabled: bool(body, "disabled") }),
+    }),
+    response: (r) => ({ body: userToJson(r.user) }),
+  }),
+  route({
+    verb: "DELETE",
+    path: "/api/users/:id",
+    method: U.deleteUser,
+    status: 204,
+    request: ({ params }) => ({ id: params.id! }),
+    response: () => ({}),
+  }),
   route({
     verb: "POST",
     path: "/api/connections/:id/access",
@@ -286,6 +327,12 @@ function str(body: Json, field: string): string {
   return v;
 }
 
+function bool(body: Json, field: string): boolean {
+  const v = body[field];
+  if (typeof v !== "boolean") throw ValidationError.field(field, "must be true or false");
+  return v;
+}
+
 function intParam(q: URLSearchParams, name: string): number {
   const v = q.get(name);
   if (v === null || v === "") return 0;
@@ -341,6 +388,7 @@ export function createRestHandler(deps: RestDeps) {
     [ConnectionService, deps.services.connection],
     [AuthService, deps.services.auth],
     [AccessService, deps.services.access],
+    [UserService, deps.services.user],
   ] as const) {
     for (const m of service.methods) {
       impls.set(

@@ -5,6 +5,7 @@ import { AccessService } from "../gen/berth/v1/access_service_pb.js";
 import { AuthService } from "../gen/berth/v1/auth_service_pb.js";
 import { BrokerService } from "../gen/berth/v1/broker_service_pb.js";
 import { ConnectionService } from "../gen/berth/v1/connection_service_pb.js";
+import { UserService } from "../gen/berth/v1/user_service_pb.js";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import type { Principal } from "../identity/principal.js";
 import type { Logger } from "../observability/logger.js";
@@ -19,11 +20,18 @@ export interface Services {
   auth: ServiceImpl<typeof AuthService>;
   broker: ServiceImpl<typeof BrokerService>;
   access: ServiceImpl<typeof AccessService>;
+  user: ServiceImpl<typeof UserService>;
   health: ServiceImpl<typeof Health>;
 }
 
 /** The served services, by name, for health checks and reflection-like listings. */
-export const SERVED: readonly DescService[] = [ConnectionService, AuthService, BrokerService, AccessService];
+export const SERVED: readonly DescService[] = [
+  ConnectionService,
+  AuthService,
+  BrokerService,
+  AccessService,
+  UserService,
+];
 
 /**
  * The one registration point: the HTTP port (gRPC, Connect, gRPC-Web) and the REST layer both take
@@ -35,6 +43,7 @@ export function registerRoutes(services: Services) {
     router.service(AuthService, services.auth);
     router.service(BrokerService, services.broker);
     router.service(AccessService, services.access);
+    router.service(UserService, services.user);
     router.service(Health, services.health);
   };
 }

@@ -2,7 +2,6 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BrokerService } from "../../src/gen/berth/v1/broker_service_pb.js";
-import { createLocalUser } from "../../src/identity/users.js";
 import { LOCAL, serviceAvailable } from "../support/services.js";
 import { startTestBerth, type TestBerth } from "../support/test-berth.js";
 
@@ -13,8 +12,7 @@ let daveId = "";
 let daveToken = "";
 beforeAll(async () => {
   b = await startTestBerth();
-  // User management arrives with the identity work; until then a member is made in the store.
-  daveId = (await createLocalUser(b.berth.store.db, "dave", "dave-password-123", "member", new Date())).id;
+  daveId = (await b.api("/api/users", { body: { username: "dave", password: "dave-password-123" } })).body.id;
   daveToken = (
     await b.api("/api/auth/login", { body: { username: "dave", password: "dave-password-123" }, token: null })
   ).body.token;
