@@ -5,6 +5,7 @@ import type { Config } from "./config/config.js";
 import { type ConnectionRegistry, createConnectionRegistry } from "./connections/registry.js";
 import type { KeyProvider } from "./crypto/key-provider.js";
 import { driverFor } from "./drivers/registry.js";
+import { LoginThrottle } from "./identity/login-throttle.js";
 import type { Principal } from "./identity/principal.js";
 import { createUserAdmin } from "./identity/user-admin.js";
 import type { Logger } from "./observability/logger.js";
@@ -30,6 +31,9 @@ export type CoreSettings = Pick<
   | "rowBatchBytes"
   | "cancelGraceMs"
   | "shutdownGraceMs"
+  | "loginFailureLimit"
+  | "loginFailureWindowMs"
+  | "loginFailureDelayMs"
 >;
 
 export interface Core {
@@ -49,8 +53,6 @@ export function createCore(deps: {
   log: Logger;
   settings: CoreSettings;
   ready: () => boolean;
-  /** Floor for failed sign-ins (tests lower it). */
-  loginFailureDelayMs?: number;
 }): Core {
   const { db, settings } = deps;
   // Caches that keep the per-statement path off the store; invalidated on change (and by TTL).
@@ -95,7 +97,11 @@ export function createCore(deps: {
       db,
       sessionTtlMs: settings.sessionTtlMs,
       sessionCache,
-      ...(deps.loginFailureDelayMs === undefined ? {} : { failureDelayMs: deps.loginFailureDelayMs }),
+      failureDelayMs: settings.loginFailureDelayMs,
+      throttle: new LoginThrottle({
+        limit: settings.loginFailureLimit,
+        windowMs: settings.loginFailureWindowMs,
+      }),
     }),
     broker: createBrokerService({
       registry,

@@ -43,6 +43,9 @@ const schema = z.object({
     .default(64 * 1024),
   BERTH_HEALTH_INTERVAL_MS: z.coerce.number().int().min(500).max(3_600_000).default(10_000),
   BERTH_AUTH_CACHE_TTL_MS: z.coerce.number().int().min(0).max(300_000).default(5_000),
+  BERTH_LOGIN_FAILURE_LIMIT: z.coerce.number().int().min(1).max(100_000).default(100),
+  BERTH_LOGIN_FAILURE_WINDOW_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(3_600_000),
+  BERTH_LOGIN_FAILURE_DELAY_MS: z.coerce.number().int().min(0).max(10_000).default(250),
 });
 
 export interface Config {
@@ -66,6 +69,11 @@ export interface Config {
   readonly healthIntervalMs: number;
   /** How long a sign-in token's principal and an access decision are trusted without the store. */
   readonly authCacheTtlMs: number;
+  /** Failed sign-ins an account may have within the window before it is locked. */
+  readonly loginFailureLimit: number;
+  readonly loginFailureWindowMs: number;
+  /** Every failed sign-in takes at least this long, whatever failed. */
+  readonly loginFailureDelayMs: number;
 }
 
 export class ConfigError extends Error {
@@ -106,6 +114,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     rowBatchBytes: c.BERTH_ROW_BATCH_BYTES,
     healthIntervalMs: c.BERTH_HEALTH_INTERVAL_MS,
     authCacheTtlMs: c.BERTH_AUTH_CACHE_TTL_MS,
+    loginFailureLimit: c.BERTH_LOGIN_FAILURE_LIMIT,
+    loginFailureWindowMs: c.BERTH_LOGIN_FAILURE_WINDOW_MS,
+    loginFailureDelayMs: c.BERTH_LOGIN_FAILURE_DELAY_MS,
   });
 }
 

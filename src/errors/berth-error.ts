@@ -165,6 +165,17 @@ export class QueryFailedError extends BerthError {
   }
 }
 
+/** A limit was reached; says when to come back. */
+export class RateLimitedError extends BerthError {
+  readonly retryAfterMs: number;
+
+  constructor(message: string, retryAfterMs: number, details: ErrorDetails = {}) {
+    const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+    super("rate_limited", `${message}; retry in ${seconds} s`, { ...details, retry_after_seconds: seconds });
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
 export class DeadlineExceededError extends BerthError {
   constructor(message: string, details: ErrorDetails = {}) {
     super("deadline_exceeded", message, { reason: "timeout", ...details });

@@ -1,13 +1,14 @@
 import { create, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { CheckFailureSchema } from "../gen/berth/v1/errors_pb.js";
-import { BadRequestSchema, ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.js";
+import { BadRequestSchema, ErrorInfoSchema, RetryInfoSchema } from "../gen/google/rpc/error_details_pb.js";
 import { checkResultToJson } from "../server/rest-json.js";
 import {
   BerthError,
   ConnectionCheckError,
   type ErrorDetails,
   type ErrorKind,
+  RateLimitedError,
   ValidationError,
 } from "./berth-error.js";
 
@@ -96,6 +97,10 @@ export function toConnectError(thrown: unknown, requestId: string): ConnectError
     );
   }
   if (err instanceof ConnectionCheckError) details.push(create(CheckFailureSchema, { result: err.result }));
+  if (err instanceof RateLimitedError) {
+    const seconds = Math.max(1, Math.ceil(err.retryAfterMs / 1000));
+    details.push(create(RetryInfoSchema, { retryDelay: { seconds: BigInt(seconds), nanos: 0 } }));
+  }
   const ce = new ConnectError(
     safeMessage(err, requestId),
     statusOf(err).code,
@@ -112,6 +117,8 @@ function descOf(m: Message) {
       return ErrorInfoSchema;
     case BadRequestSchema.typeName:
       return BadRequestSchema;
+    case RetryInfoSchema.typeName:
+      return RetryInfoSchema;
     default:
       return CheckFailureSchema;
   }
@@ -119,6 +126,7 @@ function descOf(m: Message) {
 
 export interface RestError {
   status: number;
+  headers: Record<string, string>;
   body: { error: ErrorKind; message: string; details: ErrorDetails & { request_id: string } };
 }
 
@@ -132,6 +140,7 @@ export function toRestError(thrown: unknown, requestId: string): RestError {
   if (err instanceof ConnectionCheckError) details.stages = checkResultToJson(err.result).stages;
   return {
     status: statusOf(err).http,
+    headers: err instanceof RateLimitedError ? { "retry-after": String(details.retry_after_seconds) } : {},
     body: { error: err.kind, message: safeMessage(err, requestId), details },
   };
 }

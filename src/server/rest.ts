@@ -422,7 +422,7 @@ export function createRestHandler(deps: RestDeps) {
     };
     const sendError = (err: unknown) => {
       const e = toRestError(err, info.requestId);
-      send(e.status, e.body);
+      send(e.status, e.body, e.headers);
     };
 
     const found = match(compiled, req.method ?? "GET", url.pathname.replace(/\/+$/, "") || "/");

@@ -2,8 +2,14 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { TtlCache } from "../access/ttl-cache.js";
-import { UnauthenticatedError, UnimplementedError, ValidationError } from "../errors/berth-error.js";
+import {
+  RateLimitedError,
+  UnauthenticatedError,
+  UnimplementedError,
+  ValidationError,
+} from "../errors/berth-error.js";
 import type { AuthService } from "../gen/berth/v1/auth_service_pb.js";
+import type { LoginThrottle } from "../identity/login-throttle.js";
 import { decoyHash, verifyPassword } from "../identity/passwords.js";
 import type { Principal } from "../identity/principal.js";
 import { issueSession, revokeSession } from "../identity/sessions.js";
@@ -20,6 +26,8 @@ export interface AuthServiceDeps {
   failureDelayMs?: number;
   /** The authn cache, to forget a session at once on sign-out. */
   sessionCache?: TtlCache<Principal>;
+  /** Locks an account after too many failed sign-ins. */
+  throttle?: LoginThrottle;
 }
 
 export function createAuthService(deps: AuthServiceDeps): ServiceImpl<typeof AuthService> {
@@ -33,13 +41,28 @@ export function createAuthService(deps: AuthServiceDeps): ServiceImpl<typeof Aut
         throw ValidationError.field("username", "is required (at most 128 characters)");
       if (req.password.length > 1024)
         throw ValidationError.field("password", "must be at most 1024 characters");
+      const account = req.username.toLowerCase();
+      const lockedMs = deps.throttle?.lockedForMs(account) ?? 0;
+      if (lockedMs > 0) {
+        // Locked: even the right password is refused, and the answer takes as long as a failure.
+        await sleep(Math.max(0, failureDelayMs - (Date.now() - started)));
+        throw new RateLimitedError(
+          `Too many failed sign-ins for this account (${deps.throttle!.limit} within the window)`,
+          lockedMs,
+          {
+            reason: "too_many_failed_logins",
+          },
+        );
+      }
       const user = await findUserByUsername(deps.db, req.username);
       // Verify against a decoy when the user is unknown, so timing does not reveal which names exist.
       const ok = await verifyPassword(req.password, user?.password_hash ?? (await decoyHash()));
       if (!user || !ok || user.disabled || user.password_hash === null) {
+        deps.throttle?.recordFailure(account);
         await sleep(Math.max(0, failureDelayMs - (Date.now() - started)));
         throw new UnauthenticatedError("Wrong username or password", "invalid_credentials");
       }
+      deps.throttle?.recordSuccess(account);
       const session = await issueSession(deps.db, user, deps.sessionTtlMs, clock());
       return {
         token: session.token,

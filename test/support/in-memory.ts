@@ -37,8 +37,10 @@ export async function inMemoryBerth() {
     keys,
     log,
     ready: () => true,
-    loginFailureDelayMs: 0,
     settings: {
+      loginFailureLimit: 100,
+      loginFailureWindowMs: 3_600_000,
+      loginFailureDelayMs: 0,
       testTimeoutMs: 3_000,
       sessionTtlMs: 60_000,
       authCacheTtlMs: 5_000,
