@@ -4,6 +4,7 @@ import type { Config } from "./config/config.js";
 import { createCore } from "./core.js";
 import { openLocalKeyring } from "./crypto/local-keyring.js";
 import { AccessService } from "./gen/berth/v1/access_service_pb.js";
+import { AuditService } from "./gen/berth/v1/audit_service_pb.js";
 import { AuthService } from "./gen/berth/v1/auth_service_pb.js";
 import { BrokerService } from "./gen/berth/v1/broker_service_pb.js";
 import { ConnectionService } from "./gen/berth/v1/connection_service_pb.js";
@@ -117,6 +118,7 @@ export async function startBerth(config: Config, options: StartOptions = {}): Pr
             [BrokerService, services.broker],
             [AccessService, services.access],
             [UserService, services.user],
+            [AuditService, services.audit],
             [Health, services.health],
           ],
           interceptors,

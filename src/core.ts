@@ -1,6 +1,7 @@
 import { createAccessManager } from "./access/grants.js";
 import { grantsPolicy } from "./access/policy.js";
 import { TtlCache } from "./access/ttl-cache.js";
+import { type AuditLog, createAuditLog } from "./audit/audit-log.js";
 import type { Config } from "./config/config.js";
 import { type ConnectionRegistry, createConnectionRegistry } from "./connections/registry.js";
 import type { KeyProvider } from "./crypto/key-provider.js";
@@ -12,6 +13,7 @@ import type { Logger } from "./observability/logger.js";
 import { createDataPlane, type DataPlane } from "./pools/data-plane.js";
 import { createInterceptors, SERVED, type Services } from "./server/routes.js";
 import { createAccessService } from "./services/access-service.js";
+import { createAuditService } from "./services/audit-service.js";
 import { createAuthService } from "./services/auth-service.js";
 import { createBrokerService } from "./services/broker-service.js";
 import { createConnectionService } from "./services/connection-service.js";
@@ -41,6 +43,7 @@ export interface Core {
   dataPlane: DataPlane;
   services: Services;
   interceptors: ReturnType<typeof createInterceptors>;
+  audit: AuditLog;
 }
 
 /**
@@ -85,7 +88,16 @@ export function createCore(deps: {
       accessCache.invalidateTag(`user:${id}`);
     },
   });
+  const audit = createAuditLog(db);
+  // Leases are audited when they open and end (their statements are not, one by one).
+  plane.leases.on("opened", (lease) => {
+    void audit.append(leaseEvent("lease.open", lease.principalId, lease.connectionId, "")).catch(() => {});
+  });
+  plane.leases.on("ended", (lease, reason) => {
+    void audit.append(leaseEvent("lease.end", lease.principalId, lease.connectionId, reason)).catch(() => {});
+  });
   const services: Services = {
+    audit: createAuditService({ audit }),
     access: createAccessService({ access }),
     user: createUserService({ users }),
     connection: createConnectionService({
@@ -120,6 +132,21 @@ export function createCore(deps: {
     db,
     sessionCache,
     countError: (kind, reason) => plane.metrics.countError(kind, reason),
+    audit,
   });
-  return { registry, dataPlane: plane, services, interceptors };
+  return { registry, dataPlane: plane, services, interceptors, audit };
+}
+
+function leaseEvent(action: string, actorId: string, target: string, reason: string) {
+  return {
+    actorId,
+    actorName: "",
+    source: "",
+    transport: "",
+    action,
+    target,
+    outcome: "ok",
+    reason,
+    requestId: "",
+  };
 }

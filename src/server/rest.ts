@@ -7,11 +7,13 @@ import {
   type MessageInitShape,
   type MessageShape,
 } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { Interceptor } from "@connectrpc/connect";
 import { validateSpec } from "../connections/validation.js";
 import { PayloadTooLargeError, ValidationError } from "../errors/berth-error.js";
 import { toRestError } from "../errors/mapping.js";
 import { AccessService, GrantAccessRequestSchema } from "../gen/berth/v1/access_service_pb.js";
+import { AuditService } from "../gen/berth/v1/audit_service_pb.js";
 import { AuthService } from "../gen/berth/v1/auth_service_pb.js";
 import { ConnectionService } from "../gen/berth/v1/connection_service_pb.js";
 import { ConnectionSpecSchema, ConnectionStatus } from "../gen/berth/v1/types_pb.js";
@@ -58,6 +60,7 @@ const C = ConnectionService.method;
 const A = AuthService.method;
 const G = AccessService.method;
 const U = UserService.method;
+const AU = AuditService.method;
 
 /** The last path segment of DELETE …/access/{who}: a user id, or a Google address (has an @). */
 function granteeOf(who: string) {
@@ -103,6 +106,51 @@ const etag = (version: number) => ({ etag: `"${version}"` });
 
 /** The RFC's REST paths (§3.3) and /api/auth, each mapped onto one RPC. */
 const ROUTES: RestRoute[] = [
+  route({
+    verb: "GET",
+    path: "/api/audit",
+    method: AU.listAuditEvents,
+    request: ({ query }) => ({
+      connectionId: query.get("connectionId") ?? "",
+      actorId: query.get("actorId") ?? "",
+      pageSize: intParam(query, "pageSize"),
+      afterSeq: BigInt(intParam(query, "afterSeq")),
+      ...(query.get("since") ? { since: timestampParam(query, "since") } : {}),
+      ...(query.get("until") ? { until: timestampParam(query, "until") } : {}),
+    }),
+    response: (r) => ({
+      body: {
+        events: r.events.map((e) => ({
+          seq: Number(e.seq),
+          at: timestampToJson(e.at),
+          actorId: e.actorId,
+          actorName: e.actorName,
+          source: e.source,
+          transport: e.transport,
+          action: e.action,
+          target: e.target || null,
+          outcome: e.outcome,
+          reason: e.reason || null,
+          requestId: e.requestId || null,
+          hash: e.hash,
+        })),
+      },
+    }),
+  }),
+  route({
+    verb: "POST",
+    path: "/api/audit/verify",
+    method: AU.verifyAuditLog,
+    request: () => ({}),
+    response: (r) => ({
+      body: {
+        ok: r.ok,
+        checked: Number(r.checked),
+        firstBrokenSeq: r.firstBrokenSeq ? Number(r.firstBrokenSeq) : null,
+        problem: r.problem || null,
+      },
+    }),
+  }),
   route({
     verb: "POST",
     path: "/api/users",
@@ -327,6 +375,12 @@ function str(body: Json, field: string): string {
   return v;
 }
 
+function timestampParam(q: URLSearchParams, name: string) {
+  const d = new Date(q.get(name) ?? "");
+  if (Number.isNaN(d.getTime())) throw ValidationError.field(name, "must be an ISO-8601 time");
+  return timestampFromDate(d);
+}
+
 function bool(body: Json, field: string): boolean {
   const v = body[field];
   if (typeof v !== "boolean") throw ValidationError.field(field, "must be true or false");
@@ -389,6 +443,7 @@ export function createRestHandler(deps: RestDeps) {
     [AuthService, deps.services.auth],
     [AccessService, deps.services.access],
     [UserService, deps.services.user],
+    [AuditService, deps.services.audit],
   ] as const) {
     for (const m of service.methods) {
       impls.set(

@@ -1,7 +1,9 @@
 import type { DescService } from "@bufbuild/protobuf";
 import type { ConnectRouter, Interceptor, ServiceImpl } from "@connectrpc/connect";
 import type { TtlCache } from "../access/ttl-cache.js";
+import type { AuditLog } from "../audit/audit-log.js";
 import { AccessService } from "../gen/berth/v1/access_service_pb.js";
+import { AuditService } from "../gen/berth/v1/audit_service_pb.js";
 import { AuthService } from "../gen/berth/v1/auth_service_pb.js";
 import { BrokerService } from "../gen/berth/v1/broker_service_pb.js";
 import { ConnectionService } from "../gen/berth/v1/connection_service_pb.js";
@@ -10,6 +12,7 @@ import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import type { Principal } from "../identity/principal.js";
 import type { Logger } from "../observability/logger.js";
 import type { Db } from "../store/store.js";
+import { auditInterceptor } from "./interceptors/audit.js";
 import { authnInterceptor } from "./interceptors/authn.js";
 import { errorInterceptor } from "./interceptors/errors.js";
 import { loggingInterceptor } from "./interceptors/logging.js";
@@ -21,6 +24,7 @@ export interface Services {
   broker: ServiceImpl<typeof BrokerService>;
   access: ServiceImpl<typeof AccessService>;
   user: ServiceImpl<typeof UserService>;
+  audit: ServiceImpl<typeof AuditService>;
   health: ServiceImpl<typeof Health>;
 }
 
@@ -31,6 +35,7 @@ export const SERVED: readonly DescService[] = [
   BrokerService,
   AccessService,
   UserService,
+  AuditService,
 ];
 
 /**
@@ -44,6 +49,7 @@ export function registerRoutes(services: Services) {
     router.service(BrokerService, services.broker);
     router.service(AccessService, services.access);
     router.service(UserService, services.user);
+    router.service(AuditService, services.audit);
     router.service(Health, services.health);
   };
 }
@@ -54,10 +60,13 @@ export function createInterceptors(deps: {
   db: Db;
   sessionCache?: TtlCache<Principal>;
   countError?: (kind: string, reason: string) => void;
+  audit?: AuditLog;
 }): Interceptor[] {
   return [
     loggingInterceptor(deps.log),
     errorInterceptor(deps.log, deps.countError),
+    // Inside error mapping (it sees Berth's own errors), outside authn (it sees who was refused).
+    ...(deps.audit ? [auditInterceptor(deps.audit)] : []),
     authnInterceptor({ db: deps.db, ...(deps.sessionCache ? { cache: deps.sessionCache } : {}) }),
   ];
 }

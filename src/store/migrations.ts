@@ -115,6 +115,28 @@ const migrations: Record<string, Migration> = {
                 select id, created_by_id, 'owner', created_at, created_by_id from connections`.execute(db);
     },
   },
+  "0003_audit_events": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("audit_events")
+        .addColumn("seq", "integer", (c) => c.primaryKey().autoIncrement())
+        .addColumn("at", "text", (c) => c.notNull())
+        .addColumn("actor_id", "text", (c) => c.notNull())
+        .addColumn("actor_name", "text", (c) => c.notNull())
+        .addColumn("source", "text", (c) => c.notNull())
+        .addColumn("transport", "text", (c) => c.notNull())
+        .addColumn("action", "text", (c) => c.notNull())
+        .addColumn("target", "text", (c) => c.notNull())
+        .addColumn("outcome", "text", (c) => c.notNull())
+        .addColumn("reason", "text", (c) => c.notNull())
+        .addColumn("request_id", "text", (c) => c.notNull())
+        .addColumn("prev_hash", "text", (c) => c.notNull())
+        .addColumn("hash", "text", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("audit_by_target").on("audit_events").columns(["target", "seq"]).execute();
+      await db.schema.createIndex("audit_by_actor").on("audit_events").columns(["actor_id", "seq"]).execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

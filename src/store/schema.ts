@@ -78,12 +78,29 @@ export interface ConnectionAccessTable {
   assigned_by_id: string;
 }
 
+export interface AuditEventsTable {
+  seq: Generated<number>;
+  at: string;
+  actor_id: string;
+  actor_name: string;
+  source: string;
+  transport: string;
+  action: string;
+  target: string;
+  outcome: string;
+  reason: string;
+  request_id: string;
+  prev_hash: string;
+  hash: string;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
   connections: ConnectionsTable;
   connection_checks: ConnectionChecksTable;
   connection_access: ConnectionAccessTable;
+  audit_events: AuditEventsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
