@@ -36,6 +36,7 @@ export type CoreSettings = Pick<
   | "loginFailureLimit"
   | "loginFailureWindowMs"
   | "loginFailureDelayMs"
+  | "google"
 >;
 
 export interface Core {
@@ -110,6 +111,7 @@ export function createCore(deps: {
       sessionTtlMs: settings.sessionTtlMs,
       sessionCache,
       failureDelayMs: settings.loginFailureDelayMs,
+      google: settings.google,
       throttle: new LoginThrottle({
         limit: settings.loginFailureLimit,
         windowMs: settings.loginFailureWindowMs,

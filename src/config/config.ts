@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { GoogleSettings } from "../identity/google.js";
 
 /**
  * Every setting Berth reads, with its default. Parsed once at start-up from the environment,
@@ -46,6 +47,11 @@ const schema = z.object({
   BERTH_LOGIN_FAILURE_LIMIT: z.coerce.number().int().min(1).max(100_000).default(100),
   BERTH_LOGIN_FAILURE_WINDOW_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(3_600_000),
   BERTH_LOGIN_FAILURE_DELAY_MS: z.coerce.number().int().min(0).max(10_000).default(250),
+  BERTH_GOOGLE_CLIENT_IDS: z.string().default(""),
+  BERTH_GOOGLE_JWKS_URL: z.string().url().default("https://www.googleapis.com/oauth2/v3/certs"),
+  BERTH_GOOGLE_ISSUERS: z.string().default("accounts.google.com,https://accounts.google.com"),
+  BERTH_GOOGLE_HOSTED_DOMAIN: z.string().optional(),
+  BERTH_GOOGLE_ALLOWED_DOMAINS: z.string().default(""),
 });
 
 export interface Config {
@@ -74,6 +80,8 @@ export interface Config {
   readonly loginFailureWindowMs: number;
   /** Every failed sign-in takes at least this long, whatever failed. */
   readonly loginFailureDelayMs: number;
+  /** Google sign-in; off while clientIds is empty. */
+  readonly google: GoogleSettings;
 }
 
 export class ConfigError extends Error {
@@ -117,7 +125,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     loginFailureLimit: c.BERTH_LOGIN_FAILURE_LIMIT,
     loginFailureWindowMs: c.BERTH_LOGIN_FAILURE_WINDOW_MS,
     loginFailureDelayMs: c.BERTH_LOGIN_FAILURE_DELAY_MS,
+    google: Object.freeze({
+      clientIds: list(c.BERTH_GOOGLE_CLIENT_IDS),
+      jwksUrl: c.BERTH_GOOGLE_JWKS_URL,
+      issuers: list(c.BERTH_GOOGLE_ISSUERS),
+      hostedDomain: c.BERTH_GOOGLE_HOSTED_DOMAIN,
+      allowedDomains: list(c.BERTH_GOOGLE_ALLOWED_DOMAINS).map((d) => d.toLowerCase()),
+    }),
   });
+}
+
+function list(value: string): string[] {
+  return value
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
 }
 
 /** The variables with their defaults, for `berth --help` and the README check. */

@@ -9,6 +9,7 @@ import {
   ValidationError,
 } from "../errors/berth-error.js";
 import type { AuthService } from "../gen/berth/v1/auth_service_pb.js";
+import { createGoogleVerifier, type GoogleSettings, userForGoogle } from "../identity/google.js";
 import type { LoginThrottle } from "../identity/login-throttle.js";
 import { decoyHash, verifyPassword } from "../identity/passwords.js";
 import type { Principal } from "../identity/principal.js";
@@ -28,11 +29,14 @@ export interface AuthServiceDeps {
   sessionCache?: TtlCache<Principal>;
   /** Locks an account after too many failed sign-ins. */
   throttle?: LoginThrottle;
+  google?: GoogleSettings;
 }
 
 export function createAuthService(deps: AuthServiceDeps): ServiceImpl<typeof AuthService> {
   const clock = deps.clock ?? (() => new Date());
   const failureDelayMs = deps.failureDelayMs ?? 250;
+  const google = deps.google && deps.google.clientIds.length > 0 ? deps.google : undefined;
+  const verifyGoogle = google ? createGoogleVerifier(google) : undefined;
 
   return {
     async login(req) {
@@ -70,8 +74,20 @@ export function createAuthService(deps: AuthServiceDeps): ServiceImpl<typeof Aut
         user: userToProto(user),
       };
     },
-    async loginWithGoogle() {
-      throw new UnimplementedError("Google sign-in");
+    async loginWithGoogle(req) {
+      if (!google || !verifyGoogle)
+        throw new UnimplementedError("Google sign-in (set BERTH_GOOGLE_CLIENT_IDS)");
+      if (req.idToken === "" || req.idToken.length > 16_384)
+        throw ValidationError.field("idToken", "is required");
+      const identity = await verifyGoogle(req.idToken);
+      const user = await userForGoogle(deps.db, identity, google, clock());
+      if (user.disabled) throw new UnauthenticatedError("This account is disabled", "account_disabled");
+      const session = await issueSession(deps.db, user, deps.sessionTtlMs, clock());
+      return {
+        token: session.token,
+        expiresAt: timestampFromDate(session.expiresAt),
+        user: userToProto(user),
+      };
     },
     async logout(_req, ctx) {
       const principal = principalOf(ctx);

@@ -41,6 +41,13 @@ export async function inMemoryBerth() {
       loginFailureLimit: 100,
       loginFailureWindowMs: 3_600_000,
       loginFailureDelayMs: 0,
+      google: {
+        clientIds: [],
+        jwksUrl: "http://127.0.0.1:1/jwks",
+        issuers: [],
+        hostedDomain: undefined,
+        allowedDomains: [],
+      },
       testTimeoutMs: 3_000,
       sessionTtlMs: 60_000,
       authCacheTtlMs: 5_000,
