@@ -8,6 +8,7 @@ import { AuditService } from "./gen/berth/v1/audit_service_pb.js";
 import { AuthService } from "./gen/berth/v1/auth_service_pb.js";
 import { BrokerService } from "./gen/berth/v1/broker_service_pb.js";
 import { ConnectionService } from "./gen/berth/v1/connection_service_pb.js";
+import { TokenService } from "./gen/berth/v1/token_service_pb.js";
 import { UserService } from "./gen/berth/v1/user_service_pb.js";
 import { Health } from "./gen/grpc/health/v1/health_pb.js";
 import { bootstrapAdmin } from "./identity/users.js";
@@ -119,6 +120,7 @@ export async function startBerth(config: Config, options: StartOptions = {}): Pr
             [AccessService, services.access],
             [UserService, services.user],
             [AuditService, services.audit],
+            [TokenService, services.token],
             [Health, services.health],
           ],
           interceptors,

@@ -8,6 +8,7 @@ import type { KeyProvider } from "./crypto/key-provider.js";
 import { driverFor } from "./drivers/registry.js";
 import { LoginThrottle } from "./identity/login-throttle.js";
 import type { Principal } from "./identity/principal.js";
+import { createServiceTokens } from "./identity/service-tokens.js";
 import { createUserAdmin } from "./identity/user-admin.js";
 import type { Logger } from "./observability/logger.js";
 import { createDataPlane, type DataPlane } from "./pools/data-plane.js";
@@ -18,6 +19,7 @@ import { createAuthService } from "./services/auth-service.js";
 import { createBrokerService } from "./services/broker-service.js";
 import { createConnectionService } from "./services/connection-service.js";
 import { createHealthService } from "./services/health-service.js";
+import { createTokenService } from "./services/token-service.js";
 import { createUserService } from "./services/user-service.js";
 import type { Db } from "./store/store.js";
 
@@ -97,7 +99,13 @@ export function createCore(deps: {
   plane.leases.on("ended", (lease, reason) => {
     void audit.append(leaseEvent("lease.end", lease.principalId, lease.connectionId, reason)).catch(() => {});
   });
+  const serviceTokens = createServiceTokens({
+    db,
+    // A revoked token stops working at once, not when its cached principal expires.
+    onRevoked: (tokenHash) => sessionCache.delete(tokenHash),
+  });
   const services: Services = {
+    token: createTokenService({ tokens: serviceTokens }),
     audit: createAuditService({ audit }),
     access: createAccessService({ access }),
     user: createUserService({ users }),
@@ -135,6 +143,7 @@ export function createCore(deps: {
     sessionCache,
     countError: (kind, reason) => plane.metrics.countError(kind, reason),
     audit,
+    serviceTokens,
   });
   return { registry, dataPlane: plane, services, interceptors, audit };
 }

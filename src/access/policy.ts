@@ -11,13 +11,19 @@ import { type AccessLevel, higher, isAccessLevel } from "./levels.js";
 export interface AccessPolicy {
   levelOf(principal: Principal, connectionId: string): Promise<AccessLevel | undefined>;
   /** Restricts a listing: undefined = everything. */
-  listScope(principal: Principal): { userId: string; googleEmail: string | null } | undefined;
+  listScope(principal: Principal): ListScope | undefined;
 }
+
+export type ListScope = { userId: string; googleEmail: string | null } | { connectionIds: readonly string[] };
 
 export function grantsPolicy(db: Db): AccessPolicy {
   const grants = accessRepository(db);
   return {
     async levelOf(principal, connectionId) {
+      // A service token reaches only the connections it names, and no further than its level.
+      if (principal.kind === "service") {
+        return principal.scope?.connectionIds.includes(connectionId) ? principal.scope.level : undefined;
+      }
       if (principal.role === "admin") return "owner";
       let level: AccessLevel | undefined;
       for (const g of await grants.grantsFor(connectionId, principal.userId, principal.googleEmail)) {
@@ -26,6 +32,7 @@ export function grantsPolicy(db: Db): AccessPolicy {
       return level;
     },
     listScope(principal) {
+      if (principal.kind === "service") return { connectionIds: principal.scope?.connectionIds ?? [] };
       return principal.role === "admin"
         ? undefined
         : { userId: principal.userId, googleEmail: principal.googleEmail };

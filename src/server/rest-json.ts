@@ -2,6 +2,7 @@ import { type DescMessage, fromJson, type JsonValue, type MessageShape } from "@
 import { type Timestamp, timestampDate } from "@bufbuild/protobuf/wkt";
 import { type FieldViolation, ValidationError } from "../errors/berth-error.js";
 import type { ConnectionAccess } from "../gen/berth/v1/access_service_pb.js";
+import type { ServiceToken } from "../gen/berth/v1/token_service_pb.js";
 import {
   CheckOutcome,
   type CheckResult,
@@ -144,6 +145,18 @@ export function accessToJson(a: ConnectionAccess) {
     googleEmail: a.googleEmail ?? null,
     accessLevel: nameOf(ACCESS_LEVEL_NAMES, a.accessLevel) ?? "unspecified",
     assignedAt: iso(a.assignedAt),
+  };
+}
+
+export function serviceTokenToJson(t: ServiceToken) {
+  return {
+    id: t.id,
+    name: t.name,
+    connectionIds: t.connectionIds,
+    accessLevel: nameOf(ACCESS_LEVEL_NAMES, t.accessLevel) ?? "unspecified",
+    createdAt: iso(t.createdAt),
+    expiresAt: iso(t.expiresAt),
+    revokedAt: iso(t.revokedAt),
   };
 }
 

@@ -16,6 +16,7 @@ import { AccessService, GrantAccessRequestSchema } from "../gen/berth/v1/access_
 import { AuditService } from "../gen/berth/v1/audit_service_pb.js";
 import { AuthService } from "../gen/berth/v1/auth_service_pb.js";
 import { ConnectionService } from "../gen/berth/v1/connection_service_pb.js";
+import { CreateServiceTokenRequestSchema, TokenService } from "../gen/berth/v1/token_service_pb.js";
 import { ConnectionSpecSchema, ConnectionStatus } from "../gen/berth/v1/types_pb.js";
 import { UserService } from "../gen/berth/v1/user_service_pb.js";
 import { specFromProto } from "../services/mapping.js";
@@ -26,6 +27,7 @@ import {
   checkResultToJson,
   connectionToJson,
   messageFromRestJson,
+  serviceTokenToJson,
   timestampToJson,
   userToJson,
 } from "./rest-json.js";
@@ -61,6 +63,7 @@ const A = AuthService.method;
 const G = AccessService.method;
 const U = UserService.method;
 const AU = AuditService.method;
+const T = TokenService.method;
 
 /** The last path segment of DELETE …/access/{who}: a user id, or a Google address (has an @). */
 function granteeOf(who: string) {
@@ -106,6 +109,29 @@ const etag = (version: number) => ({ etag: `"${version}"` });
 
 /** The RFC's REST paths (§3.3) and /api/auth, each mapped onto one RPC. */
 const ROUTES: RestRoute[] = [
+  route({
+    verb: "POST",
+    path: "/api/tokens",
+    method: T.createServiceToken,
+    status: 201,
+    request: ({ body }) => messageFromRestJson(CreateServiceTokenRequestSchema, body),
+    response: (r) => ({ body: { token: r.token, serviceToken: serviceTokenToJson(r.serviceToken!) } }),
+  }),
+  route({
+    verb: "GET",
+    path: "/api/tokens",
+    method: T.listServiceTokens,
+    request: () => ({}),
+    response: (r) => ({ body: { serviceTokens: r.serviceTokens.map(serviceTokenToJson) } }),
+  }),
+  route({
+    verb: "DELETE",
+    path: "/api/tokens/:id",
+    method: T.revokeServiceToken,
+    status: 204,
+    request: ({ params }) => ({ id: params.id! }),
+    response: () => ({}),
+  }),
   route({
     verb: "GET",
     path: "/api/audit",
@@ -444,6 +470,7 @@ export function createRestHandler(deps: RestDeps) {
     [AccessService, deps.services.access],
     [UserService, deps.services.user],
     [AuditService, deps.services.audit],
+    [TokenService, deps.services.token],
   ] as const) {
     for (const m of service.methods) {
       impls.set(

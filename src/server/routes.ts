@@ -7,9 +7,11 @@ import { AuditService } from "../gen/berth/v1/audit_service_pb.js";
 import { AuthService } from "../gen/berth/v1/auth_service_pb.js";
 import { BrokerService } from "../gen/berth/v1/broker_service_pb.js";
 import { ConnectionService } from "../gen/berth/v1/connection_service_pb.js";
+import { TokenService } from "../gen/berth/v1/token_service_pb.js";
 import { UserService } from "../gen/berth/v1/user_service_pb.js";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import type { Principal } from "../identity/principal.js";
+import type { ServiceTokens } from "../identity/service-tokens.js";
 import type { Logger } from "../observability/logger.js";
 import type { Db } from "../store/store.js";
 import { auditInterceptor } from "./interceptors/audit.js";
@@ -25,6 +27,7 @@ export interface Services {
   access: ServiceImpl<typeof AccessService>;
   user: ServiceImpl<typeof UserService>;
   audit: ServiceImpl<typeof AuditService>;
+  token: ServiceImpl<typeof TokenService>;
   health: ServiceImpl<typeof Health>;
 }
 
@@ -36,6 +39,7 @@ export const SERVED: readonly DescService[] = [
   AccessService,
   UserService,
   AuditService,
+  TokenService,
 ];
 
 /**
@@ -50,6 +54,7 @@ export function registerRoutes(services: Services) {
     router.service(AccessService, services.access);
     router.service(UserService, services.user);
     router.service(AuditService, services.audit);
+    router.service(TokenService, services.token);
     router.service(Health, services.health);
   };
 }
@@ -61,12 +66,17 @@ export function createInterceptors(deps: {
   sessionCache?: TtlCache<Principal>;
   countError?: (kind: string, reason: string) => void;
   audit?: AuditLog;
+  serviceTokens?: ServiceTokens;
 }): Interceptor[] {
   return [
     loggingInterceptor(deps.log),
     errorInterceptor(deps.log, deps.countError),
     // Inside error mapping (it sees Berth's own errors), outside authn (it sees who was refused).
     ...(deps.audit ? [auditInterceptor(deps.audit)] : []),
-    authnInterceptor({ db: deps.db, ...(deps.sessionCache ? { cache: deps.sessionCache } : {}) }),
+    authnInterceptor({
+      db: deps.db,
+      ...(deps.sessionCache ? { cache: deps.sessionCache } : {}),
+      ...(deps.serviceTokens ? { serviceTokens: deps.serviceTokens } : {}),
+    }),
   ];
 }

@@ -97,6 +97,12 @@ export function createAuthService(deps: AuthServiceDeps): ServiceImpl<typeof Aut
     },
     async whoAmI(_req, ctx) {
       const p = principalOf(ctx);
+      if (p.kind === "service") {
+        return {
+          user: { id: p.userId, username: p.username, role: "service" },
+          sessionExpiresAt: timestampFromDate(p.sessionExpiresAt),
+        };
+      }
       const user = await deps.db
         .selectFrom("users")
         .selectAll()

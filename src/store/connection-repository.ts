@@ -1,3 +1,4 @@
+import type { ListScope } from "../access/policy.js";
 import type { ConnectionRow, NewConnectionRow } from "./schema.js";
 import type { Db } from "./store.js";
 
@@ -25,11 +26,13 @@ export function connectionRepository(db: Db) {
     async list(opts: {
       limit: number;
       after?: ListCursor | undefined;
-      visibleTo?: { userId: string; googleEmail: string | null } | undefined;
+      visibleTo?: ListScope | undefined;
     }): Promise<ConnectionRow[]> {
       let q = db.selectFrom("connections").selectAll();
       const who = opts.visibleTo;
-      if (who) {
+      if (who && "connectionIds" in who) {
+        q = q.where("id", "in", who.connectionIds.length > 0 ? [...who.connectionIds] : [""]);
+      } else if (who) {
         // Only connections with a grant for this user (or their Google address).
         q = q.where("id", "in", (eb) =>
           eb

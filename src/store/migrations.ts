@@ -137,6 +137,23 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex("audit_by_actor").on("audit_events").columns(["actor_id", "seq"]).execute();
     },
   },
+  "0004_service_tokens": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("service_tokens")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("name", "text", (c) => c.notNull())
+        // SHA-256 of the token; the token itself is shown once and never stored.
+        .addColumn("token_hash", "text", (c) => c.notNull().unique())
+        .addColumn("connection_ids", "text", (c) => c.notNull())
+        .addColumn("access_level", "text", (c) => c.notNull())
+        .addColumn("created_by_id", "text", (c) => c.notNull())
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .addColumn("expires_at", "text", (c) => c.notNull())
+        .addColumn("revoked_at", "text")
+        .execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

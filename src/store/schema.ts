@@ -94,6 +94,19 @@ export interface AuditEventsTable {
   hash: string;
 }
 
+export interface ServiceTokensTable {
+  id: string;
+  name: string;
+  token_hash: string;
+  /** JSON array of connection ids. */
+  connection_ids: string;
+  access_level: string;
+  created_by_id: string;
+  created_at: string;
+  expires_at: string;
+  revoked_at: string | null;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -101,6 +114,7 @@ export interface Database {
   connection_checks: ConnectionChecksTable;
   connection_access: ConnectionAccessTable;
   audit_events: AuditEventsTable;
+  service_tokens: ServiceTokensTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -2,6 +2,7 @@ import type { Interceptor } from "@connectrpc/connect";
 import type { TtlCache } from "../../access/ttl-cache.js";
 import { UnauthenticatedError } from "../../errors/berth-error.js";
 import { type Principal, principalKey } from "../../identity/principal.js";
+import { isServiceToken, type ServiceTokens } from "../../identity/service-tokens.js";
 import { authenticateToken, hashToken } from "../../identity/sessions.js";
 import type { Db } from "../../store/store.js";
 
@@ -19,6 +20,7 @@ export function authnInterceptor(deps: {
   db: Db;
   clock?: () => Date;
   cache?: TtlCache<Principal>;
+  serviceTokens?: ServiceTokens;
 }): Interceptor {
   const clock = deps.clock ?? (() => new Date());
   // Principals by token hash, briefly, so that a session stream or a statement does not read the
@@ -27,7 +29,10 @@ export function authnInterceptor(deps: {
     const key = hashToken(token);
     const cached = deps.cache?.get(key);
     if (cached && cached.sessionExpiresAt > clock()) return cached;
-    const principal = await authenticateToken(deps.db, token, clock());
+    const principal =
+      isServiceToken(token) && deps.serviceTokens
+        ? await deps.serviceTokens.authenticate(token)
+        : await authenticateToken(deps.db, token, clock());
     deps.cache?.set(key, principal, [`user:${principal.userId}`]);
     return principal;
   };
