@@ -48,13 +48,14 @@ export async function startBerth(config: Config, options: StartOptions = {}): Pr
   await bootstrapAdmin(store.db, config.adminPassword, log, options.announce);
 
   let ready = true;
-  const { dataPlane, services, interceptors } = createCore({
+  const core = createCore({
     db: store.db,
     keys,
     log,
     settings: config,
     ready: () => ready,
   });
+  const { dataPlane, services, interceptors } = core;
   const shutdown = new AbortController();
   const rpc = connectNodeAdapter({
     routes: registerRoutes(services),
@@ -146,6 +147,7 @@ export async function startBerth(config: Config, options: StartOptions = {}): Pr
         shutdown.abort();
         await Promise.all([listener.close(config.shutdownGraceMs), grpc?.close(config.shutdownGraceMs)]);
         await dataPlane.close(config.shutdownGraceMs);
+        await core.close();
         await store.close();
         log.info("berth stopped");
       })();

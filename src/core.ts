@@ -10,6 +10,8 @@ import { LoginThrottle } from "./identity/login-throttle.js";
 import type { Principal } from "./identity/principal.js";
 import { createServiceTokens } from "./identity/service-tokens.js";
 import { createUserAdmin } from "./identity/user-admin.js";
+import { createCacheBus } from "./limits/cache-bus.js";
+import { rateLimitInterceptor } from "./limits/rate-limits.js";
 import type { Logger } from "./observability/logger.js";
 import { createDataPlane, type DataPlane } from "./pools/data-plane.js";
 import { createInterceptors, SERVED, type Services } from "./server/routes.js";
@@ -39,6 +41,8 @@ export type CoreSettings = Pick<
   | "loginFailureWindowMs"
   | "loginFailureDelayMs"
   | "google"
+  | "redisUrl"
+  | "rateLimits"
 >;
 
 export interface Core {
@@ -47,6 +51,8 @@ export interface Core {
   services: Services;
   interceptors: ReturnType<typeof createInterceptors>;
   audit: AuditLog;
+  /** Disconnects from Redis. */
+  close(): Promise<void>;
 }
 
 /**
@@ -64,6 +70,18 @@ export function createCore(deps: {
   // Caches that keep the per-statement path off the store; invalidated on change (and by TTL).
   const sessionCache = new TtlCache<Principal>({ ttlMs: settings.authCacheTtlMs });
   const accessCache = new TtlCache<true>({ ttlMs: settings.authCacheTtlMs });
+  // Invalidations reach every instance through Redis when it is configured (`kind|key`).
+  const bus = createCacheBus(settings.redisUrl, (message) => {
+    const [kind, key = ""] = message.split("|");
+    if (kind === "tag") {
+      sessionCache.invalidateTag(key);
+      accessCache.invalidateTag(key);
+    } else if (kind === "session") {
+      sessionCache.delete(key);
+    } else if (kind === "connection") {
+      dataPlane?.connectionChanged(key);
+    }
+  });
   let dataPlane: DataPlane | undefined;
   const registry = createConnectionRegistry({
     db,
@@ -71,7 +89,7 @@ export function createCore(deps: {
     policy: grantsPolicy(db),
     drivers: driverFor,
     testTimeoutMs: settings.testTimeoutMs,
-    onChanged: (id) => dataPlane?.connectionChanged(id),
+    onChanged: (id) => bus.publish(`connection|${id}`),
   });
   const plane = createDataPlane(registry, accessCache, {
     connectTimeoutMs: settings.connectTimeoutMs,
@@ -81,15 +99,12 @@ export function createCore(deps: {
   const access = createAccessManager({
     db,
     registry,
-    onAccessChanged: (id) => accessCache.invalidateTag(`connection:${id}`),
+    onAccessChanged: (id) => bus.publish(`tag|connection:${id}`),
   });
   const users = createUserAdmin({
     db,
     // A disabled user, a new password or a new role takes effect at once, not after the caches' TTL.
-    onUserChanged: (id) => {
-      sessionCache.invalidateTag(`user:${id}`);
-      accessCache.invalidateTag(`user:${id}`);
-    },
+    onUserChanged: (id) => bus.publish(`tag|user:${id}`),
   });
   const audit = createAuditLog(db);
   // Leases are audited when they open and end (their statements are not, one by one).
@@ -102,7 +117,7 @@ export function createCore(deps: {
   const serviceTokens = createServiceTokens({
     db,
     // A revoked token stops working at once, not when its cached principal expires.
-    onRevoked: (tokenHash) => sessionCache.delete(tokenHash),
+    onRevoked: (tokenHash) => bus.publish(`session|${tokenHash}`),
   });
   const services: Services = {
     token: createTokenService({ tokens: serviceTokens }),
@@ -117,7 +132,7 @@ export function createCore(deps: {
     auth: createAuthService({
       db,
       sessionTtlMs: settings.sessionTtlMs,
-      sessionCache,
+      forgetSession: (hash) => bus.publish(`session|${hash}`),
       failureDelayMs: settings.loginFailureDelayMs,
       google: settings.google,
       throttle: new LoginThrottle({
@@ -144,8 +159,9 @@ export function createCore(deps: {
     countError: (kind, reason) => plane.metrics.countError(kind, reason),
     audit,
     serviceTokens,
+    ...(settings.rateLimits === "rfc" ? { rateLimit: rateLimitInterceptor({ redis: bus.redis }) } : {}),
   });
-  return { registry, dataPlane: plane, services, interceptors, audit };
+  return { registry, dataPlane: plane, services, interceptors, audit, close: bus.close };
 }
 
 function leaseEvent(action: string, actorId: string, target: string, reason: string) {

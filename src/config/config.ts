@@ -47,6 +47,8 @@ const schema = z.object({
   BERTH_LOGIN_FAILURE_LIMIT: z.coerce.number().int().min(1).max(100_000).default(100),
   BERTH_LOGIN_FAILURE_WINDOW_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(3_600_000),
   BERTH_LOGIN_FAILURE_DELAY_MS: z.coerce.number().int().min(0).max(10_000).default(250),
+  BERTH_REDIS_URL: z.string().url().optional(),
+  BERTH_RATE_LIMITS: z.enum(["rfc", "off"]).default("rfc"),
   BERTH_GOOGLE_CLIENT_IDS: z.string().default(""),
   BERTH_GOOGLE_JWKS_URL: z.string().url().default("https://www.googleapis.com/oauth2/v3/certs"),
   BERTH_GOOGLE_ISSUERS: z.string().default("accounts.google.com,https://accounts.google.com"),
@@ -82,6 +84,9 @@ export interface Config {
   readonly loginFailureDelayMs: number;
   /** Google sign-in; off while clientIds is empty. */
   readonly google: GoogleSettings;
+  /** Shared rate limits and cache invalidation across instances; undefined = this instance only. */
+  readonly redisUrl: string | undefined;
+  readonly rateLimits: "rfc" | "off";
 }
 
 export class ConfigError extends Error {
@@ -125,6 +130,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     loginFailureLimit: c.BERTH_LOGIN_FAILURE_LIMIT,
     loginFailureWindowMs: c.BERTH_LOGIN_FAILURE_WINDOW_MS,
     loginFailureDelayMs: c.BERTH_LOGIN_FAILURE_DELAY_MS,
+    redisUrl: c.BERTH_REDIS_URL,
+    rateLimits: c.BERTH_RATE_LIMITS,
     google: Object.freeze({
       clientIds: list(c.BERTH_GOOGLE_CLIENT_IDS),
       jwksUrl: c.BERTH_GOOGLE_JWKS_URL,

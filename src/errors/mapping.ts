@@ -130,6 +130,16 @@ export interface RestError {
   body: { error: ErrorKind; message: string; details: ErrorDetails & { request_id: string } };
 }
 
+function rateLimitHeaders(details: ErrorDetails): Record<string, string> {
+  const headers: Record<string, string> = { "retry-after": String(details.retry_after_seconds) };
+  if (details.limit !== undefined) {
+    headers["x-ratelimit-limit"] = String(details.limit);
+    headers["x-ratelimit-remaining"] = "0";
+    headers["x-ratelimit-reset"] = String(details.reset_seconds ?? details.retry_after_seconds);
+  }
+  return headers;
+}
+
 /** The RFC §9.3 envelope: {"error", "message", "details"}. */
 export function toRestError(thrown: unknown, requestId: string): RestError {
   const err =
@@ -140,7 +150,7 @@ export function toRestError(thrown: unknown, requestId: string): RestError {
   if (err instanceof ConnectionCheckError) details.stages = checkResultToJson(err.result).stages;
   return {
     status: statusOf(err).http,
-    headers: err instanceof RateLimitedError ? { "retry-after": String(details.retry_after_seconds) } : {},
+    headers: err instanceof RateLimitedError ? rateLimitHeaders(details) : {},
     body: { error: err.kind, message: safeMessage(err, requestId), details },
   };
 }

@@ -533,9 +533,19 @@ export function createRestHandler(deps: RestDeps) {
       const parsed: Parsed = { params: found.params, query: url.searchParams, body, header };
       const { route } = found;
       const message = create(route.method.input, route.request(parsed));
-      const out = await invoke(route.method, message, header, info, req, deps.interceptors, impls);
+      const rateHeaders: Record<string, string> = {};
+      const out = await invoke(
+        route.method,
+        message,
+        header,
+        info,
+        req,
+        deps.interceptors,
+        impls,
+        rateHeaders,
+      );
       const { body: resBody, headers } = route.response(out, parsed);
-      send(route.status ?? 200, route.status === 204 ? undefined : resBody, headers);
+      send(route.status ?? 200, route.status === 204 ? undefined : resBody, { ...rateHeaders, ...headers });
     } catch (err) {
       sendError(err);
     }
@@ -550,6 +560,7 @@ async function invoke(
   req: NodeRequest,
   interceptors: Interceptor[],
   impls: Map<string, (req: unknown, ctx: unknown) => unknown>,
+  rateHeaders: Record<string, string>,
 ): Promise<MessageShape<DescMessage>> {
   const abort = new AbortController();
   req.once("close", () => abort.abort());
@@ -562,6 +573,10 @@ async function invoke(
     contextValues: contextValuesFor(info),
     signal: abort.signal,
     input: message,
+  });
+  // Rate-limit headers set by the chain travel on to the REST response.
+  res.header.forEach((value, key) => {
+    if (key.startsWith("x-ratelimit-")) rateHeaders[key] = value;
   });
   return res.message as MessageShape<DescMessage>;
 }

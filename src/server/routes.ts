@@ -67,6 +67,7 @@ export function createInterceptors(deps: {
   countError?: (kind: string, reason: string) => void;
   audit?: AuditLog;
   serviceTokens?: ServiceTokens;
+  rateLimit?: Interceptor;
 }): Interceptor[] {
   return [
     loggingInterceptor(deps.log),
@@ -78,5 +79,7 @@ export function createInterceptors(deps: {
       ...(deps.sessionCache ? { cache: deps.sessionCache } : {}),
       ...(deps.serviceTokens ? { serviceTokens: deps.serviceTokens } : {}),
     }),
+    // After authn: limits are per principal.
+    ...(deps.rateLimit ? [deps.rateLimit] : []),
   ];
 }

@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import type { TtlCache } from "../access/ttl-cache.js";
 import {
   RateLimitedError,
   UnauthenticatedError,
@@ -12,7 +11,6 @@ import type { AuthService } from "../gen/berth/v1/auth_service_pb.js";
 import { createGoogleVerifier, type GoogleSettings, userForGoogle } from "../identity/google.js";
 import type { LoginThrottle } from "../identity/login-throttle.js";
 import { decoyHash, verifyPassword } from "../identity/passwords.js";
-import type { Principal } from "../identity/principal.js";
 import { issueSession, revokeSession } from "../identity/sessions.js";
 import { findUserByUsername } from "../identity/users.js";
 import type { Db } from "../store/store.js";
@@ -25,8 +23,8 @@ export interface AuthServiceDeps {
   clock?: () => Date;
   /** Floor for a failed sign-in, so that failures take the same time whatever went wrong. */
   failureDelayMs?: number;
-  /** The authn cache, to forget a session at once on sign-out. */
-  sessionCache?: TtlCache<Principal>;
+  /** Forgets a signed-out session in every instance's authn cache at once. */
+  forgetSession?: (tokenHash: string) => void;
   /** Locks an account after too many failed sign-ins. */
   throttle?: LoginThrottle;
   google?: GoogleSettings;
@@ -92,7 +90,7 @@ export function createAuthService(deps: AuthServiceDeps): ServiceImpl<typeof Aut
     async logout(_req, ctx) {
       const principal = principalOf(ctx);
       await revokeSession(deps.db, principal.sessionHash, clock());
-      deps.sessionCache?.delete(principal.sessionHash);
+      deps.forgetSession?.(principal.sessionHash);
       return {};
     },
     async whoAmI(_req, ctx) {

@@ -41,6 +41,8 @@ export async function inMemoryBerth() {
       loginFailureLimit: 100,
       loginFailureWindowMs: 3_600_000,
       loginFailureDelayMs: 0,
+      redisUrl: undefined,
+      rateLimits: "off",
       google: {
         clientIds: [],
         jwksUrl: "http://127.0.0.1:1/jwks",

@@ -45,6 +45,8 @@ export async function startTestBerth(env: Record<string, string> = {}): Promise<
     BERTH_ADMIN_PASSWORD: ADMIN_PASSWORD,
     BERTH_LOG_LEVEL: "info",
     BERTH_SHUTDOWN_GRACE_MS: "2000",
+    // Suites create many connections; the rate-limit suites turn the RFC's limits back on.
+    BERTH_RATE_LIMITS: "off",
     ...env,
   });
   const berth = await startBerth(config, { logDestination: sink, announce: (l) => logs.push(l) });

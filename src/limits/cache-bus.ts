@@ -1,0 +1,33 @@
+import { Redis } from "ioredis";
+
+const CHANNEL = "berth:cache-invalidation";
+
+/**
+ * Tells every Berth instance to drop cached authorizations: locally at once, and through Redis
+ * pub/sub to the others when Redis is configured. Without Redis it is purely local.
+ */
+export function createCacheBus(redisUrl: string | undefined, apply: (message: string) => void) {
+  if (!redisUrl) {
+    return { publish: (message: string) => apply(message), redis: undefined, close: async () => {} };
+  }
+  // The publisher drops commands while Redis is down (a stale cache expires by its TTL anyway); the
+  // subscriber queues its SUBSCRIBE until connected, and ioredis re-subscribes after reconnects.
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
+  const subscriber = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  // Errors are retried by ioredis; meanwhile limits fall back to memory and caches to their TTL.
+  redis.on("error", () => {});
+  subscriber.on("error", () => {});
+  void subscriber.subscribe(CHANNEL).catch(() => {});
+  subscriber.on("message", (_channel: string, message: string) => apply(message));
+  return {
+    redis,
+    publish(message: string) {
+      apply(message);
+      void redis.publish(CHANNEL, message).catch(() => {});
+    },
+    async close() {
+      redis.disconnect();
+      subscriber.disconnect();
+    },
+  };
+}

@@ -1,0 +1,87 @@
+import type { Interceptor } from "@connectrpc/connect";
+import type { Redis } from "ioredis";
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
+import { RateLimitedError } from "../errors/berth-error.js";
+import { principalKey } from "../identity/principal.js";
+
+interface Rule {
+  readonly name: string;
+  readonly points: number;
+  readonly durationSec: number;
+}
+
+/** RFC 002 §9.2, per principal. Methods sharing a rule share its budget. */
+const HOUR = 3600;
+const MINUTE = 60;
+const RULES: Readonly<Record<string, Rule>> = {
+  "berth.v1.ConnectionService/CreateConnection": { name: "connection_create", points: 10, durationSec: HOUR },
+  "berth.v1.ConnectionService/TestConnection": { name: "connection_test", points: 30, durationSec: HOUR },
+  "berth.v1.ConnectionService/ResetPool": { name: "pool_reset", points: 5, durationSec: HOUR },
+  "berth.v1.AccessService/GrantAccess": { name: "access_change", points: 20, durationSec: HOUR },
+  "berth.v1.AccessService/RevokeAccess": { name: "access_change", points: 20, durationSec: HOUR },
+  "berth.v1.ConnectionService/ListConnections": { name: "connection_list", points: 60, durationSec: MINUTE },
+  "berth.v1.ConnectionService/GetConnectionStatus": { name: "status", points: 120, durationSec: MINUTE },
+  "berth.v1.ConnectionService/WatchConnectionStatus": { name: "pool_stats", points: 60, durationSec: MINUTE },
+};
+
+type Limiter = RateLimiterMemory | RateLimiterRedis;
+
+/**
+ * The RFC's rate limits. In memory by default; with Redis, shared by every instance — and if Redis
+ * is unreachable, each instance falls back to its own memory (rate-limiter-flexible's insurance
+ * limiter) rather than refusing everything or letting everything through.
+ */
+export function rateLimitInterceptor(options: { redis?: Redis | undefined }): Interceptor {
+  const limiters = new Map<string, Limiter>();
+  for (const rule of Object.values(RULES)) {
+    if (limiters.has(rule.name)) continue;
+    const memory = new RateLimiterMemory({
+      points: rule.points,
+      duration: rule.durationSec,
+      keyPrefix: `berth_rl_${rule.name}`,
+    });
+    limiters.set(
+      rule.name,
+      options.redis
+        ? new RateLimiterRedis({
+            storeClient: options.redis,
+            points: rule.points,
+            duration: rule.durationSec,
+            keyPrefix: `berth_rl_${rule.name}`,
+            rejectIfRedisNotReady: true,
+            insuranceLimiter: memory,
+          })
+        : memory,
+    );
+  }
+  return (next) => async (req) => {
+    const rule = RULES[`${req.service.typeName}/${req.method.name}`];
+    const principal = req.contextValues.get(principalKey);
+    if (!rule || !principal) return next(req);
+    let state: RateLimiterRes;
+    try {
+      state = await limiters.get(rule.name)!.consume(principal.userId);
+    } catch (rejected) {
+      if (!(rejected instanceof RateLimiterRes)) throw rejected;
+      throw new RateLimitedError(
+        `Rate limit for ${rule.name.replace("_", " ")} reached (${rule.points} per ${window(rule)})`,
+        rejected.msBeforeNext,
+        {
+          reason: "rate_limited",
+          limit: rule.points,
+          remaining: 0,
+          reset_seconds: Math.ceil(rejected.msBeforeNext / 1000),
+        },
+      );
+    }
+    const res = await next(req);
+    res.header.set("x-ratelimit-limit", String(rule.points));
+    res.header.set("x-ratelimit-remaining", String(Math.max(0, state.remainingPoints)));
+    res.header.set("x-ratelimit-reset", String(Math.ceil(state.msBeforeNext / 1000)));
+    return res;
+  };
+}
+
+function window(rule: Rule): string {
+  return rule.durationSec === HOUR ? "hour" : "minute";
+}
