@@ -55,6 +55,7 @@ export async function startBerth(config: Config, options: StartOptions = {}): Pr
     settings: config,
     ready: () => ready,
   });
+  await core.ready();
   const { dataPlane, services, interceptors } = core;
   const shutdown = new AbortController();
   const rpc = connectNodeAdapter({

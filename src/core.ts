@@ -6,7 +6,7 @@ import type { Config } from "./config/config.js";
 import { type ConnectionRegistry, createConnectionRegistry } from "./connections/registry.js";
 import type { KeyProvider } from "./crypto/key-provider.js";
 import { driverFor } from "./drivers/registry.js";
-import { LoginThrottle } from "./identity/login-throttle.js";
+import { LoginThrottle, memoryLoginGuard, redisLoginGuard } from "./identity/login-throttle.js";
 import type { Principal } from "./identity/principal.js";
 import { createServiceTokens } from "./identity/service-tokens.js";
 import { createUserAdmin } from "./identity/user-admin.js";
@@ -51,6 +51,8 @@ export interface Core {
   services: Services;
   interceptors: ReturnType<typeof createInterceptors>;
   audit: AuditLog;
+  /** Resolves once Redis is connected (or after a short wait if it is not there). */
+  ready(): Promise<void>;
   /** Disconnects from Redis. */
   close(): Promise<void>;
 }
@@ -91,9 +93,11 @@ export function createCore(deps: {
     testTimeoutMs: settings.testTimeoutMs,
     onChanged: (id) => bus.publish(`connection|${id}`),
   });
+  const audit = createAuditLog(db);
   const plane = createDataPlane(registry, accessCache, {
     connectTimeoutMs: settings.connectTimeoutMs,
     healthIntervalMs: settings.healthIntervalMs,
+    onCredentialsDecrypted: (id) => audit.append(systemEvent("credentials.decrypt", id, "pool")),
   });
   dataPlane = plane;
   const access = createAccessManager({
@@ -106,13 +110,16 @@ export function createCore(deps: {
     // A disabled user, a new password or a new role takes effect at once, not after the caches' TTL.
     onUserChanged: (id) => bus.publish(`tag|user:${id}`),
   });
-  const audit = createAuditLog(db);
   // Leases are audited when they open and end (their statements are not, one by one).
   plane.leases.on("opened", (lease) => {
-    void audit.append(leaseEvent("lease.open", lease.principalId, lease.connectionId, "")).catch(() => {});
+    void audit
+      .append({ ...systemEvent("lease.open", lease.connectionId, ""), actorId: lease.principalId })
+      .catch(() => {});
   });
   plane.leases.on("ended", (lease, reason) => {
-    void audit.append(leaseEvent("lease.end", lease.principalId, lease.connectionId, reason)).catch(() => {});
+    void audit
+      .append({ ...systemEvent("lease.end", lease.connectionId, reason), actorId: lease.principalId })
+      .catch(() => {});
   });
   const serviceTokens = createServiceTokens({
     db,
@@ -135,10 +142,14 @@ export function createCore(deps: {
       forgetSession: (hash) => bus.publish(`session|${hash}`),
       failureDelayMs: settings.loginFailureDelayMs,
       google: settings.google,
-      throttle: new LoginThrottle({
-        limit: settings.loginFailureLimit,
-        windowMs: settings.loginFailureWindowMs,
-      }),
+      throttle: bus.redis
+        ? redisLoginGuard(bus.redis, {
+            limit: settings.loginFailureLimit,
+            windowMs: settings.loginFailureWindowMs,
+          })
+        : memoryLoginGuard(
+            new LoginThrottle({ limit: settings.loginFailureLimit, windowMs: settings.loginFailureWindowMs }),
+          ),
     }),
     broker: createBrokerService({
       registry,
@@ -161,12 +172,13 @@ export function createCore(deps: {
     serviceTokens,
     ...(settings.rateLimits === "rfc" ? { rateLimit: rateLimitInterceptor({ redis: bus.redis }) } : {}),
   });
-  return { registry, dataPlane: plane, services, interceptors, audit, close: bus.close };
+  return { registry, dataPlane: plane, services, interceptors, audit, ready: bus.ready, close: bus.close };
 }
 
-function leaseEvent(action: string, actorId: string, target: string, reason: string) {
+/** An event Berth records on its own account (not a call): actor "berth" unless set. */
+function systemEvent(action: string, target: string, reason: string) {
   return {
-    actorId,
+    actorId: "berth",
     actorName: "",
     source: "",
     transport: "",

@@ -161,6 +161,7 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
 
   return {
     async create(principal: Principal, input: ConnectionSpecInput): Promise<ConnectionView> {
+      requirePerson(principal, "register connections");
       const { settings, credentials } = validateSpec(input, { kind: "new" });
       const nameKey = settings.name.toLowerCase();
       await assertNameFree(nameKey);
@@ -293,6 +294,8 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
     async test(principal: Principal, target: CheckTarget, timeoutMs?: number): Promise<CheckResult> {
       const bound = boundTimeout(timeoutMs);
       if ("spec" in target) {
+        // An unsaved configuration can point anywhere: probing the network is for people.
+        requirePerson(principal, "test unsaved configurations");
         const { settings, credentials } = validateSpec(target.spec, { kind: "new" });
         const driver = driverOrThrow(settings.type);
         const creds = new Credentials(
@@ -317,6 +320,7 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
     async validate(principal: Principal, target: CheckTarget, timeoutMs?: number): Promise<CheckResult> {
       const bound = boundTimeout(timeoutMs);
       const row = "id" in target ? await visibleRow(principal, target.id, "user", "validate") : undefined;
+      if (!row) requirePerson(principal, "validate unsaved configurations");
       let settings: ConnectionSettings | undefined;
       const state: NetworkState = {};
       const stages: [CheckStage, StageRun][] = [
@@ -411,6 +415,11 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
 }
 
 export type ConnectionRegistry = ReturnType<typeof createConnectionRegistry>;
+
+function requirePerson(principal: Principal, what: string): void {
+  if (principal.kind !== "user")
+    throw new PermissionDeniedError(`Service tokens may not ${what}`, "service_token");
+}
 
 function staleVersion(current: number, sent: number): ConflictError {
   return new ConflictError(

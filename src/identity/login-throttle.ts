@@ -1,3 +1,7 @@
+import type { Redis } from "ioredis";
+import { RateLimiterRedis } from "rate-limiter-flexible";
+import { UnavailableError } from "../errors/berth-error.js";
+
 /**
  * Failed sign-ins per account in a sliding window, in memory. Past the limit the account is locked
  * until its oldest failure leaves the window — for the right password too, or guessing would simply
@@ -42,4 +46,57 @@ export class LoginThrottle {
     const since = this.#now() - this.#windowMs;
     return (this.#failures.get(account) ?? []).filter((t) => t > since);
   }
+}
+
+/** What sign-in needs from a throttle; in memory or in Redis. */
+export interface LoginGuard {
+  readonly limit: number;
+  lockedForMs(account: string): Promise<number>;
+  recordFailure(account: string): Promise<void>;
+  recordSuccess(account: string): Promise<void>;
+}
+
+export function memoryLoginGuard(throttle: LoginThrottle): LoginGuard {
+  return {
+    limit: throttle.limit,
+    lockedForMs: async (a) => throttle.lockedForMs(a),
+    recordFailure: async (a) => throttle.recordFailure(a),
+    recordSuccess: async (a) => throttle.recordSuccess(a),
+  };
+}
+
+/**
+ * Failed sign-ins counted in Redis, so that every instance sees them. If Redis cannot be reached,
+ * sign-in fails closed (UNAVAILABLE): an attacker must not get a fresh budget by knocking Redis over.
+ */
+export function redisLoginGuard(redis: Redis, options: { limit: number; windowMs: number }): LoginGuard {
+  const limiter = new RateLimiterRedis({
+    storeClient: redis,
+    keyPrefix: "berth_login_failures",
+    points: options.limit,
+    duration: Math.ceil(options.windowMs / 1000),
+    rejectIfRedisNotReady: true,
+  });
+  const closed = (err: unknown): never => {
+    throw new UnavailableError(
+      "Sign-in is unavailable: the shared sign-in throttle (Redis) cannot be reached",
+      {
+        reason: "throttle_unavailable",
+      },
+      { cause: err },
+    );
+  };
+  return {
+    limit: options.limit,
+    async lockedForMs(account) {
+      const state = await limiter.get(account).catch(closed);
+      return state && state.consumedPoints >= options.limit ? state.msBeforeNext : 0;
+    },
+    async recordFailure(account) {
+      await limiter.penalty(account, 1).catch(closed);
+    },
+    async recordSuccess(account) {
+      await limiter.delete(account).catch(closed);
+    },
+  };
 }

@@ -8,7 +8,12 @@ const CHANNEL = "berth:cache-invalidation";
  */
 export function createCacheBus(redisUrl: string | undefined, apply: (message: string) => void) {
   if (!redisUrl) {
-    return { publish: (message: string) => apply(message), redis: undefined, close: async () => {} };
+    return {
+      publish: (message: string) => apply(message),
+      redis: undefined,
+      ready: async () => {},
+      close: async () => {},
+    };
   }
   // The publisher drops commands while Redis is down (a stale cache expires by its TTL anyway); the
   // subscriber queues its SUBSCRIBE until connected, and ioredis re-subscribes after reconnects.
@@ -24,6 +29,17 @@ export function createCacheBus(redisUrl: string | undefined, apply: (message: st
     publish(message: string) {
       apply(message);
       void redis.publish(CHANNEL, message).catch(() => {});
+    },
+    /** Waits (up to timeoutMs) for Redis at start-up; Berth starts without it if it does not come. */
+    ready(timeoutMs = 3_000): Promise<void> {
+      if (redis.status === "ready") return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, timeoutMs);
+        redis.once("ready", () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
     },
     async close() {
       redis.disconnect();

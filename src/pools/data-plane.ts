@@ -9,6 +9,8 @@ import { PoolManager } from "./pool-manager.js";
 export interface DataPlaneOptions {
   connectTimeoutMs: number;
   healthIntervalMs: number;
+  /** Told when a pool decrypts a connection's credentials (for the audit log); may refuse by throwing. */
+  onCredentialsDecrypted?: (connectionId: string) => Promise<void>;
 }
 
 export interface DataPlane {
@@ -37,7 +39,12 @@ export function createDataPlane(
   });
   let metrics: Metrics | undefined;
   const pools = new PoolManager({
-    load: (id) => registry.loadForPool(id),
+    load: async (id) => {
+      const loaded = await registry.loadForPool(id);
+      // Credentials were decrypted for a pool: a security-relevant event of its own.
+      await options.onCredentialsDecrypted?.(id);
+      return loaded;
+    },
     drivers: driverFor,
     connectTimeoutMs: options.connectTimeoutMs,
     onPool: (pool) => {

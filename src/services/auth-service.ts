@@ -9,7 +9,7 @@ import {
 } from "../errors/berth-error.js";
 import type { AuthService } from "../gen/berth/v1/auth_service_pb.js";
 import { createGoogleVerifier, type GoogleSettings, userForGoogle } from "../identity/google.js";
-import type { LoginThrottle } from "../identity/login-throttle.js";
+import type { LoginGuard } from "../identity/login-throttle.js";
 import { decoyHash, verifyPassword } from "../identity/passwords.js";
 import { issueSession, revokeSession } from "../identity/sessions.js";
 import { findUserByUsername } from "../identity/users.js";
@@ -26,7 +26,7 @@ export interface AuthServiceDeps {
   /** Forgets a signed-out session in every instance's authn cache at once. */
   forgetSession?: (tokenHash: string) => void;
   /** Locks an account after too many failed sign-ins. */
-  throttle?: LoginThrottle;
+  throttle?: LoginGuard;
   google?: GoogleSettings;
 }
 
@@ -44,7 +44,7 @@ export function createAuthService(deps: AuthServiceDeps): ServiceImpl<typeof Aut
       if (req.password.length > 1024)
         throw ValidationError.field("password", "must be at most 1024 characters");
       const account = req.username.toLowerCase();
-      const lockedMs = deps.throttle?.lockedForMs(account) ?? 0;
+      const lockedMs = (await deps.throttle?.lockedForMs(account)) ?? 0;
       if (lockedMs > 0) {
         // Locked: even the right password is refused, and the answer takes as long as a failure.
         await sleep(Math.max(0, failureDelayMs - (Date.now() - started)));
@@ -60,11 +60,11 @@ export function createAuthService(deps: AuthServiceDeps): ServiceImpl<typeof Aut
       // Verify against a decoy when the user is unknown, so timing does not reveal which names exist.
       const ok = await verifyPassword(req.password, user?.password_hash ?? (await decoyHash()));
       if (!user || !ok || user.disabled || user.password_hash === null) {
-        deps.throttle?.recordFailure(account);
+        await deps.throttle?.recordFailure(account);
         await sleep(Math.max(0, failureDelayMs - (Date.now() - started)));
         throw new UnauthenticatedError("Wrong username or password", "invalid_credentials");
       }
-      deps.throttle?.recordSuccess(account);
+      await deps.throttle?.recordSuccess(account);
       const session = await issueSession(deps.db, user, deps.sessionTtlMs, clock());
       return {
         token: session.token,

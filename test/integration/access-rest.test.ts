@@ -70,6 +70,11 @@ describe.skipIf(!hasPostgres)("the RFC's /access paths", () => {
       }
     };
     await run();
+    // The pool decrypted the credentials to open a session: that is an audit event of its own.
+    const audit = (await b.api(`/api/audit?connectionId=${id}&pageSize=1000`)).body.events as {
+      action: string;
+    }[];
+    expect(audit.map((e) => e.action)).toContain("credentials.decrypt");
     expect((await b.api(`/api/connections/${id}/access/${daveId}`, { method: "DELETE" })).status).toBe(204);
     // Not after a cache's TTL: now.
     const err = ConnectError.from(await run().catch((e) => e));

@@ -13,7 +13,7 @@ import { Engine } from "../../src/gen/berth/v1/types_pb.js";
 import { RetryInfoSchema } from "../../src/gen/google/rpc/error_details_pb.js";
 import { LOCAL, serviceAvailable } from "../support/services.js";
 import { ADMIN_PASSWORD } from "../support/test-berth.js";
-import { freePort } from "../support/throwaway-postgres.js";
+import { startThrowawayRedis } from "../support/throwaway-redis.js";
 
 const hasRedis = await serviceAvailable("redis");
 const hasPostgres = await serviceAvailable("postgres");
@@ -179,17 +179,23 @@ describe("the RFC's rate limits", () => {
     },
   );
 
-  it("fall back to each instance's memory when Redis cannot be reached", async () => {
-    const a = await instance(await freshDir(), {
-      BERTH_RATE_LIMITS: "rfc",
-      BERTH_REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
-    });
-    const token = await a.login("admin", ADMIN_PASSWORD);
-    const started = Date.now();
-    for (let i = 0; i < 10; i++)
-      expect((await a.api("/api/connections", { body: spec(`down-${i}`), token })).status).toBe(201);
-    expect((await a.api("/api/connections", { body: spec("down-10"), token })).status).toBe(429);
-    // No waiting on a dead Redis.
-    expect(Date.now() - started).toBeLessThan(5_000);
-  });
+  it.skipIf(!hasRedis)(
+    "when Redis dies: limits fall back to each instance's memory, sign-in fails closed",
+    async () => {
+      const redis = await startThrowawayRedis();
+      const a = await instance(await freshDir(), { BERTH_RATE_LIMITS: "rfc", BERTH_REDIS_URL: redis.url });
+      const token = await a.login("admin", ADMIN_PASSWORD);
+      await redis.stop();
+      const started = Date.now();
+      for (let i = 0; i < 10; i++)
+        expect((await a.api("/api/connections", { body: spec(`down-${i}`), token })).status).toBe(201);
+      expect((await a.api("/api/connections", { body: spec("down-10"), token })).status).toBe(429);
+      // No waiting on a dead Redis.
+      expect(Date.now() - started).toBeLessThan(5_000);
+      // Sign-in cannot be throttled without the shared counter: it is refused, not left open.
+      const login = await a.api("/api/auth/login", { body: { username: "admin", password: ADMIN_PASSWORD } });
+      expect(login.status).toBe(503);
+      expect(login.body.details.reason).toBe("throttle_unavailable");
+    },
+  );
 });
