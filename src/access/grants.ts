@@ -1,15 +1,10 @@
 import type { ConnectionRegistry } from "../connections/registry.js";
-import {
-  ConflictError,
-  NotFoundError,
-  PermissionDeniedError,
-  ValidationError,
-} from "../errors/berth-error.js";
+import { ConflictError, NotFoundError, ValidationError } from "../errors/berth-error.js";
 import type { Principal } from "../identity/principal.js";
 import { accessRepository, type Grantee } from "../store/access-repository.js";
 import type { ConnectionAccessRow } from "../store/schema.js";
 import type { Db } from "../store/store.js";
-import { type AccessLevel, atLeast } from "./levels.js";
+import type { AccessLevel } from "./levels.js";
 
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
 
@@ -92,25 +87,14 @@ export function createAccessManager(deps: AccessManagerDeps) {
     },
   };
 
+  /** Only an owner may remove or demote an owner, and the last owner stays. */
   async function demotionAllowed(principal: Principal, connectionId: string): Promise<void> {
-    const level = principal.role === "admin" ? "owner" : undefined;
-    const own = level ?? (await ownLevel(principal, connectionId));
-    if (!atLeast(own, "owner"))
-      throw new PermissionDeniedError("Only an owner may remove or demote an owner");
+    await deps.registry.authorize(principal, connectionId, "owner", "remove or demote an owner of");
     if ((await grants.countOwners(connectionId)) <= 1) {
       throw new ConflictError("A connection keeps at least one owner: grant owner to someone else first", {
         reason: "last_owner",
       });
     }
-  }
-
-  async function ownLevel(principal: Principal, connectionId: string): Promise<AccessLevel | undefined> {
-    let best: AccessLevel | undefined;
-    for (const g of await grants.grantsFor(connectionId, principal.userId, principal.googleEmail)) {
-      if (g.access_level === "owner") return "owner";
-      best = g.access_level as AccessLevel;
-    }
-    return best;
   }
 }
 
