@@ -123,12 +123,15 @@ export function createConnectionService({
         while (!ctx.signal.aborted) {
           yield { health: await health(principal, req.id) };
           await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, intervalMs);
-            wake = () => {
+            // One listener per wait, removed when the wait ends: a long watch must not pile them up.
+            const done = () => {
               clearTimeout(timer);
+              ctx.signal.removeEventListener("abort", done);
               resolve();
             };
-            ctx.signal.addEventListener("abort", wake, { once: true });
+            const timer = setTimeout(done, intervalMs);
+            wake = done;
+            ctx.signal.addEventListener("abort", done, { once: true });
           });
         }
       } finally {

@@ -475,4 +475,25 @@ describe.skipIf(!hasPostgres)("status, reset and metrics", () => {
     abort.abort();
     expect(seen).toBe(2);
   });
+
+  it("a long watch does not pile up listeners (no MaxListeners warning over 15 updates)", async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on("warning", onWarning);
+    const abort = new AbortController();
+    let seen = 0;
+    try {
+      for await (const _ of client.connections.watchConnectionStatus(
+        { id: ids.postgresql!, intervalMs: 250 },
+        { ...client.call, signal: abort.signal },
+      )) {
+        if (++seen === 15) break;
+      }
+    } finally {
+      abort.abort();
+      process.off("warning", onWarning);
+    }
+    expect(seen).toBe(15);
+    expect(warnings).not.toContain("MaxListenersExceededWarning");
+  });
 });
