@@ -1,0 +1,119 @@
+import { execFileSync } from "node:child_process";
+import { rmSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeCertificates, type TestCertificates } from "../support/certs.js";
+import { startTestBerth, type TestBerth } from "../support/test-berth.js";
+import {
+  postgresBinDir,
+  startThrowawayPostgres,
+  type ThrowawayPostgres,
+} from "../support/throwaway-postgres.js";
+
+const hasTools =
+  postgresBinDir() !== undefined &&
+  (() => {
+    try {
+      execFileSync("openssl", ["version"]);
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+
+let b: TestBerth;
+let certs: TestCertificates;
+let good: ThrowawayPostgres | undefined;
+let expired: ThrowawayPostgres | undefined;
+
+beforeAll(async () => {
+  b = await startTestBerth();
+  if (!hasTools) return;
+  certs = makeCertificates();
+  const tls = (cert: string) => ["ssl=on", `ssl_cert_file='${cert}'`, `ssl_key_file='${certs.serverKey}'`];
+  [good, expired] = await Promise.all([
+    startThrowawayPostgres({ password: "tls-superuser-pw", conf: tls(certs.serverCert) }),
+    startThrowawayPostgres({ password: "tls-superuser-pw", conf: tls(certs.expiredCert) }),
+  ]);
+}, 60_000);
+afterAll(async () => {
+  await b?.close();
+  await good?.destroy();
+  await expired?.destroy();
+  if (certs) rmSync(certs.dir, { recursive: true, force: true });
+});
+
+const test = (pg: ThrowawayPostgres, spec: Record<string, unknown>) =>
+  b.api("/api/connections/test", {
+    body: {
+      name: "tls",
+      type: "postgresql",
+      port: pg.port,
+      database: "postgres",
+      username: "postgres",
+      password: pg.password,
+      ...spec,
+    },
+  });
+
+const stage = (
+  body: { stages?: { stage: string }[]; details?: { stages: { stage: string }[] } },
+  name: string,
+) =>
+  (body.stages ?? body.details?.stages ?? []).find((s) => s.stage === name) as
+    | Record<string, unknown>
+    | undefined;
+
+describe.skipIf(!hasTools)("TLS to a PostgreSQL with ssl=on and a certificate chain made in the test", () => {
+  it("verify-full with the CA succeeds, and the tls stage reports protocol, cipher and certificate", async () => {
+    const r = await test(good!, { server: "localhost", sslMode: "verify-full", caCertificate: certs.caPem });
+    expect(r.status, r.text).toBe(200);
+    expect(stage(r.body, "tls")).toMatchObject({
+      outcome: "passed",
+      details: { verified: "true", subject: "localhost", issuer: "Berth Test CA" },
+    });
+    expect((stage(r.body, "tls")!.details as Record<string, string>).protocol).toMatch(/^TLSv1\.[23]$/);
+  });
+
+  it.each([
+    ["an unknown CA", { server: "localhost", sslMode: "verify-full" }, "tls_unknown_ca"],
+    [
+      "a host name the certificate does not name",
+      { server: "127.0.0.1", sslMode: "verify-full", caCertificate: "CA" },
+      "tls_name_mismatch",
+    ],
+  ])("fails at the tls stage for %s", async (_label, spec, reason) => {
+    const withCa = (spec as { caCertificate?: string }).caCertificate
+      ? { ...spec, caCertificate: certs.caPem }
+      : spec;
+    const r = await test(good!, withCa);
+    expect(r.status).toBe(422);
+    expect(r.body.details).toMatchObject({ stage: "tls", reason });
+    expect(r.body.details.remedy).toBeTypeOf("string");
+  });
+
+  it("fails at the tls stage for an expired certificate", async () => {
+    const r = await test(expired!, {
+      server: "localhost",
+      sslMode: "verify-full",
+      caCertificate: certs.caPem,
+    });
+    expect(r.status).toBe(422);
+    expect(r.body.details).toMatchObject({
+      stage: "tls",
+      reason: "tls_certificate_expired",
+      error_code: "CERT_HAS_EXPIRED",
+    });
+  });
+
+  it("verify-ca checks the chain but not the name; require connects without a CA", async () => {
+    expect(
+      (await test(good!, { server: "127.0.0.1", sslMode: "verify-ca", caCertificate: certs.caPem })).status,
+    ).toBe(200);
+    const required = await test(good!, { server: "127.0.0.1", sslMode: "require" });
+    expect(required.status).toBe(200);
+    expect(stage(required.body, "tls")).toMatchObject({ outcome: "passed", details: { verified: "false" } });
+    // prefer uses TLS when offered.
+    const preferred = await test(good!, { server: "127.0.0.1" });
+    expect(stage(preferred.body, "tls")).toMatchObject({ outcome: "passed" });
+  });
+});

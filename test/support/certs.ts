@@ -1,0 +1,86 @@
+import { execFileSync } from "node:child_process";
+import { chmodSync, chownSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export interface TestCertificates {
+  dir: string;
+  caPem: string;
+  /** Server certificate for DNS:localhost only (no IP), signed by the CA. */
+  serverCert: string;
+  serverKey: string;
+  /** The same name and CA, already expired. */
+  expiredCert: string;
+}
+
+/**
+ * A certificate chain made with the openssl CLI: a CA, a server certificate for `localhost`, and an
+ * expired one. Files are owned by the postgres user (the server refuses a key others can read).
+ */
+export function makeCertificates(): TestCertificates {
+  const dir = mkdtempSync(join(tmpdir(), "berth-certs-"));
+  const run = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+  run(
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.crt",
+    "-subj",
+    "/CN=Berth Test CA",
+    "-days",
+    "2",
+  );
+  run(
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "server.key",
+    "-out",
+    "server.csr",
+    "-subj",
+    "/CN=localhost",
+  );
+  writeFileSync(join(dir, "ext"), "subjectAltName=DNS:localhost\n");
+  const sign = (out: string, days: string) =>
+    run(
+      "x509",
+      "-req",
+      "-in",
+      "server.csr",
+      "-CA",
+      "ca.crt",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-out",
+      out,
+      "-days",
+      days,
+      "-extfile",
+      "ext",
+    );
+  sign("server.crt", "2");
+  // -days 0: valid from now until now, so expired a second later.
+  sign("expired.crt", "0");
+  chmodSync(dir, 0o755);
+  chmodSync(join(dir, "server.key"), 0o600);
+  if (process.getuid?.() === 0) {
+    const uid = Number(execFileSync("id", ["-u", "postgres"]).toString());
+    const gid = Number(execFileSync("id", ["-g", "postgres"]).toString());
+    for (const f of ["server.key", "server.crt", "expired.crt", "ca.crt"]) chownSync(join(dir, f), uid, gid);
+  }
+  return {
+    dir,
+    caPem: readFileSync(join(dir, "ca.crt"), "utf8"),
+    serverCert: join(dir, "server.crt"),
+    serverKey: join(dir, "server.key"),
+    expiredCert: join(dir, "expired.crt"),
+  };
+}
