@@ -43,6 +43,7 @@ export type CoreSettings = Pick<
   | "google"
   | "redisUrl"
   | "rateLimits"
+  | "requireTls"
 >;
 
 export interface Core {
@@ -92,6 +93,7 @@ export function createCore(deps: {
     drivers: driverFor,
     testTimeoutMs: settings.testTimeoutMs,
     onChanged: (id) => bus.publish(`connection|${id}`),
+    requireTls: settings.requireTls,
   });
   const audit = createAuditLog(db);
   const plane = createDataPlane(registry, accessCache, {

@@ -48,6 +48,7 @@ const schema = z.object({
   BERTH_LOGIN_FAILURE_WINDOW_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(3_600_000),
   BERTH_LOGIN_FAILURE_DELAY_MS: z.coerce.number().int().min(0).max(10_000).default(250),
   BERTH_REDIS_URL: z.string().url().optional(),
+  BERTH_REQUIRE_TLS: z.enum(["true", "false"]).default("false"),
   BERTH_RATE_LIMITS: z.enum(["rfc", "off"]).default("rfc"),
   BERTH_GOOGLE_CLIENT_IDS: z.string().default(""),
   BERTH_GOOGLE_JWKS_URL: z.string().url().default("https://www.googleapis.com/oauth2/v3/certs"),
@@ -87,6 +88,8 @@ export interface Config {
   /** Shared rate limits and cache invalidation across instances; undefined = this instance only. */
   readonly redisUrl: string | undefined;
   readonly rateLimits: "rfc" | "off";
+  /** Refuse connections whose sslMode allows plain text (disable, prefer). */
+  readonly requireTls: boolean;
 }
 
 export class ConfigError extends Error {
@@ -132,6 +135,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     loginFailureDelayMs: c.BERTH_LOGIN_FAILURE_DELAY_MS,
     redisUrl: c.BERTH_REDIS_URL,
     rateLimits: c.BERTH_RATE_LIMITS,
+    requireTls: c.BERTH_REQUIRE_TLS === "true",
     google: Object.freeze({
       clientIds: list(c.BERTH_GOOGLE_CLIENT_IDS),
       jwksUrl: c.BERTH_GOOGLE_JWKS_URL,

@@ -9,6 +9,7 @@ import {
   ConnectionCheckError,
   NotFoundError,
   PermissionDeniedError,
+  TlsRequiredError,
   UnimplementedError,
   ValidationError,
 } from "../errors/berth-error.js";
@@ -60,6 +61,8 @@ export interface ConnectionRegistryDeps {
   testTimeoutMs: number;
   /** Told after a connection's configuration or credentials changed, or it was deleted. */
   onChanged?: (connectionId: string) => void;
+  /** BERTH_REQUIRE_TLS: refuse configurations that allow plain text. */
+  requireTls?: boolean;
 }
 
 export type CheckTarget = { id: string } | { spec: ConnectionSpecInput };
@@ -163,6 +166,7 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
     async create(principal: Principal, input: ConnectionSpecInput): Promise<ConnectionView> {
       requirePerson(principal, "register connections");
       const { settings, credentials } = validateSpec(input, { kind: "new" });
+      enforceTls(deps.requireTls, settings);
       const nameKey = settings.name.toLowerCase();
       await assertNameFree(nameKey);
       const id = randomUUID();
@@ -247,6 +251,7 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
         kind: "update",
         hasStoredClientKey: row.client_key_enc !== null,
       });
+      enforceTls(deps.requireTls, settings);
       const nameKey = settings.name.toLowerCase();
       await assertNameFree(nameKey, id);
       const secrets = await encryptChanged(id, credentials);
@@ -297,6 +302,7 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
         // An unsaved configuration can point anywhere: probing the network is for people.
         requirePerson(principal, "test unsaved configurations");
         const { settings, credentials } = validateSpec(target.spec, { kind: "new" });
+        enforceTls(deps.requireTls, settings);
         const driver = driverOrThrow(settings.type);
         const creds = new Credentials(
           credentials.username ?? "",
@@ -309,6 +315,8 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
       }
       const row = await visibleRow(principal, target.id, "user", "test");
       const settings = settingsFromRow(row);
+      // Connections saved before the policy was turned on are held to it too.
+      enforceTls(deps.requireTls, settings);
       const driver = driverOrThrow(settings.type);
       const { result } = await testConnection(driver, settings, await decryptCredentials(row), bound);
       await recordAndApply(row, principal, "test", result);
@@ -415,6 +423,13 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
 }
 
 export type ConnectionRegistry = ReturnType<typeof createConnectionRegistry>;
+
+/** Under BERTH_REQUIRE_TLS, a configuration that may fall back to plain text is refused. */
+function enforceTls(requireTls: boolean | undefined, settings: ConnectionSettings): void {
+  if (requireTls && (settings.sslMode === "disable" || settings.sslMode === "prefer")) {
+    throw new TlsRequiredError(settings.sslMode);
+  }
+}
 
 function requirePerson(principal: Principal, what: string): void {
   if (principal.kind !== "user")

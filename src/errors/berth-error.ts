@@ -165,6 +165,17 @@ export class QueryFailedError extends BerthError {
   }
 }
 
+/** The RFC's security_violation / ssl_required: policy demands TLS and the configuration allows plain text. */
+export class TlsRequiredError extends BerthError {
+  constructor(sslMode: string) {
+    super(
+      "security_violation",
+      `This Berth requires TLS to databases: sslMode "${sslMode}" allows plain text; use require, verify-ca or verify-full`,
+      { reason: "ssl_required", current_protocol: "plain", ssl_mode: sslMode },
+    );
+  }
+}
+
 /** A limit was reached; says when to come back. */
 export class RateLimitedError extends BerthError {
   readonly retryAfterMs: number;

@@ -117,3 +117,38 @@ describe.skipIf(!hasTools)("TLS to a PostgreSQL with ssl=on and a certificate ch
     expect(stage(preferred.body, "tls")).toMatchObject({ outcome: "passed" });
   });
 });
+
+describe("BERTH_REQUIRE_TLS", () => {
+  it("refuses configurations that allow plain text with the RFC's security_violation / ssl_required", async () => {
+    const strict = await startTestBerth({ BERTH_REQUIRE_TLS: "true" });
+    try {
+      const base = {
+        name: "plain",
+        type: "postgresql",
+        server: "127.0.0.1",
+        database: "d",
+        username: "u",
+        password: "p",
+      };
+      for (const sslMode of ["disable", "prefer"]) {
+        const r = await strict.api("/api/connections", { body: { ...base, sslMode } });
+        expect(r.status).toBe(422);
+        expect(r.body).toMatchObject({
+          error: "security_violation",
+          details: { reason: "ssl_required", current_protocol: "plain", ssl_mode: sslMode },
+        });
+        expect(
+          (await strict.api("/api/connections/test", { body: { ...base, sslMode } })).body.details.reason,
+        ).toBe("ssl_required");
+      }
+      expect((await strict.api("/api/connections", { body: { ...base, sslMode: "require" } })).status).toBe(
+        201,
+      );
+      expect(
+        (await strict.api("/api/connections", { body: { ...base, name: "no-mode" } })).body.details.reason,
+      ).toBe("ssl_required");
+    } finally {
+      await strict.close();
+    }
+  });
+});

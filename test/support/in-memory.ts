@@ -43,6 +43,7 @@ export async function inMemoryBerth() {
       loginFailureDelayMs: 0,
       redisUrl: undefined,
       rateLimits: "off",
+      requireTls: false,
       google: {
         clientIds: [],
         jwksUrl: "http://127.0.0.1:1/jwks",
