@@ -394,7 +394,10 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
     ): Promise<{ row: ConnectionRow; settings: ConnectionSettings; credentials: Credentials }> {
       const row = await repo.findById(id);
       if (!row) throw new NotFoundError("connection", id);
-      return { row, settings: settingsFromRow(row), credentials: await decryptCredentials(row) };
+      const settings = settingsFromRow(row);
+      // No pool may open plain-text sessions under BERTH_REQUIRE_TLS, whenever the connection was saved.
+      enforceTls(deps.requireTls, settings);
+      return { row, settings, credentials: await decryptCredentials(row) };
     },
 
     /** Authorizes a principal for using a connection (tests, pools), answering not_found if unseen. */
