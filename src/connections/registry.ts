@@ -254,6 +254,7 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
       enforceTls(deps.requireTls, settings);
       const nameKey = settings.name.toLowerCase();
       await assertNameFree(nameKey, id);
+      await checkNewCredentials(row, settings, credentials);
       const secrets = await encryptChanged(id, credentials);
       const columns = settingsColumns(settings);
       const reachabilityChanged =
@@ -415,6 +416,29 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
       return visibleRow(principal, id, required, what);
     },
   };
+
+  /**
+   * New credentials are tried against the database before they replace working ones: a typo must
+   * not take a connection down. A failure answers like a test (422, every stage) and writes nothing.
+   * Engines without a driver in this build cannot be checked and are saved as given.
+   */
+  async function checkNewCredentials(
+    row: ConnectionRow,
+    settings: ConnectionSettings,
+    c: CredentialInput,
+  ): Promise<void> {
+    if (c.username === undefined && c.password === undefined && c.clientKey === undefined) return;
+    const driver = deps.drivers(settings.type);
+    if (!driver) return;
+    const stored = await decryptCredentials(row);
+    const merged = new Credentials(
+      c.username ?? stored.username,
+      c.password ?? stored.password,
+      c.clientKey ?? stored.clientKey,
+    );
+    const { result } = await testConnection(driver, settings, merged, deps.testTimeoutMs);
+    if (!result.ok) throw new ConnectionCheckError(result, settings.type);
+  }
 
   async function encryptChanged(id: string, c: CredentialInput): Promise<Partial<NewConnectionRow>> {
     const out: Partial<NewConnectionRow> = {};

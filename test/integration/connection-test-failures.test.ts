@@ -221,3 +221,46 @@ describe("a test that fails names its stage, reason, engine code and remedy", ()
     }
   });
 });
+
+describe("changing credentials", () => {
+  it.skipIf(!hasPostgresBinaries)(
+    "checks new credentials against the database first: a typo changes nothing",
+    async () => {
+      const base = {
+        name: "rotating",
+        type: "postgresql",
+        server: pg!.host,
+        port: pg!.port,
+        database: "postgres",
+        username: "app",
+      };
+      const created = await b.api("/api/connections", { body: { ...base, password: "pg-right-password" } });
+      const id = created.body.id as string;
+      const typo = await b.api(`/api/connections/${id}`, {
+        method: "PUT",
+        body: { ...base, password: "pg-typo-password" },
+      });
+      expect(typo.status).toBe(422);
+      expect(typo.body.details).toMatchObject({
+        reason: "authentication_failed",
+        error_code: "28P01",
+        stage: "auth",
+      });
+      expect((await b.api(`/api/connections/${id}`)).body.version).toBe(1);
+      expect((await b.api(`/api/connections/${id}/test`, { body: {} })).status).toBe(200);
+
+      await pg!.sql("ALTER ROLE app PASSWORD 'pg-rotated-password'");
+      try {
+        const rotated = await b.api(`/api/connections/${id}`, {
+          method: "PUT",
+          body: { ...base, password: "pg-rotated-password" },
+        });
+        expect(rotated.status).toBe(200);
+        expect(rotated.body.version).toBe(2);
+        expect((await b.api(`/api/connections/${id}/test`, { body: {} })).status).toBe(200);
+      } finally {
+        await pg!.sql("ALTER ROLE app PASSWORD 'pg-right-password'");
+      }
+    },
+  );
+});
