@@ -360,51 +360,57 @@ describe.each(ENGINES)("$name", (engine) => {
 });
 
 describe.skipIf(!hasPostgres)("leases", () => {
-  it("belong to the principal that took them", async () => {
-    const { lease } = await client.broker.acquireLease({ connectionId: ids.postgresql! }, client.call);
-    try {
-      await b.api("/api/connections", { method: "GET" });
-      const other = await b.api("/api/auth/login", {
-        body: { username: "admin", password: "wrong" },
+  it("belong to the principal that took them: another user with access cannot touch one", async () => {
+    const id = ids.postgresql!;
+    const member = (
+      await b.api("/api/users", { body: { username: "lease-thief", password: "lease-thief-pw" } })
+    ).body;
+    await b.api(`/api/connections/${id}/access`, { body: { userId: member.id, accessLevel: "user" } });
+    const token = (
+      await b.api("/api/auth/login", {
+        body: { username: "lease-thief", password: "lease-thief-pw" },
         token: null,
-      });
-      expect(other.status).toBe(401);
-      // A second admin session is the same principal; a member is not.
-      const { default: SQLite } = await import("better-sqlite3");
-      void SQLite;
-      const err = await failure(
+      })
+    ).body.token as string;
+    const thief = brokerClients(b.url, token);
+    // The thief may use the connection itself...
+    expect(
+      (
+        await collect(
+          thief.broker.execute(
+            { target: { case: "connectionId", value: id }, statement: stmt("SELECT 1") },
+            thief.call,
+          ),
+        )
+      ).rows,
+    ).toHaveLength(1);
+    // ...but not the admin's lease, whose id it somehow learned.
+    const { lease } = await client.broker.acquireLease({ connectionId: id }, client.call);
+    try {
+      const leaseId = lease!.id;
+      const tries = [
         collect(
-          client.broker.execute(
-            { target: { case: "leaseId", value: `${lease!.id}x` }, statement: stmt("SELECT 1") },
-            client.call,
+          thief.broker.execute(
+            { target: { case: "leaseId", value: leaseId }, statement: stmt("SELECT 1") },
+            thief.call,
           ),
         ),
+        thief.broker.renewLease({ leaseId }, thief.call),
+        thief.broker.begin({ leaseId }, thief.call),
+        thief.broker.releaseLease({ leaseId }, thief.call),
+      ];
+      for (const t of tries) expect((await failure(t)).code).toBe(Code.NotFound);
+      // The owner's lease is untouched and still works.
+      const mine = await collect(
+        client.broker.execute(
+          { target: { case: "leaseId", value: leaseId }, statement: stmt("SELECT 1") },
+          client.call,
+        ),
       );
-      expect(err.code).toBe(Code.NotFound);
+      expect(mine.rows).toHaveLength(1);
     } finally {
       await client.broker.releaseLease({ leaseId: lease!.id }, client.call);
-    }
-  });
-
-  it("run concurrent calls on one lease in turn: a queued call's timeout cannot cancel the running one", async () => {
-    const { lease } = await client.broker.acquireLease({ connectionId: ids.postgresql! }, client.call);
-    try {
-      const onLease = (sql: string, timeoutMs: number) =>
-        collect(
-          client.broker.execute(
-            { target: { case: "leaseId", value: lease!.id }, statement: stmt(sql, [], { timeoutMs }) },
-            client.call,
-          ),
-        );
-      // Sent together. B's 300 ms clock must start when B starts; were both to run at once, B's
-      // timeout would send a server-side cancel that lands on A, the statement actually running.
-      const a = onLease("SELECT pg_sleep(0.8)", 5_000);
-      const b2 = onLease("SELECT 2", 300);
-      const [ra, rb] = await Promise.allSettled([a, b2]);
-      expect(ra.status).toBe("fulfilled");
-      expect(rb.status).toBe("fulfilled");
-    } finally {
-      await client.broker.releaseLease({ leaseId: lease!.id }, client.call);
+      await b.api(`/api/connections/${id}/access/${member.id}`, { method: "DELETE" });
     }
   });
 

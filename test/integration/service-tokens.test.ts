@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -45,7 +45,9 @@ describe.skipIf(!hasPostgres)("service tokens (for internal services over gRPC)"
     // Shown once: stored only as a hash, listed without the secret.
     const listed = await b.api("/api/tokens");
     expect(listed.text).not.toContain(token);
-    expect((await readFile(join(b.dataDir, "berth.sqlite"))).includes(token)).toBe(false);
+    // Nowhere in the data directory: the SQLite file, its write-ahead log, the keyring.
+    for (const f of await readdir(b.dataDir))
+      expect((await readFile(join(b.dataDir, f))).includes(token), f).toBe(false);
 
     const broker = createClient(
       BrokerService,
