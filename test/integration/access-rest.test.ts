@@ -70,11 +70,22 @@ describe.skipIf(!hasPostgres)("the RFC's /access paths", () => {
       }
     };
     await run();
-    // The pool decrypted the credentials to open a session: that is an audit event of its own.
+    const { lease } = await broker.acquireLease(
+      { connectionId: id },
+      { headers: { authorization: `Bearer ${daveToken}` } },
+    );
+    await broker.releaseLease({ leaseId: lease!.id }, { headers: { authorization: `Bearer ${daveToken}` } });
+    await new Promise((r) => setTimeout(r, 100));
     const audit = (await b.api(`/api/audit?connectionId=${id}&pageSize=1000`)).body.events as {
       action: string;
     }[];
-    expect(audit.map((e) => e.action)).toContain("credentials.decrypt");
+    const actions = audit.map((e) => e.action);
+    // The pool decrypted the credentials to open a session: that is an audit event of its own.
+    expect(actions).toContain("credentials.decrypt");
+    // A lease is recorded once as it opens and once as it ends, not again as the calls that did it.
+    expect(actions.filter((a) => a === "lease.open")).toHaveLength(1);
+    expect(actions.filter((a) => a === "lease.end")).toHaveLength(1);
+    expect(actions.filter((a) => a.startsWith("berth.v1.BrokerService/"))).toEqual([]);
     expect((await b.api(`/api/connections/${id}/access/${daveId}`, { method: "DELETE" })).status).toBe(204);
     // Not after a cache's TTL: now.
     const err = ConnectError.from(await run().catch((e) => e));

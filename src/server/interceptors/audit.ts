@@ -4,17 +4,20 @@ import { asBerthError } from "../../errors/mapping.js";
 import { principalKey } from "../../identity/principal.js";
 import { requestInfoKey } from "../request-info.js";
 
-/** Calls that are not audited one by one: health probes, and statements (the hot path). */
+/** Not audited at all: health probes. */
 const UNAUDITED = new Set(["grpc.health.v1.Health"]);
-const PER_STATEMENT = new Set(["berth.v1.BrokerService/Execute", "berth.v1.BrokerService/Session"]);
+/**
+ * The data plane: recorded only when a call fails. Its successes happen per statement or per
+ * transaction (the hot path), and the leases it hands out are recorded when they open and end.
+ */
+const FAILURES_ONLY = new Set(["berth.v1.BrokerService"]);
 /** Failures that mean "you may not": recorded as denied. */
 const DENIALS = new Set(["unauthenticated", "permission_denied", "not_found", "rate_limited"]);
 
 /**
- * One audit event per call: who, from where, what, on which connection, and how it ended. Unary
- * calls are recorded always; streams when they fail (a denied Execute is recorded, each successful
- * statement is not; leases are recorded when they open and end). If the event cannot be written,
- * the call fails.
+ * One audit event per call: who, from where, what, on which connection, and how it ended. Control
+ * plane calls are recorded always (streams when they fail); data plane calls when they fail, so every
+ * denial is recorded exactly once. If the event cannot be written, the call fails.
  */
 export function auditInterceptor(audit: AuditLog): Interceptor {
   return (next) => async (req) => {
@@ -48,13 +51,9 @@ export function auditInterceptor(audit: AuditLog): Interceptor {
       );
       throw err;
     }
-    if (!res.stream) {
+    if (res.stream) return { ...res, message: auditedStream(res, record, requestTarget) } as StreamResponse;
+    if (!FAILURES_ONLY.has(req.service.typeName))
       await record("ok", "", requestTarget || targetOf(res.message));
-      return res;
-    }
-    if (PER_STATEMENT.has(action) || req.method.methodKind !== "unary") {
-      return { ...res, message: auditedStream(res, record, requestTarget) } as StreamResponse;
-    }
     return res;
   };
 }
