@@ -152,6 +152,3 @@ function list(value: string): string[] {
     .map((s) => s.trim())
     .filter((s) => s !== "");
 }
-
-/** The variables with their defaults, for `berth --help` and the README check. */
-export const CONFIG_VARIABLES = Object.keys(schema.shape);
