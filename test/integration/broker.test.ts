@@ -388,18 +388,20 @@ describe.skipIf(!hasPostgres)("leases", () => {
     const { lease } = await client.broker.acquireLease({ connectionId: id }, client.call);
     try {
       const leaseId = lease!.id;
-      const tries = [
-        collect(
-          thief.broker.execute(
-            { target: { case: "leaseId", value: leaseId }, statement: stmt("SELECT 1") },
-            thief.call,
+      // Each call starts only when awaited: a rejection must never wait unobserved.
+      const tries: (() => Promise<unknown>)[] = [
+        () =>
+          collect(
+            thief.broker.execute(
+              { target: { case: "leaseId", value: leaseId }, statement: stmt("SELECT 1") },
+              thief.call,
+            ),
           ),
-        ),
-        thief.broker.renewLease({ leaseId }, thief.call),
-        thief.broker.begin({ leaseId }, thief.call),
-        thief.broker.releaseLease({ leaseId }, thief.call),
+        () => thief.broker.renewLease({ leaseId }, thief.call),
+        () => thief.broker.begin({ leaseId }, thief.call),
+        () => thief.broker.releaseLease({ leaseId }, thief.call),
       ];
-      for (const t of tries) expect((await failure(t)).code).toBe(Code.NotFound);
+      for (const t of tries) expect((await failure(t())).code).toBe(Code.NotFound);
       // The owner's lease is untouched and still works.
       const mine = await collect(
         client.broker.execute(
