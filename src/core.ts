@@ -5,7 +5,7 @@ import { type AuditLog, createAuditLog } from "./audit/audit-log.js";
 import type { Config } from "./config/config.js";
 import { type ConnectionRegistry, createConnectionRegistry } from "./connections/registry.js";
 import type { KeyProvider } from "./crypto/key-provider.js";
-import { driverFor } from "./drivers/registry.js";
+import { driverFor } from "./engines/index.js";
 import { LoginThrottle, memoryLoginGuard, redisLoginGuard } from "./identity/login-throttle.js";
 import type { Principal } from "./identity/principal.js";
 import { createServiceTokens } from "./identity/service-tokens.js";

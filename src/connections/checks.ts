@@ -14,7 +14,7 @@ import {
 } from "../gen/berth/v1/types_pb.js";
 import { remedyFor } from "./remedies.js";
 import { type ConnectionSettings, type Credentials, scrubSecrets } from "./settings.js";
-import { tlsPlanFor } from "./tls-plan.js";
+import { PLAIN, tlsPlanFor } from "./tls-plan.js";
 
 /** A stage that failed, already in Berth's vocabulary. */
 export class StageFailure extends Error {
@@ -211,7 +211,26 @@ export async function testConnection(
 
   const stages: [CheckStage, StageRun][] = [
     [CheckStage.DNS, dnsStage(settings.server, state)],
-    [CheckStage.TCP, tcpStage(settings.port, state, plan.options !== undefined)],
+    [
+      CheckStage.TCP,
+      async (signal) => {
+        // A SQL Server named instance: the Browser says which port, and the stage says it asked.
+        let port = settings.port;
+        let via: string | undefined;
+        if (driver.locate && settings.engineOptions.instanceName) {
+          // Part of the budget only: a Browser that stays silent (unknown instance, UDP blocked)
+          // should be reported as that, not as the whole test timing out.
+          const remaining = Math.max(1, Math.floor((deadlineAt - performance.now()) * 0.6));
+          ({ port, via } = await driver.locate(
+            state.address!,
+            settings.engineOptions,
+            Math.min(remaining, 3000),
+          ));
+        }
+        const out = await tcpStage(port, state, plan.options !== undefined)(signal);
+        return via ? { details: { ...out.details, instance: via } } : out;
+      },
+    ],
     [
       CheckStage.TLS,
       async (signal) => {
@@ -219,7 +238,7 @@ export async function testConnection(
         const socket = state.socket!;
         signal.addEventListener("abort", () => socket.destroy(), { once: true });
         try {
-          const secured = await driver.negotiateTls(socket, plan.options);
+          const secured = await driver.negotiateTls(socket, plan.options, settings.engineOptions);
           if (secured === "not_offered") {
             socket.destroy();
             if (!plan.fallbackToPlain) {
@@ -249,7 +268,8 @@ export async function testConnection(
           port: settings.port,
           database: settings.database,
           credentials,
-          tls: tlsOffered ? plan : { options: undefined, fallbackToPlain: false },
+          tls: tlsOffered ? plan : PLAIN,
+          engineOptions: settings.engineOptions,
           connectTimeoutMs: Math.max(1, Math.floor(deadlineAt - performance.now())),
         });
         // A connect that completes after the deadline must not leak its session.
@@ -285,7 +305,10 @@ export async function testConnection(
     ],
   ];
   try {
-    const result = await runStages(`${settings.server}:${settings.port}`, stages, timeoutMs, describe);
+    const target = settings.engineOptions.instanceName
+      ? `${settings.server}\\${settings.engineOptions.instanceName}`
+      : `${settings.server}:${settings.port}`;
+    const result = await runStages(target, stages, timeoutMs, describe);
     result.serverVersion = serverVersion;
     return { result: scrubCredentials(result, credentials), serverVersion };
   } finally {

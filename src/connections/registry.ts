@@ -4,6 +4,7 @@ import { type AccessLevel, atLeast } from "../access/levels.js";
 import type { AccessPolicy } from "../access/policy.js";
 import type { KeyProvider, SecretField } from "../crypto/key-provider.js";
 import type { Driver } from "../drivers/driver.js";
+import { ENGINES, type EngineId } from "../engines/index.js";
 import {
   ConflictError,
   ConnectionCheckError,
@@ -33,13 +34,14 @@ import {
   tcpStage,
   testConnection,
 } from "./checks.js";
-import { ENGINES, type EngineId } from "./engines.js";
 import {
   type ConnectionSettings,
   type ConnectionSpecInput,
   type ConnectionStatusId,
   Credentials,
+  type EngineOptions,
   type HostPort,
+  NO_ENGINE_OPTIONS,
 } from "./settings.js";
 import { type CredentialInput, validateSpec } from "./validation.js";
 
@@ -491,6 +493,7 @@ function settingsColumns(s: ConnectionSettings) {
     ca_certificate: s.caCertificate,
     client_certificate: s.clientCertificate,
     tls_server_name: s.tlsServerName,
+    engine_options: JSON.stringify(s.engineOptions),
     max_pool_size: s.pool.maxPoolSize,
     min_pool_size: s.pool.minPoolSize,
     acquire_timeout_ms: s.pool.acquireTimeoutMs,
@@ -512,6 +515,7 @@ export function settingsFromRow(row: ConnectionRow): ConnectionSettings {
     caCertificate: row.ca_certificate,
     clientCertificate: row.client_certificate,
     tlsServerName: row.tls_server_name,
+    engineOptions: { ...NO_ENGINE_OPTIONS, ...(JSON.parse(row.engine_options) as Partial<EngineOptions>) },
     pool: {
       maxPoolSize: row.max_pool_size,
       minPoolSize: row.min_pool_size,

@@ -44,6 +44,15 @@ export const REMEDIES: Readonly<Record<string, string>> = {
   server_shutting_down: "The server is shutting down: retry once it is back.",
   connection_rejected: "The server rejected the connection: check its log for the reason.",
   server_error: "The server refused the connection: see the message and the server's log.",
+  account_locked:
+    "The account is locked on the server: unlock it (ALTER LOGIN ... UNLOCK, ALTER USER ... ACCOUNT UNLOCK).",
+  account_disabled: "The login is disabled on the server: enable it (ALTER LOGIN ... ENABLE).",
+  password_expired: "The password has expired: set a new one on the server, then update this connection.",
+  instance_not_found:
+    "The SQL Server Browser (UDP 1434) did not give a port for that instance: check the instance name, that the Browser service runs and UDP 1434 is open, or set the port instead.",
+  service_not_found:
+    "The listener does not know that service or SID: check the name (lsnrctl services lists them), and that the database has registered with the listener.",
+  server_unavailable: "The database instance is not running behind the listener: start it, then retry.",
   query_failed: "Signed in, but the probe query failed: check the user's privileges.",
   unknown: "See the message, and the database server's log.",
 };

@@ -1,6 +1,6 @@
-import type { EngineId } from "./engines.js";
+import type { EngineId, SslModeId } from "../engines/engine.js";
 
-export type SslModeId = "disable" | "prefer" | "require" | "verify-ca" | "verify-full";
+export type { SslModeId };
 export const SSL_MODES: readonly SslModeId[] = ["disable", "prefer", "require", "verify-ca", "verify-full"];
 
 export type ConnectionStatusId = "untested" | "healthy" | "degraded" | "unavailable" | "failed";
@@ -38,10 +38,23 @@ export interface ConnectionSettings {
   readonly caCertificate: string;
   readonly clientCertificate: string;
   readonly tlsServerName: string;
+  /** Engine-specific settings; empty/false where the engine has no such thing. */
+  readonly engineOptions: EngineOptions;
   readonly pool: PoolSettings;
   readonly replicas: readonly HostPort[];
   readonly description: string;
 }
+
+export interface EngineOptions {
+  /** SQL Server named instance, resolved to a port through the SQL Server Browser (UDP 1434). */
+  readonly instanceName: string;
+  /** SQL Server TDS 8.0: TLS from the first byte (encrypt=strict), always verified. */
+  readonly strictEncryption: boolean;
+  /** Oracle SID, for databases addressed by SID rather than service name. */
+  readonly oracleSid: string;
+}
+
+export const NO_ENGINE_OPTIONS: EngineOptions = { instanceName: "", strictEncryption: false, oracleSid: "" };
 
 /**
  * Credentials in plaintext. Exists only in memory, briefly: built from a request or decrypted for a
@@ -79,6 +92,9 @@ export interface ConnectionSpecInput {
   clientCertificate?: string | undefined;
   clientKey?: string | undefined;
   tlsServerName?: string | undefined;
+  instanceName?: string | undefined;
+  strictEncryption?: boolean | undefined;
+  oracleSid?: string | undefined;
   maxPoolSize?: number | undefined;
   minPoolSize?: number | undefined;
   acquireTimeoutMs?: number | undefined;

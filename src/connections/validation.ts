@@ -1,10 +1,11 @@
 import { createPrivateKey, X509Certificate } from "node:crypto";
+import { ENGINE_IDS, ENGINES, type EngineId, isEngineId } from "../engines/index.js";
 import { type FieldViolation, ValidationError } from "../errors/berth-error.js";
-import { ENGINE_IDS, ENGINES, isEngineId } from "./engines.js";
 import { hostProblem, normalizeHost } from "./host.js";
 import {
   type ConnectionSettings,
   type ConnectionSpecInput,
+  type EngineOptions,
   type HostPort,
   POOL_DEFAULTS,
   type PoolSettings,
@@ -78,10 +79,26 @@ export function validateSpec(input: ConnectionSpecInput, mode: ValidationMode): 
     if (problem) bad("server", problem);
   }
 
-  const port = input.port ?? ENGINES[type as keyof typeof ENGINES].defaultPort;
-  portCheck(port, "port", bad);
+  const engine = ENGINES[type as keyof typeof ENGINES];
+  const engineOptions = engineOptionsOf(input, engine.id, bad);
+  // A named instance's port is looked up at connect time; 0 says so.
+  const port = engineOptions.instanceName ? 0 : (input.port ?? engine.defaultPort);
+  if (engineOptions.instanceName && input.port !== undefined && input.port !== 0)
+    bad("port", "must not be set with instanceName: the SQL Server Browser tells the instance's port");
+  else if (!engineOptions.instanceName) portCheck(port, "port", bad);
 
-  const database = text(input.database, "database", LIMITS.databaseChars, bad, true);
+  const database = text(
+    input.database,
+    "database",
+    LIMITS.databaseChars,
+    bad,
+    !(engine.id === "oracle" && engineOptions.oracleSid),
+  );
+  if (engine.id === "oracle" && engineOptions.oracleSid && database)
+    bad(
+      "oracleSid",
+      "must not be set with database (the service name): an Oracle target is one or the other",
+    );
 
   const credentials: CredentialInput = {
     username: input.username,
@@ -100,7 +117,14 @@ export function validateSpec(input: ConnectionSpecInput, mode: ValidationMode): 
     if (credentials.password.includes("\0")) bad("password", "must not contain NUL characters");
   }
 
-  const sslMode = resolveSslMode(input.useSsl, input.sslMode, bad);
+  const sslMode = resolveSslMode(input.useSsl, input.sslMode, engine.defaultSslMode, bad);
+  if (!engine.sslModes.includes(sslMode))
+    bad(
+      "sslMode",
+      `"${sslMode}" is not available for ${engine.label} (allowed: ${engine.sslModes.join(", ")})${engine.sslModeNote ? `: ${engine.sslModeNote}` : ""}`,
+    );
+  if (engineOptions.strictEncryption && sslMode !== "verify-full")
+    bad("strictEncryption", "needs sslMode verify-full: TDS 8.0 always verifies the server certificate");
   const caCertificate = pem(input.caCertificate, "caCertificate", bad, certificateProblem);
   const clientCertificate = pem(input.clientCertificate, "clientCertificate", bad, certificateProblem);
   if (credentials.clientKey !== undefined) pem(credentials.clientKey, "clientKey", bad, privateKeyProblem);
@@ -111,10 +135,22 @@ export function validateSpec(input: ConnectionSpecInput, mode: ValidationMode): 
     bad("clientCertificate", "is required with clientKey");
   if (clientCertificate && sslMode === "disable")
     bad("sslMode", "must not be disable when a client certificate is set");
+  if (engine.id === "oracle") {
+    if (database && !/^[A-Za-z0-9][A-Za-z0-9._$#-]*$/.test(database))
+      bad("database", "must be an Oracle service name: letters, digits, '.', '_', '$', '#' and '-'");
+    // oracledb's thin mode loads the CA from a wallet that must also hold a private key.
+    if (caCertificate && !clientCertificate)
+      bad(
+        "caCertificate",
+        "needs clientCertificate and clientKey for Oracle (oracledb thin mode reads the CA from a wallet that holds a key); or leave it empty and add the CA to the system store of Berth's host (NODE_EXTRA_CA_CERTS)",
+      );
+  }
   const tlsServerName = input.tlsServerName ?? "";
   if (tlsServerName) {
     const problem = hostProblem(tlsServerName);
     if (problem) bad("tlsServerName", problem);
+    else if (!engine.supportsTlsServerName)
+      bad("tlsServerName", `is not supported for ${engine.label}: connect by a name the certificate carries`);
   }
 
   const pool = poolSettings(input, bad);
@@ -133,6 +169,7 @@ export function validateSpec(input: ConnectionSpecInput, mode: ValidationMode): 
       caCertificate,
       clientCertificate,
       tlsServerName,
+      engineOptions,
       pool,
       replicas,
       description,
@@ -172,7 +209,12 @@ function portCheck(port: number, field: string, bad: Bad): void {
     bad(field, `must be an integer from 1 to 65535 (got ${port})`);
 }
 
-function resolveSslMode(useSsl: boolean | undefined, sslMode: string | undefined, bad: Bad): SslModeId {
+function resolveSslMode(
+  useSsl: boolean | undefined,
+  sslMode: string | undefined,
+  engineDefault: SslModeId,
+  bad: Bad,
+): SslModeId {
   if (sslMode !== undefined && sslMode !== "") {
     if (!(SSL_MODES as readonly string[]).includes(sslMode)) {
       bad("sslMode", `unknown mode "${clip(sslMode)}": expected one of ${SSL_MODES.join(", ")}`);
@@ -186,10 +228,34 @@ function resolveSslMode(useSsl: boolean | undefined, sslMode: string | undefined
       bad("useSsl", `contradicts sslMode "${mode}" (useSsl: false allows only disable or prefer)`);
     return mode;
   }
-  // Without a mode: useSsl true asks for the safe choice; nothing said means libpq's default.
+  // Without a mode: useSsl true asks for the safe choice; nothing said means the engine's default
+  // (libpq's prefer for PostgreSQL and MySQL, the driver's own for SQL Server and Oracle).
   if (useSsl === true) return "verify-full";
   if (useSsl === false) return "disable";
-  return "prefer";
+  return engineDefault;
+}
+
+/** The engine-specific fields: each is refused on an engine it means nothing to. */
+function engineOptionsOf(input: ConnectionSpecInput, engine: EngineId, bad: Bad): EngineOptions {
+  const only = (field: string, value: unknown, owner: EngineId, label: string) => {
+    if (value !== undefined && value !== "" && value !== false && engine !== owner)
+      bad(field, `applies only to ${label} connections`);
+  };
+  only("instanceName", input.instanceName, "sqlserver", "SQL Server");
+  only("strictEncryption", input.strictEncryption, "sqlserver", "SQL Server");
+  only("oracleSid", input.oracleSid, "oracle", "Oracle");
+  const instanceName =
+    engine === "sqlserver" ? text(input.instanceName, "instanceName", 128, bad, false) : "";
+  if (instanceName && !/^[\p{L}\p{N}_$#-]+$/u.test(instanceName))
+    bad("instanceName", "must be an instance name: letters, digits, '_', '$', '#' and '-'");
+  const oracleSid = engine === "oracle" ? text(input.oracleSid, "oracleSid", 64, bad, false) : "";
+  if (oracleSid && !/^[A-Za-z][A-Za-z0-9_$#]*$/.test(oracleSid))
+    bad("oracleSid", "must be an Oracle SID: a letter, then letters, digits, '_', '$' and '#'");
+  return {
+    instanceName,
+    strictEncryption: engine === "sqlserver" && input.strictEncryption === true,
+    oracleSid,
+  };
 }
 
 function pem(

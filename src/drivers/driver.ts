@@ -1,7 +1,7 @@
 import type { Socket } from "node:net";
 import type { ConnectionOptions, TLSSocket } from "node:tls";
-import type { EngineId } from "../connections/engines.js";
-import type { Credentials } from "../connections/settings.js";
+import type { Credentials, EngineOptions } from "../connections/settings.js";
+import type { EngineId } from "../engines/engine.js";
 import type { Column, Row, Value } from "../gen/berth/v1/values_pb.js";
 
 /** How to secure a session: the node TLS options, and whether plain TCP is acceptable as a fallback. */
@@ -10,6 +10,8 @@ export interface TlsPlan {
   readonly options: ConnectionOptions | undefined;
   /** sslMode prefer: use TLS when the server offers it, else continue in plain text. */
   readonly fallbackToPlain: boolean;
+  /** What is checked of the server's certificate, for drivers that take flags rather than node options. */
+  readonly verify: "none" | "chain" | "full";
 }
 
 export interface ConnectParams {
@@ -19,6 +21,7 @@ export interface ConnectParams {
   readonly credentials: Credentials;
   readonly tls: TlsPlan;
   readonly connectTimeoutMs: number;
+  readonly engineOptions: EngineOptions;
 }
 
 /** A driver failure in Berth's vocabulary: a stable reason, the engine's own code, a safe message. */
@@ -103,10 +106,19 @@ export interface DriverSession {
 export interface Driver {
   readonly engine: EngineId;
   /**
+   * The port to open when the configuration does not give one (a SQL Server named instance, which
+   * the SQL Server Browser resolves). Absent: the configured port is used as is.
+   */
+  locate?(host: string, options: EngineOptions, timeoutMs: number): Promise<{ port: number; via: string }>;
+  /**
    * Upgrades a fresh TCP connection to TLS the way the engine's protocol does it (PostgreSQL's
    * SSLRequest, MySQL's SSL handshake response), so the `tls` stage can report on TLS alone.
    */
-  negotiateTls(socket: Socket, options: ConnectionOptions): Promise<TLSSocket | "not_offered">;
+  negotiateTls(
+    socket: Socket,
+    options: ConnectionOptions,
+    engineOptions: EngineOptions,
+  ): Promise<TLSSocket | "not_offered">;
   connect(params: ConnectParams): Promise<DriverSession>;
   describeError(err: unknown): DriverFailure;
   /** Whether an error means the session is unusable (socket gone) rather than the statement failed. */

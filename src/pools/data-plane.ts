@@ -1,6 +1,6 @@
 import type { TtlCache } from "../access/ttl-cache.js";
 import type { ConnectionRegistry } from "../connections/registry.js";
-import { driverFor } from "../drivers/registry.js";
+import { driverFor } from "../engines/index.js";
 import { createMetrics, type Metrics } from "../observability/metrics.js";
 import { HealthMonitor } from "./health.js";
 import { LeaseManager } from "./leases.js";

@@ -1,6 +1,6 @@
-import { ENGINES, type EngineId } from "../connections/engines.js";
 import type { ConnectionSettings, Credentials } from "../connections/settings.js";
 import type { Driver } from "../drivers/driver.js";
+import { ENGINES, type EngineId } from "../engines/index.js";
 import { UnimplementedError } from "../errors/berth-error.js";
 import { ConnectionPool, type PoolStatsSnapshot } from "./pool.js";
 

@@ -115,6 +115,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
         credentials,
         tls: plan,
         connectTimeoutMs,
+        engineOptions: settings.engineOptions,
       });
     const every = Math.min(30_000, Math.max(1_000, Math.floor(settings.pool.idleTimeoutMs / 2)));
     this.#evictor = setInterval(() => this.#evict(), every);

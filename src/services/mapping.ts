@@ -1,13 +1,14 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { EngineId } from "../connections/engines.js";
 import type { ConnectionView } from "../connections/registry.js";
 import type {
   ConnectionSpecInput,
   ConnectionStatusId,
+  EngineOptions,
   HostPort,
   SslModeId,
 } from "../connections/settings.js";
+import type { EngineId } from "../engines/index.js";
 import { type PoolStats, PoolStatsSchema } from "../gen/berth/v1/connection_service_pb.js";
 import {
   type Connection,
@@ -74,6 +75,9 @@ export function specFromProto(spec: ConnectionSpec | undefined): ConnectionSpecI
     clientCertificate: spec.clientCertificate,
     clientKey: spec.clientKey,
     tlsServerName: spec.tlsServerName,
+    instanceName: spec.instanceName,
+    strictEncryption: spec.strictEncryption,
+    oracleSid: spec.oracleSid,
     maxPoolSize: spec.maxPoolSize,
     minPoolSize: spec.minPoolSize,
     acquireTimeoutMs: spec.acquireTimeoutMs,
@@ -81,6 +85,15 @@ export function specFromProto(spec: ConnectionSpec | undefined): ConnectionSpecI
     maxLifetimeMs: spec.maxLifetimeMs,
     replicas: spec.replicas.map((r) => ({ server: r.server, port: r.port })),
     description: spec.description,
+  };
+}
+
+function engineOptionsOf(json: string): Partial<EngineOptions> {
+  const o = JSON.parse(json) as Partial<EngineOptions>;
+  return {
+    instanceName: o.instanceName ?? "",
+    strictEncryption: o.strictEncryption ?? false,
+    oracleSid: o.oracleSid ?? "",
   };
 }
 
@@ -112,6 +125,7 @@ export function connectionToProto(c: ConnectionView): Connection {
     ...(c.last_tested_at ? { lastTestedAt: timestampFromDate(new Date(c.last_tested_at)) } : {}),
     status: STATUS_NAMES[c.status as ConnectionStatusId] ?? ConnectionStatus.UNSPECIFIED,
     version: c.version,
+    ...engineOptionsOf(c.engine_options),
   });
 }
 

@@ -154,6 +154,14 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  "0005_engine_options": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable("connections")
+        .addColumn("engine_options", "text", (c) => c.notNull().defaultTo("{}"))
+        .execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -40,6 +40,8 @@ export interface ConnectionsTable {
   ca_certificate: string;
   client_certificate: string;
   tls_server_name: string;
+  /** JSON of EngineOptions (SQL Server instance, strict encryption, Oracle SID). */
+  engine_options: string;
   max_pool_size: number;
   min_pool_size: number;
   acquire_timeout_ms: number;

@@ -4,7 +4,14 @@ import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Engine } from "../../src/gen/berth/v1/types_pb.js";
 import { ErrorInfoSchema } from "../../src/gen/google/rpc/error_details_pb.js";
-import { brokerClients, collect, openSession, plain, stmt } from "../support/broker-client.js";
+import {
+  brokerClients,
+  collect,
+  leaseTransactionRoundTrip,
+  openSession,
+  plain,
+  stmt,
+} from "../support/broker-client.js";
 import { LOCAL, serviceAvailable } from "../support/services.js";
 import { startTestBerth, type TestBerth } from "../support/test-berth.js";
 
@@ -336,21 +343,7 @@ describe.each(ENGINES)("$name", (engine) => {
     const table = `berth_lease_${engine.name}_${Date.now()}`;
     await run(`CREATE TABLE ${table} (id int)`);
     try {
-      const { lease } = await client.broker.acquireLease({ connectionId: ids[engine.name]! }, client.call);
-      const onLease = (sql: string) =>
-        collect(
-          client.broker.execute(
-            { target: { case: "leaseId", value: lease!.id }, statement: stmt(sql) },
-            client.call,
-          ),
-        );
-      await client.broker.begin({ leaseId: lease!.id }, client.call);
-      await onLease(`INSERT INTO ${table} VALUES (1)`);
-      await client.broker.rollback({ leaseId: lease!.id }, client.call);
-      await client.broker.begin({ leaseId: lease!.id }, client.call);
-      await onLease(`INSERT INTO ${table} VALUES (2)`);
-      await client.broker.commit({ leaseId: lease!.id }, client.call);
-      await client.broker.releaseLease({ leaseId: lease!.id }, client.call);
+      await leaseTransactionRoundTrip(client, ids[engine.name]!, table);
       const r = await run(`SELECT id FROM ${table}`);
       expect(r.rows.map((x) => String(plain(x.values[0])))).toEqual(["2"]);
     } finally {

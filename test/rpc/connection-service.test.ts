@@ -124,21 +124,51 @@ describe("ConnectionService over the in-memory RPC stack", () => {
     );
   });
 
-  it("answers UNIMPLEMENTED, never a fake success, for engines without a driver", async () => {
-    const { connection } = await m.connections.createConnection(
-      { spec: { ...spec("oracle-pool"), type: Engine.ORACLE } },
+  it("gives each engine its own defaults and keeps its own fields", async () => {
+    const sql = await m.connections.createConnection(
+      { spec: { ...spec("mssql-named"), type: Engine.SQLSERVER, instanceName: "SQLEXPRESS" } },
       m.alice,
     );
-    expect((await rejection(m.connections.resetPool({ id: connection!.id }, m.alice))).code).toBe(
-      Code.Unimplemented,
+    expect(sql.connection).toMatchObject({
+      port: 0,
+      instanceName: "SQLEXPRESS",
+      sslMode: SslMode.VERIFY_FULL,
+      strictEncryption: false,
+    });
+    const ora = await m.connections.createConnection(
+      { spec: { ...spec("ora-sid"), type: Engine.ORACLE, database: "", oracleSid: "ORCL" } },
+      m.alice,
     );
-    const oracle = await rejection(
-      m.connections.testConnection(
-        { target: { case: "spec", value: { ...spec("o"), type: Engine.ORACLE } } },
+    expect(ora.connection).toMatchObject({ port: 1521, oracleSid: "ORCL", sslMode: SslMode.DISABLE });
+    const fetched = await m.connections.getConnection({ id: ora.connection!.id }, m.alice);
+    expect(fetched.connection?.oracleSid).toBe("ORCL");
+  });
+
+  it("refuses engine fields on the wrong engine, and TLS modes an engine's driver cannot honour", async () => {
+    const err = await rejection(
+      m.connections.createConnection(
+        { spec: { ...spec("mixed"), instanceName: "X", oracleSid: "ORCL", strictEncryption: true } },
         m.alice,
       ),
     );
-    expect(oracle.code).toBe(Code.Unimplemented);
+    const fields = err.findDetails(BadRequestSchema)[0]!.fieldViolations.map((v) => v.field);
+    expect(fields).toEqual(expect.arrayContaining(["instanceName", "oracleSid", "strictEncryption"]));
+    const prefer = await rejection(
+      m.connections.createConnection(
+        { spec: { ...spec("ora-prefer"), type: Engine.ORACLE, sslMode: SslMode.PREFER } },
+        m.alice,
+      ),
+    );
+    const violation = prefer.findDetails(BadRequestSchema)[0]!.fieldViolations[0]!;
+    expect(violation.field).toBe("sslMode");
+    expect(violation.description).toMatch(/not available for Oracle.*TCP or TCPS/);
+    const both = await rejection(
+      m.connections.createConnection(
+        { spec: { ...spec("mssql-both"), type: Engine.SQLSERVER, instanceName: "A", port: 1433 } },
+        m.alice,
+      ),
+    );
+    expect(both.findDetails(BadRequestSchema)[0]!.fieldViolations[0]!.field).toBe("port");
   });
 
   it("logs one line per request with request id, principal, method, outcome and duration", async () => {

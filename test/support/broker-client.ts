@@ -123,3 +123,29 @@ export function openSession(client: ReturnType<typeof brokerClients>) {
     },
   };
 }
+
+/**
+ * A transaction round trip on a lease: insert 1 and roll back, insert 2 and commit. What the table
+ * holds afterwards ("2" only) shows that both were honoured on one server session.
+ */
+export async function leaseTransactionRoundTrip(
+  client: ReturnType<typeof brokerClients>,
+  connectionId: string,
+  table: string,
+): Promise<void> {
+  const { lease } = await client.broker.acquireLease({ connectionId }, client.call);
+  const onLease = (sql: string) =>
+    collect(
+      client.broker.execute(
+        { target: { case: "leaseId", value: lease!.id }, statement: stmt(sql) },
+        client.call,
+      ),
+    );
+  await client.broker.begin({ leaseId: lease!.id }, client.call);
+  await onLease(`INSERT INTO ${table} VALUES (1)`);
+  await client.broker.rollback({ leaseId: lease!.id }, client.call);
+  await client.broker.begin({ leaseId: lease!.id }, client.call);
+  await onLease(`INSERT INTO ${table} VALUES (2)`);
+  await client.broker.commit({ leaseId: lease!.id }, client.call);
+  await client.broker.releaseLease({ leaseId: lease!.id }, client.call);
+}

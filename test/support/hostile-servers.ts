@@ -1,9 +1,11 @@
+import { readFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
+import { createServer as createTlsServer } from "node:tls";
 
-/** A TCP server that accepts connections and never says a word: the worst kind of database. */
-export async function startSilentServer(): Promise<{ port: number; close(): Promise<void> }> {
+/** Listens on a free loopback port and closes every accepted socket on close(). */
+async function listenTracked(server: Server): Promise<{ port: number; close(): Promise<void> }> {
   const sockets = new Set<Socket>();
-  const server: Server = createServer((s) => {
+  server.on("connection", (s: Socket) => {
     sockets.add(s);
     s.on("error", () => {});
     s.on("close", () => sockets.delete(s));
@@ -17,4 +19,21 @@ export async function startSilentServer(): Promise<{ port: number; close(): Prom
         server.close(() => r());
       }),
   };
+}
+
+/** A TCP server that accepts connections and never says a word: the worst kind of database. */
+export function startSilentServer(): Promise<{ port: number; close(): Promise<void> }> {
+  return listenTracked(createServer());
+}
+
+/**
+ * A TLS listener that completes handshakes with a certificate from `makeCertificates` and then
+ * says nothing: what a TCPS or TDS 8.0 port looks like to a client that does not trust its CA.
+ */
+export function startTlsListener(certFile: string, keyFile: string) {
+  const server = createTlsServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, (s) =>
+    s.on("error", () => {}),
+  );
+  server.on("tlsClientError", () => {});
+  return listenTracked(server);
 }

@@ -1,9 +1,9 @@
 import type { Socket } from "node:net";
 import type { ConnectionOptions, TLSSocket } from "node:tls";
 import pg from "pg";
-import type { ConnectParams, Driver, DriverFailure, DriverSession } from "./driver.js";
-import { describeNodeError, readBytes, safeMessage, startTls } from "./failures.js";
-import { PostgresSession } from "./postgres-session.js";
+import type { ConnectParams, Driver, DriverFailure, DriverSession } from "../../drivers/driver.js";
+import { describeNodeError, readBytes, safeMessage, startTls } from "../../drivers/failures.js";
+import { PostgresSession } from "./session.js";
 
 /** SQLSTATEs a connection attempt can end in, in Berth's reasons. */
 const SQLSTATES: Record<string, string> = {

@@ -1,5 +1,4 @@
 import { parse as parseArray } from "postgres-array";
-import type { Value } from "../gen/berth/v1/values_pb.js";
 import {
   arrayValue,
   boolValue,
@@ -15,7 +14,8 @@ import {
   textValue,
   timestampValue,
   timeValue,
-} from "./values.js";
+} from "../../drivers/values.js";
+import type { Value } from "../../gen/berth/v1/values_pb.js";
 
 /** PostgreSQL type OIDs Berth converts; everything else is passed on as text. */
 type Converter = (text: string) => Value;

@@ -1,5 +1,4 @@
 import type { FieldPacket } from "mysql2";
-import type { Value } from "../gen/berth/v1/values_pb.js";
 import {
   bytesValue,
   dateValue,
@@ -11,7 +10,8 @@ import {
   NULL_VALUE,
   textValue,
   timeValue,
-} from "./values.js";
+} from "../../drivers/values.js";
+import type { Value } from "../../gen/berth/v1/values_pb.js";
 
 /** MySQL column type codes (protocol ColumnType) → name and converter. */
 const BINARY_CHARSET = 63;

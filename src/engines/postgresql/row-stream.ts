@@ -1,9 +1,9 @@
 import { createRequire } from "node:module";
 import type { Socket } from "node:net";
-import type { Value } from "../gen/berth/v1/values_pb.js";
-import { type QueryChunk, type QueryEvent, takeChunk } from "./driver.js";
-import { pgConverter, pgTypeName } from "./postgres-values.js";
-import { approximateSize, column, row } from "./values.js";
+import { type QueryChunk, type QueryEvent, takeChunk } from "../../drivers/driver.js";
+import { approximateSize, column, row } from "../../drivers/values.js";
+import type { Value } from "../../gen/berth/v1/values_pb.js";
+import { pgConverter, pgTypeName } from "./values.js";
 
 // pg's own parameter serializer (arrays, Buffers, Dates, JSON), so parameters bind exactly as with pg.
 const { prepareValue } = createRequire(import.meta.url)("pg/lib/utils.js") as {

@@ -1,18 +1,17 @@
 import type { FieldPacket, ResultSetHeader } from "mysql2";
 import mysql from "mysql2";
 import type mysqlPromise from "mysql2/promise";
-import type { Value } from "../gen/berth/v1/values_pb.js";
-import {
-  type ConnectParams,
-  type DriverSession,
-  type IsolationLevelId,
-  type QueryChunk,
-  type QueryEvent,
-  type QueryOptions,
-  takeChunk,
-} from "./driver.js";
-import { mysqlConverter, mysqlNullable, mysqlTypeName } from "./mysql-values.js";
-import { approximateSize, column, row, valueToDriverParam } from "./values.js";
+import type {
+  ConnectParams,
+  DriverSession,
+  IsolationLevelId,
+  QueryChunk,
+  QueryOptions,
+} from "../../drivers/driver.js";
+import { firstKeyword, ResultQueue } from "../../drivers/result-queue.js";
+import { column, valueToDriverParam } from "../../drivers/values.js";
+import type { Value } from "../../gen/berth/v1/values_pb.js";
+import { mysqlConverter, mysqlNullable, mysqlTypeName } from "./values.js";
 
 const ISOLATION_SQL: Record<IsolationLevelId, string> = {
   read_uncommitted: "READ UNCOMMITTED",
@@ -23,8 +22,6 @@ const ISOLATION_SQL: Record<IsolationLevelId, string> = {
 
 /** Rows mysql2 buffers in its stream before pausing the socket. */
 const HIGH_WATER_ROWS = 1000;
-/** Batches waiting for the consumer before the stream is paused. */
-const QUEUE_HIGH_WATER = 4;
 
 export class MysqlSession implements DriverSession {
   readonly #conn: mysqlPromise.Connection;
@@ -64,36 +61,14 @@ export class MysqlSession implements DriverSession {
     const command = raw.execute({ sql, rowsAsArray: true }, params.map(valueToDriverParam) as never[]);
     const stream = command.stream({ highWaterMark: HIGH_WATER_ROWS });
     this.#active = stream;
-    // Rows are converted and batched as they arrive (no await per row); when the consumer lags by
-    // QUEUE_HIGH_WATER batches the stream pauses, which pauses the socket, which holds the server.
-    const queue: QueryEvent[] = [];
-    let wake: (() => void) | undefined;
-    let finished = false;
-    let failure: unknown;
+    const result = new ResultQueue(stream, options);
     let converters: ((x: unknown) => Value)[] = [];
     let header: ResultSetHeader | undefined;
-    let batch: ReturnType<typeof row>[] = [];
-    let bytes = 0;
-    let returned = 0n;
-    let truncated = false;
-    const push = (e: QueryEvent) => {
-      queue.push(e);
-      if (queue.length >= QUEUE_HIGH_WATER) stream.pause();
-      const w = wake;
-      wake = undefined;
-      w?.();
-    };
-    const flush = () => {
-      if (batch.length === 0) return;
-      push({ kind: "rows", rows: batch });
-      batch = [];
-      bytes = 0;
-    };
     stream.on("fields", (f: FieldPacket[] | undefined) => {
       // Statements without a result set (SET, INSERT) announce no fields.
       if (!f || f.length === 0) return;
       converters = f.map(mysqlConverter);
-      push({ kind: "columns", columns: f.map((x) => column(x.name, mysqlTypeName(x), mysqlNullable(x))) });
+      result.columns(f.map((x) => column(x.name, mysqlTypeName(x), mysqlNullable(x))));
     });
     stream.on("data", (item: unknown[] | ResultSetHeader) => {
       if (!Array.isArray(item)) {
@@ -101,54 +76,18 @@ export class MysqlSession implements DriverSession {
         return;
       }
       // Past max_rows the rest is read and dropped: MySQL cannot stop a result without killing it.
-      if (options.maxRows > 0 && returned >= BigInt(options.maxRows)) {
-        truncated = true;
-        return;
-      }
-      const values = item.map((x, i) => converters[i]!(x));
-      batch.push(row(values));
-      returned++;
-      for (const v of values) bytes += approximateSize(v);
-      if (bytes >= options.batchBytes) flush();
+      if (result.truncated) return;
+      result.row(item.map((x, i) => converters[i]!(x)));
     });
-    const end = (err?: unknown) => {
-      if (finished) return;
-      finished = true;
-      failure = err;
-      if (!err) {
-        flush();
-        queue.push({
-          kind: "complete",
-          completion: {
-            rowsAffected: BigInt(header?.affectedRows ?? 0),
-            commandTag: firstKeyword(sql),
-            truncated,
-            rowsReturned: returned,
-          },
-        });
-      }
-      const w = wake;
-      wake = undefined;
-      w?.();
-    };
-    stream.on("end", () => end());
-    stream.on("error", (err: unknown) => end(err));
+    stream.on("end", () =>
+      result.end(undefined, {
+        rowsAffected: BigInt(header?.affectedRows ?? 0),
+        commandTag: firstKeyword(sql),
+      }),
+    );
+    stream.on("error", (err: unknown) => result.end(err));
     try {
-      for (;;) {
-        const next = takeChunk(queue);
-        if (next) {
-          if (stream.isPaused() && queue.length === 0) stream.resume();
-          yield next;
-          continue;
-        }
-        if (finished) {
-          if (failure) throw failure;
-          return;
-        }
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-      }
+      yield* result.chunks();
     } finally {
       // Stopping early destroys the stream; mysql2 then resumes the socket and reads the rest of the
       // result without emitting it, so the connection stays in step for the next command.
@@ -214,8 +153,4 @@ export class MysqlSession implements DriverSession {
     this.#healthy = false;
     this.#conn.destroy();
   }
-}
-
-function firstKeyword(sql: string): string {
-  return /^\s*(\w+)/.exec(sql)?.[1]?.toUpperCase() ?? "";
 }

@@ -1,10 +1,10 @@
 import type { EventEmitter } from "node:events";
 import { connect as tcpConnect } from "node:net";
 import type pg from "pg";
-import type { Value } from "../gen/berth/v1/values_pb.js";
-import type { DriverSession, IsolationLevelId, QueryChunk, QueryOptions } from "./driver.js";
-import { PgRowStream } from "./pg-row-stream.js";
-import { valueToDriverParam } from "./values.js";
+import type { DriverSession, IsolationLevelId, QueryChunk, QueryOptions } from "../../drivers/driver.js";
+import { valueToDriverParam } from "../../drivers/values.js";
+import type { Value } from "../../gen/berth/v1/values_pb.js";
+import { PgRowStream } from "./row-stream.js";
 
 const ISOLATION_SQL: Record<IsolationLevelId, string> = {
   read_uncommitted: "READ UNCOMMITTED",

@@ -1,9 +1,10 @@
 import type { Socket } from "node:net";
 import type { ConnectionOptions, TLSSocket } from "node:tls";
 import mysql from "mysql2/promise";
-import type { ConnectParams, Driver, DriverFailure, DriverSession } from "./driver.js";
-import { describeNodeError, readBytes, safeMessage, startTls } from "./failures.js";
-import { MysqlSession } from "./mysql-session.js";
+import { PLAIN } from "../../connections/tls-plan.js";
+import type { ConnectParams, Driver, DriverFailure, DriverSession } from "../../drivers/driver.js";
+import { describeNodeError, readBytes, safeMessage, startTls } from "../../drivers/failures.js";
+import { MysqlSession } from "./session.js";
 
 /** MySQL/MariaDB server error numbers a connection attempt can end in. */
 const ERRNOS: Record<number, string> = {
@@ -96,7 +97,7 @@ export const mysqlDriver: Driver = {
     if (!tls)
       return new MysqlSession(await open(params, undefined), {
         ...params,
-        tls: { options: undefined, fallbackToPlain: false },
+        tls: PLAIN,
       });
     try {
       return new MysqlSession(await open(params, tls), params);
@@ -104,7 +105,7 @@ export const mysqlDriver: Driver = {
       if (params.tls.fallbackToPlain && (err as { code?: string }).code === "HANDSHAKE_NO_SSL_SUPPORT") {
         return new MysqlSession(await open(params, undefined), {
           ...params,
-          tls: { options: undefined, fallbackToPlain: false },
+          tls: PLAIN,
         });
       }
       throw err;
