@@ -1,9 +1,15 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { DestinationStream } from "pino";
 import type { Config } from "./config/config.js";
 import { createCore } from "./core.js";
-import { openLocalKeyring } from "./crypto/local-keyring.js";
+import { KeySet } from "./crypto/key-set.js";
+import { KEYRING_FILE, openLocalKeyring } from "./crypto/local-keyring.js";
+import { VaultTransit } from "./crypto/vault-transit.js";
+import { asBerthError } from "./errors/mapping.js";
 import { AccessService } from "./gen/berth/v1/access_service_pb.js";
+import { AdminService } from "./gen/berth/v1/admin_service_pb.js";
 import { AuditService } from "./gen/berth/v1/audit_service_pb.js";
 import { AuthService } from "./gen/berth/v1/auth_service_pb.js";
 import { BrokerService } from "./gen/berth/v1/broker_service_pb.js";
@@ -40,11 +46,44 @@ export interface StartOptions {
   announce?: (line: string) => void;
 }
 
+/**
+ * The configured key provider, plus the other one when it is still configured (the keyring file
+ * exists, or BERTH_VAULT_ADDR is set) so that secrets written before a move keep decrypting until
+ * `berth keys rewrap` has moved them. A missing transit key or a refused token stops the start; a
+ * Vault that does not answer does not (decrypting calls answer UNAVAILABLE until it does).
+ */
+async function openKeys(config: Config, log: Logger): Promise<KeySet> {
+  const vault = config.vault ? new VaultTransit(config.vault) : undefined;
+  if (vault) {
+    try {
+      await vault.verify();
+    } catch (err) {
+      const e = asBerthError(err);
+      if (e.details.reason === "kms_key_missing" || e.details.reason === "kms_permission_denied") {
+        throw new Error(
+          `Vault transit key ${config.vault!.mount}/keys/${config.vault!.keyName} cannot be used: ${e.message}. Create it first (vault write -f ${config.vault!.mount}/keys/${config.vault!.keyName}); Berth never creates keys.`,
+        );
+      }
+      log.warn({ reason: e.details.reason, error: e.message }, "vault transit is not answering yet");
+    }
+  }
+  const hasKeyring = config.masterKey !== undefined || existsSync(join(config.dataDir, KEYRING_FILE));
+  const local =
+    config.kms === "local" || hasKeyring
+      ? await openLocalKeyring(config.dataDir, config.masterKey)
+      : undefined;
+  const primary = config.kms === "vault" ? vault! : local!;
+  return new KeySet(
+    primary,
+    [local, vault].filter((p): p is NonNullable<typeof p> => p !== undefined && p !== primary),
+  );
+}
+
 /** The composition root: config → dependencies → one listener. */
 export async function startBerth(config: Config, options: StartOptions = {}): Promise<Berth> {
   const log = createLogger(config.logLevel, options.logDestination);
   const store = await openSqliteStore(config.dataDir);
-  const keys = await openLocalKeyring(config.dataDir, config.masterKey);
+  const keys = await openKeys(config, log);
   await bootstrapAdmin(store.db, config.adminPassword, log, options.announce);
 
   let ready = true;
@@ -123,6 +162,7 @@ export async function startBerth(config: Config, options: StartOptions = {}): Pr
             [UserService, services.user],
             [AuditService, services.audit],
             [TokenService, services.token],
+            [AdminService, services.admin],
             [Health, services.health],
           ],
           interceptors,

@@ -5,6 +5,7 @@ import { type AuditLog, createAuditLog } from "./audit/audit-log.js";
 import type { Config } from "./config/config.js";
 import { type ConnectionRegistry, createConnectionRegistry } from "./connections/registry.js";
 import type { KeyProvider } from "./crypto/key-provider.js";
+import { KeySet } from "./crypto/key-set.js";
 import { driverFor } from "./engines/index.js";
 import { LoginThrottle, memoryLoginGuard, redisLoginGuard } from "./identity/login-throttle.js";
 import type { Principal } from "./identity/principal.js";
@@ -16,6 +17,7 @@ import type { Logger } from "./observability/logger.js";
 import { createDataPlane, type DataPlane } from "./pools/data-plane.js";
 import { createInterceptors, SERVED, type Services } from "./server/routes.js";
 import { createAccessService } from "./services/access-service.js";
+import { createAdminService } from "./services/admin-service.js";
 import { createAuditService } from "./services/audit-service.js";
 import { createAuthService } from "./services/auth-service.js";
 import { createBrokerService } from "./services/broker-service.js";
@@ -70,6 +72,7 @@ export function createCore(deps: {
   ready: () => boolean;
 }): Core {
   const { db, settings } = deps;
+  const keys = deps.keys instanceof KeySet ? deps.keys : new KeySet(deps.keys);
   // Caches that keep the per-statement path off the store; invalidated on change (and by TTL).
   const sessionCache = new TtlCache<Principal>({ ttlMs: settings.authCacheTtlMs });
   const accessCache = new TtlCache<true>({ ttlMs: settings.authCacheTtlMs });
@@ -88,7 +91,7 @@ export function createCore(deps: {
   let dataPlane: DataPlane | undefined;
   const registry = createConnectionRegistry({
     db,
-    keys: deps.keys,
+    keys,
     policy: grantsPolicy(db),
     drivers: driverFor,
     testTimeoutMs: settings.testTimeoutMs,
@@ -130,6 +133,7 @@ export function createCore(deps: {
   });
   const services: Services = {
     token: createTokenService({ tokens: serviceTokens }),
+    admin: createAdminService({ db, keys, audit }),
     audit: createAuditService({ audit }),
     access: createAccessService({ access }),
     user: createUserService({ users }),

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { VaultTransitOptions } from "../crypto/vault-transit.js";
 import type { GoogleSettings } from "../identity/google.js";
 
 /**
@@ -55,7 +56,56 @@ const schema = z.object({
   BERTH_GOOGLE_ISSUERS: z.string().default("accounts.google.com,https://accounts.google.com"),
   BERTH_GOOGLE_HOSTED_DOMAIN: z.string().optional(),
   BERTH_GOOGLE_ALLOWED_DOMAINS: z.string().default(""),
+  BERTH_KMS: z.enum(["local", "vault"]).default("local"),
+  BERTH_VAULT_ADDR: z.string().url().optional(),
+  BERTH_VAULT_TOKEN: z.string().optional(),
+  BERTH_VAULT_ROLE_ID: z.string().optional(),
+  BERTH_VAULT_SECRET_ID: z.string().optional(),
+  BERTH_VAULT_APPROLE_MOUNT: z
+    .string()
+    .regex(/^[\w-]+(\/[\w-]+)*$/, "must be a mount path")
+    .default("approle"),
+  BERTH_VAULT_TRANSIT_MOUNT: z
+    .string()
+    .regex(/^[\w-]+(\/[\w-]+)*$/, "must be a mount path")
+    .default("transit"),
+  BERTH_VAULT_KEY: z
+    .string()
+    .regex(/^[\w.-]+$/, "must be a transit key name")
+    .default("berth"),
+  BERTH_VAULT_NAMESPACE: z.string().optional(),
+  BERTH_VAULT_CACERT: z.string().optional(),
+  BERTH_VAULT_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(1_500),
+  BERTH_VAULT_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
+  BERTH_TLS_CERT_FILE: z.string().optional(),
+  BERTH_TLS_KEY_FILE: z.string().optional(),
+  BERTH_TLS_CLIENT_CA_FILE: z.string().optional(),
+  BERTH_TLS_CLIENT_AUTH: z.enum(["optional", "require"]).default("optional"),
 });
+
+/** Rules between variables, each with the variables it names. */
+function crossFieldProblems(c: z.infer<typeof schema>): string[] {
+  const problems: string[] = [];
+  if (c.BERTH_KMS === "vault" && !c.BERTH_VAULT_ADDR)
+    problems.push("BERTH_VAULT_ADDR: is required with BERTH_KMS=vault");
+  if (c.BERTH_VAULT_ADDR && !c.BERTH_VAULT_TOKEN && !(c.BERTH_VAULT_ROLE_ID && c.BERTH_VAULT_SECRET_ID))
+    problems.push(
+      "BERTH_VAULT_TOKEN: is required with BERTH_VAULT_ADDR (or BERTH_VAULT_ROLE_ID and BERTH_VAULT_SECRET_ID for AppRole)",
+    );
+  if (Boolean(c.BERTH_VAULT_ROLE_ID) !== Boolean(c.BERTH_VAULT_SECRET_ID))
+    problems.push("BERTH_VAULT_SECRET_ID: AppRole needs both BERTH_VAULT_ROLE_ID and BERTH_VAULT_SECRET_ID");
+  if (Boolean(c.BERTH_TLS_CERT_FILE) !== Boolean(c.BERTH_TLS_KEY_FILE))
+    problems.push("BERTH_TLS_KEY_FILE: TLS needs both BERTH_TLS_CERT_FILE and BERTH_TLS_KEY_FILE");
+  if (c.BERTH_TLS_CLIENT_CA_FILE && !c.BERTH_TLS_CERT_FILE)
+    problems.push(
+      "BERTH_TLS_CLIENT_CA_FILE: client certificates need TLS (BERTH_TLS_CERT_FILE and BERTH_TLS_KEY_FILE)",
+    );
+  if (c.BERTH_TLS_CERT_FILE && c.BERTH_GRPC_PORT !== undefined)
+    problems.push(
+      "BERTH_GRPC_PORT: the dedicated gRPC port serves plaintext only; with TLS, use the main port for gRPC",
+    );
+  return problems;
+}
 
 export interface Config {
   readonly host: string;
@@ -90,6 +140,21 @@ export interface Config {
   readonly rateLimits: "rfc" | "off";
   /** Refuse connections whose sslMode allows plain text (disable, prefer). */
   readonly requireTls: boolean;
+  /** Which key provider encrypts new secrets. */
+  readonly kms: "local" | "vault";
+  /** Vault transit, when BERTH_VAULT_ADDR is set (as the provider, or to read secrets it wrote). */
+  readonly vault: VaultTransitOptions | undefined;
+  /** TLS on Berth's own port; undefined = plaintext. */
+  readonly tls: ServerTlsSettings | undefined;
+}
+
+export interface ServerTlsSettings {
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** CA of client certificates; set = mutual TLS, mapping a certificate to a service principal. */
+  readonly clientCaFile: string | undefined;
+  /** optional: verify a certificate when one is sent; require: refuse handshakes without one. */
+  readonly clientAuth: "optional" | "require";
 }
 
 export class ConfigError extends Error {
@@ -112,6 +177,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
   }
   const c = parsed.data;
+  const problems = crossFieldProblems(c);
+  if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
     host: c.BERTH_HOST,
     port: c.BERTH_PORT,
@@ -143,6 +210,35 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       hostedDomain: c.BERTH_GOOGLE_HOSTED_DOMAIN,
       allowedDomains: list(c.BERTH_GOOGLE_ALLOWED_DOMAINS).map((d) => d.toLowerCase()),
     }),
+    kms: c.BERTH_KMS,
+    vault: c.BERTH_VAULT_ADDR
+      ? Object.freeze({
+          address: c.BERTH_VAULT_ADDR,
+          token: c.BERTH_VAULT_TOKEN,
+          appRole:
+            c.BERTH_VAULT_ROLE_ID && c.BERTH_VAULT_SECRET_ID
+              ? {
+                  roleId: c.BERTH_VAULT_ROLE_ID,
+                  secretId: c.BERTH_VAULT_SECRET_ID,
+                  mount: c.BERTH_VAULT_APPROLE_MOUNT,
+                }
+              : undefined,
+          mount: c.BERTH_VAULT_TRANSIT_MOUNT,
+          keyName: c.BERTH_VAULT_KEY,
+          namespace: c.BERTH_VAULT_NAMESPACE,
+          caCertFile: c.BERTH_VAULT_CACERT,
+          timeoutMs: c.BERTH_VAULT_TIMEOUT_MS,
+          retries: c.BERTH_VAULT_RETRIES,
+        })
+      : undefined,
+    tls: c.BERTH_TLS_CERT_FILE
+      ? Object.freeze({
+          certFile: c.BERTH_TLS_CERT_FILE,
+          keyFile: c.BERTH_TLS_KEY_FILE!,
+          clientCaFile: c.BERTH_TLS_CLIENT_CA_FILE,
+          clientAuth: c.BERTH_TLS_CLIENT_AUTH,
+        })
+      : undefined,
   });
 }
 

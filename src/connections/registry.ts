@@ -91,12 +91,20 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
     return deps.keys.encrypt(value, { connectionId: id, field });
   }
 
-  async function decryptCredentials(row: ConnectionRow): Promise<Credentials> {
+  /**
+   * The stored credentials, with `given` ones taking the place of stored ones (which are then not
+   * decrypted at all: a credential being replaced may be one that no longer decrypts).
+   */
+  async function decryptCredentials(
+    row: ConnectionRow,
+    given: Partial<CredentialInput> = {},
+  ): Promise<Credentials> {
     const bind = (field: SecretField) => ({ connectionId: row.id, field });
     const [username, password, clientKey] = await Promise.all([
-      deps.keys.decrypt(row.username_enc, bind("username")),
-      deps.keys.decrypt(row.password_enc, bind("password")),
-      row.client_key_enc ? deps.keys.decrypt(row.client_key_enc, bind("client_key")) : undefined,
+      given.username ?? deps.keys.decrypt(row.username_enc, bind("username")),
+      given.password ?? deps.keys.decrypt(row.password_enc, bind("password")),
+      given.clientKey ??
+        (row.client_key_enc ? deps.keys.decrypt(row.client_key_enc, bind("client_key")) : undefined),
     ]);
     return new Credentials(username, password, clientKey);
   }
@@ -432,12 +440,7 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
     if (c.username === undefined && c.password === undefined && c.clientKey === undefined) return;
     const driver = deps.drivers(settings.type);
     if (!driver) return;
-    const stored = await decryptCredentials(row);
-    const merged = new Credentials(
-      c.username ?? stored.username,
-      c.password ?? stored.password,
-      c.clientKey ?? stored.clientKey,
-    );
+    const merged = await decryptCredentials(row, c);
     const { result } = await testConnection(driver, settings, merged, deps.testTimeoutMs);
     if (!result.ok) throw new ConnectionCheckError(result, settings.type);
   }

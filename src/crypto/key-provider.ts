@@ -9,17 +9,42 @@ export interface SecretBinding {
 
 export type SecretField = "username" | "password" | "client_key";
 
+export interface KeyStatus {
+  /** "local" or "vault". */
+  readonly provider: string;
+  /** The key's name where the provider has one (Vault's transit key), else the keyring's path. */
+  readonly keyName: string;
+  readonly latestVersion: number;
+  /** Versions below this no longer decrypt. */
+  readonly minDecryptionVersion: number;
+  /** Whether `rotate` can work (a key given in BERTH_MASTER_KEY cannot be rotated by Berth). */
+  readonly rotatable: boolean;
+}
+
 /**
  * Encrypts and decrypts connection secrets. Implementations: the local keyring (AES-256-GCM,
- * envelope `berth:vN:…`) and, later, Vault transit (`vault:vN:…`). Failures to authenticate a
- * ciphertext throw CredentialIntegrityError; a provider that cannot be reached throws UnavailableError.
+ * envelope `berth:vN:…`) and Vault transit (`vault:vN:…`). Failures to authenticate a ciphertext
+ * throw CredentialIntegrityError; a version below the minimum throws KeyVersionRetiredError; a
+ * provider that cannot be reached throws UnavailableError — never a weaker fallback.
  */
 export interface KeyProvider {
   readonly name: string;
   encrypt(plaintext: string, binding: SecretBinding): Promise<string>;
   decrypt(envelope: string, binding: SecretBinding): Promise<string>;
+  /** Whether an envelope was written by this provider (by its prefix alone). */
+  owns(envelope: string): boolean;
   /** The key version an envelope was written with, or undefined if it is not this provider's. */
   versionOf(envelope: string): number | undefined;
+  /**
+   * Re-encrypts one of this provider's envelopes under its newest version. Vault does it without
+   * the plaintext ever leaving Vault; the local keyring decrypts and encrypts in memory.
+   */
+  rewrap(envelope: string, binding: SecretBinding): Promise<string>;
+  status(): Promise<KeyStatus>;
+  /** Makes a new key version the one that encrypts; returns it. */
+  rotate(): Promise<number>;
+  /** Stops versions below `minVersion` from decrypting. */
+  retire(minVersion: number): Promise<void>;
 }
 
 export function associatedData(binding: SecretBinding): Buffer {

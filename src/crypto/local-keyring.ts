@@ -1,8 +1,13 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { CredentialIntegrityError } from "../errors/berth-error.js";
-import { associatedData, type KeyProvider, type SecretBinding } from "./key-provider.js";
+import {
+  CredentialIntegrityError,
+  FailedPreconditionError,
+  KeyVersionRetiredError,
+  ValidationError,
+} from "../errors/berth-error.js";
+import { associatedData, type KeyProvider, type KeyStatus, type SecretBinding } from "./key-provider.js";
 
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
@@ -12,6 +17,8 @@ const ENVELOPE = /^berth:v(\d{1,9}):([A-Za-z0-9_-]+)$/;
 interface KeyringFile {
   format: 1;
   primary: number;
+  /** Versions below this are retired: kept in the file (so retiring can be undone) but never used. */
+  minDecryptionVersion?: number;
   keys: { version: number; key: string; createdAt: string }[];
 }
 
@@ -23,14 +30,19 @@ interface KeyringFile {
 export class LocalKeyring implements KeyProvider {
   readonly name = "local";
   readonly #keys: Map<number, Buffer>;
-  readonly #primary: number;
+  #primary: number;
+  #minDecryptionVersion: number;
+  /** Where rotation and retirement are persisted; undefined for a key from BERTH_MASTER_KEY. */
+  readonly #path: string | undefined;
 
-  constructor(keys: Map<number, Buffer>, primary: number) {
+  constructor(keys: Map<number, Buffer>, primary: number, path?: string, minDecryptionVersion = 1) {
     if (!keys.has(primary)) throw new Error(`keyring has no key version ${primary}`);
     for (const [v, k] of keys)
       if (k.length !== KEY_BYTES) throw new Error(`key version ${v} is not 256 bits`);
     this.#keys = keys;
     this.#primary = primary;
+    this.#path = path;
+    this.#minDecryptionVersion = minDecryptionVersion;
   }
 
   get primaryVersion(): number {
@@ -53,7 +65,15 @@ export class LocalKeyring implements KeyProvider {
 
   async decrypt(envelope: string, binding: SecretBinding): Promise<string> {
     const m = ENVELOPE.exec(envelope);
-    const key = m ? this.#keys.get(Number(m[1])) : undefined;
+    const version = m ? Number(m[1]) : 0;
+    if (m && version < this.#minDecryptionVersion && this.#keys.has(version))
+      throw new KeyVersionRetiredError(
+        binding.connectionId,
+        binding.field,
+        version,
+        this.#minDecryptionVersion,
+      );
+    const key = m ? this.#keys.get(version) : undefined;
     if (!m || !key) throw new CredentialIntegrityError(binding.connectionId, binding.field);
     const body = Buffer.from(m[2]!, "base64url");
     if (body.length < NONCE_BYTES + TAG_BYTES)
@@ -73,10 +93,86 @@ export class LocalKeyring implements KeyProvider {
     }
   }
 
+  owns(envelope: string): boolean {
+    return envelope.startsWith("berth:v");
+  }
+
   versionOf(envelope: string): number | undefined {
     const m = ENVELOPE.exec(envelope);
     return m ? Number(m[1]) : undefined;
   }
+
+  async rewrap(envelope: string, binding: SecretBinding): Promise<string> {
+    return this.encrypt(await this.decrypt(envelope, binding), binding);
+  }
+
+  async status(): Promise<KeyStatus> {
+    return {
+      provider: this.name,
+      keyName: this.#path ?? "BERTH_MASTER_KEY",
+      latestVersion: this.#primary,
+      minDecryptionVersion: this.#minDecryptionVersion,
+      rotatable: this.#path !== undefined,
+    };
+  }
+
+  async rotate(): Promise<number> {
+    const path = this.#writablePath("rotated");
+    const version = Math.max(...this.#keys.keys()) + 1;
+    const key = randomBytes(KEY_BYTES);
+    // Persist first: a key that encrypted anything must never exist only in memory.
+    await writeKeyring(
+      path,
+      this.#file(new Map([...this.#keys, [version, key]]), version, this.#minDecryptionVersion),
+    );
+    this.#keys.set(version, key);
+    this.#primary = version;
+    return version;
+  }
+
+  async retire(minVersion: number): Promise<void> {
+    const path = this.#writablePath("retired");
+    if (!Number.isInteger(minVersion) || minVersion < 1 || minVersion > this.#primary)
+      throw ValidationError.field("minVersion", `must be from 1 to the latest version (${this.#primary})`);
+    await writeKeyring(path, this.#file(this.#keys, this.#primary, minVersion));
+    this.#minDecryptionVersion = minVersion;
+  }
+
+  #writablePath(what: string): string {
+    if (!this.#path)
+      throw new FailedPreconditionError(
+        `The key comes from BERTH_MASTER_KEY and cannot be ${what} by Berth: use a keyring file (unset BERTH_MASTER_KEY) or Vault transit`,
+        { reason: "key_not_rotatable" },
+      );
+    return this.#path;
+  }
+
+  #file(keys: Map<number, Buffer>, primary: number, minDecryptionVersion: number): KeyringFile {
+    return {
+      format: 1,
+      primary,
+      minDecryptionVersion,
+      keys: [...keys].map(([version, key]) => ({
+        version,
+        key: key.toString("base64"),
+        createdAt: this.#createdAt.get(version) ?? new Date().toISOString(),
+      })),
+    };
+  }
+
+  /** When each version was made, as the file says (kept on rewrite). */
+  readonly #createdAt = new Map<number, string>();
+
+  rememberCreatedAt(version: number, at: string): void {
+    this.#createdAt.set(version, at);
+  }
+}
+
+/** Write-then-rename, mode 0600: a crash never leaves a half-written keyring behind. */
+async function writeKeyring(path: string, file: KeyringFile): Promise<void> {
+  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600, flag: "wx" });
+  await rename(tmp, path);
 }
 
 export const KEYRING_FILE = "keyring.json";
@@ -90,6 +186,11 @@ export async function openLocalKeyring(
   masterKey: Buffer | undefined,
 ): Promise<LocalKeyring> {
   if (masterKey) return new LocalKeyring(new Map([[1, masterKey]]), 1);
+  return openKeyringFile(dataDir);
+}
+
+/** The keyring file alone, created when missing. */
+export async function openKeyringFile(dataDir: string): Promise<LocalKeyring> {
   const path = join(dataDir, KEYRING_FILE);
   let file: KeyringFile;
   try {
@@ -106,12 +207,11 @@ export async function openLocalKeyring(
       ],
     };
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
-    // Write-then-rename so that a crash never leaves a half-written keyring behind.
-    const tmp = `${path}.${process.pid}.tmp`;
-    await writeFile(tmp, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600, flag: "wx" });
-    await rename(tmp, path);
+    await writeKeyring(path, file);
   }
   await chmod(path, 0o600);
   const keys = new Map(file.keys.map((k) => [k.version, Buffer.from(k.key, "base64")] as const));
-  return new LocalKeyring(keys, file.primary);
+  const ring = new LocalKeyring(keys, file.primary, path, file.minDecryptionVersion ?? 1);
+  for (const k of file.keys) ring.rememberCreatedAt(k.version, k.createdAt);
+  return ring;
 }

@@ -11,6 +11,7 @@ export type ErrorKind =
   | "permission_denied"
   | "not_found"
   | "conflict"
+  | "failed_precondition"
   | "rate_limited"
   | "connection_operation_failed"
   | "pool_operation_failed"
@@ -98,6 +99,24 @@ export class NotFoundError extends BerthError {
 export class ConflictError extends BerthError {
   constructor(message: string, details: ErrorDetails = {}) {
     super("conflict", message, details);
+  }
+}
+
+/** The system is not in a state where this can be done (rotating a key that comes from the environment). */
+export class FailedPreconditionError extends BerthError {
+  constructor(message: string, details: ErrorDetails = {}) {
+    super("failed_precondition", message, details);
+  }
+}
+
+/** A secret was written with a key version that has since been retired: it must be set again. */
+export class KeyVersionRetiredError extends BerthError {
+  constructor(connectionId: string, field: string, version: number, minVersion: number) {
+    super(
+      "security_violation",
+      `The stored ${field} of connection ${connectionId} was encrypted with key version ${version}, which is retired (versions below ${minVersion} no longer decrypt); set the credential again or lower the retirement`,
+      { reason: "key_version_retired", connection_id: connectionId, field, key_version: version },
+    );
   }
 }
 

@@ -24,6 +24,7 @@ const KINDS: Record<ErrorKind, { code: Code; http: number }> = {
   permission_denied: { code: Code.PermissionDenied, http: 403 },
   not_found: { code: Code.NotFound, http: 404 },
   conflict: { code: Code.Aborted, http: 409 },
+  failed_precondition: { code: Code.FailedPrecondition, http: 409 },
   rate_limited: { code: Code.ResourceExhausted, http: 429 },
   connection_operation_failed: { code: Code.FailedPrecondition, http: 422 },
   pool_operation_failed: { code: Code.ResourceExhausted, http: 503 },

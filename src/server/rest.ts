@@ -13,6 +13,7 @@ import { validateSpec } from "../connections/validation.js";
 import { PayloadTooLargeError, ValidationError } from "../errors/berth-error.js";
 import { toRestError } from "../errors/mapping.js";
 import { AccessService, GrantAccessRequestSchema } from "../gen/berth/v1/access_service_pb.js";
+import { AdminService, type GetKeyStatusResponse } from "../gen/berth/v1/admin_service_pb.js";
 import { AuditService } from "../gen/berth/v1/audit_service_pb.js";
 import { AuthService } from "../gen/berth/v1/auth_service_pb.js";
 import { ConnectionService } from "../gen/berth/v1/connection_service_pb.js";
@@ -64,6 +65,28 @@ const G = AccessService.method;
 const U = UserService.method;
 const AU = AuditService.method;
 const T = TokenService.method;
+const AD = AdminService.method;
+
+function keyStatusToJson(r: GetKeyStatusResponse) {
+  return {
+    provider: r.provider,
+    keyName: r.keyName,
+    latestVersion: r.latestVersion,
+    minDecryptionVersion: r.minDecryptionVersion,
+    rotatable: r.rotatable,
+    totalSecrets: r.totalSecrets,
+    currentSecrets: r.currentSecrets,
+    versions: r.versions.map((v) => ({ provider: v.provider, version: v.version, secrets: v.secrets })),
+    stale: r.stale.map((p) => ({
+      connectionId: p.connectionId,
+      field: p.field,
+      provider: p.provider,
+      version: p.version,
+      reason: p.reason,
+      message: p.message,
+    })),
+  };
+}
 
 /** The last path segment of DELETE …/access/{who}: a user id, or a Google address (has an @). */
 function granteeOf(who: string) {
@@ -109,6 +132,27 @@ const etag = (version: number) => ({ etag: `"${version}"` });
 
 /** The RFC's REST paths (§3.3) and /api/auth, each mapped onto one RPC. */
 const ROUTES: RestRoute[] = [
+  route({
+    verb: "GET",
+    path: "/api/admin/keys",
+    method: AD.getKeyStatus,
+    request: () => ({}),
+    response: (r) => ({ body: keyStatusToJson(r) }),
+  }),
+  route({
+    verb: "POST",
+    path: "/api/admin/keys/rotate",
+    method: AD.rotateKey,
+    request: () => ({}),
+    response: (r) => ({ body: { newVersion: r.newVersion, status: keyStatusToJson(r.status!) } }),
+  }),
+  route({
+    verb: "POST",
+    path: "/api/admin/keys/retire",
+    method: AD.retireKeyVersions,
+    request: ({ body }) => ({ minVersion: Number((body as { minVersion?: unknown })?.minVersion ?? 0) }),
+    response: (r) => ({ body: keyStatusToJson(r.status!) }),
+  }),
   route({
     verb: "POST",
     path: "/api/tokens",
@@ -471,6 +515,7 @@ export function createRestHandler(deps: RestDeps) {
     [UserService, deps.services.user],
     [AuditService, deps.services.audit],
     [TokenService, deps.services.token],
+    [AdminService, deps.services.admin],
   ] as const) {
     for (const m of service.methods) {
       impls.set(

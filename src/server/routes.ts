@@ -3,6 +3,7 @@ import type { ConnectRouter, Interceptor, ServiceImpl } from "@connectrpc/connec
 import type { TtlCache } from "../access/ttl-cache.js";
 import type { AuditLog } from "../audit/audit-log.js";
 import { AccessService } from "../gen/berth/v1/access_service_pb.js";
+import { AdminService } from "../gen/berth/v1/admin_service_pb.js";
 import { AuditService } from "../gen/berth/v1/audit_service_pb.js";
 import { AuthService } from "../gen/berth/v1/auth_service_pb.js";
 import { BrokerService } from "../gen/berth/v1/broker_service_pb.js";
@@ -28,6 +29,7 @@ export interface Services {
   user: ServiceImpl<typeof UserService>;
   audit: ServiceImpl<typeof AuditService>;
   token: ServiceImpl<typeof TokenService>;
+  admin: ServiceImpl<typeof AdminService>;
   health: ServiceImpl<typeof Health>;
 }
 
@@ -40,6 +42,7 @@ export const SERVED: readonly DescService[] = [
   UserService,
   AuditService,
   TokenService,
+  AdminService,
 ];
 
 /**
@@ -55,6 +58,7 @@ export function registerRoutes(services: Services) {
     router.service(UserService, services.user);
     router.service(AuditService, services.audit);
     router.service(TokenService, services.token);
+    router.service(AdminService, services.admin);
     router.service(Health, services.health);
   };
 }

@@ -26,12 +26,16 @@ export interface TestBerth {
     text: string;
     headers: Headers;
   }>;
-  close(): Promise<void>;
+  /** Stops Berth; the data directory is removed unless `keepData` (to start again on it). */
+  close(keepData?: boolean): Promise<void>;
 }
 
 /** A real Berth on port 0 with its own temporary data directory and captured logs. */
-export async function startTestBerth(env: Record<string, string> = {}): Promise<TestBerth> {
-  const dataDir = await mkdtemp(join(tmpdir(), "berth-test-"));
+export async function startTestBerth(
+  env: Record<string, string> = {},
+  options: { dataDir?: string } = {},
+): Promise<TestBerth> {
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "berth-test-")));
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, cb) {
@@ -89,9 +93,9 @@ export async function startTestBerth(env: Record<string, string> = {}): Promise<
       return adminToken;
     },
     api,
-    async close() {
+    async close(keepData = false) {
       await berth.close();
-      await rm(dataDir, { recursive: true, force: true });
+      if (!keepData) await rm(dataDir, { recursive: true, force: true });
     },
   };
 }
