@@ -46,8 +46,9 @@ describe.skipIf(!runtime.available)(
       const v2 = await provider.rewrap(v1, bind);
       expect(provider.versionOf(v2)).toBe(2);
       await provider.retire(2);
-      const e = await provider.decrypt(v1, bind).catch(asBerthError);
-      expect((e as { details: { reason: string } }).details.reason).toBe("key_version_retired");
+      await expect(provider.decrypt(v1, bind)).rejects.toMatchObject({
+        details: { reason: "key_version_retired" },
+      });
       expect(await provider.decrypt(v2, bind)).toBe("real-vault-canary");
     });
 
