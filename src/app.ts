@@ -1,8 +1,11 @@
+import { X509Certificate } from "node:crypto";
 import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { createSecureContext, type SecureContextOptions } from "node:tls";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { DestinationStream } from "pino";
-import type { Config } from "./config/config.js";
+import type { Config, ServerTlsSettings } from "./config/config.js";
 import { createCore } from "./core.js";
 import { KeySet } from "./crypto/key-set.js";
 import { KEYRING_FILE, openLocalKeyring } from "./crypto/local-keyring.js";
@@ -22,7 +25,7 @@ import { createLogger, type Logger } from "./observability/logger.js";
 import type { DataPlane } from "./pools/data-plane.js";
 import { startGrpcJsServer } from "./server/grpc-js-server.js";
 import { type Listener, listen } from "./server/listener.js";
-import { contextValuesFor, requestIdFrom, transportOf } from "./server/request-info.js";
+import { clientCertificateOf, contextValuesFor, requestIdFrom, transportOf } from "./server/request-info.js";
 import { createRestHandler } from "./server/rest.js";
 import { registerRoutes } from "./server/routes.js";
 import { openSqliteStore, type Store } from "./store/store.js";
@@ -38,6 +41,11 @@ export interface Berth {
   readonly dataPlane: DataPlane;
   /** Graceful stop: not ready → stop accepting → drain → close the store. */
   close(): Promise<void>;
+  /**
+   * Re-reads the TLS certificate, key and client CA (SIGHUP). New connections get them; open ones
+   * keep theirs. A file that cannot be read or parsed keeps the old ones and rejects.
+   */
+  reloadTls(): Promise<void>;
 }
 
 export interface StartOptions {
@@ -79,6 +87,28 @@ async function openKeys(config: Config, log: Logger): Promise<KeySet> {
   );
 }
 
+/** The certificate, key and client CA files, checked as a set before they replace anything. */
+async function readServerTls(tls: ServerTlsSettings): Promise<SecureContextOptions> {
+  const [cert, key, ca] = await Promise.all([
+    readFile(tls.certFile, "utf8"),
+    readFile(tls.keyFile, "utf8"),
+    tls.clientCaFile ? readFile(tls.clientCaFile, "utf8") : undefined,
+  ]);
+  const context = { cert, key, ...(ca ? { ca } : {}) };
+  // Throws (naming no secret) if the key does not match the certificate or either is not PEM.
+  createSecureContext(context);
+  return context;
+}
+
+function describeCertificate(pem: string): Record<string, string> {
+  const c = new X509Certificate(pem);
+  return {
+    subject: c.subject.replace(/\n/g, ", "),
+    valid_to: new Date(c.validTo).toISOString(),
+    serial: c.serialNumber,
+  };
+}
+
 /** The composition root: config → dependencies → one listener. */
 export async function startBerth(config: Config, options: StartOptions = {}): Promise<Berth> {
   const log = createLogger(config.logLevel, options.logDestination);
@@ -107,6 +137,7 @@ export async function startBerth(config: Config, options: StartOptions = {}): Pr
         requestId: requestIdFrom(req.headers["x-request-id"]),
         peer: req.socket?.remoteAddress ?? "",
         transport: transportOf(req.headers["content-type"]),
+        clientCertificate: clientCertificateOf(req.socket),
       }),
     fallback: (_req, res) => {
       res.writeHead(404, { "content-type": "application/json" });
@@ -115,39 +146,50 @@ export async function startBerth(config: Config, options: StartOptions = {}): Pr
   });
   const rest = createRestHandler({ services, interceptors, maxBodyBytes: config.maxBodyBytes });
 
-  const listener: Listener = await listen(config.host, config.port, (req, res) => {
-    const url = new URL(req.url ?? "/", "http://berth");
-    if (url.pathname === "/healthz") {
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end('{"status":"ok"}');
-    } else if (url.pathname === "/readyz") {
-      const ok = ready;
-      store
-        .ping()
-        .then(() => ok)
-        .catch(() => false)
-        .then((up) => {
-          res.writeHead(up ? 200 : 503, { "content-type": "application/json" });
-          res.end(JSON.stringify({ status: up ? "ready" : "not_ready" }));
-        });
-    } else if (url.pathname === "/metrics") {
-      const registry = dataPlane.metrics.registry;
-      registry.metrics().then(
-        (text) => {
-          res.writeHead(200, { "content-type": registry.contentType });
-          res.end(text);
-        },
-        () => {
-          res.writeHead(500);
-          res.end();
-        },
-      );
-    } else if (url.pathname.startsWith("/api/")) {
-      void rest(req, res, url, req.socket?.remoteAddress ?? "");
-    } else {
-      rpc(req, res);
-    }
-  });
+  const listener: Listener = await listen(
+    config.host,
+    config.port,
+    (req, res) => {
+      const url = new URL(req.url ?? "/", "http://berth");
+      if (url.pathname === "/healthz") {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end('{"status":"ok"}');
+      } else if (url.pathname === "/readyz") {
+        const ok = ready;
+        store
+          .ping()
+          .then(() => ok)
+          .catch(() => false)
+          .then((up) => {
+            res.writeHead(up ? 200 : 503, { "content-type": "application/json" });
+            res.end(JSON.stringify({ status: up ? "ready" : "not_ready" }));
+          });
+      } else if (url.pathname === "/metrics") {
+        const registry = dataPlane.metrics.registry;
+        registry.metrics().then(
+          (text) => {
+            res.writeHead(200, { "content-type": registry.contentType });
+            res.end(text);
+          },
+          () => {
+            res.writeHead(500);
+            res.end();
+          },
+        );
+      } else if (url.pathname.startsWith("/api/")) {
+        void rest(req, res, url, req.socket?.remoteAddress ?? "");
+      } else {
+        rpc(req, res);
+      }
+    },
+    config.tls
+      ? {
+          context: await readServerTls(config.tls),
+          requestCert: config.tls.clientCaFile !== undefined,
+          requireCert: config.tls.clientCaFile !== undefined && config.tls.clientAuth === "require",
+        }
+      : undefined,
+  );
   const grpc =
     config.grpcPort === undefined
       ? undefined
@@ -168,7 +210,8 @@ export async function startBerth(config: Config, options: StartOptions = {}): Pr
           interceptors,
         });
   const displayHost = config.host.includes(":") ? `[${config.host}]` : config.host;
-  const url = `http://${displayHost === "0.0.0.0" ? "127.0.0.1" : displayHost}:${listener.port}`;
+  const scheme = config.tls ? "https" : "http";
+  const url = `${scheme}://${displayHost === "0.0.0.0" ? "127.0.0.1" : displayHost}:${listener.port}`;
   log.info(
     { url, ...(grpc ? { grpc_port: grpc.port } : {}), data_dir: config.dataDir, key_provider: keys.name },
     "berth is listening",
@@ -176,6 +219,17 @@ export async function startBerth(config: Config, options: StartOptions = {}): Pr
 
   let closing: Promise<void> | undefined;
   return {
+    async reloadTls() {
+      if (!config.tls || !listener.setSecureContext) return;
+      try {
+        const context = await readServerTls(config.tls);
+        listener.setSecureContext(context);
+        log.info(describeCertificate(context.cert as string), "tls certificate reloaded");
+      } catch (err) {
+        log.error({ error: (err as Error).message }, "tls reload failed; keeping the previous certificate");
+        throw err;
+      }
+    },
     port: listener.port,
     grpcPort: grpc?.port,
     url,

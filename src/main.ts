@@ -40,6 +40,10 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+  // SIGHUP: a renewed certificate is picked up without a restart (open connections keep theirs).
+  process.on("SIGHUP", () => {
+    berth?.reloadTls().catch(() => {});
+  });
   berth = await startBerth(config);
   if (pending) stop(pending);
 }

@@ -125,6 +125,29 @@ export function createServiceTokens(deps: {
       deps.onRevoked?.(row.token_hash);
     },
 
+    /**
+     * The service principal a verified client certificate stands for: the newest active service
+     * token whose name is the certificate's common name. Revoking or letting that token expire
+     * ends the certificate's access too; its scope is the token's scope.
+     */
+    async authenticateCertificate(commonName: string): Promise<Principal> {
+      const now = clock().toISOString();
+      const row = await deps.db
+        .selectFrom("service_tokens")
+        .selectAll()
+        .where("name", "=", commonName)
+        .where("revoked_at", "is", null)
+        .where("expires_at", ">", now)
+        .orderBy("created_at", "desc")
+        .executeTakeFirst();
+      if (!row)
+        throw new UnauthenticatedError(
+          `The client certificate (CN=${commonName.slice(0, 64)}) names no active service principal: create a service token with that name`,
+          "unknown_certificate",
+        );
+      return principalOf(row, `cert:${row.id}`);
+    },
+
     /** The service principal a bearer token stands for, or UnauthenticatedError with the reason. */
     async authenticate(token: string): Promise<Principal> {
       if (!TOKEN_SHAPE.test(token))
@@ -140,21 +163,28 @@ export function createServiceTokens(deps: {
       const expiresAt = new Date(row.expires_at);
       if (expiresAt <= clock())
         throw new UnauthenticatedError("The service token has expired", "token_expired");
-      return {
-        kind: "service",
-        userId: `service:${row.id}`,
-        username: row.name,
-        role: "member",
-        googleEmail: null,
-        sessionHash: hash,
-        sessionExpiresAt: expiresAt,
-        scope: {
-          connectionIds: JSON.parse(row.connection_ids) as string[],
-          level: row.access_level as AccessLevel,
-        },
-      };
+      return principalOf(row, hash);
     },
   };
 }
 
 export type ServiceTokens = ReturnType<typeof createServiceTokens>;
+
+function principalOf(
+  row: { id: string; name: string; connection_ids: string; access_level: string; expires_at: string },
+  sessionHash: string,
+): Principal {
+  return {
+    kind: "service",
+    userId: `service:${row.id}`,
+    username: row.name,
+    role: "member",
+    googleEmail: null,
+    sessionHash,
+    sessionExpiresAt: new Date(row.expires_at),
+    scope: {
+      connectionIds: JSON.parse(row.connection_ids) as string[],
+      level: row.access_level as AccessLevel,
+    },
+  };
+}

@@ -5,7 +5,8 @@ import {
   type Http2ServerResponse,
   type Http2Session,
 } from "node:http2";
-import { type AddressInfo, createServer as createNetServer, type Socket } from "node:net";
+import { type AddressInfo, createServer as createNetServer, type Server, type Socket } from "node:net";
+import { createServer as createTlsServer, type SecureContextOptions, type TLSSocket } from "node:tls";
 
 export type RequestHandler = (
   req: IncomingMessage | Http2ServerRequest,
@@ -16,6 +17,8 @@ const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
 export interface Listener {
   readonly port: number;
+  /** With TLS: replaces the certificate (and client CA) for new connections; open ones keep theirs. */
+  setSecureContext?(options: SecureContextOptions): void;
   /** Stops accepting, lets in-flight requests finish (up to graceMs), then closes everything. */
   close(graceMs: number): Promise<void>;
 }
@@ -25,7 +28,21 @@ export interface Listener {
  * and ALPN), so a plain TCP server reads the first bytes: the HTTP/2 client preface goes to the
  * http2 server (gRPC, Connect over h2c), anything else to the http1 server (REST, Connect, gRPC-Web).
  */
-export async function listen(host: string, port: number, handler: RequestHandler): Promise<Listener> {
+/** TLS on the listening port: ALPN chooses HTTP/2 or HTTP/1.1, and client certificates are asked for. */
+export interface ListenerTls {
+  readonly context: SecureContextOptions;
+  /** Ask for a client certificate (mutual TLS). */
+  readonly requestCert: boolean;
+  /** Refuse the handshake without a valid client certificate. */
+  readonly requireCert: boolean;
+}
+
+export async function listen(
+  host: string,
+  port: number,
+  handler: RequestHandler,
+  tls?: ListenerTls,
+): Promise<Listener> {
   // HTTP/1 keep-alive sockets: the http1 server never listen()s itself, so its own idle tracking
   // (closeIdleConnections) sees nothing; count in-flight requests per socket instead.
   const inFlight = new Map<Socket, number>();
@@ -53,15 +70,39 @@ export async function listen(host: string, port: number, handler: RequestHandler
   });
   const sockets = new Set<Socket>();
 
-  const tcp = createNetServer((socket) => {
+  const accept = (socket: Socket) => {
     sockets.add(socket);
     socket.once("close", () => {
       sockets.delete(socket);
       inFlight.delete(socket);
     });
     socket.once("error", () => socket.destroy());
+  };
+  const dispatch = (socket: Socket) =>
     sniff(socket, (isHttp2) => (isHttp2 ? http2 : http1).emit("connection", socket));
-  });
+  // With TLS, ALPN says which protocol the client speaks; a client that offers none is sniffed
+  // like a plaintext one. The decrypted TLSSocket is handed to the same two servers.
+  const tcp: Server = tls
+    ? createTlsServer(
+        {
+          ...tls.context,
+          ALPNProtocols: ["h2", "http/1.1"],
+          requestCert: tls.requestCert,
+          rejectUnauthorized: tls.requireCert,
+        },
+        (socket: TLSSocket) => {
+          accept(socket);
+          if (socket.alpnProtocol === "h2") http2.emit("connection", socket);
+          else if (socket.alpnProtocol === "http/1.1") http1.emit("connection", socket);
+          else dispatch(socket);
+        },
+      )
+    : createNetServer((socket) => {
+        accept(socket);
+        dispatch(socket);
+      });
+  // A failed handshake (unknown client CA, no certificate when one is required) ends that socket only.
+  tcp.on("tlsClientError", () => {});
   await new Promise<void>((resolve, reject) => {
     tcp.once("error", reject);
     tcp.listen(port, host, () => {
@@ -72,6 +113,12 @@ export async function listen(host: string, port: number, handler: RequestHandler
 
   return {
     port: (tcp.address() as AddressInfo).port,
+    ...(tls
+      ? {
+          setSecureContext: (options: SecureContextOptions) =>
+            (tcp as ReturnType<typeof createTlsServer>).setSecureContext(options),
+        }
+      : {}),
     async close(graceMs: number) {
       closing = true;
       const closed = new Promise<void>((resolve) => tcp.close(() => resolve()));

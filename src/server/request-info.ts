@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { TLSSocket } from "node:tls";
 import { type ContextValues, createContextKey, createContextValues } from "@connectrpc/connect";
 
 /** Facts about the request that every layer may want: for logs, audit and error messages. */
@@ -10,6 +11,28 @@ export interface RequestInfo {
   readonly transport: string;
   /** For REST: "POST /api/connections". */
   readonly route?: string;
+  /** A client certificate that the client CA verified during the TLS handshake (mutual TLS). */
+  readonly clientCertificate?: ClientCertificate | undefined;
+}
+
+export interface ClientCertificate {
+  /** The subject's common name: the service principal it stands for. */
+  readonly commonName: string;
+  readonly fingerprint256: string;
+}
+
+/**
+ * The verified client certificate of a request's socket, if any. Only a certificate that chained
+ * to BERTH_TLS_CLIENT_CA_FILE counts (`authorized`); one the handshake tolerated but could not
+ * verify (client auth "optional") is ignored, as if none had been sent.
+ */
+export function clientCertificateOf(socket: unknown): ClientCertificate | undefined {
+  const s = socket as Partial<TLSSocket> | undefined;
+  if (!s || typeof s.getPeerCertificate !== "function" || s.authorized !== true) return undefined;
+  const cert = s.getPeerCertificate();
+  const cn = cert?.subject?.CN;
+  const commonName = Array.isArray(cn) ? cn[0] : cn;
+  return commonName ? { commonName, fingerprint256: cert.fingerprint256 } : undefined;
 }
 
 export const requestInfoKey = createContextKey<RequestInfo>(

@@ -22,7 +22,7 @@ import { ConnectionSpecSchema, ConnectionStatus } from "../gen/berth/v1/types_pb
 import { UserService } from "../gen/berth/v1/user_service_pb.js";
 import { specFromProto } from "../services/mapping.js";
 import { invokeThroughChain } from "./interceptor-chain.js";
-import { contextValuesFor, type RequestInfo, requestIdFrom } from "./request-info.js";
+import { clientCertificateOf, contextValuesFor, type RequestInfo, requestIdFrom } from "./request-info.js";
 import {
   accessToJson,
   checkResultToJson,
@@ -536,6 +536,7 @@ export function createRestHandler(deps: RestDeps) {
       peer,
       transport: "rest",
       route: `${req.method} ${url.pathname}`,
+      clientCertificate: clientCertificateOf(req.socket),
     };
     const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       const payload = body === undefined ? "" : JSON.stringify(body);

@@ -1,8 +1,12 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { X509Certificate } from "node:crypto";
+import { copyFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { connect as tlsConnect } from "node:tls";
 import { afterAll, describe, expect, it } from "vitest";
+import { issueCertificate, makeCertificates } from "../support/certs.js";
 
 // Exactly what `npm start` runs: the compiled build (made once by test/support/global-setup.ts).
 // Under tsx, tsx's own signal relay would kill the process on SIGTERM before Berth could drain,
@@ -21,7 +25,7 @@ function spawnBerth(dataDir: string, env: Record<string, string> = {}) {
   const url = new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no listening line:\n${stdout}\n${stderr}`)), 20_000);
     child.stdout!.on("data", () => {
-      const m = /"url":"(http:\/\/[^"]+)"/.exec(stdout);
+      const m = /"url":"(https?:\/\/[^"]+)"/.exec(stdout);
       if (m) {
         clearTimeout(timer);
         resolve(m[1]!);
@@ -76,5 +80,44 @@ describe("the berth process", () => {
     expect(await bad.exited).toBe(78);
     expect(bad.err()).toMatch(/BERTH_PORT/);
     await rm(dataDir, { recursive: true, force: true });
+  });
+});
+
+describe("TLS on the berth process", () => {
+  it("picks up a renewed certificate on SIGHUP without dropping the port", async () => {
+    const certs = makeCertificates();
+    const first = issueCertificate(certs, "proc-1", { cn: "localhost", dns: ["localhost"] });
+    const second = issueCertificate(certs, "proc-2", { cn: "localhost", dns: ["localhost"] });
+    const live = { cert: `${certs.dir}/live.crt`, key: `${certs.dir}/live.key` };
+    copyFileSync(first.cert, live.cert);
+    copyFileSync(first.key, live.key);
+    const dataDir = await mkdtemp(join(tmpdir(), "berth-proc-tls-"));
+    try {
+      const p = spawnBerth(dataDir, {
+        BERTH_ADMIN_PASSWORD: "process-tls-password-1",
+        BERTH_TLS_CERT_FILE: live.cert,
+        BERTH_TLS_KEY_FILE: live.key,
+      });
+      children.push(p.child);
+      const port = Number(new URL(await p.url).port);
+      const serial = () =>
+        new Promise<string>((resolve, reject) => {
+          const s = tlsConnect({ host: "127.0.0.1", port, servername: "localhost", ca: certs.caPem }, () => {
+            resolve(s.getPeerCertificate().serialNumber);
+            s.end();
+          });
+          s.on("error", reject);
+        });
+      expect(await serial()).toBe(new X509Certificate(first.certPem).serialNumber);
+      copyFileSync(second.cert, live.cert);
+      copyFileSync(second.key, live.key);
+      p.child.kill("SIGHUP");
+      await expect.poll(() => p.out(), { timeout: 5000 }).toContain("tls certificate reloaded");
+      expect(await serial()).toBe(new X509Certificate(second.certPem).serialNumber);
+      p.child.kill("SIGTERM");
+      expect(await p.exited).toBe(0);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });

@@ -84,3 +84,52 @@ export function makeCertificates(): TestCertificates {
     expiredCert: join(dir, "expired.crt"),
   };
 }
+
+/**
+ * Another certificate from the chain's CA: a server certificate (SAN DNS names) or a client one
+ * (a subject CN that names a service principal). Returns the PEM file paths.
+ */
+export function issueCertificate(
+  certs: TestCertificates,
+  name: string,
+  options: { cn: string; dns?: string[]; days?: number; clientAuth?: boolean },
+): { cert: string; key: string; certPem: string; keyPem: string } {
+  const run = (...args: string[]) => execFileSync("openssl", args, { cwd: certs.dir, stdio: "pipe" });
+  run(
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    `${name}.key`,
+    "-out",
+    `${name}.csr`,
+    "-subj",
+    `/CN=${options.cn}`,
+  );
+  const ext = [
+    ...(options.dns?.length ? [`subjectAltName=${options.dns.map((d) => `DNS:${d}`).join(",")}`] : []),
+    ...(options.clientAuth ? ["extendedKeyUsage=clientAuth"] : []),
+  ];
+  writeFileSync(join(certs.dir, `${name}.ext`), `${ext.join("\n")}\n`);
+  run(
+    "x509",
+    "-req",
+    "-in",
+    `${name}.csr`,
+    "-CA",
+    "ca.crt",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    `${name}.crt`,
+    "-days",
+    String(options.days ?? 2),
+    "-extfile",
+    `${name}.ext`,
+  );
+  const cert = join(certs.dir, `${name}.crt`);
+  const key = join(certs.dir, `${name}.key`);
+  return { cert, key, certPem: readFileSync(cert, "utf8"), keyPem: readFileSync(key, "utf8") };
+}

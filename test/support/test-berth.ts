@@ -1,4 +1,6 @@
 import { mkdtemp, rm } from "node:fs/promises";
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -30,10 +32,57 @@ export interface TestBerth {
   close(keepData?: boolean): Promise<void>;
 }
 
+/** What a test client presents over TLS: the CA it trusts and, for mutual TLS, its certificate. */
+export interface TlsIdentity {
+  ca?: string;
+  cert?: string;
+  key?: string;
+}
+
+/**
+ * One HTTP(S) request with node's own client (fetch cannot be given a CA per call). Over TLS the
+ * name checked is "localhost", which the test certificates carry, whatever the URL's address.
+ */
+export function requestJson(
+  url: string,
+  init: {
+    method: string;
+    headers: Record<string, string>;
+    body?: string | undefined;
+    tls?: TlsIdentity | undefined;
+  },
+): Promise<{ status: number; text: string; headers: Headers }> {
+  const u = new URL(url);
+  const send = u.protocol === "https:" ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = send(
+      u,
+      {
+        method: init.method,
+        headers: init.headers,
+        agent: false,
+        ...(u.protocol === "https:" ? { servername: "localhost", ...init.tls } : {}),
+      },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (c) => (text += c));
+        res.on("end", () => {
+          const headers = new Headers();
+          for (const [k, v] of Object.entries(res.headers)) if (typeof v === "string") headers.set(k, v);
+          resolve({ status: res.statusCode ?? 0, text, headers });
+        });
+      },
+    );
+    req.on("error", reject);
+    req.end(init.body);
+  });
+}
+
 /** A real Berth on port 0 with its own temporary data directory and captured logs. */
 export async function startTestBerth(
   env: Record<string, string> = {},
-  options: { dataDir?: string } = {},
+  options: { dataDir?: string; tls?: TlsIdentity } = {},
 ): Promise<TestBerth> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "berth-test-")));
   const logs: string[] = [];
@@ -57,25 +106,28 @@ export async function startTestBerth(
   const url = berth.url;
   const api: TestBerth["api"] = async (path, init = {}) => {
     const token = init.token === undefined ? adminToken : init.token;
-    const res = await fetch(url + path, {
+    const res = await requestJson(url + path, {
       method: init.method ?? (init.body === undefined ? "GET" : "POST"),
       headers: {
         "content-type": "application/json",
         ...(token ? { authorization: `Bearer ${token}` } : {}),
         ...init.headers,
       },
-      ...(init.body === undefined
-        ? {}
-        : { body: typeof init.body === "string" ? init.body : JSON.stringify(init.body) }),
+      body:
+        init.body === undefined
+          ? undefined
+          : typeof init.body === "string"
+            ? init.body
+            : JSON.stringify(init.body),
+      tls: options.tls,
     });
-    const text = await res.text();
     let body: unknown;
     try {
-      body = text ? JSON.parse(text) : undefined;
+      body = res.text ? JSON.parse(res.text) : undefined;
     } catch {
       body = undefined;
     }
-    return { status: res.status, body, text, headers: res.headers };
+    return { status: res.status, body, text: res.text, headers: res.headers };
   };
   let adminToken = "";
   const login = await api("/api/auth/login", {

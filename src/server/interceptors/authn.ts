@@ -5,6 +5,7 @@ import { type Principal, principalKey } from "../../identity/principal.js";
 import { isServiceToken, type ServiceTokens } from "../../identity/service-tokens.js";
 import { authenticateToken, hashToken } from "../../identity/sessions.js";
 import type { Db } from "../../store/store.js";
+import { requestInfoKey } from "../request-info.js";
 
 /** Methods callable without a principal. Everything else needs a bearer token. */
 const PUBLIC_METHODS = new Set([
@@ -39,7 +40,16 @@ export function authnInterceptor(deps: {
   return (next) => async (req) => {
     if (PUBLIC_METHODS.has(`${req.service.typeName}/${req.method.name}`)) return next(req);
     const header = req.header.get("authorization");
-    if (!header) throw new UnauthenticatedError();
+    if (!header) {
+      // Mutual TLS: a verified client certificate names a service principal.
+      const certificate = req.contextValues.get(requestInfoKey).clientCertificate;
+      if (!certificate || !deps.serviceTokens) throw new UnauthenticatedError();
+      req.contextValues.set(
+        principalKey,
+        await deps.serviceTokens.authenticateCertificate(certificate.commonName),
+      );
+      return next(req);
+    }
     const m = BEARER.exec(header);
     if (!m)
       throw new UnauthenticatedError("The authorization header must be `Bearer <token>`", "invalid_token");
