@@ -61,8 +61,7 @@ export class LeaseManager extends EventEmitter<LeaseEvents> {
 
   async open(principal: Principal, connectionId: string, idleTtlMs: number): Promise<Lease> {
     const ttl = LeaseManager.idleTtl(idleTtlMs);
-    const pool = await this.#pools.pool(connectionId);
-    const pooled = await pool.acquire();
+    const { pool, pooled } = await this.#pools.acquire(connectionId);
     const lease: Lease = {
       id: `lease_${randomBytes(18).toString("base64url")}`,
       connectionId,

@@ -1,8 +1,8 @@
 import type { ConnectionSettings, Credentials } from "../connections/settings.js";
 import type { Driver } from "../drivers/driver.js";
 import { ENGINES, type EngineId } from "../engines/index.js";
-import { UnimplementedError } from "../errors/berth-error.js";
-import { ConnectionPool, type PoolStatsSnapshot } from "./pool.js";
+import { BerthError, UnavailableError, UnimplementedError } from "../errors/berth-error.js";
+import { ConnectionPool, type PooledSession, type PoolStatsSnapshot } from "./pool.js";
 
 export interface PoolManagerDeps {
   /** Settings and decrypted credentials of a connection: called once per pool, not per statement. */
@@ -24,12 +24,15 @@ export class PoolManager {
   readonly #deps: PoolManagerDeps;
   readonly #building = new Map<string, Promise<ConnectionPool>>();
   readonly #pools = new Map<string, ConnectionPool>();
+  #closed = false;
 
   constructor(deps: PoolManagerDeps) {
     this.#deps = deps;
   }
 
   pool(connectionId: string): Promise<ConnectionPool> {
+    if (this.#closed)
+      return Promise.reject(new UnavailableError("Berth is shutting down", { reason: "shutting_down" }));
     const ready = this.#pools.get(connectionId);
     if (ready) return Promise.resolve(ready);
     let building = this.#building.get(connectionId);
@@ -56,6 +59,23 @@ export class PoolManager {
     return pool;
   }
 
+  /**
+   * A session from the connection's current pool. If the pool is retired while the caller waits
+   * (its credentials or settings changed), the caller moves to the successor pool instead of
+   * failing: a credential rotation must not cost a single call.
+   */
+  async acquire(connectionId: string): Promise<{ pool: ConnectionPool; pooled: PooledSession }> {
+    for (let attempt = 1; ; attempt++) {
+      const pool = await this.pool(connectionId);
+      try {
+        return { pool, pooled: await pool.acquire() };
+      } catch (err) {
+        const retired = err instanceof BerthError && err.details.reason === "pool_retired";
+        if (!retired || attempt >= 3) throw err;
+      }
+    }
+  }
+
   /** The open pool of a connection, if any (for statistics; never creates one). */
   peek(connectionId: string): ConnectionPool | undefined {
     return this.#pools.get(connectionId);
@@ -72,7 +92,7 @@ export class PoolManager {
     this.#building.delete(connectionId);
     if (!pool) return Promise.resolve();
     this.#deps.onRetire?.(connectionId);
-    return pool.close(graceMs);
+    return pool.close(graceMs, "retired");
   }
 
   /** The RFC's /reset: drain and recreate now. */
@@ -82,9 +102,13 @@ export class PoolManager {
     return pool.stats();
   }
 
+  /** Shutdown: every pool closes (waiting callers are told so) and no new pool is built. */
   async closeAll(graceMs: number): Promise<void> {
-    const pools = [...this.#pools.keys()];
-    await Promise.all(pools.map((id) => this.retire(id, graceMs)));
+    this.#closed = true;
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    this.#building.clear();
+    await Promise.all(pools.map((pool) => pool.close(graceMs, "closed")));
   }
 }
 

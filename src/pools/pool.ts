@@ -284,7 +284,13 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
       this.#create().then(
         (p) => {
           p.lastReleasedAt = performance.now();
-          this.#idle.unshift(p);
+          // Callers may have queued while the pool was warming (the sessions being opened counted
+          // against maxPoolSize): the first one waiting gets this session, not the idle list.
+          const waiter = this.#waiters.shift();
+          if (waiter) {
+            clearTimeout(waiter.timer);
+            waiter.resolve(p);
+          } else this.#idle.unshift(p);
         },
         () => {},
       );
@@ -329,14 +335,24 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
     }
   }
 
-  /** Stops handing out sessions; waits for borrowed ones to come back (up to graceMs), closes all. */
-  async close(graceMs = 10_000): Promise<void> {
+  /**
+   * Stops handing out sessions; waits for borrowed ones to come back (up to graceMs), closes all.
+   * `retired`: the connection changed and a successor pool takes over — callers still waiting are
+   * told `pool_retired`, which PoolManager.acquire answers by queueing them on the successor.
+   */
+  async close(graceMs = 10_000, why: "closed" | "retired" = "closed"): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#evictor);
     for (const w of this.#waiters.splice(0)) {
       clearTimeout(w.timer);
-      w.reject(new UnavailableError("The connection's pool was closed", { reason: "pool_closed" }));
+      w.reject(
+        why === "retired"
+          ? new UnavailableError("The connection changed while waiting for a session", {
+              reason: "pool_retired",
+            })
+          : new UnavailableError("The connection's pool was closed", { reason: "pool_closed" }),
+      );
     }
     for (const p of this.#idle.splice(0)) this.#drop(p, "pool_closed");
     if (this.#all.size > 0) {

@@ -151,8 +151,7 @@ export function createBrokerService(deps: BrokerServiceDeps): ServiceImpl<typeof
         throw ValidationError.field("target", "give connectionId (one pooled session) or leaseId");
       }
       await authorizeUse(principal, req.target.value);
-      const pool = await pools.pool(req.target.value);
-      const pooled = await pool.acquire();
+      const { pool, pooled } = await pools.acquire(req.target.value);
       try {
         const observe = (ms: number) => deps.observeQuery?.(pool.connectionId, ms);
         for await (const e of runStatement(pooled, pool.driver, statement, statementOptions(ctx.signal))) {

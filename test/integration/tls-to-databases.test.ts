@@ -1,8 +1,14 @@
 import { execFileSync } from "node:child_process";
 import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { brokerClients, collect, plain, stmt } from "../support/broker-client.js";
 import { makeCertificates, type TestCertificates } from "../support/certs.js";
 import { startTestBerth, type TestBerth } from "../support/test-berth.js";
+import {
+  hasMariadbBinaries,
+  startThrowawayMariadb,
+  type ThrowawayMariadb,
+} from "../support/throwaway-mariadb.js";
 import {
   postgresBinDir,
   startThrowawayPostgres,
@@ -117,6 +123,108 @@ describe.skipIf(!hasTools)("TLS to a PostgreSQL with ssl=on and a certificate ch
     expect(stage(preferred.body, "tls")).toMatchObject({ outcome: "passed" });
   });
 });
+
+describe.skipIf(!hasTools || !hasMariadbBinaries())(
+  "TLS to a MariaDB with a certificate chain made in the test",
+  () => {
+    let good: ThrowawayMariadb;
+    let expired: ThrowawayMariadb;
+    const PASSWORD = "maria-tls-app-pw";
+    beforeAll(async () => {
+      const tls = (cert: string) => ({ cert, key: certs.serverKey, ca: `${certs.dir}/ca.crt` });
+      [good, expired] = await Promise.all([
+        startThrowawayMariadb({ tls: tls(certs.serverCert) }),
+        startThrowawayMariadb({ tls: tls(certs.expiredCert) }),
+      ]);
+      for (const m of [good, expired]) {
+        await m.sql(`CREATE USER 'app'@'%' IDENTIFIED BY '${PASSWORD}'`);
+        await m.sql("GRANT ALL ON *.* TO 'app'@'%'");
+      }
+    }, 60_000);
+    afterAll(async () => {
+      await good?.destroy();
+      await expired?.destroy();
+    });
+    const maria = (m: ThrowawayMariadb, spec: Record<string, unknown>) =>
+      b.api("/api/connections/test", {
+        body: {
+          name: "tls-maria",
+          type: "mysql",
+          port: m.port,
+          database: "mysql",
+          username: "app",
+          password: PASSWORD,
+          ...spec,
+        },
+      });
+
+    it("verify-full with the CA succeeds through MySQL's own TLS upgrade", async () => {
+      const r = await maria(good, {
+        server: "localhost",
+        sslMode: "verify-full",
+        caCertificate: certs.caPem,
+      });
+      expect(r.status, r.text).toBe(200);
+      expect(stage(r.body, "tls")).toMatchObject({
+        outcome: "passed",
+        details: { verified: "true", subject: "localhost", issuer: "Berth Test CA" },
+      });
+      expect(r.body.serverVersion).toMatch(/MariaDB/);
+    });
+
+    it("names each verification failure at the tls stage", async () => {
+      const unknownCa = await maria(good, { server: "localhost", sslMode: "verify-full" });
+      expect(unknownCa.body.details).toMatchObject({ stage: "tls", reason: "tls_unknown_ca" });
+      const wrongName = await maria(good, {
+        server: "127.0.0.1",
+        sslMode: "verify-full",
+        caCertificate: certs.caPem,
+      });
+      expect(wrongName.body.details).toMatchObject({ stage: "tls", reason: "tls_name_mismatch" });
+      const old = await maria(expired, {
+        server: "localhost",
+        sslMode: "verify-full",
+        caCertificate: certs.caPem,
+      });
+      expect(old.body.details).toMatchObject({
+        stage: "tls",
+        reason: "tls_certificate_expired",
+        error_code: "CERT_HAS_EXPIRED",
+      });
+    });
+
+    it("require connects without a CA, and the session really is encrypted", async () => {
+      const r = await maria(good, { server: "127.0.0.1", sslMode: "require" });
+      expect(r.status, r.text).toBe(200);
+      expect(stage(r.body, "tls")).toMatchObject({ outcome: "passed", details: { verified: "false" } });
+      const created = await b.api("/api/connections", {
+        body: {
+          name: "maria-tls",
+          type: "mysql",
+          server: "127.0.0.1",
+          port: good.port,
+          database: "mysql",
+          username: "app",
+          password: PASSWORD,
+          sslMode: "require",
+        },
+      });
+      expect(created.status, created.text).toBe(201);
+      // A pooled session, through the data plane: the server says which cipher it runs.
+      const client = brokerClients(b.url, b.adminToken);
+      const r2 = await collect(
+        client.broker.execute(
+          {
+            target: { case: "connectionId", value: created.body.id },
+            statement: stmt("SHOW SESSION STATUS LIKE 'Ssl_cipher'"),
+          },
+          client.call,
+        ),
+      );
+      expect(String(plain(r2.rows[0]!.values[1]))).toMatch(/AES|CHACHA|TLS/);
+    });
+  },
+);
 
 describe("BERTH_REQUIRE_TLS", () => {
   it("refuses configurations that allow plain text with the RFC's security_violation / ssl_required", async () => {

@@ -1,0 +1,93 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { chownSync, copyFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import mysql from "mysql2/promise";
+import { freePort } from "./throwaway-postgres.js";
+
+const run = promisify(execFile);
+const MARIADBD = "/usr/sbin/mariadbd";
+
+export function hasMariadbBinaries(): boolean {
+  return existsSync(MARIADBD) && process.getuid?.() === 0;
+}
+
+export interface ThrowawayMariadb {
+  readonly port: number;
+  /** Runs SQL as root (no password, over TCP from 127.0.0.1). */
+  sql(statement: string): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+/**
+ * A MariaDB server of its own (mariadb-install-db, then mariadbd on a free port, about a second),
+ * for tests that need server settings the shared one does not have: TLS with a test certificate.
+ */
+export async function startThrowawayMariadb(
+  options: { tls?: { cert: string; key: string; ca: string } } = {},
+): Promise<ThrowawayMariadb> {
+  const dir = mkdtempSync(join(tmpdir(), "berth-mariadb-"));
+  const uid = Number((await run("id", ["-u", "mysql"])).stdout);
+  const gid = Number((await run("id", ["-g", "mysql"])).stdout);
+  chownSync(dir, uid, gid);
+  await run("mariadb-install-db", [
+    "--no-defaults",
+    "--user=mysql",
+    `--datadir=${join(dir, "data")}`,
+    "--auth-root-authentication-method=normal",
+    "--skip-test-db",
+  ]);
+  const tlsArgs: string[] = [];
+  if (options.tls) {
+    // The server reads its key as the mysql user: give it copies it owns.
+    for (const [name, from] of Object.entries(options.tls)) {
+      const to = join(dir, `${name}.pem`);
+      copyFileSync(from, to);
+      chownSync(to, uid, gid);
+      tlsArgs.push(`--ssl-${name}=${to}`);
+    }
+  }
+  const port = await freePort();
+  const child: ChildProcess = spawn(
+    MARIADBD,
+    [
+      "--no-defaults",
+      "--user=mysql",
+      `--datadir=${join(dir, "data")}`,
+      `--port=${port}`,
+      "--bind-address=127.0.0.1",
+      `--socket=${join(dir, "sock")}`,
+      `--pid-file=${join(dir, "pid")}`,
+      ...tlsArgs,
+    ],
+    { stdio: "ignore" },
+  );
+  const root = async () => mysql.createConnection({ host: "127.0.0.1", port, user: "root" });
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    try {
+      await (await root()).end();
+      break;
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`mariadbd did not start: ${(err as Error).message}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return {
+    port,
+    async sql(statement) {
+      const c = await root();
+      try {
+        await c.query(statement);
+      } finally {
+        await c.end();
+      }
+    },
+    async destroy() {
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("exit", r));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
