@@ -23,6 +23,7 @@ import { Health } from "./gen/grpc/health/v1/health_pb.js";
 import { bootstrapAdmin } from "./identity/users.js";
 import { createLogger, type Logger } from "./observability/logger.js";
 import type { DataPlane } from "./pools/data-plane.js";
+import { createConsoleHandler } from "./server/console.js";
 import { startGrpcJsServer } from "./server/grpc-js-server.js";
 import { type Listener, listen } from "./server/listener.js";
 import { clientCertificateOf, contextValuesFor, requestIdFrom, transportOf } from "./server/request-info.js";
@@ -127,6 +128,7 @@ export async function startBerth(config: Config, options: StartOptions = {}): Pr
   await core.ready();
   const { dataPlane, services, interceptors } = core;
   const shutdown = new AbortController();
+  const serveConsole = createConsoleHandler({ googleClientId: config.google.clientIds[0] });
   const rpc = connectNodeAdapter({
     routes: registerRoutes(services),
     interceptors,
@@ -139,10 +141,8 @@ export async function startBerth(config: Config, options: StartOptions = {}): Pr
         transport: transportOf(req.headers["content-type"]),
         clientCertificate: clientCertificateOf(req.socket),
       }),
-    fallback: (_req, res) => {
-      res.writeHead(404, { "content-type": "application/json" });
-      res.end(JSON.stringify({ error: "not_found", message: "No such path", details: {} }));
-    },
+    // Whatever is not an RPC is the web console (or a 404).
+    fallback: (req, res) => serveConsole(req, res, new URL(req.url ?? "/", "http://berth").pathname),
   });
   const rest = createRestHandler({ services, interceptors, maxBodyBytes: config.maxBodyBytes });
 

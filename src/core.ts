@@ -165,7 +165,10 @@ export function createCore(deps: {
       statementTimeoutMs: settings.statementTimeoutMs,
       batchBytes: settings.rowBatchBytes,
       cancelGraceMs: settings.cancelGraceMs,
-      observeQuery: (id, ms) => plane.metrics.observeQuery(id, ms),
+      observeQuery: (id, ms) => {
+        plane.metrics.observeQuery(id, ms);
+        plane.pools.peek(id)?.recordQuery(ms);
+      },
     }),
     health: createHealthService({ ready: deps.ready, services: SERVED.map((s) => s.typeName) }),
   };

@@ -225,6 +225,11 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
       return view(await visibleRow(principal, id));
     },
 
+    /** The principal's level on a connection (undefined: it does not exist for them). */
+    levelOf(principal: Principal, id: string) {
+      return deps.policy.levelOf(principal, id);
+    },
+
     async list(
       principal: Principal,
       page: { pageSize?: number | undefined; pageToken?: string | undefined },

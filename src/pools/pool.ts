@@ -4,6 +4,7 @@ import { type ConnectionSettings, type Credentials, scrubSecrets } from "../conn
 import { tlsPlanFor } from "../connections/tls-plan.js";
 import type { Driver, DriverSession } from "../drivers/driver.js";
 import { BerthError, UnavailableError } from "../errors/berth-error.js";
+import { RecentDurations } from "./recent.js";
 
 /** A pooled session with what the pool needs to know about it. */
 export interface PooledSession {
@@ -20,6 +21,10 @@ export interface PoolStatsSnapshot {
   waiting: number;
   maxSize: number;
   minSize: number;
+  /** Over the last minute: 95th percentile of the wait for a session, and of statement durations. */
+  acquireWaitP95Ms: number;
+  queryP95Ms: number;
+  queriesLastMinute: number;
 }
 
 /** Why a session left the pool, as a named table rather than scattered ifs (DESIGN §2 rule 7). */
@@ -153,9 +158,19 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
 
   #lend(pooled: PooledSession, started: number): PooledSession {
     this.#inUse.add(pooled);
-    this.emit("acquired", performance.now() - started);
+    const waited = performance.now() - started;
+    this.#acquireWaits.record(waited);
+    this.emit("acquired", waited);
     return pooled;
   }
+
+  /** A statement on one of this pool's sessions took `ms` (for the live latency figures). */
+  recordQuery(ms: number): void {
+    this.#queryTimes.record(ms);
+  }
+
+  readonly #acquireWaits = new RecentDurations();
+  readonly #queryTimes = new RecentDurations();
 
   async #create(): Promise<PooledSession> {
     this.#creating++;
@@ -298,7 +313,12 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
   }
 
   stats(): PoolStatsSnapshot {
+    const waits = this.#acquireWaits.snapshot();
+    const queries = this.#queryTimes.snapshot();
     return {
+      acquireWaitP95Ms: round(waits.p95),
+      queryP95Ms: round(queries.p95),
+      queriesLastMinute: queries.count,
       size: this.#all.size + this.#creating,
       idle: this.#idle.length,
       inUse: this.#inUse.size,
@@ -373,4 +393,8 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
   get driver(): Driver {
     return this.#driver;
   }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
 }

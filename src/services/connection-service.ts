@@ -4,6 +4,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import type { CheckTarget, ConnectionRegistry } from "../connections/registry.js";
 import type { ConnectionStatusId } from "../connections/settings.js";
 import { UnimplementedError, ValidationError } from "../errors/berth-error.js";
+import { AccessLevel } from "../gen/berth/v1/access_service_pb.js";
 import {
   type ConnectionHealth,
   ConnectionHealthSchema,
@@ -12,6 +13,7 @@ import {
 import type { ConnectionSpec } from "../gen/berth/v1/types_pb.js";
 import type { Principal } from "../identity/principal.js";
 import type { DataPlane } from "../pools/data-plane.js";
+import { ACCESS_LEVEL_NAMES } from "./access-service.js";
 import { principalOf } from "./context.js";
 import { connectionToProto, poolStatsMessage, STATUS_NAMES, specFromProto } from "./mapping.js";
 
@@ -79,7 +81,10 @@ export function createConnectionService({
       };
     },
     async getConnection(req, ctx) {
-      return { connection: connectionToProto(await registry.get(principalOf(ctx), req.id)) };
+      const principal = principalOf(ctx);
+      const connection = connectionToProto(await registry.get(principal, req.id));
+      const level = await registry.levelOf(principal, req.id);
+      return { connection, accessLevel: level ? ACCESS_LEVEL_NAMES[level] : AccessLevel.UNSPECIFIED };
     },
     async listConnections(req, ctx) {
       const page = await registry.list(principalOf(ctx), {

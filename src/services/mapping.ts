@@ -149,5 +149,8 @@ export function poolStatsMessage(s: PoolStatsSnapshot): PoolStats {
     waiting: s.waiting,
     maxSize: s.maxSize,
     minSize: s.minSize,
+    acquireWaitP95Ms: s.acquireWaitP95Ms,
+    queryP95Ms: s.queryP95Ms,
+    queriesLastMinute: s.queriesLastMinute,
   });
 }

@@ -1,0 +1,2 @@
+// Vite turns CSS imports into <link>s in the built page.
+declare module "*.css";

@@ -1,0 +1,231 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hasChromium, launchChromium } from "../support/browser.js";
+import { ADMIN_PASSWORD, startTestBerth, type TestBerth } from "../support/test-berth.js";
+import {
+  postgresBinDir,
+  startThrowawayPostgres,
+  type ThrowawayPostgres,
+} from "../support/throwaway-postgres.js";
+
+const enabled = hasChromium() && postgresBinDir() !== undefined;
+const APP_PASSWORD = "console-app-pw-canary-7d21";
+const VIEWER = { username: "vera-viewer", password: "vera-viewer-password-1" };
+const SHOTS = join(import.meta.dirname, "../../test-results/console");
+const WIDTHS = [1280, 390] as const;
+
+/**
+ * The web console in a real Chromium against a real Berth and a real (scram) PostgreSQL: the
+ * journey of the console issue, then every page photographed at desktop and phone widths.
+ */
+describe.skipIf(!enabled)("the web console", () => {
+  let pg: ThrowawayPostgres;
+  let b: TestBerth;
+  let browser: Browser;
+  let page: Page;
+  let connectionId = "";
+
+  beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    pg = await startThrowawayPostgres({ password: "console-superuser-pw" });
+    await pg.sql(`CREATE ROLE app LOGIN PASSWORD '${APP_PASSWORD}'`);
+    b = await startTestBerth();
+    const created = await b.api("/api/users", { body: { ...VIEWER, role: "member" } });
+    expect(created.status, created.text).toBe(201);
+    browser = await launchChromium();
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.on("pageerror", (err) => {
+      throw err;
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await b?.close();
+    await pg?.destroy();
+  });
+
+  const shot = (name: string) =>
+    page.screenshot({ path: join(SHOTS, `${name}-${page.viewportSize()!.width}.png`), fullPage: true });
+
+  async function signIn(username: string, password: string) {
+    await page.goto(`${b.url}/#/login`);
+    await page.getByLabel("User name").fill(username);
+    await page.getByLabel("Password").fill(password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { name: "Connections" }).waitFor();
+  }
+
+  async function signOut() {
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByRole("button", { name: "Sign in" }).waitFor();
+  }
+
+  it("signs in, and a wrong password fails at the sign-in stage with 28P01 and its remedy", async () => {
+    await page.goto(b.url);
+    await shot("login");
+    await signIn("admin", ADMIN_PASSWORD);
+    await page.getByRole("link", { name: "New connection" }).click();
+    await page.getByLabel("Name", { exact: true }).fill("orders");
+    await page.getByLabel("Host").fill("127.0.0.1");
+    await page.getByLabel("Port").fill(String(pg.port));
+    await page.getByLabel("Database").fill("postgres");
+    await page.getByLabel("User name").fill("app");
+    await page.getByLabel("Password").fill("not-the-password");
+    await page.getByLabel("TLS", { exact: true }).selectOption({ label: "disable — plain text" });
+    await page.getByRole("button", { name: "Test" }).click();
+    const signInStage = page.locator('li[data-stage="Sign-in"]');
+    await expect.poll(() => signInStage.getAttribute("class")).toContain("failed");
+    await expect.poll(() => signInStage.textContent()).toContain("28P01");
+    expect(await signInStage.textContent()).toMatch(/authentication_failed/);
+    expect(await signInStage.locator(".remedy").textContent()).toMatch(/What to do: The server rejected/);
+    await shot("new-connection-failed-test");
+  });
+
+  it("with the right password every stage passes, and it saves", async () => {
+    await page.getByLabel("Password").fill(APP_PASSWORD);
+    await page.getByRole("button", { name: "Test" }).click();
+    await page.getByText("Every stage passed").waitFor();
+    expect(await page.locator("li.stage.failed").count()).toBe(0);
+    expect(await page.locator("li.stage.passed").count()).toBeGreaterThanOrEqual(4);
+    await shot("new-connection-passed-test");
+    await page.getByRole("button", { name: "Save", exact: true }).click();
+    await page.getByRole("heading", { name: "orders" }).waitFor();
+    connectionId = decodeURIComponent(new URL(page.url()).hash.split("/")[2]!);
+    expect(connectionId).toMatch(/^[0-9a-f-]{36}$/);
+    // Write-only: the password is nowhere in the page, not even in the edit form.
+    await page.getByRole("link", { name: "Settings" }).click();
+    await page.getByLabel("Password").waitFor();
+    expect(await page.getByLabel("Password").inputValue()).toBe("");
+    expect(await page.content()).not.toContain(APP_PASSWORD);
+    await shot("journey-connection-settings");
+  });
+
+  it("runs SELECT generate_series(1, 10000) and shows 10,000 rows, then status is healthy with pool numbers", async () => {
+    await page.getByRole("link", { name: "Query console" }).click();
+    await page.getByLabel("Statement").fill("SELECT generate_series(1, 10000) AS n");
+    await page.getByRole("button", { name: /^Run/ }).click();
+    await expect
+      .poll(() => page.getByTestId("query-status").textContent(), { timeout: 15_000 })
+      .toMatch(/^10,000 rows/);
+    expect(await page.getByRole("row").nth(1).textContent()).toContain("1");
+    // Virtualized: far fewer row elements than rows.
+    expect(await page.locator(".grid-row").count()).toBeLessThan(200);
+    await shot("journey-query-console");
+
+    await page.getByRole("link", { name: "Status" }).click();
+    await page.getByRole("button", { name: "Test now" }).click();
+    await page.getByText("Every stage passed").waitFor();
+    await expect.poll(() => page.getByTestId("status").textContent(), { timeout: 10_000 }).toBe("healthy");
+    await expect
+      .poll(() => page.getByTestId("pool-size").textContent(), { timeout: 10_000 })
+      .toMatch(/^[1-9]\d* \/ 10$/);
+    expect(Number(await page.getByTestId("pool-idle").textContent())).toBeGreaterThanOrEqual(1);
+    expect(await page.getByTestId("pool-in-use").textContent()).toBe("0");
+    // The charts draw from successive snapshots of the status stream (every 2 s).
+    await page.getByText("Acquire wait p95").waitFor({ timeout: 10_000 });
+    await page.getByText("Query latency p95").waitFor();
+    await shot("journey-connection-status");
+  });
+
+  it("grants a second user viewer: they see the connection but no query console; revoked, it is gone", async () => {
+    await page.getByRole("link", { name: "Access" }).click();
+    await page.getByLabel("User or Google address").fill(VIEWER.username);
+    await page.getByLabel("Level").selectOption({ label: "viewer" });
+    await page.getByRole("button", { name: "Grant" }).click();
+    await page.getByRole("cell", { name: VIEWER.username, exact: true }).waitFor();
+    await shot("journey-connection-access");
+    await signOut();
+
+    await signIn(VIEWER.username, VIEWER.password);
+    await page.getByRole("link", { name: "orders" }).click();
+    await page.getByRole("heading", { name: "orders" }).waitFor();
+    expect(await page.getByRole("link", { name: "Query console" }).count()).toBe(0);
+    // Not even by typing the address: the page shows status instead.
+    await page.goto(`${b.url}/#/connections/${connectionId}/query`);
+    await page.getByTestId("status").waitFor();
+    expect(await page.getByLabel("Statement").count()).toBe(0);
+    await shot("viewer-connection");
+    await signOut();
+
+    await signIn("admin", ADMIN_PASSWORD);
+    await page.goto(`${b.url}/#/connections/${connectionId}/access`);
+    await page.getByRole("button", { name: `Revoke access of ${VIEWER.username}` }).click();
+    await expect.poll(() => page.getByRole("cell", { name: VIEWER.username, exact: true }).count()).toBe(0);
+    await signOut();
+
+    await signIn(VIEWER.username, VIEWER.password);
+    await page.getByText("No connections yet, or none shared with you.").waitFor();
+    expect(await page.getByRole("link", { name: "orders" }).count()).toBe(0);
+    await signOut();
+  });
+
+  it("shows the audit log to admins and verifies its chain", async () => {
+    await signIn("admin", ADMIN_PASSWORD);
+    await page.getByRole("link", { name: "Audit" }).click();
+    await page.getByRole("button", { name: "Verify" }).click();
+    await page.getByText(/The chain is intact: \d+ events checked\./).waitFor();
+    await shot("journey-audit");
+  });
+
+  it("works at 1280 px and 390 px: every page photographed at both widths", async () => {
+    const pages: [string, string][] = [
+      ["connections", "#/connections"],
+      ["new-connection", "#/connections/new"],
+      ["connection-status", `#/connections/${connectionId}/status`],
+      ["query-console", `#/connections/${connectionId}/query`],
+      ["connection-access", `#/connections/${connectionId}/access`],
+      ["connection-audit", `#/connections/${connectionId}/audit`],
+      ["connection-settings", `#/connections/${connectionId}/settings`],
+      ["audit", "#/audit"],
+    ];
+    for (const width of WIDTHS) {
+      await page.setViewportSize({ width, height: width === 390 ? 844 : 900 });
+      for (const [name, hash] of pages) {
+        await page.goto(`${b.url}/${hash}`);
+        await page.locator("main h1").first().waitFor();
+        // The status page's charts draw from two or more snapshots of its stream.
+        if (name === "connection-status")
+          await page.getByText("Acquire wait p95").waitFor({ timeout: 10_000 });
+        // Nothing wider than the screen but the tables and the grid, which scroll in their own box.
+        const overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth");
+        expect(Number(overflow), `${name} at ${width}px`).toBeLessThanOrEqual(0);
+        await shot(name);
+      }
+    }
+    await page.setViewportSize({ width: 390, height: 844 });
+    await signOut();
+    await shot("login");
+  });
+
+  it("can be used from the keyboard alone: sign in, reach a connection, run a statement", async () => {
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await page.goto(`${b.url}/#/login`);
+    await page.keyboard.press("Tab");
+    await page.keyboard.type("admin");
+    await page.keyboard.press("Tab");
+    await page.keyboard.type(ADMIN_PASSWORD);
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: "Connections" }).waitFor();
+    await page.getByRole("link", { name: "orders" }).focus();
+    await page.keyboard.press("Enter");
+    await page.getByRole("link", { name: "Query console" }).focus();
+    await page.keyboard.press("Enter");
+    await page.getByLabel("Statement").focus();
+    await page.keyboard.press("Control+A");
+    await page.keyboard.type("SELECT 42 AS answer");
+    await page.keyboard.press("Control+Enter");
+    await expect.poll(() => page.getByTestId("query-status").textContent()).toMatch(/^1 row · SELECT/);
+    await signOut();
+  });
+
+  it("serves the console with a strict Content-Security-Policy, and a client route gets the page", async () => {
+    const res = await fetch(`${b.url}/`);
+    expect(res.headers.get("content-security-policy")).toContain("script-src 'self'");
+    expect(res.headers.get("x-frame-options")).toBe("DENY");
+    const route = await fetch(`${b.url}/connections/abc`);
+    expect(await route.text()).toContain('<div id="root">');
+    expect((await fetch(`${b.url}/nope.js`)).status).toBe(404);
+  });
+});
