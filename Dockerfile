@@ -14,6 +14,8 @@ ENV NODE_ENV=production BERTH_HOST=0.0.0.0 BERTH_DATA_DIR=/data
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
+# The data directory belongs to the unprivileged user that runs Berth.
+RUN mkdir -p /data && chown node:node /data
 VOLUME /data
 EXPOSE 8080
 USER node

@@ -11,6 +11,8 @@ export default defineConfig({
     // No inline scripts or eval: the console runs under a strict Content-Security-Policy.
     assetsInlineLimit: 0,
     sourcemap: true,
+    // One page, one bundle (about 130 kB gzipped): splitting it would only add round trips.
+    chunkSizeWarningLimit: 1024,
   },
   oxc: { jsx: { runtime: "automatic" } },
   // `npx vite --config clients/web/vite.config.ts`: hot reload, with the API of a Berth on :8080.
