@@ -165,10 +165,7 @@ export function createCore(deps: {
       statementTimeoutMs: settings.statementTimeoutMs,
       batchBytes: settings.rowBatchBytes,
       cancelGraceMs: settings.cancelGraceMs,
-      observeQuery: (id, ms) => {
-        plane.metrics.observeQuery(id, ms);
-        plane.pools.peek(id)?.recordQuery(ms);
-      },
+      observeQuery: (id, ms) => plane.metrics.observeQuery(id, ms),
     }),
     health: createHealthService({ ready: deps.ready, services: SERVED.map((s) => s.typeName) }),
   };

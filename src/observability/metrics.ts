@@ -23,14 +23,15 @@ export function createMetrics(deps: { pools: PoolManager; leases: LeaseManager; 
     registers: [registry],
     collect() {
       this.reset();
+      // A connection with read replicas has a pool per host: its figures are their sums.
       for (const pool of deps.pools.all()) {
         const s = pool.stats();
         const id = pool.connectionId;
-        this.set({ connection_id: id, state: "size" }, s.size);
-        this.set({ connection_id: id, state: "idle" }, s.idle);
-        this.set({ connection_id: id, state: "in_use" }, s.inUse);
-        this.set({ connection_id: id, state: "waiting" }, s.waiting);
-        this.set({ connection_id: id, state: "max" }, s.maxSize);
+        this.inc({ connection_id: id, state: "size" }, s.size);
+        this.inc({ connection_id: id, state: "idle" }, s.idle);
+        this.inc({ connection_id: id, state: "in_use" }, s.inUse);
+        this.inc({ connection_id: id, state: "waiting" }, s.waiting);
+        this.inc({ connection_id: id, state: "max" }, s.maxSize);
       }
     },
   });
@@ -42,6 +43,7 @@ export function createMetrics(deps: { pools: PoolManager; leases: LeaseManager; 
     collect() {
       this.reset();
       for (const pool of deps.pools.all()) {
+        if (pool.role !== "primary") continue;
         const snap = deps.health.snapshot(pool.connectionId);
         if (snap) this.set({ connection_id: pool.connectionId }, HEALTH_VALUE[snap.status] ?? -1);
       }

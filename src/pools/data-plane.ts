@@ -52,6 +52,7 @@ export function createDataPlane(
       metrics?.attachPool(pool);
     },
     onRetire: (id) => health.unwatch(id),
+    usable: (pool) => health.usable(pool),
   });
   const leases = new LeaseManager(pools);
   metrics = createMetrics({ pools, leases, health });

@@ -5,6 +5,7 @@ import type { ConnectionPool } from "./pool.js";
 export interface HostHealthSnapshot {
   server: string;
   port: number;
+  role: "primary" | "replica";
   status: ConnectionStatusId;
   lastCheckedAt: Date | undefined;
   lastErrorReason: string;
@@ -20,6 +21,8 @@ const UNREACHABLE = new Set([
   "host_unreachable",
   "connection_reset",
 ]);
+
+const keyOf = (pool: ConnectionPool) => `${pool.connectionId}|${pool.role}|${pool.host}`;
 
 export interface HealthMonitorOptions {
   /** Between checks of a healthy connection. */
@@ -55,12 +58,14 @@ export class HealthMonitor extends EventEmitter<{ change: [string, HostHealthSna
   }
 
   watch(pool: ConnectionPool): void {
-    this.unwatch(pool.connectionId);
+    const previous = this.#watched.get(keyOf(pool));
+    if (previous?.timer) clearTimeout(previous.timer);
     const w: Watched = {
       pool,
       snapshot: {
         server: pool.settings.server,
         port: pool.settings.port,
+        role: pool.role,
         status: "untested",
         lastCheckedAt: undefined,
         lastErrorReason: "",
@@ -70,25 +75,45 @@ export class HealthMonitor extends EventEmitter<{ change: [string, HostHealthSna
       backoffMs: this.#options.minBackoffMs,
       running: false,
     };
-    this.#watched.set(pool.connectionId, w);
+    this.#watched.set(keyOf(pool), w);
     // A failed session open is news: check now instead of waiting for the next round.
-    pool.on("createFailed", () => this.checkSoon(pool.connectionId));
+    pool.on("createFailed", () => {
+      if (this.#watched.get(keyOf(pool)) === w && !w.running) this.#schedule(w, 0);
+    });
     this.#schedule(w, 0);
   }
 
+  /** Stops checking every host of a connection. */
   unwatch(connectionId: string): void {
-    const w = this.#watched.get(connectionId);
-    if (w?.timer) clearTimeout(w.timer);
-    this.#watched.delete(connectionId);
+    for (const [key, w] of this.#watched) {
+      if (w.pool.connectionId !== connectionId) continue;
+      if (w.timer) clearTimeout(w.timer);
+      this.#watched.delete(key);
+    }
   }
 
+  /** The primary's health. */
   snapshot(connectionId: string): HostHealthSnapshot | undefined {
-    return this.#watched.get(connectionId)?.snapshot;
+    return this.hosts(connectionId).find((h) => h.role === "primary");
   }
 
-  /** Checks a connection at once (after a lost connection or a failed create). */
-  checkSoon(connectionId: string): void {
-    const w = this.#watched.get(connectionId);
+  /** Every host of a connection with an open pool: the primary first, then its replicas. */
+  hosts(connectionId: string): HostHealthSnapshot[] {
+    return [...this.#watched.values()]
+      .filter((w) => w.pool.connectionId === connectionId)
+      .map((w) => w.snapshot)
+      .sort((a, b) => (a.role === b.role ? 0 : a.role === "primary" ? -1 : 1));
+  }
+
+  /** Whether a pool's host may be given work: not known to be down (untested counts as usable). */
+  usable(pool: ConnectionPool): boolean {
+    const status = this.#watched.get(keyOf(pool))?.snapshot.status;
+    return status !== "unavailable" && status !== "failed";
+  }
+
+  /** Checks a pool's host at once (after a lost connection or a failed open). */
+  checkSoon(pool: ConnectionPool): void {
+    const w = this.#watched.get(keyOf(pool));
     if (w && !w.running) this.#schedule(w, 0);
   }
 
@@ -100,7 +125,7 @@ export class HealthMonitor extends EventEmitter<{ change: [string, HostHealthSna
   }
 
   async #check(w: Watched): Promise<void> {
-    if (this.#closed || this.#watched.get(w.pool.connectionId) !== w || w.running) return;
+    if (this.#closed || this.#watched.get(keyOf(w.pool)) !== w || w.running) return;
     w.running = true;
     const before = w.snapshot.status;
     try {

@@ -3,7 +3,7 @@ import { EventEmitter } from "node:events";
 import { NotFoundError, ValidationError } from "../errors/berth-error.js";
 import type { Principal } from "../identity/principal.js";
 import type { ConnectionPool, PooledSession } from "./pool.js";
-import type { PoolManager } from "./pool-manager.js";
+import type { Intent, PoolManager } from "./pool-manager.js";
 
 export const DEFAULT_IDLE_TTL_MS = 60_000;
 export const MAX_IDLE_TTL_MS = 3_600_000;
@@ -59,9 +59,14 @@ export class LeaseManager extends EventEmitter<LeaseEvents> {
     return requested;
   }
 
-  async open(principal: Principal, connectionId: string, idleTtlMs: number): Promise<Lease> {
+  async open(
+    principal: Principal,
+    connectionId: string,
+    idleTtlMs: number,
+    intent: Intent = "write",
+  ): Promise<Lease> {
     const ttl = LeaseManager.idleTtl(idleTtlMs);
-    const { pool, pooled } = await this.#pools.acquire(connectionId);
+    const { pool, pooled } = await this.#pools.acquire(connectionId, intent);
     const lease: Lease = {
       id: `lease_${randomBytes(18).toString("base64url")}`,
       connectionId,

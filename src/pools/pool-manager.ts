@@ -4,36 +4,58 @@ import { ENGINES, type EngineId } from "../engines/index.js";
 import { BerthError, UnavailableError, UnimplementedError } from "../errors/berth-error.js";
 import { ConnectionPool, type PooledSession, type PoolStatsSnapshot } from "./pool.js";
 
+export type Intent = "read" | "write";
+
 export interface PoolManagerDeps {
-  /** Settings and decrypted credentials of a connection: called once per pool, not per statement. */
+  /** Settings and decrypted credentials of a connection: called once per pool group, not per statement. */
   load(connectionId: string): Promise<{ settings: ConnectionSettings; credentials: Credentials }>;
   drivers(engine: EngineId): Driver | undefined;
   connectTimeoutMs: number;
-  /** Told about every new pool, to attach metrics and health checks. */
+  /** Told about every new pool (one per host), to attach metrics and health checks. */
   onPool?(pool: ConnectionPool): void;
-  /** Told when a pool is retired. */
+  /** Told when a connection's pools are retired. */
   onRetire?(connectionId: string): void;
+  /** Whether a host may be given work now; absent: every host may. */
+  usable?(pool: ConnectionPool): boolean;
+}
+
+/** A connection's pools: the primary's, and one per read replica. */
+interface PoolGroup {
+  primary: ConnectionPool;
+  replicas: ConnectionPool[];
+  /** Round-robin position over the replicas. */
+  next: number;
 }
 
 /**
- * One pool per connection, created on first use. A change to a connection retires its pool: new
- * acquisitions go to a fresh pool (new settings, new credentials) while sessions in use finish on
- * the old one, which then closes.
+ * Pools per connection, created on first use: one for the primary and one per read replica, all
+ * with the connection's pool settings and credentials. Writes (and anything that does not say it
+ * only reads) go to the primary. Reads are spread over the replicas round-robin, skipping a
+ * replica whose health check failed or that cannot open a session, and fall back to the primary
+ * when no replica can serve — so losing a replica costs no call.
+ *
+ * A change to a connection retires its pools: new acquisitions go to fresh pools (new settings,
+ * new credentials) while sessions in use finish on the old ones, which then close.
  */
 export class PoolManager {
   readonly #deps: PoolManagerDeps;
-  readonly #building = new Map<string, Promise<ConnectionPool>>();
-  readonly #pools = new Map<string, ConnectionPool>();
+  readonly #building = new Map<string, Promise<PoolGroup>>();
+  readonly #groups = new Map<string, PoolGroup>();
   #closed = false;
 
   constructor(deps: PoolManagerDeps) {
     this.#deps = deps;
   }
 
-  pool(connectionId: string): Promise<ConnectionPool> {
+  /** The connection's primary pool (created on first use). */
+  async pool(connectionId: string): Promise<ConnectionPool> {
+    return (await this.#group(connectionId)).primary;
+  }
+
+  #group(connectionId: string): Promise<PoolGroup> {
     if (this.#closed)
       return Promise.reject(new UnavailableError("Berth is shutting down", { reason: "shutting_down" }));
-    const ready = this.#pools.get(connectionId);
+    const ready = this.#groups.get(connectionId);
     if (ready) return Promise.resolve(ready);
     let building = this.#building.get(connectionId);
     if (!building) {
@@ -43,32 +65,48 @@ export class PoolManager {
     return building;
   }
 
-  async #build(connectionId: string): Promise<ConnectionPool> {
+  async #build(connectionId: string): Promise<PoolGroup> {
     const { settings, credentials } = await this.#deps.load(connectionId);
     const driver = this.#deps.drivers(settings.type);
     if (!driver) throw new UnimplementedError(`Pooling ${ENGINES[settings.type].label} connections`);
-    const pool = new ConnectionPool({
-      connectionId,
-      settings,
-      credentials,
-      driver,
-      connectTimeoutMs: this.#deps.connectTimeoutMs,
-    });
-    this.#pools.set(connectionId, pool);
-    this.#deps.onPool?.(pool);
-    return pool;
+    const open = (role: "primary" | "replica", s: ConnectionSettings) => {
+      const pool = new ConnectionPool({
+        connectionId,
+        role,
+        settings: s,
+        credentials,
+        driver,
+        connectTimeoutMs: this.#deps.connectTimeoutMs,
+      });
+      this.#deps.onPool?.(pool);
+      return pool;
+    };
+    const group: PoolGroup = {
+      primary: open("primary", settings),
+      replicas: settings.replicas.map((r) =>
+        open("replica", { ...settings, server: r.server, port: r.port, replicas: [] }),
+      ),
+      next: 0,
+    };
+    this.#groups.set(connectionId, group);
+    return group;
   }
 
   /**
-   * A session from the connection's current pool. If the pool is retired while the caller waits
-   * (its credentials or settings changed), the caller moves to the successor pool instead of
-   * failing: a credential rotation must not cost a single call.
+   * A session from the connection's current pools, by intent. If the pools are retired while the
+   * caller waits (credentials or settings changed), the caller moves to their successors instead
+   * of failing: a credential rotation must not cost a single call.
    */
-  async acquire(connectionId: string): Promise<{ pool: ConnectionPool; pooled: PooledSession }> {
+  async acquire(
+    connectionId: string,
+    intent: Intent = "write",
+  ): Promise<{ pool: ConnectionPool; pooled: PooledSession }> {
     for (let attempt = 1; ; attempt++) {
-      const pool = await this.pool(connectionId);
+      const group = await this.#group(connectionId);
       try {
-        return { pool, pooled: await pool.acquire() };
+        return intent === "read" && group.replicas.length > 0
+          ? await this.#acquireForRead(group)
+          : { pool: group.primary, pooled: await group.primary.acquire() };
       } catch (err) {
         const retired = err instanceof BerthError && err.details.reason === "pool_retired";
         if (!retired || attempt >= 3) throw err;
@@ -76,23 +114,52 @@ export class PoolManager {
     }
   }
 
-  /** The open pool of a connection, if any (for statistics; never creates one). */
+  /** Replicas in turn, those known to be down skipped; a replica that cannot serve hands on; then the primary. */
+  async #acquireForRead(group: PoolGroup): Promise<{ pool: ConnectionPool; pooled: PooledSession }> {
+    const n = group.replicas.length;
+    const start = group.next++ % n;
+    const usable = this.#deps.usable ?? (() => true);
+    for (let i = 0; i < n; i++) {
+      const replica = group.replicas[(start + i) % n]!;
+      if (!usable(replica)) continue;
+      try {
+        return { pool: replica, pooled: await replica.acquire() };
+      } catch (err) {
+        // Cannot open a session there (down, refusing): the next host. Exhausted or retired: say so.
+        const reason = err instanceof BerthError ? err.details.reason : undefined;
+        if (err instanceof BerthError && err.kind === "unavailable" && reason !== "pool_retired") continue;
+        throw err;
+      }
+    }
+    return { pool: group.primary, pooled: await group.primary.acquire() };
+  }
+
+  /** The open primary pool of a connection, if any (for statistics; never creates one). */
   peek(connectionId: string): ConnectionPool | undefined {
-    return this.#pools.get(connectionId);
+    return this.#groups.get(connectionId)?.primary;
   }
 
+  /** Every open pool of a connection, primary first. */
+  poolsOf(connectionId: string): ConnectionPool[] {
+    const g = this.#groups.get(connectionId);
+    return g ? [g.primary, ...g.replicas] : [];
+  }
+
+  /** Every open pool of every connection. */
   all(): ConnectionPool[] {
-    return [...this.#pools.values()];
+    return [...this.#groups.values()].flatMap((g) => [g.primary, ...g.replicas]);
   }
 
-  /** The connection changed or was deleted: stop using its pool; it closes once its sessions return. */
+  /** The connection changed or was deleted: stop using its pools; they close once their sessions return. */
   retire(connectionId: string, graceMs = 30_000): Promise<void> {
-    const pool = this.#pools.get(connectionId);
-    this.#pools.delete(connectionId);
+    const group = this.#groups.get(connectionId);
+    this.#groups.delete(connectionId);
     this.#building.delete(connectionId);
-    if (!pool) return Promise.resolve();
+    if (!group) return Promise.resolve();
     this.#deps.onRetire?.(connectionId);
-    return pool.close(graceMs, "retired");
+    return Promise.all([group.primary, ...group.replicas].map((p) => p.close(graceMs, "retired"))).then(
+      () => {},
+    );
   }
 
   /** The RFC's /reset: drain and recreate now. */
@@ -105,8 +172,8 @@ export class PoolManager {
   /** Shutdown: every pool closes (waiting callers are told so) and no new pool is built. */
   async closeAll(graceMs: number): Promise<void> {
     this.#closed = true;
-    const pools = [...this.#pools.values()];
-    this.#pools.clear();
+    const pools = this.all();
+    this.#groups.clear();
     this.#building.clear();
     await Promise.all(pools.map((pool) => pool.close(graceMs, "closed")));
   }

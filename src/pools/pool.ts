@@ -49,6 +49,8 @@ const VALIDATE_AFTER_IDLE_MS = 5_000;
 
 export interface ConnectionPoolOptions {
   connectionId: string;
+  /** The primary, or one of the connection's read replicas (its settings then name that host). */
+  role?: "primary" | "replica";
   settings: ConnectionSettings;
   credentials: Credentials;
   driver: Driver;
@@ -86,6 +88,7 @@ interface Waiter {
  */
 export class ConnectionPool extends EventEmitter<PoolEvents> {
   readonly connectionId: string;
+  readonly role: "primary" | "replica";
   readonly settings: ConnectionSettings;
   readonly #driver: Driver;
   readonly #connectTimeoutMs: number;
@@ -106,6 +109,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
   constructor(options: ConnectionPoolOptions) {
     super();
     this.connectionId = options.connectionId;
+    this.role = options.role ?? "primary";
     this.settings = options.settings;
     this.#driver = options.driver;
     this.#connectTimeoutMs = options.connectTimeoutMs;
@@ -126,6 +130,11 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
     this.#evictor = setInterval(() => this.#evict(), every);
     this.#evictor.unref();
     this.#topUp();
+  }
+
+  /** `server:port` of the host this pool opens sessions to. */
+  get host(): string {
+    return `${this.settings.server}:${this.settings.port}`;
   }
 
   /** A session for exclusive use; release() or destroy() it exactly once. */

@@ -7,6 +7,7 @@ import { BerthError, DeadlineExceededError, ValidationError } from "../errors/be
 import {
   type BrokerService,
   type ExecuteResponse,
+  Intent,
   IsolationLevel,
   type Lease as LeaseMessage,
   type SessionResponse,
@@ -14,7 +15,7 @@ import {
 } from "../gen/berth/v1/broker_service_pb.js";
 import type { Principal } from "../identity/principal.js";
 import type { Lease, LeaseManager } from "../pools/leases.js";
-import type { PoolManager } from "../pools/pool-manager.js";
+import type { Intent as PoolIntent, PoolManager } from "../pools/pool-manager.js";
 import { runStatement, type StatementInput, type StatementOptions } from "../pools/statement.js";
 import { principalOf } from "./context.js";
 
@@ -143,7 +144,10 @@ export function createBrokerService(deps: BrokerServiceDeps): ServiceImpl<typeof
       const statement = statementInput(req.statement);
       if (req.target.case === "leaseId") {
         const lease = leases.find(principal, req.target.value);
-        const observe = (ms: number) => deps.observeQuery?.(lease.connectionId, ms);
+        const observe = (ms: number) => {
+          deps.observeQuery?.(lease.connectionId, ms);
+          lease.pool.recordQuery(ms);
+        };
         for await (const e of onLease(lease, statement, ctx.signal)) yield resultMessage(e, observe);
         return;
       }
@@ -151,9 +155,12 @@ export function createBrokerService(deps: BrokerServiceDeps): ServiceImpl<typeof
         throw ValidationError.field("target", "give connectionId (one pooled session) or leaseId");
       }
       await authorizeUse(principal, req.target.value);
-      const { pool, pooled } = await pools.acquire(req.target.value);
+      const { pool, pooled } = await pools.acquire(req.target.value, intentOf(req.intent));
       try {
-        const observe = (ms: number) => deps.observeQuery?.(pool.connectionId, ms);
+        const observe = (ms: number) => {
+          deps.observeQuery?.(pool.connectionId, ms);
+          pool.recordQuery(ms);
+        };
         for await (const e of runStatement(pooled, pool.driver, statement, statementOptions(ctx.signal))) {
           yield resultMessage(e, observe);
         }
@@ -172,7 +179,7 @@ export function createBrokerService(deps: BrokerServiceDeps): ServiceImpl<typeof
       }
       const open = first.value.request.value;
       await authorizeUse(principal, open.connectionId);
-      const lease = await leases.open(principal, open.connectionId, open.idleTtlMs);
+      const lease = await leases.open(principal, open.connectionId, open.idleTtlMs, intentOf(open.intent));
       const idle = idleGuard(it, lease.idleTtlMs);
       try {
         yield { event: { case: "opened", value: leaseMessage(lease) } } satisfies Omit<
@@ -189,7 +196,10 @@ export function createBrokerService(deps: BrokerServiceDeps): ServiceImpl<typeof
               case "execute":
                 for await (const e of onLease(lease, statementInput(r.value), ctx.signal)) {
                   yield sessionResponse(
-                    resultMessage(e, (ms) => deps.observeQuery?.(lease.connectionId, ms)),
+                    resultMessage(e, (ms) => {
+                      deps.observeQuery?.(lease.connectionId, ms);
+                      lease.pool.recordQuery(ms);
+                    }),
                   );
                 }
                 break;
@@ -247,7 +257,11 @@ export function createBrokerService(deps: BrokerServiceDeps): ServiceImpl<typeof
     async acquireLease(req, ctx) {
       const principal = principalOf(ctx);
       await authorizeUse(principal, req.connectionId);
-      return { lease: leaseMessage(await leases.open(principal, req.connectionId, req.idleTtlMs)) };
+      return {
+        lease: leaseMessage(
+          await leases.open(principal, req.connectionId, req.idleTtlMs, intentOf(req.intent)),
+        ),
+      };
     },
 
     async renewLease(req, ctx) {
@@ -309,4 +323,9 @@ function idleGuard<T>(it: AsyncIterator<T>, idleMs: number) {
       clearTimeout(timer);
     },
   };
+}
+
+/** READ may be served by a replica; anything else (unspecified included) goes to the primary. */
+function intentOf(intent: Intent): PoolIntent {
+  return intent === Intent.READ ? "read" : "write";
 }

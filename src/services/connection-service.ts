@@ -13,6 +13,8 @@ import {
 import type { ConnectionSpec } from "../gen/berth/v1/types_pb.js";
 import type { Principal } from "../identity/principal.js";
 import type { DataPlane } from "../pools/data-plane.js";
+import type { HostHealthSnapshot } from "../pools/health.js";
+import type { PoolStatsSnapshot } from "../pools/pool.js";
 import { ACCESS_LEVEL_NAMES } from "./access-service.js";
 import { principalOf } from "./context.js";
 import { connectionToProto, poolStatsMessage, STATUS_NAMES, specFromProto } from "./mapping.js";
@@ -48,29 +50,22 @@ export function createConnectionService({
   async function health(principal: Principal, id: string): Promise<ConnectionHealth> {
     const s = await registry.status(principal, id);
     const c = s.connection;
-    const pool = dataPlane?.pools.peek(id);
-    const host = dataPlane?.health.snapshot(id);
-    // A live health check outranks the status stored at the last test.
-    const status: ConnectionStatusId =
-      host && host.status !== "untested" ? host.status : (c.status as ConnectionStatusId);
+    const pools = dataPlane?.pools.poolsOf(id) ?? [];
+    const hosts = dataPlane?.health.hosts(id) ?? [];
     return create(ConnectionHealthSchema, {
       connectionId: c.id,
-      status: STATUS_NAMES[status],
+      status: STATUS_NAMES[overallStatus(hosts, c.status as ConnectionStatusId)],
       ...(c.last_tested_at ? { lastTestedAt: timestampFromDate(new Date(c.last_tested_at)) } : {}),
       ...(s.lastTest ? { lastTest: s.lastTest } : {}),
-      ...(pool ? { pool: poolStatsMessage(pool.stats()) } : {}),
-      hosts: host
-        ? [
-            {
-              host: { server: host.server, port: host.port },
-              role: "primary",
-              status: STATUS_NAMES[host.status],
-              ...(host.lastCheckedAt ? { lastCheckedAt: timestampFromDate(host.lastCheckedAt) } : {}),
-              lastErrorReason: host.lastErrorReason,
-              lastLatencyMs: Math.round(host.lastLatencyMs * 1000) / 1000,
-            },
-          ]
-        : [],
+      ...(pools.length > 0 ? { pool: poolStatsMessage(combinedStats(pools.map((p) => p.stats()))) } : {}),
+      hosts: hosts.map((h) => ({
+        host: { server: h.server, port: h.port },
+        role: h.role,
+        status: STATUS_NAMES[h.status],
+        ...(h.lastCheckedAt ? { lastCheckedAt: timestampFromDate(h.lastCheckedAt) } : {}),
+        lastErrorReason: h.lastErrorReason,
+        lastLatencyMs: Math.round(h.lastLatencyMs * 1000) / 1000,
+      })),
     });
   }
 
@@ -144,4 +139,32 @@ export function createConnectionService({
       }
     },
   };
+}
+
+/**
+ * A live health check outranks the status stored at the last test. With replicas: all healthy is
+ * healthy; some host down while another serves is degraded (reads, or writes, still work).
+ */
+function overallStatus(hosts: HostHealthSnapshot[], stored: ConnectionStatusId): ConnectionStatusId {
+  const checked = hosts.filter((h) => h.status !== "untested");
+  const primary = checked.find((h) => h.role === "primary");
+  if (!primary) return stored;
+  const down = checked.filter((h) => h.status === "unavailable" || h.status === "failed");
+  if (down.length === 0) return primary.status;
+  return down.length < checked.length ? "degraded" : primary.status;
+}
+
+/** A connection's pools as one: counts add up; the latency figures are the worst host's. */
+function combinedStats(all: PoolStatsSnapshot[]): PoolStatsSnapshot {
+  return all.reduce((a, b) => ({
+    size: a.size + b.size,
+    idle: a.idle + b.idle,
+    inUse: a.inUse + b.inUse,
+    waiting: a.waiting + b.waiting,
+    maxSize: a.maxSize + b.maxSize,
+    minSize: a.minSize + b.minSize,
+    acquireWaitP95Ms: Math.max(a.acquireWaitP95Ms, b.acquireWaitP95Ms),
+    queryP95Ms: Math.max(a.queryP95Ms, b.queryP95Ms),
+    queriesLastMinute: a.queriesLastMinute + b.queriesLastMinute,
+  }));
 }

@@ -87,6 +87,17 @@ export async function startThrowawayPostgres(
     ...(options.conf ?? []),
   ];
   writeFileSync(join(data, "postgresql.auto.conf"), `${conf.join("\n")}\n`);
+  return runCluster(bin, dir, password, port);
+}
+
+/** Starts a cluster whose data directory is ready, and the handle the tests use. */
+async function runCluster(
+  bin: string,
+  dir: string,
+  password: string,
+  port: number,
+): Promise<ThrowawayPostgres> {
+  const data = join(dir, "data");
   const pgCtl = (action: string, extra: string[] = []) => {
     const [c, ...a] = asPostgres(join(bin, "pg_ctl"), [
       "-D",
@@ -126,4 +137,46 @@ export async function startThrowawayPostgres(
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A streaming replica of a throwaway primary (pg_basebackup -R, then its own port): a real hot
+ * standby, read-only, following the primary's WAL. initdb's default pg_hba.conf already admits
+ * replication connections from 127.0.0.1 with scram-sha-256.
+ */
+export async function startThrowawayReplica(primary: ThrowawayPostgres): Promise<ThrowawayPostgres> {
+  const bin = postgresBinDir()!;
+  const dir = mkdtempSync(join(tmpdir(), "berth-pg-replica-"));
+  chmodSync(dir, 0o755);
+  if (process.getuid?.() === 0) {
+    const uid = Number(execFileSync("id", ["-u", "postgres"]).toString().trim());
+    const gid = Number(execFileSync("id", ["-g", "postgres"]).toString().trim());
+    chownSync(dir, uid, gid);
+  }
+  const data = join(dir, "data");
+  const [c, ...a] = asPostgres("env", [
+    `PGPASSWORD=${primary.password}`,
+    join(bin, "pg_basebackup"),
+    "-h",
+    "127.0.0.1",
+    "-p",
+    String(primary.port),
+    "-U",
+    "postgres",
+    "-D",
+    data,
+    "-R",
+    "-X",
+    "stream",
+    "--no-sync",
+  ]);
+  await run(c!, a);
+  const port = await freePort();
+  // Later lines win: the copied settings named the primary's port and socket directory.
+  const [c2, ...a2] = asPostgres("sh", [
+    "-c",
+    `printf "port=${port}\nunix_socket_directories='${dir}'\nhot_standby=on\n" >> '${join(data, "postgresql.auto.conf")}'`,
+  ]);
+  await run(c2!, a2);
+  return runCluster(bin, dir, primary.password, port);
 }
