@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { createSecureContext, type SecureContextOptions } from "node:tls";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { DestinationStream } from "pino";
+import { applyRetention, scheduleRetention } from "./audit/retention.js";
 import type { Config, ServerTlsSettings } from "./config/config.js";
 import { createCore } from "./core.js";
 import { KeySet } from "./crypto/key-set.js";
@@ -126,6 +127,13 @@ export async function startBerth(config: Config, options: StartOptions = {}): Pr
     ready: () => ready,
   });
   await core.ready();
+  const stopRetention = scheduleRetention(
+    async () => {
+      const r = await applyRetention(store.db, core.audit, config.retention);
+      if (r.checks + r.auditEvents + r.connections.length > 0) log.info({ ...r }, "retention applied");
+    },
+    (err) => log.warn({ error: (err as Error).message }, "retention pass failed"),
+  );
   const { dataPlane, services, interceptors } = core;
   const shutdown = new AbortController();
   const serveConsole = createConsoleHandler({ googleClientId: config.google.clientIds[0] });
@@ -239,6 +247,7 @@ export async function startBerth(config: Config, options: StartOptions = {}): Pr
     close() {
       closing ??= (async () => {
         ready = false;
+        stopRetention();
         shutdown.abort();
         await Promise.all([listener.close(config.shutdownGraceMs), grpc?.close(config.shutdownGraceMs)]);
         await dataPlane.close(config.shutdownGraceMs);

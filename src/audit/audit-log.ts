@@ -87,10 +87,46 @@ export function createAuditLog(db: Db, clock: () => Date = () => new Date()) {
     return write;
   }
 
+  /**
+   * Removes the events before `before` (ISO time) from the head of the chain. The last removed
+   * event's seq and hash become the anchor, in the same transaction, and Verify starts from it: a
+   * further event removed from the head no longer follows the anchor, and is reported.
+   */
+  async function prune(before: string): Promise<number> {
+    const run = tail.then(() =>
+      db.transaction().execute(async (trx) => {
+        const last = await trx
+          .selectFrom("audit_events")
+          .select(["seq", "hash"])
+          .where("at", "<", before)
+          .orderBy("seq", "desc")
+          .limit(1)
+          .executeTakeFirst();
+        if (!last) return 0;
+        const r = await trx.deleteFrom("audit_events").where("seq", "<=", last.seq).executeTakeFirst();
+        await trx
+          .insertInto("audit_anchor")
+          .values({ id: 1, seq: last.seq, hash: last.hash, at: clock().toISOString() })
+          .onConflict((oc) =>
+            oc.column("id").doUpdateSet({ seq: last.seq, hash: last.hash, at: clock().toISOString() }),
+          )
+          .execute();
+        return Number(r.numDeletedRows);
+      }),
+    );
+    tail = run.catch(() => {});
+    return run;
+  }
+
   async function verify(): Promise<VerifyReport> {
-    let prev = GENESIS;
+    const anchor = await db
+      .selectFrom("audit_anchor")
+      .select(["seq", "hash"])
+      .where("id", "=", 1)
+      .executeTakeFirst();
+    let prev = anchor?.hash ?? GENESIS;
     let checked = 0;
-    let lastSeq = 0;
+    let lastSeq = anchor?.seq ?? 0;
     // In pages, so a long log does not have to fit in memory.
     for (;;) {
       const page = await db
@@ -143,7 +179,7 @@ export function createAuditLog(db: Db, clock: () => Date = () => new Date()) {
     return q.orderBy("seq").limit(filter.limit).execute();
   }
 
-  return { append, verify, list };
+  return { append, verify, list, prune };
 }
 
 export type AuditLog = ReturnType<typeof createAuditLog>;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { RetentionPolicy } from "../audit/retention.js";
 import type { VaultTransitOptions } from "../crypto/vault-transit.js";
 import type { GoogleSettings } from "../identity/google.js";
 
@@ -56,6 +57,9 @@ const schema = z.object({
   BERTH_GOOGLE_ISSUERS: z.string().default("accounts.google.com,https://accounts.google.com"),
   BERTH_GOOGLE_HOSTED_DOMAIN: z.string().optional(),
   BERTH_GOOGLE_ALLOWED_DOMAINS: z.string().default(""),
+  BERTH_RETENTION_CHECKS_DAYS: z.coerce.number().int().min(0).max(36_500).default(30),
+  BERTH_RETENTION_AUDIT_DAYS: z.coerce.number().int().min(0).max(36_500).default(90),
+  BERTH_RETENTION_INACTIVE_CONNECTION_DAYS: z.coerce.number().int().min(0).max(36_500).default(0),
   BERTH_KMS: z.enum(["local", "vault"]).default("local"),
   BERTH_VAULT_ADDR: z.string().url().optional(),
   BERTH_VAULT_TOKEN: z.string().optional(),
@@ -140,6 +144,8 @@ export interface Config {
   readonly rateLimits: "rfc" | "off";
   /** Refuse connections whose sslMode allows plain text (disable, prefer). */
   readonly requireTls: boolean;
+  /** How long check results, audit events and inactive connections are kept (0 = forever). */
+  readonly retention: RetentionPolicy;
   /** Which key provider encrypts new secrets. */
   readonly kms: "local" | "vault";
   /** Vault transit, when BERTH_VAULT_ADDR is set (as the provider, or to read secrets it wrote). */
@@ -209,6 +215,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       issuers: list(c.BERTH_GOOGLE_ISSUERS),
       hostedDomain: c.BERTH_GOOGLE_HOSTED_DOMAIN,
       allowedDomains: list(c.BERTH_GOOGLE_ALLOWED_DOMAINS).map((d) => d.toLowerCase()),
+    }),
+    retention: Object.freeze({
+      checksDays: c.BERTH_RETENTION_CHECKS_DAYS,
+      auditDays: c.BERTH_RETENTION_AUDIT_DAYS,
+      inactiveConnectionDays: c.BERTH_RETENTION_INACTIVE_CONNECTION_DAYS,
     }),
     kms: c.BERTH_KMS,
     vault: c.BERTH_VAULT_ADDR

@@ -413,7 +413,14 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
       const settings = settingsFromRow(row);
       // No pool may open plain-text sessions under BERTH_REQUIRE_TLS, whenever the connection was saved.
       enforceTls(deps.requireTls, settings);
-      return { row, settings, credentials: await decryptCredentials(row) };
+      const credentials = await decryptCredentials(row);
+      // A pool opening is use: the inactive-connection retention counts from here.
+      await deps.db
+        .updateTable("connections")
+        .set({ last_used_at: clock().toISOString() })
+        .where("id", "=", id)
+        .execute();
+      return { row, settings, credentials };
     },
 
     /** Authorizes a principal for using a connection (tests, pools), answering not_found if unseen. */

@@ -162,6 +162,23 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  "0006_retention": {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable("connections").addColumn("last_used_at", "text").execute();
+      await db.schema
+        .createTable("audit_anchor")
+        .addColumn("id", "integer", (c) => c.primaryKey())
+        .addColumn("seq", "integer", (c) => c.notNull())
+        .addColumn("hash", "text", (c) => c.notNull())
+        .addColumn("at", "text", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex("connection_checks_by_time")
+        .on("connection_checks")
+        .columns(["checked_at"])
+        .execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

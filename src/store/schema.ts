@@ -55,6 +55,8 @@ export interface ConnectionsTable {
   created_at: string;
   updated_at: string;
   last_tested_at: string | null;
+  /** When a pool last opened for it (a proxy for "in use"), for the inactive-connection retention. */
+  last_used_at: string | null;
   status: string;
   version: number;
 }
@@ -96,6 +98,14 @@ export interface AuditEventsTable {
   hash: string;
 }
 
+/** Where the audit chain starts once old events were removed by retention: the last removed link. */
+export interface AuditAnchorTable {
+  id: number;
+  seq: number;
+  hash: string;
+  at: string;
+}
+
 export interface ServiceTokensTable {
   id: string;
   name: string;
@@ -116,6 +126,7 @@ export interface Database {
   connection_checks: ConnectionChecksTable;
   connection_access: ConnectionAccessTable;
   audit_events: AuditEventsTable;
+  audit_anchor: AuditAnchorTable;
   service_tokens: ServiceTokensTable;
 }
 

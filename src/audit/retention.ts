@@ -1,0 +1,91 @@
+import type { Db } from "../store/store.js";
+import type { AuditLog } from "./audit-log.js";
+
+/** How long things are kept (RFC 002 §9.1): 0 = forever. */
+export interface RetentionPolicy {
+  /** Connection test and validation results (the latest per connection is always kept). */
+  checksDays: number;
+  /** Audit events. */
+  auditDays: number;
+  /** Connections nobody changed, tested or used for this long are deleted. */
+  inactiveConnectionDays: number;
+}
+
+export interface RetentionReport {
+  checks: number;
+  auditEvents: number;
+  connections: string[];
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * One retention pass. Old check results go (each connection keeps its latest); old audit events go
+ * from the head of the chain, and the last removed link becomes the chain's anchor in the same
+ * transaction, so Verify still proves that nothing after it was touched; inactive connections go
+ * with their grants and checks. Every pass that removed something is itself an audit event.
+ */
+export async function applyRetention(
+  db: Db,
+  audit: AuditLog,
+  policy: RetentionPolicy,
+  now: Date = new Date(),
+): Promise<RetentionReport> {
+  const before = (days: number) => new Date(now.getTime() - days * DAY_MS).toISOString();
+  const report: RetentionReport = { checks: 0, auditEvents: 0, connections: [] };
+
+  if (policy.checksDays > 0) {
+    const latest = db
+      .selectFrom("connection_checks")
+      .select((eb) => eb.fn.max("id").as("id"))
+      .groupBy("connection_id");
+    const r = await db
+      .deleteFrom("connection_checks")
+      .where("checked_at", "<", before(policy.checksDays))
+      .where("id", "not in", latest)
+      .executeTakeFirst();
+    report.checks = Number(r.numDeletedRows);
+  }
+
+  if (policy.inactiveConnectionDays > 0) {
+    const cutoff = before(policy.inactiveConnectionDays);
+    const inactive = await db
+      .selectFrom("connections")
+      .select("id")
+      .where("updated_at", "<", cutoff)
+      .where((eb) => eb.or([eb("last_tested_at", "is", null), eb("last_tested_at", "<", cutoff)]))
+      .where((eb) => eb.or([eb("last_used_at", "is", null), eb("last_used_at", "<", cutoff)]))
+      .execute();
+    for (const { id } of inactive) {
+      // Grants and checks go with it (foreign keys cascade).
+      await db.deleteFrom("connections").where("id", "=", id).execute();
+      report.connections.push(id);
+    }
+  }
+
+  if (policy.auditDays > 0) report.auditEvents = await audit.prune(before(policy.auditDays));
+
+  if (report.checks + report.auditEvents + report.connections.length > 0) {
+    await audit.append({
+      actorId: "berth",
+      actorName: "retention",
+      source: "",
+      transport: "internal",
+      action: "retention.purge",
+      target: "",
+      outcome: "ok",
+      reason: `removed ${report.checks} check results older than ${policy.checksDays} days, ${report.auditEvents} audit events older than ${policy.auditDays} days, ${report.connections.length} connections inactive for ${policy.inactiveConnectionDays} days${report.connections.length ? ` (${report.connections.join(", ")})` : ""}`,
+      requestId: "",
+    });
+  }
+  return report;
+}
+
+/** Runs retention at start and then daily; returns a stop function. Failures are logged, not fatal. */
+export function scheduleRetention(run: () => Promise<unknown>, onError: (err: unknown) => void): () => void {
+  const tick = () => void run().catch(onError);
+  tick();
+  const timer = setInterval(tick, DAY_MS);
+  timer.unref();
+  return () => clearInterval(timer);
+}
