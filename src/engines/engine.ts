@@ -9,7 +9,7 @@ export type SslModeId = "disable" | "prefer" | "require" | "verify-ca" | "verify
  * the defaults a connection gets, what its TLS can and cannot do, and the driver. The rest of
  * Berth reads only this; a fifth engine is one more folder and one line in src/engines/index.ts.
  */
-export interface EngineDefinition {
+export interface EngineTable {
   readonly id: EngineId;
   readonly label: string;
   readonly defaultPort: number;
@@ -28,5 +28,9 @@ export interface EngineDefinition {
   readonly defaultSslMode: SslModeId;
   /** Whether tlsServerName (a name to verify other than the host) can be honoured. */
   readonly supportsTlsServerName: boolean;
+}
+
+/** An engine's table and its driver (src/engines/<id>/index.ts). */
+export interface EngineDefinition extends EngineTable {
   readonly driver: Driver;
 }

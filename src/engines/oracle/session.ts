@@ -3,6 +3,7 @@ import type { DriverSession, IsolationLevelId, QueryChunk, QueryOptions } from "
 import { firstKeyword } from "../../drivers/result-queue.js";
 import { approximateSize, column, row } from "../../drivers/values.js";
 import type { Value } from "../../gen/berth/v1/values_pb.js";
+import { TABLE } from "./table.js";
 import {
   fetchTypeHandler,
   type OracleColumn,
@@ -146,7 +147,7 @@ export class OracleSession implements DriverSession {
   }
 
   async ping(): Promise<void> {
-    await this.#conn.execute("SELECT 1 FROM DUAL");
+    await this.#conn.execute(TABLE.probeQuery);
   }
 
   async close(): Promise<void> {

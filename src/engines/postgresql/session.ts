@@ -5,6 +5,7 @@ import type { DriverSession, IsolationLevelId, QueryChunk, QueryOptions } from "
 import { valueToDriverParam } from "../../drivers/values.js";
 import type { Value } from "../../gen/berth/v1/values_pb.js";
 import { PgRowStream } from "./row-stream.js";
+import { TABLE } from "./table.js";
 
 const ISOLATION_SQL: Record<IsolationLevelId, string> = {
   read_uncommitted: "READ UNCOMMITTED",
@@ -144,7 +145,7 @@ export class PostgresSession implements DriverSession {
   }
 
   async ping(): Promise<void> {
-    await this.#client.query("SELECT 1");
+    await this.#client.query(TABLE.probeQuery);
   }
 
   async close(): Promise<void> {

@@ -3,6 +3,7 @@ import type { DriverSession, IsolationLevelId, QueryChunk, QueryOptions } from "
 import { firstKeyword, ResultQueue } from "../../drivers/result-queue.js";
 import { column } from "../../drivers/values.js";
 import type { Value } from "../../gen/berth/v1/values_pb.js";
+import { TABLE } from "./table.js";
 import {
   type SqlServerColumn,
   sqlServerConverter,
@@ -156,7 +157,7 @@ export class SqlServerSession implements DriverSession {
   }
 
   async ping(): Promise<void> {
-    await this.#scalarRow("SELECT 1");
+    await this.#scalarRow(TABLE.probeQuery);
   }
 
   close(): Promise<void> {
