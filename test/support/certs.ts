@@ -19,68 +19,40 @@ export interface TestCertificates {
  */
 export function makeCertificates(): TestCertificates {
   const dir = mkdtempSync(join(tmpdir(), "berth-certs-"));
-  const run = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-  run(
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.crt",
-    "-subj",
-    "/CN=Berth Test CA",
-    "-days",
-    "2",
-  );
-  run(
-    "req",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    "server.key",
-    "-out",
-    "server.csr",
-    "-subj",
-    "/CN=localhost",
-  );
-  writeFileSync(join(dir, "ext"), "subjectAltName=DNS:localhost\n");
-  const sign = (out: string, days: string) =>
-    run(
-      "x509",
-      "-req",
-      "-in",
-      "server.csr",
-      "-CA",
-      "ca.crt",
-      "-CAkey",
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
       "ca.key",
-      "-CAcreateserial",
       "-out",
-      out,
+      "ca.crt",
+      "-subj",
+      "/CN=Berth Test CA",
       "-days",
-      days,
-      "-extfile",
-      "ext",
-    );
-  sign("server.crt", "2");
-  // -days 0: valid from now until now, so expired a second later.
-  sign("expired.crt", "0");
+      "2",
+    ],
+    { cwd: dir, stdio: "pipe" },
+  );
+  const chain = { dir, caPem: readFileSync(join(dir, "ca.crt"), "utf8") };
+  const server = issueCertificate(chain, "server", { cn: "localhost", dns: ["localhost"] });
+  // -days 0: valid from now until now, so expired a second later. Same key as the good one.
+  issueCertificate(chain, "expired", { cn: "localhost", dns: ["localhost"], days: 0, keyFrom: server.key });
   chmodSync(dir, 0o755);
-  chmodSync(join(dir, "server.key"), 0o600);
+  chmodSync(server.key, 0o600);
   if (process.getuid?.() === 0) {
     const uid = Number(execFileSync("id", ["-u", "postgres"]).toString());
     const gid = Number(execFileSync("id", ["-g", "postgres"]).toString());
     for (const f of ["server.key", "server.crt", "expired.crt", "ca.crt"]) chownSync(join(dir, f), uid, gid);
   }
   return {
-    dir,
-    caPem: readFileSync(join(dir, "ca.crt"), "utf8"),
-    serverCert: join(dir, "server.crt"),
-    serverKey: join(dir, "server.key"),
+    ...chain,
+    serverCert: server.cert,
+    serverKey: server.key,
     expiredCert: join(dir, "expired.crt"),
   };
 }
@@ -90,18 +62,15 @@ export function makeCertificates(): TestCertificates {
  * (a subject CN that names a service principal). Returns the PEM file paths.
  */
 export function issueCertificate(
-  certs: TestCertificates,
+  certs: Pick<TestCertificates, "dir">,
   name: string,
-  options: { cn: string; dns?: string[]; days?: number; clientAuth?: boolean },
+  options: { cn: string; dns?: string[]; days?: number; clientAuth?: boolean; keyFrom?: string },
 ): { cert: string; key: string; certPem: string; keyPem: string } {
   const run = (...args: string[]) => execFileSync("openssl", args, { cwd: certs.dir, stdio: "pipe" });
+  const key = options.keyFrom ?? join(certs.dir, `${name}.key`);
   run(
     "req",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    `${name}.key`,
+    ...(options.keyFrom ? ["-new", "-key", key] : ["-newkey", "rsa:2048", "-nodes", "-keyout", key]),
     "-out",
     `${name}.csr`,
     "-subj",
@@ -130,6 +99,5 @@ export function issueCertificate(
     `${name}.ext`,
   );
   const cert = join(certs.dir, `${name}.crt`);
-  const key = join(certs.dir, `${name}.key`);
   return { cert, key, certPem: readFileSync(cert, "utf8"), keyPem: readFileSync(key, "utf8") };
 }

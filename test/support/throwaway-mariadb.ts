@@ -31,13 +31,26 @@ export async function startThrowawayMariadb(
   const uid = Number((await run("id", ["-u", "mysql"])).stdout);
   const gid = Number((await run("id", ["-g", "mysql"])).stdout);
   chownSync(dir, uid, gid);
-  await run("mariadb-install-db", [
-    "--no-defaults",
-    "--user=mysql",
-    `--datadir=${join(dir, "data")}`,
-    "--auth-root-authentication-method=normal",
-    "--skip-test-db",
-  ]);
+  const install = () =>
+    run("mariadb-install-db", [
+      "--no-defaults",
+      "--user=mysql",
+      `--datadir=${join(dir, "data")}`,
+      "--auth-root-authentication-method=normal",
+      "--skip-test-db",
+    ]);
+  try {
+    await install();
+  } catch (first) {
+    // Seen once under heavy parallel load: a bootstrap that gave up. Once more, from scratch, and
+    // if that fails too, the tool's own words.
+    rmSync(join(dir, "data"), { recursive: true, force: true });
+    await install().catch((err: { stderr?: string; stdout?: string }) => {
+      throw new Error(
+        `mariadb-install-db failed twice: ${String((first as { stderr?: string }).stderr ?? first).slice(0, 500)} / ${String(err.stderr ?? err.stdout ?? err).slice(0, 500)}`,
+      );
+    });
+  }
   const tlsArgs: string[] = [];
   if (options.tls) {
     // The server reads its key as the mysql user: give it copies it owns.

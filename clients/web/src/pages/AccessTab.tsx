@@ -2,6 +2,7 @@ import { type FormEvent, useCallback, useEffect, useState } from "react";
 import { AccessLevel, type ConnectionAccess } from "../../../../src/gen/berth/v1/access_service_pb.js";
 import type { User } from "../../../../src/gen/berth/v1/types_pb.js";
 import { api } from "../api.js";
+import { Alert } from "../components/Alert.js";
 import { problemOf } from "../errors.js";
 import { LEVELS, levelLabel } from "../labels.js";
 
@@ -66,11 +67,7 @@ export function AccessTab({ connectionId, isGlobalAdmin }: { connectionId: strin
 
   return (
     <section aria-label="Access">
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
+      <Alert message={error} />
       <div className="table-wrap">
         <table aria-label="Grants">
           <thead>

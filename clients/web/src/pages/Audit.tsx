@@ -2,6 +2,7 @@ import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { useEffect, useState } from "react";
 import type { AuditEvent, VerifyAuditLogResponse } from "../../../../src/gen/berth/v1/audit_service_pb.js";
 import { api } from "../api.js";
+import { Alert } from "../components/Alert.js";
 import { problemOf } from "../errors.js";
 
 export function AuditList({ connectionId }: { connectionId?: string }) {
@@ -15,11 +16,7 @@ export function AuditList({ connectionId }: { connectionId?: string }) {
   }, [connectionId]);
   return (
     <section aria-label="Audit events">
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
+      <Alert message={error} />
       <div className="table-wrap">
         <table>
           <thead>
@@ -85,11 +82,7 @@ export function AuditPage() {
             : `Broken at event ${String(verify.firstBrokenSeq)}: ${verify.problem}`}
         </p>
       )}
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
+      <Alert message={error} />
       <AuditList />
     </main>
   );

@@ -3,6 +3,7 @@ import { type FormEvent, useState } from "react";
 import type { ConnectionSpecSchema } from "../../../../src/gen/berth/v1/types_pb.js";
 import { type CheckResult, type Connection, Engine, SslMode } from "../../../../src/gen/berth/v1/types_pb.js";
 import { api } from "../api.js";
+import { Alert } from "../components/Alert.js";
 import { CheckList } from "../components/CheckList.js";
 import { problemOf } from "../errors.js";
 import { ENGINES, engineOf, SSL_LABELS } from "../labels.js";
@@ -270,11 +271,7 @@ export function ConnectionForm({ existing }: { existing?: Connection }) {
         )}
       </div>
       {field("description", "Description", text("description"))}
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
+      <Alert message={error} />
       <div className="actions">
         <button type="button" onClick={test} disabled={busy !== ""}>
           {busy === "test" ? "Testing…" : "Test"}

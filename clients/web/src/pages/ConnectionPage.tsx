@@ -4,6 +4,7 @@ import { AccessLevel } from "../../../../src/gen/berth/v1/access_service_pb.js";
 import type { ConnectionHealth } from "../../../../src/gen/berth/v1/connection_service_pb.js";
 import type { CheckResult, Connection, User } from "../../../../src/gen/berth/v1/types_pb.js";
 import { api } from "../api.js";
+import { Alert } from "../components/Alert.js";
 import { CheckList } from "../components/CheckList.js";
 import { Sparkline } from "../components/Sparkline.js";
 import { problemOf } from "../errors.js";
@@ -42,9 +43,7 @@ export function ConnectionPage({
   if (error)
     return (
       <main>
-        <p className="error" role="alert">
-          {error}
-        </p>
+        <Alert message={error} />
         <a href={href("connections")}>Back to connections</a>
       </main>
     );
@@ -166,11 +165,7 @@ function StatusTab({ connection, canReset }: { connection: Connection; canReset:
   const pool = health?.pool;
   return (
     <section aria-label="Status">
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
+      <Alert message={error} />
       <p>
         Status:{" "}
         <span className={`badge ${status}`} data-testid="status">

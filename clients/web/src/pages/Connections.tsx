@@ -2,6 +2,7 @@ import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { useEffect, useState } from "react";
 import type { Connection } from "../../../../src/gen/berth/v1/types_pb.js";
 import { api } from "../api.js";
+import { Alert } from "../components/Alert.js";
 import { problemOf } from "../errors.js";
 import { engineOf, STATUS_LABELS } from "../labels.js";
 import { href } from "../router.js";
@@ -23,11 +24,7 @@ export function Connections() {
           New connection
         </a>
       </header>
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
+      <Alert message={error} />
       {connections?.length === 0 && <p>No connections yet, or none shared with you.</p>}
       {connections && connections.length > 0 && (
         <div className="table-wrap">

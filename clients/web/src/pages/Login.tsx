@@ -1,5 +1,6 @@
 import { type FormEvent, useEffect, useRef, useState } from "react";
 import { api, session } from "../api.js";
+import { Alert } from "../components/Alert.js";
 import { problemOf } from "../errors.js";
 
 declare global {
@@ -99,11 +100,7 @@ export function Login({ onSignedIn }: { onSignedIn: () => void }) {
             required
           />
         </label>
-        {error && (
-          <p className="error" role="alert">
-            {error}
-          </p>
-        )}
+        <Alert message={error} />
         <button type="submit" disabled={busy}>
           Sign in
         </button>

@@ -2,6 +2,7 @@ import { type FormEvent, useRef, useState } from "react";
 import type { Completion } from "../../../../src/gen/berth/v1/broker_service_pb.js";
 import type { Column, Row } from "../../../../src/gen/berth/v1/values_pb.js";
 import { api } from "../api.js";
+import { Alert } from "../components/Alert.js";
 import { RowsTable } from "../components/RowsTable.js";
 import { problemOf } from "../errors.js";
 
@@ -103,11 +104,7 @@ export function QueryConsole({ connectionId }: { connectionId: string }) {
             done.truncated ? ` · cut at the row limit (${Number(maxRows).toLocaleString("en-US")})` : ""
           }`}
       </p>
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
+      <Alert message={error} />
       {columns.length > 0 && <RowsTable columns={columns} rows={rows} />}
     </section>
   );
