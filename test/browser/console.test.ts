@@ -1,10 +1,12 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { OAuth2Server } from "oauth2-mock-server";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hasChromium, launchChromium } from "../support/browser.js";
 import { ADMIN_PASSWORD, startTestBerth, type TestBerth } from "../support/test-berth.js";
 import {
+  freePort,
   postgresBinDir,
   startThrowawayPostgres,
   type ThrowawayPostgres,
@@ -227,5 +229,77 @@ describe.skipIf(!enabled)("the web console", () => {
     const route = await fetch(`${b.url}/connections/abc`);
     expect(await route.text()).toContain('<div id="root">');
     expect((await fetch(`${b.url}/nope.js`)).status).toBe(404);
+  });
+});
+
+/**
+ * "Sign in with Google" in the console. Google cannot be reached from here, so both of its parts
+ * are doubles: the Google Identity Services script (google.accounts.id.initialize / renderButton,
+ * whose callback receives `{ credential }`, as its public documentation describes) is served to
+ * the page by the browser's request routing, and the ID token comes from oauth2-mock-server, whose
+ * keys Berth is configured to trust.
+ */
+describe.skipIf(!enabled)("the web console's Google sign-in", () => {
+  const CLIENT_ID = "berth-console-test.apps.googleusercontent.com";
+  let google: OAuth2Server;
+  let b: TestBerth;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    google = new OAuth2Server();
+    await google.issuer.keys.generate("RS256");
+    await google.start(await freePort(), "127.0.0.1");
+    b = await startTestBerth({
+      BERTH_GOOGLE_CLIENT_IDS: CLIENT_ID,
+      BERTH_GOOGLE_JWKS_URL: `${google.issuer.url}/jwks`,
+      BERTH_GOOGLE_ISSUERS: google.issuer.url!,
+    });
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await b?.close();
+    await google?.stop();
+  });
+
+  it("shows the Google button when a client id is configured and signs in with the ID token", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.route("https://accounts.google.com/gsi/client", (route) =>
+      route.fulfill({
+        contentType: "text/javascript",
+        body: `window.google = { accounts: { id: {
+          initialize(options) { window.__gis = options; },
+          renderButton(parent) {
+            const b = document.createElement("button");
+            b.type = "button";
+            b.textContent = "Sign in with Google";
+            b.onclick = () => window.__gis.callback({ credential: window.__credential });
+            parent.append(b);
+          },
+        } } };`,
+      }),
+    );
+    const idToken = await google.issuer.buildToken({
+      expiresIn: 600,
+      scopesOrTransform: (_h, payload) => {
+        Object.assign(payload, {
+          aud: CLIENT_ID,
+          sub: "204242424242",
+          email: "grace@example.com",
+          email_verified: true,
+        });
+      },
+    });
+    await page.goto(`${b.url}/#/login`);
+    await page.getByRole("button", { name: "Sign in with Google" }).waitFor();
+    expect(await page.evaluate("window.__gis.client_id")).toBe(CLIENT_ID);
+    await page.evaluate(`window.__credential = ${JSON.stringify(idToken)}`);
+    await page.getByRole("button", { name: "Sign in with Google" }).click();
+    await page.getByRole("heading", { name: "Connections" }).waitFor();
+    expect(await page.locator(".me").textContent()).toContain("google:204242424242");
+    // The page allowed Google's script, and only that, beyond its own.
+    const csp = (await fetch(`${b.url}/`)).headers.get("content-security-policy")!;
+    expect(csp).toContain("script-src 'self' https://accounts.google.com/gsi/");
+    await page.close();
   });
 });

@@ -157,7 +157,8 @@ export class OracleSession implements DriverSession {
 
   destroy(): void {
     this.#healthy = false;
-    // oracledb has no synchronous teardown; closing drops the socket without waiting on the server.
-    void this.#conn.close({ drop: true } as never).catch(() => {});
+    // oracledb has no synchronous teardown: close in the background; the session is already
+    // marked unusable, so nothing else will be sent on it.
+    void this.#conn.close().catch(() => {});
   }
 }

@@ -12,6 +12,9 @@ import {
   sqlServerTypeName,
 } from "./values.js";
 
+/** How long a cancelled request may take to be acknowledged before the session is dropped. */
+const CANCEL_ACK_MS = 5_000;
+
 const ISOLATION: Record<IsolationLevelId, number | undefined> = {
   read_uncommitted: ISOLATION_LEVEL.READ_UNCOMMITTED,
   read_committed: ISOLATION_LEVEL.READ_COMMITTED,
@@ -98,16 +101,19 @@ export class SqlServerSession implements DriverSession {
     try {
       yield* result.chunks();
     } finally {
-      this.#active = undefined;
       if (!result.finished) {
-        // The consumer stopped early: cancel the rest so the connection is ready for the next request.
+        // The consumer stopped early: cancel the rest so the connection is ready for the next
+        // request. A server that does not acknowledge the attention in time costs the session.
         result.release();
         this.#conn.cancel();
+        const deadline = Date.now() + CANCEL_ACK_MS;
         await new Promise<void>((resolve) => {
-          const poll = () => (result.finished ? resolve() : setTimeout(poll, 5));
+          const poll = () => (result.finished || Date.now() > deadline ? resolve() : setTimeout(poll, 5));
           poll();
         });
+        if (!result.finished) this.destroy();
       }
+      this.#active = undefined;
     }
   }
 
