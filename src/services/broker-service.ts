@@ -165,8 +165,10 @@ export function createBrokerService(deps: BrokerServiceDeps): ServiceImpl<typeof
           yield resultMessage(e, observe);
         }
       } finally {
-        // Reset even after one statement: a SET in it must not reach the next borrower.
-        await pool.release(pooled, { reset: true });
+        // Reset even after one statement: a SET in it must not reach the next borrower. The caller
+        // does not wait for it: its result is complete, and the session returns to the pool only
+        // once the reset has run (a failed reset drops it), so no borrower can see the old state.
+        void pool.release(pooled, { reset: true }).catch(() => {});
       }
     },
 
