@@ -134,7 +134,7 @@ export function createCore(deps: {
   const services: Services = {
     token: createTokenService({ tokens: serviceTokens }),
     admin: createAdminService({ db, keys, audit }),
-    audit: createAuditService({ audit }),
+    audit: createAuditService({ audit, levelOf: (p, id) => registry.levelOf(p, id) }),
     access: createAccessService({ access }),
     user: createUserService({ users }),
     connection: createConnectionService({

@@ -1,18 +1,43 @@
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
+import { type AccessLevel, atLeast } from "../access/levels.js";
 import type { AuditLog } from "../audit/audit-log.js";
-import { PermissionDeniedError, ValidationError } from "../errors/berth-error.js";
+import { NotFoundError, PermissionDeniedError, ValidationError } from "../errors/berth-error.js";
 import type { AuditService } from "../gen/berth/v1/audit_service_pb.js";
+import type { Principal } from "../identity/principal.js";
 import { principalOf } from "./context.js";
 
-/** AuditService: list and verify, for global admins. */
-export function createAuditService(deps: { audit: AuditLog }): ServiceImpl<typeof AuditService> {
+/**
+ * AuditService: the whole log for global admins; one connection's events also for people who
+ * administer that connection (admin or owner on it). Verify is for global admins.
+ */
+export function createAuditService(deps: {
+  audit: AuditLog;
+  /** The principal's level on a connection; undefined when it does not exist for them. */
+  levelOf?: (principal: Principal, connectionId: string) => Promise<AccessLevel | undefined>;
+}): ServiceImpl<typeof AuditService> {
   const requireAdmin = (role: string) => {
     if (role !== "admin") throw new PermissionDeniedError("The audit log is for global admins", "not_admin");
   };
+  const mayRead = async (p: Principal, connectionId: string) => {
+    if (p.kind === "user" && p.role === "admin") return;
+    if (!connectionId || !deps.levelOf)
+      throw new PermissionDeniedError(
+        "The audit log is for global admins; a connection's admins may read its events (give connectionId)",
+        "not_admin",
+      );
+    const level = await deps.levelOf(p, connectionId);
+    if (!level) throw new NotFoundError("connection", connectionId);
+    // People only: a service token reads no audit log, whatever its scope.
+    if (p.kind !== "user" || !atLeast(level, "admin"))
+      throw new PermissionDeniedError(
+        "A connection's audit events are for its admins and owners (and global admins)",
+        "insufficient_level",
+      );
+  };
   return {
     async listAuditEvents(req, ctx) {
-      requireAdmin(principalOf(ctx).role);
+      await mayRead(principalOf(ctx), req.connectionId);
       const size = req.pageSize || 100;
       if (size > 1000) throw ValidationError.field("pageSize", "must be at most 1000");
       const rows = await deps.audit.list({

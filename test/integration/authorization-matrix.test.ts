@@ -355,6 +355,12 @@ function rpcCases(): RpcCase[] {
       call: (_c, headers) => audit.listAuditEvents({ pageSize: 1 }, { headers }),
     },
     {
+      // One connection's events: its admins and owners may read them too.
+      name: "AuditService/ListAuditEvents",
+      need: "admin",
+      call: (_c, headers) => audit.listAuditEvents({ pageSize: 1, connectionId: id }, { headers }),
+    },
+    {
       name: "AuditService/VerifyAuditLog",
       need: "globalAdmin",
       call: (_c, headers) => audit.verifyAuditLog({}, { headers }),
@@ -480,6 +486,7 @@ describe("authorization matrix", () => {
       ["GET", "/api/users", "globalAdmin"],
       ["PATCH", `/api/users/${ids.unrelated}`, "globalAdmin", {}],
       ["GET", "/api/audit?pageSize=1", "globalAdmin"],
+      ["GET", `/api/audit?pageSize=1&connectionId=${id}`, "admin"],
       ["POST", "/api/audit/verify", "globalAdmin", {}],
       ["GET", "/api/tokens", "globalAdmin"],
       ["GET", "/api/admin/keys", "globalAdmin"],

@@ -56,7 +56,7 @@ export function ConnectionPage({
       t === "status" ||
       (t === "query" && can(AccessLevel.USER)) ||
       (t === "access" && can(AccessLevel.ADMIN)) ||
-      (t === "audit" && isAdmin) ||
+      (t === "audit" && (isAdmin || can(AccessLevel.ADMIN))) ||
       (t === "settings" && can(AccessLevel.EDITOR)),
   );
   const current: Tab = visible.includes(tab as Tab) ? (tab as Tab) : "status";
