@@ -9,6 +9,7 @@ import { makeCertificates, type TestCertificates } from "../support/certs.js";
 import { connectParamsFor } from "../support/engine-params.js";
 import { startSilentServer, startTlsListener } from "../support/hostile-servers.js";
 import { startSqlBrowserDouble } from "../support/sql-browser-double.js";
+import { startTdsLoginDouble } from "../support/tds-login-double.js";
 import { startTestBerth, type TestBerth } from "../support/test-berth.js";
 import { freePort } from "../support/throwaway-postgres.js";
 
@@ -135,6 +136,58 @@ describe.each(ENGINES)("%s through its real driver", (type, base) => {
     expect(JSON.stringify(r.result, (_k, v) => (typeof v === "bigint" ? String(v) : v))).not.toContain(
       PASSWORD,
     );
+  });
+});
+
+describe("SQL Server sign-in through the real tedious, against a double of SQL Server's sign-in", () => {
+  let tds: Awaited<ReturnType<typeof startTdsLoginDouble>>;
+  beforeAll(async () => {
+    tds = await startTdsLoginDouble();
+  });
+  afterAll(async () => tds?.close());
+
+  it("a refused login → authentication_failed with SQL Server's 18456, at the auth stage", async () => {
+    const r = await staged("sqlserver", {
+      server: "127.0.0.1",
+      port: tds.port,
+      database: "master",
+      sslMode: "disable",
+    });
+    expect([r.stage, r.failed?.reason, r.failed?.errorCode]).toEqual([
+      "AUTH",
+      "authentication_failed",
+      "18456",
+    ]);
+    // The server quotes the user name; Berth does not repeat it.
+    expect(r.failed?.message).toBe("Login failed for user '[redacted]'.");
+    expect(tds.logins.at(-1)).toEqual({ user: "app", database: "master" });
+    const direct = await viaDriver("sqlserver", {
+      server: "127.0.0.1",
+      port: tds.port,
+      database: "master",
+      sslMode: "disable",
+    });
+    expect(direct.failure).toMatchObject({ reason: "authentication_failed", code: "18456" });
+  });
+
+  it("an unknown database → database_not_found with 4060", async () => {
+    const r = await staged("sqlserver", {
+      server: "127.0.0.1",
+      port: tds.port,
+      database: "nope",
+      sslMode: "disable",
+    });
+    expect([r.stage, r.failed?.reason, r.failed?.errorCode]).toEqual(["AUTH", "database_not_found", "4060"]);
+  });
+
+  it("a server without encryption, when TLS is required → tls_not_offered at the tls stage", async () => {
+    const r = await staged("sqlserver", {
+      server: "127.0.0.1",
+      port: tds.port,
+      database: "master",
+      sslMode: "require",
+    });
+    expect([r.stage, r.failed?.reason]).toEqual(["TLS", "tls_not_offered"]);
   });
 });
 
