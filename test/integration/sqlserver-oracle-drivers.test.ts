@@ -12,6 +12,7 @@ import { startSqlBrowserDouble } from "../support/sql-browser-double.js";
 import { startTdsLoginDouble } from "../support/tds-login-double.js";
 import { startTestBerth, type TestBerth } from "../support/test-berth.js";
 import { freePort } from "../support/throwaway-postgres.js";
+import { startTnsListenerDouble } from "../support/tns-listener-double.js";
 
 /**
  * SQL Server and Oracle cannot run here, but everything before their first byte of protocol can:
@@ -188,6 +189,41 @@ describe("SQL Server sign-in through the real tedious, against a double of SQL S
       sslMode: "require",
     });
     expect([r.stage, r.failed?.reason]).toEqual(["TLS", "tls_not_offered"]);
+  });
+});
+
+describe("Oracle's listener through the real oracledb, against a double of a listener", () => {
+  let tns: Awaited<ReturnType<typeof startTnsListenerDouble>>;
+  beforeAll(async () => {
+    tns = await startTnsListenerDouble();
+  });
+  afterAll(async () => tns?.close());
+
+  it("an unknown service name → service_not_found (NJS-518, the listener's ORA-12514) at the auth stage", async () => {
+    const r = await staged("oracle", {
+      server: "127.0.0.1",
+      port: tns.port,
+      database: "NOSUCHPDB",
+      sslMode: "disable",
+    });
+    expect([r.stage, r.failed?.reason, r.failed?.errorCode]).toEqual([
+      "AUTH",
+      "service_not_found",
+      "NJS-518",
+    ]);
+    expect(r.failed?.remedy).toMatch(/lsnrctl services/);
+    expect(tns.connects.at(-1)).toMatch(/SERVICE_NAME=NOSUCHPDB/);
+  });
+
+  it("an unknown SID → service_not_found (NJS-519, ORA-12505)", async () => {
+    const r = await viaDriver("oracle", {
+      server: "127.0.0.1",
+      port: tns.port,
+      database: "",
+      oracleSid: "NOSID",
+      sslMode: "disable",
+    });
+    expect(r.failure).toMatchObject({ reason: "service_not_found", code: "NJS-519" });
   });
 });
 
