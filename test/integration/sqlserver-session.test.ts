@@ -83,6 +83,30 @@ describe("SQL Server session through tedious, against a TDS double", () => {
     expect(r.completion).toMatchObject({ rowsReturned: 25_000n, truncated: false, commandTag: "SELECT" });
   });
 
+  it("converts what tedious decodes into exact typed values", async () => {
+    const r = await all(session.query("SELECT /* types:1 */ *", [], OPTIONS));
+    expect(r.columns).toEqual([
+      "big:bigint",
+      "dec:decimal",
+      "cash:money",
+      "id:uniqueidentifier",
+      "at:datetime2",
+      "seen:datetimeoffset",
+      "blob:varbinary",
+      "flag:bit",
+    ]);
+    const [big, dec, cash, id, at, seen, blob, flag] = r.rows[0]!;
+    expect(big).toBe(9007199254740993n);
+    expect(dec).toBe("12345.6789");
+    expect(cash).toBe("214748.3647");
+    expect(id).toBe("6F9619FF-8B86-D011-B42D-00C04FC964FF");
+    // All seven fractional digits of datetime2(7) survive tedious's millisecond Date.
+    expect(at).toBe("2024-02-29T23:59:58.1234567");
+    expect(seen).toEqual({ $typeName: "google.protobuf.Timestamp", seconds: 1704164645n, nanos: 6_000_700 });
+    expect(Buffer.from(blob as Uint8Array)).toEqual(Buffer.from([0x00, 0xbe, 0xef]));
+    expect(flag).toBe(true);
+  });
+
   it("holds the server while the consumer reads slowly (backpressure)", async () => {
     const before = tds.rowsSent;
     const it = session

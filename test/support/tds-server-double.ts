@@ -6,6 +6,8 @@ import { createServer, type Socket } from "node:net";
  * requests answered with result sets made up from markers in the statement text:
  *   `rows:N`          N rows of (n int, label nvarchar), sent as fast as the client reads them
  *   `SERVERPROPERTY`  one row of two nvarchar (version, edition)
+ *   `types:1`         one row of bigint, decimal(18,4), money, uniqueidentifier, datetime2(7),
+ *                     datetimeoffset(7), varbinary, bit, each with a known value (TYPE_VALUES)
  *   `WAITFOR`         no answer until the client sends an attention
  *   anything else     DONE (the initial SET batch, resets, SELECT 1 answers one int row)
  * An attention (packet type 6) stops a result being sent: the response in progress (or the one
@@ -61,6 +63,73 @@ function row(values: (number | string)[]): Buffer {
     else parts.push(u16(Buffer.byteLength(v, "utf16le")), ucs2(v));
   }
   return Buffer.concat(parts);
+}
+
+/** Days from 0001-01-01 (TDS's date epoch) to a UTC date. */
+function tdsDays(y: number, m: number, d: number): number {
+  const epoch = new Date(0);
+  epoch.setUTCFullYear(1, 0, 1);
+  const day = new Date(0);
+  day.setUTCFullYear(y, m - 1, d);
+  return Math.round((day.getTime() - epoch.getTime()) / 86_400_000);
+}
+
+const le = (n: bigint, bytes: number) => {
+  const b = Buffer.alloc(bytes);
+  for (let i = 0; i < bytes; i++) b[i] = Number((n >> BigInt(8 * i)) & 0xffn);
+  return b;
+};
+
+/** The `types:1` row: [MS-TDS] TYPE_INFO for each column, and its value as the server encodes it. */
+const TYPE_COLUMNS: [string, Uint8Array, Uint8Array][] = [
+  ["big", Buffer.from([0x26, 8]), Buffer.concat([Buffer.from([8]), le(9007199254740993n, 8)])],
+  // decimal(18,4): a sign byte (1 = positive), then the integer 12345.6789 × 10^4.
+  ["dec", Buffer.from([0x6a, 9, 18, 4]), Buffer.concat([Buffer.from([9, 1]), le(123456789n, 8)])],
+  // money: the value × 10^4 as int64, high 32 bits first.
+  ["cash", Buffer.from([0x6e, 8]), Buffer.concat([Buffer.from([8]), le(0n, 4), le(2147483647n, 4)])],
+  [
+    "id",
+    Buffer.from([0x24, 16]),
+    Buffer.concat([Buffer.from([16]), Buffer.from("FF19966F868B11D0B42D00C04FC964FF", "hex")]),
+  ],
+  // datetime2(7) 2024-02-29 23:59:58.1234567: 100 ns units since midnight (5 bytes), then days.
+  [
+    "at",
+    Buffer.from([0x2a, 7]),
+    Buffer.concat([
+      Buffer.from([8]),
+      le(86398n * 10_000_000n + 1234567n, 5),
+      le(BigInt(tdsDays(2024, 2, 29)), 3),
+    ]),
+  ],
+  // datetimeoffset(7) 2024-01-02T05:04:05.0060007+02:00: the UTC time and date, then the offset in minutes.
+  [
+    "seen",
+    Buffer.from([0x2b, 7]),
+    Buffer.concat([
+      Buffer.from([10]),
+      le(BigInt(3 * 3600 + 4 * 60 + 5) * 10_000_000n + 60007n, 5),
+      le(BigInt(tdsDays(2024, 1, 2)), 3),
+      le(120n, 2),
+    ]),
+  ],
+  [
+    "blob",
+    Buffer.concat([Buffer.from([0xa5]), u16(100)]),
+    Buffer.concat([u16(3), Buffer.from([0x00, 0xbe, 0xef])]),
+  ],
+  ["flag", Buffer.from([0x68, 1]), Buffer.from([1, 1])],
+];
+
+function typesResult(): Buffer {
+  const meta: Uint8Array[] = [Buffer.from([0x81]), u16(TYPE_COLUMNS.length)];
+  for (const [name, info] of TYPE_COLUMNS) meta.push(u32(0), u16(0x0001), info, bVarChar(name));
+  return Buffer.concat([
+    ...meta,
+    Buffer.from([0xd1]),
+    ...TYPE_COLUMNS.map(([, , value]) => value),
+    done(0x0010, 1),
+  ]);
 }
 
 export async function startTdsServerDouble(password: string): Promise<TdsServerDouble> {
@@ -160,6 +229,7 @@ export async function startTdsServerDouble(password: string): Promise<TdsServerD
         current = undefined;
         return;
       }
+      if (/types:1/.test(text)) return send(typesResult());
       if (/SERVERPROPERTY/.test(text)) {
         return send(
           Buffer.concat([
