@@ -143,6 +143,23 @@ describe("SQL Server session through tedious, against a TDS double", () => {
     await session.ping();
   });
 
+  it("begins with the isolation level asked for, commits and rolls back through the transaction manager", async () => {
+    const seen = tds.transactions.length;
+    await session.begin("serializable", false);
+    await session.commit();
+    await session.begin(undefined, false);
+    await session.rollback();
+    // tedious's ISOLATION_LEVEL: SERIALIZABLE is 4; NO_CHANGE is 0.
+    expect(tds.transactions.slice(seen)).toEqual([
+      { op: "begin", isolation: 4 },
+      { op: "commit" },
+      { op: "begin", isolation: 0 },
+      { op: "rollback" },
+    ]);
+    const readOnly = await session.begin(undefined, true).catch((e: unknown) => e);
+    expect(sqlServerDriver.describeError(readOnly)).toMatchObject({ reason: "unsupported" });
+  });
+
   it("resets with RESETCONNECTION on the next request", async () => {
     const resets = tds.resets;
     await session.reset();

@@ -10,6 +10,8 @@ import { createServer, type Socket } from "node:net";
  *                     datetimeoffset(7), varbinary, bit, each with a known value (TYPE_VALUES)
  *   `WAITFOR`         no answer until the client sends an attention
  *   anything else     DONE (the initial SET batch, resets, SELECT 1 answers one int row)
+ * Transaction manager requests (packet type 14) are answered with the ENVCHANGE a server sends
+ * (begin: a new 8-byte descriptor; commit, rollback: the old one) and a DONE.
  * An attention (packet type 6) stops a result being sent: the response in progress (or the one
  * still owed) is ended with a DONE, and the acknowledgement follows as a message of its own, a DONE
  * with DONE_ATTN, as [MS-TDS] 2.2.1.7 has the server do.
@@ -17,6 +19,8 @@ import { createServer, type Socket } from "node:net";
  */
 export interface TdsServerDouble {
   port: number;
+  /** Transaction manager requests seen: begin (with its isolation level), commit, rollback. */
+  transactions: { op: "begin" | "commit" | "rollback"; isolation?: number }[];
   /** Rows written to sockets so far (to see backpressure hold the server). */
   rowsSent: number;
   attentions: number;
@@ -134,7 +138,15 @@ function typesResult(): Buffer {
 
 export async function startTdsServerDouble(password: string): Promise<TdsServerDouble> {
   const sockets = new Set<Socket>();
-  const state: TdsServerDouble = { port: 0, rowsSent: 0, attentions: 0, resets: 0, close: async () => {} };
+  const state: TdsServerDouble = {
+    port: 0,
+    rowsSent: 0,
+    attentions: 0,
+    resets: 0,
+    transactions: [],
+    close: async () => {},
+  };
+  let nextDescriptor = 1n;
 
   const server = createServer((socket) => {
     sockets.add(socket);
@@ -142,6 +154,7 @@ export async function startTdsServerDouble(password: string): Promise<TdsServerD
     socket.on("error", () => {});
     let buffered = Buffer.alloc(0);
     let message: Buffer[] = [];
+    let socketTransaction: bigint | undefined;
     /** The request being answered: its rows stop when cancelled; `stopped` ends its response. */
     let current: { cancelled: boolean; stopped?: () => Promise<void> } | undefined;
     const acknowledgeAttention = async () => {
@@ -204,6 +217,28 @@ export async function startTdsServerDouble(password: string): Promise<TdsServerD
           Buffer.from([16, 0, 0x0f, 0xa0]),
         ]);
         return send(Buffer.concat([Buffer.from([0xad]), u16(ack.length), ack, done(0)]));
+      }
+      if (type === 0x0e) {
+        // Transaction manager: ALL_HEADERS (its length first), then the request type.
+        const at = body.readUInt32LE(0);
+        const request = body.readUInt16LE(at);
+        const envchange = (kind: number, next: bigint | undefined, old: bigint | undefined) => {
+          const value = (d: bigint | undefined) =>
+            d === undefined ? Buffer.from([0]) : Buffer.concat([Buffer.from([8]), le(d, 8)]);
+          const data = Buffer.concat([Buffer.from([kind]), value(next), value(old)]);
+          return Buffer.concat([Buffer.from([0xe3]), u16(data.length), data]);
+        };
+        if (request === 5) {
+          state.transactions.push({ op: "begin", isolation: body[at + 2] });
+          const d = nextDescriptor++;
+          socketTransaction = d;
+          return send(Buffer.concat([envchange(8, d, undefined), done(0)]));
+        }
+        const op = request === 7 ? "commit" : "rollback";
+        state.transactions.push({ op });
+        const old = socketTransaction;
+        socketTransaction = undefined;
+        return send(Buffer.concat([envchange(request === 7 ? 9 : 10, undefined, old), done(0)]));
       }
       // SQL batch (1) or RPC (3): the statement's text is somewhere in the body, UTF-16.
       const n = /rows:(\d+)/.exec(text);
