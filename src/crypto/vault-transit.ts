@@ -35,10 +35,14 @@ const statusOf = (err: unknown) => (err as VaultFailure).response?.statusCode;
 const vaultMessage = (err: unknown) =>
   (err as VaultFailure).response?.body?.errors?.join("; ") || (err as Error).message || "no answer";
 
-/** Worth another attempt: the network, a timeout, a sealed or overloaded Vault. Not a 4xx. */
+/** Certificate problems: retrying cannot help, and each attempt would cost a full handshake. */
+const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_(VERIFY|GET)|ERR_TLS|ERR_SSL/;
+
+/** Worth another attempt: the network, a timeout, a sealed or overloaded Vault. Not a 4xx, not TLS. */
 function transient(err: unknown): boolean {
   const status = statusOf(err);
-  return status === undefined || status === 429 || status >= 500;
+  if (status === undefined) return !TLS_CODES.test(String((err as VaultFailure).code ?? ""));
+  return status === 429 || status >= 500;
 }
 
 /**

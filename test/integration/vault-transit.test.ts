@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { VaultTransit, type VaultTransitOptions } from "../../src/crypto/vault-transit.js";
 import { asBerthError } from "../../src/errors/mapping.js";
+import { makeCertificates } from "../support/certs.js";
 import { startVaultDouble, type VaultDouble } from "../support/vault-transit-double.js";
 
 const PLAINTEXT = "canary-vault-secret-81f2";
@@ -77,6 +78,27 @@ describe("Vault transit key provider (against the transit double)", () => {
     expect(e.kind).toBe("unavailable");
     expect(e.details.reason).toBe("kms_key_missing");
     expect(vault.requests.some((r) => r.path === "/v1/transit/encrypt/nope")).toBe(false);
+  });
+
+  it("talks TLS to a Vault whose certificate its CA file vouches for, and refuses one it does not", async () => {
+    const certs = makeCertificates();
+    const secure = await startVaultDouble({ tls: { cert: certs.serverCert, key: certs.serverKey } });
+    try {
+      secure.createKey("berth");
+      const caFile = `${certs.dir}/ca.crt`;
+      const trusted = provider({ address: secure.url, token: secure.token, caCertFile: caFile });
+      const envelope = await trusted.encrypt(PLAINTEXT, bind("tls"));
+      expect(await trusted.decrypt(envelope, bind("tls"))).toBe(PLAINTEXT);
+      const untrusted = provider({ address: secure.url, token: secure.token, retries: 2 });
+      const e = await failure(untrusted.encrypt(PLAINTEXT, bind("tls")));
+      expect(e.details.reason).toBe("kms_unavailable");
+      expect(e.message).toMatch(/certificate/i);
+      // Not retried: a certificate does not get more trustworthy by asking again.
+      await new Promise((r) => setTimeout(r, 50));
+      expect(secure.tlsFailures).toBe(1);
+    } finally {
+      await secure.close();
+    }
   });
 
   it("sends the namespace, and signs in with AppRole, again when the token expires", async () => {

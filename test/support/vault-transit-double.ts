@@ -1,5 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { Socket } from "node:net";
 
 /**
@@ -19,6 +21,8 @@ export interface VaultDouble {
   url: string;
   port: number;
   token: string;
+  /** TLS handshakes that failed (a client that does not trust the certificate). */
+  tlsFailures: number;
   /** Requests seen, for assertions (method, path, namespace header). */
   requests: { method: string; path: string; namespace: string | undefined }[];
   createKey(name: string): void;
@@ -42,7 +46,7 @@ interface Key {
 }
 
 export async function startVaultDouble(
-  options: { token?: string; mount?: string } = {},
+  options: { token?: string; mount?: string; tls?: { cert: string; key: string } } = {},
 ): Promise<VaultDouble> {
   const mount = options.mount ?? "transit";
   const keys = new Map<string, Key>();
@@ -99,6 +103,7 @@ export async function startVaultDouble(
     port: 0,
     token: rootToken,
     requests,
+    tlsFailures: 0,
     approle,
     delayMs: 0,
     createKey: (name) => keys.set(name, newKey()),
@@ -197,18 +202,28 @@ export async function startVaultDouble(
     return fail(404, `no handler for route "${path.slice(4)}"`);
   };
 
-  const server: Server = createServer((req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch(() => {
       res.writeHead(500);
       res.end('{"errors":["internal error"]}');
     });
+  };
+  // With TLS (a certificate for "localhost"), as Vault is run in production.
+  const server: Server = options.tls
+    ? createHttpsServer(
+        { cert: readFileSync(options.tls.cert), key: readFileSync(options.tls.key) },
+        listener,
+      )
+    : createServer(listener);
+  server.on("tlsClientError", () => {
+    double.tlsFailures++;
   });
-  server.on("connection", (s: Socket) => {
+  server.on(options.tls ? "secureConnection" : "connection", (s: Socket) => {
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   double.port = (server.address() as { port: number }).port;
-  double.url = `http://127.0.0.1:${double.port}`;
+  double.url = options.tls ? `https://localhost:${double.port}` : `http://127.0.0.1:${double.port}`;
   return double;
 }
