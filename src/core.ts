@@ -129,7 +129,11 @@ export function createCore(deps: {
   const serviceTokens = createServiceTokens({
     db,
     // A revoked token stops working at once, not when its cached principal expires.
-    onRevoked: (tokenHash) => bus.publish(`session|${tokenHash}`),
+    onRevoked: (tokenHash, tokenId) => {
+      bus.publish(`session|${tokenHash}`);
+      // Principals cached for a client certificate carry the token's user tag.
+      bus.publish(`tag|user:service:${tokenId}`);
+    },
   });
   const services: Services = {
     token: createTokenService({ tokens: serviceTokens }),

@@ -35,7 +35,8 @@ export function isServiceToken(token: string): boolean {
 export function createServiceTokens(deps: {
   db: Db;
   clock?: () => Date;
-  onRevoked?: (tokenHash: string) => void;
+  /** A token was revoked: forget its principal wherever it is cached (by token hash, and by id). */
+  onRevoked?: (tokenHash: string, tokenId: string) => void;
 }) {
   const clock = deps.clock ?? (() => new Date());
   const view = (r: {
@@ -122,7 +123,7 @@ export function createServiceTokens(deps: {
         .set({ revoked_at: clock().toISOString() })
         .where("id", "=", id)
         .execute();
-      deps.onRevoked?.(row.token_hash);
+      deps.onRevoked?.(row.token_hash, row.id);
     },
 
     /**

@@ -5,7 +5,7 @@ import { type Principal, principalKey } from "../../identity/principal.js";
 import { isServiceToken, type ServiceTokens } from "../../identity/service-tokens.js";
 import { authenticateToken, hashToken } from "../../identity/sessions.js";
 import type { Db } from "../../store/store.js";
-import { requestInfoKey } from "../request-info.js";
+import { type ClientCertificate, requestInfoKey } from "../request-info.js";
 
 /** Methods callable without a principal. Everything else needs a bearer token. */
 const PUBLIC_METHODS = new Set([
@@ -37,6 +37,19 @@ export function authnInterceptor(deps: {
     deps.cache?.set(key, principal, [`user:${principal.userId}`]);
     return principal;
   };
+  // The same for client certificates, by fingerprint: a service calling per statement over mutual
+  // TLS must not cost a store read per call. Revoking its token drops the entry (its user tag).
+  const authenticateCertificate = async (
+    certificate: ClientCertificate,
+    tokens: ServiceTokens,
+  ): Promise<Principal> => {
+    const key = `cert:${certificate.fingerprint256}`;
+    const cached = deps.cache?.get(key);
+    if (cached && cached.sessionExpiresAt > clock()) return cached;
+    const principal = await tokens.authenticateCertificate(certificate.commonName);
+    deps.cache?.set(key, principal, [`user:${principal.userId}`]);
+    return principal;
+  };
   return (next) => async (req) => {
     if (PUBLIC_METHODS.has(`${req.service.typeName}/${req.method.name}`)) return next(req);
     const header = req.header.get("authorization");
@@ -44,10 +57,7 @@ export function authnInterceptor(deps: {
       // Mutual TLS: a verified client certificate names a service principal.
       const certificate = req.contextValues.get(requestInfoKey).clientCertificate;
       if (!certificate || !deps.serviceTokens) throw new UnauthenticatedError();
-      req.contextValues.set(
-        principalKey,
-        await deps.serviceTokens.authenticateCertificate(certificate.commonName),
-      );
+      req.contextValues.set(principalKey, await authenticateCertificate(certificate, deps.serviceTokens));
       return next(req);
     }
     const m = BEARER.exec(header);
