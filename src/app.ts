@@ -129,7 +129,13 @@ export async function startBerth(config: Config, options: StartOptions = {}): Pr
   await core.ready();
   const stopRetention = scheduleRetention(
     async () => {
-      const r = await applyRetention(store.db, core.audit, config.retention);
+      const r = await applyRetention(
+        store.db,
+        core.audit,
+        config.retention,
+        new Date(),
+        (id) => core.dataPlane.pools.poolsOf(id).length > 0,
+      );
       if (r.checks + r.auditEvents + r.connections.length > 0) log.info({ ...r }, "retention applied");
     },
     (err) => log.warn({ error: (err as Error).message }, "retention pass failed"),

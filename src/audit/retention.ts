@@ -30,6 +30,8 @@ export async function applyRetention(
   audit: AuditLog,
   policy: RetentionPolicy,
   now: Date = new Date(),
+  /** Whether a connection has an open pool on this instance: then it is in use, whatever the dates say. */
+  inUse: (connectionId: string) => boolean = () => false,
 ): Promise<RetentionReport> {
   const before = (days: number) => new Date(now.getTime() - days * DAY_MS).toISOString();
   const report: RetentionReport = { checks: 0, auditEvents: 0, connections: [] };
@@ -57,6 +59,8 @@ export async function applyRetention(
       .where((eb) => eb.or([eb("last_used_at", "is", null), eb("last_used_at", "<", cutoff)]))
       .execute();
     for (const { id } of inactive) {
+      // last_used_at is written when a pool opens; a pool open for months is still use.
+      if (inUse(id)) continue;
       // Grants and checks go with it (foreign keys cascade).
       await db.deleteFrom("connections").where("id", "=", id).execute();
       report.connections.push(id);

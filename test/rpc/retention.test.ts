@@ -113,6 +113,20 @@ describe("retention (RFC 002 §9.1)", () => {
     expect(verified).toMatchObject({ ok: false, firstBrokenSeq: head.seq + 1 });
   });
 
+  it("keeps a connection whose pool is open, however old its dates", async () => {
+    const db = m.store.db;
+    await db
+      .updateTable("connections")
+      .set({ updated_at: ago(365), last_tested_at: null, last_used_at: ago(365) })
+      .execute();
+    const audit = createAuditLog(db);
+    const policy = { checksDays: 0, auditDays: 0, inactiveConnectionDays: 180 };
+    const inUse = new Set([ids[0]!]);
+    const report = await applyRetention(db, audit, policy, new Date(), (id) => inUse.has(id));
+    expect(report.connections).toEqual([ids[1]]);
+    expect((await db.selectFrom("connections").select("id").execute()).map((c) => c.id)).toEqual([ids[0]]);
+  });
+
   it("keeps everything when every period is 0", async () => {
     const report = await applyRetention(m.store.db, createAuditLog(m.store.db), {
       checksDays: 0,
