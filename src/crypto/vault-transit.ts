@@ -207,7 +207,8 @@ export class VaultTransit implements KeyProvider {
           await this.#ensureToken(true).catch(() => {});
           continue;
         }
-        if (status === 400 && binding) {
+        // A 400 about a ciphertext is about the stored record; a 400 on encrypt is about the key.
+        if (status === 400 && binding && envelope) {
           if (/too old|disallowed by policy/i.test(message)) {
             const version = envelope ? (this.versionOf(envelope) ?? 0) : 0;
             throw new KeyVersionRetiredError(binding.connectionId, binding.field, version, version + 1);
@@ -227,7 +228,9 @@ export class VaultTransit implements KeyProvider {
                 ? "kms_key_missing"
                 : status === 403
                   ? "kms_permission_denied"
-                  : "kms_unavailable",
+                  : status !== undefined && status < 500 && status !== 429
+                    ? "kms_rejected"
+                    : "kms_unavailable",
             provider: "vault",
             ...(status ? { http_status: status } : {}),
           },

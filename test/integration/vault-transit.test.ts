@@ -73,6 +73,13 @@ describe("Vault transit key provider (against the transit double)", () => {
     expect((await failure(p.retire(9))).kind).toBe("validation_failed");
   });
 
+  it("a key Vault will not use this way is refused as such, not as a damaged record", async () => {
+    vault.createKey("asymmetric", "rsa-2048");
+    const e = await failure(provider({ keyName: "asymmetric" }).encrypt(PLAINTEXT, bind("c9")));
+    expect([e.kind, e.details.reason, e.details.http_status]).toEqual(["unavailable", "kms_rejected", 400]);
+    expect(e.message).toContain("does not support associated data");
+  });
+
   it("never creates a key: a missing one fails the check that runs at start", async () => {
     const e = await failure(provider({ keyName: "nope" }).verify());
     expect(e.kind).toBe("unavailable");

@@ -25,7 +25,8 @@ export interface VaultDouble {
   tlsFailures: number;
   /** Requests seen, for assertions (method, path, namespace header). */
   requests: { method: string; path: string; namespace: string | undefined }[];
-  createKey(name: string): void;
+  /** A transit key; `rsa-2048` stands for a key type that takes no associated data. */
+  createKey(name: string, type?: "aes256-gcm96" | "rsa-2048"): void;
   seal(): void;
   unseal(): void;
   /** Stops listening (connections refused) and, on start(), listens on the same port again. */
@@ -40,6 +41,7 @@ export interface VaultDouble {
 }
 
 interface Key {
+  type: "aes256-gcm96" | "rsa-2048";
   versions: Map<number, Buffer>;
   latest: number;
   minDecryption: number;
@@ -57,7 +59,12 @@ export async function startVaultDouble(
   const requests: VaultDouble["requests"] = [];
   const sockets = new Set<Socket>();
 
-  const newKey = (): Key => ({ versions: new Map([[1, randomBytes(32)]]), latest: 1, minDecryption: 1 });
+  const newKey = (): Key => ({
+    type: "aes256-gcm96",
+    versions: new Map([[1, randomBytes(32)]]),
+    latest: 1,
+    minDecryption: 1,
+  });
   const info = (name: string, k: Key) => ({
     name,
     type: "aes256-gcm96",
@@ -106,7 +113,7 @@ export async function startVaultDouble(
     tlsFailures: 0,
     approle,
     delayMs: 0,
-    createKey: (name) => keys.set(name, newKey()),
+    createKey: (name, type = "aes256-gcm96") => keys.set(name, { ...newKey(), type }),
     seal: () => {
       sealed = true;
     },
@@ -185,6 +192,9 @@ export async function startVaultDouble(
       if (typeof body.plaintext !== "string") return fail(400, "missing plaintext to encrypt");
       // Transit creates a missing key on encrypt (upsert) unless policy forbids it.
       const k = keys.get(name) ?? keys.set(name, newKey()).get(name)!;
+      // Only AEAD key types authenticate associated data; Vault refuses it for the others.
+      if (k.type !== "aes256-gcm96" && typeof body.associated_data === "string")
+        return fail(400, `key type ${k.type} does not support associated data`);
       return reply(200, {
         data: {
           ciphertext: seal(k, k.latest, Buffer.from(body.plaintext, "base64"), ad),
