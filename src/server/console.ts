@@ -3,6 +3,7 @@ import type { IncomingMessage } from "node:http";
 import type { Http2ServerRequest } from "node:http2";
 import { extname, join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
+import { ENGINES } from "../engines/index.js";
 
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -44,11 +45,21 @@ function loadFiles(dir: string): Map<string, { body: Buffer; type: string }> {
 }
 
 /**
- * The web console at `/`: static files, the page for every client-side route, and a tiny config
- * document (whether Google sign-in is on). A strict Content-Security-Policy: scripts only from
+ * The web console at `/`: static files, the page for every client-side route, and a small config
+ * document (whether Google sign-in is on, and each engine's row of the engine table). A strict Content-Security-Policy: scripts only from
  * Berth (and Google Identity Services when configured), no inline script, no framing.
  */
 export function createConsoleHandler(options: { googleClientId: string | undefined }) {
+  // What the console needs to know of each engine comes from the engine tables themselves.
+  const engines = Object.values(ENGINES).map((e) => ({
+    id: e.id,
+    label: e.label,
+    defaultPort: e.defaultPort,
+    databaseMeaning: e.databaseMeaning,
+    sslModes: e.sslModes,
+    defaultSslMode: e.defaultSslMode,
+    supportsTlsServerName: e.supportsTlsServerName,
+  }));
   const dir = consoleDir();
   const files = dir ? loadFiles(dir) : new Map();
   const google = options.googleClientId ? " https://accounts.google.com/gsi/" : "";
@@ -69,7 +80,7 @@ export function createConsoleHandler(options: { googleClientId: string | undefin
     "referrer-policy": "no-referrer",
     "x-frame-options": "DENY",
   };
-  const config = Buffer.from(JSON.stringify({ googleClientId: options.googleClientId ?? null }));
+  const config = Buffer.from(JSON.stringify({ googleClientId: options.googleClientId ?? null, engines }));
 
   return function serveConsole(
     req: Pick<IncomingMessage | Http2ServerRequest, "method">,

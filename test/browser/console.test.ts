@@ -75,6 +75,15 @@ describe.skipIf(!enabled)("the web console", () => {
     await page.getByLabel("Database").fill("postgres");
     await page.getByLabel("User name").fill("app");
     await page.getByLabel("Password").fill("not-the-password");
+    // The engine's TLS modes come from Berth's engine table: Oracle has no prefer and no require.
+    await page.getByLabel("Engine").selectOption({ label: "Oracle" });
+    expect(await page.getByLabel("TLS", { exact: true }).locator("option").allTextContents()).toEqual([
+      "default (disable)",
+      "disable — plain text",
+      "verify-ca — TLS, trusted CA",
+      "verify-full — TLS, trusted CA and host name",
+    ]);
+    await page.getByLabel("Engine").selectOption({ label: "PostgreSQL" });
     await page.getByLabel("TLS", { exact: true }).selectOption({ label: "disable — plain text" });
     await page.getByRole("button", { name: "Test" }).click();
     const signInStage = page.locator('li[data-stage="Sign-in"]');
@@ -296,7 +305,7 @@ describe.skipIf(!enabled)("the web console's Google sign-in", () => {
     await page.evaluate(`window.__credential = ${JSON.stringify(idToken)}`);
     await page.getByRole("button", { name: "Sign in with Google" }).click();
     await page.getByRole("heading", { name: "Connections" }).waitFor();
-    expect(await page.locator(".me").textContent()).toContain("google:204242424242");
+    await expect.poll(() => page.locator(".me").textContent()).toContain("google:204242424242");
     // The page allowed Google's script, and only that, beyond its own.
     const csp = (await fetch(`${b.url}/`)).headers.get("content-security-policy")!;
     expect(csp).toContain("script-src 'self' https://accounts.google.com/gsi/");

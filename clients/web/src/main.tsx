@@ -2,6 +2,7 @@ import { StrictMode, useCallback, useEffect, useState } from "react";
 import { createRoot } from "react-dom/client";
 import type { User } from "../../../src/gen/berth/v1/types_pb.js";
 import { api, session, whenSignedOut } from "./api.js";
+import { ConfigContext, type ConsoleConfig, loadConsoleConfig } from "./config.js";
 import { AuditPage } from "./pages/Audit.js";
 import { ConnectionForm } from "./pages/ConnectionForm.js";
 import { ConnectionPage } from "./pages/ConnectionPage.js";
@@ -12,6 +13,10 @@ import "./styles.css";
 
 function App() {
   const route = useRoute();
+  const [config, setConfig] = useState<ConsoleConfig | undefined>();
+  useEffect(() => {
+    loadConsoleConfig().then(setConfig, () => setConfig({ googleClientId: null, engines: [] }));
+  }, []);
   const [signedIn, setSignedIn] = useState(session.token !== null);
   const [me, setMe] = useState<User | undefined>();
   useEffect(() => whenSignedOut(() => setSignedIn(false)), []);
@@ -27,7 +32,13 @@ function App() {
     if (route[0] === "login" || route.length === 0) go("connections");
   }, [route]);
 
-  if (!signedIn) return <Login onSignedIn={onSignedIn} />;
+  if (!config) return <main aria-busy="true">Loading…</main>;
+  if (!signedIn)
+    return (
+      <ConfigContext.Provider value={config}>
+        <Login onSignedIn={onSignedIn} />
+      </ConfigContext.Provider>
+    );
 
   const signOut = async () => {
     await api.auth.logout({}).catch(() => {});
@@ -51,7 +62,7 @@ function App() {
   else page = <Connections />;
 
   return (
-    <>
+    <ConfigContext.Provider value={config}>
       <a className="skip" href="#content">
         Skip to content
       </a>
@@ -85,7 +96,7 @@ function App() {
         </span>
       </header>
       <div id="content">{page}</div>
-    </>
+    </ConfigContext.Provider>
   );
 }
 

@@ -5,8 +5,9 @@ import { type CheckResult, type Connection, Engine, SslMode } from "../../../../
 import { api } from "../api.js";
 import { Alert } from "../components/Alert.js";
 import { CheckList } from "../components/CheckList.js";
+import { ENGINE_VALUES, engineInfo, SSL_VALUES, useConsoleConfig } from "../config.js";
 import { problemOf } from "../errors.js";
-import { ENGINES, engineOf, SSL_LABELS } from "../labels.js";
+import { SSL_LABELS } from "../labels.js";
 import { go } from "../router.js";
 
 type Spec = MessageInitShape<typeof ConnectionSpecSchema>;
@@ -83,7 +84,9 @@ export function ConnectionForm({ existing }: { existing?: Connection }) {
   const [error, setError] = useState("");
   const [check, setCheck] = useState<CheckResult | undefined>();
   const [busy, setBusy] = useState<"" | "test" | "save">("");
-  const engine = engineOf(f.type);
+  // Ports, TLS modes and what `database` means come from the engine tables (the served config).
+  const config = useConsoleConfig();
+  const engine = engineInfo(config, f.type);
   const set =
     <K extends keyof FormState>(k: K) =>
     (v: FormState[K]) =>
@@ -180,8 +183,8 @@ export function ConnectionForm({ existing }: { existing?: Connection }) {
             setF((s) => ({ ...s, type: Number(e.target.value) as Engine, sslMode: SslMode.UNSPECIFIED }))
           }
         >
-          {ENGINES.map((x) => (
-            <option key={x.id} value={x.value}>
+          {config.engines.map((x) => (
+            <option key={x.id} value={ENGINE_VALUES[x.id]}>
               {x.label}
             </option>
           ))}
@@ -191,7 +194,7 @@ export function ConnectionForm({ existing }: { existing?: Connection }) {
       {field(
         "port",
         "Port",
-        text("port", { inputMode: "numeric", placeholder: String(engine.port) }),
+        text("port", { inputMode: "numeric", placeholder: String(engine?.defaultPort ?? "") }),
         f.type === Engine.SQLSERVER ? "Leave empty with an instance name." : undefined,
       )}
       {f.type === Engine.SQLSERVER &&
@@ -212,7 +215,12 @@ export function ConnectionForm({ existing }: { existing?: Connection }) {
             onChange={(e) => set("strictEncryption")(e.target.checked)}
           />,
         )}
-      {field("database", engine.database, text("database"))}
+      {field(
+        "database",
+        "Database",
+        text("database"),
+        engine ? `For ${engine.label}: ${engine.databaseMeaning}.` : undefined,
+      )}
       {f.type === Engine.ORACLE && field("oracleSid", "SID (instead of a service name)", text("oracleSid"))}
       {field(
         "username",
@@ -238,10 +246,10 @@ export function ConnectionForm({ existing }: { existing?: Connection }) {
           value={f.sslMode}
           onChange={(e) => set("sslMode")(Number(e.target.value) as SslMode)}
         >
-          <option value={SslMode.UNSPECIFIED}>default ({SSL_LABELS[engine.defaultSsl].split(" ")[0]})</option>
-          {engine.sslModes.map((m) => (
-            <option key={m} value={m}>
-              {SSL_LABELS[m]}
+          <option value={SslMode.UNSPECIFIED}>default ({engine?.defaultSslMode ?? "—"})</option>
+          {(engine?.sslModes ?? []).map((m) => (
+            <option key={m} value={SSL_VALUES[m]}>
+              {SSL_LABELS[SSL_VALUES[m] ?? SslMode.UNSPECIFIED]}
             </option>
           ))}
         </select>,
@@ -257,7 +265,7 @@ export function ConnectionForm({ existing }: { existing?: Connection }) {
           placeholder="-----BEGIN CERTIFICATE-----"
         />,
       )}
-      {f.type !== Engine.ORACLE && field("tlsServerName", "TLS server name", text("tlsServerName"))}
+      {engine?.supportsTlsServerName && field("tlsServerName", "TLS server name", text("tlsServerName"))}
       <div className="row">
         {field(
           "maxPoolSize",

@@ -7,8 +7,9 @@ import { api } from "../api.js";
 import { Alert } from "../components/Alert.js";
 import { CheckList } from "../components/CheckList.js";
 import { Sparkline } from "../components/Sparkline.js";
+import { engineInfo, useConsoleConfig } from "../config.js";
 import { problemOf } from "../errors.js";
-import { engineOf, levelLabel, STATUS_LABELS } from "../labels.js";
+import { levelLabel, STATUS_LABELS } from "../labels.js";
 import { go, href } from "../router.js";
 import { AccessTab } from "./AccessTab.js";
 import { AuditList } from "./Audit.js";
@@ -27,6 +28,7 @@ export function ConnectionPage({
   tab: string | undefined;
   me: User | undefined;
 }) {
+  const config = useConsoleConfig();
   const [connection, setConnection] = useState<Connection | undefined>();
   const [level, setLevel] = useState(AccessLevel.UNSPECIFIED);
   const [error, setError] = useState("");
@@ -82,7 +84,7 @@ export function ConnectionPage({
         <div>
           <h1>{connection.name}</h1>
           <p className="muted">
-            {engineOf(connection.type).label} · {connection.server}
+            {engineInfo(config, connection.type)?.label} · {connection.server}
             {connection.instanceName ? `\\${connection.instanceName}` : `:${connection.port}`} ·{" "}
             {connection.database} · your access: {levelLabel(level)}
           </p>

@@ -3,11 +3,13 @@ import { useEffect, useState } from "react";
 import type { Connection } from "../../../../src/gen/berth/v1/types_pb.js";
 import { api } from "../api.js";
 import { Alert } from "../components/Alert.js";
+import { engineInfo, useConsoleConfig } from "../config.js";
 import { problemOf } from "../errors.js";
-import { engineOf, STATUS_LABELS } from "../labels.js";
+import { STATUS_LABELS } from "../labels.js";
 import { href } from "../router.js";
 
 export function Connections() {
+  const config = useConsoleConfig();
   const [connections, setConnections] = useState<Connection[] | undefined>();
   const [error, setError] = useState("");
   useEffect(() => {
@@ -44,7 +46,7 @@ export function Connections() {
                   <td>
                     <a href={href(`connections/${c.id}`)}>{c.name}</a>
                   </td>
-                  <td>{engineOf(c.type).label}</td>
+                  <td>{engineInfo(config, c.type)?.label ?? "?"}</td>
                   <td>
                     {c.server}
                     {c.instanceName ? `\\${c.instanceName}` : `:${c.port}`}

@@ -1,6 +1,7 @@
 import { type FormEvent, useEffect, useRef, useState } from "react";
 import { api, session } from "../api.js";
 import { Alert } from "../components/Alert.js";
+import { useConsoleConfig } from "../config.js";
 import { problemOf } from "../errors.js";
 
 declare global {
@@ -24,41 +25,41 @@ export function Login({ onSignedIn }: { onSignedIn: () => void }) {
   const [busy, setBusy] = useState(false);
   const googleButton = useRef<HTMLDivElement>(null);
 
+  const { googleClientId } = useConsoleConfig();
+  // The latest callback, without re-running the effect (and re-rendering Google's button) for it.
+  const signedIn = useRef(onSignedIn);
+  signedIn.current = onSignedIn;
   useEffect(() => {
+    if (!googleClientId) return;
+    const container = googleButton.current;
     let cancelled = false;
-    fetch("/console/config.json")
-      .then((r) => r.json() as Promise<{ googleClientId?: string }>)
-      .then((config) => {
-        if (cancelled || !config.googleClientId) return;
-        const script = document.createElement("script");
-        script.src = "https://accounts.google.com/gsi/client";
-        script.async = true;
-        script.onload = () => {
-          window.google?.accounts.id.initialize({
-            client_id: config.googleClientId!,
-            callback: async ({ credential }) => {
-              try {
-                const r = await api.auth.loginWithGoogle({ idToken: credential });
-                session.set(r.token);
-                onSignedIn();
-              } catch (err) {
-                setError(problemOf(err).message);
-              }
-            },
-          });
-          if (googleButton.current)
-            window.google?.accounts.id.renderButton(googleButton.current, {
-              theme: "outline",
-              size: "large",
-            });
-        };
-        document.head.append(script);
-      })
-      .catch(() => {});
+    const script = document.createElement("script");
+    script.src = "https://accounts.google.com/gsi/client";
+    script.async = true;
+    script.onload = () => {
+      // A script that finishes loading after this effect was cleaned up must not draw a button.
+      if (cancelled) return;
+      window.google?.accounts.id.initialize({
+        client_id: googleClientId,
+        callback: async ({ credential }) => {
+          try {
+            const r = await api.auth.loginWithGoogle({ idToken: credential });
+            session.set(r.token);
+            signedIn.current();
+          } catch (err) {
+            setError(problemOf(err).message);
+          }
+        },
+      });
+      if (container) window.google?.accounts.id.renderButton(container, { theme: "outline", size: "large" });
+    };
+    document.head.append(script);
     return () => {
       cancelled = true;
+      script.remove();
+      container?.replaceChildren();
     };
-  }, [onSignedIn]);
+  }, [googleClientId]);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
