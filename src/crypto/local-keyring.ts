@@ -35,7 +35,16 @@ export class LocalKeyring implements KeyProvider {
   /** Where rotation and retirement are persisted; undefined for a key from BERTH_MASTER_KEY. */
   readonly #path: string | undefined;
 
-  constructor(keys: Map<number, Buffer>, primary: number, path?: string, minDecryptionVersion = 1) {
+  /** When each version was made, kept when the file is rewritten. */
+  readonly #createdAt: Map<number, string>;
+
+  constructor(
+    keys: Map<number, Buffer>,
+    primary: number,
+    path?: string,
+    minDecryptionVersion = 1,
+    createdAt = new Map<number, string>(),
+  ) {
     if (!keys.has(primary)) throw new Error(`keyring has no key version ${primary}`);
     for (const [v, k] of keys)
       if (k.length !== KEY_BYTES) throw new Error(`key version ${v} is not 256 bits`);
@@ -43,6 +52,7 @@ export class LocalKeyring implements KeyProvider {
     this.#primary = primary;
     this.#path = path;
     this.#minDecryptionVersion = minDecryptionVersion;
+    this.#createdAt = createdAt;
   }
 
   get primaryVersion(): number {
@@ -121,6 +131,7 @@ export class LocalKeyring implements KeyProvider {
     const version = Math.max(...this.#keys.keys()) + 1;
     const key = randomBytes(KEY_BYTES);
     // Persist first: a key that encrypted anything must never exist only in memory.
+    this.#createdAt.set(version, new Date().toISOString());
     await writeKeyring(
       path,
       this.#file(new Map([...this.#keys, [version, key]]), version, this.#minDecryptionVersion),
@@ -155,16 +166,9 @@ export class LocalKeyring implements KeyProvider {
       keys: [...keys].map(([version, key]) => ({
         version,
         key: key.toString("base64"),
-        createdAt: this.#createdAt.get(version) ?? new Date().toISOString(),
+        createdAt: this.#createdAt.get(version) ?? "",
       })),
     };
-  }
-
-  /** When each version was made, as the file says (kept on rewrite). */
-  readonly #createdAt = new Map<number, string>();
-
-  rememberCreatedAt(version: number, at: string): void {
-    this.#createdAt.set(version, at);
   }
 }
 
@@ -211,7 +215,6 @@ export async function openKeyringFile(dataDir: string): Promise<LocalKeyring> {
   }
   await chmod(path, 0o600);
   const keys = new Map(file.keys.map((k) => [k.version, Buffer.from(k.key, "base64")] as const));
-  const ring = new LocalKeyring(keys, file.primary, path, file.minDecryptionVersion ?? 1);
-  for (const k of file.keys) ring.rememberCreatedAt(k.version, k.createdAt);
-  return ring;
+  const createdAt = new Map(file.keys.map((k) => [k.version, k.createdAt] as const));
+  return new LocalKeyring(keys, file.primary, path, file.minDecryptionVersion ?? 1, createdAt);
 }

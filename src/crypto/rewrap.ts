@@ -52,6 +52,11 @@ function secretsOf(row: {
   return out;
 }
 
+/** The key version an envelope names (`berth:v3:…`, `vault:v3:…`), whichever provider wrote it; 0 if none. */
+function envelopeVersion(envelope: string): number {
+  return Number(/^\w+:v(\d+):/.exec(envelope)?.[1] ?? 0);
+}
+
 function isCurrent(keys: KeySet, latest: KeyStatus, envelope: string): boolean {
   return keys.primary.owns(envelope) && keys.primary.versionOf(envelope) === latest.latestVersion;
 }
@@ -135,7 +140,7 @@ async function rewrapOne(db: Db, keys: KeySet, s: StoredSecret, progress: Rewrap
     const e = asBerthError(err);
     // The provider is down: stop the run; everything done so far is kept.
     if (e.kind === "unavailable") throw err;
-    progress.failures.push(problemOf(keys, s, e.details.reason, e.message));
+    progress.failures.push(problemOf(s, e.details.reason, e.message));
     return;
   }
   const column = COLUMNS[s.field];
@@ -149,12 +154,12 @@ async function rewrapOne(db: Db, keys: KeySet, s: StoredSecret, progress: Rewrap
   else progress.changedConcurrently++;
 }
 
-function problemOf(keys: KeySet, s: StoredSecret, reason: unknown, message: string): SecretProblemView {
+function problemOf(s: StoredSecret, reason: unknown, message: string): SecretProblemView {
   return {
     connectionId: s.connectionId,
     field: s.field,
     provider: KeySet.providerNameOf(s.envelope),
-    version: keys.versionOf(s.envelope) ?? Number(/^\w+:v(\d+):/.exec(s.envelope)?.[1] ?? 0),
+    version: envelopeVersion(s.envelope),
     reason: typeof reason === "string" ? reason : "unknown",
     message,
   };
@@ -181,7 +186,7 @@ export async function secretInventory(db: Db, keys: KeySet): Promise<SecretInven
     for (const s of rows.flatMap(secretsOf)) {
       out.total++;
       const provider = KeySet.providerNameOf(s.envelope);
-      const version = Number(/^\w+:v(\d+):/.exec(s.envelope)?.[1] ?? 0);
+      const version = envelopeVersion(s.envelope);
       const key = `${provider}:${version}`;
       const entry = counts.get(key) ?? { provider, version, secrets: 0 };
       entry.secrets++;
@@ -190,12 +195,11 @@ export async function secretInventory(db: Db, keys: KeySet): Promise<SecretInven
       const status = statuses.get(provider);
       if (!status)
         out.stale.push(
-          problemOf(keys, s, "provider_not_configured", `The ${provider} key provider is not configured`),
+          problemOf(s, "provider_not_configured", `The ${provider} key provider is not configured`),
         );
       else if (version < status.minDecryptionVersion)
         out.stale.push(
           problemOf(
-            keys,
             s,
             "key_version_retired",
             `Key version ${version} is retired (minimum ${status.minDecryptionVersion})`,

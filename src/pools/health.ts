@@ -111,12 +111,6 @@ export class HealthMonitor extends EventEmitter<{ change: [string, HostHealthSna
     return status !== "unavailable" && status !== "failed";
   }
 
-  /** Checks a pool's host at once (after a lost connection or a failed open). */
-  checkSoon(pool: ConnectionPool): void {
-    const w = this.#watched.get(keyOf(pool));
-    if (w && !w.running) this.#schedule(w, 0);
-  }
-
   #schedule(w: Watched, delayMs: number): void {
     if (this.#closed) return;
     if (w.timer) clearTimeout(w.timer);

@@ -134,12 +134,7 @@ export class PoolManager {
     return { pool: group.primary, pooled: await group.primary.acquire() };
   }
 
-  /** The open primary pool of a connection, if any (for statistics; never creates one). */
-  peek(connectionId: string): ConnectionPool | undefined {
-    return this.#groups.get(connectionId)?.primary;
-  }
-
-  /** Every open pool of a connection, primary first. */
+  /** Every open pool of a connection, primary first (for statistics; never creates one). */
   poolsOf(connectionId: string): ConnectionPool[] {
     const g = this.#groups.get(connectionId);
     return g ? [g.primary, ...g.replicas] : [];

@@ -128,7 +128,7 @@ describe.each(ENGINES)("$name", (engine) => {
     async () => {
       const single = ids[`single-${engine.name}`]!;
       await run("SELECT 1", [], {}, single);
-      const pool = b.berth.dataPlane.pools.peek(single)!;
+      const pool = b.berth.dataPlane.pools.poolsOf(single)[0]!;
       let created = 0;
       let destroyed = 0;
       const onCreated = () => created++;
@@ -429,7 +429,7 @@ describe.skipIf(!hasPostgres)("leases", () => {
       { connectionId: ids.postgresql!, idleTtlMs: 1000 },
       client.call,
     );
-    const pool = b.berth.dataPlane.pools.peek(ids.postgresql!)!;
+    const pool = b.berth.dataPlane.pools.poolsOf(ids.postgresql!)[0]!;
     expect(pool.stats().inUse).toBe(1);
     await new Promise((r) => setTimeout(r, 2_300));
     expect(pool.stats().inUse).toBe(0);

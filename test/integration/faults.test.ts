@@ -93,7 +93,7 @@ describe.skipIf(!hasBinaries)("the database restarts under load", () => {
     expect(firstSuccess! - back).toBeLessThan(5_000);
     // Every failure was the clear one: UNAVAILABLE, nothing else.
     expect([...errors.keys()]).toEqual(["Unavailable"]);
-    const pool = b.berth.dataPlane.pools.peek(id)!;
+    const pool = b.berth.dataPlane.pools.poolsOf(id)[0]!;
     expect(pool.stats()).toMatchObject({ inUse: 0, waiting: 0 });
     expect(pool.stats().size).toBeLessThanOrEqual(4);
     const serverSessions = Number(
@@ -156,7 +156,7 @@ describe.skipIf(!hasPostgres)("the network black-holes traffic", () => {
         8_000,
       );
       await waitFor(async () => (await status()).status === ConnectionStatus.HEALTHY, 5_000);
-      expect(b.berth.dataPlane.pools.peek(id)!.stats()).toMatchObject({ inUse: 0, waiting: 0 });
+      expect(b.berth.dataPlane.pools.poolsOf(id)[0]!.stats()).toMatchObject({ inUse: 0, waiting: 0 });
     } finally {
       await proxy.close();
     }

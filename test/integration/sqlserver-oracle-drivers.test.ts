@@ -307,11 +307,11 @@ describe("through Berth's API", () => {
       expect(created.text).not.toContain(PASSWORD);
       const r = await b.api(`/api/connections/${created.body.id}/test`, { body: {} });
       expect(r.status, r.text).toBe(422);
-      const failed = (r.body.error?.details?.stages ?? r.body.stages ?? []).find?.(
-        (s: { outcome: string }) => s.outcome === "failed",
-      );
-      expect(r.text).toContain("connection_refused");
-      expect(failed === undefined || failed.stage === "tcp").toBe(true);
+      expect(r.body).toMatchObject({
+        error: "connection_operation_failed",
+        details: { stage: "tcp", reason: "connection_refused" },
+      });
+      expect(r.body.details.remedy).toMatch(/Nothing accepts connections/);
     }
   });
 });

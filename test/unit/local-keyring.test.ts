@@ -66,4 +66,36 @@ describe("local keyring", () => {
     expect(await kr.decrypt(await kr.encrypt("x", bind), bind)).toBe("x");
     await expect(readFile(join(dir, "keyring.json"))).rejects.toThrow(/ENOENT/);
   });
+
+  it("persists a rotation and a retirement: a restart sees the same versions, dates and minimum", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "berth-ring-rot-"));
+    const ring = await openLocalKeyring(dir, undefined);
+    const bind = { connectionId: "c", field: "password" as const };
+    const v1 = await ring.encrypt("canary-rotation-secret", bind);
+    const firstBorn = JSON.parse(await readFile(join(dir, "keyring.json"), "utf8")).keys[0].createdAt;
+    expect(await ring.rotate()).toBe(2);
+    const reopened = await openLocalKeyring(dir, undefined);
+    expect(await reopened.status()).toMatchObject({
+      latestVersion: 2,
+      minDecryptionVersion: 1,
+      rotatable: true,
+    });
+    expect(await reopened.decrypt(v1, bind)).toBe("canary-rotation-secret");
+    expect(reopened.versionOf(await reopened.encrypt("x", bind))).toBe(2);
+    await reopened.retire(2);
+    const file = JSON.parse(await readFile(join(dir, "keyring.json"), "utf8"));
+    expect(file).toMatchObject({ primary: 2, minDecryptionVersion: 2 });
+    expect(file.keys.map((k: { version: number }) => k.version)).toEqual([1, 2]);
+    expect(file.keys[0].createdAt).toBe(firstBorn);
+    expect(file.keys[1].createdAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+    await expect((await openLocalKeyring(dir, undefined)).decrypt(v1, bind)).rejects.toMatchObject({
+      details: { reason: "key_version_retired" },
+    });
+    expect(JSON.stringify(file)).not.toContain("canary-rotation-secret");
+  });
+
+  it("refuses to rotate a key given in BERTH_MASTER_KEY", async () => {
+    const ring = await openLocalKeyring(await mkdtemp(join(tmpdir(), "berth-ring-mk-")), Buffer.alloc(32, 7));
+    await expect(ring.rotate()).rejects.toMatchObject({ kind: "failed_precondition" });
+  });
 });
