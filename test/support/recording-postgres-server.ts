@@ -166,6 +166,10 @@ async function runSession(s: Session): Promise<void> {
       readyForQuery(),
     ]),
   );
+  // The extended protocol is not spoken here: its first Flush or Sync gets an error, and the Sync
+  // a fresh ReadyForQuery, so a client sees a failed statement rather than a hang.
+  let failedExtended = false;
+  const unsupported = () => errorResponse("0A000", "the recording fake answers simple queries only");
   for (;;) {
     const { type, body } = await readMessage(s.reader);
     if (type === "X") {
@@ -173,17 +177,17 @@ async function runSession(s: Session): Promise<void> {
       return;
     }
     if (type === "Q") {
-      const sql = body.subarray(0, body.indexOf(0)).toString("utf8");
-      s.recording.queries.push(sql);
+      s.recording.queries.push(body.subarray(0, body.indexOf(0)).toString("utf8"));
       s.stream.write(Buffer.concat([...singleTextRow(version), readyForQuery()]));
+    } else if (type === "P") {
+      const nameEnd = body.indexOf(0);
+      s.recording.queries.push(body.subarray(nameEnd + 1, body.indexOf(0, nameEnd + 1)).toString("utf8"));
+    } else if (type === "H" && !failedExtended) {
+      failedExtended = true;
+      s.stream.write(unsupported());
     } else if (type === "S") {
-      // Extended protocol: not spoken here; the Sync gets an error and a fresh ReadyForQuery.
-      s.stream.write(
-        Buffer.concat([
-          errorResponse("0A000", "the recording fake answers simple queries only"),
-          readyForQuery(),
-        ]),
-      );
+      s.stream.write(failedExtended ? readyForQuery() : Buffer.concat([unsupported(), readyForQuery()]));
+      failedExtended = false;
     }
   }
 }
