@@ -53,6 +53,8 @@ export const REMEDIES: Readonly<Record<string, string>> = {
   service_not_found:
     "The listener does not know that service or SID: check the name (lsnrctl services lists them), and that the database has registered with the listener.",
   server_unavailable: "The database instance is not running behind the listener: start it, then retry.",
+  cleartext_password_refused:
+    "The server asked for the password in clear text without TLS, so Berth did not send it: enable TLS (sslMode require or stricter), or set allowCleartextPassword on the connection if you accept that risk.",
   query_failed: "Signed in, but the probe query failed: check the user's privileges.",
   unknown: "See the message, and the database server's log.",
 };

@@ -52,9 +52,19 @@ export interface EngineOptions {
   readonly strictEncryption: boolean;
   /** Oracle SID, for databases addressed by SID rather than service name. */
   readonly oracleSid: string;
+  /**
+   * PostgreSQL and MySQL: answer a server that asks for the password in clear text on a connection
+   * without TLS. Off: such a server is refused (cleartext_password_refused) and gets nothing.
+   */
+  readonly allowCleartextPassword: boolean;
 }
 
-export const NO_ENGINE_OPTIONS: EngineOptions = { instanceName: "", strictEncryption: false, oracleSid: "" };
+export const NO_ENGINE_OPTIONS: EngineOptions = {
+  instanceName: "",
+  strictEncryption: false,
+  oracleSid: "",
+  allowCleartextPassword: false,
+};
 
 /**
  * Credentials in plaintext. Exists only in memory, briefly: built from a request or decrypted for a
@@ -95,6 +105,7 @@ export interface ConnectionSpecInput {
   instanceName?: string | undefined;
   strictEncryption?: boolean | undefined;
   oracleSid?: string | undefined;
+  allowCleartextPassword?: boolean | undefined;
   maxPoolSize?: number | undefined;
   minPoolSize?: number | undefined;
   acquireTimeoutMs?: number | undefined;

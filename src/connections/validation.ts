@@ -244,6 +244,9 @@ function engineOptionsOf(input: ConnectionSpecInput, engine: EngineId, bad: Bad)
   only("instanceName", input.instanceName, "sqlserver", "SQL Server");
   only("strictEncryption", input.strictEncryption, "sqlserver", "SQL Server");
   only("oracleSid", input.oracleSid, "oracle", "Oracle");
+  const cleartextEngine = engine === "postgresql" || engine === "mysql";
+  if (input.allowCleartextPassword === true && !cleartextEngine)
+    bad("allowCleartextPassword", "applies only to PostgreSQL and MySQL connections");
   const instanceName =
     engine === "sqlserver" ? text(input.instanceName, "instanceName", 128, bad, false) : "";
   if (instanceName && !/^[\p{L}\p{N}_$#-]+$/u.test(instanceName))
@@ -255,6 +258,7 @@ function engineOptionsOf(input: ConnectionSpecInput, engine: EngineId, bad: Bad)
     instanceName,
     strictEncryption: engine === "sqlserver" && input.strictEncryption === true,
     oracleSid,
+    allowCleartextPassword: cleartextEngine && input.allowCleartextPassword === true,
   };
 }
 

@@ -104,6 +104,7 @@ export function connectionToJson(c: Connection) {
     instanceName: c.instanceName || null,
     strictEncryption: c.strictEncryption,
     oracleSid: c.oracleSid || null,
+    allowCleartextPassword: c.allowCleartextPassword,
     maxPoolSize: c.maxPoolSize,
     minPoolSize: c.minPoolSize,
     acquireTimeoutMs: c.acquireTimeoutMs,

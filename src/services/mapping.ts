@@ -78,6 +78,7 @@ export function specFromProto(spec: ConnectionSpec | undefined): ConnectionSpecI
     instanceName: spec.instanceName,
     strictEncryption: spec.strictEncryption,
     oracleSid: spec.oracleSid,
+    allowCleartextPassword: spec.allowCleartextPassword,
     maxPoolSize: spec.maxPoolSize,
     minPoolSize: spec.minPoolSize,
     acquireTimeoutMs: spec.acquireTimeoutMs,
@@ -94,6 +95,7 @@ function engineOptionsOf(json: string): Partial<EngineOptions> {
     instanceName: o.instanceName ?? "",
     strictEncryption: o.strictEncryption ?? false,
     oracleSid: o.oracleSid ?? "",
+    allowCleartextPassword: o.allowCleartextPassword ?? false,
   };
 }
 

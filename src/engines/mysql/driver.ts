@@ -4,6 +4,7 @@ import mysql from "mysql2/promise";
 import { PLAIN } from "../../connections/tls-plan.js";
 import type { ConnectParams, Driver, DriverFailure, DriverSession } from "../../drivers/driver.js";
 import { describeNodeError, readBytes, safeMessage, startTls } from "../../drivers/failures.js";
+import { CLEARTEXT_PASSWORD_REFUSED, CleartextPasswordRefusedError } from "../cleartext-refusal.js";
 import { MysqlSession } from "./session.js";
 
 /** MySQL/MariaDB server error numbers a connection attempt can end in. */
@@ -33,6 +34,18 @@ const CLIENT_PROTOCOL_41 = 0x200;
 const CLIENT_SSL = 0x800;
 const CLIENT_SECURE_CONNECTION = 0x8000;
 
+/**
+ * mysql_clear_password sends the password as it is. mysql2 refuses it unless told otherwise; Berth
+ * says so itself rather than lean on that default: over TLS the password goes (LDAP and PAM
+ * accounts need it), in plain text only when the connection allows it.
+ */
+function clearPasswordPlugin(password: string, overTls: boolean, allowCleartext: boolean) {
+  return () => async () => {
+    if (!overTls && !allowCleartext) throw new CleartextPasswordRefusedError("mysql_clear_password");
+    return Buffer.from(`${password}\0`, "utf8");
+  };
+}
+
 async function open(params: ConnectParams, ssl: ConnectionOptions | undefined): Promise<mysql.Connection> {
   const conn = await mysql.createConnection({
     host: params.host,
@@ -42,6 +55,14 @@ async function open(params: ConnectParams, ssl: ConnectionOptions | undefined): 
     password: params.credentials.password,
     connectTimeout: params.connectTimeoutMs,
     ...(ssl ? { ssl: ssl as mysql.SslOptions } : {}),
+    authPlugins: {
+      // With ssl set, mysql2 fails the connect when the server offers no TLS, so set means TLS.
+      mysql_clear_password: clearPasswordPlugin(
+        params.credentials.password,
+        ssl !== undefined,
+        params.engineOptions.allowCleartextPassword,
+      ),
+    },
     supportBigNumbers: true,
     bigNumberStrings: true,
     dateStrings: true,
@@ -121,6 +142,8 @@ export const mysqlDriver: Driver = {
   },
 
   describeError(err: unknown): DriverFailure {
+    if (err instanceof CleartextPasswordRefusedError)
+      return { reason: CLEARTEXT_PASSWORD_REFUSED, code: "", message: err.message };
     const e = err as { errno?: unknown; code?: unknown };
     const message = safeMessage(err);
     if (typeof e.errno === "number" && ERRNOS[e.errno])

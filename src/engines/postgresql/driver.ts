@@ -3,6 +3,7 @@ import type { ConnectionOptions, TLSSocket } from "node:tls";
 import pg from "pg";
 import type { ConnectParams, Driver, DriverFailure, DriverSession } from "../../drivers/driver.js";
 import { describeNodeError, readBytes, safeMessage, startTls } from "../../drivers/failures.js";
+import { CLEARTEXT_PASSWORD_REFUSED, CleartextPasswordRefusedError } from "../cleartext-refusal.js";
 import { PostgresSession } from "./session.js";
 
 /** SQLSTATEs a connection attempt can end in, in Berth's reasons. */
@@ -25,13 +26,38 @@ const SQLSTATES: Record<string, string> = {
 const SSL_REQUEST = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
 const NO_SSL_MESSAGE = "The server does not support SSL connections";
 
+/**
+ * pg asks for the password through this function whatever the method (cleartext, MD5, SCRAM), so
+ * the connection's own event tells which one the server chose: it fires first, synchronously, and
+ * pg calls the function a microtask later. A refusal there makes pg fail the connect before it
+ * writes anything; the caller then closes the socket.
+ */
+function guardedPassword(
+  client: pg.Client,
+  password: string,
+  overTls: boolean,
+  allowCleartext: boolean,
+): () => Promise<string> {
+  let askedInClear = false;
+  client.connection.on("authenticationCleartextPassword", () => {
+    askedInClear = true;
+  });
+  return async () => {
+    if (askedInClear && !overTls && !allowCleartext)
+      throw new CleartextPasswordRefusedError("AuthenticationCleartextPassword");
+    return password;
+  };
+}
+
 async function open(params: ConnectParams, ssl: ConnectionOptions | false): Promise<pg.Client> {
+  let password: () => Promise<string> = async () => params.credentials.password;
   const client = new pg.Client({
     host: params.host,
     port: params.port,
     database: params.database,
     user: params.credentials.username,
-    password: params.credentials.password,
+    // Late-bound: the guard needs the client's connection, which exists only once it is built.
+    password: () => password(),
     ssl,
     connectionTimeoutMillis: params.connectTimeoutMs,
     application_name: "berth",
@@ -40,6 +66,12 @@ async function open(params: ConnectParams, ssl: ConnectionOptions | false): Prom
   // An error after connect (server restart) must not crash the process; the session marks itself
   // unhealthy and the pool replaces it.
   client.on("error", () => {});
+  password = guardedPassword(
+    client,
+    params.credentials.password,
+    ssl !== false,
+    params.engineOptions.allowCleartextPassword,
+  );
   try {
     await client.connect();
     return client;
@@ -91,6 +123,8 @@ export const postgresDriver: Driver = {
   },
 
   describeError(err: unknown): DriverFailure {
+    if (err instanceof CleartextPasswordRefusedError)
+      return { reason: CLEARTEXT_PASSWORD_REFUSED, code: "", message: err.message };
     const code = (err as { code?: unknown })?.code;
     if (typeof code === "string" && SQLSTATES[code])
       return { reason: SQLSTATES[code], code, message: safeMessage(err) };

@@ -26,6 +26,8 @@ interface FormState {
   instanceName: string;
   strictEncryption: boolean;
   oracleSid: string;
+  // Not editable here (set through the API); carried so that saving the form keeps it.
+  allowCleartextPassword: boolean;
   maxPoolSize: string;
   minPoolSize: string;
   description: string;
@@ -47,6 +49,7 @@ function initial(c?: Connection): FormState {
     instanceName: c?.instanceName ?? "",
     strictEncryption: c?.strictEncryption ?? false,
     oracleSid: c?.oracleSid ?? "",
+    allowCleartextPassword: c?.allowCleartextPassword ?? false,
     maxPoolSize: c ? String(c.maxPoolSize) : "",
     minPoolSize: c ? String(c.minPoolSize) : "",
     description: c?.description ?? "",
@@ -70,6 +73,8 @@ function toSpec(f: FormState, editing: boolean): Spec {
     instanceName: f.type === Engine.SQLSERVER ? f.instanceName : "",
     strictEncryption: f.type === Engine.SQLSERVER && f.strictEncryption,
     oracleSid: f.type === Engine.ORACLE ? f.oracleSid : "",
+    allowCleartextPassword:
+      (f.type === Engine.POSTGRESQL || f.type === Engine.MYSQL) && f.allowCleartextPassword,
     maxPoolSize: num(f.maxPoolSize),
     minPoolSize: num(f.minPoolSize),
     description: f.description,
