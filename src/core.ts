@@ -7,7 +7,7 @@ import { type ConnectionRegistry, createConnectionRegistry } from "./connections
 import type { KeyProvider } from "./crypto/key-provider.js";
 import { KeySet } from "./crypto/key-set.js";
 import { driverFor } from "./engines/index.js";
-import { LoginThrottle, memoryLoginGuard, redisLoginGuard } from "./identity/login-throttle.js";
+import { memoryLoginGuard, redisLoginGuard } from "./identity/login-throttle.js";
 import type { Principal } from "./identity/principal.js";
 import { createServiceTokens } from "./identity/service-tokens.js";
 import { createUserAdmin } from "./identity/user-admin.js";
@@ -40,6 +40,7 @@ export type CoreSettings = Pick<
   | "cancelGraceMs"
   | "shutdownGraceMs"
   | "loginFailureLimit"
+  | "loginSourceFailureLimit"
   | "loginFailureWindowMs"
   | "loginFailureDelayMs"
   | "google"
@@ -110,8 +111,18 @@ export function createCore(deps: {
     registry,
     onAccessChanged: (id) => bus.publish(`tag|connection:${id}`),
   });
+  const throttleOptions = {
+    limit: settings.loginFailureLimit,
+    sourceLimit: settings.loginSourceFailureLimit,
+    windowMs: settings.loginFailureWindowMs,
+    failureDelayMs: settings.loginFailureDelayMs,
+  };
+  const loginGuard = bus.redis
+    ? redisLoginGuard(bus.redis, throttleOptions)
+    : memoryLoginGuard(throttleOptions);
   const users = createUserAdmin({
     db,
+    clearSignInLocks: (account) => loginGuard.clear(account),
     // A disabled user, a new password or a new role takes effect at once, not after the caches' TTL.
     onUserChanged: (id) => bus.publish(`tag|user:${id}`),
   });
@@ -152,14 +163,7 @@ export function createCore(deps: {
       forgetSession: (hash) => bus.publish(`session|${hash}`),
       failureDelayMs: settings.loginFailureDelayMs,
       google: settings.google,
-      throttle: bus.redis
-        ? redisLoginGuard(bus.redis, {
-            limit: settings.loginFailureLimit,
-            windowMs: settings.loginFailureWindowMs,
-          })
-        : memoryLoginGuard(
-            new LoginThrottle({ limit: settings.loginFailureLimit, windowMs: settings.loginFailureWindowMs }),
-          ),
+      throttle: loginGuard,
     }),
     broker: createBrokerService({
       registry,

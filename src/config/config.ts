@@ -49,6 +49,7 @@ const schema = z.object({
   BERTH_LOGIN_FAILURE_LIMIT: z.coerce.number().int().min(1).max(100_000).default(100),
   BERTH_LOGIN_FAILURE_WINDOW_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(3_600_000),
   BERTH_LOGIN_FAILURE_DELAY_MS: z.coerce.number().int().min(0).max(10_000).default(250),
+  BERTH_LOGIN_SOURCE_FAILURE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(300),
   BERTH_REDIS_URL: z.string().url().optional(),
   BERTH_REQUIRE_TLS: z.enum(["true", "false"]).default("false"),
   BERTH_RATE_LIMITS: z.enum(["rfc", "off"]).default("rfc"),
@@ -132,8 +133,10 @@ export interface Config {
   readonly healthIntervalMs: number;
   /** How long a sign-in token's principal and an access decision are trusted without the store. */
   readonly authCacheTtlMs: number;
-  /** Failed sign-ins an account may have within the window before it is locked. */
+  /** Failed sign-ins of an account from one source within the window before that source is locked out of it. */
   readonly loginFailureLimit: number;
+  /** Failed sign-ins from one source, across account names, within the window before the source is locked. */
+  readonly loginSourceFailureLimit: number;
   readonly loginFailureWindowMs: number;
   /** Every failed sign-in takes at least this long, whatever failed. */
   readonly loginFailureDelayMs: number;
@@ -204,6 +207,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     healthIntervalMs: c.BERTH_HEALTH_INTERVAL_MS,
     authCacheTtlMs: c.BERTH_AUTH_CACHE_TTL_MS,
     loginFailureLimit: c.BERTH_LOGIN_FAILURE_LIMIT,
+    loginSourceFailureLimit: c.BERTH_LOGIN_SOURCE_FAILURE_LIMIT,
     loginFailureWindowMs: c.BERTH_LOGIN_FAILURE_WINDOW_MS,
     loginFailureDelayMs: c.BERTH_LOGIN_FAILURE_DELAY_MS,
     redisUrl: c.BERTH_REDIS_URL,

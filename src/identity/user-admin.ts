@@ -20,6 +20,8 @@ export function createUserAdmin(deps: {
   db: Db;
   clock?: () => Date;
   onUserChanged?: (userId: string) => void;
+  /** Lifts the sign-in throttle's locks on an account name. */
+  clearSignInLocks?: (account: string) => Promise<void>;
 }) {
   const clock = deps.clock ?? (() => new Date());
 
@@ -124,6 +126,13 @@ export function createUserAdmin(deps: {
       if (row.role === "admin") await keepAnAdmin(id);
       await deps.db.deleteFrom("users").where("id", "=", id).execute();
       deps.onUserChanged?.(id);
+    },
+
+    async clearSignInLocks(p: Principal, username: string): Promise<void> {
+      requireAdmin(p);
+      if (username === "" || username.length > 128)
+        throw ValidationError.field("username", "is required (at most 128 characters)");
+      await deps.clearSignInLocks?.(username.toLowerCase());
     },
   };
 }

@@ -261,6 +261,14 @@ const ROUTES: RestRoute[] = [
     response: () => ({}),
   }),
   route({
+    verb: "DELETE",
+    path: "/api/sign-in-locks/:username",
+    method: U.clearSignInLocks,
+    status: 204,
+    request: ({ params }) => ({ username: params.username! }),
+    response: () => ({}),
+  }),
+  route({
     verb: "POST",
     path: "/api/connections/:id/access",
     method: G.grantAccess,

@@ -1,18 +1,14 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import {
-  RateLimitedError,
-  UnauthenticatedError,
-  UnimplementedError,
-  ValidationError,
-} from "../errors/berth-error.js";
+import { UnauthenticatedError, UnimplementedError, ValidationError } from "../errors/berth-error.js";
 import type { AuthService } from "../gen/berth/v1/auth_service_pb.js";
 import { createGoogleVerifier, type GoogleSettings, userForGoogle } from "../identity/google.js";
-import type { LoginGuard } from "../identity/login-throttle.js";
+import { type LoginGuard, sourceOf } from "../identity/login-throttle.js";
 import { decoyHash, verifyPassword } from "../identity/passwords.js";
 import { issueSession, revokeSession } from "../identity/sessions.js";
 import { findUserByUsername } from "../identity/users.js";
+import { requestInfoKey } from "../server/request-info.js";
 import type { Db } from "../store/store.js";
 import { principalOf } from "./context.js";
 import { userToProto } from "./mapping.js";
@@ -21,50 +17,50 @@ export interface AuthServiceDeps {
   db: Db;
   sessionTtlMs: number;
   clock?: () => Date;
-  /** Floor for a failed sign-in, so that failures take the same time whatever went wrong. */
+  /** Floor for a failed sign-in without a throttle, so that failures take the same time whatever went wrong. */
   failureDelayMs?: number;
   /** Forgets a signed-out session in every instance's authn cache at once. */
   forgetSession?: (tokenHash: string) => void;
-  /** Locks an account after too many failed sign-ins. */
+  /** Locks an account per source, and a source across accounts, after too many failed sign-ins. */
   throttle?: LoginGuard;
   google?: GoogleSettings;
 }
 
 export function createAuthService(deps: AuthServiceDeps): ServiceImpl<typeof AuthService> {
   const clock = deps.clock ?? (() => new Date());
-  const failureDelayMs = deps.failureDelayMs ?? 250;
+  const defaultDelayMs = deps.failureDelayMs ?? 250;
   const google = deps.google && deps.google.clientIds.length > 0 ? deps.google : undefined;
   const verifyGoogle = google ? createGoogleVerifier(google) : undefined;
 
   return {
-    async login(req) {
+    async login(req, ctx) {
       const started = Date.now();
       if (req.username === "" || req.username.length > 128)
         throw ValidationError.field("username", "is required (at most 128 characters)");
       if (req.password.length > 1024)
         throw ValidationError.field("password", "must be at most 1024 characters");
-      const account = req.username.toLowerCase();
-      const lockedMs = (await deps.throttle?.lockedForMs(account)) ?? 0;
-      if (lockedMs > 0) {
-        // Locked: even the right password is refused, and the answer takes as long as a failure.
-        await sleep(Math.max(0, failureDelayMs - (Date.now() - started)));
-        throw new RateLimitedError(
-          `Too many failed sign-ins for this account (${deps.throttle!.limit} within the window)`,
-          lockedMs,
-          {
-            reason: "too_many_failed_logins",
-          },
-        );
-      }
+      const attempt = {
+        account: req.username.toLowerCase(),
+        source: sourceOf(ctx.values.get(requestInfoKey).peer),
+      };
+      // Reserved before the password is checked, so that parallel guesses cannot overshoot a limit.
+      // A locked pair or source is refused even with the right password, or guessing would go on.
+      const failureDelayMs = await deps.throttle
+        ?.begin(attempt)
+        .then((t) => t.failureDelayMs)
+        .catch(async (err) => {
+          await sleep(Math.max(0, defaultDelayMs - (Date.now() - started)));
+          throw err;
+        });
       const user = await findUserByUsername(deps.db, req.username);
       // Verify against a decoy when the user is unknown, so timing does not reveal which names exist.
       const ok = await verifyPassword(req.password, user?.password_hash ?? (await decoyHash()));
       if (!user || !ok || user.disabled || user.password_hash === null) {
-        await deps.throttle?.recordFailure(account);
-        await sleep(Math.max(0, failureDelayMs - (Date.now() - started)));
+        await deps.throttle?.failed(attempt);
+        await sleep(Math.max(0, (failureDelayMs ?? defaultDelayMs) - (Date.now() - started)));
         throw new UnauthenticatedError("Wrong username or password", "invalid_credentials");
       }
-      await deps.throttle?.recordSuccess(account);
+      await deps.throttle?.succeeded(attempt);
       const session = await issueSession(deps.db, user, deps.sessionTtlMs, clock());
       return {
         token: session.token,

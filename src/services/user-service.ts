@@ -25,5 +25,9 @@ export function createUserService(deps: { users: UserAdmin }): ServiceImpl<typeo
       await deps.users.remove(principalOf(ctx), req.id);
       return {};
     },
+    async clearSignInLocks(req, ctx) {
+      await deps.users.clearSignInLocks(principalOf(ctx), req.username);
+      return {};
+    },
   };
 }

@@ -340,6 +340,11 @@ function rpcCases(): RpcCase[] {
       call: (_c, headers) => users.updateUser({ id: ids.unrelated! }, { headers }),
     },
     {
+      name: "UserService/ClearSignInLocks",
+      need: "globalAdmin",
+      call: (_c, headers) => users.clearSignInLocks({ username: "someone" }, { headers }),
+    },
+    {
       name: "UserService/DeleteUser",
       need: "globalAdmin",
       call: async (_c, headers) => {

@@ -3,7 +3,7 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuthService } from "../../src/gen/berth/v1/auth_service_pb.js";
 import { RetryInfoSchema } from "../../src/gen/google/rpc/error_details_pb.js";
-import { ADMIN_PASSWORD, startTestBerth, type TestBerth } from "../support/test-berth.js";
+import { ADMIN_PASSWORD, requestJson, startTestBerth, type TestBerth } from "../support/test-berth.js";
 
 let b: TestBerth;
 beforeAll(async () => {
@@ -49,5 +49,69 @@ describe("throttled sign-in", () => {
       (await b.api("/api/auth/login", { body: { username: "admin", password: ADMIN_PASSWORD }, token: null }))
         .status,
     ).toBe(200);
+  });
+});
+
+describe("a lockout by someone else", () => {
+  let c: TestBerth;
+  beforeAll(async () => {
+    c = await startTestBerth({ BERTH_LOGIN_FAILURE_DELAY_MS: "0" });
+    await c.api("/api/users", { body: { username: "kim", password: "kim-right-password" } });
+  });
+  afterAll(async () => c?.close());
+
+  const from = (localAddress: string, password: string, username = "kim") =>
+    requestJson(`${c.url}/api/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username, password }),
+      localAddress,
+    });
+
+  it("100 wrong passwords from one address do not stop the right one from another, and an admin can lift the lock", async () => {
+    for (let wave = 0; wave < 10; wave++) {
+      const answers = await Promise.all(
+        Array.from({ length: 10 }, () => from("127.0.0.1", "wrong-password-x")),
+      );
+      for (const a of answers) expect(a.status).toBe(401);
+    }
+    expect((await from("127.0.0.1", "kim-right-password")).status).toBe(429);
+    expect((await from("127.0.0.2", "kim-right-password")).status).toBe(200);
+
+    const cleared = await c.api("/api/sign-in-locks/KIM", { method: "DELETE" });
+    expect(cleared.status).toBe(204);
+    expect((await from("127.0.0.1", "kim-right-password")).status).toBe(200);
+  });
+
+  it("refuses an address that tries a password on many names", async () => {
+    const d = await startTestBerth({
+      BERTH_LOGIN_FAILURE_DELAY_MS: "0",
+      BERTH_LOGIN_SOURCE_FAILURE_LIMIT: "20",
+    });
+    try {
+      const names = Array.from({ length: 21 }, (_, i) => `nobody-${i}`);
+      const answers = await Promise.all(
+        names.map((username) =>
+          requestJson(`${d.url}/api/auth/login`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ username, password: "guess-guess-guess" }),
+            localAddress: "127.0.0.3",
+          }),
+        ),
+      );
+      expect(answers.filter((a) => a.status === 401)).toHaveLength(20);
+      expect(answers.filter((a) => a.status === 429)).toHaveLength(1);
+      expect(
+        (
+          await d.api("/api/auth/login", {
+            body: { username: "admin", password: ADMIN_PASSWORD },
+            token: null,
+          })
+        ).status,
+      ).toBe(200);
+    } finally {
+      await d.close();
+    }
   });
 });

@@ -39,6 +39,7 @@ export async function inMemoryBerth() {
     ready: () => true,
     settings: {
       loginFailureLimit: 100,
+      loginSourceFailureLimit: 300,
       loginFailureWindowMs: 3_600_000,
       loginFailureDelayMs: 0,
       redisUrl: undefined,

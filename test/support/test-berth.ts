@@ -50,6 +50,8 @@ export function requestJson(
     headers: Record<string, string>;
     body?: string | undefined;
     tls?: TlsIdentity | undefined;
+    /** The client's own address (another loopback address stands for another source). */
+    localAddress?: string | undefined;
   },
 ): Promise<{ status: number; text: string; headers: Headers }> {
   const u = new URL(url);
@@ -61,6 +63,7 @@ export function requestJson(
         method: init.method,
         headers: init.headers,
         agent: false,
+        ...(init.localAddress ? { localAddress: init.localAddress } : {}),
         ...(u.protocol === "https:" ? { servername: "localhost", ...init.tls } : {}),
       },
       (res) => {

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file berth/v1/user_service.proto.
  */
 export const file_berth_v1_user_service: GenFile = /*@__PURE__*/
-  fileDesc("ChtiZXJ0aC92MS91c2VyX3NlcnZpY2UucHJvdG8SCGJlcnRoLnYxIkUKEUNyZWF0ZVVzZXJSZXF1ZXN0EhAKCHVzZXJuYW1lGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJEgwKBHJvbGUYAyABKAkiMgoSQ3JlYXRlVXNlclJlc3BvbnNlEhwKBHVzZXIYASABKAsyDi5iZXJ0aC52MS5Vc2VyIhIKEExpc3RVc2Vyc1JlcXVlc3QiMgoRTGlzdFVzZXJzUmVzcG9uc2USHQoFdXNlcnMYASADKAsyDi5iZXJ0aC52MS5Vc2VyIoMBChFVcGRhdGVVc2VyUmVxdWVzdBIKCgJpZBgBIAEoCRIRCgRyb2xlGAIgASgJSACIAQESFQoIcGFzc3dvcmQYAyABKAlIAYgBARIVCghkaXNhYmxlZBgEIAEoCEgCiAEBQgcKBV9yb2xlQgsKCV9wYXNzd29yZEILCglfZGlzYWJsZWQiMgoSVXBkYXRlVXNlclJlc3BvbnNlEhwKBHVzZXIYASABKAsyDi5iZXJ0aC52MS5Vc2VyIh8KEURlbGV0ZVVzZXJSZXF1ZXN0EgoKAmlkGAEgASgJIhQKEkRlbGV0ZVVzZXJSZXNwb25zZTKzAgoLVXNlclNlcnZpY2USRwoKQ3JlYXRlVXNlchIbLmJlcnRoLnYxLkNyZWF0ZVVzZXJSZXF1ZXN0GhwuYmVydGgudjEuQ3JlYXRlVXNlclJlc3BvbnNlEkkKCUxpc3RVc2VycxIaLmJlcnRoLnYxLkxpc3RVc2Vyc1JlcXVlc3QaGy5iZXJ0aC52MS5MaXN0VXNlcnNSZXNwb25zZSIDkAIBEkcKClVwZGF0ZVVzZXISGy5iZXJ0aC52MS5VcGRhdGVVc2VyUmVxdWVzdBocLmJlcnRoLnYxLlVwZGF0ZVVzZXJSZXNwb25zZRJHCgpEZWxldGVVc2VyEhsuYmVydGgudjEuRGVsZXRlVXNlclJlcXVlc3QaHC5iZXJ0aC52MS5EZWxldGVVc2VyUmVzcG9uc2ViBnByb3RvMw", [file_berth_v1_types]);
+  fileDesc("ChtiZXJ0aC92MS91c2VyX3NlcnZpY2UucHJvdG8SCGJlcnRoLnYxIkUKEUNyZWF0ZVVzZXJSZXF1ZXN0EhAKCHVzZXJuYW1lGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJEgwKBHJvbGUYAyABKAkiMgoSQ3JlYXRlVXNlclJlc3BvbnNlEhwKBHVzZXIYASABKAsyDi5iZXJ0aC52MS5Vc2VyIhIKEExpc3RVc2Vyc1JlcXVlc3QiMgoRTGlzdFVzZXJzUmVzcG9uc2USHQoFdXNlcnMYASADKAsyDi5iZXJ0aC52MS5Vc2VyIoMBChFVcGRhdGVVc2VyUmVxdWVzdBIKCgJpZBgBIAEoCRIRCgRyb2xlGAIgASgJSACIAQESFQoIcGFzc3dvcmQYAyABKAlIAYgBARIVCghkaXNhYmxlZBgEIAEoCEgCiAEBQgcKBV9yb2xlQgsKCV9wYXNzd29yZEILCglfZGlzYWJsZWQiMgoSVXBkYXRlVXNlclJlc3BvbnNlEhwKBHVzZXIYASABKAsyDi5iZXJ0aC52MS5Vc2VyIh8KEURlbGV0ZVVzZXJSZXF1ZXN0EgoKAmlkGAEgASgJIhQKEkRlbGV0ZVVzZXJSZXNwb25zZSIrChdDbGVhclNpZ25JbkxvY2tzUmVxdWVzdBIQCgh1c2VybmFtZRgBIAEoCSIaChhDbGVhclNpZ25JbkxvY2tzUmVzcG9uc2UyjgMKC1VzZXJTZXJ2aWNlEkcKCkNyZWF0ZVVzZXISGy5iZXJ0aC52MS5DcmVhdGVVc2VyUmVxdWVzdBocLmJlcnRoLnYxLkNyZWF0ZVVzZXJSZXNwb25zZRJJCglMaXN0VXNlcnMSGi5iZXJ0aC52MS5MaXN0VXNlcnNSZXF1ZXN0GhsuYmVydGgudjEuTGlzdFVzZXJzUmVzcG9uc2UiA5ACARJHCgpVcGRhdGVVc2VyEhsuYmVydGgudjEuVXBkYXRlVXNlclJlcXVlc3QaHC5iZXJ0aC52MS5VcGRhdGVVc2VyUmVzcG9uc2USRwoKRGVsZXRlVXNlchIbLmJlcnRoLnYxLkRlbGV0ZVVzZXJSZXF1ZXN0GhwuYmVydGgudjEuRGVsZXRlVXNlclJlc3BvbnNlElkKEENsZWFyU2lnbkluTG9ja3MSIS5iZXJ0aC52MS5DbGVhclNpZ25JbkxvY2tzUmVxdWVzdBoiLmJlcnRoLnYxLkNsZWFyU2lnbkluTG9ja3NSZXNwb25zZWIGcHJvdG8z", [file_berth_v1_types]);
 
 /**
  * @generated from message berth.v1.CreateUserRequest
@@ -172,6 +172,36 @@ export const DeleteUserResponseSchema: GenMessage<DeleteUserResponse> = /*@__PUR
   messageDesc(file_berth_v1_user_service, 7);
 
 /**
+ * @generated from message berth.v1.ClearSignInLocksRequest
+ */
+export type ClearSignInLocksRequest = Message<"berth.v1.ClearSignInLocksRequest"> & {
+  /**
+   * @generated from field: string username = 1;
+   */
+  username: string;
+};
+
+/**
+ * Describes the message berth.v1.ClearSignInLocksRequest.
+ * Use `create(ClearSignInLocksRequestSchema)` to create a new message.
+ */
+export const ClearSignInLocksRequestSchema: GenMessage<ClearSignInLocksRequest> = /*@__PURE__*/
+  messageDesc(file_berth_v1_user_service, 8);
+
+/**
+ * @generated from message berth.v1.ClearSignInLocksResponse
+ */
+export type ClearSignInLocksResponse = Message<"berth.v1.ClearSignInLocksResponse"> & {
+};
+
+/**
+ * Describes the message berth.v1.ClearSignInLocksResponse.
+ * Use `create(ClearSignInLocksResponseSchema)` to create a new message.
+ */
+export const ClearSignInLocksResponseSchema: GenMessage<ClearSignInLocksResponse> = /*@__PURE__*/
+  messageDesc(file_berth_v1_user_service, 9);
+
+/**
  * Local users, managed by global admins. (Google users are provisioned at their first sign-in.)
  *
  * @generated from service berth.v1.UserService
@@ -210,6 +240,17 @@ export const UserService: GenService<{
     methodKind: "unary";
     input: typeof DeleteUserRequestSchema;
     output: typeof DeleteUserResponseSchema;
+  },
+  /**
+   * Lifts the sign-in locks on an account name (from every source) and its growing failure delay,
+   * for a person locked out by someone else's guessing. The name need not belong to a user.
+   *
+   * @generated from rpc berth.v1.UserService.ClearSignInLocks
+   */
+  clearSignInLocks: {
+    methodKind: "unary";
+    input: typeof ClearSignInLocksRequestSchema;
+    output: typeof ClearSignInLocksResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_berth_v1_user_service, 0);
