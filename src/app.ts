@@ -1,35 +1,20 @@
-import { X509Certificate } from "node:crypto";
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { createSecureContext, type SecureContextOptions } from "node:tls";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { DestinationStream } from "pino";
 import { applyRetention, scheduleRetention } from "./audit/retention.js";
-import type { Config, ServerTlsSettings } from "./config/config.js";
-import { createCore } from "./core.js";
+import type { Config } from "./config/config.js";
+import { type Core, createCore } from "./core.js";
 import { KeySet } from "./crypto/key-set.js";
 import { KEYRING_FILE, openLocalKeyring } from "./crypto/local-keyring.js";
 import { VaultTransit } from "./crypto/vault-transit.js";
 import { asBerthError } from "./errors/mapping.js";
-import { AccessService } from "./gen/berth/v1/access_service_pb.js";
-import { AdminService } from "./gen/berth/v1/admin_service_pb.js";
-import { AuditService } from "./gen/berth/v1/audit_service_pb.js";
-import { AuthService } from "./gen/berth/v1/auth_service_pb.js";
-import { BrokerService } from "./gen/berth/v1/broker_service_pb.js";
-import { ConnectionService } from "./gen/berth/v1/connection_service_pb.js";
-import { TokenService } from "./gen/berth/v1/token_service_pb.js";
-import { UserService } from "./gen/berth/v1/user_service_pb.js";
-import { Health } from "./gen/grpc/health/v1/health_pb.js";
 import { bootstrapAdmin } from "./identity/users.js";
 import { createLogger, type Logger } from "./observability/logger.js";
 import type { DataPlane } from "./pools/data-plane.js";
-import { createConsoleHandler } from "./server/console.js";
-import { startGrpcJsServer } from "./server/grpc-js-server.js";
+import { type GrpcJsServer, startGrpcJsServer } from "./server/grpc-js-server.js";
+import { createHttpEntry } from "./server/http-entry.js";
 import { type Listener, listen } from "./server/listener.js";
-import { clientCertificateOf, contextValuesFor, requestIdFrom, transportOf } from "./server/request-info.js";
-import { createRestHandler } from "./server/rest.js";
-import { registerRoutes } from "./server/routes.js";
+import { describeCertificate, listenerTls, readServerTls } from "./server/tls-files.js";
 import { openSqliteStore, type Store } from "./store/store.js";
 
 export interface Berth {
@@ -89,45 +74,29 @@ async function openKeys(config: Config, log: Logger): Promise<KeySet> {
   );
 }
 
-/** The certificate, key and client CA files, checked as a set before they replace anything. */
-async function readServerTls(tls: ServerTlsSettings): Promise<SecureContextOptions> {
-  const [cert, key, ca] = await Promise.all([
-    readFile(tls.certFile, "utf8"),
-    readFile(tls.keyFile, "utf8"),
-    tls.clientCaFile ? readFile(tls.clientCaFile, "utf8") : undefined,
-  ]);
-  const context = { cert, key, ...(ca ? { ca } : {}) };
-  // Throws (naming no secret) if the key does not match the certificate or either is not PEM.
-  createSecureContext(context);
-  return context;
+/** What Berth runs on: the store, the keys, the core (services, data plane) and retention. */
+interface Deps {
+  log: Logger;
+  store: Store;
+  keys: KeySet;
+  core: Core;
+  stopRetention: () => void;
 }
 
-function describeCertificate(pem: string): Record<string, string> {
-  const c = new X509Certificate(pem);
-  return {
-    subject: c.subject.replace(/\n/g, ", "),
-    valid_to: new Date(c.validTo).toISOString(),
-    serial: c.serialNumber,
-  };
-}
-
-/** The composition root: config → dependencies → one listener. */
-export async function startBerth(config: Config, options: StartOptions = {}): Promise<Berth> {
+async function buildDeps(config: Config, options: StartOptions, ready: () => boolean): Promise<Deps> {
   const log = createLogger(config.logLevel, options.logDestination);
   const store = await openSqliteStore(config.dataDir);
   const keys = await openKeys(config, log);
   await bootstrapAdmin(store.db, config.adminPassword, log, options.announce);
-
-  let ready = true;
-  const core = createCore({
-    db: store.db,
-    keys,
-    log,
-    settings: config,
-    ready: () => ready,
-  });
+  const core = createCore({ db: store.db, keys, log, settings: config, ready });
   await core.ready();
-  const stopRetention = scheduleRetention(
+  const stopRetention = startRetention(config, store, core, log);
+  return { log, store, keys, core, stopRetention };
+}
+
+/** Audit, checks and deleted connections past their retention, pruned on a schedule. */
+function startRetention(config: Config, store: Store, core: Core, log: Logger): () => void {
+  return scheduleRetention(
     async () => {
       const r = await applyRetention(
         store.db,
@@ -140,97 +109,68 @@ export async function startBerth(config: Config, options: StartOptions = {}): Pr
     },
     (err) => log.warn({ error: (err as Error).message }, "retention pass failed"),
   );
-  const { dataPlane, services, interceptors } = core;
-  const shutdown = new AbortController();
-  const serveConsole = createConsoleHandler({ googleClientId: config.google.clientIds[0] });
-  const rpc = connectNodeAdapter({
-    routes: registerRoutes(services),
-    interceptors,
-    readMaxBytes: config.maxBodyBytes,
-    shutdownSignal: shutdown.signal,
-    contextValues: (req) =>
-      contextValuesFor({
-        requestId: requestIdFrom(req.headers["x-request-id"]),
-        peer: req.socket?.remoteAddress ?? "",
-        transport: transportOf(req.headers["content-type"]),
-        clientCertificate: clientCertificateOf(req.socket),
-      }),
-    // Whatever is not an RPC is the web console (or a 404).
-    fallback: (req, res) => serveConsole(req, res, new URL(req.url ?? "/", "http://berth").pathname),
-  });
-  const rest = createRestHandler({ services, interceptors, maxBodyBytes: config.maxBodyBytes });
+}
 
-  const listener: Listener = await listen(
-    config.host,
-    config.port,
-    (req, res) => {
-      const url = new URL(req.url ?? "/", "http://berth");
-      if (url.pathname === "/healthz") {
-        res.writeHead(200, { "content-type": "application/json" });
-        res.end('{"status":"ok"}');
-      } else if (url.pathname === "/readyz") {
-        const ok = ready;
-        store
-          .ping()
-          .then(() => ok)
-          .catch(() => false)
-          .then((up) => {
-            res.writeHead(up ? 200 : 503, { "content-type": "application/json" });
-            res.end(JSON.stringify({ status: up ? "ready" : "not_ready" }));
-          });
-      } else if (url.pathname === "/metrics") {
-        const registry = dataPlane.metrics.registry;
-        registry.metrics().then(
-          (text) => {
-            res.writeHead(200, { "content-type": registry.contentType });
-            res.end(text);
-          },
-          () => {
-            res.writeHead(500);
-            res.end();
-          },
-        );
-      } else if (url.pathname.startsWith("/api/")) {
-        void rest(req, res, url, req.socket?.remoteAddress ?? "");
-      } else {
-        rpc(req, res);
-      }
-    },
-    config.tls
-      ? {
-          context: await readServerTls(config.tls),
-          requestCert: config.tls.clientCaFile !== undefined,
-          requireCert: config.tls.clientCaFile !== undefined && config.tls.clientAuth === "require",
-        }
-      : undefined,
-  );
+/** The listeners: the one HTTP port, and the dedicated grpc-js port when configured. */
+interface Serving {
+  listener: Listener;
+  grpc: GrpcJsServer | undefined;
+  /** Aborted on close: open RPC streams end. */
+  shutdown: AbortController;
+}
+
+async function serve(config: Config, deps: Deps, ready: () => boolean): Promise<Serving> {
+  const { services, interceptors, dataPlane } = deps.core;
+  const shutdown = new AbortController();
+  const handler = createHttpEntry({
+    services,
+    interceptors,
+    maxBodyBytes: config.maxBodyBytes,
+    shutdownSignal: shutdown.signal,
+    googleClientId: config.google.clientIds[0],
+    ready,
+    pingStore: () => deps.store.ping(),
+    metrics: dataPlane.metrics.registry,
+  });
+  const tls = config.tls ? await listenerTls(config.tls) : undefined;
+  const listener = await listen(config.host, config.port, handler, tls);
   const grpc =
     config.grpcPort === undefined
       ? undefined
-      : await startGrpcJsServer({
-          host: config.host,
-          port: config.grpcPort,
-          services: [
-            [ConnectionService, services.connection],
-            [AuthService, services.auth],
-            [BrokerService, services.broker],
-            [AccessService, services.access],
-            [UserService, services.user],
-            [AuditService, services.audit],
-            [TokenService, services.token],
-            [AdminService, services.admin],
-            [Health, services.health],
-          ],
-          interceptors,
-        });
+      : await startGrpcJsServer({ host: config.host, port: config.grpcPort, services, interceptors });
+  return { listener, grpc, shutdown };
+}
+
+/** The URL to announce: a wildcard address is reached on loopback; IPv6 goes in brackets. */
+function listeningUrl(config: Config, port: number): string {
   const displayHost = config.host.includes(":") ? `[${config.host}]` : config.host;
   const scheme = config.tls ? "https" : "http";
-  const url = `${scheme}://${displayHost === "0.0.0.0" ? "127.0.0.1" : displayHost}:${listener.port}`;
-  log.info(
-    { url, ...(grpc ? { grpc_port: grpc.port } : {}), data_dir: config.dataDir, key_provider: keys.name },
+  return `${scheme}://${displayHost === "0.0.0.0" ? "127.0.0.1" : displayHost}:${port}`;
+}
+
+/** The composition root: config → dependencies → serve. */
+export async function startBerth(config: Config, options: StartOptions = {}): Promise<Berth> {
+  let ready = true;
+  const deps = await buildDeps(config, options, () => ready);
+  const serving = await serve(config, deps, () => ready);
+  const url = listeningUrl(config, serving.listener.port);
+  deps.log.info(
+    {
+      url,
+      ...(serving.grpc ? { grpc_port: serving.grpc.port } : {}),
+      data_dir: config.dataDir,
+      key_provider: deps.keys.name,
+    },
     "berth is listening",
   );
+  return berthHandle(config, deps, serving, url, () => {
+    ready = false;
+  });
+}
 
+function berthHandle(config: Config, deps: Deps, serving: Serving, url: string, notReady: () => void): Berth {
+  const { log, store, core } = deps;
+  const { listener, grpc } = serving;
   let closing: Promise<void> | undefined;
   return {
     async reloadTls() {
@@ -249,14 +189,14 @@ export async function startBerth(config: Config, options: StartOptions = {}): Pr
     url,
     log,
     store,
-    dataPlane,
+    dataPlane: core.dataPlane,
     close() {
       closing ??= (async () => {
-        ready = false;
-        stopRetention();
-        shutdown.abort();
+        notReady();
+        deps.stopRetention();
+        serving.shutdown.abort();
         await Promise.all([listener.close(config.shutdownGraceMs), grpc?.close(config.shutdownGraceMs)]);
-        await dataPlane.close(config.shutdownGraceMs);
+        await core.dataPlane.close(config.shutdownGraceMs);
         await core.close();
         await store.close();
         log.info("berth stopped");

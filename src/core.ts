@@ -15,7 +15,8 @@ import { createCacheBus } from "./limits/cache-bus.js";
 import { rateLimitInterceptor } from "./limits/rate-limits.js";
 import type { Logger } from "./observability/logger.js";
 import { createDataPlane, type DataPlane } from "./pools/data-plane.js";
-import { createInterceptors, SERVED, type Services } from "./server/routes.js";
+import { createInterceptors } from "./server/routes.js";
+import { HEALTH_CHECKED, type Services } from "./server/service-table.js";
 import { createAccessService } from "./services/access-service.js";
 import { createAdminService } from "./services/admin-service.js";
 import { createAuditService } from "./services/audit-service.js";
@@ -175,7 +176,7 @@ export function createCore(deps: {
       cancelGraceMs: settings.cancelGraceMs,
       observeQuery: (id, ms) => plane.metrics.observeQuery(id, ms),
     }),
-    health: createHealthService({ ready: deps.ready, services: SERVED.map((s) => s.typeName) }),
+    health: createHealthService({ ready: deps.ready, services: HEALTH_CHECKED.map((s) => s.typeName) }),
   };
   const interceptors = createInterceptors({
     log: deps.log,

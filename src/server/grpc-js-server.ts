@@ -1,10 +1,4 @@
-import {
-  type DescMessage,
-  type DescService,
-  fromBinary,
-  type MessageShape,
-  toBinary,
-} from "@bufbuild/protobuf";
+import { type DescMessage, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
 import { ConnectError, type Interceptor } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
@@ -12,8 +6,7 @@ import { toConnectError } from "../errors/mapping.js";
 import { StatusSchema } from "../gen/google/rpc/status_pb.js";
 import { invokeThroughChain } from "./interceptor-chain.js";
 import { contextValuesFor, requestIdFrom } from "./request-info.js";
-
-type Impl = Record<string, (req: unknown, ctx: never) => unknown>;
+import { methodsByPath, type Services, servedServices } from "./service-table.js";
 
 export interface GrpcJsServer {
   readonly port: number;
@@ -28,14 +21,15 @@ export interface GrpcJsServer {
 export async function startGrpcJsServer(options: {
   host: string;
   port: number;
-  services: readonly [DescService, object][];
+  services: Services;
   interceptors: readonly Interceptor[];
 }): Promise<GrpcJsServer> {
   const server = new grpc.Server({
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.max_receive_message_length": 16 * 1024 * 1024,
   });
-  for (const [service, impl] of options.services) {
+  const methods = methodsByPath(options.services);
+  for (const { service } of servedServices(options.services)) {
     const definition: grpc.ServiceDefinition = {};
     const handlers: Record<string, grpc.UntypedHandleCall> = {};
     for (const method of service.methods) {
@@ -53,7 +47,7 @@ export async function startGrpcJsServer(options: {
           Buffer.from(toBinary(method.output, m as MessageShape<DescMessage>)),
         responseDeserialize: (b: Buffer) => fromBinary(method.output, b),
       };
-      const fn = (impl as Impl)[method.localName]!.bind(impl) as (req: unknown, ctx: unknown) => unknown;
+      const fn = methods.get(`${service.typeName}/${method.name}`)!;
       handlers[method.localName] = (
         call: grpc.ServerUnaryCall<unknown, unknown> & grpc.ServerWritableStream<unknown, unknown>,
         callback?: grpc.sendUnaryData<unknown>,

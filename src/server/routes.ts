@@ -1,16 +1,6 @@
-import type { DescService } from "@bufbuild/protobuf";
-import type { ConnectRouter, Interceptor, ServiceImpl } from "@connectrpc/connect";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import type { TtlCache } from "../access/ttl-cache.js";
 import type { AuditLog } from "../audit/audit-log.js";
-import { AccessService } from "../gen/berth/v1/access_service_pb.js";
-import { AdminService } from "../gen/berth/v1/admin_service_pb.js";
-import { AuditService } from "../gen/berth/v1/audit_service_pb.js";
-import { AuthService } from "../gen/berth/v1/auth_service_pb.js";
-import { BrokerService } from "../gen/berth/v1/broker_service_pb.js";
-import { ConnectionService } from "../gen/berth/v1/connection_service_pb.js";
-import { TokenService } from "../gen/berth/v1/token_service_pb.js";
-import { UserService } from "../gen/berth/v1/user_service_pb.js";
-import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import type { Principal } from "../identity/principal.js";
 import type { ServiceTokens } from "../identity/service-tokens.js";
 import type { Logger } from "../observability/logger.js";
@@ -19,47 +9,16 @@ import { auditInterceptor } from "./interceptors/audit.js";
 import { authnInterceptor } from "./interceptors/authn.js";
 import { errorInterceptor } from "./interceptors/errors.js";
 import { loggingInterceptor } from "./interceptors/logging.js";
-
-/** Every service implementation Berth serves. */
-export interface Services {
-  connection: ServiceImpl<typeof ConnectionService>;
-  auth: ServiceImpl<typeof AuthService>;
-  broker: ServiceImpl<typeof BrokerService>;
-  access: ServiceImpl<typeof AccessService>;
-  user: ServiceImpl<typeof UserService>;
-  audit: ServiceImpl<typeof AuditService>;
-  token: ServiceImpl<typeof TokenService>;
-  admin: ServiceImpl<typeof AdminService>;
-  health: ServiceImpl<typeof Health>;
-}
-
-/** The served services, by name, for health checks and reflection-like listings. */
-export const SERVED: readonly DescService[] = [
-  ConnectionService,
-  AuthService,
-  BrokerService,
-  AccessService,
-  UserService,
-  AuditService,
-  TokenService,
-  AdminService,
-];
+import { type Services, servedServices } from "./service-table.js";
 
 /**
- * The one registration point: the HTTP port (gRPC, Connect, gRPC-Web) and the REST layer both take
- * their services and interceptors from here, so every transport shares the same pipeline.
+ * The connect-node registration (gRPC, Connect and gRPC-Web on the HTTP port), derived from the
+ * service table; REST and the grpc-js port take the same table and the same interceptors, so every
+ * transport shares one pipeline.
  */
 export function registerRoutes(services: Services) {
   return (router: ConnectRouter) => {
-    router.service(ConnectionService, services.connection);
-    router.service(AuthService, services.auth);
-    router.service(BrokerService, services.broker);
-    router.service(AccessService, services.access);
-    router.service(UserService, services.user);
-    router.service(AuditService, services.audit);
-    router.service(TokenService, services.token);
-    router.service(AdminService, services.admin);
-    router.service(Health, services.health);
+    for (const { service, impl } of servedServices(services)) router.service(service, impl as never);
   };
 }
 

@@ -107,7 +107,8 @@ export function connectionToProto(c: ConnectionView): Connection {
     server: c.server,
     port: c.port,
     database: c.database,
-    useSsl: c.ssl_mode === "require" || c.ssl_mode === "verify-ca" || c.ssl_mode === "verify-full",
+    // TLS is used or attempted in every mode but disable (prefer uses it whenever the server offers it).
+    useSsl: c.ssl_mode !== "disable",
     sslMode: SSL_MODE_NAMES[c.ssl_mode as SslModeId] ?? SslMode.UNSPECIFIED,
     caCertificate: c.ca_certificate,
     clientCertificate: c.client_certificate,

@@ -1,3 +1,4 @@
+import { createServer, type Server, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LOCAL, serviceAvailable } from "../support/services.js";
 import { startTestBerth, type TestBerth } from "../support/test-berth.js";
@@ -29,6 +30,23 @@ const mariaSpec = {
   username: LOCAL.mariadb.user,
   password: "",
 };
+
+/** A TCP server that accepts and never says a word: a check against it can only end by its timeout. */
+async function silentServer(): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((s) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    port: (server.address() as { port: number }).port,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise((r) => server.close(() => r()));
+    },
+  };
+}
 
 async function connectionCount(): Promise<number> {
   return (await b.api("/api/connections?pageSize=500")).body.connections.length;
@@ -115,6 +133,47 @@ describe("REST: the RFC's paths on a real server", () => {
     expect(r.status).toBe(422);
     expect(r.body.details).toMatchObject({ reason: "connection_refused", stage: "tcp" });
     expect(await connectionCount()).toBe(before);
+  });
+
+  it("takes timeoutMs as a body field on an unsaved test, as on a saved one", async () => {
+    const silent = await silentServer();
+    try {
+      const target = { ...pgSpec, name: "silent", server: "127.0.0.1", port: silent.port };
+      // The default bound is 5 s; an answer well inside it shows the body's 300 ms was applied.
+      const unsavedStarted = performance.now();
+      const unsaved = await b.api("/api/connections/test", { body: { ...target, timeoutMs: 300 } });
+      expect(unsaved.status).toBe(422);
+      expect(unsaved.body.details.reason).toBe("timeout");
+      expect(performance.now() - unsavedStarted).toBeLessThan(3_000);
+
+      const created = await b.api("/api/connections", { body: target });
+      const savedStarted = performance.now();
+      const saved = await b.api(`/api/connections/${created.body.id}/test`, { body: { timeoutMs: 300 } });
+      expect(saved.status).toBe(422);
+      expect(saved.body.details.reason).toBe("timeout");
+      expect(performance.now() - savedStarted).toBeLessThan(3_000);
+
+      const tooLong = await b.api("/api/connections/test", { body: { ...target, timeoutMs: 999_999 } });
+      expect(tooLong.status).toBe(400);
+      expect(tooLong.body.details.fields.timeoutMs).toMatch(/from 100 to/);
+    } finally {
+      await silent.close();
+    }
+  });
+
+  it("reports useSsl as whether TLS is used or attempted: true unless sslMode is disable", async () => {
+    const modes = { prefer: true, require: true, "verify-full": true, disable: false };
+    for (const [sslMode, useSsl] of Object.entries(modes)) {
+      const created = await b.api("/api/connections", {
+        body: { ...pgSpec, name: `tls-${sslMode}`, sslMode },
+      });
+      expect(created.status).toBe(201);
+      expect(created.body).toMatchObject({ sslMode, useSsl });
+      expect((await b.api(`/api/connections/${created.body.id}`)).body).toMatchObject({ sslMode, useSsl });
+    }
+    // The engine's default (prefer for PostgreSQL) when nothing is said.
+    const byDefault = await b.api("/api/connections", { body: { ...pgSpec, name: "tls-default" } });
+    expect(byDefault.body).toMatchObject({ sslMode: "prefer", useSsl: true });
   });
 
   it("updates with If-Match, refuses a stale write with 409, and deletes", async () => {

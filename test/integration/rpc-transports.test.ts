@@ -15,6 +15,7 @@ import { CheckOutcome, CheckStage, Engine } from "../../src/gen/berth/v1/types_p
 import { ErrorInfoSchema } from "../../src/gen/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../../src/gen/google/rpc/status_pb.js";
 import { Health, HealthCheckResponse_ServingStatus } from "../../src/gen/grpc/health/v1/health_pb.js";
+import { HEALTH_CHECKED, SERVED } from "../../src/server/service-table.js";
 import { grpcJsClient } from "../support/grpc-js-client.js";
 import { LOCAL, serviceAvailable } from "../support/services.js";
 import { ADMIN_PASSWORD, startTestBerth, type TestBerth } from "../support/test-berth.js";
@@ -210,6 +211,47 @@ describe("the dedicated grpc-js port (BERTH_GRPC_PORT)", () => {
       } finally {
         health.close();
         conns.close();
+      }
+    } finally {
+      await g.close();
+    }
+  });
+});
+
+describe("the service table feeds every transport", () => {
+  it("both gRPC ports serve every service in the table, and Health lists the ones it checks", async () => {
+    const g = await startTestBerth({ BERTH_GRPC_PORT: "0" });
+    try {
+      for (const addr of [`127.0.0.1:${g.berth.port}`, `127.0.0.1:${g.berth.grpcPort}`]) {
+        for (const service of SERVED) {
+          // Any unary method but a sign-in (whose failures are slowed down on purpose), without a token.
+          const method = service.methods.find(
+            (m) => m.methodKind === "unary" && !m.name.startsWith("Login"),
+          )!;
+          const client = grpcJsClient(service, addr);
+          try {
+            const got = await client.unary(method.localName, {}).then(
+              () => Code[0],
+              (e: grpc.ServiceError) => Code[e.code],
+            );
+            expect(got, `${addr} ${service.typeName}/${method.name}`).not.toBe(Code[Code.Unimplemented]);
+          } finally {
+            client.close();
+          }
+        }
+        const health = grpcJsClient(Health, addr);
+        try {
+          const listed = await health.unary<{ statuses: Record<string, unknown> }>(
+            "list",
+            {},
+            { authorization: `Bearer ${g.adminToken}` },
+          );
+          expect(Object.keys(listed.statuses).sort()).toEqual(
+            ["", ...HEALTH_CHECKED.map((s) => s.typeName)].sort(),
+          );
+        } finally {
+          health.close();
+        }
       }
     } finally {
       await g.close();

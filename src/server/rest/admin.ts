@@ -1,0 +1,101 @@
+import { AdminService, type GetKeyStatusResponse } from "../../gen/berth/v1/admin_service_pb.js";
+import { AuditService, type ListAuditEventsResponse } from "../../gen/berth/v1/audit_service_pb.js";
+import { timestampToJson } from "../rest-json.js";
+import { intParam, timestampParam } from "./params.js";
+import { type RestRoute, route } from "./route.js";
+
+const AD = AdminService.method;
+const AU = AuditService.method;
+
+function keyStatusToJson(r: GetKeyStatusResponse) {
+  return {
+    provider: r.provider,
+    keyName: r.keyName,
+    latestVersion: r.latestVersion,
+    minDecryptionVersion: r.minDecryptionVersion,
+    rotatable: r.rotatable,
+    totalSecrets: r.totalSecrets,
+    currentSecrets: r.currentSecrets,
+    versions: r.versions.map((v) => ({ provider: v.provider, version: v.version, secrets: v.secrets })),
+    stale: r.stale.map((p) => ({
+      connectionId: p.connectionId,
+      field: p.field,
+      provider: p.provider,
+      version: p.version,
+      reason: p.reason,
+      message: p.message,
+    })),
+  };
+}
+
+function auditEventsToJson(r: ListAuditEventsResponse) {
+  return {
+    events: r.events.map((e) => ({
+      seq: Number(e.seq),
+      at: timestampToJson(e.at),
+      actorId: e.actorId,
+      actorName: e.actorName,
+      source: e.source,
+      transport: e.transport,
+      action: e.action,
+      target: e.target || null,
+      outcome: e.outcome,
+      reason: e.reason || null,
+      requestId: e.requestId || null,
+      hash: e.hash,
+    })),
+  };
+}
+
+/** /api/admin/keys and /api/audit: key status, rotation, retirement and the audit log. */
+export const ADMIN_ROUTES: RestRoute[] = [
+  route({
+    verb: "GET",
+    path: "/api/admin/keys",
+    method: AD.getKeyStatus,
+    request: () => ({}),
+    response: (r) => ({ body: keyStatusToJson(r) }),
+  }),
+  route({
+    verb: "POST",
+    path: "/api/admin/keys/rotate",
+    method: AD.rotateKey,
+    request: () => ({}),
+    response: (r) => ({ body: { newVersion: r.newVersion, status: keyStatusToJson(r.status!) } }),
+  }),
+  route({
+    verb: "POST",
+    path: "/api/admin/keys/retire",
+    method: AD.retireKeyVersions,
+    request: ({ body }) => ({ minVersion: Number((body as { minVersion?: unknown })?.minVersion ?? 0) }),
+    response: (r) => ({ body: keyStatusToJson(r.status!) }),
+  }),
+  route({
+    verb: "GET",
+    path: "/api/audit",
+    method: AU.listAuditEvents,
+    request: ({ query }) => ({
+      connectionId: query.get("connectionId") ?? "",
+      actorId: query.get("actorId") ?? "",
+      pageSize: intParam(query, "pageSize"),
+      afterSeq: BigInt(intParam(query, "afterSeq")),
+      ...(query.get("since") ? { since: timestampParam(query, "since") } : {}),
+      ...(query.get("until") ? { until: timestampParam(query, "until") } : {}),
+    }),
+    response: (r) => ({ body: auditEventsToJson(r) }),
+  }),
+  route({
+    verb: "POST",
+    path: "/api/audit/verify",
+    method: AU.verifyAuditLog,
+    request: () => ({}),
+    response: (r) => ({
+      body: {
+        ok: r.ok,
+        checked: Number(r.checked),
+        firstBrokenSeq: r.firstBrokenSeq ? Number(r.firstBrokenSeq) : null,
+        problem: r.problem || null,
+      },
+    }),
+  }),
+];
