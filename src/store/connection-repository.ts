@@ -86,6 +86,11 @@ export function connectionRepository(db: Db) {
         .execute();
     },
 
+    /** A check that says nothing of the status (a validate that passed) still counts as checked. */
+    async markChecked(id: string, at: string): Promise<void> {
+      await db.updateTable("connections").set({ last_tested_at: at }).where("id", "=", id).execute();
+    },
+
     async recordCheck(check: {
       connectionId: string;
       kind: "test" | "validate";
