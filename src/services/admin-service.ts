@@ -12,7 +12,7 @@ import {
   type SecretProblem,
   SecretProblemSchema,
 } from "../gen/berth/v1/admin_service_pb.js";
-import { requestInfoKey } from "../server/request-info.js";
+import { requestInfoKey } from "../observability/request-info.js";
 import type { Db } from "../store/store.js";
 import { principalOf } from "./context.js";
 

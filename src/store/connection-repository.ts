@@ -1,6 +1,8 @@
-import type { ListScope } from "../access/policy.js";
 import type { ConnectionRow, NewConnectionRow } from "./schema.js";
 import type { Db } from "./store.js";
+
+/** Which rows a listing may show (the access policy decides; the store only filters). */
+export type ListScope = { userId: string; googleEmail: string | null } | { connectionIds: readonly string[] };
 
 export interface ListCursor {
   nameKey: string;
