@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { fromJsonString, toJsonString } from "@bufbuild/protobuf";
-import { requireLevel, requirePerson } from "../access/guards.js";
+import { requirePerson } from "../access/guards.js";
 import type { AccessLevel } from "../access/levels.js";
 import type { AccessPolicy } from "../access/policy.js";
 import type { KeyProvider } from "../crypto/key-provider.js";
@@ -14,8 +14,9 @@ import { type ConnectionRepository, connectionRepository } from "../store/connec
 import { isUniqueViolation } from "../store/errors.js";
 import type { ConnectionRow, NewConnectionRow } from "../store/schema.js";
 import type { Db } from "../store/store.js";
-import { type CheckTarget, createConnectionChecks, statusAfterCheck } from "./connection-checks.js";
-import { createCredentialCipher, credentialsFromInput } from "./credential-cipher.js";
+import { type ConnectionChecks, createConnectionChecks, statusAfterCheck } from "./connection-checks.js";
+import { createConnectionGate, nameTaken, staleVersion } from "./connection-gate.js";
+import { type CredentialCipher, createCredentialCipher, credentialsFromInput } from "./credential-cipher.js";
 import { decodeCursor, encodeCursor, type PageRequest, pageSizeOf } from "./paging.js";
 import { enforceTls } from "./require-tls.js";
 import { type ConnectionView, settingsColumns, settingsFromRow, view } from "./row-mapping.js";
@@ -25,7 +26,6 @@ import { validateSpec } from "./validation.js";
 
 export type { CheckTarget } from "./connection-checks.js";
 export type { ConnectionView } from "./row-mapping.js";
-export { settingsFromRow } from "./row-mapping.js";
 
 export interface ConnectionRegistryDeps {
   db: Db;
@@ -48,10 +48,6 @@ export interface ConnectionStatusView {
   lastTest: CheckResult | undefined;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const nameTaken = () =>
-  new ConflictError("A connection with this name already exists", { reason: "name_taken", field: "name" });
-
 /**
  * The connection registry: create, read, list, update, delete, status and pool loading, with
  * optimistic concurrency. Validation, credential encryption, checks and paging live beside it.
@@ -63,27 +59,7 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
   const cipher = createCredentialCipher(deps.keys);
   const tested = deps.testedConfigs ?? createTestedConfigs({ clock });
 
-  /**
-   * Loads a row the principal may see, checking their level on it. Any other id answers not_found,
-   * whether or not it exists, so ids cannot be probed.
-   */
-  async function visibleRow(
-    principal: Principal,
-    id: string,
-    required: AccessLevel = "viewer",
-    what = "see",
-  ): Promise<ConnectionRow> {
-    const row = UUID.test(id) ? await repo.findById(id) : undefined;
-    const level = row ? await deps.policy.levelOf(principal, id) : undefined;
-    if (!row || !level) throw new NotFoundError("connection", id);
-    requireLevel(level, required, what);
-    return row;
-  }
-
-  async function assertNameFree(nameKey: string, exceptId?: string): Promise<void> {
-    const existing = await repo.findByNameKey(nameKey);
-    if (existing && existing.id !== exceptId) throw nameTaken();
-  }
+  const { visibleRow, assertNameFree } = createConnectionGate(repo, deps.policy);
 
   const checks = createConnectionChecks({
     repo,
@@ -96,58 +72,11 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
     requireTls: deps.requireTls,
   });
 
+  const ctx: RegistryContext = { deps, repo, clock, cipher, tested, checks, visibleRow, assertNameFree };
+
   return {
-    async create(principal: Principal, input: ConnectionSpecInput): Promise<ConnectionView> {
-      requirePerson(principal, "register connections");
-      const { settings, credentials } = validateSpec(input, { kind: "new" });
-      enforceTls(deps.requireTls, settings);
-      const nameKey = settings.name.toLowerCase();
-      await assertNameFree(nameKey);
-      const id = randomUUID();
-      const now = clock().toISOString();
-      // The caller tested exactly this configuration a moment ago: that result stands.
-      const known = tested.recall(principal.userId, settings, credentialsFromInput(credentials));
-      const row: NewConnectionRow = {
-        id,
-        name_key: nameKey,
-        ...settingsColumns(settings),
-        ...(await cipher.encryptAll(id, credentials)),
-        created_by_id: principal.userId,
-        created_by_google_email: principal.googleEmail,
-        created_at: now,
-        updated_at: now,
-        last_tested_at: known?.testedAt ?? null,
-        status: known ? statusAfterCheck(known.result) : "untested",
-        version: 1,
-      };
-      try {
-        // The connection, its creator's ownership and the kept test land together or not at all.
-        await deps.db.transaction().execute(async (trx) => {
-          await connectionRepository(trx).insert(row);
-          await accessRepository(trx).upsert({
-            connection_id: id,
-            user_id: principal.userId,
-            google_email: null,
-            access_level: "owner",
-            assigned_at: now,
-            assigned_by_id: principal.userId,
-          });
-          if (known) {
-            await connectionRepository(trx).recordCheck({
-              connectionId: id,
-              kind: "test",
-              ok: known.result.ok,
-              resultJson: toJsonString(CheckResultSchema, known.result),
-              checkedAt: known.testedAt,
-              checkedById: principal.userId,
-            });
-          }
-        });
-      } catch (err) {
-        if (isUniqueViolation(err)) throw nameTaken();
-        throw err;
-      }
-      return view(row as ConnectionRow);
+    create(principal: Principal, input: ConnectionSpecInput): Promise<ConnectionView> {
+      return createConnection(ctx, principal, input);
     },
 
     async get(principal: Principal, id: string): Promise<ConnectionView> {
@@ -175,54 +104,13 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
       };
     },
 
-    async update(
+    update(
       principal: Principal,
       id: string,
       input: ConnectionSpecInput,
       expectedVersion: number | undefined,
     ): Promise<ConnectionView> {
-      const row = await visibleRow(principal, id, "editor", "change");
-      if (expectedVersion !== undefined && expectedVersion !== row.version)
-        throw staleVersion(row.version, expectedVersion);
-      const { settings, credentials } = validateSpec(input, {
-        kind: "update",
-        hasStoredClientKey: row.client_key_enc !== null,
-      });
-      enforceTls(deps.requireTls, settings);
-      const nameKey = settings.name.toLowerCase();
-      await assertNameFree(nameKey, id);
-      const secrets = await cipher.encryptChanged(id, credentials);
-      // New credentials and a new endpoint or TLS setup are alike: tried first, saved with the result.
-      const retest = Object.keys(secrets).length > 0 || !sameTestedFields(settingsFromRow(row), settings);
-      const result = retest ? await checks.testBeforeSave(row, settings, credentials) : undefined;
-      const now = clock().toISOString();
-      const patch: Partial<NewConnectionRow> = {
-        ...settingsColumns(settings),
-        name_key: nameKey,
-        ...secrets,
-        ...(credentials.clientKey === undefined && !settings.clientCertificate
-          ? { client_key_enc: null }
-          : {}),
-        updated_at: now,
-        // A changed target that could not be tested (no driver here) is untested, whatever it was.
-        ...(retest ? (result ? { status: "healthy", last_tested_at: now } : { status: "untested" }) : {}),
-      };
-      let written: boolean;
-      try {
-        written = await repo.updateIfVersion(id, row.version, patch);
-      } catch (err) {
-        if (isUniqueViolation(err))
-          throw new ConflictError("A connection with this name already exists", { reason: "name_taken" });
-        throw err;
-      }
-      if (!written) {
-        const current = await repo.findById(id);
-        if (!current) throw new NotFoundError("connection", id);
-        throw staleVersion(current.version, expectedVersion ?? row.version);
-      }
-      if (result) await checks.record(id, principal, "test", result);
-      deps.onChanged?.(id);
-      return view((await repo.findById(id))!);
+      return updateConnection(ctx, principal, id, input, expectedVersion);
     },
 
     async delete(principal: Principal, id: string, expectedVersion: number | undefined): Promise<void> {
@@ -233,15 +121,9 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
       deps.onChanged?.(id);
     },
 
-    /** Test: signs in for real. Throws ConnectionCheckError (with every stage) when a stage fails. */
-    test(principal: Principal, target: CheckTarget, timeoutMs?: number): Promise<CheckResult> {
-      return checks.test(principal, target, timeoutMs);
-    },
-
-    /** Validate: the rules, the credentials' decryptability, DNS and TCP — without signing in. */
-    validate(principal: Principal, target: CheckTarget, timeoutMs?: number): Promise<CheckResult> {
-      return checks.validate(principal, target, timeoutMs);
-    },
+    /** Test signs in for real; validate checks all but that. Both throw ConnectionCheckError on a failure. */
+    test: checks.test,
+    validate: checks.validate,
 
     async status(principal: Principal, id: string): Promise<ConnectionStatusView> {
       const row = await visibleRow(principal, id);
@@ -287,9 +169,125 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
 
 export type ConnectionRegistry = ReturnType<typeof createConnectionRegistry>;
 
-function staleVersion(current: number, sent: number): ConflictError {
-  return new ConflictError(
-    `The connection was changed meanwhile: version ${current} is current, the request expected ${sent}; reload it and retry`,
-    { reason: "version_mismatch", current_version: current, expected_version: sent },
-  );
+/** What create and update share with the registry (they are written out below it). */
+interface RegistryContext {
+  deps: ConnectionRegistryDeps;
+  repo: ConnectionRepository;
+  clock: () => Date;
+  cipher: CredentialCipher;
+  tested: TestedConfigs;
+  checks: ConnectionChecks;
+  visibleRow: (
+    principal: Principal,
+    id: string,
+    required?: AccessLevel,
+    what?: string,
+  ) => Promise<ConnectionRow>;
+  assertNameFree: (nameKey: string, exceptId?: string) => Promise<void>;
+}
+
+async function createConnection(
+  ctx: RegistryContext,
+  principal: Principal,
+  input: ConnectionSpecInput,
+): Promise<ConnectionView> {
+  requirePerson(principal, "register connections");
+  const { settings, credentials } = validateSpec(input, { kind: "new" });
+  enforceTls(ctx.deps.requireTls, settings);
+  const nameKey = settings.name.toLowerCase();
+  await ctx.assertNameFree(nameKey);
+  const id = randomUUID();
+  const now = ctx.clock().toISOString();
+  // The caller tested exactly this configuration a moment ago: that result stands.
+  const known = ctx.tested.recall(principal.userId, settings, credentialsFromInput(credentials));
+  const row: NewConnectionRow = {
+    id,
+    name_key: nameKey,
+    ...settingsColumns(settings),
+    ...(await ctx.cipher.encryptAll(id, credentials)),
+    created_by_id: principal.userId,
+    created_by_google_email: principal.googleEmail,
+    created_at: now,
+    updated_at: now,
+    last_tested_at: known?.testedAt ?? null,
+    status: known ? statusAfterCheck(known.result) : "untested",
+    version: 1,
+  };
+  try {
+    // The connection, its creator's ownership and the kept test land together or not at all.
+    await ctx.deps.db.transaction().execute(async (trx) => {
+      await connectionRepository(trx).insert(row);
+      await accessRepository(trx).upsert({
+        connection_id: id,
+        user_id: principal.userId,
+        google_email: null,
+        access_level: "owner",
+        assigned_at: now,
+        assigned_by_id: principal.userId,
+      });
+      if (known) {
+        await connectionRepository(trx).recordCheck({
+          connectionId: id,
+          kind: "test",
+          ok: known.result.ok,
+          resultJson: toJsonString(CheckResultSchema, known.result),
+          checkedAt: known.testedAt,
+          checkedById: principal.userId,
+        });
+      }
+    });
+  } catch (err) {
+    if (isUniqueViolation(err)) throw nameTaken();
+    throw err;
+  }
+  return view(row as ConnectionRow);
+}
+
+async function updateConnection(
+  ctx: RegistryContext,
+  principal: Principal,
+  id: string,
+  input: ConnectionSpecInput,
+  expectedVersion: number | undefined,
+): Promise<ConnectionView> {
+  const row = await ctx.visibleRow(principal, id, "editor", "change");
+  if (expectedVersion !== undefined && expectedVersion !== row.version)
+    throw staleVersion(row.version, expectedVersion);
+  const { settings, credentials } = validateSpec(input, {
+    kind: "update",
+    hasStoredClientKey: row.client_key_enc !== null,
+  });
+  enforceTls(ctx.deps.requireTls, settings);
+  const nameKey = settings.name.toLowerCase();
+  await ctx.assertNameFree(nameKey, id);
+  const secrets = await ctx.cipher.encryptChanged(id, credentials);
+  // New credentials and a new endpoint or TLS setup are alike: tried first, saved with the result.
+  const retest = Object.keys(secrets).length > 0 || !sameTestedFields(settingsFromRow(row), settings);
+  const result = retest ? await ctx.checks.testBeforeSave(row, settings, credentials) : undefined;
+  const now = ctx.clock().toISOString();
+  const patch: Partial<NewConnectionRow> = {
+    ...settingsColumns(settings),
+    name_key: nameKey,
+    ...secrets,
+    ...(credentials.clientKey === undefined && !settings.clientCertificate ? { client_key_enc: null } : {}),
+    updated_at: now,
+    // A changed target that could not be tested (no driver here) is untested, whatever it was.
+    ...(retest ? (result ? { status: "healthy", last_tested_at: now } : { status: "untested" }) : {}),
+  };
+  let written: boolean;
+  try {
+    written = await ctx.repo.updateIfVersion(id, row.version, patch);
+  } catch (err) {
+    if (isUniqueViolation(err))
+      throw new ConflictError("A connection with this name already exists", { reason: "name_taken" });
+    throw err;
+  }
+  if (!written) {
+    const current = await ctx.repo.findById(id);
+    if (!current) throw new NotFoundError("connection", id);
+    throw staleVersion(current.version, expectedVersion ?? row.version);
+  }
+  if (result) await ctx.checks.record(id, principal, "test", result);
+  ctx.deps.onChanged?.(id);
+  return view((await ctx.repo.findById(id))!);
 }
