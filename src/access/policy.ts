@@ -1,5 +1,6 @@
 import type { Principal } from "../identity/principal.js";
 import { accessRepository } from "../store/access-repository.js";
+import type { ListScope } from "../store/connection-repository.js";
 import type { Db } from "../store/store.js";
 import { type AccessLevel, higher, isAccessLevel } from "./levels.js";
 
@@ -14,7 +15,7 @@ export interface AccessPolicy {
   listScope(principal: Principal): ListScope | undefined;
 }
 
-export type ListScope = { userId: string; googleEmail: string | null } | { connectionIds: readonly string[] };
+export type { ListScope } from "../store/connection-repository.js";
 
 export function grantsPolicy(db: Db): AccessPolicy {
   const grants = accessRepository(db);

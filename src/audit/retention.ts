@@ -1,15 +1,8 @@
+import type { RetentionPolicy } from "../config/config.js";
 import type { Db } from "../store/store.js";
 import type { AuditLog } from "./audit-log.js";
 
-/** How long things are kept (RFC 002 §9.1): 0 = forever. */
-export interface RetentionPolicy {
-  /** Connection test and validation results (the latest per connection is always kept). */
-  checksDays: number;
-  /** Audit events. */
-  auditDays: number;
-  /** Connections nobody changed, tested or used for this long are deleted. */
-  inactiveConnectionDays: number;
-}
+export type { RetentionPolicy };
 
 export interface RetentionReport {
   checks: number;

@@ -1,7 +1,28 @@
 import { z } from "zod";
-import type { RetentionPolicy } from "../audit/retention.js";
 import type { VaultTransitOptions } from "../crypto/vault-transit.js";
-import type { GoogleSettings } from "../identity/google.js";
+
+// The shapes of two settings groups live here, below the modules that use them (identity/google.ts,
+// audit/retention.ts), so that config depends on nothing above it.
+export interface GoogleSettings {
+  /** OAuth client ids whose ID tokens are accepted (the `aud` claim). Empty: Google sign-in is off. */
+  clientIds: readonly string[];
+  jwksUrl: string;
+  issuers: readonly string[];
+  /** When set, the token's `hd` claim must equal it. */
+  hostedDomain: string | undefined;
+  /** When set, only addresses in these domains are provisioned on first sign-in. */
+  allowedDomains: readonly string[];
+}
+
+/** How long things are kept (RFC 002 §9.1): 0 = forever. */
+export interface RetentionPolicy {
+  /** Connection test and validation results (the latest per connection is always kept). */
+  checksDays: number;
+  /** Audit events. */
+  auditDays: number;
+  /** Connections nobody changed, tested or used for this long are deleted. */
+  inactiveConnectionDays: number;
+}
 
 /**
  * Every setting Berth reads, with its default. Parsed once at start-up from the environment,

@@ -1,146 +1,19 @@
 import { lookup } from "node:dns/promises";
 import { isIP, type Socket, connect as tcpConnect } from "node:net";
 import { performance } from "node:perf_hooks";
-import { create } from "@bufbuild/protobuf";
-import { timestampNow } from "@bufbuild/protobuf/wkt";
-import type { Driver, DriverFailure, DriverSession } from "../drivers/driver.js";
-import { describeNodeError, StageTimeoutError, safeMessage } from "../drivers/failures.js";
+import type { Driver, DriverSession } from "../drivers/driver.js";
+import { describeNodeError, safeMessage } from "../drivers/failures.js";
+import { ValidationError } from "../errors/berth-error.js";
+import { type CheckResult, CheckStage } from "../gen/berth/v1/types_pb.js";
 import {
-  CheckOutcome,
-  type CheckResult,
-  CheckResultSchema,
-  CheckStage,
-  type StageResult,
-} from "../gen/berth/v1/types_pb.js";
-import { remedyFor } from "./remedies.js";
-import { type ConnectionSettings, type Credentials, scrubSecrets } from "./settings.js";
+  type ConnectionSettings,
+  type ConnectionSpecInput,
+  type Credentials,
+  scrubSecrets,
+} from "./settings.js";
+import { runStages, StageFailure, type StageOutput, type StageRun } from "./stages.js";
 import { PLAIN, tlsPlanFor } from "./tls-plan.js";
-
-/** A stage that failed, already in Berth's vocabulary. */
-export class StageFailure extends Error {
-  constructor(readonly failure: DriverFailure) {
-    super(failure.message);
-  }
-}
-
-export interface StageOutput {
-  details?: Record<string, string>;
-  /** The stage does not apply (TLS disabled); the reason is shown. */
-  skipped?: string;
-}
-
-export type StageRun = (signal: AbortSignal) => Promise<StageOutput>;
-
-/**
- * Runs stages in order under one deadline. Each stage gets what remains of it; the first failure
- * stops the run and the rest are reported as skipped. Nothing here ever sees a secret's value
- * except the driver's connect, and failures carry only the driver's message.
- */
-export async function runStages(
-  target: string,
-  stages: readonly [CheckStage, StageRun][],
-  timeoutMs: number,
-  describe: (err: unknown) => DriverFailure,
-): Promise<CheckResult> {
-  const started = performance.now();
-  const deadline = started + timeoutMs;
-  const results: StageResult[] = [];
-  let failedAt: CheckStage | undefined;
-  for (const [stage, run] of stages) {
-    if (failedAt !== undefined) {
-      results.push(
-        stageResult(stage, CheckOutcome.SKIPPED, 0, {
-          message: `Not run: the ${stageLabel(failedAt)} stage failed`,
-        }),
-      );
-      continue;
-    }
-    const t0 = performance.now();
-    try {
-      const out = await withDeadline(run, deadline - t0, `The ${stageLabel(stage)} stage`);
-      const ms = performance.now() - t0;
-      results.push(
-        out.skipped
-          ? stageResult(stage, CheckOutcome.SKIPPED, ms, { message: out.skipped, details: out.details })
-          : stageResult(stage, CheckOutcome.PASSED, ms, { details: out.details }),
-      );
-    } catch (err) {
-      const f =
-        err instanceof StageFailure
-          ? err.failure
-          : err instanceof StageTimeoutError
-            ? timeoutFailure(err)
-            : describe(err);
-      failedAt = stage;
-      results.push(
-        stageResult(stage, CheckOutcome.FAILED, performance.now() - t0, {
-          reason: f.reason,
-          errorCode: f.code,
-          message: f.message,
-          remedy: remedyFor(f.reason),
-        }),
-      );
-    }
-  }
-  return create(CheckResultSchema, {
-    ok: failedAt === undefined,
-    stages: results,
-    totalMs: round(performance.now() - started),
-    checkedAt: timestampNow(),
-    target,
-  });
-}
-
-function timeoutFailure(err: StageTimeoutError): DriverFailure {
-  return { reason: "timeout", code: "ETIMEDOUT", message: err.message };
-}
-
-function stageResult(
-  stage: CheckStage,
-  outcome: CheckOutcome,
-  ms: number,
-  extra: Partial<Pick<StageResult, "reason" | "errorCode" | "message" | "remedy">> & {
-    details?: Record<string, string> | undefined;
-  },
-): StageResult {
-  return {
-    $typeName: "berth.v1.StageResult",
-    stage,
-    outcome,
-    durationMs: round(ms),
-    reason: extra.reason ?? "",
-    errorCode: extra.errorCode ?? "",
-    message: extra.message ?? "",
-    remedy: extra.remedy ?? "",
-    details: extra.details ?? {},
-  };
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 1000) / 1000;
-}
-
-export function stageLabel(stage: CheckStage): string {
-  return CheckStage[stage].toLowerCase();
-}
-
-async function withDeadline(run: StageRun, remainingMs: number, what: string): Promise<StageOutput> {
-  const budget = Math.max(0, Math.floor(remainingMs));
-  if (budget <= 0) throw new StageTimeoutError(what, 0);
-  const controller = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      controller.abort();
-      reject(new StageTimeoutError(what, budget));
-    }, budget);
-  });
-  try {
-    return await Promise.race([run(controller.signal), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+import { type ValidationMode, validateSpec } from "./validation.js";
 
 /** The shared dns and tcp stages. `state` carries the resolved address and open socket onwards. */
 export interface NetworkState {
@@ -316,6 +189,63 @@ export async function testConnection(
     const s = session as DriverSession | undefined;
     if (s) await s.close().catch(() => s.destroy());
   }
+}
+
+/**
+ * Validate: config → credentials → dns → tcp, without signing in. The configuration is held to
+ * today's rules (a stored one may predate them); `decrypt` proves the stored credentials still
+ * decrypt, and is absent for an unsaved configuration, which has none.
+ */
+export async function validateConfiguration(
+  input: {
+    spec: ConnectionSpecInput;
+    mode: ValidationMode;
+    decrypt: (() => Promise<unknown>) | undefined;
+    keyProvider: string;
+  },
+  timeoutMs: number,
+): Promise<CheckResult> {
+  let settings: ConnectionSettings | undefined;
+  const state: NetworkState = {};
+  const stages: [CheckStage, StageRun][] = [
+    [
+      CheckStage.CONFIG,
+      async () => {
+        try {
+          settings = validateSpec(input.spec, input.mode).settings;
+        } catch (err) {
+          if (!(err instanceof ValidationError)) throw err;
+          throw new StageFailure({ reason: "invalid_configuration", code: "", message: err.message });
+        }
+        return { details: { engine: settings.type, ssl_mode: settings.sslMode } };
+      },
+    ],
+    [
+      CheckStage.CREDENTIALS,
+      async () => {
+        if (!input.decrypt) return { skipped: "An unsaved configuration has no stored credentials" };
+        try {
+          await input.decrypt();
+        } catch (err) {
+          const field = (err as { details?: { field?: string } }).details?.field ?? "credential";
+          throw new StageFailure({
+            reason: "credential_integrity_failed",
+            code: "",
+            message: `The stored ${field} cannot be decrypted`,
+          });
+        }
+        return { details: { key_provider: input.keyProvider } };
+      },
+    ],
+    [CheckStage.DNS, (signal) => dnsStage(settings!.server, state)(signal)],
+    [CheckStage.TCP, (signal) => tcpStage(settings!.port, state, false)(signal)],
+  ];
+  const label = `${input.spec.server ?? ""}:${input.spec.port ?? ""}`;
+  return runStages(label, stages, timeoutMs, (err) => ({
+    reason: "unknown",
+    code: "",
+    message: (err as Error).message,
+  }));
 }
 
 function describeTls(socket: import("node:tls").TLSSocket): Record<string, string> {

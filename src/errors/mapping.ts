@@ -2,7 +2,6 @@ import { create, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { CheckFailureSchema } from "../gen/berth/v1/errors_pb.js";
 import { BadRequestSchema, ErrorInfoSchema, RetryInfoSchema } from "../gen/google/rpc/error_details_pb.js";
-import { checkResultToJson } from "../server/rest-json.js";
 import {
   BerthError,
   ConnectionCheckError,
@@ -11,6 +10,7 @@ import {
   RateLimitedError,
   ValidationError,
 } from "./berth-error.js";
+import { checkResultToJson } from "./check-result-json.js";
 
 /**
  * The one place where Berth's typed errors become wire errors: a ConnectError with

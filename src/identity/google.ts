@@ -1,19 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { createRemoteJWKSet, errors, jwtVerify } from "jose";
+import type { GoogleSettings } from "../config/config.js";
 import { PermissionDeniedError, UnauthenticatedError, UnavailableError } from "../errors/berth-error.js";
 import type { UserRow } from "../store/schema.js";
 import type { Db } from "../store/store.js";
 
-export interface GoogleSettings {
-  /** OAuth client ids whose ID tokens are accepted (the `aud` claim). Empty: Google sign-in is off. */
-  clientIds: readonly string[];
-  jwksUrl: string;
-  issuers: readonly string[];
-  /** When set, the token's `hd` claim must equal it. */
-  hostedDomain: string | undefined;
-  /** When set, only addresses in these domains are provisioned on first sign-in. */
-  allowedDomains: readonly string[];
-}
+export type { GoogleSettings };
 
 export interface GoogleIdentity {
   sub: string;

@@ -1,11 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
+import { requireGlobalAdmin } from "../access/guards.js";
 import { type AccessLevel, isAccessLevel } from "../access/levels.js";
-import {
-  NotFoundError,
-  PermissionDeniedError,
-  UnauthenticatedError,
-  ValidationError,
-} from "../errors/berth-error.js";
+import { NotFoundError, UnauthenticatedError, ValidationError } from "../errors/berth-error.js";
 import type { Db } from "../store/store.js";
 import type { Principal } from "./principal.js";
 import { hashToken } from "./sessions.js";
@@ -56,10 +52,7 @@ export function createServiceTokens(deps: {
     expiresAt: r.expires_at,
     revokedAt: r.revoked_at,
   });
-  const requireAdmin = (p: Principal) => {
-    if (p.kind !== "user" || p.role !== "admin")
-      throw new PermissionDeniedError("Service tokens are managed by global admins", "not_admin");
-  };
+  const requireAdmin = (p: Principal) => requireGlobalAdmin(p, "Service tokens are managed by global admins");
 
   return {
     async create(

@@ -1,9 +1,5 @@
-import {
-  ConflictError,
-  NotFoundError,
-  PermissionDeniedError,
-  ValidationError,
-} from "../errors/berth-error.js";
+import { requireGlobalAdmin } from "../access/guards.js";
+import { ConflictError, NotFoundError, ValidationError } from "../errors/berth-error.js";
 import { isUniqueViolation } from "../store/errors.js";
 import type { UserRow } from "../store/schema.js";
 import type { Db } from "../store/store.js";
@@ -25,10 +21,7 @@ export function createUserAdmin(deps: {
 }) {
   const clock = deps.clock ?? (() => new Date());
 
-  function requireAdmin(p: Principal): void {
-    if (p.role !== "admin")
-      throw new PermissionDeniedError("Managing users needs the global admin role", "not_admin");
-  }
+  const requireAdmin = (p: Principal) => requireGlobalAdmin(p, "Managing users needs the global admin role");
 
   function role(value: string | undefined, field = "role"): Role {
     const r = value === undefined || value === "" ? "member" : value;

@@ -1,8 +1,28 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import type { HealthMonitor } from "../pools/health.js";
-import type { LeaseManager } from "../pools/leases.js";
-import type { ConnectionPool } from "../pools/pool.js";
-import type { PoolManager } from "../pools/pool-manager.js";
+
+/*
+ * What the metrics read of the data plane, declared here rather than imported from src/pools so
+ * that observability depends on nothing above it; the pool manager, leases and health monitor
+ * fit these shapes as they are.
+ */
+export interface ObservedPool {
+  readonly connectionId: string;
+  readonly role: string;
+  stats(): { size: number; idle: number; inUse: number; waiting: number; maxSize: number };
+  on(event: "acquired", listener: (waitMs: number) => void): unknown;
+  on(event: "destroyed", listener: (session: unknown, reason: string) => void): unknown;
+}
+
+export interface ObservedLeases {
+  readonly active: number;
+  on(event: "ended", listener: (lease: unknown, reason: string) => void): unknown;
+}
+
+interface MetricsSources {
+  pools: { all(): readonly ObservedPool[] };
+  leases: ObservedLeases;
+  health: { snapshot(connectionId: string): { status: string } | undefined };
+}
 
 const HEALTH_VALUE: Record<string, number> = {
   healthy: 1,
@@ -13,7 +33,7 @@ const HEALTH_VALUE: Record<string, number> = {
 };
 
 /** Everything /metrics shows. Gauges are read from the pools at scrape time, not kept in step. */
-export function createMetrics(deps: { pools: PoolManager; leases: LeaseManager; health: HealthMonitor }) {
+export function createMetrics(deps: MetricsSources) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "berth_process_" });
   new Gauge({
@@ -92,7 +112,7 @@ export function createMetrics(deps: { pools: PoolManager; leases: LeaseManager; 
   deps.leases.on("ended", (_lease, reason) => leasesEnded.inc({ reason }));
   return {
     registry,
-    attachPool(pool: ConnectionPool) {
+    attachPool(pool: ObservedPool) {
       pool.on("acquired", (ms) => acquireWait.observe({ connection_id: pool.connectionId }, ms / 1000));
       pool.on("destroyed", (_p, reason) => sessionsDestroyed.inc({ reason }));
     },

@@ -1,25 +1,10 @@
 import { randomUUID } from "node:crypto";
 import type { TLSSocket } from "node:tls";
-import { type ContextValues, createContextKey, createContextValues } from "@connectrpc/connect";
+import { type ContextValues, createContextValues } from "@connectrpc/connect";
+import { type ClientCertificate, type RequestInfo, requestInfoKey } from "../observability/request-info.js";
 
-/** Facts about the request that every layer may want: for logs, audit and error messages. */
-export interface RequestInfo {
-  readonly requestId: string;
-  /** Remote address of the caller. */
-  readonly peer: string;
-  /** "grpc" | "connect" | "grpc-web" | "rest". */
-  readonly transport: string;
-  /** For REST: "POST /api/connections". */
-  readonly route?: string;
-  /** A client certificate that the client CA verified during the TLS handshake (mutual TLS). */
-  readonly clientCertificate?: ClientCertificate | undefined;
-}
-
-export interface ClientCertificate {
-  /** The subject's common name: the service principal it stands for. */
-  readonly commonName: string;
-  readonly fingerprint256: string;
-}
+// The request facts and their context key live in observability (services read them too).
+export { type ClientCertificate, type RequestInfo, requestInfoKey } from "../observability/request-info.js";
 
 /**
  * The verified client certificate of a request's socket, if any. Only a certificate that chained
@@ -34,11 +19,6 @@ export function clientCertificateOf(socket: unknown): ClientCertificate | undefi
   const commonName = Array.isArray(cn) ? cn[0] : cn;
   return commonName ? { commonName, fingerprint256: cert.fingerprint256 } : undefined;
 }
-
-export const requestInfoKey = createContextKey<RequestInfo>(
-  { requestId: "unknown", peer: "", transport: "unknown" },
-  { description: "berth request info" },
-);
 
 const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 

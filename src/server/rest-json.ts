@@ -3,15 +3,12 @@ import { type Timestamp, timestampDate } from "@bufbuild/protobuf/wkt";
 import { type FieldViolation, ValidationError } from "../errors/berth-error.js";
 import type { ConnectionAccess } from "../gen/berth/v1/access_service_pb.js";
 import type { ServiceToken } from "../gen/berth/v1/token_service_pb.js";
-import {
-  CheckOutcome,
-  type CheckResult,
-  CheckStage,
-  type Connection,
-  type User,
-} from "../gen/berth/v1/types_pb.js";
+import type { Connection, User } from "../gen/berth/v1/types_pb.js";
 import { ACCESS_LEVEL_NAMES } from "../services/access-service.js";
 import { ENGINE_NAMES, nameOf, SSL_MODE_NAMES, STATUS_NAMES } from "../services/mapping.js";
+
+// Also the errors module's (a failed check's stages), so it lives below both.
+export { checkResultToJson } from "../errors/check-result-json.js";
 
 /**
  * REST bodies are the RFC's data model in camelCase, with enums spelled as the RFC spells them
@@ -85,7 +82,6 @@ function describeJsonError(err: unknown): string {
 }
 
 const iso = (t: Timestamp | undefined) => (t ? timestampDate(t).toISOString() : null);
-const lower = (s: string | undefined) => (s ? s.toLowerCase() : "");
 
 export function connectionToJson(c: Connection) {
   return {
@@ -119,26 +115,6 @@ export function connectionToJson(c: Connection) {
     lastTestedAt: iso(c.lastTestedAt),
     status: nameOf(STATUS_NAMES, c.status) ?? "unspecified",
     version: c.version,
-  };
-}
-
-export function checkResultToJson(r: CheckResult) {
-  return {
-    ok: r.ok,
-    target: r.target,
-    serverVersion: r.serverVersion || null,
-    totalMs: r.totalMs,
-    checkedAt: iso(r.checkedAt),
-    stages: r.stages.map((s) => ({
-      stage: lower(CheckStage[s.stage]),
-      outcome: lower(CheckOutcome[s.outcome]),
-      durationMs: s.durationMs,
-      ...(s.reason ? { reason: s.reason } : {}),
-      ...(s.errorCode ? { errorCode: s.errorCode } : {}),
-      ...(s.message ? { message: s.message } : {}),
-      ...(s.remedy ? { remedy: s.remedy } : {}),
-      ...(Object.keys(s.details).length > 0 ? { details: s.details } : {}),
-    })),
   };
 }
 

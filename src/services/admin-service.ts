@@ -1,9 +1,10 @@
 import { create } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { requireGlobalAdmin } from "../access/guards.js";
 import type { AuditLog } from "../audit/audit-log.js";
 import type { KeySet } from "../crypto/key-set.js";
 import { rewrapSecrets, type SecretProblemView, secretInventory } from "../crypto/rewrap.js";
-import { PermissionDeniedError, ValidationError } from "../errors/berth-error.js";
+import { ValidationError } from "../errors/berth-error.js";
 import {
   type AdminService,
   type GetKeyStatusResponse,
@@ -11,7 +12,7 @@ import {
   type SecretProblem,
   SecretProblemSchema,
 } from "../gen/berth/v1/admin_service_pb.js";
-import { requestInfoKey } from "../server/request-info.js";
+import { requestInfoKey } from "../observability/request-info.js";
 import type { Db } from "../store/store.js";
 import { principalOf } from "./context.js";
 
@@ -23,12 +24,8 @@ export function createAdminService(deps: {
   keys: KeySet;
   audit: AuditLog;
 }): ServiceImpl<typeof AdminService> {
-  const requireAdmin = (ctx: HandlerContext) => {
-    const p = principalOf(ctx);
-    if (p.kind !== "user" || p.role !== "admin")
-      throw new PermissionDeniedError("Keys are managed by global admins", "not_admin");
-    return p;
-  };
+  const requireAdmin = (ctx: HandlerContext) =>
+    requireGlobalAdmin(principalOf(ctx), "Keys are managed by global admins");
   const status = async (): Promise<GetKeyStatusResponse> => {
     const [key, inventory] = await Promise.all([deps.keys.status(), secretInventory(deps.db, deps.keys)]);
     return create(GetKeyStatusResponseSchema, {

@@ -1,5 +1,6 @@
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
+import { isGlobalAdmin, requireGlobalAdmin } from "../access/guards.js";
 import { type AccessLevel, atLeast } from "../access/levels.js";
 import type { AuditLog } from "../audit/audit-log.js";
 import { NotFoundError, PermissionDeniedError, ValidationError } from "../errors/berth-error.js";
@@ -16,11 +17,8 @@ export function createAuditService(deps: {
   /** The principal's level on a connection; undefined when it does not exist for them. */
   levelOf?: (principal: Principal, connectionId: string) => Promise<AccessLevel | undefined>;
 }): ServiceImpl<typeof AuditService> {
-  const requireAdmin = (role: string) => {
-    if (role !== "admin") throw new PermissionDeniedError("The audit log is for global admins", "not_admin");
-  };
   const mayRead = async (p: Principal, connectionId: string) => {
-    if (p.kind === "user" && p.role === "admin") return;
+    if (isGlobalAdmin(p)) return;
     if (!connectionId || !deps.levelOf)
       throw new PermissionDeniedError(
         "The audit log is for global admins; a connection's admins may read its events (give connectionId)",
@@ -66,7 +64,7 @@ export function createAuditService(deps: {
       };
     },
     async verifyAuditLog(_req, ctx) {
-      requireAdmin(principalOf(ctx).role);
+      requireGlobalAdmin(principalOf(ctx), "The audit log is for global admins");
       const r = await deps.audit.verify();
       return {
         ok: r.ok,

@@ -1,6 +1,8 @@
-import type { ListScope } from "../access/policy.js";
 import type { ConnectionRow, NewConnectionRow } from "./schema.js";
 import type { Db } from "./store.js";
+
+/** Which rows a listing may show (the access policy decides; the store only filters). */
+export type ListScope = { userId: string; googleEmail: string | null } | { connectionIds: readonly string[] };
 
 export interface ListCursor {
   nameKey: string;
@@ -84,6 +86,11 @@ export function connectionRepository(db: Db) {
         .set(lastTestedAt ? { status, last_tested_at: lastTestedAt } : { status })
         .where("id", "=", id)
         .execute();
+    },
+
+    /** A check that says nothing of the status (a validate that passed) still counts as checked. */
+    async markChecked(id: string, at: string): Promise<void> {
+      await db.updateTable("connections").set({ last_tested_at: at }).where("id", "=", id).execute();
     },
 
     async recordCheck(check: {

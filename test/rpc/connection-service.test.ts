@@ -74,16 +74,19 @@ describe("ConnectionService over the in-memory RPC stack", () => {
     const id = connection!.id;
     const { username: _u, password: _p, ...noCreds } = spec("billing");
     const updated = await m.connections.updateConnection(
-      { id, spec: { ...noCreds, port: 6432 }, expectedVersion: 1 },
+      { id, spec: { ...noCreds, maxPoolSize: 20 }, expectedVersion: 1 },
       m.alice,
     );
-    expect(updated.connection).toMatchObject({ port: 6432, version: 2 });
+    expect(updated.connection).toMatchObject({ maxPoolSize: 20, version: 2 });
     const stale = await rejection(
-      m.connections.updateConnection({ id, spec: { ...noCreds, port: 7000 }, expectedVersion: 1 }, m.alice),
+      m.connections.updateConnection(
+        { id, spec: { ...noCreds, maxPoolSize: 30 }, expectedVersion: 1 },
+        m.alice,
+      ),
     );
     expect(stale.code).toBe(Code.Aborted);
     expect(stale.findDetails(ErrorInfoSchema)[0]?.metadata.current_version).toBe("2");
-    expect((await m.connections.getConnection({ id }, m.alice)).connection?.port).toBe(6432);
+    expect((await m.connections.getConnection({ id }, m.alice)).connection?.maxPoolSize).toBe(20);
   });
 
   it("hides other members' connections as NOT_FOUND, and shows everything to admins", async () => {

@@ -1,4 +1,4 @@
-import type { EngineDefinition } from "../engine.js";
+import type { EngineDefinition } from "../definition.js";
 import { mysqlDriver } from "./driver.js";
 import { TABLE } from "./table.js";
 

@@ -1,0 +1,25 @@
+import { createContextKey } from "@connectrpc/connect";
+
+/** Facts about the request that every layer may want: for logs, audit and error messages. */
+export interface RequestInfo {
+  readonly requestId: string;
+  /** Remote address of the caller. */
+  readonly peer: string;
+  /** "grpc" | "connect" | "grpc-web" | "rest". */
+  readonly transport: string;
+  /** For REST: "POST /api/connections". */
+  readonly route?: string;
+  /** A client certificate that the client CA verified during the TLS handshake (mutual TLS). */
+  readonly clientCertificate?: ClientCertificate | undefined;
+}
+
+export interface ClientCertificate {
+  /** The subject's common name: the service principal it stands for. */
+  readonly commonName: string;
+  readonly fingerprint256: string;
+}
+
+export const requestInfoKey = createContextKey<RequestInfo>(
+  { requestId: "unknown", peer: "", transport: "unknown" },
+  { description: "berth request info" },
+);
