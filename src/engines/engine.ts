@@ -1,5 +1,3 @@
-import type { Driver } from "../drivers/driver.js";
-
 export type EngineId = "postgresql" | "mysql" | "sqlserver" | "oracle";
 
 export type SslModeId = "disable" | "prefer" | "require" | "verify-ca" | "verify-full";
@@ -28,9 +26,4 @@ export interface EngineTable {
   readonly defaultSslMode: SslModeId;
   /** Whether tlsServerName (a name to verify other than the host) can be honoured. */
   readonly supportsTlsServerName: boolean;
-}
-
-/** An engine's table and its driver (src/engines/<id>/index.ts). */
-export interface EngineDefinition extends EngineTable {
-  readonly driver: Driver;
 }

@@ -8,7 +8,7 @@ import { type LoginGuard, sourceOf } from "../identity/login-throttle.js";
 import { decoyHash, verifyPassword } from "../identity/passwords.js";
 import { issueSession, revokeSession } from "../identity/sessions.js";
 import { findUserByUsername } from "../identity/users.js";
-import { requestInfoKey } from "../server/request-info.js";
+import { requestInfoKey } from "../observability/request-info.js";
 import type { Db } from "../store/store.js";
 import { principalOf } from "./context.js";
 import { userToProto } from "./mapping.js";
