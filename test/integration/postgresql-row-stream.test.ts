@@ -68,23 +68,39 @@ describe.skipIf(!hasPostgres)("PostgreSQL row stream", () => {
   });
 
   it("holds the server while the consumer does not read, then finishes the result", async () => {
-    const pid = String((await values(session, "SELECT pg_backend_pid()")).rows[0]![0]);
-    const it = session.query(BIG, [], { maxRows: 0, batchBytes: 64 * 1024 })[Symbol.asyncIterator]();
-    const first = await it.next();
-    expect(first.done).toBe(false);
-    // The socket is paused: the backend is stuck writing (ClientWrite) instead of having sent it all.
-    for (let i = 0; ; i++) {
-      if ((await backend(pid)) === "active ClientWrite") break;
-      if (i > 300) throw new Error(`backend never waited on the client: ${await backend(pid)}`);
-      await new Promise((r) => setImmediate(r));
+    // Each row the server produces draws from a sequence, which another connection can read.
+    const seq = `rows_made_${process.pid}`;
+    await values(session, `CREATE SEQUENCE ${seq}`);
+    try {
+      const pid = String((await values(session, "SELECT pg_backend_pid()")).rows[0]![0]);
+      const sql = `SELECT nextval('${seq}') AS g, repeat('x', 1000) AS pad FROM generate_series(1, 100000)`;
+      const it = session.query(sql, [], { maxRows: 0, batchBytes: 64 * 1024 })[Symbol.asyncIterator]();
+      const first = await it.next();
+      expect(first.done).toBe(false);
+      // Until the server stops producing rows: the same count and the backend waiting to write, ten
+      // looks in a row. Without backpressure Berth reads on and the count climbs to the end instead.
+      let made = -1;
+      let state = "";
+      for (let same = 0; same < 10 && !state.startsWith("idle"); ) {
+        const r = await values(observer, `SELECT last_value FROM ${seq}`);
+        const now = Number(r.rows[0]![0]);
+        state = await backend(pid);
+        same = now === made && state === "active ClientWrite" ? same + 1 : 0;
+        made = now;
+      }
+      expect(state).toBe("active ClientWrite");
+      // Socket buffers' worth (a few MB at most) of 1 KB rows, far from all 100,000.
+      expect(made).toBeLessThan(20_000);
+      let rows = first.value?.rows?.length ?? 0;
+      for (;;) {
+        const n = await it.next();
+        if (n.done) break;
+        rows += n.value.rows?.length ?? 0;
+      }
+      expect(rows).toBe(100_000);
+    } finally {
+      await values(session, `DROP SEQUENCE IF EXISTS ${seq}`);
     }
-    let rows = first.value?.rows?.length ?? 0;
-    for (;;) {
-      const n = await it.next();
-      if (n.done) break;
-      rows += n.value.rows?.length ?? 0;
-    }
-    expect(rows).toBe(100_000);
   });
 
   it("stops at max_rows on the server and says the result was cut", async () => {
