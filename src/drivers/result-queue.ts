@@ -19,6 +19,7 @@ export class ResultQueue {
   #finished = false;
   #failure: unknown;
   #paused = false;
+  #abandoned = false;
   #batch: Row[] = [];
   #bytes = 0;
   returned = 0n;
@@ -33,12 +34,18 @@ export class ResultQueue {
     return this.#finished;
   }
 
+  /** The consumer is gone: what still arrives is not worth converting (see abandon). */
+  get abandoned(): boolean {
+    return this.#abandoned;
+  }
+
   columns(columns: Column[]): void {
     this.#push({ kind: "columns", columns });
   }
 
   /** Adds a row; false (and `truncated`) once maxRows rows have been taken: the row is dropped. */
   row(values: Value[]): boolean {
+    if (this.#abandoned) return false;
     if (this.#options.maxRows > 0 && this.returned >= BigInt(this.#options.maxRows)) {
       this.truncated = true;
       return false;
@@ -58,7 +65,7 @@ export class ResultQueue {
     if (this.#finished) return;
     this.#finished = true;
     this.#failure = err;
-    if (!err) {
+    if (!err && !this.#abandoned) {
       this.#flush();
       this.#queue.push({
         kind: "complete",
@@ -89,6 +96,19 @@ export class ResultQueue {
     }
   }
 
+  /**
+   * The consumer stopped early and the source must still be read to its end (pg keeps the session's
+   * next statement queued until then): what is queued is dropped, what arrives from now on is
+   * ignored, and a paused source runs again.
+   */
+  abandon(): void {
+    this.#abandoned = true;
+    this.#queue.length = 0;
+    this.#batch = [];
+    this.#bytes = 0;
+    this.release();
+  }
+
   /** Lets a paused source run again (to drain it after the consumer stopped early). */
   release(): void {
     if (this.#paused) {
@@ -105,8 +125,10 @@ export class ResultQueue {
   }
 
   #push(e: QueryEvent): void {
+    if (this.#abandoned) return;
     this.#queue.push(e);
-    if (this.#queue.length >= QUEUE_HIGH_WATER && !this.#paused) {
+    // Once the result has ended there is nothing left to hold back: the source is not paused.
+    if (this.#queue.length >= QUEUE_HIGH_WATER && !this.#paused && !this.#finished) {
       this.#paused = true;
       this.#source.pause();
     }

@@ -1,5 +1,4 @@
 import { EventEmitter } from "node:events";
-import { performance } from "node:perf_hooks";
 import { type ConnectionSettings, type Credentials, scrubSecrets } from "../connections/settings.js";
 import { tlsPlanFor } from "../connections/tls-plan.js";
 import type { Driver, DriverSession } from "../drivers/driver.js";
@@ -43,6 +42,8 @@ export interface PoolEvents {
   createFailed: [BerthError];
   acquired: [waitMs: number];
 }
+
+// Time is read from the global `performance` (not node:perf_hooks' export) so tests' fake timers move it.
 
 /** Sessions idle longer than this are pinged before they are handed out. */
 const VALIDATE_AFTER_IDLE_MS = 5_000;
@@ -145,8 +146,10 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
     for (;;) {
       const idle = this.#idle.pop();
       if (!idle) break;
-      if (await this.#usable(idle)) return this.#lend(idle, started);
-      this.#drop(idle, "validation_failed");
+      // Past its lifetime before the evictor got to it: replaced, not handed out.
+      if (this.#pastLifetime(idle)) this.#drop(idle, "max_lifetime");
+      else if (await this.#usable(idle)) return this.#lend(idle, started);
+      else this.#drop(idle, "validation_failed");
     }
     if (this.#all.size + this.#creating < this.settings.pool.maxPoolSize) {
       return this.#lend(await this.#create(), started);
@@ -236,12 +239,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
   async release(pooled: PooledSession, options: { reset: boolean }): Promise<void> {
     if (!this.#inUse.delete(pooled)) return;
     if (!pooled.session.healthy) return this.#dropAndRefill(pooled, "unhealthy");
-    if (
-      this.settings.pool.maxLifetimeMs > 0 &&
-      performance.now() - pooled.createdAt > this.settings.pool.maxLifetimeMs
-    ) {
-      return this.#dropAndRefill(pooled, "max_lifetime");
-    }
+    if (this.#pastLifetime(pooled)) return this.#dropAndRefill(pooled, "max_lifetime");
     if (this.#closed) return this.#dropAndRefill(pooled, "pool_closed");
     if (options.reset) {
       try {
@@ -249,6 +247,9 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
       } catch {
         return this.#dropAndRefill(pooled, "reset_failed");
       }
+      // The pool may have closed during the reset: then the session must not go back to the idle list,
+      // where close() would no longer find it and would wait out its whole grace period.
+      if (this.#closed) return this.#dropAndRefill(pooled, "pool_closed");
     }
     pooled.lastReleasedAt = performance.now();
     const waiter = this.#waiters.shift();
@@ -258,6 +259,11 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
     } else {
       this.#idle.push(pooled);
     }
+  }
+
+  #pastLifetime(pooled: PooledSession, now = performance.now()): boolean {
+    const { maxLifetimeMs } = this.settings.pool;
+    return maxLifetimeMs > 0 && now - pooled.createdAt > maxLifetimeMs;
   }
 
   /** Takes a session out of the pool for good (its socket failed, or its state is unknown). */
@@ -283,17 +289,25 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
     this.#create().then(waiter.resolve, waiter.reject);
   }
 
-  /** Closes sessions idle past idleTimeoutMs (keeping minPoolSize), then tops up to minPoolSize. */
+  /**
+   * Closes idle sessions that are unhealthy or past their lifetime (whatever the pool's size: topUp
+   * replaces them), and those idle past idleTimeoutMs while above minPoolSize; then tops up.
+   */
   #evict(): void {
     const now = performance.now();
-    const { idleTimeoutMs, minPoolSize, maxLifetimeMs } = this.settings.pool;
-    for (let i = 0; i < this.#idle.length && this.#all.size > minPoolSize; ) {
+    const { idleTimeoutMs, minPoolSize } = this.settings.pool;
+    for (let i = 0; i < this.#idle.length; ) {
       const p = this.#idle[i]!;
-      const expired =
-        now - p.lastReleasedAt > idleTimeoutMs || (maxLifetimeMs > 0 && now - p.createdAt > maxLifetimeMs);
-      if (expired || !p.session.healthy) {
+      const reason: DestroyReason | undefined = !p.session.healthy
+        ? "unhealthy"
+        : this.#pastLifetime(p, now)
+          ? "max_lifetime"
+          : now - p.lastReleasedAt > idleTimeoutMs && this.#all.size > minPoolSize
+            ? "idle"
+            : undefined;
+      if (reason) {
         this.#idle.splice(i, 1);
-        this.#drop(p, expired ? "idle" : "unhealthy");
+        this.#drop(p, reason);
       } else {
         i++;
       }
@@ -316,7 +330,15 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
             waiter.resolve(p);
           } else this.#idle.unshift(p);
         },
-        () => {},
+        (err: BerthError) => {
+          // A caller that queued behind this warm-up hears at once why no session could be opened,
+          // as one that opened its own would, instead of waiting out the acquire timeout.
+          const waiter = this.#waiters.shift();
+          if (waiter) {
+            clearTimeout(waiter.timer);
+            waiter.reject(err);
+          }
+        },
       );
     }
   }

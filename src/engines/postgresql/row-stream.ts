@@ -1,7 +1,8 @@
 import { createRequire } from "node:module";
 import type { Socket } from "node:net";
-import { type QueryChunk, type QueryEvent, takeChunk } from "../../drivers/driver.js";
-import { approximateSize, column, row } from "../../drivers/values.js";
+import type { QueryChunk, QueryOptions } from "../../drivers/driver.js";
+import { ResultQueue } from "../../drivers/result-queue.js";
+import { column } from "../../drivers/values.js";
 import type { Value } from "../../gen/berth/v1/values_pb.js";
 import { pgConverter, pgTypeName } from "./values.js";
 
@@ -25,41 +26,35 @@ interface Field {
   dataTypeID: number;
 }
 
-/** Batches waiting for the consumer before the socket is paused (TCP then holds the server back). */
-const QUEUE_HIGH_WATER = 4;
-
 /**
  * One statement on pg's extended protocol, as a pg Submittable: Parse, Bind, Describe, Execute and
- * Sync go out in a single write (one round trip, like pg's own query), and rows are handed on in
- * byte-bounded batches as they arrive. When the consumer falls behind, the socket is paused, so the
- * server waits instead of Berth buffering. `max_rows` becomes the Execute row limit (+1, to learn
- * whether the result was cut), so a long result stops on the server, not in Berth.
+ * Sync go out in a single write (one round trip, like pg's own query), and rows go into the shared
+ * ResultQueue, which batches them by bytes and pauses the socket when the consumer falls behind (so
+ * the server waits instead of Berth buffering). `max_rows` becomes the Execute row limit (+1, to
+ * learn whether the result was cut), so a long result stops on the server, not in Berth.
  */
 export class PgRowStream {
   readonly #text: string;
   readonly #values: unknown[];
   readonly #maxRows: number;
-  readonly #batchBytes: number;
+  readonly #result: ResultQueue;
   #connection: PgConnection | undefined;
   #converters: ((t: string | null) => Value)[] = [];
-  #batch: ReturnType<typeof row>[] = [];
-  #bytes = 0;
-  #returned = 0;
-  #truncated = false;
   #commandTag = "";
   #rowsAffected = 0n;
-  #error: Error | undefined;
-  #done = false;
-  #paused = false;
-  #abandoned = false;
-  readonly #queue: QueryEvent[] = [];
-  #wake: (() => void) | undefined;
 
-  constructor(text: string, values: unknown[], options: { maxRows: number; batchBytes: number }) {
+  constructor(text: string, values: unknown[], options: QueryOptions) {
     this.#text = text;
     this.#values = values;
     this.#maxRows = options.maxRows;
-    this.#batchBytes = options.batchBytes;
+    // The socket is known only once pg submits the statement.
+    this.#result = new ResultQueue(
+      {
+        pause: () => this.#connection?.stream.pause(),
+        resume: () => this.#connection?.stream.resume(),
+      },
+      options,
+    );
   }
 
   // --- pg Submittable ---------------------------------------------------------------------------
@@ -82,24 +77,14 @@ export class PgRowStream {
   handleRowDescription(msg: { fields: Field[] }): void {
     this.#converters = msg.fields.map((f) => pgConverter(f.dataTypeID));
     if (msg.fields.length > 0) {
-      this.#push({
-        kind: "columns",
-        columns: msg.fields.map((f) => column(f.name, pgTypeName(f.dataTypeID))),
-      });
+      this.#result.columns(msg.fields.map((f) => column(f.name, pgTypeName(f.dataTypeID))));
     }
   }
 
   handleDataRow(msg: { fields: (string | null)[] }): void {
-    if (this.#abandoned) return;
-    if (this.#maxRows > 0 && this.#returned >= this.#maxRows) {
-      this.#truncated = true;
-      return;
-    }
-    const values = msg.fields.map((t, i) => this.#converters[i]!(t));
-    this.#batch.push(row(values));
-    this.#returned++;
-    for (const v of values) this.#bytes += approximateSize(v);
-    if (this.#bytes >= this.#batchBytes) this.#flushBatch();
+    // Rows nobody will read are not converted: past max_rows, or after the consumer went away.
+    if (this.#result.abandoned || this.#result.truncated) return;
+    this.#result.row(msg.fields.map((t, i) => this.#converters[i]!(t)));
   }
 
   handleCommandComplete(msg: { text: string }): void {
@@ -110,42 +95,24 @@ export class PgRowStream {
 
   handlePortalSuspended(): void {
     // The Execute row limit was reached: the result had more rows than max_rows.
-    this.#truncated = true;
+    this.#result.truncated = true;
   }
 
   handleEmptyQuery(): void {}
 
   handleError(err: Error): void {
     // pg drops its active query on an error, so no ReadyForQuery follows for this statement.
-    this.#error ??= err;
-    this.#finish();
+    this.#finish(err);
   }
 
   handleReadyForQuery(): void {
-    this.#finish();
+    this.#finish(undefined);
   }
 
   // --- consumer side ----------------------------------------------------------------------------
 
-  async *events(): AsyncGenerator<QueryChunk> {
-    for (;;) {
-      const next = takeChunk(this.#queue);
-      if (next) {
-        if (this.#paused && this.#queue.length === 0) {
-          this.#paused = false;
-          this.#connection?.stream.resume();
-        }
-        yield next;
-        continue;
-      }
-      if (this.#done) {
-        if (this.#error) throw this.#error;
-        return;
-      }
-      await new Promise<void>((resolve) => {
-        this.#wake = resolve;
-      });
-    }
+  events(): AsyncIterator<QueryChunk> {
+    return this.#result.chunks()[Symbol.asyncIterator]();
   }
 
   /**
@@ -153,57 +120,16 @@ export class PgRowStream {
    * queue holds the session's next statement until then), never converted or queued.
    */
   abandon(): void {
-    this.#abandoned = true;
-    this.#queue.length = 0;
-    this.#batch = [];
-    if (this.#paused) {
-      this.#paused = false;
-      this.#connection?.stream.resume();
-    }
+    this.#result.abandon();
   }
 
   get finished(): boolean {
-    return this.#done;
+    return this.#result.finished;
   }
 
-  #flushBatch(): void {
-    if (this.#batch.length === 0) return;
-    this.#push({ kind: "rows", rows: this.#batch });
-    this.#batch = [];
-    this.#bytes = 0;
-  }
-
-  #finish(): void {
-    if (this.#done) return;
-    if (!this.#error) {
-      this.#flushBatch();
-      this.#push({
-        kind: "complete",
-        completion: {
-          rowsAffected: this.#rowsAffected,
-          commandTag: this.#commandTag,
-          truncated: this.#truncated,
-          rowsReturned: BigInt(this.#returned),
-        },
-      });
-    }
-    this.#done = true;
-    if (this.#paused) {
-      this.#paused = false;
-      this.#connection?.stream.resume();
-    }
-    this.#wake?.();
-  }
-
-  #push(event: QueryEvent): void {
-    if (this.#abandoned) return;
-    this.#queue.push(event);
-    if (this.#queue.length >= QUEUE_HIGH_WATER && !this.#paused && !this.#done) {
-      this.#paused = true;
-      this.#connection?.stream.pause();
-    }
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
+  #finish(err: Error | undefined): void {
+    this.#result.end(err, { rowsAffected: this.#rowsAffected, commandTag: this.#commandTag });
+    // Nothing more of this statement will arrive: the socket must flow for the session's next one.
+    this.#result.release();
   }
 }
