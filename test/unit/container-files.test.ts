@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
 /**
@@ -81,8 +82,10 @@ describe("the Dockerfile", () => {
     expect(check).toContain("/readyz");
     expect(check).not.toMatch(/curl|wget/);
     // The endpoint exists: Berth answers it.
-    const app = readFileSync("src/app.ts", "utf8") + readFileSync("src/server/listener.ts", "utf8");
-    expect(app).toContain('"/readyz"');
+    const sources = readdirSync("src", { recursive: true, encoding: "utf8" })
+      .filter((f) => f.endsWith(".ts") && !f.startsWith("gen"))
+      .map((f) => readFileSync(join("src", f), "utf8"));
+    expect(sources.some((text) => text.includes('"/readyz"'))).toBe(true);
   });
 });
 
