@@ -147,27 +147,30 @@ describe.skipIf(!enabled)("the web console", () => {
       md5(g::text) AS digest, g % 2 = 0 AS even, md5(g::text) || md5((g + 1)::text) AS token
       FROM generate_series(1, 500) g`;
     /** Each header cell's x-range against its column's cells in every row in view, in pixels. */
-    const misaligned = () =>
-      page.evaluate(() => {
-        const ranges = (el: Element) =>
-          [...el.querySelectorAll(":scope > span")].map((c) => {
-            const r = c.getBoundingClientRect();
-            return [Math.round(r.left), Math.round(r.right)] as const;
-          });
-        const head = ranges(document.querySelector(".grid-head")!);
-        const rows = [...document.querySelectorAll(".grid-row")].map(ranges);
-        const bad: string[] = [];
-        rows.forEach((cells, r) => {
-          if (cells.length !== head.length)
-            bad.push(`row ${r}: ${cells.length} cells, ${head.length} headers`);
-          cells.forEach(([left, right], i) => {
-            const [hl, hr] = head[i] ?? [Number.NaN, Number.NaN];
-            if (Math.abs(left - hl) > 1 || Math.abs(right - hr) > 1)
-              bad.push(`row ${r} column ${i}: cell ${left}..${right}, header ${hl}..${hr}`);
-          });
-        });
-        return { rows: rows.length, bad: bad.slice(0, 5) };
-      });
+    // (A string: the tests are compiled without the DOM's types.)
+    const misaligned = async () =>
+      JSON.parse(
+        String(
+          await page.evaluate(`(() => {
+            const ranges = (el) => [...el.querySelectorAll(":scope > span")].map((c) => {
+              const r = c.getBoundingClientRect();
+              return [Math.round(r.left), Math.round(r.right)];
+            });
+            const head = ranges(document.querySelector(".grid-head"));
+            const rows = [...document.querySelectorAll(".grid-row")].map(ranges);
+            const bad = [];
+            rows.forEach((cells, r) => {
+              if (cells.length !== head.length) bad.push("row " + r + ": " + cells.length + " cells, " + head.length + " headers");
+              cells.forEach(([left, right], i) => {
+                const [hl, hr] = head[i] ?? [NaN, NaN];
+                if (Math.abs(left - hl) > 1 || Math.abs(right - hr) > 1)
+                  bad.push("row " + r + " column " + i + ": cell " + left + ".." + right + ", header " + hl + ".." + hr);
+              });
+            });
+            return JSON.stringify({ rows: rows.length, bad: bad.slice(0, 5) });
+          })()`),
+        ),
+      ) as { rows: number; bad: string[] };
     for (const width of WIDTHS) {
       await page.setViewportSize({ width, height: width === 390 ? 844 : 900 });
       await page.goto(`${b.url}/#/connections/${connectionId}/query`);
