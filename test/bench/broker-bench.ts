@@ -123,7 +123,9 @@ async function throughput(
 async function startPgBouncer(): Promise<{ port: number; stop(): void } | undefined> {
   let bin: string;
   try {
-    bin = execFileSync("sh", ["-c", "command -v pgbouncer || ls /usr/sbin/pgbouncer"]).toString().trim();
+    bin = execFileSync("sh", ["-c", "command -v pgbouncer || ls /usr/sbin/pgbouncer 2>/dev/null"])
+      .toString()
+      .trim();
   } catch {
     return undefined;
   }
