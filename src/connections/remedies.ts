@@ -30,7 +30,7 @@ export const REMEDIES: Readonly<Record<string, string>> = {
   tls_failed:
     "The TLS handshake failed: check the server's TLS configuration and the sslMode, CA and client certificate.",
   authentication_failed:
-    "The server rejected the user name or password: check both, and the server's rules for this client (pg_hba.conf, user@host grants).",
+    "The server rejected the user name or password: check both, and that the server lets this user sign in from Berth's address.",
   database_not_found:
     "That database does not exist on the server: check its name (PostgreSQL names are case-sensitive).",
   permission_denied:

@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
 import SQLite from "better-sqlite3";
 import { Kysely, SqliteDialect } from "kysely";
@@ -17,12 +17,24 @@ export interface Store {
 export const SQLITE_FILE = "berth.sqlite";
 
 /**
+ * The store holds password hashes, sealed credentials and the audit log: owner-only, whatever the
+ * umask. SQLite creates the -wal and -shm files with the main file's mode, so the main file is
+ * created 0600 before SQLite opens it; files an older version left behind are tightened too.
+ */
+function ownerOnlyFiles(file: string): void {
+  closeSync(openSync(file, "a", 0o600));
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
+}
+
+/**
  * The embedded store: one SQLite file under the data directory. Everything SQLite-specific stays in
  * this function (pragmas, the dialect); repositories speak Kysely and work on any dialect.
  */
 export async function openSqliteStore(dataDir: string): Promise<Store> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const sqlite = new SQLite(join(dataDir, SQLITE_FILE));
+  const file = join(dataDir, SQLITE_FILE);
+  ownerOnlyFiles(file);
+  const sqlite = new SQLite(file);
   sqlite.pragma("journal_mode = WAL");
   sqlite.pragma("synchronous = NORMAL");
   sqlite.pragma("foreign_keys = ON");

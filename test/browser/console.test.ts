@@ -140,6 +140,67 @@ describe.skipIf(!enabled)("the web console", () => {
     await shot("journey-connection-status");
   });
 
+  it("lines each result column up under its header at 1280 and 390 px, also scrolled sideways", async () => {
+    // Columns of very different widths (a short number, long and varying text, a decimal, digests),
+    // wider together than the screen at both widths.
+    const sql = `SELECT g AS id, repeat('wide text ', 1 + g % 5) AS description, g * 1.5 AS amount,
+      md5(g::text) AS digest, g % 2 = 0 AS even, md5(g::text) || md5((g + 1)::text) AS token
+      FROM generate_series(1, 500) g`;
+    /** Each header cell's x-range against its column's cells in every row in view, in pixels. */
+    // (A string: the tests are compiled without the DOM's types.)
+    const misaligned = async () =>
+      JSON.parse(
+        String(
+          await page.evaluate(`(() => {
+            const ranges = (el) => [...el.querySelectorAll(":scope > span")].map((c) => {
+              const r = c.getBoundingClientRect();
+              return [Math.round(r.left), Math.round(r.right)];
+            });
+            const head = ranges(document.querySelector(".grid-head"));
+            const rows = [...document.querySelectorAll(".grid-row")].map(ranges);
+            const bad = [];
+            rows.forEach((cells, r) => {
+              if (cells.length !== head.length) bad.push("row " + r + ": " + cells.length + " cells, " + head.length + " headers");
+              cells.forEach(([left, right], i) => {
+                const [hl, hr] = head[i] ?? [NaN, NaN];
+                if (Math.abs(left - hl) > 1 || Math.abs(right - hr) > 1)
+                  bad.push("row " + r + " column " + i + ": cell " + left + ".." + right + ", header " + hl + ".." + hr);
+              });
+            });
+            return JSON.stringify({ rows: rows.length, bad: bad.slice(0, 5) });
+          })()`),
+        ),
+      ) as { rows: number; bad: string[] };
+    for (const width of WIDTHS) {
+      await page.setViewportSize({ width, height: width === 390 ? 844 : 900 });
+      await page.goto(`${b.url}/#/connections/${connectionId}/query`);
+      await page.getByLabel("Statement").fill(sql);
+      await page.getByRole("button", { name: /^Run/ }).click();
+      await expect
+        .poll(() => page.getByTestId("query-status").textContent(), { timeout: 15_000 })
+        .toMatch(/^500 rows/);
+      const before = await misaligned();
+      expect(before.rows).toBeGreaterThan(5);
+      expect(before.bad, `at ${width}px`).toEqual([]);
+      await shot("query-result");
+      // Scrolled sideways, header and cells move together; and down, the header stays in view.
+      const body = page.locator(".grid-body");
+      await body.evaluate((el) => {
+        el.scrollLeft = el.scrollWidth;
+        el.scrollTop = 3000;
+      });
+      await expect.poll(() => body.evaluate((el) => el.scrollLeft)).toBeGreaterThan(0);
+      const after = await misaligned();
+      expect(after.bad, `at ${width}px scrolled`).toEqual([]);
+      const head = await page.locator(".grid-head").boundingBox();
+      const box = await body.boundingBox();
+      expect(head!.y, "the header stays in view").toBeGreaterThanOrEqual(box!.y - 1);
+      expect(head!.y + head!.height).toBeLessThanOrEqual(box!.y + box!.height);
+      await shot("query-result-scrolled");
+    }
+    await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
   it("grants a second user viewer: they see the connection but no query console; revoked, it is gone", async () => {
     await page.getByRole("link", { name: "Access" }).click();
     await page.getByLabel("User or Google address").fill(VIEWER.username);
