@@ -6,7 +6,6 @@ import type { Config } from "./config/config.js";
 import { type Core, createCore } from "./core.js";
 import { KeySet } from "./crypto/key-set.js";
 import { KEYRING_FILE, openLocalKeyring } from "./crypto/local-keyring.js";
-import { VaultTransit } from "./crypto/vault-transit.js";
 import { asBerthError } from "./errors/mapping.js";
 import { bootstrapAdmin } from "./identity/users.js";
 import { createLogger, type Logger } from "./observability/logger.js";
@@ -48,7 +47,10 @@ export interface StartOptions {
  * Vault that does not answer does not (decrypting calls answer UNAVAILABLE until it does).
  */
 async function openKeys(config: Config, log: Logger): Promise<KeySet> {
-  const vault = config.vault ? new VaultTransit(config.vault) : undefined;
+  // node-vault loads only where Vault is configured: every other start is spared its module graph.
+  const vault = config.vault
+    ? new (await import("./crypto/vault-transit.js")).VaultTransit(config.vault)
+    : undefined;
   if (vault) {
     try {
       await vault.verify();

@@ -1,5 +1,8 @@
 import type { EngineDefinition } from "../definition.js";
-import { oracleDriver } from "./driver.js";
+import { lazyDriver } from "../lazy-driver.js";
 import { TABLE } from "./table.js";
 
-export const oracle: EngineDefinition = { ...TABLE, driver: oracleDriver };
+export const oracle: EngineDefinition = {
+  ...TABLE,
+  driver: lazyDriver("oracle", async () => (await import("./driver.js")).oracleDriver),
+};
