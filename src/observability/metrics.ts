@@ -83,6 +83,13 @@ export function createMetrics(deps: { pools: PoolManager; leases: LeaseManager; 
     labelNames: ["kind", "reason"],
     registers: [registry],
   });
+  // Not among the errors: a client that cancels or goes away is not Berth failing (the shipped
+  // alerts sum berth_errors_total by kind).
+  const cancelled = new Counter({
+    name: "berth_calls_cancelled_total",
+    help: "Calls the client cancelled or abandoned before they finished",
+    registers: [registry],
+  });
   const sessionsDestroyed = new Counter({
     name: "berth_pool_sessions_destroyed_total",
     help: "Sessions closed by the pool, by reason",
@@ -100,7 +107,8 @@ export function createMetrics(deps: { pools: PoolManager; leases: LeaseManager; 
       queryDuration.observe({ connection_id: connectionId }, ms / 1000);
     },
     countError(kind: string, reason: string) {
-      errors.inc({ kind, reason });
+      if (kind === "cancelled") cancelled.inc();
+      else errors.inc({ kind, reason });
     },
   };
 }
