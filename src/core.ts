@@ -46,7 +46,8 @@ export type CoreSettings = Pick<
   | "redisUrl"
   | "rateLimits"
   | "requireTls"
->;
+> &
+  Partial<Pick<Config, "leaseMaxLifetimeMs">>;
 
 export interface Core {
   registry: ConnectionRegistry;
@@ -102,6 +103,7 @@ export function createCore(deps: {
   const plane = createDataPlane(registry, accessCache, {
     connectTimeoutMs: settings.connectTimeoutMs,
     healthIntervalMs: settings.healthIntervalMs,
+    ...(settings.leaseMaxLifetimeMs ? { leaseMaxLifetimeMs: settings.leaseMaxLifetimeMs } : {}),
     onCredentialsDecrypted: (id) => audit.append(systemEvent("credentials.decrypt", id, "pool")),
   });
   dataPlane = plane;

@@ -59,7 +59,7 @@ export function createMetrics(deps: { pools: PoolManager; leases: LeaseManager; 
   });
   const leasesEnded = new Counter({
     name: "berth_leases_ended_total",
-    help: "Leases ended, by reason (released, expired, stream_closed, connection_lost, shutdown)",
+    help: "Leases ended, by reason (released, expired, max_lifetime, stream_closed, connection_lost, revoked, shutdown)",
     labelNames: ["reason"],
     registers: [registry],
   });
