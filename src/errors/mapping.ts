@@ -48,10 +48,13 @@ export const ERROR_DOMAIN = "berth.dev";
 /**
  * Anything thrown becomes a BerthError; the unknown ones become a generic internal error. Given the
  * call's signal, a call the client gave up on (it cancelled, or went away) is `cancelled` whatever
- * broke on the way out (the write into a closed stream, a statement cut short): not a server fault.
+ * broke on the way out (the write into a closed stream): not a server fault. (A statement cut short
+ * by the client is already `cancelled`, from the statement runner.)
  */
 export function asBerthError(err: unknown, signal?: AbortSignal): BerthError {
-  if (signal && clientGaveUp(signal) && !(err instanceof BerthError && err.kind === "cancelled")) {
+  // Only for what Berth did not raise on purpose: a typed error (a refusal, a failed statement) is
+  // reported as it is even if the client has gone since.
+  if (signal && !(err instanceof BerthError) && clientGaveUp(signal)) {
     return new BerthError(
       "cancelled",
       "The caller cancelled the call",
