@@ -48,7 +48,8 @@ export type CoreSettings = Pick<
   | "redisUrl"
   | "rateLimits"
   | "requireTls"
->;
+> &
+  Partial<Pick<Config, "leaseMaxLifetimeMs">>;
 
 export interface Core {
   registry: ConnectionRegistry;
@@ -104,6 +105,7 @@ export function createCore(deps: {
   const plane = createDataPlane(registry, accessCache, {
     connectTimeoutMs: settings.connectTimeoutMs,
     healthIntervalMs: settings.healthIntervalMs,
+    ...(settings.leaseMaxLifetimeMs ? { leaseMaxLifetimeMs: settings.leaseMaxLifetimeMs } : {}),
     onCredentialsDecrypted: (id) => audit.append(systemEvent("credentials.decrypt", id, "pool")),
   });
   dataPlane = plane;

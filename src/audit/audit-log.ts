@@ -13,7 +13,7 @@ export interface AuditEvent {
   transport: string;
   action: string;
   target: string;
-  /** "ok", "denied" or "failed". */
+  /** "ok", "denied", "failed" or "cancelled" (the client gave up on the call). */
   outcome: string;
   reason: string;
   requestId: string;

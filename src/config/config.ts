@@ -59,6 +59,12 @@ const schema = z.object({
   BERTH_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
   BERTH_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(86_400_000).default(60_000),
   BERTH_CANCEL_GRACE_MS: z.coerce.number().int().min(100).max(60_000).default(2_000),
+  BERTH_LEASE_MAX_LIFETIME_MS: z.coerce
+    .number()
+    .int()
+    .min(1_000)
+    .max(7 * 24 * 3_600_000)
+    .default(24 * 3_600_000),
   BERTH_ROW_BATCH_BYTES: z.coerce
     .number()
     .int()
@@ -150,6 +156,8 @@ export interface Config {
   readonly connectTimeoutMs: number;
   readonly statementTimeoutMs: number;
   readonly cancelGraceMs: number;
+  /** However often it is renewed, a lease or Session stream ends after this long. */
+  readonly leaseMaxLifetimeMs: number;
   readonly rowBatchBytes: number;
   readonly healthIntervalMs: number;
   /** How long a sign-in token's principal and an access decision are trusted without the store. */
@@ -224,6 +232,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     connectTimeoutMs: c.BERTH_CONNECT_TIMEOUT_MS,
     statementTimeoutMs: c.BERTH_STATEMENT_TIMEOUT_MS,
     cancelGraceMs: c.BERTH_CANCEL_GRACE_MS,
+    leaseMaxLifetimeMs: c.BERTH_LEASE_MAX_LIFETIME_MS,
     rowBatchBytes: c.BERTH_ROW_BATCH_BYTES,
     healthIntervalMs: c.BERTH_HEALTH_INTERVAL_MS,
     authCacheTtlMs: c.BERTH_AUTH_CACHE_TTL_MS,

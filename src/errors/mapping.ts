@@ -45,11 +45,37 @@ const REASON_OVERRIDES: Record<string, { code: Code; http: number }> = {
 
 export const ERROR_DOMAIN = "berth.dev";
 
-/** Anything thrown becomes a BerthError; the unknown ones become a generic internal error. */
-export function asBerthError(err: unknown): BerthError {
+/**
+ * Anything thrown becomes a BerthError; the unknown ones become a generic internal error. Given the
+ * call's signal, a call the client gave up on (it cancelled, or went away) is `cancelled` whatever
+ * broke on the way out (the write into a closed stream): not a server fault. (A statement cut short
+ * by the client is already `cancelled`, from the statement runner.)
+ */
+export function asBerthError(err: unknown, signal?: AbortSignal): BerthError {
+  // Only for what Berth did not raise on purpose: a typed error (a refusal, a failed statement) is
+  // reported as it is even if the client has gone since.
+  if (signal && !(err instanceof BerthError) && clientGaveUp(signal)) {
+    return new BerthError(
+      "cancelled",
+      "The caller cancelled the call",
+      { reason: "cancelled" },
+      { cause: err },
+    );
+  }
   if (err instanceof BerthError) return err;
   if (err instanceof ConnectError) return fromConnectError(err);
   return new BerthError("internal", "Internal error", {}, { cause: err });
+}
+
+/**
+ * The transports abort a call's signal with no reason or a Canceled/Aborted error when the client
+ * cancels or its stream is reset; a deadline or a shutdown carries another code.
+ */
+function clientGaveUp(signal: AbortSignal): boolean {
+  if (!signal.aborted) return false;
+  const reason: unknown = signal.reason;
+  if (!(reason instanceof ConnectError)) return true;
+  return reason.code === Code.Canceled || reason.code === Code.Aborted;
 }
 
 function fromConnectError(err: ConnectError): BerthError {
@@ -61,9 +87,11 @@ function fromConnectError(err: ConnectError): BerthError {
         ? "unimplemented"
         : err.code === Code.ResourceExhausted
           ? "payload_too_large"
-          : err.code === Code.DeadlineExceeded || err.code === Code.Canceled || err.code === Code.Unavailable
-            ? "unavailable"
-            : "internal";
+          : err.code === Code.Canceled
+            ? "cancelled"
+            : err.code === Code.DeadlineExceeded || err.code === Code.Unavailable
+              ? "unavailable"
+              : "internal";
   return new BerthError(kind, err.rawMessage, {}, { cause: err });
 }
 

@@ -79,7 +79,7 @@ export function createMetrics(deps: MetricsSources) {
   });
   const leasesEnded = new Counter({
     name: "berth_leases_ended_total",
-    help: "Leases ended, by reason (released, expired, stream_closed, connection_lost, shutdown)",
+    help: "Leases ended, by reason (released, expired, max_lifetime, stream_closed, connection_lost, revoked, shutdown)",
     labelNames: ["reason"],
     registers: [registry],
   });
@@ -103,6 +103,13 @@ export function createMetrics(deps: MetricsSources) {
     labelNames: ["kind", "reason"],
     registers: [registry],
   });
+  // Not among the errors: a client that cancels or goes away is not Berth failing (the shipped
+  // alerts sum berth_errors_total by kind).
+  const cancelled = new Counter({
+    name: "berth_calls_cancelled_total",
+    help: "Calls the client cancelled or abandoned before they finished",
+    registers: [registry],
+  });
   const sessionsDestroyed = new Counter({
     name: "berth_pool_sessions_destroyed_total",
     help: "Sessions closed by the pool, by reason",
@@ -120,7 +127,8 @@ export function createMetrics(deps: MetricsSources) {
       queryDuration.observe({ connection_id: connectionId }, ms / 1000);
     },
     countError(kind: string, reason: string) {
-      errors.inc({ kind, reason });
+      if (kind === "cancelled") cancelled.inc();
+      else errors.inc({ kind, reason });
     },
   };
 }

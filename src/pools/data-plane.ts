@@ -9,6 +9,8 @@ import { PoolManager } from "./pool-manager.js";
 export interface DataPlaneOptions {
   connectTimeoutMs: number;
   healthIntervalMs: number;
+  /** However often it is renewed, a lease or Session stream ends after this long. */
+  leaseMaxLifetimeMs?: number;
   /** Told when a pool decrypts a connection's credentials (for the audit log); may refuse by throwing. */
   onCredentialsDecrypted?: (connectionId: string) => Promise<void>;
 }
@@ -54,7 +56,10 @@ export function createDataPlane(
     onRetire: (id) => health.unwatch(id),
     usable: (pool) => health.usable(pool),
   });
-  const leases = new LeaseManager(pools);
+  const leases = new LeaseManager(
+    pools,
+    options.leaseMaxLifetimeMs ? { maxLifetimeMs: options.leaseMaxLifetimeMs } : {},
+  );
   metrics = createMetrics({ pools, leases, health });
   return {
     pools,

@@ -2,51 +2,48 @@ import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { NotFoundError, ValidationError } from "../errors/berth-error.js";
 import type { Principal } from "../identity/principal.js";
-import type { ConnectionPool, PooledSession } from "./pool.js";
+import { Lease, type LeaseEndReason, type LeaseKind } from "./lease.js";
 import type { Intent, PoolManager } from "./pool-manager.js";
+import type { StatementInput, StatementOptions } from "./statement.js";
+
+export { Lease, type LeaseEndReason, type LeaseKind } from "./lease.js";
 
 export const DEFAULT_IDLE_TTL_MS = 60_000;
 export const MAX_IDLE_TTL_MS = 3_600_000;
-
-/** Why a lease ended, as a closed set for metrics and audit. */
-export type LeaseEndReason = "released" | "expired" | "stream_closed" | "connection_lost" | "shutdown";
-
-export interface Lease {
-  readonly id: string;
-  readonly connectionId: string;
-  readonly principalId: string;
-  readonly pool: ConnectionPool;
-  readonly pooled: PooledSession;
-  readonly idleTtlMs: number;
-  /** Epoch ms after which an idle lease is reclaimed. */
-  expiresAt: number;
-  inTransaction: boolean;
-  /** Calls on one lease run one at a time, in order. */
-  tail: Promise<unknown>;
-  busy: number;
-  ended: boolean;
-}
+/** However often it is renewed, a lease (or a Session stream) ends after this long by default. */
+export const DEFAULT_MAX_LIFETIME_MS = 24 * 3_600_000;
 
 export interface LeaseEvents {
   opened: [Lease];
   ended: [Lease, LeaseEndReason];
 }
 
+export interface LeaseManagerOptions {
+  reapIntervalMs?: number;
+  now?: () => number;
+  /** The longest a lease may live, renewals or not. */
+  maxLifetimeMs?: number;
+}
+
 /**
- * Leases: one pooled session reserved for one principal until released, expired, or (for session
- * streams) the stream ends. Ending a lease rolls back, resets the session and returns it exactly
- * once. A lease id alone grants nothing: every lookup checks the principal.
+ * Leases: one pooled session reserved for one principal until released, expired, past its maximum
+ * lifetime, revoked, or (for Session streams) the stream ends. Ending a lease cancels what runs on
+ * it, rolls back, resets the session and returns it exactly once. A lease id alone grants nothing:
+ * every lookup checks the principal. Every open lease and Session stream is known here, with its
+ * principal and connection, so that a change of access can end exactly the ones it concerns.
  */
 export class LeaseManager extends EventEmitter<LeaseEvents> {
   readonly #pools: PoolManager;
   readonly #leases = new Map<string, Lease>();
   readonly #reaper: NodeJS.Timeout;
   readonly #now: () => number;
+  readonly #maxLifetimeMs: number;
 
-  constructor(pools: PoolManager, options: { reapIntervalMs?: number; now?: () => number } = {}) {
+  constructor(pools: PoolManager, options: LeaseManagerOptions = {}) {
     super();
     this.#pools = pools;
     this.#now = options.now ?? Date.now;
+    this.#maxLifetimeMs = options.maxLifetimeMs ?? DEFAULT_MAX_LIFETIME_MS;
     this.#reaper = setInterval(() => this.#reap(), options.reapIntervalMs ?? 1_000);
     this.#reaper.unref();
   }
@@ -64,22 +61,22 @@ export class LeaseManager extends EventEmitter<LeaseEvents> {
     connectionId: string,
     idleTtlMs: number,
     intent: Intent = "write",
+    kind: LeaseKind = "lease",
   ): Promise<Lease> {
     const ttl = LeaseManager.idleTtl(idleTtlMs);
     const { pool, pooled } = await this.#pools.acquire(connectionId, intent);
-    const lease: Lease = {
+    const now = this.#now();
+    const lease = new Lease({
       id: `lease_${randomBytes(18).toString("base64url")}`,
+      kind,
       connectionId,
-      principalId: principal.userId,
+      principal,
       pool,
       pooled,
       idleTtlMs: ttl,
-      expiresAt: this.#now() + ttl,
-      inTransaction: false,
-      tail: Promise.resolve(),
-      busy: 0,
-      ended: false,
-    };
+      now: this.#now,
+      endsAt: now + this.#maxLifetimeMs,
+    });
     this.#leases.set(lease.id, lease);
     this.emit("opened", lease);
     return lease;
@@ -93,39 +90,53 @@ export class LeaseManager extends EventEmitter<LeaseEvents> {
     return lease;
   }
 
-  touch(lease: Lease): void {
-    lease.expiresAt = this.#now() + lease.idleTtlMs;
+  /** RenewLease: another idle TTL, up to the lease's maximum lifetime. */
+  renew(lease: Lease): Lease {
+    lease.touch();
+    return lease;
   }
 
-  /** Runs `fn` on the lease after whatever runs on it now; keeps the lease alive meanwhile. */
-  async use<T>(lease: Lease, fn: () => Promise<T>): Promise<T> {
-    const run = lease.tail.then(async () => {
-      if (lease.ended) throw new NotFoundError("lease", lease.id);
-      lease.busy++;
-      try {
-        return await fn();
-      } finally {
-        lease.busy--;
-        this.touch(lease);
-      }
-    });
-    lease.tail = run.catch(() => {});
-    return run;
+  /**
+   * Runs a statement on the lease in its turn. A session the statement left broken ends the lease
+   * (the session is destroyed, not returned).
+   */
+  async *run(lease: Lease, statement: StatementInput, options: StatementOptions) {
+    try {
+      yield* lease.run(statement, options);
+    } finally {
+      if (!lease.pooled.session.healthy) void this.end(lease, "connection_lost");
+    }
   }
 
   /** Ends a lease: rollback + reset + back to the pool, or destroyed if the session is broken. */
   async end(lease: Lease, reason: LeaseEndReason): Promise<void> {
     if (lease.ended) return;
-    lease.ended = true;
     this.#leases.delete(lease.id);
+    // Aborts the call in flight and waits for it to let go before the session moves on.
+    const ending = lease.markEnded(reason);
     this.emit("ended", lease, reason);
-    // Let a call in flight finish (its caller has been told to cancel) before the session moves on.
-    await lease.tail;
+    await ending;
     if (lease.pooled.session.healthy && reason !== "connection_lost") {
       await lease.pool.release(lease.pooled, { reset: true });
     } else {
       await lease.pool.destroy(lease.pooled);
     }
+  }
+
+  /**
+   * Ends every open lease and Session stream the predicate selects (a revoked grant, a disabled
+   * user, a sign-out): each is rolled back, reset and returned, and its next call fails. Resolves
+   * with how many were ended, once their sessions are back in the pool.
+   */
+  async endWhere(predicate: (lease: Lease) => boolean, reason: LeaseEndReason): Promise<number> {
+    const chosen = [...this.#leases.values()].filter(predicate);
+    await Promise.all(chosen.map((l) => this.end(l, reason)));
+    return chosen.length;
+  }
+
+  /** Every open lease and Session stream (for status and revocation). */
+  list(): Lease[] {
+    return [...this.#leases.values()];
   }
 
   get active(): number {
@@ -135,7 +146,9 @@ export class LeaseManager extends EventEmitter<LeaseEvents> {
   #reap(): void {
     const now = this.#now();
     for (const lease of this.#leases.values()) {
-      if (lease.busy === 0 && lease.expiresAt <= now) void this.end(lease, "expired");
+      // The maximum lifetime is absolute: a busy lease is cut short too (its statement cancelled).
+      if (lease.endsAt <= now) void this.end(lease, "max_lifetime");
+      else if (lease.busy === 0 && lease.expiresAt <= now) void this.end(lease, "expired");
     }
   }
 

@@ -87,10 +87,15 @@ export async function startGrpcJsServer(options: {
           const messages = (res.message as AsyncIterable<unknown>)[Symbol.asyncIterator]();
           try {
             for (;;) {
-              if (abort.signal.aborted) return;
+              if (abort.signal.aborted) {
+                // The client cancelled: the chain sees it (logged, counted, audited as cancelled).
+                await messages.throw?.(abort.signal.reason).catch(() => {});
+                return;
+              }
               const next = await messages.next();
               if (next.done) break;
-              if (!call.write(next.value)) await new Promise<void>((r) => call.once("drain", r));
+              // A cancelled call never drains: waiting for that alone would hold its session forever.
+              if (!call.write(next.value)) await drainedOrAborted(call, abort.signal);
             }
             if (!abort.signal.aborted) call.end();
           } catch (err) {
@@ -125,6 +130,19 @@ export async function startGrpcJsServer(options: {
         });
       }),
   };
+}
+
+function drainedOrAborted(call: grpc.ServerWritableStream<unknown, unknown>, signal: AbortSignal) {
+  return new Promise<void>((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      call.off("drain", done);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    call.once("drain", done);
+    signal.addEventListener("abort", done, { once: true });
+  });
 }
 
 function metadataOf(headers: Headers): grpc.Metadata {

@@ -10,13 +10,16 @@ import {
   Intent,
   IsolationLevel,
   type Lease as LeaseMessage,
+  type OpenSession,
+  type SessionRequest,
   type SessionResponse,
   type Statement,
 } from "../gen/berth/v1/broker_service_pb.js";
 import type { Principal } from "../identity/principal.js";
 import type { Lease, LeaseManager } from "../pools/leases.js";
+import { runOnce } from "../pools/one-shot.js";
 import type { Intent as PoolIntent, PoolManager } from "../pools/pool-manager.js";
-import { runStatement, type StatementInput, type StatementOptions } from "../pools/statement.js";
+import type { StatementInput, StatementOptions } from "../pools/statement.js";
 import { principalOf } from "./context.js";
 
 export interface BrokerServiceDeps {
@@ -57,11 +60,10 @@ function leaseMessage(lease: Lease): LeaseMessage {
   };
 }
 
+type TimedChunk = QueryChunk & { durationMs?: number };
+
 /** A chunk of a statement's result as the wire message both Execute and Session send. */
-function resultMessage(
-  c: QueryChunk & { durationMs?: number },
-  observe?: (ms: number) => void,
-): ExecuteResponse {
+function resultMessage(c: TimedChunk, observe?: (ms: number) => void): ExecuteResponse {
   const message: ExecuteResponse = { $typeName: "berth.v1.ExecuteResponse" };
   if (c.columns) message.columns = { $typeName: "berth.v1.Columns", columns: c.columns };
   if (c.rows) message.rows = { $typeName: "berth.v1.RowBatch", rows: c.rows };
@@ -79,8 +81,9 @@ function resultMessage(
   return message;
 }
 
-export function createBrokerService(deps: BrokerServiceDeps): ServiceImpl<typeof BrokerService> {
-  const { pools, leases } = deps;
+/** The broker's steps, shared by its methods: authorize, run, map results to messages. */
+function brokerSteps(deps: BrokerServiceDeps) {
+  const { leases } = deps;
 
   async function authorizeUse(principal: Principal, connectionId: string): Promise<void> {
     const key = `${principal.userId}|${connectionId}`;
@@ -98,78 +101,64 @@ export function createBrokerService(deps: BrokerServiceDeps): ServiceImpl<typeof
     };
   }
 
-  /** Runs a statement on a lease, holding it busy until the last event is consumed. */
-  async function* onLease(lease: Lease, statement: StatementInput, signal: AbortSignal) {
-    // Take our place in the lease's queue before waiting: two calls on one lease run in turn.
-    const previous = lease.tail;
-    let done!: () => void;
-    lease.tail = new Promise<void>((r) => {
-      done = r;
-    });
-    await previous;
-    lease.busy++;
-    try {
-      yield* runStatement(lease.pooled, lease.pool.driver, statement, statementOptions(signal));
-    } finally {
-      lease.busy--;
-      leases.touch(lease);
-      done();
-      if (!lease.pooled.session.healthy) void leases.end(lease, "connection_lost");
+  /** A statement's chunks as wire messages, its duration observed for the metrics. */
+  async function* results(connectionId: string, chunks: AsyncIterable<TimedChunk>) {
+    const observe = (ms: number) => deps.observeQuery?.(connectionId, ms);
+    for await (const c of chunks) yield resultMessage(c, observe);
+  }
+
+  async function openStream(principal: Principal, open: OpenSession): Promise<Lease> {
+    await authorizeUse(principal, open.connectionId);
+    return leases.open(principal, open.connectionId, open.idleTtlMs, intentOf(open.intent), "stream");
+  }
+
+  /** One request of a session stream, answered with its events. */
+  async function* sessionStep(lease: Lease, r: SessionRequest["request"], signal: AbortSignal) {
+    switch (r.case) {
+      case "execute":
+        for await (const m of results(
+          lease.connectionId,
+          leases.run(lease, statementInput(r.value), statementOptions(signal)),
+        )) {
+          yield sessionResponse(m);
+        }
+        return;
+      case "begin":
+        await lease.begin(ISOLATION[r.value.isolation], r.value.readOnly);
+        yield transactionState(true);
+        return;
+      case "commit":
+      case "rollback":
+        await lease.finish(r.case);
+        yield transactionState(false);
+        return;
+      default:
+        throw ValidationError.field("request", "after `open`, send execute, begin, commit or rollback");
     }
   }
 
-  async function transaction(
-    lease: Lease,
-    action: "begin" | "commit" | "rollback",
-    isolation?: IsolationLevel,
-    readOnly = false,
-  ) {
-    await leases.use(lease, async () => {
-      const s = lease.pooled.session;
-      if (action === "begin") {
-        if (lease.inTransaction)
-          throw ValidationError.field("begin", "a transaction is already open on this lease");
-        await s.begin(ISOLATION[isolation ?? IsolationLevel.UNSPECIFIED], readOnly);
-        lease.inTransaction = true;
-      } else {
-        lease.inTransaction = false;
-        await (action === "commit" ? s.commit() : s.rollback());
-      }
-    });
-  }
+  return { authorizeUse, statementOptions, results, openStream, sessionStep };
+}
 
+export function createBrokerService(deps: BrokerServiceDeps): ServiceImpl<typeof BrokerService> {
+  const { pools, leases } = deps;
+  const { authorizeUse, statementOptions, results, openStream, sessionStep } = brokerSteps(deps);
   return {
     async *execute(req, ctx) {
       const principal = principalOf(ctx);
       const statement = statementInput(req.statement);
+      const options = statementOptions(ctx.signal);
       if (req.target.case === "leaseId") {
         const lease = leases.find(principal, req.target.value);
-        const observe = (ms: number) => {
-          deps.observeQuery?.(lease.connectionId, ms);
-          lease.pool.recordQuery(ms);
-        };
-        for await (const e of onLease(lease, statement, ctx.signal)) yield resultMessage(e, observe);
+        yield* results(lease.connectionId, leases.run(lease, statement, options));
         return;
       }
       if (req.target.case !== "connectionId") {
         throw ValidationError.field("target", "give connectionId (one pooled session) or leaseId");
       }
-      await authorizeUse(principal, req.target.value);
-      const { pool, pooled } = await pools.acquire(req.target.value, intentOf(req.intent));
-      try {
-        const observe = (ms: number) => {
-          deps.observeQuery?.(pool.connectionId, ms);
-          pool.recordQuery(ms);
-        };
-        for await (const e of runStatement(pooled, pool.driver, statement, statementOptions(ctx.signal))) {
-          yield resultMessage(e, observe);
-        }
-      } finally {
-        // Reset even after one statement: a SET in it must not reach the next borrower. The caller
-        // does not wait for it: its result is complete, and the session returns to the pool only
-        // once the reset has run (a failed reset drops it), so no borrower can see the old state.
-        void pool.release(pooled, { reset: true }).catch(() => {});
-      }
+      const connectionId = req.target.value;
+      await authorizeUse(principal, connectionId);
+      yield* results(connectionId, runOnce(pools, connectionId, intentOf(req.intent), statement, options));
     },
 
     async *session(requests, ctx: HandlerContext) {
@@ -179,10 +168,8 @@ export function createBrokerService(deps: BrokerServiceDeps): ServiceImpl<typeof
       if (first.done || first.value.request.case !== "open") {
         throw ValidationError.field("open", "the first message of a session must be `open`");
       }
-      const open = first.value.request.value;
-      await authorizeUse(principal, open.connectionId);
-      const lease = await leases.open(principal, open.connectionId, open.idleTtlMs, intentOf(open.intent));
-      const idle = idleGuard(it, lease.idleTtlMs);
+      const lease = await openStream(principal, first.value.request.value);
+      const idle = idleGuard(it, lease);
       try {
         yield { event: { case: "opened", value: leaseMessage(lease) } } satisfies Omit<
           SessionResponse,
@@ -191,63 +178,11 @@ export function createBrokerService(deps: BrokerServiceDeps): ServiceImpl<typeof
         for (;;) {
           const next = await idle.next();
           if (next.done) return;
-          leases.touch(lease);
-          const r = next.value.request;
+          lease.touch();
           try {
-            switch (r.case) {
-              case "execute":
-                for await (const e of onLease(lease, statementInput(r.value), ctx.signal)) {
-                  yield sessionResponse(
-                    resultMessage(e, (ms) => {
-                      deps.observeQuery?.(lease.connectionId, ms);
-                      lease.pool.recordQuery(ms);
-                    }),
-                  );
-                }
-                break;
-              case "begin":
-                await transaction(lease, "begin", r.value.isolation, r.value.readOnly);
-                yield {
-                  event: {
-                    case: "transaction",
-                    value: { $typeName: "berth.v1.TransactionState", inTransaction: true },
-                  },
-                };
-                break;
-              case "commit":
-              case "rollback":
-                await transaction(lease, r.case);
-                yield {
-                  event: {
-                    case: "transaction",
-                    value: { $typeName: "berth.v1.TransactionState", inTransaction: false },
-                  },
-                };
-                break;
-              default:
-                throw ValidationError.field(
-                  "request",
-                  "after `open`, send execute, begin, commit or rollback",
-                );
-            }
+            yield* sessionStep(lease, next.value.request, ctx.signal);
           } catch (err) {
-            if (
-              !(err instanceof BerthError) ||
-              !IN_BAND_ERRORS.has(err.kind) ||
-              !lease.pooled.session.healthy
-            )
-              throw err;
-            yield {
-              event: {
-                case: "error",
-                value: {
-                  $typeName: "berth.v1.StatementError",
-                  reason: String(err.details.reason ?? err.kind),
-                  errorCode: String(err.details.error_code ?? ""),
-                  message: err.message,
-                },
-              },
-            };
+            yield statementError(err, lease);
           }
         }
       } finally {
@@ -267,9 +202,7 @@ export function createBrokerService(deps: BrokerServiceDeps): ServiceImpl<typeof
     },
 
     async renewLease(req, ctx) {
-      const lease = leases.find(principalOf(ctx), req.leaseId);
-      leases.touch(lease);
-      return { lease: leaseMessage(lease) };
+      return { lease: leaseMessage(leases.renew(leases.find(principalOf(ctx), req.leaseId))) };
     },
 
     async releaseLease(req, ctx) {
@@ -278,18 +211,51 @@ export function createBrokerService(deps: BrokerServiceDeps): ServiceImpl<typeof
     },
 
     async begin(req, ctx) {
-      await transaction(leases.find(principalOf(ctx), req.leaseId), "begin", req.isolation, req.readOnly);
+      await leases.find(principalOf(ctx), req.leaseId).begin(ISOLATION[req.isolation], req.readOnly);
       return {};
     },
 
     async commit(req, ctx) {
-      await transaction(leases.find(principalOf(ctx), req.leaseId), "commit");
+      await leases.find(principalOf(ctx), req.leaseId).finish("commit");
       return {};
     },
 
     async rollback(req, ctx) {
-      await transaction(leases.find(principalOf(ctx), req.leaseId), "rollback");
+      await leases.find(principalOf(ctx), req.leaseId).finish("rollback");
       return {};
+    },
+  };
+}
+
+function transactionState(inTransaction: boolean): SessionResponse {
+  return {
+    $typeName: "berth.v1.SessionResponse",
+    event: { case: "transaction", value: { $typeName: "berth.v1.TransactionState", inTransaction } },
+  };
+}
+
+/**
+ * A statement's failure as an in-band event when it leaves the session usable; anything else
+ * (the lease ended, the connection broke, an unexpected fault) ends the stream by rethrowing.
+ */
+function statementError(err: unknown, lease: Lease): SessionResponse {
+  if (
+    !(err instanceof BerthError) ||
+    !IN_BAND_ERRORS.has(err.kind) ||
+    lease.ended ||
+    !lease.pooled.session.healthy
+  )
+    throw err;
+  return {
+    $typeName: "berth.v1.SessionResponse",
+    event: {
+      case: "error",
+      value: {
+        $typeName: "berth.v1.StatementError",
+        reason: String(err.details.reason ?? err.kind),
+        errorCode: String(err.details.error_code ?? ""),
+        message: err.message,
+      },
     },
   };
 }
@@ -301,20 +267,24 @@ function sessionResponse(result: ExecuteResponse): SessionResponse {
 
 /**
  * Reads a session's requests, failing with a deadline error when the caller stays silent longer
- * than the idle TTL. One timer per session, re-armed per message (not a timer and a race each time).
+ * than the idle TTL, or with the lease's own reason when it is ended meanwhile (revoked, past its
+ * lifetime, shutdown). One timer per session, re-armed per message (not a timer and a race each time).
  */
-function idleGuard<T>(it: AsyncIterator<T>, idleMs: number) {
+function idleGuard<T>(it: AsyncIterator<T>, lease: Lease) {
   let expire: ((err: Error) => void) | undefined;
   const timer = setTimeout(() => {
     expire?.(
-      new DeadlineExceededError(`The session was idle for ${idleMs} ms and was closed`, {
+      new DeadlineExceededError(`The session was idle for ${lease.idleTtlMs} ms and was closed`, {
         reason: "idle_timeout",
       }),
     );
-  }, idleMs);
+  }, lease.idleTtlMs);
   timer.unref();
+  const onEnded = () => expire?.(lease.endedError());
+  lease.signal.addEventListener("abort", onEnded, { once: true });
   return {
     next(): Promise<IteratorResult<T>> {
+      if (lease.ended) return Promise.reject(lease.endedError());
       timer.refresh();
       return new Promise<IteratorResult<T>>((resolve, reject) => {
         expire = reject;
@@ -323,6 +293,7 @@ function idleGuard<T>(it: AsyncIterator<T>, idleMs: number) {
     },
     stop() {
       clearTimeout(timer);
+      lease.signal.removeEventListener("abort", onEnded);
     },
   };
 }

@@ -7,7 +7,7 @@ import {
   NotFoundError,
   ValidationError,
 } from "../../src/errors/berth-error.js";
-import { toConnectError, toRestError } from "../../src/errors/mapping.js";
+import { asBerthError, isServerFault, toConnectError, toRestError } from "../../src/errors/mapping.js";
 import { BadRequestSchema, ErrorInfoSchema } from "../../src/gen/google/rpc/error_details_pb.js";
 
 describe("error mapping", () => {
@@ -50,5 +50,27 @@ describe("error mapping", () => {
 
   it("keeps framework errors meaningful", () => {
     expect(toRestError(new ConnectError("bad", Code.InvalidArgument), "r").status).toBe(400);
+  });
+
+  it("a call its client gave up on is cancelled, not a server fault; deadlines and typed errors keep theirs", () => {
+    const gone = new AbortController();
+    gone.abort();
+    // What a transport throws into the handler when the client has gone: a write into a dead stream.
+    const writeError = Object.assign(new Error("The stream has been destroyed"), {
+      code: "ERR_HTTP2_INVALID_STREAM",
+    });
+    expect(asBerthError(writeError).kind).toBe("internal");
+    const cancelled = asBerthError(writeError, gone.signal);
+    expect(cancelled.kind).toBe("cancelled");
+    expect(isServerFault(cancelled)).toBe(false);
+    expect(toConnectError(cancelled, "r").code).toBe(Code.Canceled);
+    const reset = new AbortController();
+    reset.abort(new ConnectError("stream reset", Code.Canceled));
+    expect(asBerthError(writeError, reset.signal).kind).toBe("cancelled");
+    const late = new AbortController();
+    late.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded));
+    expect(asBerthError(writeError, late.signal).kind).toBe("internal");
+    expect(asBerthError(new NotFoundError("lease", "l"), gone.signal).kind).toBe("not_found");
+    expect(asBerthError(new ConnectError("aborted", Code.Canceled)).kind).toBe("cancelled");
   });
 });

@@ -43,15 +43,12 @@ export function auditInterceptor(audit: AuditLog): Interceptor {
     try {
       res = await next(req);
     } catch (err) {
-      const e = asBerthError(err);
-      await record(
-        DENIALS.has(e.kind) ? "denied" : "failed",
-        String(e.details.reason ?? e.kind),
-        requestTarget,
-      );
+      const e = asBerthError(err, req.signal);
+      await record(outcomeOf(e), String(e.details.reason ?? e.kind), requestTarget);
       throw err;
     }
-    if (res.stream) return { ...res, message: auditedStream(res, record, requestTarget) } as StreamResponse;
+    if (res.stream)
+      return { ...res, message: auditedStream(res, record, requestTarget, req.signal) } as StreamResponse;
     if (!FAILURES_ONLY.has(req.service.typeName))
       await record("ok", "", requestTarget || targetOf(res.message));
     return res;
@@ -62,14 +59,20 @@ async function* auditedStream(
   res: StreamResponse,
   record: (outcome: string, reason: string, target: string) => Promise<void>,
   target: string,
+  signal: AbortSignal,
 ) {
   try {
     yield* res.message;
   } catch (err) {
-    const e = asBerthError(err);
-    await record(DENIALS.has(e.kind) ? "denied" : "failed", String(e.details.reason ?? e.kind), target);
+    const e = asBerthError(err, signal);
+    await record(outcomeOf(e), String(e.details.reason ?? e.kind), target);
     throw err;
   }
+}
+
+/** A call the client cancelled is neither a denial nor a failure. */
+function outcomeOf(e: { kind: string }): string {
+  return e.kind === "cancelled" ? "cancelled" : DENIALS.has(e.kind) ? "denied" : "failed";
 }
 
 /** The connection (or lease) a message is about, from its usual field names. */

@@ -14,7 +14,7 @@ export function errorInterceptor(
   return (next) => async (req) => {
     const { requestId } = req.contextValues.get(requestInfoKey);
     const convert = (err: unknown) => {
-      const berth = asBerthError(err);
+      const berth = asBerthError(err, req.signal);
       countError?.(berth.kind, typeof berth.details.reason === "string" ? berth.details.reason : "");
       if (isServerFault(berth))
         log.error({ request_id: requestId, err: berth.cause ?? berth }, "request failed with a server fault");

@@ -1,0 +1,203 @@
+import type { IsolationLevelId } from "../drivers/driver.js";
+import {
+  type BerthError,
+  DeadlineExceededError,
+  NotFoundError,
+  PermissionDeniedError,
+  UnavailableError,
+  ValidationError,
+} from "../errors/berth-error.js";
+import type { Principal } from "../identity/principal.js";
+import type { ConnectionPool, PooledSession } from "./pool.js";
+import { runStatement, type StatementInput, type StatementOptions } from "./statement.js";
+
+/** Why a lease ended, as a closed set for metrics and audit. */
+export type LeaseEndReason =
+  | "released"
+  | "expired"
+  | "max_lifetime"
+  | "stream_closed"
+  | "connection_lost"
+  | "revoked"
+  | "shutdown";
+
+/** A lease asked for by AcquireLease, or the one a Session stream holds for its whole life. */
+export type LeaseKind = "lease" | "stream";
+
+export interface LeaseInit {
+  id: string;
+  kind: LeaseKind;
+  connectionId: string;
+  principal: Principal;
+  pool: ConnectionPool;
+  pooled: PooledSession;
+  idleTtlMs: number;
+  now: () => number;
+  /** Epoch ms after which the lease ends whatever the caller does. */
+  endsAt: number;
+}
+
+/**
+ * One pooled session reserved for one principal. Calls on it run one at a time, in order; it keeps
+ * its transaction state; when it ends (released, expired, revoked...) its signal aborts, which
+ * cancels the statement running on it and ends the Session stream holding it.
+ */
+export class Lease {
+  readonly id: string;
+  readonly kind: LeaseKind;
+  readonly connectionId: string;
+  readonly principal: Principal;
+  readonly pool: ConnectionPool;
+  readonly pooled: PooledSession;
+  readonly idleTtlMs: number;
+  /** Epoch ms of the maximum lifetime: no renewal reaches past it. */
+  readonly endsAt: number;
+  /** Epoch ms after which an idle lease is reclaimed. */
+  expiresAt: number;
+  readonly #now: () => number;
+  readonly #stop = new AbortController();
+  #tail: Promise<void> = Promise.resolve();
+  #busy = 0;
+  #inTransaction = false;
+  #endReason: LeaseEndReason | undefined;
+
+  constructor(init: LeaseInit) {
+    this.id = init.id;
+    this.kind = init.kind;
+    this.connectionId = init.connectionId;
+    this.principal = init.principal;
+    this.pool = init.pool;
+    this.pooled = init.pooled;
+    this.idleTtlMs = init.idleTtlMs;
+    this.endsAt = init.endsAt;
+    this.#now = init.now;
+    this.expiresAt = Math.min(init.now() + init.idleTtlMs, init.endsAt);
+  }
+
+  get principalId(): string {
+    return this.principal.userId;
+  }
+  get busy(): number {
+    return this.#busy;
+  }
+  get inTransaction(): boolean {
+    return this.#inTransaction;
+  }
+  get ended(): boolean {
+    return this.#endReason !== undefined;
+  }
+  get endReason(): LeaseEndReason | undefined {
+    return this.#endReason;
+  }
+  /** Aborted when the lease ends. */
+  get signal(): AbortSignal {
+    return this.#stop.signal;
+  }
+
+  /** Keeps an idle lease alive for another idle TTL, never past its maximum lifetime. */
+  touch(): void {
+    this.expiresAt = Math.min(this.#now() + this.idleTtlMs, this.endsAt);
+  }
+
+  /** Runs a statement after whatever runs on the lease now, holding it busy until the last chunk. */
+  async *run(statement: StatementInput, options: StatementOptions) {
+    const leave = await this.#enter();
+    try {
+      const signal = AbortSignal.any([options.signal, this.#stop.signal]);
+      for await (const chunk of runStatement(this.pooled, this.pool.driver, statement, {
+        ...options,
+        signal,
+      })) {
+        if (chunk.completion) this.pool.recordQuery(chunk.durationMs ?? 0);
+        yield chunk;
+      }
+    } catch (err) {
+      // A statement cut short because the lease ended reports why the lease ended.
+      throw this.ended ? this.endedError() : err;
+    } finally {
+      leave();
+    }
+  }
+
+  async begin(isolation: IsolationLevelId | undefined, readOnly: boolean): Promise<void> {
+    await this.#use(async () => {
+      if (this.#inTransaction)
+        throw ValidationError.field("begin", "a transaction is already open on this lease");
+      await this.pooled.session.begin(isolation, readOnly);
+      this.#inTransaction = true;
+    });
+  }
+
+  async finish(action: "commit" | "rollback"): Promise<void> {
+    await this.#use(async () => {
+      this.#inTransaction = false;
+      await (action === "commit" ? this.pooled.session.commit() : this.pooled.session.rollback());
+    });
+  }
+
+  /**
+   * Marks the lease ended and aborts what runs on it; resolves once the call in flight (told to
+   * cancel) has let go of the session. Returns false if it had already ended.
+   */
+  async markEnded(reason: LeaseEndReason): Promise<boolean> {
+    if (this.#endReason) return false;
+    this.#endReason = reason;
+    this.#stop.abort(this.endedError());
+    await this.#tail;
+    return true;
+  }
+
+  /** What a call on the lease is told once it has ended. */
+  endedError(): BerthError {
+    switch (this.#endReason) {
+      case "revoked":
+        return new PermissionDeniedError(
+          "Access to this connection was revoked; the lease was ended",
+          "access_revoked",
+        );
+      case "max_lifetime":
+        return new DeadlineExceededError("The lease reached its maximum lifetime and was ended", {
+          reason: "lease_max_lifetime",
+        });
+      case "shutdown":
+        return new UnavailableError("Berth is shutting down; the lease was ended", {
+          reason: "shutting_down",
+        });
+      case "connection_lost":
+        return new UnavailableError("The database connection of this lease was lost", {
+          reason: "connection_lost",
+        });
+      default:
+        return new NotFoundError("lease", this.id);
+    }
+  }
+
+  /** Waits for the lease's turn; the returned function gives the turn back. */
+  async #enter(): Promise<() => void> {
+    const previous = this.#tail;
+    let done!: () => void;
+    this.#tail = new Promise<void>((r) => {
+      done = r;
+    });
+    await previous;
+    if (this.ended) {
+      done();
+      throw this.endedError();
+    }
+    this.#busy++;
+    return () => {
+      this.#busy--;
+      this.touch();
+      done();
+    };
+  }
+
+  async #use<T>(fn: () => Promise<T>): Promise<T> {
+    const leave = await this.#enter();
+    try {
+      return await fn();
+    } finally {
+      leave();
+    }
+  }
+}
