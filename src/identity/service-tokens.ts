@@ -142,6 +142,25 @@ export function createServiceTokens(deps: {
       return principalOf(row, `cert:${row.id}`);
     },
 
+    /**
+     * The principal a service principal stands for now (by its token, or for a client certificate
+     * by the token it was mapped to), or undefined once that token was revoked or has expired.
+     */
+    async current(p: Principal): Promise<Principal | undefined> {
+      const byCertificate = p.sessionHash.startsWith("cert:");
+      const row = await deps.db
+        .selectFrom("service_tokens")
+        .selectAll()
+        .where(
+          byCertificate ? "id" : "token_hash",
+          "=",
+          byCertificate ? p.sessionHash.slice(5) : p.sessionHash,
+        )
+        .executeTakeFirst();
+      if (!row || row.revoked_at || new Date(row.expires_at) <= clock()) return undefined;
+      return principalOf(row, p.sessionHash);
+    },
+
     /** The service principal a bearer token stands for, or UnauthenticatedError with the reason. */
     async authenticate(token: string): Promise<Principal> {
       if (!TOKEN_SHAPE.test(token))

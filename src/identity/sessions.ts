@@ -37,7 +37,28 @@ export async function issueSession(db: Db, user: UserRow, ttlMs: number, now: Da
 export async function authenticateToken(db: Db, token: string, now: Date): Promise<Principal> {
   if (!TOKEN_SHAPE.test(token))
     throw new UnauthenticatedError("The bearer token is malformed", "invalid_token");
-  const tokenHash = hashToken(token);
+  const found = await sessionPrincipal(db, hashToken(token), now);
+  if (found === "unknown") {
+    throw new UnauthenticatedError(
+      "The session is unknown or was signed out; sign in again",
+      "invalid_token",
+    );
+  }
+  if (found === "expired")
+    throw new UnauthenticatedError("The session has expired; sign in again", "token_expired");
+  return found;
+}
+
+/**
+ * The principal a session stands for now, by its token hash: "unknown" once it was signed out, its
+ * user disabled or deleted; "expired" past its expiry. Used at sign-in of each call and again when
+ * open access is re-checked after a revocation.
+ */
+export async function sessionPrincipal(
+  db: Db,
+  tokenHash: string,
+  now: Date,
+): Promise<Principal | "unknown" | "expired"> {
   const row = await db
     .selectFrom("sessions")
     .innerJoin("users", "users.id", "sessions.user_id")
@@ -52,15 +73,9 @@ export async function authenticateToken(db: Db, token: string, now: Date): Promi
     ])
     .where("sessions.token_hash", "=", tokenHash)
     .executeTakeFirst();
-  if (!row || row.revoked_at !== null || row.disabled) {
-    throw new UnauthenticatedError(
-      "The session is unknown or was signed out; sign in again",
-      "invalid_token",
-    );
-  }
+  if (!row || row.revoked_at !== null || row.disabled) return "unknown";
   const expiresAt = new Date(row.expires_at);
-  if (expiresAt <= now)
-    throw new UnauthenticatedError("The session has expired; sign in again", "token_expired");
+  if (expiresAt <= now) return "expired";
   return {
     kind: "user",
     userId: row.id,
