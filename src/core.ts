@@ -1,5 +1,7 @@
+import type { Redis } from "ioredis";
 import { createAccessManager } from "./access/grants.js";
 import { grantsPolicy } from "./access/policy.js";
+import { createRevocationWatch, type Invalidation, invalidationOf } from "./access/revocation-watch.js";
 import { TtlCache } from "./access/ttl-cache.js";
 import { type AuditLog, createAuditLog } from "./audit/audit-log.js";
 import type { Config } from "./config/config.js";
@@ -7,8 +9,9 @@ import { type ConnectionRegistry, createConnectionRegistry } from "./connections
 import type { KeyProvider } from "./crypto/key-provider.js";
 import { KeySet } from "./crypto/key-set.js";
 import { driverFor } from "./engines/index.js";
-import { memoryLoginGuard, redisLoginGuard } from "./identity/login-throttle.js";
+import { type LoginGuard, memoryLoginGuard, redisLoginGuard } from "./identity/login-throttle.js";
 import type { Principal } from "./identity/principal.js";
+import { createPrincipalRecheck } from "./identity/principal-recheck.js";
 import { createServiceTokens } from "./identity/service-tokens.js";
 import { createUserAdmin } from "./identity/user-admin.js";
 import { createCacheBus } from "./limits/cache-bus.js";
@@ -90,8 +93,12 @@ export function createCore(deps: {
     } else if (kind === "connection") {
       dataPlane?.connectionChanged(key);
     }
+    // What is already open is re-checked too: a revoke ends open leases and Session streams.
+    const change = invalidationOf(message);
+    if (change) void revocations?.changed(change);
   });
   let dataPlane: DataPlane | undefined;
+  let revocations: ReturnType<typeof watchRevocations> | undefined;
   const registry = createConnectionRegistry({
     db,
     keys,
@@ -114,32 +121,14 @@ export function createCore(deps: {
     registry,
     onAccessChanged: (id) => bus.publish(`tag|connection:${id}`),
   });
-  const throttleOptions = {
-    limit: settings.loginFailureLimit,
-    sourceLimit: settings.loginSourceFailureLimit,
-    windowMs: settings.loginFailureWindowMs,
-    failureDelayMs: settings.loginFailureDelayMs,
-  };
-  const loginGuard = bus.redis
-    ? redisLoginGuard(bus.redis, throttleOptions)
-    : memoryLoginGuard(throttleOptions);
+  const loginGuard = loginGuardFor(settings, bus.redis);
   const users = createUserAdmin({
     db,
     clearSignInLocks: (account) => loginGuard.clear(account),
     // A disabled user, a new password or a new role takes effect at once, not after the caches' TTL.
     onUserChanged: (id) => bus.publish(`tag|user:${id}`),
   });
-  // Leases are audited when they open and end (their statements are not, one by one).
-  plane.leases.on("opened", (lease) => {
-    void audit
-      .append({ ...systemEvent("lease.open", lease.connectionId, ""), actorId: lease.principalId })
-      .catch(() => {});
-  });
-  plane.leases.on("ended", (lease, reason) => {
-    void audit
-      .append({ ...systemEvent("lease.end", lease.connectionId, reason), actorId: lease.principalId })
-      .catch(() => {});
-  });
+  auditLeases(plane, audit);
   const serviceTokens = createServiceTokens({
     db,
     // A revoked token stops working at once, not when its cached principal expires.
@@ -149,6 +138,7 @@ export function createCore(deps: {
       bus.publish(`tag|user:service:${tokenId}`);
     },
   });
+  revocations = watchRevocations({ db, plane, log: deps.log });
   const services: Services = {
     token: createTokenService({ tokens: serviceTokens }),
     admin: createAdminService({ db, keys, audit }),
@@ -189,7 +179,60 @@ export function createCore(deps: {
     serviceTokens,
     ...(settings.rateLimits === "rfc" ? { rateLimit: rateLimitInterceptor({ redis: bus.redis }) } : {}),
   });
-  return { registry, dataPlane: plane, services, interceptors, audit, ready: bus.ready, close: bus.close };
+  const close = async () => {
+    revocations?.stop();
+    await bus.close();
+  };
+  return { registry, dataPlane: plane, services, interceptors, audit, ready: bus.ready, close };
+}
+
+function loginGuardFor(settings: CoreSettings, redis: Redis | undefined): LoginGuard {
+  const options = {
+    limit: settings.loginFailureLimit,
+    sourceLimit: settings.loginSourceFailureLimit,
+    windowMs: settings.loginFailureWindowMs,
+    failureDelayMs: settings.loginFailureDelayMs,
+  };
+  return redis ? redisLoginGuard(redis, options) : memoryLoginGuard(options);
+}
+
+/** Leases are audited when they open and end (their statements are not, one by one). */
+function auditLeases(plane: DataPlane, audit: AuditLog): void {
+  plane.leases.on("opened", (lease) => {
+    void audit
+      .append({ ...systemEvent("lease.open", lease.connectionId, ""), actorId: lease.principalId })
+      .catch(() => {});
+  });
+  plane.leases.on("ended", (lease, reason) => {
+    void audit
+      .append({ ...systemEvent("lease.end", lease.connectionId, reason), actorId: lease.principalId })
+      .catch(() => {});
+  });
+}
+
+/**
+ * Ends open leases and Session streams whose principal may no longer use their connection: on every
+ * revoking change the cache bus carries (from this instance or, through Redis, from any other), and
+ * each second for sessions and service tokens that expired while open.
+ */
+function watchRevocations(deps: { db: Db; plane: DataPlane; log: Logger }) {
+  const watch = createRevocationWatch({
+    open: () =>
+      deps.plane.leases.list().map((lease) => ({
+        principal: lease.principal,
+        connectionId: lease.connectionId,
+        end: () => deps.plane.leases.end(lease, "revoked"),
+      })),
+    recheck: createPrincipalRecheck({ db: deps.db }),
+    policy: grantsPolicy(deps.db),
+    onError: (err) => deps.log.warn({ err }, "open access could not be re-checked; ended it"),
+  });
+  const sweeper = setInterval(() => void watch.sweep(), 1_000);
+  sweeper.unref();
+  return {
+    changed: (change: Invalidation) => watch.changed(change).catch(() => {}),
+    stop: () => clearInterval(sweeper),
+  };
 }
 
 /** An event Berth records on its own account (not a call): actor "berth" unless set. */

@@ -1,6 +1,6 @@
 import type { Db } from "../store/store.js";
 import type { Principal } from "./principal.js";
-import type { ServiceTokens } from "./service-tokens.js";
+import { currentServicePrincipal } from "./service-tokens.js";
 import { sessionPrincipal } from "./sessions.js";
 
 /**
@@ -11,14 +11,10 @@ import { sessionPrincipal } from "./sessions.js";
  */
 export type PrincipalRecheck = (principal: Principal) => Promise<Principal | undefined>;
 
-export function createPrincipalRecheck(deps: {
-  db: Db;
-  serviceTokens: Pick<ServiceTokens, "current">;
-  clock?: () => Date;
-}): PrincipalRecheck {
+export function createPrincipalRecheck(deps: { db: Db; clock?: () => Date }): PrincipalRecheck {
   const clock = deps.clock ?? (() => new Date());
   return async (principal) => {
-    if (principal.kind === "service") return deps.serviceTokens.current(principal);
+    if (principal.kind === "service") return currentServicePrincipal(deps.db, principal, clock());
     const found = await sessionPrincipal(deps.db, principal.sessionHash, clock());
     return typeof found === "string" ? undefined : found;
   };

@@ -142,25 +142,6 @@ export function createServiceTokens(deps: {
       return principalOf(row, `cert:${row.id}`);
     },
 
-    /**
-     * The principal a service principal stands for now (by its token, or for a client certificate
-     * by the token it was mapped to), or undefined once that token was revoked or has expired.
-     */
-    async current(p: Principal): Promise<Principal | undefined> {
-      const byCertificate = p.sessionHash.startsWith("cert:");
-      const row = await deps.db
-        .selectFrom("service_tokens")
-        .selectAll()
-        .where(
-          byCertificate ? "id" : "token_hash",
-          "=",
-          byCertificate ? p.sessionHash.slice(5) : p.sessionHash,
-        )
-        .executeTakeFirst();
-      if (!row || row.revoked_at || new Date(row.expires_at) <= clock()) return undefined;
-      return principalOf(row, p.sessionHash);
-    },
-
     /** The service principal a bearer token stands for, or UnauthenticatedError with the reason. */
     async authenticate(token: string): Promise<Principal> {
       if (!TOKEN_SHAPE.test(token))
@@ -182,6 +163,25 @@ export function createServiceTokens(deps: {
 }
 
 export type ServiceTokens = ReturnType<typeof createServiceTokens>;
+
+/**
+ * The principal a service principal stands for now (by its token, or for a client certificate by
+ * the token it was mapped to), or undefined once that token was revoked or has expired.
+ */
+export async function currentServicePrincipal(
+  db: Db,
+  p: Principal,
+  now: Date,
+): Promise<Principal | undefined> {
+  const byCertificate = p.sessionHash.startsWith("cert:");
+  const row = await db
+    .selectFrom("service_tokens")
+    .selectAll()
+    .where(byCertificate ? "id" : "token_hash", "=", byCertificate ? p.sessionHash.slice(5) : p.sessionHash)
+    .executeTakeFirst();
+  if (!row || row.revoked_at || new Date(row.expires_at) <= now) return undefined;
+  return principalOf(row, p.sessionHash);
+}
 
 function principalOf(
   row: { id: string; name: string; connection_ids: string; access_level: string; expires_at: string },

@@ -43,7 +43,6 @@ describe("principal re-check", () => {
     const { user, principal } = await signedIn();
     const recheck = createPrincipalRecheck({
       db: store.db,
-      serviceTokens: createServiceTokens({ db: store.db }),
       clock,
     });
     expect((await recheck(principal))?.role).toBe("member");
@@ -54,7 +53,6 @@ describe("principal re-check", () => {
   it("ends at sign-out, when the user is disabled or deleted, and at expiry", async () => {
     const recheck = createPrincipalRecheck({
       db: store.db,
-      serviceTokens: createServiceTokens({ db: store.db }),
       clock,
     });
     const admin = await signedIn("admin");
@@ -81,7 +79,7 @@ describe("principal re-check", () => {
   it("ends a service token's principal, bearer or certificate, when the token is revoked or expires", async () => {
     const admin = await signedIn("admin");
     const tokens = createServiceTokens({ db: store.db, clock });
-    const recheck = createPrincipalRecheck({ db: store.db, serviceTokens: tokens, clock });
+    const recheck = createPrincipalRecheck({ db: store.db, clock });
     const connectionId = "00000000-0000-4000-8000-000000000001";
     await store.db
       .insertInto("connections")
