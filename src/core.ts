@@ -4,6 +4,7 @@ import { TtlCache } from "./access/ttl-cache.js";
 import { type AuditLog, createAuditLog } from "./audit/audit-log.js";
 import type { Config } from "./config/config.js";
 import { type ConnectionRegistry, createConnectionRegistry } from "./connections/registry.js";
+import { createTargetPolicy } from "./connections/target-policy.js";
 import type { KeyProvider } from "./crypto/key-provider.js";
 import { KeySet } from "./crypto/key-set.js";
 import { driverFor } from "./engines/index.js";
@@ -48,7 +49,9 @@ export type CoreSettings = Pick<
   | "redisUrl"
   | "rateLimits"
   | "requireTls"
->;
+> &
+  // Optional so that tests may leave it out: the default denials then apply.
+  Partial<Pick<Config, "targets">>;
 
 export interface Core {
   registry: ConnectionRegistry;
@@ -91,6 +94,8 @@ export function createCore(deps: {
     }
   });
   let dataPlane: DataPlane | undefined;
+  // One policy for every way Berth reaches a database: tests, validations, pools, health checks.
+  const targets = createTargetPolicy(settings.targets);
   const registry = createConnectionRegistry({
     db,
     keys,
@@ -99,12 +104,14 @@ export function createCore(deps: {
     testTimeoutMs: settings.testTimeoutMs,
     onChanged: (id) => bus.publish(`connection|${id}`),
     requireTls: settings.requireTls,
+    targets,
   });
   const audit = createAuditLog(db);
   const plane = createDataPlane(registry, accessCache, {
     connectTimeoutMs: settings.connectTimeoutMs,
     healthIntervalMs: settings.healthIntervalMs,
     onCredentialsDecrypted: (id) => audit.append(systemEvent("credentials.decrypt", id, "pool")),
+    targets,
   });
   dataPlane = plane;
   const access = createAccessManager({
