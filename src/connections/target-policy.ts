@@ -85,7 +85,15 @@ function nameOf(host: string): string | undefined {
   return isIP(h) ? undefined : h;
 }
 
-export function createTargetPolicy(rules: TargetRules = defaultTargetRules()): TargetPolicy {
+/** Every address a name resolves to (the system resolver, as the drivers themselves would use). */
+export type Resolver = (name: string) => Promise<string[]>;
+
+const systemResolver: Resolver = async (name) => (await lookup(name, { all: true })).map((a) => a.address);
+
+export function createTargetPolicy(
+  rules: TargetRules = defaultTargetRules(),
+  resolver: Resolver = systemResolver,
+): TargetPolicy {
   const denied = rules.denied.map(compile);
   const allowed = rules.allowed?.map(compile);
   const defaults = rules.defaultDenied.map(compile);
@@ -132,7 +140,7 @@ export function createTargetPolicy(rules: TargetRules = defaultTargetRules()): T
         return [literal];
       }
       checkName(host);
-      const found = (await lookup(literal, { all: true })).map((a) => a.address);
+      const found = await resolver(literal);
       check(host, found);
       return found;
     },
