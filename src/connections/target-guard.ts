@@ -15,7 +15,8 @@ export function guardDriver(driver: Driver, policy: TargetPolicy): Driver {
     async connect(params) {
       // An address resolved by a caller that already checked it (the staged test) is checked again.
       if (params.address !== undefined) policy.check(params.host, [params.address]);
-      const address = params.address ?? (await policy.resolve(params.host))[0];
+      const address =
+        params.address ?? (await bounded(policy.resolve(params.host), params.connectTimeoutMs))[0];
       return driver.connect({ ...params, ...(address !== undefined ? { address } : {}) });
     },
     describeError: (err) =>
@@ -48,4 +49,20 @@ export function guardDrivers(
     }
     return cache.get(engine);
   };
+}
+
+/**
+ * The lookup is part of opening a session, so it shares the session's bound (the driver's own
+ * lookup was inside it before). getaddrinfo cannot be aborted; the caller just stops waiting.
+ */
+function bounded<T>(pending: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(Object.assign(new Error(`DNS did not answer within ${timeoutMs} ms`), { code: "ETIMEDOUT" })),
+      timeoutMs,
+    );
+  });
+  return Promise.race([pending, timeout]).finally(() => clearTimeout(timer));
 }

@@ -153,6 +153,9 @@ describe("the operator's rules", () => {
     const p = policy({ BERTH_DENIED_TARGETS: "127.0.0.0/8" });
     await expect(p.resolve("localhost")).rejects.toThrow(/localhost \(127\.0\.0\.1\): BERTH_DENIED_TARGETS/);
     await expect(p.resolve("[::1]")).resolves.toEqual(["::1"]);
+    // Spellings the resolver turns into a loopback address are judged by that address.
+    await expect(p.resolve("127.1")).rejects.toThrow(/127\.1 \(127\.0\.0\.1\): BERTH_DENIED_TARGETS/);
+    await expect(p.resolve("2130706433")).rejects.toThrow(TargetDeniedError);
     await expect(policy().resolve("localhost")).resolves.toContain("127.0.0.1");
   });
 });
