@@ -13,7 +13,7 @@ import { type CredentialCipher, credentialsFromInput } from "./credential-cipher
 import { enforceTls } from "./require-tls.js";
 import { inputFromRow, settingsFromRow } from "./row-mapping.js";
 import type { ConnectionSettings, ConnectionSpecInput, ConnectionStatusId } from "./settings.js";
-import type { TargetPolicy } from "./target-policy.js";
+import { TARGET_DENIED, type TargetPolicy } from "./target-policy.js";
 import type { TestedConfigs } from "./tested-configs.js";
 import { type CredentialInput, validateSpec } from "./validation.js";
 
@@ -150,11 +150,15 @@ export function createConnectionChecks(deps: ConnectionChecksDeps) {
 
 export type ConnectionChecks = ReturnType<typeof createConnectionChecks>;
 
-/** Could not reach the server at all → unavailable; reached it but was refused → failed. */
+/**
+ * Could not reach the server at all → unavailable; reached it but was refused → failed. A target
+ * the policy denies is failed too: nothing was tried, and retrying will not change the answer.
+ */
 export function statusAfterCheck(result: CheckResult): ConnectionStatusId {
   if (result.ok) return "healthy";
   const failed = result.stages.find((s) => s.reason !== "");
   return failed &&
+    failed.reason !== TARGET_DENIED &&
     (failed.stage === CheckStage.DNS || failed.stage === CheckStage.TCP || failed.reason === "timeout")
     ? "unavailable"
     : "failed";

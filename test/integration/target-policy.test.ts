@@ -146,6 +146,8 @@ describe.skipIf(!hasPostgres)("BERTH_DENIED_TARGETS against the real PostgreSQL 
 
     const id = await save(denying, pgSpec("127.0.0.1", pgFront.port));
     expectDeniedAtDns(await denying.api(`/api/connections/${id}/test`, { body: {} }));
+    // Refused by policy, not unreachable: retrying will not help.
+    expect((await denying.api(`/api/connections/${id}/status`)).body.status).toBe("failed");
     expectDeniedAtDns(await denying.api(`/api/connections/${id}/validate`, { body: {} }));
     expectTargetDenied(await executeError(denying, id));
     // The pool's health checks are held to the policy too, and say why the host is not used.
