@@ -2,6 +2,7 @@ import net, { createServer, type Socket, connect as tcpConnect } from "node:net"
 import { performance } from "node:perf_hooks";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { Intent } from "../../src/gen/berth/v1/broker_service_pb.js";
 import { ErrorInfoSchema } from "../../src/gen/google/rpc/error_details_pb.js";
 import { brokerClients, collect, stmt } from "../support/broker-client.js";
 import { LOCAL, serviceAvailable } from "../support/services.js";
@@ -190,6 +191,54 @@ describe.skipIf(!hasPostgres)("BERTH_DENIED_TARGETS against the real PostgreSQL 
     expect(comparable(whileClosed.body)).toEqual(comparable(whileOpen.body));
     // Neither waits on the network: both answer long before any connect timeout could matter.
     expect(Math.abs(whileOpen.ms - whileClosed.ms)).toBeLessThan(1_000);
+  });
+});
+
+describe.skipIf(!hasPostgres)("a replica the policy denies", () => {
+  let primaryFront: Awaited<ReturnType<typeof acceptRecorder>>;
+  let replicaFront: Awaited<ReturnType<typeof acceptRecorder>>;
+  let b: TestBerth;
+  beforeAll(async () => {
+    const pgAddress = { host: LOCAL.postgres.host, port: LOCAL.postgres.port };
+    [primaryFront, replicaFront] = await Promise.all([acceptRecorder(pgAddress), acceptRecorder(pgAddress)]);
+    // The replica is named by a host name the policy denies; the primary by an allowed address.
+    b = await startTestBerth({ BERTH_DENIED_TARGETS: "localhost", BERTH_HEALTH_INTERVAL_MS: "500" });
+  }, 60_000);
+  afterAll(async () => {
+    await b?.close();
+    await primaryFront?.close();
+    await replicaFront?.close();
+  });
+
+  it("is never connected to: reads are served elsewhere and its status says target_denied", async () => {
+    const id = await save(b, {
+      ...pgSpec("127.0.0.1", primaryFront.port),
+      replicas: [{ server: "localhost", port: replicaFront.port }],
+    });
+    const c = brokerClients(b.url, b.adminToken);
+    for (let i = 0; i < 3; i++) {
+      const r = await collect(
+        c.broker.execute(
+          { target: { case: "connectionId", value: id }, statement: stmt("SELECT 1"), intent: Intent.READ },
+          c.call,
+        ),
+      );
+      expect(r.rows).toHaveLength(1);
+    }
+    await vi.waitFor(
+      async () => {
+        const status = await b.api(`/api/connections/${id}/status`);
+        const replica = status.body.hosts.find((h: { role: string }) => h.role === "replica");
+        expect(replica).toMatchObject({
+          server: "localhost",
+          status: "failed",
+          lastErrorReason: "target_denied",
+        });
+      },
+      { timeout: 5_000, interval: 100 },
+    );
+    expect(primaryFront.accepted).toBeGreaterThan(0);
+    expect(replicaFront.accepted).toBe(0);
   });
 });
 
