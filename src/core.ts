@@ -6,6 +6,7 @@ import { TtlCache } from "./access/ttl-cache.js";
 import { type AuditLog, createAuditLog } from "./audit/audit-log.js";
 import type { Config } from "./config/config.js";
 import { type ConnectionRegistry, createConnectionRegistry } from "./connections/registry.js";
+import { createTargetPolicy } from "./connections/target-policy.js";
 import type { KeyProvider } from "./crypto/key-provider.js";
 import { KeySet } from "./crypto/key-set.js";
 import { driverFor } from "./engines/index.js";
@@ -52,7 +53,8 @@ export type CoreSettings = Pick<
   | "rateLimits"
   | "requireTls"
 > &
-  Partial<Pick<Config, "leaseMaxLifetimeMs">>;
+  // Optional so that tests may leave them out: the defaults (24 h; the default denials) then apply.
+  Partial<Pick<Config, "leaseMaxLifetimeMs" | "targets">>;
 
 export interface Core {
   registry: ConnectionRegistry;
@@ -99,6 +101,8 @@ export function createCore(deps: {
   });
   let dataPlane: DataPlane | undefined;
   let revocations: ReturnType<typeof watchRevocations> | undefined;
+  // One policy for every way Berth reaches a database: tests, validations, pools, health checks.
+  const targets = createTargetPolicy(settings.targets);
   const registry = createConnectionRegistry({
     db,
     keys,
@@ -107,6 +111,7 @@ export function createCore(deps: {
     testTimeoutMs: settings.testTimeoutMs,
     onChanged: (id) => bus.publish(`connection|${id}`),
     requireTls: settings.requireTls,
+    targets,
   });
   const audit = createAuditLog(db);
   const plane = createDataPlane(registry, accessCache, {
@@ -114,6 +119,7 @@ export function createCore(deps: {
     healthIntervalMs: settings.healthIntervalMs,
     ...(settings.leaseMaxLifetimeMs ? { leaseMaxLifetimeMs: settings.leaseMaxLifetimeMs } : {}),
     onCredentialsDecrypted: (id) => audit.append(systemEvent("credentials.decrypt", id, "pool")),
+    targets,
   });
   dataPlane = plane;
   const access = createAccessManager({

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { VaultTransitOptions } from "../crypto/vault-transit.js";
+import { DEFAULT_DENIED_TARGETS, parseTargetList, type TargetRules } from "./target-rules.js";
 
 // The shapes of two settings groups live here, below the modules that use them (identity/google.ts,
 // audit/retention.ts), so that config depends on nothing above it.
@@ -79,6 +80,8 @@ const schema = z.object({
   BERTH_LOGIN_SOURCE_FAILURE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(300),
   BERTH_REDIS_URL: z.string().url().optional(),
   BERTH_REQUIRE_TLS: z.enum(["true", "false"]).default("false"),
+  BERTH_ALLOWED_TARGETS: z.string().optional(),
+  BERTH_DENIED_TARGETS: z.string().default(""),
   BERTH_RATE_LIMITS: z.enum(["rfc", "off"]).default("rfc"),
   BERTH_GOOGLE_CLIENT_IDS: z.string().default(""),
   BERTH_GOOGLE_JWKS_URL: z.string().url().default("https://www.googleapis.com/oauth2/v3/certs"),
@@ -136,6 +139,12 @@ function crossFieldProblems(c: z.infer<typeof schema>): string[] {
     problems.push(
       "BERTH_GRPC_PORT: the dedicated gRPC port serves plaintext only; with TLS, use the main port for gRPC",
     );
+  for (const name of ["BERTH_ALLOWED_TARGETS", "BERTH_DENIED_TARGETS"] as const)
+    for (const p of parseTargetList(c[name] ?? "").problems) problems.push(`${name}: ${p}`);
+  if (c.BERTH_ALLOWED_TARGETS !== undefined && parseTargetList(c.BERTH_ALLOWED_TARGETS).rules.length === 0)
+    problems.push(
+      "BERTH_ALLOWED_TARGETS: lists no target (it would allow none); leave it unset to allow any",
+    );
   return problems;
 }
 
@@ -176,6 +185,8 @@ export interface Config {
   readonly rateLimits: "rfc" | "off";
   /** Refuse connections whose sslMode allows plain text (disable, prefer). */
   readonly requireTls: boolean;
+  /** Where connections may point (BERTH_ALLOWED_TARGETS, BERTH_DENIED_TARGETS and the default denials). */
+  readonly targets: TargetRules;
   /** How long check results, audit events and inactive connections are kept (0 = forever). */
   readonly retention: RetentionPolicy;
   /** Which key provider encrypts new secrets. */
@@ -243,6 +254,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     redisUrl: c.BERTH_REDIS_URL,
     rateLimits: c.BERTH_RATE_LIMITS,
     requireTls: c.BERTH_REQUIRE_TLS === "true",
+    targets: Object.freeze({
+      // Unset: any target not denied. Set: only what it lists (an empty list is refused above).
+      allowed:
+        c.BERTH_ALLOWED_TARGETS === undefined ? undefined : parseTargetList(c.BERTH_ALLOWED_TARGETS).rules,
+      denied: parseTargetList(c.BERTH_DENIED_TARGETS).rules,
+      defaultDenied: parseTargetList(DEFAULT_DENIED_TARGETS.join(",")).rules,
+    }),
     google: Object.freeze({
       clientIds: list(c.BERTH_GOOGLE_CLIENT_IDS),
       jwksUrl: c.BERTH_GOOGLE_JWKS_URL,

@@ -1,10 +1,10 @@
-import { lookup } from "node:dns/promises";
 import { isIP, type Socket, connect as tcpConnect } from "node:net";
 import { performance } from "node:perf_hooks";
 import type { Driver, DriverSession } from "../drivers/driver.js";
 import { describeNodeError, safeMessage } from "../drivers/failures.js";
 import { ValidationError } from "../errors/berth-error.js";
 import { type CheckResult, CheckStage } from "../gen/berth/v1/types_pb.js";
+import { normalizeHost } from "./host.js";
 import {
   type ConnectionSettings,
   type ConnectionSpecInput,
@@ -12,8 +12,12 @@ import {
   scrubSecrets,
 } from "./settings.js";
 import { runStages, StageFailure, type StageOutput, type StageRun } from "./stages.js";
+import { createTargetPolicy, TARGET_DENIED, TargetDeniedError, type TargetPolicy } from "./target-policy.js";
 import { PLAIN, tlsPlanFor } from "./tls-plan.js";
 import { type ValidationMode, validateSpec } from "./validation.js";
+
+/** Without a policy given, the default denials (link-local, cloud metadata) still hold. */
+const DEFAULT_TARGETS = createTargetPolicy();
 
 /** The shared dns and tcp stages. `state` carries the resolved address and open socket onwards. */
 export interface NetworkState {
@@ -21,17 +25,24 @@ export interface NetworkState {
   socket?: Socket;
 }
 
-export function dnsStage(server: string, state: NetworkState): StageRun {
+/**
+ * Resolves the host once and holds it to the target policy: a denied target fails here, with the
+ * one reason target_denied, before any packet is sent to it — so the answer cannot tell an open
+ * port from a closed one. The later stages connect to the checked address, not to the name.
+ */
+export function dnsStage(server: string, state: NetworkState, targets: TargetPolicy): StageRun {
   return async (): Promise<StageOutput> => {
-    if (isIP(server)) {
-      state.address = server;
-      return { details: { addresses: server, note: "IP address; no lookup needed" } };
-    }
     try {
-      const found = await lookup(server, { all: true });
-      state.address = found[0]?.address;
-      return { details: { addresses: found.map((a) => a.address).join(", ") } };
+      const found = await targets.resolve(server);
+      state.address = found[0];
+      return {
+        details: isIP(normalizeHost(server))
+          ? { addresses: found.join(", "), note: "IP address; no lookup needed" }
+          : { addresses: found.join(", ") },
+      };
     } catch (err) {
+      if (err instanceof TargetDeniedError)
+        throw new StageFailure({ reason: TARGET_DENIED, code: "", message: err.message });
       throw new StageFailure(
         describeNodeError(err) ?? { reason: "host_not_found", code: "", message: safeMessage(err) },
       );
@@ -73,6 +84,7 @@ export async function testConnection(
   settings: ConnectionSettings,
   credentials: Credentials,
   timeoutMs: number,
+  targets: TargetPolicy = DEFAULT_TARGETS,
 ): Promise<{ result: CheckResult; serverVersion: string }> {
   const state: NetworkState = {};
   const plan = tlsPlanFor(settings, settings.server, credentials.clientKey);
@@ -83,7 +95,7 @@ export async function testConnection(
   const describe = (err: unknown) => driver.describeError(err);
 
   const stages: [CheckStage, StageRun][] = [
-    [CheckStage.DNS, dnsStage(settings.server, state)],
+    [CheckStage.DNS, dnsStage(settings.server, state, targets)],
     [
       CheckStage.TCP,
       async (signal) => {
@@ -138,6 +150,8 @@ export async function testConnection(
       async (signal) => {
         const pending = driver.connect({
           host: settings.server,
+          // The address the dns stage checked: no second lookup between check and connect.
+          ...(state.address !== undefined ? { address: state.address } : {}),
           port: settings.port,
           database: settings.database,
           credentials,
@@ -202,6 +216,7 @@ export async function validateConfiguration(
     mode: ValidationMode;
     decrypt: (() => Promise<unknown>) | undefined;
     keyProvider: string;
+    targets?: TargetPolicy | undefined;
   },
   timeoutMs: number,
 ): Promise<CheckResult> {
@@ -237,7 +252,7 @@ export async function validateConfiguration(
         return { details: { key_provider: input.keyProvider } };
       },
     ],
-    [CheckStage.DNS, (signal) => dnsStage(settings!.server, state)(signal)],
+    [CheckStage.DNS, (signal) => dnsStage(settings!.server, state, input.targets ?? DEFAULT_TARGETS)(signal)],
     [CheckStage.TCP, (signal) => tcpStage(settings!.port, state, false)(signal)],
   ];
   const label = `${input.spec.server ?? ""}:${input.spec.port ?? ""}`;

@@ -8,11 +8,12 @@ import { type CheckResult, CheckResultSchema, CheckStage } from "../gen/berth/v1
 import type { Principal } from "../identity/principal.js";
 import type { ConnectionRepository } from "../store/connection-repository.js";
 import type { ConnectionRow } from "../store/schema.js";
-import { testConnection, validateConfiguration } from "./checks.js";
+import { testConnection as runTest, validateConfiguration } from "./checks.js";
 import { type CredentialCipher, credentialsFromInput } from "./credential-cipher.js";
 import { enforceTls } from "./require-tls.js";
 import { inputFromRow, settingsFromRow } from "./row-mapping.js";
 import type { ConnectionSettings, ConnectionSpecInput, ConnectionStatusId } from "./settings.js";
+import { TARGET_DENIED, type TargetPolicy } from "./target-policy.js";
 import type { TestedConfigs } from "./tested-configs.js";
 import { type CredentialInput, validateSpec } from "./validation.js";
 
@@ -34,6 +35,8 @@ export interface ConnectionChecksDeps {
   clock: () => Date;
   testTimeoutMs: number;
   requireTls: boolean | undefined;
+  /** Where tests and validations may connect; absent: the default denials only. */
+  targets?: TargetPolicy | undefined;
 }
 
 /**
@@ -42,6 +45,10 @@ export interface ConnectionChecksDeps {
  * its failure sets status too (a server that cannot be reached is not healthy, signed in or not).
  */
 export function createConnectionChecks(deps: ConnectionChecksDeps) {
+  // Every test below is held to the target policy (checked after DNS, before any packet is sent).
+  const testConnection: typeof runTest = (driver, settings, credentials, timeoutMs) =>
+    runTest(driver, settings, credentials, timeoutMs, deps.targets);
+
   function driverOrThrow(engine: EngineId): Driver {
     const driver = deps.drivers(engine);
     if (!driver) throw new UnimplementedError(`Connecting to ${ENGINES[engine].label}`);
@@ -111,6 +118,7 @@ export function createConnectionChecks(deps: ConnectionChecksDeps) {
           mode: row ? { kind: "update", hasStoredClientKey: row.client_key_enc !== null } : { kind: "new" },
           decrypt: row ? () => deps.cipher.decrypt(row) : undefined,
           keyProvider: deps.cipher.providerName,
+          targets: deps.targets,
         },
         bound,
       );
@@ -142,11 +150,15 @@ export function createConnectionChecks(deps: ConnectionChecksDeps) {
 
 export type ConnectionChecks = ReturnType<typeof createConnectionChecks>;
 
-/** Could not reach the server at all → unavailable; reached it but was refused → failed. */
+/**
+ * Could not reach the server at all → unavailable; reached it but was refused → failed. A target
+ * the policy denies is failed too: nothing was tried, and retrying will not change the answer.
+ */
 export function statusAfterCheck(result: CheckResult): ConnectionStatusId {
   if (result.ok) return "healthy";
   const failed = result.stages.find((s) => s.reason !== "");
   return failed &&
+    failed.reason !== TARGET_DENIED &&
     (failed.stage === CheckStage.DNS || failed.stage === CheckStage.TCP || failed.reason === "timeout")
     ? "unavailable"
     : "failed";

@@ -21,6 +21,7 @@ import { decodeCursor, encodeCursor, type PageRequest, pageSizeOf } from "./pagi
 import { enforceTls } from "./require-tls.js";
 import { type ConnectionView, settingsColumns, settingsFromRow, view } from "./row-mapping.js";
 import type { ConnectionSettings, ConnectionSpecInput, Credentials } from "./settings.js";
+import type { TargetPolicy } from "./target-policy.js";
 import { createTestedConfigs, sameTestedFields, type TestedConfigs } from "./tested-configs.js";
 import { validateSpec } from "./validation.js";
 
@@ -39,6 +40,8 @@ export interface ConnectionRegistryDeps {
   onChanged?: (connectionId: string) => void;
   /** BERTH_REQUIRE_TLS: refuse configurations that allow plain text. */
   requireTls?: boolean;
+  /** Where tests and validations may connect (BERTH_ALLOWED_TARGETS etc.); default: the default denials. */
+  targets?: TargetPolicy;
   /** Results of tests of unsaved configurations, for a Create of the same one (default: in memory). */
   testedConfigs?: TestedConfigs;
 }
@@ -70,6 +73,7 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
     clock,
     testTimeoutMs: deps.testTimeoutMs,
     requireTls: deps.requireTls,
+    targets: deps.targets,
   });
 
   const ctx: RegistryContext = { deps, repo, clock, cipher, tested, checks, visibleRow, assertNameFree };

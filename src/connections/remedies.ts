@@ -55,6 +55,8 @@ export const REMEDIES: Readonly<Record<string, string>> = {
   server_unavailable: "The database instance is not running behind the listener: start it, then retry.",
   cleartext_password_refused:
     "The server asked for the password in clear text without TLS, so Berth did not send it: enable TLS (sslMode require or stricter), or set allowCleartextPassword on the connection if you accept that risk.",
+  target_denied:
+    "Berth's target policy does not allow connecting there: use a host it allows, or ask the operator to change BERTH_ALLOWED_TARGETS or BERTH_DENIED_TARGETS (link-local and cloud metadata addresses stay denied unless BERTH_ALLOWED_TARGETS names them exactly).",
   query_failed: "Signed in, but the probe query failed: check the user's privileges.",
   unknown: "See the message, and the database server's log.",
 };

@@ -15,7 +15,13 @@ export interface TlsPlan {
 }
 
 export interface ConnectParams {
+  /** The host as configured: the name TLS presents and verifies, and the one messages show. */
   readonly host: string;
+  /**
+   * The address the target policy checked `host` to resolve to: the socket goes there, never to a
+   * fresh lookup of `host` (src/connections/target-guard.ts). Absent: the driver connects to `host`.
+   */
+  readonly address?: string;
   readonly port: number;
   readonly database: string;
   readonly credentials: Credentials;

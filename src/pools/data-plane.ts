@@ -1,5 +1,7 @@
 import type { TtlCache } from "../access/ttl-cache.js";
 import type { ConnectionRegistry } from "../connections/registry.js";
+import { guardDrivers } from "../connections/target-guard.js";
+import { createTargetPolicy, type TargetPolicy } from "../connections/target-policy.js";
 import { driverFor } from "../engines/index.js";
 import { createMetrics, type Metrics } from "../observability/metrics.js";
 import { HealthMonitor } from "./health.js";
@@ -13,6 +15,8 @@ export interface DataPlaneOptions {
   leaseMaxLifetimeMs?: number;
   /** Told when a pool decrypts a connection's credentials (for the audit log); may refuse by throwing. */
   onCredentialsDecrypted?: (connectionId: string) => Promise<void>;
+  /** Where sessions may be opened (every pool, replica and health probe); default: the default denials. */
+  targets?: TargetPolicy;
 }
 
 export interface DataPlane {
@@ -47,7 +51,7 @@ export function createDataPlane(
       await options.onCredentialsDecrypted?.(id);
       return loaded;
     },
-    drivers: driverFor,
+    drivers: guardDrivers(driverFor, options.targets ?? createTargetPolicy()),
     connectTimeoutMs: options.connectTimeoutMs,
     onPool: (pool) => {
       health.watch(pool);

@@ -5,6 +5,7 @@ import { PLAIN } from "../../connections/tls-plan.js";
 import type { ConnectParams, Driver, DriverFailure, DriverSession } from "../../drivers/driver.js";
 import { describeNodeError, readBytes, safeMessage, startTls } from "../../drivers/failures.js";
 import { CLEARTEXT_PASSWORD_REFUSED, CleartextPasswordRefusedError } from "../cleartext-refusal.js";
+import { mysqlEndpoint } from "./endpoint.js";
 import { MysqlSession } from "./session.js";
 
 /** MySQL/MariaDB server error numbers a connection attempt can end in. */
@@ -48,8 +49,7 @@ function clearPasswordPlugin(password: string, overTls: boolean, allowCleartext:
 
 async function open(params: ConnectParams, ssl: ConnectionOptions | undefined): Promise<mysql.Connection> {
   const conn = await mysql.createConnection({
-    host: params.host,
-    port: params.port,
+    ...mysqlEndpoint(params),
     database: params.database,
     user: params.credentials.username,
     password: params.credentials.password,

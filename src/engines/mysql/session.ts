@@ -11,6 +11,7 @@ import type {
 import { firstKeyword, ResultQueue } from "../../drivers/result-queue.js";
 import { column, valueToDriverParam } from "../../drivers/values.js";
 import type { Value } from "../../gen/berth/v1/values_pb.js";
+import { mysqlEndpoint } from "./endpoint.js";
 import { mysqlConverter, mysqlNullable, mysqlTypeName } from "./values.js";
 
 const ISOLATION_SQL: Record<IsolationLevelId, string> = {
@@ -101,8 +102,8 @@ export class MysqlSession implements DriverSession {
     const threadId = this.#conn.threadId;
     const p = this.#params;
     const killer = mysql.createConnection({
-      host: p.host,
-      port: p.port,
+      // The same checked address as the session (see mysqlEndpoint).
+      ...mysqlEndpoint(p),
       user: p.credentials.username,
       password: p.credentials.password,
       connectTimeout: 2000,

@@ -72,12 +72,16 @@ function tlsReason(message: string): string {
  * Host and service were validated to plain names, so nothing here can inject descriptor syntax.
  */
 export function connectString(
-  params: Pick<ConnectParams, "host" | "port" | "database" | "tls" | "engineOptions">,
+  params: Pick<ConnectParams, "host" | "address" | "port" | "database" | "tls" | "engineOptions">,
 ): string {
   const protocol = params.tls.options ? "tcps" : "tcp";
-  const host = params.host.includes(":") ? `[${params.host}]` : params.host;
+  // The checked address, except under verify-full: thin mode matches the certificate against the
+  // connect string's host and takes no separate server name, so there it connects by name and
+  // resolves it again (a residual DNS-rebinding gap, documented in the README).
+  const target = params.tls.verify === "full" ? params.host : (params.address ?? params.host);
+  const host = target.includes(":") ? `[${target}]` : target;
   if (params.engineOptions.oracleSid) {
-    return `(DESCRIPTION=(ADDRESS=(PROTOCOL=${protocol.toUpperCase()})(HOST=${params.host})(PORT=${params.port}))(CONNECT_DATA=(SID=${params.engineOptions.oracleSid})))`;
+    return `(DESCRIPTION=(ADDRESS=(PROTOCOL=${protocol.toUpperCase()})(HOST=${target})(PORT=${params.port}))(CONNECT_DATA=(SID=${params.engineOptions.oracleSid})))`;
   }
   return `${protocol}://${host}:${params.port}/${params.database}`;
 }

@@ -52,7 +52,9 @@ function guardedPassword(
 async function open(params: ConnectParams, ssl: ConnectionOptions | false): Promise<pg.Client> {
   let password: () => Promise<string> = async () => params.credentials.password;
   const client = new pg.Client({
-    host: params.host,
+    // The checked address; TLS still presents and verifies the name (the plan's servername and
+    // checkServerIdentity, which pg passes to tls.connect as they are).
+    host: params.address ?? params.host,
     port: params.port,
     database: params.database,
     user: params.credentials.username,
@@ -101,12 +103,14 @@ export const postgresDriver: Driver = {
 
   async connect(params: ConnectParams): Promise<DriverSession> {
     const tls = params.tls.options;
-    if (!tls) return new PostgresSession(await open(params, false), params.host, params.port);
+    // Cancel requests go to the same checked address as the session.
+    const host = params.address ?? params.host;
+    if (!tls) return new PostgresSession(await open(params, false), host, params.port);
     try {
-      return new PostgresSession(await open(params, tls), params.host, params.port);
+      return new PostgresSession(await open(params, tls), host, params.port);
     } catch (err) {
       if (params.tls.fallbackToPlain && err instanceof Error && err.message.includes(NO_SSL_MESSAGE)) {
-        return new PostgresSession(await open(params, false), params.host, params.port);
+        return new PostgresSession(await open(params, false), host, params.port);
       }
       throw err;
     }

@@ -65,7 +65,8 @@ export function encryptionConfig(
 export function connectionConfig(params: ConnectParams): ConnectionConfiguration {
   const { instanceName } = params.engineOptions;
   return {
-    server: params.host,
+    // The checked address; TLS presents and verifies the name through serverName (encryptionConfig).
+    server: params.address ?? params.host,
     authentication: {
       type: "default",
       options: { userName: params.credentials.username, password: params.credentials.password },

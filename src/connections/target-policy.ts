@@ -1,0 +1,148 @@
+import { lookup } from "node:dns/promises";
+import { BlockList, isIP } from "node:net";
+import { defaultTargetRules, type TargetRule, type TargetRules } from "../config/target-rules.js";
+import { normalizeHost } from "./host.js";
+
+/** The one reason every refusal by the policy carries, wherever it happens (test, pool, health). */
+export const TARGET_DENIED = "target_denied";
+
+/**
+ * A connection may not go there. Thrown before any packet is sent to the target, so the answer is
+ * the same whether anything listens on the port or not. Not a BerthError on purpose: the pool wraps
+ * a failed open into UNAVAILABLE with the driver's reason, as it does for every other open failure.
+ */
+export class TargetDeniedError extends Error {
+  readonly reason = TARGET_DENIED;
+  constructor(message: string) {
+    super(message);
+    this.name = "TargetDeniedError";
+  }
+}
+
+export interface TargetPolicy {
+  /**
+   * Resolves a host once and checks its name and every address it resolves to. Returns the
+   * addresses (to connect to the checked one, never to a second lookup's answer); throws
+   * TargetDeniedError, or the resolver's own error.
+   */
+  resolve(host: string): Promise<string[]>;
+  /** Checks a host and addresses it was already resolved to; throws TargetDeniedError. */
+  check(host: string, addresses: readonly string[]): void;
+}
+
+type Why = "denied" | "default" | "not_allowed";
+
+const WHY: Record<Why, string> = {
+  denied: "BERTH_DENIED_TARGETS denies it",
+  default: "link-local and cloud metadata addresses are denied by default",
+  not_allowed: "BERTH_ALLOWED_TARGETS does not list it",
+};
+
+interface Compiled {
+  readonly rule: TargetRule;
+  /** For CIDR rules: the one subnet (BlockList also matches IPv4-mapped IPv6 addresses). */
+  readonly subnet: BlockList | undefined;
+}
+
+function compile(rule: TargetRule): Compiled {
+  if (rule.kind !== "cidr") return { rule, subnet: undefined };
+  const subnet = new BlockList();
+  subnet.addSubnet(rule.network, rule.prefix, rule.family);
+  return { rule, subnet };
+}
+
+function matchesAddress(c: Compiled, address: string): boolean {
+  const family = isIP(address) === 6 ? "ipv6" : "ipv4";
+  return c.subnet?.check(address, family) ?? false;
+}
+
+function matchesName(c: Compiled, name: string | undefined): boolean {
+  if (name === undefined || c.rule.kind !== "name") return false;
+  return c.rule.wildcard ? name.endsWith(`.${c.rule.name}`) : name === c.rule.name;
+}
+
+/** Whether allowed entry `a` lies within default entry `d`: naming it, or a part of it, exactly. */
+function within(a: Compiled, d: Compiled): boolean {
+  if (a.rule.kind === "name" || d.rule.kind === "name")
+    return (
+      a.rule.kind === "name" && d.rule.kind === "name" && !a.rule.wildcard && a.rule.name === d.rule.name
+    );
+  return (
+    a.rule.family === d.rule.family && a.rule.prefix >= d.rule.prefix && matchesAddress(d, a.rule.network)
+  );
+}
+
+/** 0.0.0.0 and :: reach this machine itself: they are checked as loopback too. */
+function aliasesOf(address: string): string[] {
+  if (/^(::ffff:)?0\.0\.0\.0$/i.test(address)) return [address, "127.0.0.1"];
+  if (address === "::") return [address, "::1"];
+  return [address];
+}
+
+/** The host as the policy sees it: lower case, no brackets or trailing dot; undefined for an IP literal. */
+function nameOf(host: string): string | undefined {
+  const h = normalizeHost(host).toLowerCase().replace(/\.$/, "");
+  return isIP(h) ? undefined : h;
+}
+
+/** Every address a name resolves to (the system resolver, as the drivers themselves would use). */
+export type Resolver = (name: string) => Promise<string[]>;
+
+const systemResolver: Resolver = async (name) => (await lookup(name, { all: true })).map((a) => a.address);
+
+export function createTargetPolicy(
+  rules: TargetRules = defaultTargetRules(),
+  resolver: Resolver = systemResolver,
+): TargetPolicy {
+  const denied = rules.denied.map(compile);
+  const allowed = rules.allowed?.map(compile);
+  const defaults = rules.defaultDenied.map(compile);
+  // A default denial stands unless an allowed entry that lies within it also matches the target.
+  const defaultDenies = (matches: (c: Compiled) => boolean) =>
+    defaults.some((d) => matches(d) && !(allowed ?? []).some((a) => matches(a) && within(a, d)));
+
+  function deny(host: string, address: string | undefined, why: Why): never {
+    const subject = address === undefined || address === host ? host : `${host} (${address})`;
+    throw new TargetDeniedError(`Berth may not connect to ${subject}: ${WHY[why]}`);
+  }
+
+  /** The name alone: denials that need no lookup (so a denied name is never even resolved). */
+  function checkName(host: string): void {
+    const name = nameOf(host);
+    if (name === undefined) return;
+    if (denied.some((c) => matchesName(c, name))) deny(host, undefined, "denied");
+    if (defaultDenies((c) => matchesName(c, name))) deny(host, undefined, "default");
+  }
+
+  function check(host: string, addresses: readonly string[]): void {
+    checkName(host);
+    const name = nameOf(host);
+    for (const address of addresses) {
+      for (const a of aliasesOf(normalizeHost(address))) {
+        if (denied.some((c) => matchesAddress(c, a))) deny(host, address, "denied");
+        if (defaultDenies((c) => matchesAddress(c, a))) deny(host, address, "default");
+      }
+    }
+    if (!allowed || allowed.some((c) => matchesName(c, name))) return;
+    for (const address of addresses) {
+      if (!aliasesOf(normalizeHost(address)).every((a) => allowed.some((c) => matchesAddress(c, a))))
+        deny(host, address, "not_allowed");
+    }
+    if (addresses.length === 0) deny(host, undefined, "not_allowed");
+  }
+
+  return {
+    check,
+    async resolve(host: string): Promise<string[]> {
+      const literal = normalizeHost(host);
+      if (isIP(literal)) {
+        check(host, [literal]);
+        return [literal];
+      }
+      checkName(host);
+      const found = await resolver(literal);
+      check(host, found);
+      return found;
+    },
+  };
+}

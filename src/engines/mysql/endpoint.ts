@@ -1,0 +1,24 @@
+import { connect as tcpConnect } from "node:net";
+import type { ConnectParams } from "../../drivers/driver.js";
+
+/**
+ * Where mysql2 opens its socket. mysql2 takes the TLS server name from `host` alone, so when the
+ * target policy resolved the host to a checked address, Berth opens the socket to that address
+ * itself (mysql2's `stream` factory) and leaves `host` as the name TLS presents and verifies.
+ */
+export function mysqlEndpoint(params: Pick<ConnectParams, "host" | "address" | "port">): {
+  host: string;
+  port: number;
+  stream?: () => import("node:net").Socket;
+} {
+  const { address, host, port } = params;
+  if (address === undefined || address === host) return { host, port };
+  return {
+    host,
+    port,
+    stream: () => {
+      const socket = tcpConnect({ host: address, port, noDelay: true, keepAlive: true });
+      return socket;
+    },
+  };
+}
