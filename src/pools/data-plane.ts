@@ -2,7 +2,7 @@ import type { TtlCache } from "../access/ttl-cache.js";
 import type { ConnectionRegistry } from "../connections/registry.js";
 import { driverFor } from "../engines/index.js";
 import { createMetrics, type Metrics } from "../observability/metrics.js";
-import { HealthMonitor } from "./health.js";
+import { HealthMonitor, mayFallBack } from "./health.js";
 import { LeaseManager } from "./leases.js";
 import { PoolManager } from "./pool-manager.js";
 
@@ -11,6 +11,8 @@ export interface DataPlaneOptions {
   healthIntervalMs: number;
   /** Told when a pool decrypts a connection's credentials (for the audit log); may refuse by throwing. */
   onCredentialsDecrypted?: (connectionId: string) => Promise<void>;
+  /** Told when a read replica refuses Berth (sign-in, TLS identity): for the log and the audit. */
+  onReplicaRefused?: (connectionId: string, host: string, reason: string) => void;
 }
 
 export interface DataPlane {
@@ -53,6 +55,13 @@ export function createDataPlane(
     },
     onRetire: (id) => health.unwatch(id),
     usable: (pool) => health.usable(pool),
+    refusal: (pool) => health.refusal(pool),
+    onReplicaRefused: (pool, reason) => health.markRefused(pool, reason),
+  });
+  // Whether a READ or a health check found it out: a replica that refuses Berth is reported once.
+  health.on("change", (id, host) => {
+    if (host.role === "replica" && host.status === "failed" && !mayFallBack(host.lastErrorReason))
+      options.onReplicaRefused?.(id, `${host.server}:${host.port}`, host.lastErrorReason);
   });
   const leases = new LeaseManager(pools);
   metrics = createMetrics({ pools, leases, health });
