@@ -1,5 +1,6 @@
 import type { ConnectionSettings, Credentials } from "../connections/settings.js";
 import type { Driver } from "../drivers/driver.js";
+import { CLEARTEXT_PASSWORD_REFUSED } from "../engines/cleartext-refusal.js";
 import { ENGINES, type EngineId } from "../engines/index.js";
 import { BerthError, UnavailableError, UnimplementedError } from "../errors/berth-error.js";
 import { mayFallBack } from "./health.js";
@@ -136,10 +137,11 @@ export class PoolManager {
         return { pool: replica, pooled: await replica.acquire() };
       } catch (err) {
         // Cannot reach it: the next host. Reached and refused: this READ fails. Exhausted or retired: say so.
-        const reason = err instanceof BerthError ? String(err.details.reason ?? "") : "";
-        if (!(err instanceof BerthError) || err.kind !== "unavailable" || reason === "pool_retired")
-          throw err;
-        if (mayFallBack(reason)) continue;
+        if (!(err instanceof BerthError)) throw err;
+        const reason = String(err.details.reason ?? "");
+        if (reason === "pool_retired") throw err;
+        if (err.kind === "unavailable" && mayFallBack(reason)) continue;
+        if (err.kind !== "unavailable" && err.kind !== "security_violation") throw err;
         this.#deps.onReplicaRefused?.(replica, reason);
         throw replicaRefused(replica, reason, err);
       }
@@ -189,10 +191,24 @@ export class PoolManager {
 
 export type { PoolStatsSnapshot };
 
-/** The READ's answer when its replica refuses Berth: the replica's reason, and which replica. */
-function replicaRefused(replica: ConnectionPool, reason: string, cause?: BerthError): UnavailableError {
-  const what = cause ? cause.message : `The read replica ${replica.host} refuses Berth (${reason})`;
-  return new UnavailableError(
+/** How a refusal known only from a health check reads (the session's own error says it otherwise). */
+const REFUSAL_TEXT: Record<string, string> = {
+  authentication_failed: "refused Berth's sign-in",
+  [CLEARTEXT_PASSWORD_REFUSED]:
+    "asked for the password in clear text on a connection without TLS; Berth did not send it",
+};
+
+/**
+ * The READ's answer when its replica refuses Berth: the replica's own error (same kind, so a
+ * refused clear-text request still answers like one), which replica, and what to do.
+ */
+function replicaRefused(replica: ConnectionPool, reason: string, cause?: BerthError): BerthError {
+  const what = cause
+    ? cause.message
+    : `The read replica ${replica.host} ${REFUSAL_TEXT[reason] ?? `refuses Berth (${reason})`}`;
+  const kind = cause?.kind ?? (reason === CLEARTEXT_PASSWORD_REFUSED ? "security_violation" : "unavailable");
+  return new BerthError(
+    kind,
     `${what}. Reads are not sent to another host while a replica refuses Berth: it may not be the server it was saved as; check the replica and the connection's replicas`,
     { ...cause?.details, reason, replica: replica.host },
     { cause },
