@@ -313,6 +313,34 @@ describe.skipIf(!hasPostgres)("a READ whose replica refuses Berth does not fall 
     await b.api(`/api/connections/${id}`, { method: "DELETE" });
   });
 
+  it("a replica whose certificate does not verify fails the READ too, and is sent nothing", async () => {
+    // Poses as the replica with a certificate from a CA the connection does not trust.
+    const tlsImpostor = await startRecordingPostgres({ auth: "cleartext", accept: true, tls });
+    try {
+      const created = await b.api("/api/connections", {
+        body: { ...spec("tls-impostor", tlsImpostor.port), sslMode: "verify-full" },
+      });
+      expect(created.status, created.text).toBe(201);
+      const err = await read(created.body.id).then(
+        () => undefined,
+        (e) => ConnectError.from(e),
+      );
+      expect(err?.code).toBe(Code.Unavailable);
+      expect(err?.rawMessage).toMatch(/Reads are not sent to another host/);
+      await expect
+        .poll(async () => {
+          const hosts = (await b.api(`/api/connections/${created.body.id}/status`)).body.hosts;
+          return hosts.find((h: { role: string }) => h.role === "replica")?.lastErrorReason;
+        })
+        .toBe("tls_unknown_ca");
+      expect(tlsImpostor.recording.startups).toEqual([]);
+      expect(tlsImpostor.recording.passwords).toEqual([]);
+      await b.api(`/api/connections/${created.body.id}`, { method: "DELETE" });
+    } finally {
+      await tlsImpostor.close();
+    }
+  });
+
   it("a replica that cannot be reached still hands its READs to the primary", async () => {
     const closed = await startRecordingPostgres({ auth: "trust" });
     const port = closed.port;
