@@ -120,6 +120,15 @@ export function createCore(deps: {
     ...(settings.leaseMaxLifetimeMs ? { leaseMaxLifetimeMs: settings.leaseMaxLifetimeMs } : {}),
     onCredentialsDecrypted: (id) => audit.append(systemEvent("credentials.decrypt", id, "pool")),
     targets,
+    onReplicaRefused: (id, host, reason) => {
+      deps.log.warn(
+        { connectionId: id, replica: host, reason },
+        "a read replica refused Berth; its reads fail instead of moving to another host",
+      );
+      void audit
+        .append({ ...systemEvent("replica.refused", id, `${host}: ${reason}`), outcome: "failed" })
+        .catch(() => {});
+    },
   });
   dataPlane = plane;
   const access = createAccessManager({

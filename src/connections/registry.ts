@@ -17,6 +17,7 @@ import type { Db } from "../store/store.js";
 import { type ConnectionChecks, createConnectionChecks, statusAfterCheck } from "./connection-checks.js";
 import { createConnectionGate, nameTaken, staleVersion } from "./connection-gate.js";
 import { type CredentialCipher, createCredentialCipher, credentialsFromInput } from "./credential-cipher.js";
+import { requireCredentialsForEndpointChange } from "./endpoint-change.js";
 import { decodeCursor, encodeCursor, type PageRequest, pageSizeOf } from "./paging.js";
 import { enforceTls } from "./require-tls.js";
 import { type ConnectionView, settingsColumns, settingsFromRow, view } from "./row-mapping.js";
@@ -261,12 +262,15 @@ async function updateConnection(
     kind: "update",
     hasStoredClientKey: row.client_key_enc !== null,
   });
+  // Before anything is tried: a test of the new endpoint would already send the stored password there.
+  const stored = settingsFromRow(row);
+  requireCredentialsForEndpointChange(stored, settings, credentials);
   enforceTls(ctx.deps.requireTls, settings);
   const nameKey = settings.name.toLowerCase();
   await ctx.assertNameFree(nameKey, id);
   const secrets = await ctx.cipher.encryptChanged(id, credentials);
   // New credentials and a new endpoint or TLS setup are alike: tried first, saved with the result.
-  const retest = Object.keys(secrets).length > 0 || !sameTestedFields(settingsFromRow(row), settings);
+  const retest = Object.keys(secrets).length > 0 || !sameTestedFields(stored, settings);
   const result = retest ? await ctx.checks.testBeforeSave(row, settings, credentials) : undefined;
   const now = ctx.clock().toISOString();
   const patch: Partial<NewConnectionRow> = {

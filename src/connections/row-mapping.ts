@@ -60,10 +60,12 @@ export function settingsFromRow(row: ConnectionRow): ConnectionSettings {
 
 /** A stored row back in the shape a caller sends, so that validate can hold it to today's rules. */
 export function inputFromRow(row: ConnectionRow): ConnectionSpecInput {
-  const s = settingsFromRow(row);
+  const { engineOptions, pool, ...s } = settingsFromRow(row);
+  // Flat, as a caller sends them: a nested engineOptions object would be ignored by validateSpec.
   return {
     ...s,
-    ...s.pool,
+    ...engineOptions,
+    ...pool,
     replicas: s.replicas.map((r) => ({ ...r })),
   };
 }

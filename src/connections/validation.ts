@@ -221,11 +221,15 @@ function resolveSslMode(
       return "verify-full";
     }
     const mode = sslMode as SslModeId;
-    const encrypted = mode === "require" || mode === "verify-ca" || mode === "verify-full";
-    if (useSsl === true && !encrypted)
-      bad("useSsl", `contradicts sslMode "${mode}" (useSsl: true needs require, verify-ca or verify-full)`);
-    if (useSsl === false && encrypted)
-      bad("useSsl", `contradicts sslMode "${mode}" (useSsl: false allows only disable or prefer)`);
+    // The same rule Berth answers with: useSsl is true for every mode but disable (prefer tries
+    // TLS first), so a connection read back and sent again is never refused for its own useSsl.
+    if (useSsl === true && mode === "disable")
+      bad(
+        "useSsl",
+        `contradicts sslMode "disable" (useSsl: true needs prefer, require, verify-ca or verify-full)`,
+      );
+    if (useSsl === false && mode !== "disable")
+      bad("useSsl", `contradicts sslMode "${mode}" (useSsl: false goes only with disable)`);
     return mode;
   }
   // Without a mode: useSsl true asks for the safe choice; nothing said means the engine's default

@@ -4,7 +4,7 @@ import { guardDrivers } from "../connections/target-guard.js";
 import { createTargetPolicy, type TargetPolicy } from "../connections/target-policy.js";
 import { driverFor } from "../engines/index.js";
 import { createMetrics, type Metrics } from "../observability/metrics.js";
-import { HealthMonitor } from "./health.js";
+import { HealthMonitor, mayFallBack } from "./health.js";
 import { LeaseManager } from "./leases.js";
 import { PoolManager } from "./pool-manager.js";
 
@@ -17,6 +17,8 @@ export interface DataPlaneOptions {
   onCredentialsDecrypted?: (connectionId: string) => Promise<void>;
   /** Where sessions may be opened (every pool, replica and health probe); default: the default denials. */
   targets?: TargetPolicy;
+  /** Told when a read replica refuses Berth (sign-in, TLS identity): for the log and the audit. */
+  onReplicaRefused?: (connectionId: string, host: string, reason: string) => void;
 }
 
 export interface DataPlane {
@@ -59,6 +61,13 @@ export function createDataPlane(
     },
     onRetire: (id) => health.unwatch(id),
     usable: (pool) => health.usable(pool),
+    refusal: (pool) => health.refusal(pool),
+    onReplicaRefused: (pool, reason) => health.markRefused(pool, reason),
+  });
+  // Whether a READ or a health check found it out: a replica that refuses Berth is reported once.
+  health.on("change", (id, host) => {
+    if (host.role === "replica" && host.status === "failed" && !mayFallBack(host.lastErrorReason))
+      options.onReplicaRefused?.(id, `${host.server}:${host.port}`, host.lastErrorReason);
   });
   const leases = new LeaseManager(
     pools,

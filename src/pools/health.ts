@@ -13,7 +13,7 @@ export interface HostHealthSnapshot {
 }
 
 /** Failure reasons that mean "cannot reach it" (unavailable) rather than "it refuses us" (failed). */
-const UNREACHABLE = new Set([
+export const UNREACHABLE: ReadonlySet<string> = new Set([
   "connection_refused",
   "timeout",
   "host_not_found",
@@ -21,6 +21,23 @@ const UNREACHABLE = new Set([
   "host_unreachable",
   "connection_reset",
 ]);
+
+/**
+ * Reached, but it cannot serve right now for reasons that say nothing about who it is. With the
+ * unreachable ones, the only failures a READ may leave a replica for: any other (a refused sign-in,
+ * a certificate that does not verify) means the host may not be the replica it was saved as.
+ */
+const PASSING: ReadonlySet<string> = new Set([
+  "server_starting",
+  "server_shutting_down",
+  "too_many_connections",
+  "pool_closed",
+]);
+
+/** Whether a replica that failed with `reason` may have its READ served elsewhere. */
+export function mayFallBack(reason: string): boolean {
+  return UNREACHABLE.has(reason) || PASSING.has(reason);
+}
 
 const keyOf = (pool: ConnectionPool) => `${pool.connectionId}|${pool.role}|${pool.host}`;
 
@@ -109,6 +126,27 @@ export class HealthMonitor extends EventEmitter<{ change: [string, HostHealthSna
   usable(pool: ConnectionPool): boolean {
     const status = this.#watched.get(keyOf(pool))?.snapshot.status;
     return status !== "unavailable" && status !== "failed";
+  }
+
+  /**
+   * Why a host refuses Berth, when it does for a reason a READ must not hide by going elsewhere
+   * (see mayFallBack); undefined while it serves or is merely unreachable.
+   */
+  refusal(pool: ConnectionPool): string | undefined {
+    const snapshot = this.#watched.get(keyOf(pool))?.snapshot;
+    return snapshot?.status === "failed" && !mayFallBack(snapshot.lastErrorReason)
+      ? snapshot.lastErrorReason
+      : undefined;
+  }
+
+  /** A session open to the host was refused (`reason`): shown in the status now, re-checked later. */
+  markRefused(pool: ConnectionPool, reason: string): void {
+    const w = this.#watched.get(keyOf(pool));
+    if (!w || w.pool !== pool) return;
+    const before = w.snapshot.status;
+    w.snapshot = { ...w.snapshot, status: "failed", lastCheckedAt: new Date(), lastErrorReason: reason };
+    if (before !== "failed") this.emit("change", pool.connectionId, w.snapshot);
+    if (!w.running) this.#schedule(w, w.backoffMs);
   }
 
   #schedule(w: Watched, delayMs: number): void {

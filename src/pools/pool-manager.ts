@@ -1,7 +1,9 @@
 import type { ConnectionSettings, Credentials } from "../connections/settings.js";
 import type { Driver } from "../drivers/driver.js";
+import { CLEARTEXT_PASSWORD_REFUSED } from "../engines/cleartext-refusal.js";
 import { ENGINES, type EngineId } from "../engines/index.js";
 import { BerthError, UnavailableError, UnimplementedError } from "../errors/berth-error.js";
+import { mayFallBack } from "./health.js";
 import { ConnectionPool, type PooledSession, type PoolStatsSnapshot } from "./pool.js";
 
 export type Intent = "read" | "write";
@@ -17,6 +19,10 @@ export interface PoolManagerDeps {
   onRetire?(connectionId: string): void;
   /** Whether a host may be given work now; absent: every host may. */
   usable?(pool: ConnectionPool): boolean;
+  /** Why a host is known to refuse Berth for a reason reads must not route around (health.refusal). */
+  refusal?(pool: ConnectionPool): string | undefined;
+  /** A replica refused a session for such a reason: show it in the status, log and audit it. */
+  onReplicaRefused?(pool: ConnectionPool, reason: string): void;
 }
 
 /** A connection's pools: the primary's, and one per read replica. */
@@ -31,8 +37,11 @@ interface PoolGroup {
  * Pools per connection, created on first use: one for the primary and one per read replica, all
  * with the connection's pool settings and credentials. Writes (and anything that does not say it
  * only reads) go to the primary. Reads are spread over the replicas round-robin, skipping a
- * replica whose health check failed or that cannot open a session, and fall back to the primary
- * when no replica can serve — so losing a replica costs no call.
+ * replica that cannot be reached, and fall back to the primary when no replica can serve — so
+ * losing a replica costs no call. A replica that is reached but refuses Berth (sign-in refused,
+ * certificate not verified) is not routed around: the host may no longer be the replica it was
+ * saved as, and a READ quietly served elsewhere would hide it. The READ fails with the replica's
+ * error, and the replica is reported (status, log, audit) until a health check passes again.
  *
  * A change to a connection retires its pools: new acquisitions go to fresh pools (new settings,
  * new credentials) while sessions in use finish on the old ones, which then close.
@@ -121,14 +130,20 @@ export class PoolManager {
     const usable = this.#deps.usable ?? (() => true);
     for (let i = 0; i < n; i++) {
       const replica = group.replicas[(start + i) % n]!;
+      const refused = this.#deps.refusal?.(replica);
+      if (refused) throw replicaRefused(replica, refused);
       if (!usable(replica)) continue;
       try {
         return { pool: replica, pooled: await replica.acquire() };
       } catch (err) {
-        // Cannot open a session there (down, refusing): the next host. Exhausted or retired: say so.
-        const reason = err instanceof BerthError ? err.details.reason : undefined;
-        if (err instanceof BerthError && err.kind === "unavailable" && reason !== "pool_retired") continue;
-        throw err;
+        // Cannot reach it: the next host. Reached and refused: this READ fails. Exhausted or retired: say so.
+        if (!(err instanceof BerthError)) throw err;
+        const reason = String(err.details.reason ?? "");
+        if (reason === "pool_retired") throw err;
+        if (err.kind === "unavailable" && mayFallBack(reason)) continue;
+        if (err.kind !== "unavailable" && err.kind !== "security_violation") throw err;
+        this.#deps.onReplicaRefused?.(replica, reason);
+        throw replicaRefused(replica, reason, err);
       }
     }
     return { pool: group.primary, pooled: await group.primary.acquire() };
@@ -175,3 +190,27 @@ export class PoolManager {
 }
 
 export type { PoolStatsSnapshot };
+
+/** How a refusal known only from a health check reads (the session's own error says it otherwise). */
+const REFUSAL_TEXT: Record<string, string> = {
+  authentication_failed: "refused Berth's sign-in",
+  [CLEARTEXT_PASSWORD_REFUSED]:
+    "asked for the password in clear text on a connection without TLS; Berth did not send it",
+};
+
+/**
+ * The READ's answer when its replica refuses Berth: the replica's own error (same kind, so a
+ * refused clear-text request still answers like one), which replica, and what to do.
+ */
+function replicaRefused(replica: ConnectionPool, reason: string, cause?: BerthError): BerthError {
+  const what = cause
+    ? cause.message
+    : `The read replica ${replica.host} ${REFUSAL_TEXT[reason] ?? `refuses Berth (${reason})`}`;
+  const kind = cause?.kind ?? (reason === CLEARTEXT_PASSWORD_REFUSED ? "security_violation" : "unavailable");
+  return new BerthError(
+    kind,
+    `${what}. Reads are not sent to another host while a replica refuses Berth: it may not be the server it was saved as; check the replica and the connection's replicas`,
+    { ...cause?.details, reason, replica: replica.host },
+    { cause },
+  );
+}

@@ -78,6 +78,21 @@ describe("connection spec validation", () => {
     expect(violations({ ...good, sslMode: "sometimes" })).toHaveProperty("sslMode");
   });
 
+  it("holds useSsl to the rule it is answered by: true exactly when sslMode is not disable", () => {
+    // What GET answers for every mode is accepted back on PUT.
+    for (const sslMode of ["prefer", "require", "verify-ca", "verify-full"]) {
+      expect(validateSpec({ ...good, useSsl: true, sslMode }, { kind: "new" }).settings.sslMode).toBe(
+        sslMode,
+      );
+      expect(violations({ ...good, useSsl: false, sslMode })).toHaveProperty("useSsl");
+    }
+    expect(
+      validateSpec({ ...good, useSsl: false, sslMode: "disable" }, { kind: "new" }).settings.sslMode,
+    ).toBe("disable");
+    expect(violations({ ...good, useSsl: true, sslMode: "disable" })).toHaveProperty("useSsl");
+    expect(violations({ ...good, sslMode: "sometimes" })).toHaveProperty("sslMode");
+  });
+
   it("checks certificates and keys without echoing them", () => {
     const v = violations({
       ...good,

@@ -1,0 +1,66 @@
+import { ValidationError } from "../errors/berth-error.js";
+import { type ConnectionSettings, SSL_MODES } from "./settings.js";
+import type { CredentialInput } from "./validation.js";
+
+/**
+ * The stored credentials are bound to the endpoint they were saved with. Whoever changes where they
+ * would be sent — another host, port, replica, protocol, TLS trust or target inside the server —
+ * must give them again, or the stored password would go to a place the caller chose (an editor
+ * could point the port at a server of their own and read it). Nobody may read stored credentials,
+ * global admins included, so nobody is exempt.
+ *
+ * Changes that can only narrow where the credentials go need nothing: removing a replica, a
+ * stricter sslMode, turning strictEncryption on or allowCleartextPassword off.
+ */
+export function endpointChanges(before: ConnectionSettings, after: ConnectionSettings): string[] {
+  const changed: string[] = [];
+  const differs = (field: string, a: unknown, b: unknown) => {
+    if (a !== b) changed.push(field);
+  };
+  differs("type", before.type, after.type);
+  differs("server", before.server, after.server);
+  differs("port", before.port, after.port);
+  const stored = new Set(before.replicas.map((r) => `${r.server}:${r.port}`));
+  after.replicas.forEach((r, i) => {
+    if (!stored.has(`${r.server}:${r.port}`)) changed.push(`replicas[${i}]`);
+  });
+  if (SSL_MODES.indexOf(after.sslMode) < SSL_MODES.indexOf(before.sslMode)) changed.push("sslMode");
+  differs("tlsServerName", before.tlsServerName, after.tlsServerName);
+  differs("caCertificate", before.caCertificate, after.caCertificate);
+  differs("clientCertificate", before.clientCertificate, after.clientCertificate);
+  const [a, b] = [before.engineOptions, after.engineOptions];
+  differs("instanceName", a.instanceName, b.instanceName);
+  differs("oracleSid", a.oracleSid, b.oracleSid);
+  // An Oracle service name is a target too: a listener may hand the session to another host.
+  if (after.type === "oracle") differs("database", before.database, after.database);
+  if (a.strictEncryption && !b.strictEncryption) changed.push("strictEncryption");
+  if (!a.allowCleartextPassword && b.allowCleartextPassword) changed.push("allowCleartextPassword");
+  return changed;
+}
+
+/** A change of endpoint without the credentials (username and password) in the same request. */
+export class CredentialsRequiredError extends ValidationError {
+  constructor(changed: readonly string[]) {
+    const missing = "is required when the endpoint changes";
+    super(
+      [
+        { field: "username", description: missing },
+        { field: "password", description: `${missing} (send "" for a user without a password)` },
+      ],
+      `Changing the host, port, replicas or TLS settings sends the credentials to a new place: give the username and password again (changed: ${changed.join(", ")})`,
+    );
+    Object.assign(this.details, { reason: "credentials_required", changed: [...changed] });
+  }
+}
+
+/** Throws CredentialsRequiredError when `after` moves the credentials and they were not given. */
+export function requireCredentialsForEndpointChange(
+  before: ConnectionSettings,
+  after: ConnectionSettings,
+  given: CredentialInput,
+): void {
+  const changed = endpointChanges(before, after);
+  if (changed.length === 0) return;
+  if (given.username === undefined || given.username === "" || given.password === undefined)
+    throw new CredentialsRequiredError(changed);
+}
