@@ -36,7 +36,8 @@ const PASSING: ReadonlySet<string> = new Set([
 
 /** Whether a replica that failed with `reason` may have its READ served elsewhere. */
 export function mayFallBack(reason: string): boolean {
-  return UNREACHABLE.has(reason) || PASSING.has(reason);
+  // A host the target policy denies was never contacted: it learned nothing and proved nothing.
+  return UNREACHABLE.has(reason) || PASSING.has(reason) || reason === "target_denied";
 }
 
 const keyOf = (pool: ConnectionPool) => `${pool.connectionId}|${pool.role}|${pool.host}`;
