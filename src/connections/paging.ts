@@ -32,3 +32,19 @@ export function decodeCursor(token: string): ListCursor {
   }
   throw ValidationError.field("pageToken", "is not a token from a previous page");
 }
+
+/**
+ * One page of rows fetched with one more than the page size (`size + 1`): the rows to show, and the
+ * token of the next page ("" on the last).
+ */
+export function pageOf<R extends { name_key: string; id: string }>(
+  rows: readonly R[],
+  size: number,
+): { shown: R[]; nextPageToken: string } {
+  const shown = rows.slice(0, size);
+  const last = shown[shown.length - 1];
+  return {
+    shown,
+    nextPageToken: rows.length > size && last ? encodeCursor({ nameKey: last.name_key, id: last.id }) : "",
+  };
+}

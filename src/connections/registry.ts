@@ -18,7 +18,7 @@ import { type ConnectionChecks, createConnectionChecks, statusAfterCheck } from 
 import { createConnectionGate, nameTaken, staleVersion } from "./connection-gate.js";
 import { type CredentialCipher, createCredentialCipher, credentialsFromInput } from "./credential-cipher.js";
 import { requireCredentialsForEndpointChange } from "./endpoint-change.js";
-import { decodeCursor, encodeCursor, type PageRequest, pageSizeOf } from "./paging.js";
+import { decodeCursor, type PageRequest, pageOf, pageSizeOf } from "./paging.js";
 import { enforceTls } from "./require-tls.js";
 import { type ConnectionView, settingsColumns, settingsFromRow, view } from "./row-mapping.js";
 import type { ConnectionSettings, ConnectionSpecInput, Credentials } from "./settings.js";
@@ -100,13 +100,8 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
       const size = pageSizeOf(page);
       const after = page.pageToken ? decodeCursor(page.pageToken) : undefined;
       const rows = await repo.list({ limit: size + 1, after, visibleTo: deps.policy.listScope(principal) });
-      const pageRows = rows.slice(0, size);
-      const last = pageRows[pageRows.length - 1];
-      return {
-        connections: pageRows.map(view),
-        nextPageToken:
-          rows.length > size && last ? encodeCursor({ nameKey: last.name_key, id: last.id }) : "",
-      };
+      const { shown, nextPageToken } = pageOf(rows, size);
+      return { connections: shown.map(view), nextPageToken };
     },
 
     update(
