@@ -48,7 +48,8 @@ export type CoreSettings = Pick<
   | "redisUrl"
   | "rateLimits"
   | "requireTls"
->;
+> &
+  Partial<Pick<Config, "redisCommandTimeoutMs">>;
 
 export interface Core {
   registry: ConnectionRegistry;
@@ -58,6 +59,8 @@ export interface Core {
   audit: AuditLog;
   /** Resolves once Redis is connected (or after a short wait if it is not there). */
   ready(): Promise<void>;
+  /** Rejects when Redis is configured and does not answer in time; undefined without Redis. */
+  pingRedis: (() => Promise<void>) | undefined;
   /** Disconnects from Redis. */
   close(): Promise<void>;
 }
@@ -79,17 +82,21 @@ export function createCore(deps: {
   const sessionCache = new TtlCache<Principal>({ ttlMs: settings.authCacheTtlMs });
   const accessCache = new TtlCache<true>({ ttlMs: settings.authCacheTtlMs });
   // Invalidations reach every instance through Redis when it is configured (`kind|key`).
-  const bus = createCacheBus(settings.redisUrl, (message) => {
-    const [kind, key = ""] = message.split("|");
-    if (kind === "tag") {
-      sessionCache.invalidateTag(key);
-      accessCache.invalidateTag(key);
-    } else if (kind === "session") {
-      sessionCache.delete(key);
-    } else if (kind === "connection") {
-      dataPlane?.connectionChanged(key);
-    }
-  });
+  const bus = createCacheBus(
+    settings.redisUrl,
+    (message) => {
+      const [kind, key = ""] = message.split("|");
+      if (kind === "tag") {
+        sessionCache.invalidateTag(key);
+        accessCache.invalidateTag(key);
+      } else if (kind === "session") {
+        sessionCache.delete(key);
+      } else if (kind === "connection") {
+        dataPlane?.connectionChanged(key);
+      }
+    },
+    settings.redisCommandTimeoutMs,
+  );
   let dataPlane: DataPlane | undefined;
   const registry = createConnectionRegistry({
     db,
@@ -187,7 +194,16 @@ export function createCore(deps: {
     serviceTokens,
     ...(settings.rateLimits === "rfc" ? { rateLimit: rateLimitInterceptor({ redis: bus.redis }) } : {}),
   });
-  return { registry, dataPlane: plane, services, interceptors, audit, ready: bus.ready, close: bus.close };
+  return {
+    registry,
+    dataPlane: plane,
+    services,
+    interceptors,
+    audit,
+    ready: bus.ready,
+    pingRedis: bus.ping,
+    close: bus.close,
+  };
 }
 
 /** An event Berth records on its own account (not a call): actor "berth" unless set. */

@@ -13,6 +13,12 @@ export type RequestHandler = (
   res: ServerResponse | Http2ServerResponse,
 ) => void;
 
+const SERVED = Symbol("berth.served");
+/** A socket that knows how to say its first request came (reachable through http2's socket proxy). */
+type Marked = Socket & { [SERVED]?: () => void };
+/** Sockets handed to the http2 server (their streams finish on GOAWAY; they are not ended early). */
+const http2Sockets = new WeakSet<Socket>();
+
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
 export interface Listener {
@@ -37,19 +43,44 @@ export interface ListenerTls {
   readonly requireCert: boolean;
 }
 
+/** Bounds on what a connection may hold (see config's ConnectionLimits). */
+export interface ListenerLimits {
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly maxConnectionsPerSource: number;
+}
+
+const DEFAULT_LIMITS: ListenerLimits = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 60_000,
+  idleTimeoutMs: 65_000,
+  maxConnectionsPerSource: 256,
+};
+
 export async function listen(
   host: string,
   port: number,
   handler: RequestHandler,
   tls?: ListenerTls,
+  limits: ListenerLimits = DEFAULT_LIMITS,
 ): Promise<Listener> {
   // HTTP/1 keep-alive sockets: the http1 server never listen()s itself, so its own idle tracking
   // (closeIdleConnections) sees nothing; count in-flight requests per socket instead.
   const inFlight = new Map<Socket, number>();
   let closing = false;
+  // A connection must send a complete first request head within headersTimeoutMs, whatever it is
+  // (silent, half a request line, a partial preface, an HTTP/2 session without a stream).
+  const firstRequest = new Map<Socket, NodeJS.Timeout>();
+  const served = (socket: Socket) => {
+    const timer = firstRequest.get(socket);
+    if (timer) clearTimeout(timer);
+    firstRequest.delete(socket);
+  };
   const tracked: RequestHandler = (req, res) => {
     const socket = req.socket as Socket;
     if (!("stream" in req)) {
+      served(socket);
       inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1);
       if (closing) res.setHeader("connection", "close");
       res.once("close", () => {
@@ -60,26 +91,57 @@ export async function listen(
     }
     handler(req, res);
   };
-  const http1 = createHttp1Server(tracked as (req: IncomingMessage, res: ServerResponse) => void);
-  http1.keepAliveTimeout = 65_000;
+  const http1 = createHttp1Server(
+    { headersTimeout: limits.headersTimeoutMs, requestTimeout: limits.requestTimeoutMs },
+    tracked as (req: IncomingMessage, res: ServerResponse) => void,
+  );
+  http1.keepAliveTimeout = limits.idleTimeoutMs;
+  // The http1 server never listen()s, so its own header/request timer never starts: start it here
+  // (it sends 408 to a request whose head or body is late, once the connection was handed over).
+  http1.emit("listening");
   const http2 = createHttp2Server({}, tracked as (req: Http2ServerRequest, res: Http2ServerResponse) => void);
   const sessions = new Set<Http2Session>();
   http2.on("session", (s) => {
     sessions.add(s);
     s.once("close", () => sessions.delete(s));
+    // s.socket is a proxy of the socket (not the same object); it forwards this property to it.
+    trackStreams(s, limits.idleTimeoutMs, () => (s.socket as unknown as Marked)[SERVED]?.());
   });
   const sockets = new Set<Socket>();
+  const perSource = new Map<string, number>();
 
-  const accept = (socket: Socket) => {
+  const accept = (socket: Socket): boolean => {
+    // Too many open connections from one address: refused before anything is read.
+    const source = socket.remoteAddress ?? "";
+    const open = (perSource.get(source) ?? 0) + 1;
+    if (open > limits.maxConnectionsPerSource) {
+      socket.destroy();
+      return false;
+    }
+    perSource.set(source, open);
     sockets.add(socket);
+    firstRequest.set(
+      socket,
+      setTimeout(() => socket.destroy(), limits.headersTimeoutMs),
+    );
+    (socket as Marked)[SERVED] = () => served(socket);
     socket.once("close", () => {
+      served(socket);
       sockets.delete(socket);
       inFlight.delete(socket);
+      const left = (perSource.get(source) ?? 1) - 1;
+      if (left > 0) perSource.set(source, left);
+      else perSource.delete(source);
     });
     socket.once("error", () => socket.destroy());
+    return true;
+  };
+  const toHttp2 = (socket: Socket) => {
+    http2Sockets.add(socket);
+    http2.emit("connection", socket);
   };
   const dispatch = (socket: Socket) =>
-    sniff(socket, (isHttp2) => (isHttp2 ? http2 : http1).emit("connection", socket));
+    sniff(socket, (isHttp2) => (isHttp2 ? toHttp2(socket) : http1.emit("connection", socket)));
   // With TLS, ALPN says which protocol the client speaks; a client that offers none is sniffed
   // like a plaintext one. The decrypted TLSSocket is handed to the same two servers.
   const tcp: Server = tls
@@ -91,15 +153,14 @@ export async function listen(
           rejectUnauthorized: tls.requireCert,
         },
         (socket: TLSSocket) => {
-          accept(socket);
-          if (socket.alpnProtocol === "h2") http2.emit("connection", socket);
+          if (!accept(socket)) return;
+          if (socket.alpnProtocol === "h2") toHttp2(socket);
           else if (socket.alpnProtocol === "http/1.1") http1.emit("connection", socket);
           else dispatch(socket);
         },
       )
     : createNetServer((socket) => {
-        accept(socket);
-        dispatch(socket);
+        if (accept(socket)) dispatch(socket);
       });
   // A failed handshake (unknown client CA, no certificate when one is required) ends that socket only.
   tcp.on("tlsClientError", () => {});
@@ -126,7 +187,7 @@ export async function listen(
       // ones after their response; whatever is left when the grace period ends is cut.
       for (const s of sessions) s.close();
       for (const socket of sockets)
-        if (!sessionSocket(socket, sessions) && !(inFlight.get(socket) ?? 0)) socket.end();
+        if (!http2Sockets.has(socket) && !(inFlight.get(socket) ?? 0)) socket.end();
       const grace = setTimeout(() => {
         for (const s of sessions) s.destroy();
         for (const socket of sockets) socket.destroy();
@@ -139,9 +200,20 @@ export async function listen(
   };
 }
 
-function sessionSocket(socket: Socket, sessions: Set<Http2Session>): boolean {
-  for (const s of sessions) if (s.socket === socket) return true;
-  return false;
+/**
+ * An HTTP/2 session: its first stream counts as the first request; while no stream is open for
+ * idleMs, the session is closed (GOAWAY), but an open stream (a long Session, a watch) keeps it.
+ */
+function trackStreams(session: Http2Session, idleMs: number, onFirstStream: () => void): void {
+  let open = 0;
+  session.on("stream", (stream) => {
+    open++;
+    onFirstStream();
+    stream.once("close", () => open--);
+  });
+  session.setTimeout(idleMs, () => {
+    if (open === 0) session.close();
+  });
 }
 
 function sniff(socket: Socket, route: (isHttp2: boolean) => void): void {
