@@ -6,6 +6,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Registry } from "prom-client";
 import { createConsoleHandler } from "./console.js";
 import type { RequestHandler } from "./listener.js";
+import { createProtoBodyCheck } from "./proto-body-check.js";
 import { clientCertificateOf, contextValuesFor, requestIdFrom, transportOf } from "./request-info.js";
 import { createRestHandler } from "./rest.js";
 import { registerRoutes } from "./routes.js";
@@ -49,6 +50,7 @@ const HSTS = "max-age=31536000; includeSubDomains";
 export function createHttpEntry(deps: HttpEntryDeps): RequestHandler {
   const rpc = createRpcHandler(deps);
   const rest = createRestHandler(deps);
+  const checkProto = createProtoBodyCheck(deps.maxBodyBytes);
   return (req, res) => {
     const url = new URL(req.url ?? "/", "http://berth");
     // Browsers must not guess a type for an API answer (a JSON error rendered as HTML).
@@ -58,7 +60,17 @@ export function createHttpEntry(deps: HttpEntryDeps): RequestHandler {
     else if (url.pathname === "/readyz") void answerReady(res, deps);
     else if (url.pathname === "/metrics") answerMetricsWithToken(req, res, deps);
     else if (url.pathname.startsWith("/api/")) void rest(req, res, url, req.socket?.remoteAddress ?? "");
-    else rpc(req, res);
+    else
+      void checkProto(req, res, url.pathname).then(
+        (answered) => {
+          if (!answered) return rpc(req, res);
+          deps.log?.info(
+            { path: url.pathname, peer: req.socket?.remoteAddress ?? "", outcome: "invalid_argument" },
+            "request refused",
+          );
+        },
+        () => res.destroy(),
+      );
   };
 }
 

@@ -108,7 +108,8 @@ function pathOnlyInput(route: RestRoute, parsed: Parsed): MessageShape<DescMessa
 
 function sender(res: NodeResponse, requestId: string): Send {
   return (status, body, headers = {}) => {
-    const payload = body === undefined ? "" : JSON.stringify(body);
+    // A protobuf message passed through as-is must not show its internals ($typeName) to clients.
+    const payload = body === undefined ? "" : JSON.stringify(body, withoutTypeName);
     res.writeHead(status, {
       "x-request-id": requestId,
       ...(payload ? { "content-type": "application/json; charset=utf-8" } : {}),
@@ -117,6 +118,10 @@ function sender(res: NodeResponse, requestId: string): Send {
     });
     res.end(payload);
   };
+}
+
+function withoutTypeName(key: string, value: unknown): unknown {
+  return key === "$typeName" ? undefined : value;
 }
 
 /** 404 for a path no route has, 405 for a path whose routes take other verbs. */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startThrowawayRedis } from "../support/throwaway-redis.js";
 import { ADMIN_PASSWORD, startTestBerth, type TestBerth } from "../support/test-berth.js";
+import { startThrowawayRedis } from "../support/throwaway-redis.js";
 
 /**
  * A Redis that keeps its connections open but never answers (SIGSTOP) must not hang Berth: every
