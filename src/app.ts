@@ -186,6 +186,7 @@ export async function startBerth(config: Config, options: StartOptions = {}): Pr
     {
       url,
       ...(serving.grpc ? { grpc_port: serving.grpc.port } : {}),
+      ...(serving.metrics ? { metrics_port: serving.metrics.port, metrics_host: config.metrics.host } : {}),
       data_dir: config.dataDir,
       key_provider: deps.keys.name,
     },
