@@ -92,7 +92,12 @@ export async function listen(
     handler(req, res);
   };
   const http1 = createHttp1Server(
-    { headersTimeout: limits.headersTimeoutMs, requestTimeout: limits.requestTimeoutMs },
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      // How often those two are checked (node's default, 30 s, would let a late request linger).
+      connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+    },
     tracked as (req: IncomingMessage, res: ServerResponse) => void,
   );
   http1.keepAliveTimeout = limits.idleTimeoutMs;
@@ -149,6 +154,8 @@ export async function listen(
         {
           ...tls.context,
           ALPNProtocols: ["h2", "http/1.1"],
+          // A handshake is part of the first request: it gets the same bound.
+          handshakeTimeout: limits.headersTimeoutMs,
           requestCert: tls.requestCert,
           rejectUnauthorized: tls.requireCert,
         },

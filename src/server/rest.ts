@@ -102,7 +102,12 @@ function pathOnlyInput(route: RestRoute, parsed: Parsed): MessageShape<DescMessa
   try {
     return create(route.method.input, route.request(parsed));
   } catch {
-    return create(route.method.input);
+    // The path's own parameters (the connection's id) still name the target for the audit.
+    const fields: Record<string, string> = {};
+    for (const f of route.method.input.fields)
+      if (f.fieldKind === "scalar" && typeof parsed.params[f.localName] === "string")
+        fields[f.localName] = parsed.params[f.localName]!;
+    return create(route.method.input, fields as never);
   }
 }
 
