@@ -111,6 +111,19 @@ describe("refused requests", () => {
     expect(b.logs.join("")).not.toContain(canary);
   });
 
+  it("still audit a change against its connection though its body is read after authentication", async () => {
+    const id = (
+      await b.api("/api/connections", { body: { ...pgBody("audited-update"), server: "127.0.0.1" } })
+    ).body.id;
+    const updated = await b.api(`/api/connections/${id}`, {
+      method: "PUT",
+      body: { ...pgBody("audited-update"), server: "127.0.0.1", description: "changed", version: 1 },
+    });
+    expect(updated.status, updated.text).toBe(200);
+    const events = (await b.api("/api/audit?pageSize=1000")).body.events as Record<string, string>[];
+    expect(events.some((e) => e.action?.endsWith("/UpdateConnection") && e.target === id)).toBe(true);
+  });
+
   it.skipIf(!hasPostgres)("log a statement's error text at debug level only", async () => {
     const id = (await b.api("/api/connections", { body: pgBody("statement-errors") })).body.id;
     const broker = createClient(
