@@ -7,15 +7,15 @@ import {
 } from "node:http2";
 import { type AddressInfo, createServer as createNetServer, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer, type SecureContextOptions, type TLSSocket } from "node:tls";
+import { createConnectionGuard, DEFAULT_LIMITS, type ListenerLimits } from "./connection-guard.js";
+
+export type { ListenerLimits } from "./connection-guard.js";
 
 export type RequestHandler = (
   req: IncomingMessage | Http2ServerRequest,
   res: ServerResponse | Http2ServerResponse,
 ) => void;
 
-const SERVED = Symbol("berth.served");
-/** A socket that knows how to say its first request came (reachable through http2's socket proxy). */
-type Marked = Socket & { [SERVED]?: () => void };
 /** Sockets handed to the http2 server (their streams finish on GOAWAY; they are not ended early). */
 const http2Sockets = new WeakSet<Socket>();
 
@@ -43,21 +43,6 @@ export interface ListenerTls {
   readonly requireCert: boolean;
 }
 
-/** Bounds on what a connection may hold (see config's ConnectionLimits). */
-export interface ListenerLimits {
-  readonly headersTimeoutMs: number;
-  readonly requestTimeoutMs: number;
-  readonly idleTimeoutMs: number;
-  readonly maxConnectionsPerSource: number;
-}
-
-const DEFAULT_LIMITS: ListenerLimits = {
-  headersTimeoutMs: 10_000,
-  requestTimeoutMs: 60_000,
-  idleTimeoutMs: 65_000,
-  maxConnectionsPerSource: 256,
-};
-
 export async function listen(
   host: string,
   port: number,
@@ -69,18 +54,11 @@ export async function listen(
   // (closeIdleConnections) sees nothing; count in-flight requests per socket instead.
   const inFlight = new Map<Socket, number>();
   let closing = false;
-  // A connection must send a complete first request head within headersTimeoutMs, whatever it is
-  // (silent, half a request line, a partial preface, an HTTP/2 session without a stream).
-  const firstRequest = new Map<Socket, NodeJS.Timeout>();
-  const served = (socket: Socket) => {
-    const timer = firstRequest.get(socket);
-    if (timer) clearTimeout(timer);
-    firstRequest.delete(socket);
-  };
+  const guard = createConnectionGuard(limits);
   const tracked: RequestHandler = (req, res) => {
     const socket = req.socket as Socket;
     if (!("stream" in req)) {
-      served(socket);
+      guard.served(socket);
       inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1);
       if (closing) res.setHeader("connection", "close");
       res.once("close", () => {
@@ -109,38 +87,11 @@ export async function listen(
   http2.on("session", (s) => {
     sessions.add(s);
     s.once("close", () => sessions.delete(s));
-    // s.socket is a proxy of the socket (not the same object); it forwards this property to it.
-    trackStreams(s, limits.idleTimeoutMs, () => (s.socket as unknown as Marked)[SERVED]?.());
+    // s.socket is a proxy of the socket (not the same object).
+    trackStreams(s, limits.idleTimeoutMs, () => guard.servedThroughProxy(s.socket));
   });
-  const sockets = new Set<Socket>();
-  const perSource = new Map<string, number>();
-
-  const accept = (socket: Socket): boolean => {
-    // Too many open connections from one address: refused before anything is read.
-    const source = socket.remoteAddress ?? "";
-    const open = (perSource.get(source) ?? 0) + 1;
-    if (open > limits.maxConnectionsPerSource) {
-      socket.destroy();
-      return false;
-    }
-    perSource.set(source, open);
-    sockets.add(socket);
-    firstRequest.set(
-      socket,
-      setTimeout(() => socket.destroy(), limits.headersTimeoutMs),
-    );
-    (socket as Marked)[SERVED] = () => served(socket);
-    socket.once("close", () => {
-      served(socket);
-      sockets.delete(socket);
-      inFlight.delete(socket);
-      const left = (perSource.get(source) ?? 1) - 1;
-      if (left > 0) perSource.set(source, left);
-      else perSource.delete(source);
-    });
-    socket.once("error", () => socket.destroy());
-    return true;
-  };
+  const sockets = guard.sockets;
+  const accept = (socket: Socket) => guard.accept(socket, () => inFlight.delete(socket));
   const toHttp2 = (socket: Socket) => {
     http2Sockets.add(socket);
     http2.emit("connection", socket);
