@@ -11,7 +11,7 @@ import { bootstrapAdmin } from "./identity/users.js";
 import { createLogger, type Logger } from "./observability/logger.js";
 import type { DataPlane } from "./pools/data-plane.js";
 import { type GrpcJsServer, startGrpcJsServer } from "./server/grpc-js-server.js";
-import { createHttpEntry } from "./server/http-entry.js";
+import { createHttpEntry, createMetricsEntry, type ReadinessCheck } from "./server/http-entry.js";
 import { type Listener, listen } from "./server/listener.js";
 import { describeCertificate, listenerTls, readServerTls } from "./server/tls-files.js";
 import { openSqliteStore, type Store } from "./store/store.js";
@@ -20,6 +20,8 @@ export interface Berth {
   readonly port: number;
   /** The dedicated grpc-js port, when BERTH_GRPC_PORT is set. */
   readonly grpcPort: number | undefined;
+  /** The separate /metrics port, when BERTH_METRICS_PORT is set. */
+  readonly metricsPort: number | undefined;
   readonly url: string;
   readonly log: Logger;
   readonly store: Store;
@@ -117,6 +119,8 @@ function startRetention(config: Config, store: Store, core: Core, log: Logger): 
 interface Serving {
   listener: Listener;
   grpc: GrpcJsServer | undefined;
+  /** The separate /metrics listener (loopback by default), when BERTH_METRICS_PORT is set. */
+  metrics: Listener | undefined;
   /** Aborted on close: open RPC streams end. */
   shutdown: AbortController;
 }
@@ -131,16 +135,40 @@ async function serve(config: Config, deps: Deps, ready: () => boolean): Promise<
     shutdownSignal: shutdown.signal,
     googleClientId: config.google.clientIds[0],
     ready,
-    pingStore: () => deps.store.ping(),
+    checks: readinessChecks(deps),
+    log: deps.log,
     metrics: dataPlane.metrics.registry,
+    metricsToken: config.metrics.token,
+    hsts: config.tls !== undefined,
   });
   const tls = config.tls ? await listenerTls(config.tls) : undefined;
-  const listener = await listen(config.host, config.port, handler, tls);
+  const listener = await listen(config.host, config.port, handler, tls, config.connectionLimits);
+  const metrics =
+    config.metrics.port === undefined
+      ? undefined
+      : await listen(
+          config.metrics.host,
+          config.metrics.port,
+          createMetricsEntry(dataPlane.metrics.registry),
+          undefined,
+          config.connectionLimits,
+        );
   const grpc =
     config.grpcPort === undefined
       ? undefined
       : await startGrpcJsServer({ host: config.host, port: config.grpcPort, services, interceptors });
-  return { listener, grpc, shutdown };
+  return { listener, grpc, metrics, shutdown };
+}
+
+/** What /readyz checks: the store and the key provider always, Redis when it is configured. */
+function readinessChecks(deps: Deps): ReadinessCheck[] {
+  const checks: ReadinessCheck[] = [
+    { name: "store", run: () => deps.store.ping() },
+    { name: "keys", run: () => deps.keys.status() },
+  ];
+  const pingRedis = deps.core.pingRedis;
+  if (pingRedis) checks.push({ name: "redis", run: pingRedis });
+  return checks;
 }
 
 /** The URL to announce: a wildcard address is reached on loopback; IPv6 goes in brackets. */
@@ -160,6 +188,7 @@ export async function startBerth(config: Config, options: StartOptions = {}): Pr
     {
       url,
       ...(serving.grpc ? { grpc_port: serving.grpc.port } : {}),
+      ...(serving.metrics ? { metrics_port: serving.metrics.port, metrics_host: config.metrics.host } : {}),
       data_dir: config.dataDir,
       key_provider: deps.keys.name,
     },
@@ -188,6 +217,7 @@ function berthHandle(config: Config, deps: Deps, serving: Serving, url: string, 
     },
     port: listener.port,
     grpcPort: grpc?.port,
+    metricsPort: serving.metrics?.port,
     url,
     log,
     store,
@@ -196,8 +226,19 @@ function berthHandle(config: Config, deps: Deps, serving: Serving, url: string, 
       closing ??= (async () => {
         notReady();
         deps.stopRetention();
+        // In-flight calls finish within the grace period; streams still open near its end (a Session,
+        // a watch) are told to end then, before the listener cuts what is left.
+        const endStreams = setTimeout(
+          () => serving.shutdown.abort(),
+          Math.floor(config.shutdownGraceMs * 0.9),
+        );
+        await Promise.all([
+          listener.close(config.shutdownGraceMs),
+          grpc?.close(config.shutdownGraceMs),
+          serving.metrics?.close(0),
+        ]);
+        clearTimeout(endStreams);
         serving.shutdown.abort();
-        await Promise.all([listener.close(config.shutdownGraceMs), grpc?.close(config.shutdownGraceMs)]);
         await core.dataPlane.close(config.shutdownGraceMs);
         await core.close();
         await store.close();

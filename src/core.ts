@@ -53,8 +53,8 @@ export type CoreSettings = Pick<
   | "rateLimits"
   | "requireTls"
 > &
-  // Optional so that tests may leave them out: the defaults (24 h; the default denials) then apply.
-  Partial<Pick<Config, "leaseMaxLifetimeMs" | "targets">>;
+  // Optional so that tests may leave them out: the defaults (24 h; the default denials; 300 ms) apply.
+  Partial<Pick<Config, "leaseMaxLifetimeMs" | "targets" | "redisCommandTimeoutMs">>;
 
 export interface Core {
   registry: ConnectionRegistry;
@@ -64,6 +64,8 @@ export interface Core {
   audit: AuditLog;
   /** Resolves once Redis is connected (or after a short wait if it is not there). */
   ready(): Promise<void>;
+  /** Rejects when Redis is configured and does not answer in time; undefined without Redis. */
+  pingRedis: (() => Promise<void>) | undefined;
   /** Disconnects from Redis. */
   close(): Promise<void>;
 }
@@ -85,20 +87,24 @@ export function createCore(deps: {
   const sessionCache = new TtlCache<Principal>({ ttlMs: settings.authCacheTtlMs });
   const accessCache = new TtlCache<true>({ ttlMs: settings.authCacheTtlMs });
   // Invalidations reach every instance through Redis when it is configured (`kind|key`).
-  const bus = createCacheBus(settings.redisUrl, (message) => {
-    const [kind, key = ""] = message.split("|");
-    if (kind === "tag") {
-      sessionCache.invalidateTag(key);
-      accessCache.invalidateTag(key);
-    } else if (kind === "session") {
-      sessionCache.delete(key);
-    } else if (kind === "connection") {
-      dataPlane?.connectionChanged(key);
-    }
-    // What is already open is re-checked too: a revoke ends open leases and Session streams.
-    const change = invalidationOf(message);
-    if (change) void revocations?.changed(change);
-  });
+  const bus = createCacheBus(
+    settings.redisUrl,
+    (message) => {
+      const [kind, key = ""] = message.split("|");
+      if (kind === "tag") {
+        sessionCache.invalidateTag(key);
+        accessCache.invalidateTag(key);
+      } else if (kind === "session") {
+        sessionCache.delete(key);
+      } else if (kind === "connection") {
+        dataPlane?.connectionChanged(key);
+      }
+      // What is already open is re-checked too: a revoke ends open leases and Session streams.
+      const change = invalidationOf(message);
+      if (change) void revocations?.changed(change);
+    },
+    settings.redisCommandTimeoutMs,
+  );
   let dataPlane: DataPlane | undefined;
   let revocations: ReturnType<typeof watchRevocations> | undefined;
   // One policy for every way Berth reaches a database: tests, validations, pools, health checks.
@@ -198,7 +204,16 @@ export function createCore(deps: {
     revocations?.stop();
     await bus.close();
   };
-  return { registry, dataPlane: plane, services, interceptors, audit, ready: bus.ready, close };
+  return {
+    registry,
+    dataPlane: plane,
+    services,
+    interceptors,
+    audit,
+    ready: bus.ready,
+    pingRedis: bus.ping,
+    close,
+  };
 }
 
 function loginGuardFor(settings: CoreSettings, redis: Redis | undefined): LoginGuard {

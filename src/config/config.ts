@@ -79,6 +79,14 @@ const schema = z.object({
   BERTH_LOGIN_FAILURE_DELAY_MS: z.coerce.number().int().min(0).max(10_000).default(250),
   BERTH_LOGIN_SOURCE_FAILURE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(300),
   BERTH_REDIS_URL: z.string().url().optional(),
+  BERTH_REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(300),
+  BERTH_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  BERTH_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
+  BERTH_IDLE_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(65_000),
+  BERTH_MAX_CONNECTIONS_PER_SOURCE: z.coerce.number().int().min(1).max(1_000_000).default(256),
+  BERTH_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  BERTH_METRICS_HOST: z.string().min(1).default("127.0.0.1"),
+  BERTH_METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   BERTH_REQUIRE_TLS: z.enum(["true", "false"]).default("false"),
   BERTH_ALLOWED_TARGETS: z.string().optional(),
   BERTH_DENIED_TARGETS: z.string().default(""),
@@ -182,6 +190,12 @@ export interface Config {
   readonly google: GoogleSettings;
   /** Shared rate limits and cache invalidation across instances; undefined = this instance only. */
   readonly redisUrl: string | undefined;
+  /** Every Redis command gives up after this long; a timeout counts as Redis being down. */
+  readonly redisCommandTimeoutMs: number;
+  /** Bounds on the HTTP port's connections (slow or silent clients are closed). */
+  readonly connectionLimits: ConnectionLimits;
+  /** /metrics: on its own loopback listener (port set), and/or behind a bearer token on the main port. */
+  readonly metrics: MetricsSettings;
   readonly rateLimits: "rfc" | "off";
   /** Refuse connections whose sslMode allows plain text (disable, prefer). */
   readonly requireTls: boolean;
@@ -195,6 +209,25 @@ export interface Config {
   readonly vault: VaultTransitOptions | undefined;
   /** TLS on Berth's own port; undefined = plaintext. */
   readonly tls: ServerTlsSettings | undefined;
+}
+
+export interface ConnectionLimits {
+  /** A new connection must send a complete request head (HTTP/1) or open a stream (HTTP/2) within this. */
+  readonly headersTimeoutMs: number;
+  /** An HTTP/1 request (head and body) must arrive completely within this. */
+  readonly requestTimeoutMs: number;
+  /** A connection with no request in flight (no open HTTP/2 stream) is closed after this. */
+  readonly idleTimeoutMs: number;
+  /** Open connections from one address; more are refused at once. */
+  readonly maxConnectionsPerSource: number;
+}
+
+export interface MetricsSettings {
+  /** A separate listener for /metrics (0 = any free port); undefined = none. */
+  readonly port: number | undefined;
+  readonly host: string;
+  /** With a token, the main port answers /metrics to `Authorization: Bearer <token>`; without, it answers 404. */
+  readonly token: string | undefined;
 }
 
 export interface ServerTlsSettings {
@@ -252,6 +285,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     loginFailureWindowMs: c.BERTH_LOGIN_FAILURE_WINDOW_MS,
     loginFailureDelayMs: c.BERTH_LOGIN_FAILURE_DELAY_MS,
     redisUrl: c.BERTH_REDIS_URL,
+    redisCommandTimeoutMs: c.BERTH_REDIS_COMMAND_TIMEOUT_MS,
+    connectionLimits: Object.freeze({
+      headersTimeoutMs: c.BERTH_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: c.BERTH_REQUEST_TIMEOUT_MS,
+      idleTimeoutMs: c.BERTH_IDLE_TIMEOUT_MS,
+      maxConnectionsPerSource: c.BERTH_MAX_CONNECTIONS_PER_SOURCE,
+    }),
+    metrics: Object.freeze({
+      port: c.BERTH_METRICS_PORT,
+      host: c.BERTH_METRICS_HOST,
+      token: c.BERTH_METRICS_TOKEN,
+    }),
     rateLimits: c.BERTH_RATE_LIMITS,
     requireTls: c.BERTH_REQUIRE_TLS === "true",
     targets: Object.freeze({

@@ -6,18 +6,29 @@ const CHANNEL = "berth:cache-invalidation";
  * Tells every Berth instance to drop cached authorizations: locally at once, and through Redis
  * pub/sub to the others when Redis is configured. Without Redis it is purely local.
  */
-export function createCacheBus(redisUrl: string | undefined, apply: (message: string) => void) {
+export function createCacheBus(
+  redisUrl: string | undefined,
+  apply: (message: string) => void,
+  commandTimeoutMs = 300,
+) {
   if (!redisUrl) {
     return {
       publish: (message: string) => apply(message),
       redis: undefined,
+      ping: undefined,
       ready: async () => {},
       close: async () => {},
     };
   }
   // The publisher drops commands while Redis is down (a stale cache expires by its TTL anyway); the
   // subscriber queues its SUBSCRIBE until connected, and ioredis re-subscribes after reconnects.
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
+  // A Redis that accepts the connection but never answers (frozen, black-holed) must not hang the
+  // callers: every command gives up after commandTimeoutMs, which the limits treat as "Redis down".
+  const redis = new Redis(redisUrl, {
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    commandTimeout: commandTimeoutMs,
+  });
   const subscriber = new Redis(redisUrl, { maxRetriesPerRequest: null });
   // Errors are retried by ioredis; meanwhile limits fall back to memory and caches to their TTL.
   redis.on("error", () => {});
@@ -26,6 +37,10 @@ export function createCacheBus(redisUrl: string | undefined, apply: (message: st
   subscriber.on("message", (_channel: string, message: string) => apply(message));
   return {
     redis,
+    /** Rejects when Redis does not answer a PING within the command timeout (for /readyz). */
+    ping: async () => {
+      await redis.ping();
+    },
     publish(message: string) {
       apply(message);
       void redis.publish(CHANNEL, message).catch(() => {});

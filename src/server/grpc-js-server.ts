@@ -1,3 +1,4 @@
+import type { Readable } from "node:stream";
 import { type DescMessage, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
 import { ConnectError, type Interceptor } from "@connectrpc/connect";
@@ -66,8 +67,11 @@ export async function startGrpcJsServer(options: {
           header,
           contextValues: contextValuesFor({ requestId, peer: call.getPeer(), transport: "grpc-js" }),
           signal: abort.signal,
+          // A Readable's own async iterator destroys the stream when the reading ends — here the
+          // whole call, so a client that half-closes would never get the answers still to come
+          // nor its status. Reading must end only the reading.
           input: requestStream
-            ? (call as unknown as AsyncIterable<MessageShape<DescMessage>>)
+            ? (call as unknown as Readable).iterator({ destroyOnReturn: false })
             : (call.request as MessageShape<DescMessage>),
         });
         if (!responseStream) {

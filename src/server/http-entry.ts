@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { Interceptor } from "@connectrpc/connect";
@@ -5,6 +6,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Registry } from "prom-client";
 import { createConsoleHandler } from "./console.js";
 import type { RequestHandler } from "./listener.js";
+import { createProtoBodyCheck } from "./proto-body-check.js";
 import { clientCertificateOf, contextValuesFor, requestIdFrom, transportOf } from "./request-info.js";
 import { createRestHandler } from "./rest.js";
 import { registerRoutes } from "./routes.js";
@@ -21,10 +23,25 @@ export interface HttpEntryDeps {
   googleClientId: string | undefined;
   /** False while stopping. */
   ready: () => boolean;
-  /** Rejects when the store cannot be reached. */
-  pingStore: () => Promise<unknown>;
+  /** What must answer for Berth to be ready (each rejects when it cannot). */
+  checks: readonly ReadinessCheck[];
   metrics: Registry;
+  /** /metrics on this port needs `Authorization: Bearer <token>`; without a token it is not served here. */
+  metricsToken: string | undefined;
+  /** Strict-Transport-Security on every answer (the port speaks TLS). */
+  hsts: boolean;
+  /** Logs requests refused before any RPC runs (unknown paths, missing metrics token). */
+  log?: { info(fields: Record<string, unknown>, message: string): void };
 }
+
+/** One dependency /readyz checks; a check that does not answer within READY_CHECK_MS has failed. */
+export interface ReadinessCheck {
+  readonly name: string;
+  run(): Promise<unknown>;
+}
+
+const READY_CHECK_MS = 1_000;
+const HSTS = "max-age=31536000; includeSubDomains";
 
 /**
  * Everything the HTTP port answers, by path: probes (/healthz, /readyz), /metrics, REST (/api/…),
@@ -33,13 +50,27 @@ export interface HttpEntryDeps {
 export function createHttpEntry(deps: HttpEntryDeps): RequestHandler {
   const rpc = createRpcHandler(deps);
   const rest = createRestHandler(deps);
+  const checkProto = createProtoBodyCheck(deps.maxBodyBytes);
   return (req, res) => {
     const url = new URL(req.url ?? "/", "http://berth");
+    // Browsers must not guess a type for an API answer (a JSON error rendered as HTML).
+    res.setHeader("x-content-type-options", "nosniff");
+    if (deps.hsts) res.setHeader("strict-transport-security", HSTS);
     if (url.pathname === "/healthz") sendJson(res, 200, { status: "ok" });
     else if (url.pathname === "/readyz") void answerReady(res, deps);
-    else if (url.pathname === "/metrics") void answerMetrics(res, deps.metrics);
+    else if (url.pathname === "/metrics") answerMetricsWithToken(req, res, deps);
     else if (url.pathname.startsWith("/api/")) void rest(req, res, url, req.socket?.remoteAddress ?? "");
-    else rpc(req, res);
+    else
+      void checkProto(req, res, url.pathname).then(
+        (answered) => {
+          if (!answered) return rpc(req, res);
+          deps.log?.info(
+            { path: url.pathname, peer: req.socket?.remoteAddress ?? "", outcome: "invalid_argument" },
+            "request refused",
+          );
+        },
+        () => res.destroy(),
+      );
   };
 }
 
@@ -67,14 +98,60 @@ function sendJson(res: NodeResponse, status: number, body: unknown) {
   res.end(JSON.stringify(body));
 }
 
-/** Ready: not stopping, and the store answers. */
+/** Ready: not stopping, and every check answers in time. The body names each check and its state. */
 async function answerReady(res: NodeResponse, deps: HttpEntryDeps) {
-  const ok = deps.ready();
-  const up = await deps.pingStore().then(
-    () => ok,
-    () => false,
-  );
-  sendJson(res, up ? 200 : 503, { status: up ? "ready" : "not_ready" });
+  const states = await Promise.all(deps.checks.map((c) => checkState(c)));
+  const checks = Object.fromEntries(deps.checks.map((c, i) => [c.name, states[i]]));
+  const up = deps.ready() && states.every((s) => s === "ok");
+  sendJson(res, up ? 200 : 503, {
+    status: up ? "ready" : "not_ready",
+    ...(deps.ready() ? {} : { reason: "stopping" }),
+    checks,
+  });
+}
+
+async function checkState(check: ReadinessCheck): Promise<"ok" | "failing" | "timeout"> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), READY_CHECK_MS);
+  });
+  try {
+    return await Promise.race([check.run().then(() => "ok" as const), late]);
+  } catch {
+    return "failing";
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** /metrics on the shared port: only with the configured bearer token (timing-safe compare). */
+function answerMetricsWithToken(
+  req: { headers: Record<string, unknown> },
+  res: NodeResponse,
+  deps: HttpEntryDeps,
+) {
+  const given = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ""))?.[1];
+  if (deps.metricsToken && given && sameSecret(given, deps.metricsToken)) {
+    void answerMetrics(res, deps.metrics);
+    return;
+  }
+  deps.log?.info({ path: "/metrics", outcome: "refused" }, "request refused");
+  sendJson(res, 404, { error: "not_found", message: "No API route /metrics" });
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = createHash("sha256").update(a).digest();
+  const y = createHash("sha256").update(b).digest();
+  return timingSafeEqual(x, y);
+}
+
+/** The separate metrics listener (bound to loopback by default): /metrics only, no token. */
+export function createMetricsEntry(registry: Registry): RequestHandler {
+  return (req, res) => {
+    res.setHeader("x-content-type-options", "nosniff");
+    if (new URL(req.url ?? "/", "http://berth").pathname === "/metrics") void answerMetrics(res, registry);
+    else sendJson(res, 404, { error: "not_found", message: "Only /metrics is served here" });
+  };
 }
 
 async function answerMetrics(res: NodeResponse, registry: Registry) {

@@ -7,11 +7,17 @@ import {
 } from "node:http2";
 import { type AddressInfo, createServer as createNetServer, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer, type SecureContextOptions, type TLSSocket } from "node:tls";
+import { createConnectionGuard, DEFAULT_LIMITS, type ListenerLimits } from "./connection-guard.js";
+
+export type { ListenerLimits } from "./connection-guard.js";
 
 export type RequestHandler = (
   req: IncomingMessage | Http2ServerRequest,
   res: ServerResponse | Http2ServerResponse,
 ) => void;
+
+/** Sockets handed to the http2 server (their streams finish on GOAWAY; they are not ended early). */
+const http2Sockets = new WeakSet<Socket>();
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
@@ -42,14 +48,17 @@ export async function listen(
   port: number,
   handler: RequestHandler,
   tls?: ListenerTls,
+  limits: ListenerLimits = DEFAULT_LIMITS,
 ): Promise<Listener> {
   // HTTP/1 keep-alive sockets: the http1 server never listen()s itself, so its own idle tracking
   // (closeIdleConnections) sees nothing; count in-flight requests per socket instead.
   const inFlight = new Map<Socket, number>();
   let closing = false;
+  const guard = createConnectionGuard(limits);
   const tracked: RequestHandler = (req, res) => {
     const socket = req.socket as Socket;
     if (!("stream" in req)) {
+      guard.served(socket);
       inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1);
       if (closing) res.setHeader("connection", "close");
       res.once("close", () => {
@@ -60,26 +69,35 @@ export async function listen(
     }
     handler(req, res);
   };
-  const http1 = createHttp1Server(tracked as (req: IncomingMessage, res: ServerResponse) => void);
-  http1.keepAliveTimeout = 65_000;
+  const http1 = createHttp1Server(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      // How often those two are checked (node's default, 30 s, would let a late request linger).
+      connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+    },
+    tracked as (req: IncomingMessage, res: ServerResponse) => void,
+  );
+  http1.keepAliveTimeout = limits.idleTimeoutMs;
+  // The http1 server never listen()s, so its own header/request timer never starts: start it here
+  // (it sends 408 to a request whose head or body is late, once the connection was handed over).
+  http1.emit("listening");
   const http2 = createHttp2Server({}, tracked as (req: Http2ServerRequest, res: Http2ServerResponse) => void);
   const sessions = new Set<Http2Session>();
   http2.on("session", (s) => {
     sessions.add(s);
     s.once("close", () => sessions.delete(s));
+    // s.socket is a proxy of the socket (not the same object).
+    trackStreams(s, limits.idleTimeoutMs, () => guard.servedThroughProxy(s.socket));
   });
-  const sockets = new Set<Socket>();
-
-  const accept = (socket: Socket) => {
-    sockets.add(socket);
-    socket.once("close", () => {
-      sockets.delete(socket);
-      inFlight.delete(socket);
-    });
-    socket.once("error", () => socket.destroy());
+  const sockets = guard.sockets;
+  const accept = (socket: Socket) => guard.accept(socket, () => inFlight.delete(socket));
+  const toHttp2 = (socket: Socket) => {
+    http2Sockets.add(socket);
+    http2.emit("connection", socket);
   };
   const dispatch = (socket: Socket) =>
-    sniff(socket, (isHttp2) => (isHttp2 ? http2 : http1).emit("connection", socket));
+    sniff(socket, (isHttp2) => (isHttp2 ? toHttp2(socket) : http1.emit("connection", socket)));
   // With TLS, ALPN says which protocol the client speaks; a client that offers none is sniffed
   // like a plaintext one. The decrypted TLSSocket is handed to the same two servers.
   const tcp: Server = tls
@@ -87,19 +105,20 @@ export async function listen(
         {
           ...tls.context,
           ALPNProtocols: ["h2", "http/1.1"],
+          // A handshake is part of the first request: it gets the same bound.
+          handshakeTimeout: limits.headersTimeoutMs,
           requestCert: tls.requestCert,
           rejectUnauthorized: tls.requireCert,
         },
         (socket: TLSSocket) => {
-          accept(socket);
-          if (socket.alpnProtocol === "h2") http2.emit("connection", socket);
+          if (!accept(socket)) return;
+          if (socket.alpnProtocol === "h2") toHttp2(socket);
           else if (socket.alpnProtocol === "http/1.1") http1.emit("connection", socket);
           else dispatch(socket);
         },
       )
     : createNetServer((socket) => {
-        accept(socket);
-        dispatch(socket);
+        if (accept(socket)) dispatch(socket);
       });
   // A failed handshake (unknown client CA, no certificate when one is required) ends that socket only.
   tcp.on("tlsClientError", () => {});
@@ -126,7 +145,7 @@ export async function listen(
       // ones after their response; whatever is left when the grace period ends is cut.
       for (const s of sessions) s.close();
       for (const socket of sockets)
-        if (!sessionSocket(socket, sessions) && !(inFlight.get(socket) ?? 0)) socket.end();
+        if (!http2Sockets.has(socket) && !(inFlight.get(socket) ?? 0)) socket.end();
       const grace = setTimeout(() => {
         for (const s of sessions) s.destroy();
         for (const socket of sockets) socket.destroy();
@@ -139,9 +158,20 @@ export async function listen(
   };
 }
 
-function sessionSocket(socket: Socket, sessions: Set<Http2Session>): boolean {
-  for (const s of sessions) if (s.socket === socket) return true;
-  return false;
+/**
+ * An HTTP/2 session: its first stream counts as the first request; while no stream is open for
+ * idleMs, the session is closed (GOAWAY), but an open stream (a long Session, a watch) keeps it.
+ */
+function trackStreams(session: Http2Session, idleMs: number, onFirstStream: () => void): void {
+  let open = 0;
+  session.on("stream", (stream) => {
+    open++;
+    onFirstStream();
+    stream.once("close", () => open--);
+  });
+  session.setTimeout(idleMs, () => {
+    if (open === 0) session.close();
+  });
 }
 
 function sniff(socket: Socket, route: (isHttp2: boolean) => void): void {

@@ -24,6 +24,8 @@ export interface RestDeps {
   services: Services;
   interceptors: Interceptor[];
   maxBodyBytes: number;
+  /** Logs requests refused before any RPC runs (no route); the chain logs all the others. */
+  log?: { info(fields: Record<string, unknown>, message: string): void };
 }
 
 /**
@@ -51,6 +53,10 @@ export function createRestHandler(deps: RestDeps) {
     const send = sender(res, info.requestId);
     const found = match(req.method ?? "GET", url.pathname.replace(/\/+$/, "") || "/");
     if (found === undefined || found === "method_not_allowed") {
+      deps.log?.info(
+        { request_id: info.requestId, route: info.route, peer, outcome: found ?? "not_found" },
+        "request refused",
+      );
       sendUnrouted(send, found, req.method, url.pathname, info.requestId);
       return;
     }
@@ -58,13 +64,27 @@ export function createRestHandler(deps: RestDeps) {
       const parsed: Parsed = {
         params: found.params,
         query: url.searchParams,
-        body: await readJsonBody(req, deps.maxBodyBytes),
+        body: {},
         header: headersOf(req),
       };
       const { route } = found;
-      const input = create(route.method.input, route.request(parsed));
+      // The body is read only once the chain has authenticated the caller (the innermost step):
+      // an anonymous client cannot make Berth buffer and parse a megabyte. Until then the chain
+      // sees the request built from the path alone (enough for the audit's target).
+      const readBody: Interceptor = (next) => async (r) => {
+        parsed.body = await readJsonBody(req, deps.maxBodyBytes);
+        return next({ ...r, message: create(route.method.input, route.request(parsed)) } as never);
+      };
       const impl = methods.get(`${route.method.parent.typeName}/${route.method.name}`)!;
-      const out = await invoke(route, input, parsed.header, info, req, deps.interceptors, impl);
+      const out = await invoke(
+        route,
+        pathOnlyInput(route, parsed),
+        parsed.header,
+        info,
+        req,
+        [...deps.interceptors, readBody],
+        impl,
+      );
       const { body: resBody, headers } = route.response(out.message, parsed);
       send(route.status ?? 200, route.status === 204 ? undefined : resBody, {
         ...out.rateHeaders,
@@ -77,9 +97,24 @@ export function createRestHandler(deps: RestDeps) {
   };
 }
 
+/** The request as the path and query alone describe it (or empty when the route needs its body for that). */
+function pathOnlyInput(route: RestRoute, parsed: Parsed): MessageShape<DescMessage> {
+  try {
+    return create(route.method.input, route.request(parsed));
+  } catch {
+    // The path's own parameters (the connection's id) still name the target for the audit.
+    const fields: Record<string, string> = {};
+    for (const f of route.method.input.fields)
+      if (f.fieldKind === "scalar" && typeof parsed.params[f.localName] === "string")
+        fields[f.localName] = parsed.params[f.localName]!;
+    return create(route.method.input, fields as never);
+  }
+}
+
 function sender(res: NodeResponse, requestId: string): Send {
   return (status, body, headers = {}) => {
-    const payload = body === undefined ? "" : JSON.stringify(body);
+    // A protobuf message passed through as-is must not show its internals ($typeName) to clients.
+    const payload = body === undefined ? "" : JSON.stringify(body, withoutTypeName);
     res.writeHead(status, {
       "x-request-id": requestId,
       ...(payload ? { "content-type": "application/json; charset=utf-8" } : {}),
@@ -88,6 +123,10 @@ function sender(res: NodeResponse, requestId: string): Send {
     });
     res.end(payload);
   };
+}
+
+function withoutTypeName(key: string, value: unknown): unknown {
+  return key === "$typeName" ? undefined : value;
 }
 
 /** 404 for a path no route has, 405 for a path whose routes take other verbs. */

@@ -104,7 +104,8 @@ export function createConnectionService({
     },
     async resetPool(req, ctx) {
       if (!dataPlane) throw new UnimplementedError("ResetPool without a data plane");
-      await registry.authorizeUse(principalOf(ctx), req.id);
+      // Resetting drops every session of every user of the connection: an editor's decision.
+      await registry.authorize(principalOf(ctx), req.id, "editor", "reset its pool");
       return { pool: poolStatsMessage(await dataPlane.pools.reset(req.id, resetGraceMs)) };
     },
     async getConnectionStatus(req, ctx) {

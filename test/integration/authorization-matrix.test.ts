@@ -219,7 +219,7 @@ function rpcCases(): RpcCase[] {
     },
     {
       name: "ConnectionService/ResetPool",
-      need: "user",
+      need: "editor",
       call: (_c, headers) => conn.resetPool({ id }, { headers }),
     },
     // A stale version: past authorization it is refused as a conflict, so nothing changes.
@@ -479,7 +479,7 @@ describe("authorization matrix", () => {
       ["GET", `/api/connections/${id}/status`, "viewer"],
       ["POST", `/api/connections/${id}/test`, "user", { timeoutMs: 500 }],
       ["POST", `/api/connections/${id}/validate`, "user", { timeoutMs: 500 }],
-      ["POST", `/api/connections/${id}/reset`, "user", {}],
+      ["POST", `/api/connections/${id}/reset`, "editor", {}],
       [
         "PUT",
         `/api/connections/${id}`,

@@ -15,6 +15,7 @@ import {
 import { LOCAL, serviceAvailable } from "../support/services.js";
 import { startTestBerth, type TestBerth } from "../support/test-berth.js";
 
+const METRICS_TOKEN = "metrics-token-for-the-broker-test";
 const hasPostgres = await serviceAvailable("postgres");
 const hasMariadb = await serviceAvailable("mariadb");
 
@@ -54,7 +55,7 @@ const ENGINES = [
 ] as const;
 
 beforeAll(async () => {
-  b = await startTestBerth({ BERTH_CANCEL_GRACE_MS: "1000" });
+  b = await startTestBerth({ BERTH_CANCEL_GRACE_MS: "1000", BERTH_METRICS_TOKEN: METRICS_TOKEN });
   client = brokerClients(b.url, b.adminToken);
   for (const e of ENGINES) {
     if (!e.available) continue;
@@ -456,7 +457,9 @@ describe.skipIf(!hasPostgres)("status, reset and metrics", () => {
     const reset = await b.api(`/api/connections/${id}/reset`, { body: {} });
     expect(reset.status).toBe(200);
     expect(reset.body.pool).toMatchObject({ inUse: 0 });
-    const metrics = await (await fetch(`${b.url}/metrics`)).text();
+    const metrics = await (
+      await fetch(`${b.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })
+    ).text();
     expect(metrics).toMatch(/berth_pool_sessions\{connection_id="[^"]+",state="max"\} 10/);
     expect(metrics).toMatch(/berth_query_duration_seconds_count/);
     expect(metrics).toMatch(/berth_leases_active 0/);

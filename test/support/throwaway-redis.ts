@@ -3,7 +3,7 @@ import { connect } from "node:net";
 import { freePort } from "./throwaway-postgres.js";
 
 /** A real redis-server of its own on a free port, to stop and start in fault tests. */
-export async function startThrowawayRedis(): Promise<{ url: string; stop(): Promise<void> }> {
+export async function startThrowawayRedis(): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   const port = await freePort();
   const child: ChildProcess = spawn(
     "redis-server",
@@ -25,6 +25,8 @@ export async function startThrowawayRedis(): Promise<{ url: string; stop(): Prom
   }
   return {
     url: `redis://127.0.0.1:${port}`,
+    /** For freezing it (SIGSTOP) and thawing it (SIGCONT). */
+    pid: child.pid!,
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();

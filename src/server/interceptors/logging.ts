@@ -25,9 +25,17 @@ export function loggingInterceptor(log: Logger): Interceptor {
         outcome: code,
         duration_ms: Math.round((performance.now() - started) * 100) / 100,
       };
-      if (err === undefined) log.info(fields, "request");
-      else
-        log.info({ ...fields, error: err instanceof ConnectError ? err.rawMessage : "" }, "request failed");
+      if (err === undefined) {
+        log.info(fields, "request");
+        return;
+      }
+      // Refusals and failures are logged with their reason (never a body). The error's text can
+      // carry what a database said about the data (a duplicate key's value): debug level only.
+      log.info({ ...fields, reason: reasonOf(err) }, "request failed");
+      log.debug(
+        { request_id: info.requestId, error: err instanceof ConnectError ? err.rawMessage : "" },
+        "request failure text",
+      );
     };
     try {
       const res = await next(req);
@@ -53,4 +61,14 @@ async function* loggedStream(res: StreamResponse, line: (err: unknown) => void) 
     line(err);
     throw err;
   }
+}
+
+/** The stable reason of a failure (google.rpc.ErrorInfo), without its message. */
+function reasonOf(err: unknown): string {
+  if (!(err instanceof ConnectError)) return "";
+  for (const d of err.details) {
+    const value = (d as { value?: { reason?: unknown } }).value;
+    if (typeof value?.reason === "string") return value.reason;
+  }
+  return "";
 }

@@ -1,6 +1,6 @@
 import { validateSpec } from "../../connections/validation.js";
 import { ValidationError } from "../../errors/berth-error.js";
-import type { GetConnectionStatusResponse } from "../../gen/berth/v1/connection_service_pb.js";
+import type { GetConnectionStatusResponse, PoolStats } from "../../gen/berth/v1/connection_service_pb.js";
 import { ConnectionService } from "../../gen/berth/v1/connection_service_pb.js";
 import { ConnectionSpecSchema } from "../../gen/berth/v1/types_pb.js";
 import { specFromProto } from "../../services/mapping.js";
@@ -39,6 +39,13 @@ function unsavedCheckBody(body: Json, query: URLSearchParams) {
   };
 }
 
+/** Pool counters as plain JSON (the message's own fields, not its protobuf type). */
+function poolToJson(p: PoolStats | undefined) {
+  if (!p) return null;
+  const { $typeName: _type, ...fields } = p;
+  return fields;
+}
+
 function statusToJson(r: GetConnectionStatusResponse) {
   const h = r.health!;
   return {
@@ -46,7 +53,7 @@ function statusToJson(r: GetConnectionStatusResponse) {
     status: statusName(h.status),
     lastTestedAt: timestampToJson(h.lastTestedAt),
     lastTest: h.lastTest ? checkResultToJson(h.lastTest) : null,
-    pool: h.pool ?? null,
+    pool: poolToJson(h.pool),
     hosts: h.hosts.map((x) => ({
       server: x.host?.server,
       port: x.host?.port,
@@ -142,7 +149,7 @@ export const CONNECTION_ROUTES: RestRoute[] = [
     path: "/api/connections/:id/reset",
     method: C.resetPool,
     request: ({ params }) => ({ id: params.id! }),
-    response: (r) => ({ body: { pool: r.pool ?? null } }),
+    response: (r) => ({ body: { pool: poolToJson(r.pool) } }),
   }),
   route({
     verb: "GET",

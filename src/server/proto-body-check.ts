@@ -1,0 +1,55 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import { type DescMethod, fromBinary } from "@bufbuild/protobuf";
+import { SERVED } from "./service-table.js";
+
+type NodeRequest = IncomingMessage | Http2ServerRequest;
+type NodeResponse = ServerResponse | Http2ServerResponse;
+
+/**
+ * connect-node reports a Connect unary body that is not valid protobuf as `internal` (HTTP 500):
+ * the client's mistake would read as Berth's fault, and fill the error metrics. For those requests
+ * (POST, `application/proto`, a unary method), the body is read first (up to maxBytes) and checked;
+ * garbage answers 400 `invalid_argument`, and a good body is replayed to connect-node as it came.
+ * Answers true when it has answered the request itself.
+ */
+export function createProtoBodyCheck(maxBytes: number) {
+  const unary = new Map<string, DescMethod>();
+  for (const service of SERVED)
+    for (const m of service.methods)
+      if (m.methodKind === "unary") unary.set(`/${service.typeName}/${m.name}`, m);
+
+  return async (req: NodeRequest, res: NodeResponse, pathname: string): Promise<boolean> => {
+    const method = unary.get(pathname);
+    if (!method || req.method !== "POST" || req.headers["content-type"] !== "application/proto") return false;
+    if (req.headers["content-encoding"] && req.headers["content-encoding"] !== "identity") return false;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size > maxBytes) break;
+    }
+    // Too large: connect-node answers that itself, from the replayed chunks.
+    if (size <= maxBytes) {
+      try {
+        fromBinary(method.input, Buffer.concat(chunks));
+      } catch {
+        res.writeHead(400, { "content-type": "application/json" });
+        res.end(
+          JSON.stringify({
+            code: "invalid_argument",
+            message: `The request body is not a valid ${method.input.typeName} message`,
+          }),
+        );
+        return true;
+      }
+    }
+    Object.defineProperty(req, Symbol.asyncIterator, {
+      value: async function* () {
+        yield* chunks;
+      },
+    });
+    return false;
+  };
+}

@@ -1,0 +1,76 @@
+import { connect, type Socket } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { requestJson, startTestBerth, type TestBerth } from "../support/test-berth.js";
+
+/** A raw TCP client: resolves when connected; `closed` resolves (with the time) when the server ends it. */
+function rawSocket(port: number, localAddress = "127.0.0.1") {
+  const socket = connect({ host: "127.0.0.1", port, localAddress });
+  socket.on("error", () => {});
+  socket.on("data", () => {});
+  const closed = new Promise<number>((resolve) => socket.once("close", () => resolve(performance.now())));
+  const connected = new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+  return { socket, closed, connected };
+}
+
+const BOUND_MS = 1_000;
+/** How late the server may be past the bound (timers, a busy 2-core machine). */
+const SLACK_MS = 1_500;
+
+describe("slow or silent connections on the shared port", () => {
+  let b: TestBerth;
+  beforeAll(async () => {
+    b = await startTestBerth({ BERTH_HEADERS_TIMEOUT_MS: String(BOUND_MS) });
+  });
+  afterAll(async () => b?.close());
+
+  it("closes 50 silent or half-sent connections within the bound, serving others meanwhile", async () => {
+    const kinds: ((s: Socket) => void)[] = [
+      () => {}, // silent
+      (s) => s.write("GET /api/connections HT"), // half a request line
+      (s) => s.write("GET /healthz HTTP/1.1\r\nHost: berth\r\nX-Slow: "), // headers never finished
+      (s) => s.write("PRI * HTTP/2.0\r\n"), // part of the HTTP/2 preface
+      (s) => s.write("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), // the whole preface, then nothing
+    ];
+    const started = performance.now();
+    const sockets = Array.from({ length: 50 }, (_, i) => {
+      const raw = rawSocket(b.berth.port);
+      void raw.connected.then(() => kinds[i % kinds.length]!(raw.socket));
+      return raw;
+    });
+    await Promise.all(sockets.map((s) => s.connected));
+    const ok = await requestJson(`${b.url}/healthz`, { method: "GET", headers: {} });
+    expect(ok.status).toBe(200);
+    const closedAt = await Promise.all(sockets.map((s) => s.closed));
+    for (const t of closedAt) expect(t - started).toBeLessThan(BOUND_MS + SLACK_MS);
+    // And not before the bound: a slow but honest client gets its time.
+    for (const t of closedAt) expect(t - started).toBeGreaterThan(BOUND_MS * 0.8);
+  });
+});
+
+describe("connections per source", () => {
+  let b: TestBerth;
+  beforeAll(async () => {
+    b = await startTestBerth({ BERTH_MAX_CONNECTIONS_PER_SOURCE: "5" });
+  });
+  afterAll(async () => b?.close());
+
+  it("refuses a source's connection past the cap at once, while another source is served", async () => {
+    const held = Array.from({ length: 5 }, () => rawSocket(b.berth.port));
+    await Promise.all(held.map((s) => s.connected));
+    const extra = rawSocket(b.berth.port);
+    const closedAt = await extra.closed;
+    expect(closedAt).toBeDefined();
+    const other = await requestJson(`${b.url}/healthz`, {
+      method: "GET",
+      headers: {},
+      localAddress: "127.0.0.2",
+    });
+    expect(other.status).toBe(200);
+    for (const s of held) s.socket.destroy();
+    await Promise.all(held.map((s) => s.closed));
+    // Once they are gone, the source is served again.
+    await expect
+      .poll(async () => (await requestJson(`${b.url}/healthz`, { method: "GET", headers: {} })).status)
+      .toBe(200);
+  });
+});
