@@ -81,7 +81,7 @@ export function createRestHandler(deps: RestDeps) {
         pathOnlyInput(route, parsed),
         parsed.header,
         info,
-        req,
+        res,
         [...deps.interceptors, readBody],
         impl,
       );
@@ -161,13 +161,17 @@ async function invoke(
   input: MessageShape<DescMessage>,
   header: Headers,
   info: RequestInfo,
-  req: NodeRequest,
+  res: NodeResponse,
   interceptors: Interceptor[],
   impl: Method,
 ): Promise<{ message: MessageShape<DescMessage>; rateHeaders: Record<string, string> }> {
+  // The client went away only if the response closed before it was sent. (A request's own "close"
+  // fires as soon as its body has been read, which would make every failure look cancelled.)
   const abort = new AbortController();
-  req.once("close", () => abort.abort());
-  const res = await invokeThroughChain({
+  res.once("close", () => {
+    if (!res.writableFinished) abort.abort();
+  });
+  const answer = await invokeThroughChain({
     method: route.method,
     impl: impl as never,
     interceptors,
@@ -179,10 +183,10 @@ async function invoke(
   });
   // Rate-limit headers set by the chain travel on to the REST response.
   const rateHeaders: Record<string, string> = {};
-  res.header.forEach((value, key) => {
+  answer.header.forEach((value, key) => {
     if (key.startsWith("x-ratelimit-")) rateHeaders[key] = value;
   });
-  return { message: res.message as MessageShape<DescMessage>, rateHeaders };
+  return { message: answer.message as MessageShape<DescMessage>, rateHeaders };
 }
 
 async function readJsonBody(req: NodeRequest, maxBytes: number): Promise<Json> {

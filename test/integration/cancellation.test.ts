@@ -11,6 +11,9 @@ import { grpcJsClient } from "../support/grpc-js-client.js";
 import { LOCAL, serviceAvailable } from "../support/services.js";
 import { startTestBerth, type TestBerth } from "../support/test-berth.js";
 
+// /metrics answers only with this token on the shared port.
+const METRICS_TOKEN = "metrics-token-for-the-cancellation-test";
+
 /**
  * A client that cancels a running statement (the console's Cancel, a Connect or gRPC client going
  * away, a Session stream torn down) stops it on the server, and Berth reports a cancelled call:
@@ -24,7 +27,11 @@ let connectionId = "";
 
 beforeAll(async () => {
   if (!hasPostgres) return;
-  b = await startTestBerth({ BERTH_GRPC_PORT: "0", BERTH_CANCEL_GRACE_MS: "2000" });
+  b = await startTestBerth({
+    BERTH_GRPC_PORT: "0",
+    BERTH_CANCEL_GRACE_MS: "2000",
+    BERTH_METRICS_TOKEN: METRICS_TOKEN,
+  });
   client = brokerClients(b.url, b.adminToken);
   const { connection } = await client.connections.createConnection(
     {
@@ -75,7 +82,9 @@ async function running(marker: string): Promise<number> {
 }
 
 async function metric(name: string): Promise<string> {
-  const text = await (await fetch(`${b.url}/metrics`)).text();
+  const text = await (
+    await fetch(`${b.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })
+  ).text();
   return text
     .split("\n")
     .filter((l) => l.startsWith(name))
