@@ -10,12 +10,19 @@ interface Rule {
   readonly durationSec: number;
 }
 
-/** RFC 002 §9.2, per principal. Methods sharing a rule share its budget. */
+/**
+ * RFC 002 §9.2, per principal (a user's id, or `service:<token id>`), never per connection: a
+ * budget spent on one connection is spent on all. Methods sharing a rule share its budget.
+ * Validation is a lighter connection test (it resolves and opens a socket to the target without
+ * signing in), so it spends the tests' budget: otherwise it would be a free network probe.
+ * A test of an unsaved configuration is TestConnection too, and counts the same way.
+ */
 const HOUR = 3600;
 const MINUTE = 60;
 const RULES: Readonly<Record<string, Rule>> = {
   "berth.v1.ConnectionService/CreateConnection": { name: "connection_create", points: 10, durationSec: HOUR },
   "berth.v1.ConnectionService/TestConnection": { name: "connection_test", points: 30, durationSec: HOUR },
+  "berth.v1.ConnectionService/ValidateConnection": { name: "connection_test", points: 30, durationSec: HOUR },
   "berth.v1.ConnectionService/ResetPool": { name: "pool_reset", points: 5, durationSec: HOUR },
   "berth.v1.AccessService/GrantAccess": { name: "access_change", points: 20, durationSec: HOUR },
   "berth.v1.AccessService/RevokeAccess": { name: "access_change", points: 20, durationSec: HOUR },
