@@ -2,14 +2,15 @@ import { randomUUID } from "node:crypto";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import type * as grpc from "@grpc/grpc-js";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BrokerService } from "../../src/gen/berth/v1/broker_service_pb.js";
 import { Engine } from "../../src/gen/berth/v1/types_pb.js";
 import { brokerClients, collect, openSession, stmt } from "../support/broker-client.js";
 import { grpcJsClient } from "../support/grpc-js-client.js";
+import { runningWithMarker } from "../support/pg-activity.js";
 import { LOCAL, serviceAvailable } from "../support/services.js";
 import { startTestBerth, type TestBerth } from "../support/test-berth.js";
+import { until } from "../support/waits.js";
 
 // /metrics answers only with this token on the shared port.
 const METRICS_TOKEN = "metrics-token-for-the-cancellation-test";
@@ -51,36 +52,6 @@ beforeAll(async () => {
 });
 afterAll(async () => b?.close());
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-/** How many statements carrying the marker run on the server now. */
-async function running(marker: string): Promise<number> {
-  const c = new pg.Client({
-    host: "127.0.0.1",
-    port: LOCAL.postgres.port,
-    user: "postgres",
-    database: "test",
-  });
-  await c.connect();
-  try {
-    const { rows } = await c.query(
-      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE $1 AND state = 'active' AND pid <> pg_backend_pid()",
-      [`%/* ${marker} */%`],
-    );
-    return rows[0].n as number;
-  } finally {
-    await c.end();
-  }
-}
-
 async function metric(name: string): Promise<string> {
   const text = await (
     await fetch(`${b.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })
@@ -107,11 +78,11 @@ async function expectCancelled(
   const requestId = `cancel-${marker}`;
   const cancelledBefore = counterValue(await metric("berth_calls_cancelled_total"));
   const call = start(`SELECT /* ${marker} */ pg_sleep(30)`, requestId);
-  await until("the statement to run on the server", async () => (await running(marker)) === 1);
+  await until("the statement to run on the server", async () => (await runningWithMarker(marker)) === 1);
   call.cancel();
   await call.settled;
   // The statement is stopped on the server, not left to run its 30 s.
-  await until("the statement to stop", async () => (await running(marker)) === 0);
+  await until("the statement to stop", async () => (await runningWithMarker(marker)) === 0);
   const lines = await until("the request's log line", () => {
     const mine = b.logs.filter((l) => l.includes(requestId));
     return mine.some((l) => l.includes(`BrokerService/${method}`)) ? mine : undefined;

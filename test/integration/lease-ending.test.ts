@@ -1,12 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Engine } from "../../src/gen/berth/v1/types_pb.js";
 import { ErrorInfoSchema } from "../../src/gen/google/rpc/error_details_pb.js";
 import { brokerClients, collect, openSession, stmt } from "../support/broker-client.js";
+import { runningWithMarker } from "../support/pg-activity.js";
 import { LOCAL, serviceAvailable } from "../support/services.js";
 import { startTestBerth, type TestBerth } from "../support/test-berth.js";
+import { until } from "../support/waits.js";
 
 /**
  * The lease manager knows every open lease and Session stream with its principal and connection:
@@ -63,35 +64,6 @@ beforeAll(async () => {
 });
 afterAll(async () => Promise.all([plain?.b.close(), short?.b.close()]));
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-async function activeWithMarker(marker: string): Promise<number> {
-  const c = new pg.Client({
-    host: "127.0.0.1",
-    port: LOCAL.postgres.port,
-    user: "postgres",
-    database: "test",
-  });
-  await c.connect();
-  try {
-    const { rows } = await c.query(
-      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE $1 AND pid <> pg_backend_pid()",
-      [`%/* ${marker} */%`],
-    );
-    return rows[0].n as number;
-  } finally {
-    await c.end();
-  }
-}
-
 const failure = async (p: Promise<unknown>) =>
   ConnectError.from(
     await p.then(
@@ -117,7 +89,7 @@ describe.skipIf(!hasPostgres)("ending leases", () => {
     await client.broker.begin({ leaseId: lease!.id }, client.call);
     // On connection B: a lease that must survive.
     const { lease: other } = await client.broker.acquireLease({ connectionId: ids[1]! }, client.call);
-    await until("the statement to run", async () => (await activeWithMarker(marker)) === 1);
+    await until("the statement to run", async () => (await runningWithMarker(marker)) === 1);
     expect(leases.list().map((l) => [l.kind, l.connectionId])).toEqual(
       expect.arrayContaining([
         ["stream", ids[0]],
@@ -134,7 +106,7 @@ describe.skipIf(!hasPostgres)("ending leases", () => {
     const err = await streamEnd;
     expect(err.code).toBe(Code.PermissionDenied);
     expect(reasonOf(err)).toBe("access_revoked");
-    await until("the statement to stop", async () => (await activeWithMarker(marker)) === 0);
+    await until("the statement to stop", async () => (await runningWithMarker(marker)) === 0);
     const ended = await failure(
       collect(
         client.broker.execute(

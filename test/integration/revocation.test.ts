@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { brokerClients, collect, openSession, stmt } from "../support/broker-client.js";
 import { LOCAL, serviceAvailable } from "../support/services.js";
 import { startTestBerth, type TestBerth } from "../support/test-berth.js";
+import { until } from "../support/waits.js";
 
 /**
  * Revocation reaches what is already open: for each way access ends — a grant revoked, a level
@@ -139,14 +140,6 @@ const revokedLeaseEnds = async () => {
   return events.filter((e) => e.action === "lease.end" && e.reason === "revoked").length;
 };
 const inUse = () => b.berth.dataPlane.pools.all().reduce((n, p) => n + p.stats().inUse, 0);
-
-async function until(what: string, probe: () => boolean, withinMs: number): Promise<void> {
-  const deadline = Date.now() + withinMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`not within ${withinMs} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe.skipIf(!hasPostgres)("revocation ends open access", () => {
   it.each(ways)("%s: the open Session stream and lease end within 1 s, slots freed", async (_way, make) => {
