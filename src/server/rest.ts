@@ -81,7 +81,7 @@ export function createRestHandler(deps: RestDeps) {
         pathOnlyInput(route, parsed),
         parsed.header,
         info,
-        req,
+        res,
         [...deps.interceptors, readBody],
         impl,
       );
@@ -161,13 +161,18 @@ async function invoke(
   input: MessageShape<DescMessage>,
   header: Headers,
   info: RequestInfo,
-  req: NodeRequest,
+  res: NodeResponse,
   interceptors: Interceptor[],
   impl: Method,
 ): Promise<{ message: MessageShape<DescMessage>; rateHeaders: Record<string, string> }> {
   const abort = new AbortController();
-  req.once("close", () => abort.abort());
-  const res = await invokeThroughChain({
+  // The client went away: the response closed before it was sent. (Not the request's "close": that
+  // fires once its body has been read, which the chain does midway, and would mark every later
+  // failure "cancelled".)
+  res.once("close", () => {
+    if (!res.writableFinished) abort.abort();
+  });
+  const out = await invokeThroughChain({
     method: route.method,
     impl: impl as never,
     interceptors,
@@ -179,10 +184,10 @@ async function invoke(
   });
   // Rate-limit headers set by the chain travel on to the REST response.
   const rateHeaders: Record<string, string> = {};
-  res.header.forEach((value, key) => {
+  out.header.forEach((value, key) => {
     if (key.startsWith("x-ratelimit-")) rateHeaders[key] = value;
   });
-  return { message: res.message as MessageShape<DescMessage>, rateHeaders };
+  return { message: out.message as MessageShape<DescMessage>, rateHeaders };
 }
 
 async function readJsonBody(req: NodeRequest, maxBytes: number): Promise<Json> {
