@@ -33,7 +33,7 @@ export interface CheckpointSettings {
 
 export interface AuditLogOptions {
   /** Signs each link and checkpoint; without it events are unsigned (hash chain only). */
-  keys?: Pick<KeyProvider, "mac" | "verifyMac" | "versionOf"> | undefined;
+  keys?: Pick<KeyProvider, "mac" | "verifyMac" | "versionOf" | "owns"> | undefined;
   clock?: () => Date;
   checkpoints?: CheckpointSettings | undefined;
   /** A copy of each event for a log pipeline. */

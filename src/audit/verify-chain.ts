@@ -19,6 +19,8 @@ export interface VerifyReport {
 export interface Verifier {
   verifyMac(data: Buffer, mac: string): Promise<boolean>;
   versionOf(mac: string): number | undefined;
+  /** Whether a configured provider wrote this MAC (else it cannot be checked here). */
+  owns?(mac: string): boolean;
 }
 
 type Broken = { seq: number; problem: string };
@@ -37,6 +39,8 @@ async function checkRow(
     return seenSigned ? "has no MAC although events before it are signed (its MAC was stripped)" : undefined;
   }
   if (!keys) return "is signed, but this log has no key to verify it with";
+  if (keys.owns && !keys.owns(row.mac))
+    return `is signed by the ${row.mac.startsWith("vault:") ? "vault" : "local"} key provider, which is not configured`;
   if (keys.versionOf(row.mac) !== row.key_version)
     return "its key version does not match its MAC (it was altered)";
   if (!(await keys.verifyMac(linkData(row.seq, row.hash), row.mac)))
