@@ -8,8 +8,8 @@ export interface VerifyReport {
   /** Sequence number of the first event whose link is broken (edited, removed, reordered, truncated). */
   firstBrokenSeq?: number;
   problem?: string;
-  /** How many events each key version signed ("local" / "vault", version). */
-  signedBy: { provider: string; version: number; events: number }[];
+  /** Which key version signed what: per provider ("local" / "vault") and version, how many events and their seq range. */
+  signedBy: { provider: string; version: number; events: number; firstSeq: number; lastSeq: number }[];
   /** Events from before keyed links (the chain's oldest part, if any): vouched for by hash alone. */
   unsigned: number;
   /** Checkpoints compared with the chain (those past retention are skipped). */
@@ -61,14 +61,14 @@ export async function verifyChain(
   const lines = checkpointFile ? await readCheckpoints(checkpointFile) : [];
   const wanted = new Set(lines.flatMap((l) => (l.head ? [l.head.seq] : [])));
   const anchor = await db.selectFrom("audit_anchor").selectAll().where("id", "=", 1).executeTakeFirst();
-  const counts = new Map<string, number>();
+  const counts = new Map<string, { events: number; firstSeq: number; lastSeq: number }>();
   const report = (broken?: Broken, checkpointsChecked = 0): VerifyReport => ({
     ok: !broken,
     checked,
     ...(broken ? { firstBrokenSeq: broken.seq, problem: broken.problem } : {}),
-    signedBy: [...counts].map(([key, events]) => {
+    signedBy: [...counts].map(([key, c]) => {
       const [provider = "", version = "0"] = key.split(":v");
-      return { provider, version: Number(version), events };
+      return { provider, version: Number(version), ...c };
     }),
     unsigned,
     checkpointsChecked,
@@ -104,7 +104,8 @@ export async function verifyChain(
       else {
         seenSigned = true;
         const key = `${row.mac.startsWith("vault:") ? "vault" : "local"}:v${row.key_version}`;
-        counts.set(key, (counts.get(key) ?? 0) + 1);
+        const c = counts.get(key) ?? { events: 0, firstSeq: row.seq, lastSeq: row.seq };
+        counts.set(key, { ...c, events: c.events + 1, lastSeq: row.seq });
       }
       if (wanted.has(row.seq)) hashAt.set(row.seq, row.hash);
       prev = row.hash;

@@ -73,7 +73,12 @@ export function createAuditService(deps: {
         checked: BigInt(r.checked),
         firstBrokenSeq: BigInt(r.firstBrokenSeq ?? 0),
         problem: r.problem ?? "",
-        signedBy: r.signedBy.map((v) => ({ ...v, events: BigInt(v.events) })),
+        signedBy: r.signedBy.map((v) => ({
+          ...v,
+          events: BigInt(v.events),
+          firstSeq: BigInt(v.firstSeq),
+          lastSeq: BigInt(v.lastSeq),
+        })),
         unsigned: BigInt(r.unsigned),
         checkpointsChecked: BigInt(r.checkpointsChecked),
       };

@@ -77,7 +77,7 @@ describe("the keyed audit chain", () => {
   it("verifies an untouched chain, names the key version, and checkpoints every N events", async () => {
     const r = await audit.verify();
     expect(r).toMatchObject({ ok: true, checked: 10, unsigned: 0, checkpointsChecked: 2 });
-    expect(r.signedBy).toEqual([{ provider: "local", version: 1, events: 10 }]);
+    expect(r.signedBy).toEqual([{ provider: "local", version: 1, events: 10, firstSeq: 1, lastSeq: 10 }]);
     const lines = (await readFile(checkpointFile, "utf8"))
       .trim()
       .split("\n")
@@ -164,8 +164,8 @@ describe("the keyed audit chain", () => {
     const r = await audit.verify();
     expect(r).toMatchObject({ ok: true, checked: 13 });
     expect(r.signedBy).toEqual([
-      { provider: "local", version: 1, events: 10 },
-      { provider: "local", version: 2, events: 3 },
+      { provider: "local", version: 1, events: 10, firstSeq: 1, lastSeq: 10 },
+      { provider: "local", version: 2, events: 3, firstSeq: 11, lastSeq: 13 },
     ]);
     // Reopened from the keyring file (as after a restart): the same.
     const reopened = createAuditLog(store.db, {
