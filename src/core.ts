@@ -4,6 +4,7 @@ import { grantsPolicy } from "./access/policy.js";
 import { createRevocationWatch, type Invalidation, invalidationOf } from "./access/revocation-watch.js";
 import { TtlCache } from "./access/ttl-cache.js";
 import { type AuditLog, createAuditLog } from "./audit/audit-log.js";
+import { openAuditExport } from "./audit/export.js";
 import type { Config } from "./config/config.js";
 import { type ConnectionRegistry, createConnectionRegistry } from "./connections/registry.js";
 import { createTargetPolicy } from "./connections/target-policy.js";
@@ -54,7 +55,7 @@ export type CoreSettings = Pick<
   | "requireTls"
 > &
   // Optional so that tests may leave them out: the defaults (24 h; the default denials; 300 ms) apply.
-  Partial<Pick<Config, "leaseMaxLifetimeMs" | "targets" | "redisCommandTimeoutMs">>;
+  Partial<Pick<Config, "leaseMaxLifetimeMs" | "targets" | "redisCommandTimeoutMs" | "audit">>;
 
 export interface Core {
   registry: ConnectionRegistry;
@@ -119,7 +120,7 @@ export function createCore(deps: {
     requireTls: settings.requireTls,
     targets,
   });
-  const audit = createAuditLog(db);
+  const audit = openAudit(db, keys, settings, deps.log);
   const plane = createDataPlane(registry, accessCache, {
     connectTimeoutMs: settings.connectTimeoutMs,
     healthIntervalMs: settings.healthIntervalMs,
@@ -149,7 +150,7 @@ export function createCore(deps: {
     // A disabled user, a new password or a new role takes effect at once, not after the caches' TTL.
     onUserChanged: (id) => bus.publish(`tag|user:${id}`),
   });
-  auditLeases(plane, audit);
+  auditLeases(plane, audit, deps.log);
   const serviceTokens = createServiceTokens({
     db,
     // A revoked token stops working at once, not when its cached principal expires.
@@ -202,6 +203,7 @@ export function createCore(deps: {
   });
   const close = async () => {
     revocations?.stop();
+    await audit.close();
     await bus.close();
   };
   return {
@@ -226,17 +228,42 @@ function loginGuardFor(settings: CoreSettings, redis: Redis | undefined): LoginG
   return redis ? redisLoginGuard(redis, options) : memoryLoginGuard(options);
 }
 
-/** Leases are audited when they open and end (their statements are not, one by one). */
-function auditLeases(plane: DataPlane, audit: AuditLog): void {
-  plane.leases.on("opened", (lease) => {
-    void audit
-      .append({ ...systemEvent("lease.open", lease.connectionId, ""), actorId: lease.principalId })
-      .catch(() => {});
+/**
+ * The audit log, keyed by the key provider, with checkpoints and export when configured (tests may
+ * leave them out: no checkpoint file, no copy).
+ */
+function openAudit(db: Db, keys: KeySet, settings: CoreSettings, log: Logger): AuditLog {
+  const onError = (err: unknown, what = "audit export") =>
+    log.warn({ error: (err as Error).message }, `${what} failed`);
+  const a = settings.audit;
+  return createAuditLog(db, {
+    keys,
+    checkpoints: a
+      ? { file: a.checkpointFile, everyEvents: a.checkpointEvery, intervalMs: a.checkpointIntervalMs }
+      : undefined,
+    export: openAuditExport(a?.export, onError),
+    onError,
   });
+}
+
+/**
+ * Leases are audited when they open and end (their statements are not, one by one). An open that
+ * cannot be recorded fails, and its session goes back to the pool; an end cannot be undone, so a
+ * failure to record it is logged.
+ */
+function auditLeases(plane: DataPlane, audit: AuditLog, log: Logger): void {
+  plane.leases.guardOpen((lease) =>
+    audit.append({ ...systemEvent("lease.open", lease.connectionId, ""), actorId: lease.principalId }),
+  );
   plane.leases.on("ended", (lease, reason) => {
     void audit
       .append({ ...systemEvent("lease.end", lease.connectionId, reason), actorId: lease.principalId })
-      .catch(() => {});
+      .catch((err) =>
+        log.warn(
+          { error: (err as Error).message, leaseConnection: lease.connectionId },
+          "lease.end not audited",
+        ),
+      );
   });
 }
 

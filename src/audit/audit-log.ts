@@ -1,9 +1,12 @@
-import { createHash } from "node:crypto";
-import type { Selectable } from "kysely";
-import type { AuditEventsTable } from "../store/schema.js";
+import type { KeyProvider } from "../crypto/key-provider.js";
 import type { Db } from "../store/store.js";
+import { type AuditEventRow, type AuditHead, checkpointData, eventHash, GENESIS, linkData } from "./chain.js";
+import { appendCheckpoint, readCheckpoints } from "./checkpoints.js";
+import type { AuditExport } from "./export.js";
+import { type VerifyReport, verifyChain } from "./verify-chain.js";
 
-export type AuditEventRow = Selectable<AuditEventsTable>;
+export { type AuditEventRow, type AuditHead, eventHash } from "./chain.js";
+export type { VerifyReport } from "./verify-chain.js";
 
 /** One security-relevant event. Never a secret: who, from where, did what to what, and how it ended. */
 export interface AuditEvent {
@@ -19,167 +22,202 @@ export interface AuditEvent {
   requestId: string;
 }
 
-const GENESIS = "0".repeat(64);
-
-/** The hash of an event: SHA-256 over the previous hash and every field, in a fixed order. */
-export function eventHash(prevHash: string, row: Omit<AuditEventRow, "seq" | "prev_hash" | "hash">): string {
-  const fields = [
-    prevHash,
-    row.at,
-    row.actor_id,
-    row.actor_name,
-    row.source,
-    row.transport,
-    row.action,
-    row.target,
-    row.outcome,
-    row.reason,
-    row.request_id,
-  ];
-  return createHash("sha256").update(JSON.stringify(fields)).digest("hex");
+export interface CheckpointSettings {
+  /** The append-only file of signed checkpoints (outside the store). */
+  file: string;
+  /** A checkpoint after this many events… */
+  everyEvents: number;
+  /** …or after this long, when events came since the last one (0 = by count only). */
+  intervalMs: number;
 }
 
-export interface VerifyReport {
-  ok: boolean;
-  checked: number;
-  /** Sequence number of the first event whose link is broken (edited, removed or reordered). */
-  firstBrokenSeq?: number;
-  problem?: string;
+export interface AuditLogOptions {
+  /** Signs each link and checkpoint; without it events are unsigned (hash chain only). */
+  keys?: Pick<KeyProvider, "mac" | "verifyMac" | "versionOf" | "owns"> | undefined;
+  clock?: () => Date;
+  checkpoints?: CheckpointSettings | undefined;
+  /** A copy of each event for a log pipeline. */
+  export?: AuditExport | undefined;
+  /** A checkpoint or export that failed (the event itself is stored). */
+  onError?: (err: unknown, what: string) => void;
 }
 
 /**
- * Append-only, hash-chained: each event carries the hash of the one before, so editing, deleting or
- * reordering any event breaks every link after it, and Verify names the first. Appends are
- * serialized in this process (the chain has one tail).
+ * Append-only and chained: each event carries the hash of the one before and a MAC (under the key
+ * provider's audit key, versioned like the data keys) over its seq and hash, so editing, deleting,
+ * reordering or re-hashing any event is detected, and Verify names the first. Signed checkpoints in a
+ * separate append-only file catch truncation of the newest events. Appends are serialized in this
+ * process (the chain has one tail); a failed append rejects, and the caller's call fails with it.
  */
-export function createAuditLog(db: Db, clock: () => Date = () => new Date()) {
+export function createAuditLog(db: Db, options: AuditLogOptions = {}) {
+  const clock = options.clock ?? (() => new Date());
+  const keys = options.keys;
+  const cp = options.checkpoints;
+  const onError = options.onError ?? (() => {});
   let tail: Promise<unknown> = Promise.resolve();
-
-  async function append(event: AuditEvent): Promise<void> {
-    const write = tail.then(async () => {
-      await db.transaction().execute(async (trx) => {
-        const last = await trx
-          .selectFrom("audit_events")
-          .select("hash")
-          .orderBy("seq", "desc")
-          .limit(1)
-          .executeTakeFirst();
-        const prev = last?.hash ?? GENESIS;
-        const row = {
-          at: clock().toISOString(),
-          actor_id: event.actorId,
-          actor_name: event.actorName,
-          source: event.source,
-          transport: event.transport,
-          action: event.action,
-          target: event.target,
-          outcome: event.outcome,
-          reason: event.reason,
-          request_id: event.requestId,
-        };
-        await trx
-          .insertInto("audit_events")
-          .values({ ...row, prev_hash: prev, hash: eventHash(prev, row) })
-          .execute();
-      });
-    });
-    tail = write.catch(() => {});
-    return write;
-  }
-
-  /**
-   * Removes the events before `before` (ISO time) from the head of the chain. The last removed
-   * event's seq and hash become the anchor, in the same transaction, and Verify starts from it: a
-   * further event removed from the head no longer follows the anchor, and is reported.
-   */
-  async function prune(before: string): Promise<number> {
-    const run = tail.then(() =>
-      db.transaction().execute(async (trx) => {
-        const last = await trx
-          .selectFrom("audit_events")
-          .select(["seq", "hash"])
-          .where("at", "<", before)
-          .orderBy("seq", "desc")
-          .limit(1)
-          .executeTakeFirst();
-        if (!last) return 0;
-        const r = await trx.deleteFrom("audit_events").where("seq", "<=", last.seq).executeTakeFirst();
-        await trx
-          .insertInto("audit_anchor")
-          .values({ id: 1, seq: last.seq, hash: last.hash, at: clock().toISOString() })
-          .onConflict((oc) =>
-            oc.column("id").doUpdateSet({ seq: last.seq, hash: last.hash, at: clock().toISOString() }),
-          )
-          .execute();
-        return Number(r.numDeletedRows);
-      }),
-    );
+  let sinceCheckpoint = 0;
+  let lastCheckpointSeq: number | undefined;
+  const serialized = <T>(work: () => Promise<T>): Promise<T> => {
+    const run = tail.then(work);
     tail = run.catch(() => {});
     return run;
-  }
+  };
 
-  async function verify(): Promise<VerifyReport> {
+  /** The newest link: the last event, else the retention anchor, else the genesis. */
+  async function currentHead(): Promise<{ seq: number; hash: string }> {
+    const last = await db
+      .selectFrom("audit_events")
+      .select(["seq", "hash"])
+      .orderBy("seq", "desc")
+      .limit(1)
+      .executeTakeFirst();
+    if (last) return last;
     const anchor = await db
       .selectFrom("audit_anchor")
       .select(["seq", "hash"])
       .where("id", "=", 1)
       .executeTakeFirst();
-    let prev = anchor?.hash ?? GENESIS;
-    let checked = 0;
-    let lastSeq = anchor?.seq ?? 0;
-    // In pages, so a long log does not have to fit in memory.
-    for (;;) {
-      const page = await db
-        .selectFrom("audit_events")
-        .selectAll()
-        .where("seq", ">", lastSeq)
-        .orderBy("seq")
-        .limit(1000)
-        .execute();
-      if (page.length === 0) return { ok: true, checked };
-      for (const row of page) {
-        if (row.prev_hash !== prev) {
-          return {
-            ok: false,
-            checked,
-            firstBrokenSeq: row.seq,
-            problem: "does not follow the event before it (one was removed or reordered)",
-          };
-        }
-        const { seq: _s, prev_hash: _p, hash: _h, ...fields } = row;
-        if (eventHash(prev, fields) !== row.hash) {
-          return {
-            ok: false,
-            checked,
-            firstBrokenSeq: row.seq,
-            problem: "its content does not match its hash (it was edited)",
-          };
-        }
-        prev = row.hash;
-        checked++;
-        lastSeq = row.seq;
+    return anchor ?? { seq: 0, hash: GENESIS };
+  }
+
+  async function signedHead(): Promise<AuditHead> {
+    const { seq, hash } = await currentHead();
+    const time = clock().toISOString();
+    const mac = keys ? await keys.mac(checkpointData(seq, hash, time)) : "";
+    return { seq, head: hash, time, keyVersion: (mac && keys?.versionOf(mac)) || 0, mac };
+  }
+
+  /** Writes a checkpoint when events came since the last one (inside the tail: a consistent head). */
+  async function checkpointNow(): Promise<void> {
+    if (!cp) return;
+    lastCheckpointSeq ??= (await readCheckpoints(cp.file)).reduce((m, l) => Math.max(m, l.head?.seq ?? 0), 0);
+    const head = await signedHead();
+    if (head.seq === lastCheckpointSeq) return;
+    await appendCheckpoint(cp.file, head);
+    lastCheckpointSeq = head.seq;
+    sinceCheckpoint = 0;
+  }
+  const checkpointQuietly = () => checkpointNow().catch((err) => onError(err, "audit checkpoint"));
+
+  const timer =
+    cp && cp.intervalMs > 0
+      ? setInterval(() => void serialized(checkpointQuietly), cp.intervalMs)
+      : undefined;
+  timer?.unref();
+
+  async function insert(event: AuditEvent): Promise<AuditEventRow> {
+    const last = await currentHead();
+    const seq = last.seq + 1;
+    const fields = {
+      at: clock().toISOString(),
+      actor_id: event.actorId,
+      actor_name: event.actorName,
+      source: event.source,
+      transport: event.transport,
+      action: event.action,
+      target: event.target,
+      outcome: event.outcome,
+      reason: event.reason,
+      request_id: event.requestId,
+    };
+    const hash = eventHash(last.hash, fields);
+    const mac = keys ? await keys.mac(linkData(seq, hash)) : "";
+    const row = {
+      seq,
+      ...fields,
+      prev_hash: last.hash,
+      hash,
+      mac,
+      key_version: (mac && keys?.versionOf(mac)) || 0,
+    };
+    await db.insertInto("audit_events").values(row).execute();
+    return row;
+  }
+
+  function append(event: AuditEvent): Promise<void> {
+    return serialized(async () => {
+      const row = await insert(event);
+      try {
+        options.export?.write(row);
+      } catch (err) {
+        onError(err, "audit export");
       }
-    }
+      if (cp && ++sinceCheckpoint >= cp.everyEvents) await checkpointQuietly();
+    });
   }
 
-  async function list(filter: {
-    target?: string | undefined;
-    actorId?: string | undefined;
-    since?: string | undefined;
-    until?: string | undefined;
-    limit: number;
-    afterSeq?: number | undefined;
-  }): Promise<AuditEventRow[]> {
-    let q = db.selectFrom("audit_events").selectAll();
-    if (filter.target) q = q.where("target", "=", filter.target);
-    if (filter.actorId) q = q.where("actor_id", "=", filter.actorId);
-    if (filter.since) q = q.where("at", ">=", filter.since);
-    if (filter.until) q = q.where("at", "<", filter.until);
-    if (filter.afterSeq) q = q.where("seq", ">", filter.afterSeq);
-    return q.orderBy("seq").limit(filter.limit).execute();
+  /** Removes the events before `before` (ISO time) from the head of the chain; see pruneChain. */
+  function prune(before: string): Promise<number> {
+    return serialized(() => pruneChain(db, before, clock));
   }
 
-  return { append, verify, list, prune };
+  function verify(): Promise<VerifyReport> {
+    return verifyChain(db, keys, cp?.file);
+  }
+
+  /** Stops the checkpoint timer, writes a last checkpoint and closes the export. */
+  async function close(): Promise<void> {
+    if (timer) clearInterval(timer);
+    await serialized(checkpointQuietly);
+    await options.export?.close();
+  }
+
+  return {
+    append,
+    verify,
+    list: (filter: ListFilter) => listEvents(db, filter),
+    prune,
+    /** The newest seq and hash, signed now (GET /api/audit/head, for an outside monitor). */
+    head: () => serialized(signedHead),
+    /** A checkpoint now (tests, shutdown); normally by count and interval. */
+    checkpoint: () => serialized(checkpointNow),
+    close,
+  };
 }
 
 export type AuditLog = ReturnType<typeof createAuditLog>;
+
+/**
+ * Removes the events before `before` (ISO time) from the head of the chain. The last removed
+ * event's seq, hash and MAC become the anchor, in the same transaction, and Verify starts from it:
+ * a further event removed from the head no longer follows the anchor, and is reported.
+ */
+function pruneChain(db: Db, before: string, clock: () => Date): Promise<number> {
+  return db.transaction().execute(async (trx) => {
+    const last = await trx
+      .selectFrom("audit_events")
+      .select(["seq", "hash", "mac"])
+      .where("at", "<", before)
+      .orderBy("seq", "desc")
+      .limit(1)
+      .executeTakeFirst();
+    if (!last) return 0;
+    const r = await trx.deleteFrom("audit_events").where("seq", "<=", last.seq).executeTakeFirst();
+    const anchor = { seq: last.seq, hash: last.hash, mac: last.mac, at: clock().toISOString() };
+    await trx
+      .insertInto("audit_anchor")
+      .values({ id: 1, ...anchor })
+      .onConflict((oc) => oc.column("id").doUpdateSet(anchor))
+      .execute();
+    return Number(r.numDeletedRows);
+  });
+}
+
+export interface ListFilter {
+  target?: string | undefined;
+  actorId?: string | undefined;
+  since?: string | undefined;
+  until?: string | undefined;
+  limit: number;
+  afterSeq?: number | undefined;
+}
+
+function listEvents(db: Db, filter: ListFilter): Promise<AuditEventRow[]> {
+  let q = db.selectFrom("audit_events").selectAll();
+  if (filter.target) q = q.where("target", "=", filter.target);
+  if (filter.actorId) q = q.where("actor_id", "=", filter.actorId);
+  if (filter.since) q = q.where("at", ">=", filter.since);
+  if (filter.until) q = q.where("at", "<", filter.until);
+  if (filter.afterSeq) q = q.where("seq", ">", filter.afterSeq);
+  return q.orderBy("seq").limit(filter.limit).execute();
+}

@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { z } from "zod";
 import type { VaultTransitOptions } from "../crypto/vault-transit.js";
 import { DEFAULT_DENIED_TARGETS, parseTargetList, type TargetRules } from "./target-rules.js";
@@ -99,6 +100,13 @@ const schema = z.object({
   BERTH_RETENTION_CHECKS_DAYS: z.coerce.number().int().min(0).max(36_500).default(30),
   BERTH_RETENTION_AUDIT_DAYS: z.coerce.number().int().min(0).max(36_500).default(90),
   BERTH_RETENTION_INACTIVE_CONNECTION_DAYS: z.coerce.number().int().min(0).max(36_500).default(0),
+  BERTH_AUDIT_CHECKPOINT_FILE: z.string().optional(),
+  BERTH_AUDIT_CHECKPOINT_EVERY: z.coerce.number().int().min(1).max(1_000_000).default(100),
+  BERTH_AUDIT_CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(0).max(86_400_000).default(60_000),
+  BERTH_AUDIT_EXPORT: z
+    .string()
+    .regex(/^(stdout|file:.+)$/, 'must be "stdout" or "file:<path>"')
+    .optional(),
   BERTH_KMS: z.enum(["local", "vault"]).default("local"),
   BERTH_VAULT_ADDR: z.string().url().optional(),
   BERTH_VAULT_TOKEN: z.string().optional(),
@@ -203,12 +211,25 @@ export interface Config {
   readonly targets: TargetRules;
   /** How long check results, audit events and inactive connections are kept (0 = forever). */
   readonly retention: RetentionPolicy;
+  /** The audit chain's checkpoints (a file outside the store) and its optional JSON-lines copy. */
+  readonly audit: AuditSettings;
   /** Which key provider encrypts new secrets. */
   readonly kms: "local" | "vault";
   /** Vault transit, when BERTH_VAULT_ADDR is set (as the provider, or to read secrets it wrote). */
   readonly vault: VaultTransitOptions | undefined;
   /** TLS on Berth's own port; undefined = plaintext. */
   readonly tls: ServerTlsSettings | undefined;
+}
+
+export interface AuditSettings {
+  /** Append-only file of signed checkpoints; default <dataDir>/audit-checkpoints.jsonl. */
+  readonly checkpointFile: string;
+  /** A checkpoint after this many events… */
+  readonly checkpointEvery: number;
+  /** …or after this long when events came (0 = by count only). */
+  readonly checkpointIntervalMs: number;
+  /** "stdout" or "file:<path>": every event as a JSON line; undefined = none. */
+  readonly export: string | undefined;
 }
 
 export interface ConnectionLimits {
@@ -317,6 +338,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       checksDays: c.BERTH_RETENTION_CHECKS_DAYS,
       auditDays: c.BERTH_RETENTION_AUDIT_DAYS,
       inactiveConnectionDays: c.BERTH_RETENTION_INACTIVE_CONNECTION_DAYS,
+    }),
+    audit: Object.freeze({
+      checkpointFile: c.BERTH_AUDIT_CHECKPOINT_FILE ?? join(c.BERTH_DATA_DIR, "audit-checkpoints.jsonl"),
+      checkpointEvery: c.BERTH_AUDIT_CHECKPOINT_EVERY,
+      checkpointIntervalMs: c.BERTH_AUDIT_CHECKPOINT_INTERVAL_MS,
+      export: c.BERTH_AUDIT_EXPORT,
     }),
     kms: c.BERTH_KMS,
     vault: c.BERTH_VAULT_ADDR

@@ -45,6 +45,14 @@ export interface KeyProvider {
   rotate(): Promise<number>;
   /** Stops versions below `minVersion` from decrypting. */
   retire(minVersion: number): Promise<void>;
+  /**
+   * An HMAC-SHA-256 of `data` under this provider's newest key version, as an envelope naming the
+   * version (`berth:vN:…` / `vault:vN:…`): the audit chain's links and checkpoints. Never the
+   * encryption key itself (the local keyring derives a MAC key per version; Vault keeps it).
+   */
+  mac(data: Buffer): Promise<string>;
+  /** Whether `mac` (an envelope from `mac`) is the MAC of `data` under the version it names. */
+  verifyMac(data: Buffer, mac: string): Promise<boolean>;
 }
 
 export function associatedData(binding: SecretBinding): Buffer {

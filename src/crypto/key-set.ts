@@ -68,6 +68,17 @@ export class KeySet implements KeyProvider {
     return this.primary.retire(minVersion);
   }
 
+  mac(data: Buffer): Promise<string> {
+    return this.primary.mac(data);
+  }
+
+  /** By the provider that wrote the MAC: a MAC from before a move between providers still verifies. */
+  async verifyMac(data: Buffer, mac: string): Promise<boolean> {
+    const owner = this.ownerOf(mac);
+    if (!owner) return false;
+    return owner.verifyMac(data, mac);
+  }
+
   #owner(envelope: string, binding: SecretBinding): KeyProvider {
     const owner = this.ownerOf(envelope);
     if (owner) return owner;

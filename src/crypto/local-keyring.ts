@@ -1,4 +1,11 @@
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  hkdfSync,
+  randomBytes,
+  timingSafeEqual,
+} from "node:crypto";
 import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
@@ -13,6 +20,8 @@ const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 const KEY_BYTES = 32;
 const ENVELOPE = /^berth:v(\d{1,9}):([A-Za-z0-9_-]+)$/;
+/** The audit MAC key of a version is derived from its data key: the data key itself never MACs. */
+const MAC_INFO = "berth audit chain v1";
 
 interface KeyringFile {
   format: 1;
@@ -34,6 +43,9 @@ export class LocalKeyring implements KeyProvider {
   #minDecryptionVersion: number;
   /** Where rotation and retirement are persisted; undefined for a key from BERTH_MASTER_KEY. */
   readonly #path: string | undefined;
+
+  /** Derived audit MAC keys, per version. */
+  readonly #macKeys = new Map<number, Buffer>();
 
   /** When each version was made, kept when the file is rewritten. */
   readonly #createdAt: Map<number, string>;
@@ -147,6 +159,32 @@ export class LocalKeyring implements KeyProvider {
       throw ValidationError.field("minVersion", `must be from 1 to the latest version (${this.#primary})`);
     await writeKeyring(path, this.#file(this.#keys, this.#primary, minVersion));
     this.#minDecryptionVersion = minVersion;
+  }
+
+  async mac(data: Buffer): Promise<string> {
+    return `berth:v${this.#primary}:${this.#hmac(this.#primary, data).toString("base64url")}`;
+  }
+
+  /**
+   * Any version still in the ring verifies, retired ones included: retiring stops a key from
+   * decrypting secrets, not from vouching for what it signed while it was current.
+   */
+  async verifyMac(data: Buffer, mac: string): Promise<boolean> {
+    const m = ENVELOPE.exec(mac);
+    const version = m ? Number(m[1]) : 0;
+    if (!m || !this.#keys.has(version)) return false;
+    const expected = this.#hmac(version, data);
+    const given = Buffer.from(m[2]!, "base64url");
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  }
+
+  #hmac(version: number, data: Buffer): Buffer {
+    let key = this.#macKeys.get(version);
+    if (!key) {
+      key = Buffer.from(hkdfSync("sha256", this.#keys.get(version)!, Buffer.alloc(0), MAC_INFO, KEY_BYTES));
+      this.#macKeys.set(version, key);
+    }
+    return createHmac("sha256", key).update(data).digest();
   }
 
   #writablePath(what: string): string {

@@ -161,7 +161,30 @@ export class VaultTransit implements KeyProvider {
     );
   }
 
-  #path(operation: "encrypt" | "decrypt" | "rewrap"): string {
+  /** transit/hmac: Vault MACs with the key's latest version and never hands the key out. */
+  async mac(data: Buffer): Promise<string> {
+    const r = await this.#call("compute an audit MAC", undefined, () =>
+      this.#vault.write(this.#path("hmac"), { input: data.toString("base64") }),
+    );
+    return String(r.data.hmac);
+  }
+
+  /** transit/verify: `valid` false for a MAC that does not match; a refused version is not valid either. */
+  async verifyMac(data: Buffer, mac: string): Promise<boolean> {
+    if (!/^vault:v\d{1,9}:[A-Za-z0-9+/=]+$/.test(mac)) return false;
+    try {
+      const r = await this.#call("verify an audit MAC", undefined, () =>
+        this.#vault.write(this.#path("verify"), { input: data.toString("base64"), hmac: mac }),
+      );
+      return r.data.valid === true;
+    } catch (err) {
+      // A 400 is Vault refusing this MAC (malformed, or a version it no longer accepts): not valid.
+      if ((err as { details?: { http_status?: number } }).details?.http_status === 400) return false;
+      throw err;
+    }
+  }
+
+  #path(operation: "encrypt" | "decrypt" | "rewrap" | "hmac" | "verify"): string {
     return `${this.#options.mount}/${operation}/${encodeURIComponent(this.#options.keyName)}`;
   }
 

@@ -38,6 +38,7 @@ export class LeaseManager extends EventEmitter<LeaseEvents> {
   readonly #reaper: NodeJS.Timeout;
   readonly #now: () => number;
   readonly #maxLifetimeMs: number;
+  #guard: ((lease: Lease) => Promise<void>) | undefined;
 
   constructor(pools: PoolManager, options: LeaseManagerOptions = {}) {
     super();
@@ -77,9 +78,21 @@ export class LeaseManager extends EventEmitter<LeaseEvents> {
       now: this.#now,
       endsAt: now + this.#maxLifetimeMs,
     });
+    try {
+      await this.#guard?.(lease);
+    } catch (err) {
+      // Not opened: the session goes back untouched, and the caller gets the error.
+      await pool.release(pooled, { reset: true });
+      throw err;
+    }
     this.#leases.set(lease.id, lease);
     this.emit("opened", lease);
     return lease;
+  }
+
+  /** Must resolve before a lease opens (its audit record); a rejection fails the open. */
+  guardOpen(guard: (lease: Lease) => Promise<void>): void {
+    this.#guard = guard;
   }
 
   /** The caller's lease by id; anyone else's, or an ended one, is not found. */

@@ -10,7 +10,7 @@ import { principalOf } from "./context.js";
 
 /**
  * AuditService: the whole log for global admins; one connection's events also for people who
- * administer that connection (admin or owner on it). Verify is for global admins.
+ * administer that connection (admin or owner on it). Verify and the signed head are for global admins.
  */
 export function createAuditService(deps: {
   audit: AuditLog;
@@ -60,6 +60,8 @@ export function createAuditService(deps: {
           reason: r.reason,
           requestId: r.request_id,
           hash: r.hash,
+          mac: r.mac,
+          keyVersion: r.key_version,
         })),
       };
     },
@@ -71,7 +73,20 @@ export function createAuditService(deps: {
         checked: BigInt(r.checked),
         firstBrokenSeq: BigInt(r.firstBrokenSeq ?? 0),
         problem: r.problem ?? "",
+        signedBy: r.signedBy.map((v) => ({
+          ...v,
+          events: BigInt(v.events),
+          firstSeq: BigInt(v.firstSeq),
+          lastSeq: BigInt(v.lastSeq),
+        })),
+        unsigned: BigInt(r.unsigned),
+        checkpointsChecked: BigInt(r.checkpointsChecked),
       };
+    },
+    async getAuditHead(_req, ctx) {
+      requireGlobalAdmin(principalOf(ctx), "The audit log is for global admins");
+      const h = await deps.audit.head();
+      return { seq: BigInt(h.seq), head: h.head, time: h.time, keyVersion: h.keyVersion, mac: h.mac };
     },
   };
 }

@@ -179,6 +179,23 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  "0007_audit_macs": {
+    async up(db: Kysely<unknown>) {
+      // Existing events keep "" (unsigned): they verify by hash alone, and only before the first signed one.
+      await db.schema
+        .alterTable("audit_events")
+        .addColumn("mac", "text", (c) => c.notNull().defaultTo(""))
+        .execute();
+      await db.schema
+        .alterTable("audit_events")
+        .addColumn("key_version", "integer", (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .alterTable("audit_anchor")
+        .addColumn("mac", "text", (c) => c.notNull().defaultTo(""))
+        .execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -96,6 +96,10 @@ export interface AuditEventsTable {
   request_id: string;
   prev_hash: string;
   hash: string;
+  /** The key provider's MAC over seq and hash (`berth:vN:…` / `vault:vN:…`); "" for events from before keyed links. */
+  mac: Generated<string>;
+  /** The key version that signed the MAC (0 = unsigned). */
+  key_version: Generated<number>;
 }
 
 /** Where the audit chain starts once old events were removed by retention: the last removed link. */
@@ -104,6 +108,8 @@ export interface AuditAnchorTable {
   seq: number;
   hash: string;
   at: string;
+  /** The last removed event's MAC, so that the anchor itself is vouched for ("" = unsigned). */
+  mac: Generated<string>;
 }
 
 export interface ServiceTokensTable {

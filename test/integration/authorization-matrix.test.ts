@@ -371,6 +371,11 @@ function rpcCases(): RpcCase[] {
       call: (_c, headers) => audit.verifyAuditLog({}, { headers }),
     },
     {
+      name: "AuditService/GetAuditHead",
+      need: "globalAdmin",
+      call: (_c, headers) => audit.getAuditHead({}, { headers }),
+    },
+    {
       name: "TokenService/ListServiceTokens",
       need: "globalAdmin",
       call: (_c, headers) => tok.listServiceTokens({}, { headers }),
@@ -499,6 +504,7 @@ describe("authorization matrix", () => {
       ["GET", "/api/audit?pageSize=1", "globalAdmin"],
       ["GET", `/api/audit?pageSize=1&connectionId=${id}`, "admin"],
       ["POST", "/api/audit/verify", "globalAdmin", {}],
+      ["GET", "/api/audit/head", "globalAdmin"],
       ["GET", "/api/tokens", "globalAdmin"],
       ["GET", "/api/admin/keys", "globalAdmin"],
       ["POST", "/api/admin/keys/retire", "globalAdmin", { minVersion: 1 }],

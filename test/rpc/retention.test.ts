@@ -69,7 +69,7 @@ describe("retention (RFC 002 §9.1)", () => {
       .execute();
     const total = (await db.selectFrom("audit_events").select("seq").execute()).length;
 
-    const audit = createAuditLog(db);
+    const audit = createAuditLog(db, { keys: m.keys });
     const report = await applyRetention(db, audit, {
       checksDays: 30,
       auditDays: 90,
@@ -109,7 +109,7 @@ describe("retention (RFC 002 §9.1)", () => {
       .limit(1)
       .executeTakeFirstOrThrow();
     await db.deleteFrom("audit_events").where("seq", "=", head.seq).execute();
-    const verified = await createAuditLog(db).verify();
+    const verified = await createAuditLog(db, { keys: m.keys }).verify();
     expect(verified).toMatchObject({ ok: false, firstBrokenSeq: head.seq + 1 });
   });
 
@@ -119,7 +119,7 @@ describe("retention (RFC 002 §9.1)", () => {
       .updateTable("connections")
       .set({ updated_at: ago(365), last_tested_at: null, last_used_at: ago(365) })
       .execute();
-    const audit = createAuditLog(db);
+    const audit = createAuditLog(db, { keys: m.keys });
     const policy = { checksDays: 0, auditDays: 0, inactiveConnectionDays: 180 };
     const inUse = new Set([ids[0]!]);
     const report = await applyRetention(db, audit, policy, new Date(), (id) => inUse.has(id));
@@ -128,7 +128,7 @@ describe("retention (RFC 002 §9.1)", () => {
   });
 
   it("keeps everything when every period is 0", async () => {
-    const report = await applyRetention(m.store.db, createAuditLog(m.store.db), {
+    const report = await applyRetention(m.store.db, createAuditLog(m.store.db, { keys: m.keys }), {
       checksDays: 0,
       auditDays: 0,
       inactiveConnectionDays: 0,

@@ -81,6 +81,8 @@ export async function inMemoryBerth() {
     connections: createClient(ConnectionService, transport),
     broker: createClient(BrokerService, transport),
     dataPlane,
+    /** The key provider the core signs audit events with (to verify the chain directly). */
+    keys,
     admin: headersFor(await tokenOf("admin", "admin-password-1")),
     alice: headersFor(await tokenOf("alice", "alice-password-1")),
     bob: headersFor(await tokenOf("bob", "bob-password-12")),

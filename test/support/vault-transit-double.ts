@@ -1,4 +1,12 @@
-import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from "node:crypto";
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createHmac,
+  randomBytes,
+  randomUUID,
+  timingSafeEqual,
+} from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
@@ -6,13 +14,16 @@ import type { Socket } from "node:net";
 
 /**
  * A test double of HashiCorp Vault's transit secrets engine, written from Vault's public HTTP API
- * documentation (/v1/<mount>/encrypt|decrypt|rewrap/:name, keys/:name, keys/:name/rotate,
+ * documentation (/v1/<mount>/encrypt|decrypt|rewrap|hmac|verify/:name, keys/:name, keys/:name/rotate,
  * keys/:name/config, auth/approle/login). What it reproduces, because Berth depends on it:
  * - ciphertexts `vault:v<N>:<base64>`, AES-256-GCM with `associated_data` authenticated (AEAD);
  * - key versions, rotation, `min_decryption_version` ("ciphertext or signature version is
  *   disallowed by policy (too old)"), and rewrap to the latest version;
  * - `{"errors": [...]}` bodies: 400 for bad input or a failed authentication tag, 403 "permission
  *   denied" for a bad token, 404 for a missing key, 503 "Vault is sealed";
+ * - hmac: `{"input": <base64>}` → `{"data": {"hmac": "vault:v<latest>:<base64>"}}`, under a MAC key of
+ *   its own per version (Vault's HMAC key is not the encryption key); verify: `{"input", "hmac"}` →
+ *   `{"data": {"valid": true|false}}`, 400 for a malformed MAC or a version below min_decryption_version;
  * - encrypt creating a missing key on the fly (transit's upsert), which is why Berth checks first;
  * - X-Vault-Token and X-Vault-Namespace headers; AppRole login returning a client token.
  * It is not Vault: no policies, leases, storage or convergent/derived keys.
@@ -204,12 +215,44 @@ export async function startVaultDouble(
     }
     const k = keys.get(name);
     if (!k) return fail(400, "encryption key not found");
+    if (op === "hmac" || op === "verify") return macOp(op, k, body, reply, fail);
     const opened = open(k, body.ciphertext, ad);
     if (typeof opened === "string") return fail(400, opened);
     if (op === "decrypt") return reply(200, { data: { plaintext: opened.toString("base64") } });
     if (op === "rewrap")
       return reply(200, { data: { ciphertext: seal(k, k.latest, opened, ad), key_version: k.latest } });
     return fail(404, `no handler for route "${path.slice(4)}"`);
+  };
+
+  /** HMAC-SHA-256 under a per-version MAC key derived from the key material. */
+  const hmacOf = (k: Key, version: number, input: Buffer) =>
+    createHmac("sha256", createHash("sha256").update("hmac").update(k.versions.get(version)!).digest())
+      .update(input)
+      .digest();
+  const macOp = (
+    op: "hmac" | "verify",
+    k: Key,
+    body: Record<string, unknown>,
+    reply: (status: number, body: unknown) => void,
+    fail: (status: number, ...errors: string[]) => void,
+  ) => {
+    if (typeof body.input !== "string") return fail(400, "missing input for HMAC");
+    const input = Buffer.from(body.input, "base64");
+    if (op === "hmac")
+      return reply(200, {
+        data: { hmac: `vault:v${k.latest}:${hmacOf(k, k.latest, input).toString("base64")}` },
+      });
+    const m = typeof body.hmac === "string" ? /^vault:v(\d+):(.+)$/.exec(body.hmac) : null;
+    if (!m) return fail(400, "invalid HMAC: wrong number of fields");
+    const version = Number(m[1]);
+    if (version < k.minDecryption)
+      return fail(400, "ciphertext or signature version is disallowed by policy (too old)");
+    if (!k.versions.has(version)) return fail(400, "invalid HMAC: version is too new");
+    const given = Buffer.from(m[2]!, "base64");
+    const expected = hmacOf(k, version, input);
+    return reply(200, {
+      data: { valid: given.length === expected.length && timingSafeEqual(given, expected) },
+    });
   };
 
   const listener = (req: IncomingMessage, res: ServerResponse) => {

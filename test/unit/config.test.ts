@@ -29,6 +29,21 @@ describe("configuration", () => {
     }
   });
 
+  it("puts the audit checkpoints beside the store by default, and checks the export target", () => {
+    expect(loadConfig({ BERTH_DATA_DIR: "/var/lib/berth" }).audit).toEqual({
+      checkpointFile: "/var/lib/berth/audit-checkpoints.jsonl",
+      checkpointEvery: 100,
+      checkpointIntervalMs: 60_000,
+      export: undefined,
+    });
+    expect(loadConfig({ BERTH_AUDIT_EXPORT: "file:/var/log/berth-audit.jsonl" }).audit.export).toBe(
+      "file:/var/log/berth-audit.jsonl",
+    );
+    expect(() => loadConfig({ BERTH_AUDIT_EXPORT: "syslog" })).toThrow(
+      /BERTH_AUDIT_EXPORT: must be "stdout" or "file:<path>"/,
+    );
+  });
+
   it("decodes a base64 master key", () => {
     const key = Buffer.alloc(32, 3).toString("base64");
     expect(loadConfig({ BERTH_MASTER_KEY: key }).masterKey).toEqual(Buffer.alloc(32, 3));

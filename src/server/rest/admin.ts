@@ -43,6 +43,8 @@ function auditEventsToJson(r: ListAuditEventsResponse) {
       reason: e.reason || null,
       requestId: e.requestId || null,
       hash: e.hash,
+      mac: e.mac || null,
+      keyVersion: e.keyVersion,
     })),
   };
 }
@@ -95,7 +97,23 @@ export const ADMIN_ROUTES: RestRoute[] = [
         checked: Number(r.checked),
         firstBrokenSeq: r.firstBrokenSeq ? Number(r.firstBrokenSeq) : null,
         problem: r.problem || null,
+        signedBy: r.signedBy.map((v) => ({
+          provider: v.provider,
+          version: v.version,
+          events: Number(v.events),
+        })),
+        unsigned: Number(r.unsigned),
+        checkpointsChecked: Number(r.checkpointsChecked),
       },
+    }),
+  }),
+  route({
+    verb: "GET",
+    path: "/api/audit/head",
+    method: AU.getAuditHead,
+    request: () => ({}),
+    response: (r) => ({
+      body: { seq: Number(r.seq), head: r.head, time: r.time, keyVersion: r.keyVersion, mac: r.mac },
     }),
   }),
 ];

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file berth/v1/audit_service.proto.
  */
 export const file_berth_v1_audit_service: GenFile = /*@__PURE__*/
-  fileDesc("ChxiZXJ0aC92MS9hdWRpdF9zZXJ2aWNlLnByb3RvEghiZXJ0aC52MSLtAQoKQXVkaXRFdmVudBILCgNzZXEYASABKAQSJgoCYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCGFjdG9yX2lkGAMgASgJEhIKCmFjdG9yX25hbWUYBCABKAkSDgoGc291cmNlGAUgASgJEhEKCXRyYW5zcG9ydBgGIAEoCRIOCgZhY3Rpb24YByABKAkSDgoGdGFyZ2V0GAggASgJEg8KB291dGNvbWUYCSABKAkSDgoGcmVhc29uGAogASgJEhIKCnJlcXVlc3RfaWQYCyABKAkSDAoEaGFzaBgMIAEoCSLbAQoWTGlzdEF1ZGl0RXZlbnRzUmVxdWVzdBIVCg1jb25uZWN0aW9uX2lkGAEgASgJEhAKCGFjdG9yX2lkGAIgASgJEi4KBXNpbmNlGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEgAiAEBEi4KBXVudGlsGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEgBiAEBEhEKCXBhZ2Vfc2l6ZRgFIAEoDRIRCglhZnRlcl9zZXEYBiABKARCCAoGX3NpbmNlQggKBl91bnRpbCI/ChdMaXN0QXVkaXRFdmVudHNSZXNwb25zZRIkCgZldmVudHMYASADKAsyFC5iZXJ0aC52MS5BdWRpdEV2ZW50IhcKFVZlcmlmeUF1ZGl0TG9nUmVxdWVzdCJgChZWZXJpZnlBdWRpdExvZ1Jlc3BvbnNlEgoKAm9rGAEgASgIEg8KB2NoZWNrZWQYAiABKAQSGAoQZmlyc3RfYnJva2VuX3NlcRgDIAEoBBIPCgdwcm9ibGVtGAQgASgJMsABCgxBdWRpdFNlcnZpY2USWwoPTGlzdEF1ZGl0RXZlbnRzEiAuYmVydGgudjEuTGlzdEF1ZGl0RXZlbnRzUmVxdWVzdBohLmJlcnRoLnYxLkxpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlIgOQAgESUwoOVmVyaWZ5QXVkaXRMb2cSHy5iZXJ0aC52MS5WZXJpZnlBdWRpdExvZ1JlcXVlc3QaIC5iZXJ0aC52MS5WZXJpZnlBdWRpdExvZ1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("ChxiZXJ0aC92MS9hdWRpdF9zZXJ2aWNlLnByb3RvEghiZXJ0aC52MSKPAgoKQXVkaXRFdmVudBILCgNzZXEYASABKAQSJgoCYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCGFjdG9yX2lkGAMgASgJEhIKCmFjdG9yX25hbWUYBCABKAkSDgoGc291cmNlGAUgASgJEhEKCXRyYW5zcG9ydBgGIAEoCRIOCgZhY3Rpb24YByABKAkSDgoGdGFyZ2V0GAggASgJEg8KB291dGNvbWUYCSABKAkSDgoGcmVhc29uGAogASgJEhIKCnJlcXVlc3RfaWQYCyABKAkSDAoEaGFzaBgMIAEoCRILCgNtYWMYDSABKAkSEwoLa2V5X3ZlcnNpb24YDiABKA0i2wEKFkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QSFQoNY29ubmVjdGlvbl9pZBgBIAEoCRIQCghhY3Rvcl9pZBgCIAEoCRIuCgVzaW5jZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBIAIgBARIuCgV1bnRpbBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBIAYgBARIRCglwYWdlX3NpemUYBSABKA0SEQoJYWZ0ZXJfc2VxGAYgASgEQggKBl9zaW5jZUIICgZfdW50aWwiPwoXTGlzdEF1ZGl0RXZlbnRzUmVzcG9uc2USJAoGZXZlbnRzGAEgAygLMhQuYmVydGgudjEuQXVkaXRFdmVudCIXChVWZXJpZnlBdWRpdExvZ1JlcXVlc3QiwgEKFlZlcmlmeUF1ZGl0TG9nUmVzcG9uc2USCgoCb2sYASABKAgSDwoHY2hlY2tlZBgCIAEoBBIYChBmaXJzdF9icm9rZW5fc2VxGAMgASgEEg8KB3Byb2JsZW0YBCABKAkSMQoJc2lnbmVkX2J5GAUgAygLMh4uYmVydGgudjEuQXVkaXRLZXlWZXJzaW9uQ291bnQSEAoIdW5zaWduZWQYBiABKAQSGwoTY2hlY2twb2ludHNfY2hlY2tlZBgHIAEoBCJuChRBdWRpdEtleVZlcnNpb25Db3VudBIQCghwcm92aWRlchgBIAEoCRIPCgd2ZXJzaW9uGAIgASgNEg4KBmV2ZW50cxgDIAEoBBIRCglmaXJzdF9zZXEYBCABKAQSEAoIbGFzdF9zZXEYBSABKAQiFQoTR2V0QXVkaXRIZWFkUmVxdWVzdCJhChRHZXRBdWRpdEhlYWRSZXNwb25zZRILCgNzZXEYASABKAQSDAoEaGVhZBgCIAEoCRIMCgR0aW1lGAMgASgJEhMKC2tleV92ZXJzaW9uGAQgASgNEgsKA21hYxgFIAEoCTKUAgoMQXVkaXRTZXJ2aWNlElsKD0xpc3RBdWRpdEV2ZW50cxIgLmJlcnRoLnYxLkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QaIS5iZXJ0aC52MS5MaXN0QXVkaXRFdmVudHNSZXNwb25zZSIDkAIBElMKDlZlcmlmeUF1ZGl0TG9nEh8uYmVydGgudjEuVmVyaWZ5QXVkaXRMb2dSZXF1ZXN0GiAuYmVydGgudjEuVmVyaWZ5QXVkaXRMb2dSZXNwb25zZRJSCgxHZXRBdWRpdEhlYWQSHS5iZXJ0aC52MS5HZXRBdWRpdEhlYWRSZXF1ZXN0Gh4uYmVydGgudjEuR2V0QXVkaXRIZWFkUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message berth.v1.AuditEvent
@@ -87,6 +87,18 @@ export type AuditEvent = Message<"berth.v1.AuditEvent"> & {
    * @generated from field: string hash = 12;
    */
   hash: string;
+
+  /**
+   * The MAC over seq and hash (vault:vN:… or berth:vN:…); empty for events from before keyed links.
+   *
+   * @generated from field: string mac = 13;
+   */
+  mac: string;
+
+  /**
+   * @generated from field: uint32 key_version = 14;
+   */
+  keyVersion: number;
 };
 
 /**
@@ -199,6 +211,27 @@ export type VerifyAuditLogResponse = Message<"berth.v1.VerifyAuditLogResponse"> 
    * @generated from field: string problem = 4;
    */
   problem: string;
+
+  /**
+   * Which key version signed what: events per version, with their range.
+   *
+   * @generated from field: repeated berth.v1.AuditKeyVersionCount signed_by = 5;
+   */
+  signedBy: AuditKeyVersionCount[];
+
+  /**
+   * Events from before keyed links (the oldest part of the chain): checked by hash only.
+   *
+   * @generated from field: uint64 unsigned = 6;
+   */
+  unsigned: bigint;
+
+  /**
+   * Checkpoints compared with the chain (those past retention are skipped).
+   *
+   * @generated from field: uint64 checkpoints_checked = 7;
+   */
+  checkpointsChecked: bigint;
 };
 
 /**
@@ -209,7 +242,105 @@ export const VerifyAuditLogResponseSchema: GenMessage<VerifyAuditLogResponse> = 
   messageDesc(file_berth_v1_audit_service, 4);
 
 /**
- * The append-only, hash-chained audit log. Global admins only.
+ * @generated from message berth.v1.AuditKeyVersionCount
+ */
+export type AuditKeyVersionCount = Message<"berth.v1.AuditKeyVersionCount"> & {
+  /**
+   * local or vault.
+   *
+   * @generated from field: string provider = 1;
+   */
+  provider: string;
+
+  /**
+   * @generated from field: uint32 version = 2;
+   */
+  version: number;
+
+  /**
+   * @generated from field: uint64 events = 3;
+   */
+  events: bigint;
+
+  /**
+   * The first and last event it signed.
+   *
+   * @generated from field: uint64 first_seq = 4;
+   */
+  firstSeq: bigint;
+
+  /**
+   * @generated from field: uint64 last_seq = 5;
+   */
+  lastSeq: bigint;
+};
+
+/**
+ * Describes the message berth.v1.AuditKeyVersionCount.
+ * Use `create(AuditKeyVersionCountSchema)` to create a new message.
+ */
+export const AuditKeyVersionCountSchema: GenMessage<AuditKeyVersionCount> = /*@__PURE__*/
+  messageDesc(file_berth_v1_audit_service, 5);
+
+/**
+ * @generated from message berth.v1.GetAuditHeadRequest
+ */
+export type GetAuditHeadRequest = Message<"berth.v1.GetAuditHeadRequest"> & {
+};
+
+/**
+ * Describes the message berth.v1.GetAuditHeadRequest.
+ * Use `create(GetAuditHeadRequestSchema)` to create a new message.
+ */
+export const GetAuditHeadRequestSchema: GenMessage<GetAuditHeadRequest> = /*@__PURE__*/
+  messageDesc(file_berth_v1_audit_service, 6);
+
+/**
+ * @generated from message berth.v1.GetAuditHeadResponse
+ */
+export type GetAuditHeadResponse = Message<"berth.v1.GetAuditHeadResponse"> & {
+  /**
+   * @generated from field: uint64 seq = 1;
+   */
+  seq: bigint;
+
+  /**
+   * The hash of event seq (the chain's head).
+   *
+   * @generated from field: string head = 2;
+   */
+  head: string;
+
+  /**
+   * When it was signed: ISO 8601 with milliseconds, exactly the text the MAC covers.
+   *
+   * @generated from field: string time = 3;
+   */
+  time: string;
+
+  /**
+   * @generated from field: uint32 key_version = 4;
+   */
+  keyVersion: number;
+
+  /**
+   * The key provider's MAC over "berth audit checkpoint|<seq>|<head>|<time>", as in the checkpoint file.
+   *
+   * @generated from field: string mac = 5;
+   */
+  mac: string;
+};
+
+/**
+ * Describes the message berth.v1.GetAuditHeadResponse.
+ * Use `create(GetAuditHeadResponseSchema)` to create a new message.
+ */
+export const GetAuditHeadResponseSchema: GenMessage<GetAuditHeadResponse> = /*@__PURE__*/
+  messageDesc(file_berth_v1_audit_service, 7);
+
+/**
+ * The append-only audit log: hash-chained, each link MACed under the key provider's audit key, with
+ * signed checkpoints outside the store. Global admins (a connection's admins read its own events).
  *
  * @generated from service berth.v1.AuditService
  */
@@ -231,6 +362,16 @@ export const AuditService: GenService<{
     methodKind: "unary";
     input: typeof VerifyAuditLogRequestSchema;
     output: typeof VerifyAuditLogResponseSchema;
+  },
+  /**
+   * The newest seq and hash, signed now: for an outside monitor to poll and compare. Global admins.
+   *
+   * @generated from rpc berth.v1.AuditService.GetAuditHead
+   */
+  getAuditHead: {
+    methodKind: "unary";
+    input: typeof GetAuditHeadRequestSchema;
+    output: typeof GetAuditHeadResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_berth_v1_audit_service, 0);

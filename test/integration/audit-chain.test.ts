@@ -1,0 +1,339 @@
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Code, ConnectError } from "@connectrpc/connect";
+import SQLite from "better-sqlite3";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { type AuditLog, createAuditLog } from "../../src/audit/audit-log.js";
+import { checkpointData, eventHash, type HashedFields } from "../../src/audit/chain.js";
+import { openAuditExport } from "../../src/audit/export.js";
+import { type LocalKeyring, openKeyringFile } from "../../src/crypto/local-keyring.js";
+import { VaultTransit } from "../../src/crypto/vault-transit.js";
+import { Engine } from "../../src/gen/berth/v1/types_pb.js";
+import { openSqliteStore, type Store } from "../../src/store/store.js";
+import { brokerClients } from "../support/broker-client.js";
+import { LOCAL, serviceAvailable } from "../support/services.js";
+import { startTestBerth } from "../support/test-berth.js";
+import { startVaultDouble } from "../support/vault-transit-double.js";
+
+/**
+ * The keyed audit chain against a real SQLite store and keyring: every way of tampering the issue
+ * names is caught by Verify — an edit, a reorder, a deletion in the middle, the newest events
+ * truncated back before the last checkpoint, and a whole chain recomputed with plain SHA-256 by
+ * someone without the key — and a checkpoint file that was altered is reported.
+ */
+let dir: string;
+let store: Store;
+let keys: LocalKeyring;
+let audit: AuditLog;
+let checkpointFile: string;
+
+const event = (i: number) => ({
+  actorId: `user-${i}`,
+  actorName: `user ${i}`,
+  source: "127.0.0.1",
+  transport: "rest",
+  action: "berth.v1.ConnectionService/GetConnection",
+  target: `conn-${i}`,
+  outcome: "ok",
+  reason: "",
+  requestId: `req-${i}`,
+});
+
+/** Raw SQL on the store file, as someone with write access to it (not through Berth). */
+function sql(statement: string, ...params: unknown[]) {
+  const db = new SQLite(join(dir, "berth.sqlite"));
+  try {
+    return db.prepare(statement).run(...params);
+  } finally {
+    db.close();
+  }
+}
+
+async function freshLog(): Promise<void> {
+  await audit?.close();
+  await store?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+  dir = await mkdtemp(join(tmpdir(), "berth-chain-"));
+  store = await openSqliteStore(dir);
+  keys = await openKeyringFile(dir);
+  checkpointFile = join(dir, "audit-checkpoints.jsonl");
+  // Checkpoints after every 4 events; no timer (the test writes them when it needs one).
+  audit = createAuditLog(store.db, {
+    keys,
+    checkpoints: { file: checkpointFile, everyEvents: 4, intervalMs: 0 },
+  });
+  for (let i = 1; i <= 10; i++) await audit.append(event(i));
+}
+
+beforeEach(freshLog);
+afterAll(async () => {
+  await audit?.close();
+  await store?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("the keyed audit chain", () => {
+  it("verifies an untouched chain, names the key version, and checkpoints every N events", async () => {
+    const r = await audit.verify();
+    expect(r).toMatchObject({ ok: true, checked: 10, unsigned: 0, checkpointsChecked: 2 });
+    expect(r.signedBy).toEqual([{ provider: "local", version: 1, events: 10, firstSeq: 1, lastSeq: 10 }]);
+    const lines = (await readFile(checkpointFile, "utf8"))
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.seq)).toEqual([4, 8]);
+    expect(lines[0]).toMatchObject({ keyVersion: 1, mac: expect.stringMatching(/^berth:v1:/) });
+  });
+
+  it("detects an edited event", async () => {
+    sql("update audit_events set outcome = 'denied' where seq = 6");
+    expect(await audit.verify()).toMatchObject({
+      ok: false,
+      firstBrokenSeq: 6,
+      problem: expect.stringMatching(/edited/),
+    });
+  });
+
+  it("detects two events reordered", async () => {
+    sql("update audit_events set seq = -1 where seq = 3");
+    sql("update audit_events set seq = 3 where seq = 4");
+    sql("update audit_events set seq = 4 where seq = -1");
+    expect(await audit.verify()).toMatchObject({ ok: false, firstBrokenSeq: 3 });
+  });
+
+  it("detects an event deleted in the middle", async () => {
+    sql("delete from audit_events where seq = 5");
+    expect(await audit.verify()).toMatchObject({
+      ok: false,
+      firstBrokenSeq: 6,
+      problem: expect.stringMatching(/removed or reordered/),
+    });
+  });
+
+  it("detects the newest events truncated back before the last checkpoint", async () => {
+    // Events 9 and 10 follow the checkpoint at 8; removing 7..10 leaves a chain that is whole in itself.
+    sql("delete from audit_events where seq >= 7");
+    const r = await audit.verify();
+    expect(r).toMatchObject({ ok: false, firstBrokenSeq: 7 });
+    expect(r.problem).toMatch(/seq 8.*past the chain's end at seq 6: the newest events were removed/);
+  });
+
+  it("detects a chain recomputed with plain SHA-256 by someone without the key", async () => {
+    sql("update audit_events set reason = 'nothing happened' where seq = 2");
+    recomputePlainChain({ stripMacs: false });
+    expect(await audit.verify()).toMatchObject({
+      ok: false,
+      firstBrokenSeq: 2,
+      problem: expect.stringMatching(/MAC does not match/),
+    });
+    // Stripping every MAC as well makes the chain look like one from before keyed links: the
+    // checkpoints (signed, outside the store) no longer match it.
+    recomputePlainChain({ stripMacs: true });
+    const r = await audit.verify();
+    expect(r).toMatchObject({ ok: false, firstBrokenSeq: 4 });
+    expect(r.problem).toMatch(/checkpoint line 1 \(seq 4\) does not match the chain's hash/);
+  });
+
+  it("reports a checkpoint file that does not match", async () => {
+    const text = await readFile(checkpointFile, "utf8");
+    const [first, second] = text
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    // A forged head (the MAC no longer covers it).
+    await writeFile(
+      checkpointFile,
+      `${JSON.stringify({ ...first, head: "f".repeat(64) })}\n${JSON.stringify(second)}\n`,
+    );
+    let r = await audit.verify();
+    expect(r).toMatchObject({ ok: false, firstBrokenSeq: 4 });
+    expect(r.problem).toMatch(/checkpoint line 1 \(seq 4\) does not carry a valid MAC/);
+    // A line that is not a checkpoint at all.
+    await writeFile(checkpointFile, `${text}garbage\n`);
+    r = await audit.verify();
+    expect(r).toMatchObject({
+      ok: false,
+      problem: expect.stringMatching(/checkpoint line 3 is not a checkpoint/),
+    });
+  });
+
+  it("verifies events signed before and after a key rotation, and names both versions", async () => {
+    await keys.rotate();
+    for (let i = 11; i <= 13; i++) await audit.append(event(i));
+    const r = await audit.verify();
+    expect(r).toMatchObject({ ok: true, checked: 13 });
+    expect(r.signedBy).toEqual([
+      { provider: "local", version: 1, events: 10, firstSeq: 1, lastSeq: 10 },
+      { provider: "local", version: 2, events: 3, firstSeq: 11, lastSeq: 13 },
+    ]);
+    // Reopened from the keyring file (as after a restart): the same.
+    const reopened = createAuditLog(store.db, {
+      keys: await openKeyringFile(dir),
+      checkpoints: { file: checkpointFile, everyEvents: 4, intervalMs: 0 },
+    });
+    expect(await reopened.verify()).toMatchObject({ ok: true, checked: 13 });
+  });
+
+  it("keeps verifying from the retention anchor after old events are pruned", async () => {
+    sql("update audit_events set at = '2000-01-01T00:00:00.000Z' where seq <= 5");
+    expect(await audit.prune("2001-01-01T00:00:00.000Z")).toBe(5);
+    expect(await audit.verify()).toMatchObject({ ok: true, checked: 5, checkpointsChecked: 1 });
+    // Moving the anchor (to hide more of the head) breaks its MAC.
+    sql("update audit_anchor set seq = 6");
+    expect(await audit.verify()).toMatchObject({ ok: false, problem: expect.stringMatching(/anchor/) });
+  });
+
+  it("signs the published head with the audit key", async () => {
+    const h = await audit.head();
+    expect(h).toMatchObject({ seq: 10, keyVersion: 1 });
+    expect(await keys.verifyMac(checkpointData(h.seq, h.head, h.time), h.mac)).toBe(true);
+    expect(await keys.verifyMac(checkpointData(h.seq - 1, h.head, h.time), h.mac)).toBe(false);
+  });
+
+  it("copies every event to a JSON-lines export", async () => {
+    const file = join(dir, "export.jsonl");
+    const exported = openAuditExport(`file:${file}`, (err) => {
+      throw err;
+    })!;
+    const log = createAuditLog(store.db, { keys, export: exported });
+    await log.append(event(11));
+    await log.append(event(12));
+    await log.close();
+    const lines = (await readFile(file, "utf8"))
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(lines).toMatchObject([
+      {
+        type: "berth.audit",
+        seq: 11,
+        actorId: "user-11",
+        keyVersion: 1,
+        mac: expect.stringMatching(/^berth:v1:/),
+      },
+      { seq: 12, requestId: "req-12" },
+    ]);
+  });
+});
+
+/** What an attacker with the store but not the key can do: re-hash every link from the start. */
+function recomputePlainChain(options: { stripMacs: boolean }): void {
+  const db = new SQLite(join(dir, "berth.sqlite"));
+  try {
+    const rows = db.prepare("select * from audit_events order by seq").all() as (HashedFields & {
+      seq: number;
+    })[];
+    let prev = "0".repeat(64);
+    for (const row of rows) {
+      const hash = eventHash(prev, row);
+      db.prepare("update audit_events set prev_hash = ?, hash = ? where seq = ?").run(prev, hash, row.seq);
+      if (options.stripMacs)
+        db.prepare("update audit_events set mac = '', key_version = 0 where seq = ?").run(row.seq);
+      prev = hash;
+    }
+  } finally {
+    db.close();
+  }
+}
+
+describe("audit MACs through Vault transit (the transit double)", () => {
+  it("MACs with the latest version, verifies across a rotation, and rejects a forged MAC", async () => {
+    const vault = await startVaultDouble();
+    try {
+      vault.createKey("berth");
+      const transit = new VaultTransit({
+        address: vault.url,
+        token: vault.token,
+        mount: "transit",
+        keyName: "berth",
+        timeoutMs: 1_000,
+        retries: 0,
+      });
+      const data = Buffer.from("berth audit event|1|abc");
+      const v1 = await transit.mac(data);
+      expect(v1).toMatch(/^vault:v1:/);
+      await transit.rotate();
+      const v2 = await transit.mac(data);
+      expect(v2).toMatch(/^vault:v2:/);
+      expect(await transit.verifyMac(data, v1)).toBe(true);
+      expect(await transit.verifyMac(data, v2)).toBe(true);
+      expect(await transit.verifyMac(Buffer.from("berth audit event|2|abc"), v2)).toBe(false);
+      expect(await transit.verifyMac(data, "vault:v2:AAAA")).toBe(false);
+      expect(vault.requests.map((r) => r.path)).toContain("/v1/transit/hmac/berth");
+      expect(vault.requests.map((r) => r.path)).toContain("/v1/transit/verify/berth");
+    } finally {
+      await vault.close();
+    }
+  });
+});
+
+const hasPostgres = await serviceAvailable("postgres");
+
+describe.runIf(hasPostgres)("a Berth with checkpoints, and audit writes that fail", () => {
+  let b: Awaited<ReturnType<typeof startTestBerth>>;
+  let client: ReturnType<typeof brokerClients>;
+  let id = "";
+  beforeAll(async () => {
+    b = await startTestBerth({ BERTH_AUDIT_CHECKPOINT_EVERY: "1" });
+    client = brokerClients(b.url, b.adminToken);
+    const { connection } = await client.connections.createConnection(
+      {
+        spec: {
+          name: "audited",
+          type: Engine.POSTGRESQL,
+          server: "127.0.0.1",
+          port: LOCAL.postgres.port,
+          database: "test",
+          username: "postgres",
+          password: "",
+        },
+      },
+      client.call,
+    );
+    id = connection!.id;
+  });
+  afterAll(async () => {
+    await b?.close();
+  });
+
+  it("publishes a signed head, checkpoints to the file, and verifies", async () => {
+    const head = (await b.api("/api/audit/head")).body;
+    expect(head).toMatchObject({
+      seq: expect.any(Number),
+      keyVersion: 1,
+      mac: expect.stringMatching(/^berth:v1:/),
+    });
+    const lines = (await readFile(join(b.dataDir, "audit-checkpoints.jsonl"), "utf8")).trim().split("\n");
+    expect(JSON.parse(lines.at(-1)!).seq).toBeGreaterThan(0);
+    const v = (await b.api("/api/audit/verify", { body: {} })).body;
+    expect(v).toMatchObject({ ok: true, unsigned: 0, signedBy: [{ provider: "local", version: 1 }] });
+    expect(v.checkpointsChecked).toBeGreaterThan(0);
+  });
+
+  it("fails a lease open whose audit event cannot be written, and frees its session", async () => {
+    const inUse = () => b.berth.dataPlane.pools.all().reduce((n, p) => n + p.stats().inUse, 0);
+    // A lease opens and is released (the pool is warm); then lease.open events cannot be written.
+    const { lease } = await client.broker.acquireLease({ connectionId: id }, client.call);
+    await client.broker.releaseLease({ leaseId: lease!.id }, client.call);
+    const db = new SQLite(join(b.dataDir, "berth.sqlite"));
+    db.prepare(
+      "create trigger no_leases before insert on audit_events when new.action = 'lease.open' begin select raise(abort, 'audit store full'); end",
+    ).run();
+    try {
+      const err = await client.broker
+        .acquireLease({ connectionId: id }, client.call)
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ConnectError);
+      expect((err as ConnectError).code).toBe(Code.Internal);
+      expect(b.berth.dataPlane.leases.active).toBe(0);
+      expect(inUse()).toBe(0);
+    } finally {
+      db.prepare("drop trigger no_leases").run();
+      db.close();
+    }
+    // Once audit writes work again, so do leases.
+    const { lease: again } = await client.broker.acquireLease({ connectionId: id }, client.call);
+    await client.broker.releaseLease({ leaseId: again!.id }, client.call);
+  });
+});
