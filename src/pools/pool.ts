@@ -111,7 +111,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
   readonly #evictor: NodeJS.Timeout;
   #creating = 0;
   /** Why the last open failed, until one succeeds: tells a caller who timed out what the database did. */
-  #lastOpenFailure: BerthError | undefined;
+  #lastOpenFailure: { error: BerthError; at: number } | undefined;
   #nextId = 1;
   #closed = false;
   #drained: (() => void) | undefined;
@@ -218,7 +218,10 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
         (err: BerthError) => {
           clearTimeout(timer);
           if (late) this.#failFirstWaiter(err);
-          else reject(err);
+          else {
+            reject(err);
+            this.#refill();
+          }
         },
       );
     });
@@ -233,7 +236,9 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
   #timedOut(started: number, unanswered: boolean): BerthError {
     const stats = this.stats();
     const waited = performance.now() - started;
-    const last = this.#lastOpenFailure;
+    // Only a failure since this caller started waiting says why it got nothing.
+    const last =
+      this.#lastOpenFailure && this.#lastOpenFailure.at >= started ? this.#lastOpenFailure.error : undefined;
     const counts = {
       opening: stats.opening,
       in_use: stats.inUse,
@@ -342,7 +347,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
               reason: f.reason,
               error_code: f.code,
             });
-      this.#lastOpenFailure = failure;
+      this.#lastOpenFailure = { error: failure, at: performance.now() };
       this.emit("createFailed", failure);
       throw failure;
     } finally {
@@ -421,9 +426,17 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
   /** Drops a session; a caller waiting for one gets a new session opened in its place. */
   #dropAndRefill(pooled: PooledSession, reason: DestroyReason): void {
     this.#drop(pooled, reason);
+    this.#refill();
+  }
+
+  /**
+   * A slot is free while callers wait (a session dropped, an open failed): open one for them. The
+   * waiters keep their timers: the open serves whoever is first when it ends, within its bound; a
+   * failure is told to the first, and the slot it frees is offered to the next in turn.
+   */
+  #refill(): void {
     if (this.#waiters.length === 0 || this.#closed) return;
     if (this.#all.size + this.#creating >= this.settings.pool.maxPoolSize) return;
-    // The waiters keep their timers: the open serves whoever is first when it ends, within its bound.
     this.#create().then(
       (p) => this.#handOver(p),
       (err: BerthError) => this.#failFirstWaiter(err),
@@ -447,6 +460,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
     if (!waiter) return;
     clearTimeout(waiter.timer);
     waiter.reject(err);
+    this.#refill();
   }
 
   /**

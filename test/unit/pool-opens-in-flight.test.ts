@@ -77,6 +77,21 @@ describe("pool opens in flight", () => {
     expect(pool.stats()).toMatchObject({ inUse: 1, opening: 0 });
   });
 
+  it("the slot a failed open frees goes to a caller waiting, not left idle until its timeout", async () => {
+    const driver = new FakeDriver();
+    driver.openDelayMs = 100;
+    driver.openFailure = new Error("connect ECONNRESET");
+    const { pool } = fakePool({ maxPoolSize: 1, acquireTimeoutMs: 5_000 }, driver);
+    const first = track(pool.acquire());
+    const second = track(pool.acquire());
+    await advance(100);
+    expect([first.state, second.state]).toEqual(["connection_refused", "pending"]);
+    driver.openFailure = undefined;
+    await advance(100);
+    expect(second.state).toBe("resolved");
+    expect(pool.stats()).toMatchObject({ inUse: 1, opening: 0, waiting: 0 });
+  });
+
   it("a caller's own deadline, if sooner, bounds the acquisition", async () => {
     const { pool } = fakePool({ maxPoolSize: 1, acquireTimeoutMs: 10_000 }, blackHoled());
     const caller = track(pool.acquire(performance.now() + 300));
