@@ -4,7 +4,7 @@ import { tlsPlanFor } from "../connections/tls-plan.js";
 import type { Driver, DriverSession } from "../drivers/driver.js";
 import { BerthError, UnavailableError } from "../errors/berth-error.js";
 import { RecentDurations } from "./recent.js";
-import { notAnswering, UNREACHABLE } from "./unreachable.js";
+import { NOT_ANSWERING, notAnswering } from "./unreachable.js";
 
 /** A pooled session with what the pool needs to know about it. */
 export interface PooledSession {
@@ -257,7 +257,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
         `an idle session did not answer its ping within ${Math.round(waited)} ms`,
         counts,
       );
-    if (last && UNREACHABLE.has(String(last.details.reason)))
+    if (last?.details.reason === NOT_ANSWERING)
       return notAnswering(
         this.host,
         `no session within ${Math.round(waited)} ms; the last open failed: ${last.message}`,
@@ -266,7 +266,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
           last_open_reason: String(last.details.reason),
         },
       );
-    // The last open was refused (sign-in, too many connections): that, not exhaustion, is why.
+    // The last open failed otherwise (refused, reset, sign-in): that, not exhaustion, is why.
     if (last && stats.inUse < stats.maxSize) return last;
     return new PoolExhaustedError(stats, waited);
   }
