@@ -8,7 +8,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
 export interface ObservedPool {
   readonly connectionId: string;
   readonly role: string;
-  stats(): { size: number; idle: number; inUse: number; waiting: number; maxSize: number };
+  stats(): { size: number; idle: number; inUse: number; opening: number; waiting: number; maxSize: number };
   on(event: "acquired", listener: (waitMs: number) => void): unknown;
   on(event: "destroyed", listener: (session: unknown, reason: string) => void): unknown;
 }
@@ -38,7 +38,7 @@ export function createMetrics(deps: MetricsSources) {
   collectDefaultMetrics({ register: registry, prefix: "berth_process_" });
   new Gauge({
     name: "berth_pool_sessions",
-    help: "Sessions of each connection's pool by state (size, idle, in_use, waiting, max)",
+    help: "Sessions of each connection's pool by state (size, idle, in_use, opening, waiting, max)",
     labelNames: ["connection_id", "state"],
     registers: [registry],
     collect() {
@@ -50,6 +50,7 @@ export function createMetrics(deps: MetricsSources) {
         this.inc({ connection_id: id, state: "size" }, s.size);
         this.inc({ connection_id: id, state: "idle" }, s.idle);
         this.inc({ connection_id: id, state: "in_use" }, s.inUse);
+        this.inc({ connection_id: id, state: "opening" }, s.opening);
         this.inc({ connection_id: id, state: "waiting" }, s.waiting);
         this.inc({ connection_id: id, state: "max" }, s.maxSize);
       }

@@ -1,6 +1,9 @@
 import { EventEmitter } from "node:events";
 import type { ConnectionStatusId } from "../connections/settings.js";
 import type { ConnectionPool } from "./pool.js";
+import { NOT_ANSWERING, UNREACHABLE } from "./unreachable.js";
+
+export { UNREACHABLE };
 
 export interface HostHealthSnapshot {
   server: string;
@@ -11,16 +14,6 @@ export interface HostHealthSnapshot {
   lastErrorReason: string;
   lastLatencyMs: number;
 }
-
-/** Failure reasons that mean "cannot reach it" (unavailable) rather than "it refuses us" (failed). */
-export const UNREACHABLE: ReadonlySet<string> = new Set([
-  "connection_refused",
-  "timeout",
-  "host_not_found",
-  "dns_unavailable",
-  "host_unreachable",
-  "connection_reset",
-]);
 
 /**
  * Reached, but it cannot serve right now for reasons that say nothing about who it is. With the
@@ -94,9 +87,18 @@ export class HealthMonitor extends EventEmitter<{ change: [string, HostHealthSna
       running: false,
     };
     this.#watched.set(keyOf(pool), w);
-    // A failed session open is news: check now instead of waiting for the next round.
-    pool.on("createFailed", () => {
-      if (this.#watched.get(keyOf(pool)) === w && !w.running) this.#schedule(w, 0);
+    // A failed session open is news: a host that cannot be reached (or does not answer) is shown
+    // unavailable at once, with why, rather than a check later; and a check runs now to confirm.
+    pool.on("createFailed", (failure) => {
+      if (this.#watched.get(keyOf(pool)) !== w) return;
+      const reason = String(failure.details.reason ?? "");
+      if (UNREACHABLE.has(reason)) this.#mark(w, "unavailable", reason);
+      if (!w.running) this.#schedule(w, 0);
+    });
+    // A session opened while the host was marked down: it may be back; check now, not after the backoff.
+    pool.on("created", () => {
+      if (this.#watched.get(keyOf(pool)) !== w || w.running) return;
+      if (w.snapshot.status === "unavailable" || w.snapshot.status === "failed") this.#schedule(w, 0);
     });
     this.#schedule(w, 0);
   }
@@ -144,10 +146,15 @@ export class HealthMonitor extends EventEmitter<{ change: [string, HostHealthSna
   markRefused(pool: ConnectionPool, reason: string): void {
     const w = this.#watched.get(keyOf(pool));
     if (!w || w.pool !== pool) return;
-    const before = w.snapshot.status;
-    w.snapshot = { ...w.snapshot, status: "failed", lastCheckedAt: new Date(), lastErrorReason: reason };
-    if (before !== "failed") this.emit("change", pool.connectionId, w.snapshot);
+    this.#mark(w, "failed", reason);
     if (!w.running) this.#schedule(w, w.backoffMs);
+  }
+
+  #mark(w: Watched, status: "failed" | "unavailable", reason: string): void {
+    const before = w.snapshot;
+    w.snapshot = { ...before, status, lastCheckedAt: new Date(), lastErrorReason: reason };
+    if (before.status !== status || before.lastErrorReason !== reason)
+      this.emit("change", w.pool.connectionId, w.snapshot);
   }
 
   #schedule(w: Watched, delayMs: number): void {
@@ -172,7 +179,9 @@ export class HealthMonitor extends EventEmitter<{ change: [string, HostHealthSna
       };
       w.backoffMs = this.#options.minBackoffMs;
     } catch (err) {
-      const reason = w.pool.driver.describeError(err).reason;
+      const described = w.pool.driver.describeError(err).reason;
+      // The probe's connect (or ping) got no answer in time: the host is there but silent.
+      const reason = described === "timeout" ? NOT_ANSWERING : described;
       w.snapshot = {
         ...w.snapshot,
         status: UNREACHABLE.has(reason) ? "unavailable" : "failed",

@@ -104,18 +104,21 @@ export class PoolManager {
   /**
    * A session from the connection's current pools, by intent. If the pools are retired while the
    * caller waits (credentials or settings changed), the caller moves to their successors instead
-   * of failing: a credential rotation must not cost a single call.
+   * of failing: a credential rotation must not cost a single call. However many hosts and pools
+   * it tries, the call ends within the connection's acquireTimeoutMs.
    */
   async acquire(
     connectionId: string,
     intent: Intent = "write",
   ): Promise<{ pool: ConnectionPool; pooled: PooledSession }> {
+    let until: number | undefined;
     for (let attempt = 1; ; attempt++) {
       const group = await this.#group(connectionId);
+      until ??= performance.now() + group.primary.settings.pool.acquireTimeoutMs;
       try {
         return intent === "read" && group.replicas.length > 0
-          ? await this.#acquireForRead(group)
-          : { pool: group.primary, pooled: await group.primary.acquire() };
+          ? await this.#acquireForRead(group, until)
+          : { pool: group.primary, pooled: await group.primary.acquire(until) };
       } catch (err) {
         const retired = err instanceof BerthError && err.details.reason === "pool_retired";
         if (!retired || attempt >= 3) throw err;
@@ -124,8 +127,12 @@ export class PoolManager {
   }
 
   /** Replicas in turn, those known to be down skipped; a replica that cannot serve hands on; then the primary. */
-  async #acquireForRead(group: PoolGroup): Promise<{ pool: ConnectionPool; pooled: PooledSession }> {
+  async #acquireForRead(
+    group: PoolGroup,
+    until: number,
+  ): Promise<{ pool: ConnectionPool; pooled: PooledSession }> {
     const n = group.replicas.length;
+    let passed: BerthError | undefined;
     const start = group.next++ % n;
     const usable = this.#deps.usable ?? (() => true);
     for (let i = 0; i < n; i++) {
@@ -134,19 +141,24 @@ export class PoolManager {
       if (refused) throw replicaRefused(replica, refused);
       if (!usable(replica)) continue;
       try {
-        return { pool: replica, pooled: await replica.acquire() };
+        return { pool: replica, pooled: await replica.acquire(until) };
       } catch (err) {
         // Cannot reach it: the next host. Reached and refused: this READ fails. Exhausted or retired: say so.
         if (!(err instanceof BerthError)) throw err;
         const reason = String(err.details.reason ?? "");
         if (reason === "pool_retired") throw err;
-        if (err.kind === "unavailable" && mayFallBack(reason)) continue;
+        if (err.kind === "unavailable" && mayFallBack(reason)) {
+          passed = err;
+          continue;
+        }
         if (err.kind !== "unavailable" && err.kind !== "security_violation") throw err;
         this.#deps.onReplicaRefused?.(replica, reason);
         throw replicaRefused(replica, reason, err);
       }
     }
-    return { pool: group.primary, pooled: await group.primary.acquire() };
+    // A replica that did not answer used up the caller's time: its answer, not the primary's.
+    if (passed && performance.now() >= until) throw passed;
+    return { pool: group.primary, pooled: await group.primary.acquire(until) };
   }
 
   /** Every open pool of a connection, primary first (for statistics; never creates one). */

@@ -4,6 +4,7 @@ import { tlsPlanFor } from "../connections/tls-plan.js";
 import type { Driver, DriverSession } from "../drivers/driver.js";
 import { BerthError, UnavailableError } from "../errors/berth-error.js";
 import { RecentDurations } from "./recent.js";
+import { NOT_ANSWERING, notAnswering } from "./unreachable.js";
 
 /** A pooled session with what the pool needs to know about it. */
 export interface PooledSession {
@@ -14,9 +15,12 @@ export interface PooledSession {
 }
 
 export interface PoolStatsSnapshot {
+  /** Sessions open or being opened: idle + inUse + opening. */
   size: number;
   idle: number;
   inUse: number;
+  /** Sessions being opened: each holds a slot of maxSize until the open ends (a hung host holds them all). */
+  opening: number;
   waiting: number;
   maxSize: number;
   minSize: number;
@@ -80,7 +84,10 @@ interface Waiter {
  * One connection's pool, on pg-pool's model: idle sessions are reused most-recent first; when none is
  * idle and there is room, a session is opened for the caller and a failure to open it fails that
  * caller at once with UNAVAILABLE; when the pool is full, callers wait in order until a session comes
- * back or the acquire timeout answers pool_exhausted. Sessions idle too long are pinged before reuse,
+ * back or the acquire timeout answers: pool_exhausted when other callers hold every session,
+ * UNAVAILABLE database_not_answering when opens to a host that does not answer hold the slots (they
+ * count as `opening`). No caller waits past its acquire timeout, and no open past the connect
+ * timeout. Sessions idle too long are pinged before reuse,
  * sessions past their lifetime or idle timeout are closed, and release resets a session exactly once.
  *
  * (generic-pool was the first choice; it retries a failed open in a tight loop for every queued
@@ -103,6 +110,8 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
   readonly #inUse = new Set<PooledSession>();
   readonly #evictor: NodeJS.Timeout;
   #creating = 0;
+  /** Why the last open failed, until one succeeds: tells a caller who timed out what the database did. */
+  #lastOpenFailure: { error: BerthError; at: number } | undefined;
   #nextId = 1;
   #closed = false;
   #drained: (() => void) | undefined;
@@ -138,34 +147,128 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
     return `${this.settings.server}:${this.settings.port}`;
   }
 
-  /** A session for exclusive use; release() or destroy() it exactly once. */
-  async acquire(): Promise<PooledSession> {
+  /**
+   * A session for exclusive use; release() or destroy() it exactly once. Whatever happens to the
+   * database, the call ends by acquireTimeoutMs (or `deadline`, a performance.now() time, if sooner):
+   * validating an idle session, opening one and waiting in the queue all count against that bound.
+   */
+  async acquire(deadline = Number.POSITIVE_INFINITY): Promise<PooledSession> {
     if (this.#closed)
       throw new UnavailableError("The connection's pool is closed", { reason: "pool_closed" });
     const started = performance.now();
+    const until = Math.min(deadline, started + this.settings.pool.acquireTimeoutMs);
+    let unanswered = false;
     for (;;) {
       const idle = this.#idle.pop();
       if (!idle) break;
       // Past its lifetime before the evictor got to it: replaced, not handed out.
-      if (this.#pastLifetime(idle)) this.#drop(idle, "max_lifetime");
-      else if (await this.#usable(idle)) return this.#lend(idle, started);
-      else this.#drop(idle, "validation_failed");
+      if (this.#pastLifetime(idle)) {
+        this.#drop(idle, "max_lifetime");
+        continue;
+      }
+      const usable = await this.#usable(idle, until);
+      if (usable === true) return this.#lend(idle, started);
+      unanswered ||= usable === "no_answer";
+      this.#drop(idle, "validation_failed");
+      if (performance.now() >= until) break;
     }
+    if (performance.now() >= until) throw this.#timedOut(started, unanswered);
     if (this.#all.size + this.#creating < this.settings.pool.maxPoolSize) {
-      return this.#lend(await this.#create(), started);
+      return this.#lend(await this.#openWithin(until, started), started);
     }
     return new Promise<PooledSession>((resolve, reject) => {
       const waiter: Waiter = {
         since: started,
         resolve: (p) => resolve(this.#lend(p, started)),
         reject,
-        timer: setTimeout(() => {
-          this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
-          reject(new PoolExhaustedError(this.stats(), performance.now() - started));
-        }, this.settings.pool.acquireTimeoutMs),
+        timer: setTimeout(
+          () => {
+            this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+            reject(this.#timedOut(started, unanswered));
+          },
+          Math.max(0, until - performance.now()),
+        ),
       };
       this.#waiters.push(waiter);
     });
+  }
+
+  /**
+   * A session opened for this caller, or its timeout at `until`. An open still running then is not
+   * abandoned: its session goes to the next caller waiting (or the idle list), its failure to the
+   * next caller waiting, as a warm-up's would.
+   */
+  #openWithin(until: number, started: number): Promise<PooledSession> {
+    const opening = this.#create();
+    return new Promise<PooledSession>((resolve, reject) => {
+      let late = false;
+      const timer = setTimeout(
+        () => {
+          late = true;
+          reject(this.#timedOut(started, false));
+        },
+        Math.max(0, until - performance.now()),
+      );
+      opening.then(
+        (p) => {
+          clearTimeout(timer);
+          if (late) this.#handOver(p);
+          else resolve(p);
+        },
+        (err: BerthError) => {
+          clearTimeout(timer);
+          if (late) this.#failFirstWaiter(err);
+          else {
+            reject(err);
+            this.#refill();
+          }
+        },
+      );
+    });
+  }
+
+  /**
+   * Why a caller got no session in time. Slots held by opens that have not completed, an idle
+   * session that did not answer its ping, or opens that last failed for want of an answer mean the
+   * database is not answering (UNAVAILABLE); only a pool whose sessions are all busy with other
+   * callers' work is exhausted.
+   */
+  #timedOut(started: number, unanswered: boolean): BerthError {
+    const stats = this.stats();
+    const waited = performance.now() - started;
+    // Only a failure since this caller started waiting says why it got nothing.
+    const last =
+      this.#lastOpenFailure && this.#lastOpenFailure.at >= started ? this.#lastOpenFailure.error : undefined;
+    const counts = {
+      opening: stats.opening,
+      in_use: stats.inUse,
+      max_size: stats.maxSize,
+      waiting: stats.waiting,
+    };
+    if (stats.opening > 0)
+      return notAnswering(
+        this.host,
+        `no session within ${Math.round(waited)} ms; ${stats.opening} of the pool's ${stats.maxSize} sessions are still being opened (connect timeout ${this.#connectTimeoutMs} ms)`,
+        counts,
+      );
+    if (unanswered)
+      return notAnswering(
+        this.host,
+        `an idle session did not answer its ping within ${Math.round(waited)} ms`,
+        counts,
+      );
+    if (last?.details.reason === NOT_ANSWERING)
+      return notAnswering(
+        this.host,
+        `no session within ${Math.round(waited)} ms; the last open failed: ${last.message}`,
+        {
+          ...counts,
+          last_open_reason: String(last.details.reason),
+        },
+      );
+    // The last open failed otherwise (refused, reset, sign-in): that, not exhaustion, is why.
+    if (last && stats.inUse < stats.maxSize) return last;
+    return new PoolExhaustedError(stats, waited);
   }
 
   #lend(pooled: PooledSession, started: number): PooledSession {
@@ -184,10 +287,36 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
   readonly #acquireWaits = new RecentDurations();
   readonly #queryTimes = new RecentDurations();
 
+  /**
+   * The driver's open, bounded by the connect timeout whatever the driver does with it (DNS, TLS
+   * fallback and sign-in each take their time): a session that arrives later is closed.
+   */
+  #openBounded(): Promise<DriverSession> {
+    const ms = this.#connectTimeoutMs;
+    const attempt = this.#open(ms);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new OpenTimedOut(ms)), ms);
+    });
+    attempt.then(
+      () => clearTimeout(timer),
+      () => clearTimeout(timer),
+    );
+    return Promise.race([attempt, timeout]).catch((err: unknown) => {
+      if (err instanceof OpenTimedOut)
+        attempt.then(
+          (late) => late.destroy(),
+          () => {},
+        );
+      throw err;
+    });
+  }
+
   async #create(): Promise<PooledSession> {
     this.#creating++;
     try {
-      const session = await this.#open(this.#connectTimeoutMs);
+      const session = await this.#openBounded();
+      this.#lastOpenFailure = undefined;
       const pooled: PooledSession = {
         id: this.#nextId++,
         session,
@@ -203,11 +332,22 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
       return pooled;
     } catch (err) {
       if (err instanceof BerthError) throw err;
-      const f = this.#driver.describeError(err);
-      const failure = new UnavailableError(
-        `Cannot open a session to ${this.settings.server}:${this.settings.port}: ${this.#scrub(f.message)}`,
-        { reason: f.reason, error_code: f.code },
-      );
+      const f = err instanceof OpenTimedOut ? undefined : this.#driver.describeError(err);
+      // A connect timeout means the host took (or swallowed) the connection and said nothing.
+      const failure =
+        !f || f.reason === "timeout"
+          ? notAnswering(
+              this.host,
+              `no session opened within the connect timeout (${this.#connectTimeoutMs} ms)`,
+              {
+                error_code: f?.code ?? "ETIMEDOUT",
+              },
+            )
+          : new UnavailableError(`Cannot open a session to ${this.host}: ${this.#scrub(f.message)}`, {
+              reason: f.reason,
+              error_code: f.code,
+            });
+      this.#lastOpenFailure = { error: failure, at: performance.now() };
       this.emit("createFailed", failure);
       throw failure;
     } finally {
@@ -215,14 +355,18 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
     }
   }
 
-  /** Idle sessions are fine if their socket is; after a while idle, only if they answer a ping in time. */
-  async #usable(pooled: PooledSession): Promise<boolean> {
+  /**
+   * Idle sessions are fine if their socket is; after a while idle, only if they answer a ping in
+   * time (and before the caller's deadline): "no_answer" when the ping went unanswered.
+   */
+  async #usable(pooled: PooledSession, until: number): Promise<boolean | "no_answer"> {
     if (!pooled.session.healthy) return false;
     if (performance.now() - pooled.lastReleasedAt < VALIDATE_AFTER_IDLE_MS) return true;
     let timer: NodeJS.Timeout | undefined;
     // Bounded: a ping into a black-holed network must not hold the caller forever.
-    const timeout = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), Math.min(2_000, this.#connectTimeoutMs));
+    const bound = Math.max(0, Math.min(2_000, this.#connectTimeoutMs, until - performance.now()));
+    const timeout = new Promise<"no_answer">((resolve) => {
+      timer = setTimeout(() => resolve("no_answer"), bound);
     });
     const ok = await Promise.race([
       pooled.session.ping().then(
@@ -282,11 +426,41 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
   /** Drops a session; a caller waiting for one gets a new session opened in its place. */
   #dropAndRefill(pooled: PooledSession, reason: DestroyReason): void {
     this.#drop(pooled, reason);
-    const waiter = this.#waiters[0];
-    if (!waiter || this.#closed || this.#all.size + this.#creating >= this.settings.pool.maxPoolSize) return;
-    this.#waiters.shift();
+    this.#refill();
+  }
+
+  /**
+   * A slot is free while callers wait (a session dropped, an open failed): open one for them. The
+   * waiters keep their timers: the open serves whoever is first when it ends, within its bound; a
+   * failure is told to the first, and the slot it frees is offered to the next in turn.
+   */
+  #refill(): void {
+    if (this.#waiters.length === 0 || this.#closed) return;
+    if (this.#all.size + this.#creating >= this.settings.pool.maxPoolSize) return;
+    this.#create().then(
+      (p) => this.#handOver(p),
+      (err: BerthError) => this.#failFirstWaiter(err),
+    );
+  }
+
+  /** A newly opened session: to the first caller waiting, or to the idle list. */
+  #handOver(p: PooledSession, idleAt: "newest" | "oldest" = "newest"): void {
+    p.lastReleasedAt = performance.now();
+    const waiter = this.#waiters.shift();
+    if (waiter) {
+      clearTimeout(waiter.timer);
+      waiter.resolve(p);
+    } else if (idleAt === "newest") this.#idle.push(p);
+    else this.#idle.unshift(p);
+  }
+
+  /** An open failed: the first caller waiting hears why at once instead of waiting out its timeout. */
+  #failFirstWaiter(err: BerthError): void {
+    const waiter = this.#waiters.shift();
+    if (!waiter) return;
     clearTimeout(waiter.timer);
-    this.#create().then(waiter.resolve, waiter.reject);
+    waiter.reject(err);
+    this.#refill();
   }
 
   /**
@@ -319,26 +493,12 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
     if (this.#closed) return;
     const missing = this.settings.pool.minPoolSize - (this.#all.size + this.#creating);
     for (let i = 0; i < missing; i++) {
+      // Callers may have queued while the pool was warming (the sessions being opened counted
+      // against maxPoolSize): the first one waiting gets this session, or hears why none could be
+      // opened, as one that opened its own would, instead of waiting out the acquire timeout.
       this.#create().then(
-        (p) => {
-          p.lastReleasedAt = performance.now();
-          // Callers may have queued while the pool was warming (the sessions being opened counted
-          // against maxPoolSize): the first one waiting gets this session, not the idle list.
-          const waiter = this.#waiters.shift();
-          if (waiter) {
-            clearTimeout(waiter.timer);
-            waiter.resolve(p);
-          } else this.#idle.unshift(p);
-        },
-        (err: BerthError) => {
-          // A caller that queued behind this warm-up hears at once why no session could be opened,
-          // as one that opened its own would, instead of waiting out the acquire timeout.
-          const waiter = this.#waiters.shift();
-          if (waiter) {
-            clearTimeout(waiter.timer);
-            waiter.reject(err);
-          }
-        },
+        (p) => this.#handOver(p, "oldest"),
+        (err: BerthError) => this.#failFirstWaiter(err),
       );
     }
   }
@@ -353,6 +513,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
       size: this.#all.size + this.#creating,
       idle: this.#idle.length,
       inUse: this.#inUse.size,
+      opening: this.#creating,
       waiting: this.#waiters.length,
       maxSize: this.settings.pool.maxPoolSize,
       minSize: this.settings.pool.minPoolSize,
@@ -423,6 +584,14 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
 
   get driver(): Driver {
     return this.#driver;
+  }
+}
+
+/** The pool's own bound on an open fired before the driver's. */
+class OpenTimedOut extends Error {
+  readonly code = "ETIMEDOUT";
+  constructor(ms: number) {
+    super(`no answer within ${ms} ms`);
   }
 }
 

@@ -161,6 +161,7 @@ function combinedStats(all: PoolStatsSnapshot[]): PoolStatsSnapshot {
     size: a.size + b.size,
     idle: a.idle + b.idle,
     inUse: a.inUse + b.inUse,
+    opening: a.opening + b.opening,
     waiting: a.waiting + b.waiting,
     maxSize: a.maxSize + b.maxSize,
     minSize: a.minSize + b.minSize,

@@ -149,6 +149,7 @@ export function poolStatsMessage(s: PoolStatsSnapshot): PoolStats {
     size: s.size,
     idle: s.idle,
     inUse: s.inUse,
+    opening: s.opening,
     waiting: s.waiting,
     maxSize: s.maxSize,
     minSize: s.minSize,

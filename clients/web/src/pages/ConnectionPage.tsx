@@ -194,6 +194,10 @@ function StatusTab({ connection, canReset }: { connection: Connection; canReset:
             <dd data-testid="pool-in-use">{pool.inUse}</dd>
           </div>
           <div>
+            <dt>Opening</dt>
+            <dd data-testid="pool-opening">{pool.opening}</dd>
+          </div>
+          <div>
             <dt>Waiting</dt>
             <dd data-testid="pool-waiting">{pool.waiting}</dd>
           </div>
