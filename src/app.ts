@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { Code, ConnectError } from "@connectrpc/connect";
 import type { DestinationStream } from "pino";
 import { applyRetention, scheduleRetention } from "./audit/retention.js";
 import type { Config } from "./config/config.js";
@@ -228,8 +229,10 @@ function berthHandle(config: Config, deps: Deps, serving: Serving, url: string, 
         deps.stopRetention();
         // In-flight calls finish within the grace period; streams still open near its end (a Session,
         // a watch) are told to end then, before the listener cuts what is left.
+        // The reason says Berth is going away, so the calls cut are not counted as clients cancelling.
+        const goingAway = new ConnectError("Berth is shutting down", Code.Unavailable);
         const endStreams = setTimeout(
-          () => serving.shutdown.abort(),
+          () => serving.shutdown.abort(goingAway),
           Math.floor(config.shutdownGraceMs * 0.9),
         );
         await Promise.all([
@@ -238,7 +241,7 @@ function berthHandle(config: Config, deps: Deps, serving: Serving, url: string, 
           serving.metrics?.close(0),
         ]);
         clearTimeout(endStreams);
-        serving.shutdown.abort();
+        serving.shutdown.abort(goingAway);
         await core.dataPlane.close(config.shutdownGraceMs);
         await core.close();
         await store.close();

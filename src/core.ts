@@ -1,7 +1,12 @@
 import type { Redis } from "ioredis";
 import { createAccessManager } from "./access/grants.js";
 import { grantsPolicy } from "./access/policy.js";
-import { createRevocationWatch, type Invalidation, invalidationOf } from "./access/revocation-watch.js";
+import {
+  createRevocationWatch,
+  type Invalidation,
+  invalidationOf,
+  type OpenAccess,
+} from "./access/revocation-watch.js";
 import { TtlCache } from "./access/ttl-cache.js";
 import { type AuditLog, createAuditLog } from "./audit/audit-log.js";
 import { openAuditExport } from "./audit/export.js";
@@ -20,6 +25,7 @@ import { createCacheBus } from "./limits/cache-bus.js";
 import { rateLimitInterceptor } from "./limits/rate-limits.js";
 import type { Logger } from "./observability/logger.js";
 import { createDataPlane, type DataPlane } from "./pools/data-plane.js";
+import type { Lease } from "./pools/lease.js";
 import { createInterceptors } from "./server/routes.js";
 import { HEALTH_CHECKED, type Services } from "./server/service-table.js";
 import { createAccessService } from "./services/access-service.js";
@@ -267,27 +273,36 @@ function auditLeases(plane: DataPlane, audit: AuditLog, log: Logger): void {
   });
 }
 
+const RECHECK_EVERY_S = 30;
+
 /**
  * Ends open leases and Session streams whose principal may no longer use their connection: on every
  * revoking change the cache bus carries (from this instance or, through Redis, from any other), and
  * each second for sessions and service tokens that expired while open.
  */
 function watchRevocations(deps: { db: Db; plane: DataPlane; log: Logger }) {
+  const access = (lease: Lease): OpenAccess => ({
+    principal: lease.principal,
+    connectionId: lease.connectionId,
+    end: (why) => deps.plane.leases.end(lease, why === "access_revoked" ? "revoked" : "session_ended"),
+  });
   const watch = createRevocationWatch({
-    open: () =>
-      deps.plane.leases.list().map((lease) => ({
-        principal: lease.principal,
-        connectionId: lease.connectionId,
-        end: () => deps.plane.leases.end(lease, "revoked"),
-      })),
+    open: () => deps.plane.leases.list().map(access),
     recheck: createPrincipalRecheck({ db: deps.db }),
     policy: grantsPolicy(deps.db),
     onError: (err) => deps.log.warn({ err }, "open access could not be re-checked; ended it"),
   });
-  const sweeper = setInterval(() => void watch.sweep(), 1_000);
+  const logged = (what: string) => (err: unknown) => deps.log.warn({ err }, `revocation ${what} failed`);
+  deps.plane.leases.on("opened", (lease) => void watch.opened(access(lease)).catch(logged("check")));
+  let ticks = 0;
+  const sweeper = setInterval(() => {
+    void watch.sweep().catch(logged("sweep"));
+    // Every RECHECK_EVERY_S seconds, everything open, in case a change was announced and lost.
+    if (++ticks % RECHECK_EVERY_S === 0) void watch.recheckAll().catch(logged("re-check"));
+  }, 1_000);
   sweeper.unref();
   return {
-    changed: (change: Invalidation) => watch.changed(change).catch(() => {}),
+    changed: (change: Invalidation) => watch.changed(change).catch(logged("check")),
     stop: () => clearInterval(sweeper),
   };
 }

@@ -3,6 +3,10 @@ import type { PrincipalRecheck } from "../identity/principal-recheck.js";
 import { atLeast } from "./levels.js";
 import type { AccessPolicy } from "./policy.js";
 
+/** How long a change is remembered for access that opens after it (the longest acquire bound). */
+const RECENT_MS = 600_000;
+const MAX_RECENT = 10_000;
+
 /** Why open access was ended from outside: its principal is gone, or no longer may use the connection. */
 export type RevocationReason = "signed_out" | "access_revoked" | "expired";
 
@@ -36,6 +40,9 @@ export interface RevocationWatchDeps {
  */
 export function createRevocationWatch(deps: RevocationWatchDeps) {
   const now = deps.now ?? (() => new Date());
+  // Changes of the last RECENT_MS: access authorized before a change but opened after it (its caller
+  // waited for a pooled session meanwhile) is checked against them when it opens.
+  let recent: { change: Invalidation; at: number }[] = [];
 
   function concerns(change: Invalidation, access: OpenAccess): boolean {
     if (change.kind === "session") return access.principal.sessionHash === change.hash;
@@ -66,8 +73,23 @@ export function createRevocationWatch(deps: RevocationWatchDeps) {
   return {
     /** Re-checks the open access a change concerns; resolves when what must end has ended. */
     async changed(change: Invalidation): Promise<void> {
+      const t = now().getTime();
+      recent = recent.filter((r) => r.at > t - RECENT_MS).slice(-MAX_RECENT + 1);
+      recent.push({ change, at: t });
       const affected = [...deps.open()].filter((a) => concerns(change, a));
       await Promise.all(affected.map(recheck));
+    },
+    /** Call when access has just opened: re-checked if a change concerning it came while it was being opened. */
+    async opened(access: OpenAccess): Promise<void> {
+      const since = now().getTime() - RECENT_MS;
+      if (recent.some((r) => r.at > since && concerns(r.change, access))) await recheck(access);
+    },
+    /**
+     * Re-checks everything open against the store. A change announced through Redis pub/sub can be
+     * lost (a subscriber reconnecting); this bounds how long such a loss keeps access open.
+     */
+    async recheckAll(): Promise<void> {
+      await Promise.all([...deps.open()].map(recheck));
     },
     /** Ends open access whose session or service token has expired. */
     async sweep(): Promise<void> {

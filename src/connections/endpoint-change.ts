@@ -40,27 +40,41 @@ export function endpointChanges(before: ConnectionSettings, after: ConnectionSet
 
 /** A change of endpoint without the credentials (username and password) in the same request. */
 export class CredentialsRequiredError extends ValidationError {
-  constructor(changed: readonly string[]) {
+  constructor(changed: readonly string[], clientKey = false) {
     const missing = "is required when the endpoint changes";
     super(
       [
         { field: "username", description: missing },
         { field: "password", description: `${missing} (send "" for a user without a password)` },
+        ...(clientKey
+          ? [
+              {
+                field: "clientKey",
+                description: `${missing} (a stored client key signs in too; send "" to drop it)`,
+              },
+            ]
+          : []),
       ],
-      `Changing the host, port, replicas or TLS settings sends the credentials to a new place: give the username and password again (changed: ${changed.join(", ")})`,
+      `Changing the host, port, replicas or TLS settings sends the credentials to a new place: give the username and password${clientKey ? " and the client key" : ""} again (changed: ${changed.join(", ")})`,
     );
     Object.assign(this.details, { reason: "credentials_required", changed: [...changed] });
   }
 }
 
-/** Throws CredentialsRequiredError when `after` moves the credentials and they were not given. */
+/**
+ * Throws CredentialsRequiredError when `after` moves the credentials and they were not given. A
+ * stored client key is a credential too (the certificate it signs for signs in wherever the CA is
+ * trusted), so it must be given again as well while a client certificate is configured.
+ */
 export function requireCredentialsForEndpointChange(
   before: ConnectionSettings,
   after: ConnectionSettings,
   given: CredentialInput,
+  hasStoredClientKey = false,
 ): void {
   const changed = endpointChanges(before, after);
   if (changed.length === 0) return;
-  if (given.username === undefined || given.username === "" || given.password === undefined)
-    throw new CredentialsRequiredError(changed);
+  const keyMissing = hasStoredClientKey && after.clientCertificate !== "" && given.clientKey === undefined;
+  if (given.username === undefined || given.username === "" || given.password === undefined || keyMissing)
+    throw new CredentialsRequiredError(changed, keyMissing);
 }

@@ -259,7 +259,7 @@ async function updateConnection(
   });
   // Before anything is tried: a test of the new endpoint would already send the stored password there.
   const stored = settingsFromRow(row);
-  requireCredentialsForEndpointChange(stored, settings, credentials);
+  requireCredentialsForEndpointChange(stored, settings, credentials, row.client_key_enc !== null);
   enforceTls(ctx.deps.requireTls, settings);
   const nameKey = settings.name.toLowerCase();
   await ctx.assertNameFree(nameKey, id);

@@ -15,10 +15,17 @@ export function lazyDriver(
   let loaded: Driver | undefined;
   let loading: Promise<Driver> | undefined;
   const driver = async (): Promise<Driver> => {
-    loading ??= load().then((d) => {
-      loaded = d;
-      return d;
-    });
+    // A load that failed (a transient file-system error) is tried again on the next use.
+    loading ??= load().then(
+      (d) => {
+        loaded = d;
+        return d;
+      },
+      (err: unknown) => {
+        loading = undefined;
+        throw err;
+      },
+    );
     return loading;
   };
   const unloaded = (err: unknown): DriverFailure => ({

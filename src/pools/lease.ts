@@ -4,6 +4,7 @@ import {
   DeadlineExceededError,
   NotFoundError,
   PermissionDeniedError,
+  UnauthenticatedError,
   UnavailableError,
   ValidationError,
 } from "../errors/berth-error.js";
@@ -19,6 +20,7 @@ export type LeaseEndReason =
   | "stream_closed"
   | "connection_lost"
   | "revoked"
+  | "session_ended"
   | "shutdown";
 
 /** A lease asked for by AcquireLease, or the one a Session stream holds for its whole life. */
@@ -154,6 +156,11 @@ export class Lease {
         return new PermissionDeniedError(
           "Access to this connection was revoked; the lease was ended",
           "access_revoked",
+        );
+      case "session_ended":
+        return new UnauthenticatedError(
+          "The sign-in or service token that opened this lease has ended (signed out, revoked, disabled or expired); the lease was ended",
+          "session_ended",
         );
       case "max_lifetime":
         return new DeadlineExceededError("The lease reached its maximum lifetime and was ended", {

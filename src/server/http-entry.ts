@@ -52,10 +52,14 @@ export function createHttpEntry(deps: HttpEntryDeps): RequestHandler {
   const rest = createRestHandler(deps);
   const checkProto = createProtoBodyCheck(deps.maxBodyBytes);
   return (req, res) => {
-    const url = new URL(req.url ?? "/", "http://berth");
     // Browsers must not guess a type for an API answer (a JSON error rendered as HTML).
     res.setHeader("x-content-type-options", "nosniff");
     if (deps.hsts) res.setHeader("strict-transport-security", HSTS);
+    const url = urlOf(req.url);
+    if (!url) {
+      sendJson(res, 400, { error: "validation_failed", message: "The request target is not a valid path" });
+      return;
+    }
     if (url.pathname === "/healthz") sendJson(res, 200, { status: "ok" });
     else if (url.pathname === "/readyz") void answerReady(res, deps);
     else if (url.pathname === "/metrics") answerMetricsWithToken(req, res, deps);
@@ -89,7 +93,7 @@ function createRpcHandler(deps: HttpEntryDeps) {
         transport: transportOf(req.headers["content-type"]),
         clientCertificate: clientCertificateOf(req.socket),
       }),
-    fallback: (req, res) => serveConsole(req, res, new URL(req.url ?? "/", "http://berth").pathname),
+    fallback: (req, res) => serveConsole(req, res, urlOf(req.url)?.pathname ?? "/"),
   });
 }
 
@@ -149,7 +153,7 @@ function sameSecret(a: string, b: string): boolean {
 export function createMetricsEntry(registry: Registry): RequestHandler {
   return (req, res) => {
     res.setHeader("x-content-type-options", "nosniff");
-    if (new URL(req.url ?? "/", "http://berth").pathname === "/metrics") void answerMetrics(res, registry);
+    if (urlOf(req.url)?.pathname === "/metrics") void answerMetrics(res, registry);
     else sendJson(res, 404, { error: "not_found", message: "Only /metrics is served here" });
   };
 }
@@ -162,5 +166,17 @@ async function answerMetrics(res: NodeResponse, registry: Registry) {
   } catch {
     res.writeHead(500);
     res.end();
+  }
+}
+
+/**
+ * The request target as a URL, or undefined when it cannot be one (`//%`, `http://[/`): a request
+ * line is the caller's to choose, and `new URL` throwing in a request handler would end the process.
+ */
+function urlOf(target: string | undefined): URL | undefined {
+  try {
+    return new URL(target ?? "/", "http://berth");
+  } catch {
+    return undefined;
   }
 }

@@ -182,6 +182,19 @@ describe("MySQL: an AuthSwitchRequest to mysql_clear_password", () => {
     expect(fake.sawText(CANARY)).toBe(false);
   });
 
+  it("caching_sha2_password's full authentication without TLS is refused too (the server would choose the RSA key)", async () => {
+    const fake = await fakeMysql({
+      plugin: "caching_sha2_password",
+      switchTo: "caching_sha2_password",
+      fullAuthentication: true,
+      accept: true,
+    });
+    expectRefused(await stagedTest({ type: "mysql", port: fake.port, sslMode: "prefer" }));
+    // The scramble went (fast authentication is fine); nothing after the request for full authentication.
+    expect(fake.recording.authSwitchResponses).toHaveLength(1);
+    expect(fake.sawText(CANARY)).toBe(false);
+  });
+
   it("a pool session is refused the same way", async () => {
     const fake = await fakeMysql({
       plugin: "caching_sha2_password",
@@ -241,8 +254,23 @@ describe("MySQL: an AuthSwitchRequest to mysql_clear_password", () => {
       const fake = await fakeMysql({ plugin, accept: true });
       const r = await stagedTest({ type: "mysql", port: fake.port, sslMode: "disable" });
       expect(r.status, r.text).toBe(200);
-      expect(fake.recording.handshakes[0]).toMatchObject({ user: "app", plugin });
+      // Berth guards caching_sha2_password's full authentication, so mysql2 opens with a native
+      // scramble and lets a caching_sha2 server switch to it (one more round trip, no password sent).
+      expect(fake.recording.handshakes[0]).toMatchObject({ user: "app", plugin: "mysql_native_password" });
       expect(fake.sawText(CANARY)).toBe(false);
     });
   }
+
+  it("caching_sha2_password's fast authentication after a switch still passes", async () => {
+    const fake = await fakeMysql({
+      plugin: "caching_sha2_password",
+      switchTo: "caching_sha2_password",
+      accept: true,
+    });
+    const r = await stagedTest({ type: "mysql", port: fake.port, sslMode: "disable" });
+    expect(r.status, r.text).toBe(200);
+    expect(fake.recording.authSwitchResponses).toHaveLength(1);
+    expect(fake.recording.authSwitchResponses[0]!.data).toHaveLength(32);
+    expect(fake.sawText(CANARY)).toBe(false);
+  });
 });

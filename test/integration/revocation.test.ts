@@ -137,7 +137,9 @@ const failure = async (p: Promise<unknown>) =>
   );
 const revokedLeaseEnds = async () => {
   const events = (await b.api("/api/audit?pageSize=1000")).body.events as Record<string, string>[];
-  return events.filter((e) => e.action === "lease.end" && e.reason === "revoked").length;
+  return events.filter(
+    (e) => e.action === "lease.end" && (e.reason === "revoked" || e.reason === "session_ended"),
+  ).length;
 };
 const inUse = () => b.berth.dataPlane.pools.all().reduce((n, p) => n + p.stats().inUse, 0);
 

@@ -1,3 +1,4 @@
+import { connect } from "node:net";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -67,6 +68,25 @@ describe("answers", () => {
       body: Buffer.from([0x0a, 0x01, 0x78, 0x12, 0x01, 0x79]),
     });
     expect(good.status).toBe(401);
+  });
+});
+
+describe("a request target that is no URL", () => {
+  it("answers 400 and Berth keeps serving (new URL would have thrown in the handler)", async () => {
+    for (const target of ["//%", "//[", "http://[/"]) {
+      const raw = await new Promise<string>((resolve, reject) => {
+        const u = new URL(b.url);
+        const s = connect({ host: u.hostname, port: Number(u.port) }, () =>
+          s.write(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`),
+        );
+        let text = "";
+        s.on("data", (c) => (text += c));
+        s.on("end", () => resolve(text));
+        s.on("error", reject);
+      });
+      expect(raw).toMatch(/^HTTP\/1\.1 400/);
+    }
+    expect((await b.api("/healthz", { token: null })).status).toBe(200);
   });
 });
 

@@ -18,6 +18,11 @@ export interface RecordingMysqlOptions {
   switchTo?: MysqlPlugin;
   /** Let any password in (OK, then queries); default: ERR 1045. */
   accept?: boolean;
+  /**
+   * With switchTo caching_sha2_password: after the client's scramble, ask for full authentication
+   * (AuthMoreData 0x04), as a server without the account in its cache does, and record the answer.
+   */
+  fullAuthentication?: boolean;
   /** PEM certificate and key: CLIENT_SSL is offered and an SSLRequest upgrades the connection. */
   tls?: { cert: string; key: string };
   serverVersion?: string;
@@ -124,6 +129,12 @@ async function serve(
     const answer = await readPacket(c.reader);
     seq = answer.seq;
     recording.authSwitchResponses.push({ plugin: options.switchTo, data: answer.payload, tls: c.tls });
+    if (options.fullAuthentication) {
+      c.stream.write(packet(seq + 1, Buffer.from([0x01, 0x04])));
+      const more = await readPacket(c.reader);
+      seq = more.seq;
+      recording.authSwitchResponses.push({ plugin: options.switchTo, data: more.payload, tls: c.tls });
+    }
   } else if (options.accept && response.plugin === "caching_sha2_password") {
     // AuthMoreData: fast_auth_success (the scramble matched the server's cache).
     seq++;

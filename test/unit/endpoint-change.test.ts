@@ -94,6 +94,34 @@ describe("credentials bound to the endpoint", () => {
   });
 });
 
+describe("a stored client key is bound to the endpoint too", () => {
+  const withCert = {
+    ...settingsOf({}),
+    clientCertificate: "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----",
+  };
+  const moved = { ...withCert, port: 6543 };
+  const both = { ...none, username: "app", password: "pw" };
+
+  it("needs the key again when the endpoint moves and a client certificate is configured", () => {
+    let caught: unknown;
+    try {
+      requireCredentialsForEndpointChange(withCert, moved, both, true);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(CredentialsRequiredError);
+    expect((caught as CredentialsRequiredError).message).toMatch(/and the client key again/);
+    expect(() =>
+      requireCredentialsForEndpointChange(withCert, moved, { ...both, clientKey: "k" }, true),
+    ).not.toThrow();
+    // Without a stored key, or without a certificate left to sign for, the two credentials suffice.
+    expect(() => requireCredentialsForEndpointChange(withCert, moved, both, false)).not.toThrow();
+    expect(() =>
+      requireCredentialsForEndpointChange(withCert, { ...moved, clientCertificate: "" }, both, true),
+    ).not.toThrow();
+  });
+});
+
 describe("a stored row read back as input (validate holds it to today's rules)", () => {
   const rowOf = (input: object) => {
     const settings = validateSpec(input, { kind: "new" }).settings;

@@ -1,5 +1,6 @@
 import type { Socket } from "node:net";
 import type { ConnectionOptions, TLSSocket } from "node:tls";
+import mysqlCore from "mysql2";
 import mysql from "mysql2/promise";
 import { PLAIN } from "../../connections/tls-plan.js";
 import type { ConnectParams, Driver, DriverFailure, DriverSession } from "../../drivers/driver.js";
@@ -47,6 +48,38 @@ function clearPasswordPlugin(password: string, overTls: boolean, allowCleartext:
   };
 }
 
+type AuthPlugin = mysql.AuthPlugin;
+// mysql2 exports its own plugins (`authPlugins`), though its typings do not say so.
+const builtinAuthPlugins = (
+  mysqlCore as unknown as { authPlugins: Record<string, (options: object) => AuthPlugin> }
+).authPlugins;
+
+/**
+ * mysql2's own caching_sha2_password and sha256_password, except that without TLS they refuse to
+ * send the password under an RSA key the server supplies (caching_sha2's "perform full
+ * authentication", sha256_password always): a host posing as the database would hand out its own key
+ * and decrypt the password — cleartext in all but name. Fast authentication (a scramble) is untouched.
+ */
+function rsaExchangeGuard(
+  name: "caching_sha2_password" | "sha256_password",
+  overTls: boolean,
+  allow: boolean,
+): AuthPlugin {
+  const plugin = builtinAuthPlugins[name]!({});
+  return (context) => {
+    const step = plugin(context);
+    let answered = 0;
+    return (data) => {
+      const fullAuthentication =
+        name === "sha256_password" || (answered > 0 && data.length === 1 && data[0] === 4);
+      if (!overTls && !allow && fullAuthentication)
+        throw new CleartextPasswordRefusedError(`${name} without TLS`);
+      answered++;
+      return step(data);
+    };
+  };
+}
+
 async function open(params: ConnectParams, ssl: ConnectionOptions | undefined): Promise<mysql.Connection> {
   const conn = await mysql.createConnection({
     ...mysqlEndpoint(params),
@@ -59,6 +92,16 @@ async function open(params: ConnectParams, ssl: ConnectionOptions | undefined): 
       // With ssl set, mysql2 fails the connect when the server offers no TLS, so set means TLS.
       mysql_clear_password: clearPasswordPlugin(
         params.credentials.password,
+        ssl !== undefined,
+        params.engineOptions.allowCleartextPassword,
+      ),
+      caching_sha2_password: rsaExchangeGuard(
+        "caching_sha2_password",
+        ssl !== undefined,
+        params.engineOptions.allowCleartextPassword,
+      ),
+      sha256_password: rsaExchangeGuard(
+        "sha256_password",
         ssl !== undefined,
         params.engineOptions.allowCleartextPassword,
       ),
