@@ -258,6 +258,9 @@ function openAudit(db: Db, keys: KeySet, settings: CoreSettings, log: Logger): A
  * failure to record it is logged.
  */
 function auditLeases(plane: DataPlane, audit: AuditLog, log: Logger): void {
+  plane.leases.on("endFailed", (lease, err) =>
+    log.warn({ err, connectionId: lease.connectionId }, "an ended lease's session could not be returned"),
+  );
   plane.leases.guardOpen((lease) =>
     audit.append({ ...systemEvent("lease.open", lease.connectionId, ""), actorId: lease.principalId }),
   );

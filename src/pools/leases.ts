@@ -16,6 +16,8 @@ export const DEFAULT_MAX_LIFETIME_MS = 24 * 3_600_000;
 export interface LeaseEvents {
   opened: [Lease];
   ended: [Lease, LeaseEndReason];
+  /** Ending a lease from a timer failed (its session could not be returned): for the log. */
+  endFailed: [Lease, unknown];
 }
 
 export interface LeaseManagerOptions {
@@ -117,7 +119,7 @@ export class LeaseManager extends EventEmitter<LeaseEvents> {
     try {
       yield* lease.run(statement, options);
     } finally {
-      if (!lease.pooled.session.healthy) void this.end(lease, "connection_lost");
+      if (!lease.pooled.session.healthy) this.#endQuietly(lease, "connection_lost");
     }
   }
 
@@ -156,12 +158,17 @@ export class LeaseManager extends EventEmitter<LeaseEvents> {
     return this.#leases.size;
   }
 
+  /** Ends a lease from a timer or a finally: a failure to return its session must not go unhandled. */
+  #endQuietly(lease: Lease, reason: LeaseEndReason): void {
+    this.end(lease, reason).catch((err: unknown) => this.emit("endFailed", lease, err));
+  }
+
   #reap(): void {
     const now = this.#now();
     for (const lease of this.#leases.values()) {
       // The maximum lifetime is absolute: a busy lease is cut short too (its statement cancelled).
-      if (lease.endsAt <= now) void this.end(lease, "max_lifetime");
-      else if (lease.busy === 0 && lease.expiresAt <= now) void this.end(lease, "expired");
+      if (lease.endsAt <= now) this.#endQuietly(lease, "max_lifetime");
+      else if (lease.busy === 0 && lease.expiresAt <= now) this.#endQuietly(lease, "expired");
     }
   }
 

@@ -183,7 +183,8 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
         reject,
         timer: setTimeout(
           () => {
-            this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+            const at = this.#waiters.indexOf(waiter);
+            if (at >= 0) this.#waiters.splice(at, 1);
             reject(this.#timedOut(started, unanswered));
           },
           Math.max(0, until - performance.now()),
