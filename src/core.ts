@@ -293,7 +293,7 @@ function watchRevocations(deps: { db: Db; plane: DataPlane; log: Logger }) {
     open: () => deps.plane.leases.list().map(access),
     recheck: createPrincipalRecheck({ db: deps.db }),
     policy: grantsPolicy(deps.db),
-    onError: (err) => deps.log.warn({ err }, "open access could not be re-checked; ended it"),
+    onError: (err) => deps.log.warn({ err }, "open access could not be re-checked against the store"),
   });
   const logged = (what: string) => (err: unknown) => deps.log.warn({ err }, `revocation ${what} failed`);
   deps.plane.leases.on("opened", (lease) => void watch.opened(access(lease)).catch(logged("check")));

@@ -59,13 +59,17 @@ export function createRevocationWatch(deps: RevocationWatchDeps) {
       : "access_revoked";
   }
 
-  async function recheck(access: OpenAccess): Promise<void> {
+  /**
+   * After an announced change a re-check that cannot be made ends the access (fail closed); the
+   * periodic re-check of everything skips it instead, or one store hiccup would end every session.
+   */
+  async function recheck(access: OpenAccess, failClosed = true): Promise<void> {
     let reason: RevocationReason | undefined;
     try {
       reason = await verdict(access);
     } catch (err) {
       deps.onError?.(err);
-      reason = "access_revoked";
+      if (failClosed) reason = "access_revoked";
     }
     if (reason) await access.end(reason);
   }
@@ -77,7 +81,7 @@ export function createRevocationWatch(deps: RevocationWatchDeps) {
       recent = recent.filter((r) => r.at > t - RECENT_MS).slice(-MAX_RECENT + 1);
       recent.push({ change, at: t });
       const affected = [...deps.open()].filter((a) => concerns(change, a));
-      await Promise.all(affected.map(recheck));
+      await Promise.all(affected.map((a) => recheck(a)));
     },
     /** Call when access has just opened: re-checked if a change concerning it came while it was being opened. */
     async opened(access: OpenAccess): Promise<void> {
@@ -89,7 +93,7 @@ export function createRevocationWatch(deps: RevocationWatchDeps) {
      * lost (a subscriber reconnecting); this bounds how long such a loss keeps access open.
      */
     async recheckAll(): Promise<void> {
-      await Promise.all([...deps.open()].map(recheck));
+      await Promise.all([...deps.open()].map((a) => recheck(a, false)));
     },
     /** Ends open access whose session or service token has expired. */
     async sweep(): Promise<void> {

@@ -90,6 +90,36 @@ describe("revocation watch", () => {
     expect(errors).toHaveLength(1);
   });
 
+  it("the periodic re-check of everything skips what it cannot check instead of ending it", async () => {
+    const a1 = open(alice, "c1");
+    const b1 = open(bob, "c1");
+    let storeDown = true;
+    const w = createRevocationWatch({
+      open: () => [a1, b1],
+      recheck: async (p) => {
+        if (storeDown) throw new Error("store down");
+        return p.userId === "bob" ? undefined : p;
+      },
+      policy: { levelOf: async () => "user" },
+    });
+    await w.recheckAll();
+    expect([a1.ended, b1.ended]).toEqual([[], []]);
+    storeDown = false;
+    await w.recheckAll();
+    expect([a1.ended, b1.ended]).toEqual([[], ["signed_out"]]);
+  });
+
+  it("access opened while a change concerning it was made is re-checked as it opens", async () => {
+    const late = open(alice, "c1");
+    const unrelated = open(bob, "c2");
+    const w = watch([], { "alice|c1": "viewer", "bob|c2": "viewer" });
+    await w.changed(invalidationOf("tag|connection:c1")!);
+    await w.opened(late);
+    await w.opened(unrelated);
+    expect(late.ended).toEqual(["access_revoked"]);
+    expect(unrelated.ended).toEqual([]);
+  });
+
   it("sweep ends access whose session expired", async () => {
     const expired = open(principal("carol", "h-c", new Date("2026-11-29")), "c1");
     const live = open(alice, "c1");
