@@ -1,4 +1,5 @@
 import type { Socket } from "node:net";
+import { sourceOf } from "../identity/login-throttle.js";
 
 /** Bounds on what a connection may hold (see config's ConnectionLimits). */
 export interface ListenerLimits {
@@ -43,7 +44,8 @@ export function createConnectionGuard(limits: ListenerLimits) {
     },
     /** Registers a new socket; false (and the socket destroyed) when its address has too many. */
     accept(socket: Socket, onClose: () => void): boolean {
-      const source = socket.remoteAddress ?? "";
+      // By address, and an IPv6 client by its /64 (one host's usual share), as sign-in counts them.
+      const source = sourceOf(socket.remoteAddress ?? "");
       const open = (perSource.get(source) ?? 0) + 1;
       if (open > limits.maxConnectionsPerSource) {
         socket.destroy();
