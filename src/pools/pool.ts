@@ -1,84 +1,34 @@
 import { EventEmitter } from "node:events";
-import { type ConnectionSettings, type Credentials, scrubSecrets } from "../connections/settings.js";
+import { type ConnectionSettings, scrubSecrets } from "../connections/settings.js";
 import { tlsPlanFor } from "../connections/tls-plan.js";
 import type { Driver, DriverSession } from "../drivers/driver.js";
 import { BerthError, UnavailableError } from "../errors/berth-error.js";
+import { within } from "./bounded.js";
+import { OpenTimedOut, whyNoSession } from "./pool-errors.js";
+import type {
+  ConnectionPoolOptions,
+  DestroyReason,
+  PoolEvents,
+  PooledSession,
+  PoolStatsSnapshot,
+  Waiter,
+} from "./pool-types.js";
 import { RecentDurations } from "./recent.js";
-import { NOT_ANSWERING, notAnswering } from "./unreachable.js";
+import { notAnswering } from "./unreachable.js";
 
-/** A pooled session with what the pool needs to know about it. */
-export interface PooledSession {
-  readonly id: number;
-  readonly session: DriverSession;
-  readonly createdAt: number;
-  lastReleasedAt: number;
-}
-
-export interface PoolStatsSnapshot {
-  /** Sessions open or being opened: idle + inUse + opening. */
-  size: number;
-  idle: number;
-  inUse: number;
-  /** Sessions being opened: each holds a slot of maxSize until the open ends (a hung host holds them all). */
-  opening: number;
-  waiting: number;
-  maxSize: number;
-  minSize: number;
-  /** Over the last minute: 95th percentile of the wait for a session, and of statement durations. */
-  acquireWaitP95Ms: number;
-  queryP95Ms: number;
-  queriesLastMinute: number;
-}
-
-/** Why a session left the pool, as a named table rather than scattered ifs (DESIGN §2 rule 7). */
-export type DestroyReason =
-  | "unhealthy"
-  | "max_lifetime"
-  | "idle"
-  | "reset_failed"
-  | "pool_closed"
-  | "validation_failed"
-  | "caller";
-
-export interface PoolEvents {
-  created: [PooledSession];
-  destroyed: [PooledSession, DestroyReason];
-  createFailed: [BerthError];
-  acquired: [waitMs: number];
-}
+export { PoolExhaustedError } from "./pool-errors.js";
+export type {
+  ConnectionPoolOptions,
+  DestroyReason,
+  PoolEvents,
+  PooledSession,
+  PoolStatsSnapshot,
+} from "./pool-types.js";
 
 // Time is read from the global `performance` (not node:perf_hooks' export) so tests' fake timers move it.
 
 /** Sessions idle longer than this are pinged before they are handed out. */
 const VALIDATE_AFTER_IDLE_MS = 5_000;
-
-export interface ConnectionPoolOptions {
-  connectionId: string;
-  /** The primary, or one of the connection's read replicas (its settings then name that host). */
-  role?: "primary" | "replica";
-  settings: ConnectionSettings;
-  credentials: Credentials;
-  driver: Driver;
-  /** Bound for opening one database session. */
-  connectTimeoutMs: number;
-}
-
-export class PoolExhaustedError extends BerthError {
-  constructor(stats: PoolStatsSnapshot, waitedMs: number) {
-    super(
-      "pool_operation_failed",
-      `Unable to get a session from the pool within ${Math.round(waitedMs)} ms: all ${stats.maxSize} are in use`,
-      { reason: "pool_exhausted", current_size: stats.size, max_size: stats.maxSize, waiting: stats.waiting },
-    );
-  }
-}
-
-interface Waiter {
-  resolve(p: PooledSession): void;
-  reject(err: BerthError): void;
-  timer: NodeJS.Timeout;
-  since: number;
-}
 
 /**
  * One connection's pool, on pg-pool's model: idle sessions are reused most-recent first; when none is
@@ -228,48 +178,19 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
     });
   }
 
-  /**
-   * Why a caller got no session in time. Slots held by opens that have not completed, an idle
-   * session that did not answer its ping, or opens that last failed for want of an answer mean the
-   * database is not answering (UNAVAILABLE); only a pool whose sessions are all busy with other
-   * callers' work is exhausted.
-   */
+  /** Why a caller got no session in time (see whyNoSession). */
   #timedOut(started: number, unanswered: boolean): BerthError {
-    const stats = this.stats();
-    const waited = performance.now() - started;
     // Only a failure since this caller started waiting says why it got nothing.
     const last =
       this.#lastOpenFailure && this.#lastOpenFailure.at >= started ? this.#lastOpenFailure.error : undefined;
-    const counts = {
-      opening: stats.opening,
-      in_use: stats.inUse,
-      max_size: stats.maxSize,
-      waiting: stats.waiting,
-    };
-    if (stats.opening > 0)
-      return notAnswering(
-        this.host,
-        `no session within ${Math.round(waited)} ms; ${stats.opening} of the pool's ${stats.maxSize} sessions are still being opened (connect timeout ${this.#connectTimeoutMs} ms)`,
-        counts,
-      );
-    if (unanswered)
-      return notAnswering(
-        this.host,
-        `an idle session did not answer its ping within ${Math.round(waited)} ms`,
-        counts,
-      );
-    if (last?.details.reason === NOT_ANSWERING)
-      return notAnswering(
-        this.host,
-        `no session within ${Math.round(waited)} ms; the last open failed: ${last.message}`,
-        {
-          ...counts,
-          last_open_reason: String(last.details.reason),
-        },
-      );
-    // The last open failed otherwise (refused, reset, sign-in): that, not exhaustion, is why.
-    if (last && stats.inUse < stats.maxSize) return last;
-    return new PoolExhaustedError(stats, waited);
+    return whyNoSession({
+      stats: this.stats(),
+      waitedMs: performance.now() - started,
+      host: this.host,
+      connectTimeoutMs: this.#connectTimeoutMs,
+      lastOpenFailure: last,
+      unanswered,
+    });
   }
 
   #lend(pooled: PooledSession, started: number): PooledSession {
@@ -295,21 +216,12 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
   #openBounded(): Promise<DriverSession> {
     const ms = this.#connectTimeoutMs;
     const attempt = this.#open(ms);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new OpenTimedOut(ms)), ms);
-    });
-    attempt.then(
-      () => clearTimeout(timer),
-      () => clearTimeout(timer),
-    );
-    return Promise.race([attempt, timeout]).catch((err: unknown) => {
-      if (err instanceof OpenTimedOut)
-        attempt.then(
-          (late) => late.destroy(),
-          () => {},
-        );
-      throw err;
+    return within(attempt, ms, () => {
+      attempt.then(
+        (late) => late.destroy(),
+        () => {},
+      );
+      throw new OpenTimedOut(ms);
     });
   }
 
@@ -363,21 +275,13 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
   async #usable(pooled: PooledSession, until: number): Promise<boolean | "no_answer"> {
     if (!pooled.session.healthy) return false;
     if (performance.now() - pooled.lastReleasedAt < VALIDATE_AFTER_IDLE_MS) return true;
-    let timer: NodeJS.Timeout | undefined;
     // Bounded: a ping into a black-holed network must not hold the caller forever.
     const bound = Math.max(0, Math.min(2_000, this.#connectTimeoutMs, until - performance.now()));
-    const timeout = new Promise<"no_answer">((resolve) => {
-      timer = setTimeout(() => resolve("no_answer"), bound);
-    });
-    const ok = await Promise.race([
-      pooled.session.ping().then(
-        () => true,
-        () => false,
-      ),
-      timeout,
-    ]);
-    clearTimeout(timer);
-    return ok;
+    const answered = pooled.session.ping().then(
+      () => true,
+      () => false,
+    );
+    return within(answered, bound, () => "no_answer" as const);
   }
 
   /** Resets the session (rollback, discard state) and returns it; a session that fails to reset is destroyed. */
@@ -528,22 +432,16 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
   async probe(timeoutMs: number): Promise<number> {
     const started = performance.now();
     let session: DriverSession | undefined;
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: "ETIMEDOUT" })),
-        timeoutMs,
-      );
-    });
     const attempt = this.#open(timeoutMs).then(async (s) => {
       session = s;
       await s.ping();
     });
     try {
-      await Promise.race([attempt, deadline]);
+      await within(attempt, timeoutMs, () => {
+        throw Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: "ETIMEDOUT" });
+      });
       return performance.now() - started;
     } finally {
-      clearTimeout(timer);
       attempt.catch(() => {}).finally(() => session?.destroy());
     }
   }
@@ -585,14 +483,6 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
 
   get driver(): Driver {
     return this.#driver;
-  }
-}
-
-/** The pool's own bound on an open fired before the driver's. */
-class OpenTimedOut extends Error {
-  readonly code = "ETIMEDOUT";
-  constructor(ms: number) {
-    super(`no answer within ${ms} ms`);
   }
 }
 

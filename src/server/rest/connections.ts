@@ -124,26 +124,8 @@ export const CONNECTION_ROUTES: RestRoute[] = [
     request: (p) => ({ id: p.params.id!, expectedVersion: expectedVersion(p) }),
     response: () => ({}),
   }),
-  route({
-    verb: "POST",
-    path: "/api/connections/:id/test",
-    method: C.testConnection,
-    request: ({ params, body }) => ({
-      target: { case: "id" as const, value: params.id! },
-      ...checkBody(body),
-    }),
-    response: (r) => ({ body: checkResultToJson(r.result!) }),
-  }),
-  route({
-    verb: "POST",
-    path: "/api/connections/:id/validate",
-    method: C.validateConnection,
-    request: ({ params, body }) => ({
-      target: { case: "id" as const, value: params.id! },
-      ...checkBody(body),
-    }),
-    response: (r) => ({ body: checkResultToJson(r.result!) }),
-  }),
+  savedCheck("/api/connections/:id/test", C.testConnection),
+  savedCheck("/api/connections/:id/validate", C.validateConnection),
   route({
     verb: "POST",
     path: "/api/connections/:id/reset",
@@ -159,3 +141,17 @@ export const CONNECTION_ROUTES: RestRoute[] = [
     response: (r) => ({ body: statusToJson(r) }),
   }),
 ];
+
+/** Test and validate of a saved connection: the same request (its id, an optional bound) and answer. */
+function savedCheck(path: string, method: typeof C.testConnection | typeof C.validateConnection): RestRoute {
+  return route({
+    verb: "POST",
+    path,
+    method: method as typeof C.testConnection,
+    request: ({ params, body }) => ({
+      target: { case: "id" as const, value: params.id! },
+      ...checkBody(body),
+    }),
+    response: (r) => ({ body: checkResultToJson(r.result!) }),
+  });
+}

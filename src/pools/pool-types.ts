@@ -1,0 +1,63 @@
+import type { ConnectionSettings, Credentials } from "../connections/settings.js";
+import type { Driver, DriverSession } from "../drivers/driver.js";
+import type { BerthError } from "../errors/berth-error.js";
+
+/** A pooled session with what the pool needs to know about it. */
+export interface PooledSession {
+  readonly id: number;
+  readonly session: DriverSession;
+  readonly createdAt: number;
+  lastReleasedAt: number;
+}
+
+export interface PoolStatsSnapshot {
+  /** Sessions open or being opened: idle + inUse + opening. */
+  size: number;
+  idle: number;
+  inUse: number;
+  /** Sessions being opened: each holds a slot of maxSize until the open ends (a hung host holds them all). */
+  opening: number;
+  waiting: number;
+  maxSize: number;
+  minSize: number;
+  /** Over the last minute: 95th percentile of the wait for a session, and of statement durations. */
+  acquireWaitP95Ms: number;
+  queryP95Ms: number;
+  queriesLastMinute: number;
+}
+
+/** Why a session left the pool, as a named table rather than scattered ifs (DESIGN §2 rule 7). */
+export type DestroyReason =
+  | "unhealthy"
+  | "max_lifetime"
+  | "idle"
+  | "reset_failed"
+  | "pool_closed"
+  | "validation_failed"
+  | "caller";
+
+export interface PoolEvents {
+  created: [PooledSession];
+  destroyed: [PooledSession, DestroyReason];
+  createFailed: [BerthError];
+  acquired: [waitMs: number];
+}
+
+export interface ConnectionPoolOptions {
+  connectionId: string;
+  /** The primary, or one of the connection's read replicas (its settings then name that host). */
+  role?: "primary" | "replica";
+  settings: ConnectionSettings;
+  credentials: Credentials;
+  driver: Driver;
+  /** Bound for opening one database session. */
+  connectTimeoutMs: number;
+}
+
+/** A caller queued for a session. */
+export interface Waiter {
+  resolve(p: PooledSession): void;
+  reject(err: BerthError): void;
+  timer: NodeJS.Timeout;
+  since: number;
+}
