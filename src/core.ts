@@ -16,6 +16,7 @@ import { createTargetPolicy } from "./connections/target-policy.js";
 import type { KeyProvider } from "./crypto/key-provider.js";
 import { KeySet } from "./crypto/key-set.js";
 import { driverFor } from "./engines/index.js";
+import { createFrontDoorAccounts, type FrontDoorAccount } from "./identity/front-door-accounts.js";
 import { type LoginGuard, memoryLoginGuard, redisLoginGuard } from "./identity/login-throttle.js";
 import type { Principal } from "./identity/principal.js";
 import { createPrincipalRecheck } from "./identity/principal-recheck.js";
@@ -73,8 +74,20 @@ export interface Core {
   ready(): Promise<void>;
   /** Rejects when Redis is configured and does not answer in time; undefined without Redis. */
   pingRedis: (() => Promise<void>) | undefined;
+  /** What the PostgreSQL front door signs clients in and re-checks them with. */
+  frontDoor: FrontDoorCore;
   /** Disconnects from Redis. */
   close(): Promise<void>;
+}
+
+export interface FrontDoorCore {
+  lookup(name: string): Promise<FrontDoorAccount | undefined>;
+  certificate(commonName: string): Promise<Principal>;
+  throttle: LoginGuard;
+  failureDelayMs: number;
+  /** Open clients the revocation watch must re-check. */
+  watch(source: () => Iterable<OpenAccess>): void;
+  opened(access: OpenAccess): void;
 }
 
 /**
@@ -212,9 +225,20 @@ export function createCore(deps: {
     await audit.close();
     await bus.close();
   };
+  const accounts = createFrontDoorAccounts({ db });
+  const watcher = revocations;
+  const frontDoor: FrontDoorCore = {
+    lookup: (name) => accounts.lookup(name),
+    certificate: (cn) => serviceTokens.authenticateCertificate(cn),
+    throttle: loginGuard,
+    failureDelayMs: settings.loginFailureDelayMs,
+    watch: (source) => watcher.watch(source),
+    opened: (a) => watcher.opened(a),
+  };
   return {
     registry,
     dataPlane: plane,
+    frontDoor,
     services,
     interceptors,
     audit,
@@ -284,13 +308,15 @@ const RECHECK_EVERY_S = 30;
  * each second for sessions and service tokens that expired while open.
  */
 function watchRevocations(deps: { db: Db; plane: DataPlane; log: Logger }) {
+  // Open access held outside the data plane's leases: the PostgreSQL front door's clients.
+  const others: (() => Iterable<OpenAccess>)[] = [];
   const access = (lease: Lease): OpenAccess => ({
     principal: lease.principal,
     connectionId: lease.connectionId,
     end: (why) => deps.plane.leases.end(lease, why === "access_revoked" ? "revoked" : "session_ended"),
   });
   const watch = createRevocationWatch({
-    open: () => deps.plane.leases.list().map(access),
+    open: () => [...deps.plane.leases.list().map(access), ...others.flatMap((source) => [...source()])],
     recheck: createPrincipalRecheck({ db: deps.db }),
     policy: grantsPolicy(deps.db),
     onError: (err) => deps.log.warn({ err }, "open access could not be re-checked against the store"),
@@ -307,6 +333,10 @@ function watchRevocations(deps: { db: Db; plane: DataPlane; log: Logger }) {
   return {
     changed: (change: Invalidation) => watch.changed(change).catch(logged("check")),
     stop: () => clearInterval(sweeper),
+    /** Adds open access the watch must re-check (read at every change and sweep). */
+    watch: (source: () => Iterable<OpenAccess>) => others.push(source),
+    /** Access that has just opened, re-checked if a change concerning it came while it was opening. */
+    opened: (a: OpenAccess) => void watch.opened(a).catch(logged("check")),
   };
 }
 

@@ -16,6 +16,16 @@ export interface GoogleSettings {
   allowedDomains: readonly string[];
 }
 
+/** The PostgreSQL front door's port and bounds. */
+export interface FrontDoorSettings {
+  /** 0: any free port. */
+  readonly port: number;
+  readonly maxClients: number;
+  readonly maxClientsPerSource: number;
+  /** Startup and sign-in must be done within this (BERTH_HEADERS_TIMEOUT_MS). */
+  readonly startupTimeoutMs: number;
+}
+
 /** How long things are kept (RFC 002 §9.1): 0 = forever. */
 export interface RetentionPolicy {
   /** Connection test and validation results (the latest per connection is always kept). */
@@ -58,6 +68,9 @@ const schema = z.object({
     .default(1024 * 1024),
   BERTH_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   BERTH_GRPC_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  BERTH_PG_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  BERTH_PG_MAX_CLIENTS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  BERTH_PG_MAX_CLIENTS_PER_SOURCE: z.coerce.number().int().min(1).max(1_000_000).default(1_000),
   BERTH_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
   BERTH_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(86_400_000).default(60_000),
   BERTH_CANCEL_GRACE_MS: z.coerce.number().int().min(100).max(60_000).default(2_000),
@@ -202,6 +215,8 @@ export interface Config {
   readonly redisCommandTimeoutMs: number;
   /** Bounds on the HTTP port's connections (slow or silent clients are closed). */
   readonly connectionLimits: ConnectionLimits;
+  /** The PostgreSQL front door (BERTH_PG_PORT); undefined when it is off. */
+  readonly frontDoor: FrontDoorSettings | undefined;
   /** /metrics: on its own loopback listener (port set), and/or behind a bearer token on the main port. */
   readonly metrics: MetricsSettings;
   readonly rateLimits: "rfc" | "off";
@@ -307,6 +322,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     loginFailureDelayMs: c.BERTH_LOGIN_FAILURE_DELAY_MS,
     redisUrl: c.BERTH_REDIS_URL,
     redisCommandTimeoutMs: c.BERTH_REDIS_COMMAND_TIMEOUT_MS,
+    frontDoor:
+      c.BERTH_PG_PORT === undefined
+        ? undefined
+        : Object.freeze({
+            port: c.BERTH_PG_PORT,
+            maxClients: c.BERTH_PG_MAX_CLIENTS,
+            maxClientsPerSource: c.BERTH_PG_MAX_CLIENTS_PER_SOURCE,
+            startupTimeoutMs: c.BERTH_HEADERS_TIMEOUT_MS,
+          }),
     connectionLimits: Object.freeze({
       headersTimeoutMs: c.BERTH_HEADERS_TIMEOUT_MS,
       requestTimeoutMs: c.BERTH_REQUEST_TIMEOUT_MS,

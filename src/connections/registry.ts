@@ -150,6 +150,21 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
       return { row, settings, credentials };
     },
 
+    /**
+     * A connection by its name (case-insensitive) or id, with the principal's level on it; undefined
+     * when there is none or the principal may not see it (the two must look alike to a caller).
+     */
+    async findForUse(
+      principal: Principal,
+      nameOrId: string,
+    ): Promise<{ id: string; name: string; type: string; level: AccessLevel } | undefined> {
+      if (nameOrId === "" || nameOrId.length > 200) return undefined;
+      const row = (await repo.findByNameKey(nameOrId.toLowerCase())) ?? (await repo.findById(nameOrId));
+      if (!row) return undefined;
+      const level = await deps.policy.levelOf(principal, row.id);
+      return level ? { id: row.id, name: row.name, type: row.type, level } : undefined;
+    },
+
     /** Authorizes a principal for using a connection (tests, pools), answering not_found if unseen. */
     async authorizeUse(principal: Principal, id: string): Promise<ConnectionRow> {
       return visibleRow(principal, id, "user", "use");

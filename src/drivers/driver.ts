@@ -1,4 +1,5 @@
 import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import type { ConnectionOptions, TLSSocket } from "node:tls";
 import type { Credentials, EngineOptions } from "../connections/settings.js";
 import type { EngineId } from "../engines/engine.js";
@@ -85,8 +86,24 @@ export function takeChunk(queue: QueryEvent[]): QueryChunk | undefined {
   return chunk;
 }
 
+/**
+ * A session's socket lent to a protocol proxy (the PostgreSQL front door) while the session is
+ * borrowed and its driver idle: the proxy reads and writes the database's own protocol directly.
+ */
+export interface WireChannel {
+  /** What the server reported at sign-in (ParameterStatus: server_version, encodings, ...). */
+  readonly serverParameters: ReadonlyMap<string, string>;
+  /**
+   * Routes the socket's bytes to `onData` instead of the driver. `give` hands them back, telling the
+   * driver the transaction status the proxy left (PostgreSQL's ReadyForQuery byte).
+   */
+  take(onData: (chunk: Buffer) => void): { socket: Duplex; give: (txStatus: string) => void };
+}
+
 /** One open database session. */
 export interface DriverSession {
+  /** Present where the engine's protocol can be proxied as is (PostgreSQL). */
+  wire?(): WireChannel;
   serverVersion(): Promise<string>;
   /**
    * Runs one statement with bound parameters and yields its results. Rows are read from the server

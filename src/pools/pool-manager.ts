@@ -110,6 +110,27 @@ export class PoolManager {
   async acquire(
     connectionId: string,
     intent: Intent = "write",
+    options: { acceptState?: boolean } = {},
+  ): Promise<{ pool: ConnectionPool; pooled: PooledSession }> {
+    const got = await this.#acquireAny(connectionId, intent);
+    if (options.acceptState || !got.pooled.carriesState) return got;
+    // Settings a front-door client left for its next transaction are no one else's: reset first.
+    try {
+      await got.pooled.session.reset();
+      got.pooled.carriesState = false;
+      got.pooled.generation++;
+      return got;
+    } catch {
+      await got.pool.destroy(got.pooled);
+      throw new UnavailableError(`A session to ${got.pool.host} could not be reset for reuse; try again`, {
+        reason: "reset_failed",
+      });
+    }
+  }
+
+  async #acquireAny(
+    connectionId: string,
+    intent: Intent,
   ): Promise<{ pool: ConnectionPool; pooled: PooledSession }> {
     let until: number | undefined;
     for (let attempt = 1; ; attempt++) {

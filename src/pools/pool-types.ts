@@ -8,6 +8,13 @@ export interface PooledSession {
   readonly session: DriverSession;
   readonly createdAt: number;
   lastReleasedAt: number;
+  /**
+   * Session state left behind on purpose by a borrower that keeps it between its own transactions
+   * (the PostgreSQL front door's settings): a borrower that expects a clean session has it reset first.
+   */
+  carriesState: boolean;
+  /** Bumped by every reset: state a borrower remembers about this session is stale once it changes. */
+  generation: number;
 }
 
 export interface PoolStatsSnapshot {

@@ -49,7 +49,13 @@ function guardedPassword(
   };
 }
 
-async function open(params: ConnectParams, ssl: ConnectionOptions | false): Promise<pg.Client> {
+/** A connected client and what the server reported at sign-in (ParameterStatus). */
+interface Opened {
+  client: pg.Client;
+  serverParameters: Map<string, string>;
+}
+
+async function open(params: ConnectParams, ssl: ConnectionOptions | false): Promise<Opened> {
   let password: () => Promise<string> = async () => params.credentials.password;
   const client = new pg.Client({
     // The checked address; TLS still presents and verifies the name (the plan's servername and
@@ -74,9 +80,13 @@ async function open(params: ConnectParams, ssl: ConnectionOptions | false): Prom
     ssl !== false,
     params.engineOptions.allowCleartextPassword,
   );
+  const serverParameters = new Map<string, string>();
+  client.connection.on("parameterStatus", (msg: { parameterName: string; parameterValue: string }) =>
+    serverParameters.set(msg.parameterName, msg.parameterValue),
+  );
   try {
     await client.connect();
-    return client;
+    return { client, serverParameters };
   } catch (err) {
     void client.end().catch(() => {});
     throw err;
@@ -105,12 +115,13 @@ export const postgresDriver: Driver = {
     const tls = params.tls.options;
     // Cancel requests go to the same checked address as the session.
     const host = params.address ?? params.host;
-    if (!tls) return new PostgresSession(await open(params, false), host, params.port);
+    const session = (o: Opened) => new PostgresSession(o.client, host, params.port, o.serverParameters);
+    if (!tls) return session(await open(params, false));
     try {
-      return new PostgresSession(await open(params, tls), host, params.port);
+      return session(await open(params, tls));
     } catch (err) {
       if (params.tls.fallbackToPlain && err instanceof Error && err.message.includes(NO_SSL_MESSAGE)) {
-        return new PostgresSession(await open(params, false), host, params.port);
+        return session(await open(params, false));
       }
       throw err;
     }

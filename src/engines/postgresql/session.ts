@@ -1,7 +1,14 @@
 import type { EventEmitter } from "node:events";
 import { connect as tcpConnect } from "node:net";
 import type pg from "pg";
-import type { DriverSession, IsolationLevelId, QueryChunk, QueryOptions } from "../../drivers/driver.js";
+import type { Duplex } from "node:stream";
+import type {
+  DriverSession,
+  IsolationLevelId,
+  QueryChunk,
+  QueryOptions,
+  WireChannel,
+} from "../../drivers/driver.js";
 import { valueToDriverParam } from "../../drivers/values.js";
 import type { Value } from "../../gen/berth/v1/values_pb.js";
 import { PgRowStream } from "./row-stream.js";
@@ -30,8 +37,11 @@ export class PostgresSession implements DriverSession {
   /** The backend's transaction status from its last ReadyForQuery: I idle, T in a transaction, E failed one. */
   #txStatus = "I";
 
-  constructor(client: pg.Client, host: string, port: number) {
+  readonly #serverParameters: ReadonlyMap<string, string>;
+
+  constructor(client: pg.Client, host: string, port: number, serverParameters = new Map<string, string>()) {
     this.#client = client;
+    this.#serverParameters = serverParameters;
     this.#host = host;
     this.#port = port;
     (client as unknown as { connection: EventEmitter }).connection.on(
@@ -79,6 +89,33 @@ export class PostgresSession implements DriverSession {
         },
       );
     });
+  }
+
+  /**
+   * The socket, lent while pg is idle (between its queries, which is all the time the session is
+   * borrowed by the front door): pg's parser is detached so that it sees none of the proxied bytes,
+   * and attached again, with nothing half-read, once the proxy ends at a ReadyForQuery.
+   */
+  wire(): WireChannel {
+    const connection = (this.#client as unknown as { connection: { stream: Duplex } }).connection;
+    return {
+      serverParameters: this.#serverParameters,
+      take: (onData) => {
+        const socket = connection.stream;
+        const driverListeners = socket.listeners("data") as ((chunk: Buffer) => void)[];
+        socket.removeAllListeners("data");
+        socket.on("data", onData);
+        return {
+          socket,
+          give: (txStatus) => {
+            socket.removeListener("data", onData);
+            for (const listener of driverListeners) socket.on("data", listener);
+            this.#txStatus = txStatus;
+            socket.resume();
+          },
+        };
+      },
+    };
   }
 
   async serverVersion(): Promise<string> {

@@ -1,0 +1,92 @@
+import type { Duplex } from "node:stream";
+import type { ConnectionPool } from "../pools/pool.js";
+import type { PooledSession } from "../pools/pool-types.js";
+import { BackendStatements } from "./prepared.js";
+
+/**
+ * What the front door knows of one pooled backend between its borrowers: the statements it has
+ * prepared and the settings it carries. Kept per pooled session and thrown away when the session's
+ * generation moves (a reset by the gRPC data plane, or a rollback after a client vanished).
+ */
+export interface BackendState {
+  readonly generation: number;
+  readonly statements: BackendStatements;
+  /** Setting key → the statement that set it (what a client asked for, replayed as is). */
+  readonly settings: Map<string, string>;
+}
+
+const states = new WeakMap<PooledSession, BackendState>();
+
+export function backendState(pooled: PooledSession): BackendState {
+  const known = states.get(pooled);
+  if (known && known.generation === pooled.generation) return known;
+  const fresh = { generation: pooled.generation, statements: new BackendStatements(), settings: new Map() };
+  states.set(pooled, fresh);
+  return fresh;
+}
+
+/** A backend borrowed by one client: its socket read by the client, its pool to go back to. */
+export class AttachedBackend {
+  readonly state: BackendState;
+  readonly socket: Duplex;
+  readonly #give: (txStatus: string) => void;
+  readonly #onClose: () => void;
+  #detached = false;
+
+  constructor(
+    readonly pool: ConnectionPool,
+    readonly pooled: PooledSession,
+    onData: (chunk: Buffer) => void,
+    onLost: () => void,
+  ) {
+    const wire = pooled.session.wire?.();
+    if (!wire) throw new Error("this session cannot be proxied");
+    this.state = backendState(pooled);
+    const taken = wire.take(onData);
+    this.socket = taken.socket;
+    this.#give = taken.give;
+    this.#onClose = () => {
+      if (!this.#detached) onLost();
+    };
+    this.socket.once("close", this.#onClose);
+    this.socket.once("end", this.#onClose);
+  }
+
+  /** What the server reported at sign-in. */
+  get serverParameters(): ReadonlyMap<string, string> {
+    return this.pooled.session.wire?.().serverParameters ?? new Map();
+  }
+
+  #detach(txStatus: string): void {
+    this.#detached = true;
+    this.socket.removeListener("close", this.#onClose);
+    this.socket.removeListener("end", this.#onClose);
+    this.#give(txStatus);
+  }
+
+  /** Back to the pool as it is, for the next transaction (settings and statements kept). */
+  release(): void {
+    if (this.#detached) return;
+    this.#detach("I");
+    this.pooled.carriesState = this.state.settings.size > 0;
+    void this.pool.release(this.pooled, { reset: false });
+  }
+
+  /**
+   * Back to the pool rolled back and reset (a pinned client left, or one left mid-transaction
+   * with nothing in flight): no setting, temporary table or lock reaches the next borrower.
+   */
+  releaseReset(txStatus: string): void {
+    if (this.#detached) return;
+    this.#detach(txStatus);
+    void this.pool.release(this.pooled, { reset: true });
+  }
+
+  /** Out of the pool for good: the protocol state is unknown (a client left mid-answer) or the socket died. */
+  destroy(): void {
+    if (this.#detached) return;
+    this.#detach("E");
+    this.pooled.session.destroy();
+    void this.pool.destroy(this.pooled);
+  }
+}

@@ -1,0 +1,465 @@
+import type { Socket } from "node:net";
+import type { RevocationReason } from "../access/revocation-watch.js";
+import type { Principal } from "../identity/principal.js";
+import type { Intent, PoolManager } from "../pools/pool-manager.js";
+import type { ConnectionPool } from "../pools/pool.js";
+import type { PooledSession } from "../pools/pool-types.js";
+import { AttachedBackend } from "./backend.js";
+import { type FrontDoorError, frontDoorErrorOf, lostBackend } from "./errors.js";
+import { ClientStatements } from "./prepared.js";
+import { handleRequest, type RequestContext } from "./requests.js";
+import { ResponseTracker } from "./responses.js";
+import { resetStatement, type SettingChange } from "./statement-kind.js";
+import { errorResponse, message, readyForQuery } from "./wire.js";
+
+/** The largest message a client may send (a Bind with big parameters, a CopyData). */
+export const MAX_CLIENT_MESSAGE_BYTES = 256 * 1024 * 1024;
+
+/** Who the client is and where it goes, settled at startup. */
+export interface ClientIdentity {
+  readonly principal: Principal;
+  readonly connectionId: string;
+  readonly connectionName: string;
+  readonly intent: Intent;
+  /** Session pooling: the first backend stays with the client until it leaves. */
+  readonly sessionPooling: boolean;
+  /** Startup parameters to apply on every backend (key → SET statement). */
+  readonly settings: Map<string, string>;
+  readonly processId: number;
+  readonly secretKey: number;
+  readonly source: string;
+}
+
+/** What a client reports to the front door (metrics, audit, the registry of clients). */
+export interface ClientObserver {
+  waiting(delta: number): void;
+  active(delta: number): void;
+  pinned(why: string): void;
+  transaction(): void;
+  bytes(direction: "in" | "out", n: number): void;
+  waited(ms: number): void;
+  closed(client: FrontDoorClient, reason: string): void;
+}
+
+type Phase = "idle" | "acquiring" | "attached" | "closed";
+
+/**
+ * One client of the PostgreSQL front door, after startup. Transaction pooling: a backend is taken
+ * from the connection's pool at the client's first message and given back at the ReadyForQuery
+ * that reports idle with nothing else in flight. Bytes travel as whole chunks; only message
+ * headers are read, and the bodies of the few messages that name prepared statements or may
+ * change session state.
+ */
+export class FrontDoorClient {
+  readonly #socket: Socket;
+  readonly #pools: PoolManager;
+  readonly #observer: ClientObserver;
+  readonly #statements = new ClientStatements();
+  #phase: Phase = "idle";
+  #pool: ConnectionPool | undefined;
+  #backend: AttachedBackend | undefined;
+  #tracker: ResponseTracker;
+  /** The transaction status the client was last told. */
+  #status = "I";
+  #pinnedWhy: string | undefined;
+  /** Bytes read but not yet handled: a partial message, or everything that came while acquiring. */
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
+  /** The batch in progress failed without a backend: messages are swallowed up to the next Sync. */
+  #failing: FrontDoorError | undefined;
+  readonly openedAt = Date.now();
+  transactions = 0;
+
+  constructor(
+    socket: Socket,
+    readonly identity: ClientIdentity,
+    deps: { pools: PoolManager; observer: ClientObserver },
+  ) {
+    this.#socket = socket;
+    this.#pools = deps.pools;
+    this.#observer = deps.observer;
+    this.#tracker = this.#newTracker();
+    if (identity.sessionPooling) this.#pinnedWhy = "session pooling";
+    socket.on("data", (chunk: Buffer) => this.#onClientData(chunk));
+    socket.on("close", () => this.#onClientGone());
+    socket.on("error", () => {});
+  }
+
+  get principal(): Principal {
+    return this.identity.principal;
+  }
+  get connectionId(): string {
+    return this.identity.connectionId;
+  }
+  get state(): "idle" | "waiting" | "active" {
+    return this.#phase === "acquiring" ? "waiting" : this.#phase === "attached" ? "active" : "idle";
+  }
+  get pinned(): string | undefined {
+    return this.#pinnedWhy;
+  }
+
+  /** Data that arrived with the startup packet or authentication (a pipelining client's first query). */
+  feed(chunks: Buffer[]): void {
+    for (const c of chunks) this.#onClientData(c);
+  }
+
+  #newTracker(): ResponseTracker {
+    return new ResponseTracker({
+      toClient: (bytes) => this.#toClient(bytes),
+      ready: (status) => this.#onReady(status),
+    });
+  }
+
+  #toClient(bytes: Buffer): void {
+    this.#observer.bytes("out", bytes.length);
+    if (!this.#socket.write(bytes) && this.#backend && !this.#backendPaused) {
+      // A slow reader: stop reading the backend, so that neither Berth nor the kernel buffers more.
+      const backend = this.#backend.socket;
+      this.#backendPaused = true;
+      backend.pause();
+      this.#socket.once("drain", () => {
+        this.#backendPaused = false;
+        backend.resume();
+      });
+    }
+  }
+
+  #backendPaused = false;
+  #clientPaused = false;
+
+  #toBackend(out: Buffer[]): void {
+    const backend = this.#backend!.socket;
+    if (out.length === 1) {
+      if (!backend.write(out[0])) this.#pauseClientUntilDrained(backend);
+      return;
+    }
+    backend.cork();
+    let full = false;
+    for (const b of out) full = !backend.write(b) || full;
+    backend.uncork();
+    if (full) this.#pauseClientUntilDrained(backend);
+  }
+
+  #pauseClientUntilDrained(backend: NodeJS.ReadWriteStream): void {
+    if (this.#clientPaused) return;
+    this.#clientPaused = true;
+    this.#socket.pause();
+    backend.once("drain", () => {
+      this.#clientPaused = false;
+      if (this.#phase !== "acquiring") this.#socket.resume();
+    });
+  }
+
+  #onClientData(chunk: Buffer): void {
+    if (this.#phase === "closed") return;
+    this.#observer.bytes("in", chunk.length);
+    this.#pending.push(chunk);
+    this.#pendingBytes += chunk.length;
+    this.#drain();
+  }
+
+  /** Handles every whole message pending, acquiring a backend first when one is needed. */
+  #drain(): void {
+    while (this.#phase !== "closed" && this.#phase !== "acquiring" && this.#pendingBytes >= 5) {
+      const head = this.#joinedHead();
+      const type = head[0]!;
+      const length = head.readInt32BE(1);
+      if (length < 4 || length > MAX_CLIENT_MESSAGE_BYTES) return this.#protocolViolation(length);
+      if (this.#pendingBytes < length + 1) return;
+      if (this.#failing) {
+        this.#failMessage(type, this.#take(length + 1));
+        continue;
+      }
+      if (!this.#backend) {
+        if (type === 0x58) return this.close("terminated");
+        if (!this.#acquire()) return;
+      }
+      this.#handleWholeMessages();
+    }
+  }
+
+  /** The pending bytes as one buffer when the first five of them are split over chunks. */
+  #joinedHead(): Buffer {
+    const first = this.#pending[0]!;
+    if (first.length >= 5) return first;
+    const joined = Buffer.concat(this.#pending);
+    this.#pending = [joined];
+    return joined;
+  }
+
+  #take(n: number): Buffer {
+    const first = this.#pending[0]!;
+    let out: Buffer;
+    if (first.length >= n) {
+      out = first.subarray(0, n);
+      if (first.length === n) this.#pending.shift();
+      else this.#pending[0] = first.subarray(n);
+    } else {
+      const all = Buffer.concat(this.#pending);
+      out = all.subarray(0, n);
+      this.#pending = all.length > n ? [all.subarray(n)] : [];
+    }
+    this.#pendingBytes -= n;
+    return out;
+  }
+
+  /**
+   * With a backend attached: every whole message of the first pending chunk goes through
+   * handleRequest; runs of messages forwarded unchanged go out as slices of the chunk.
+   */
+  #handleWholeMessages(): void {
+    let chunk = this.#pending[0]!;
+    if (chunk.length < 5 || chunk.length < chunk.readInt32BE(1) + 1) {
+      // The first message spans chunks: join exactly it.
+      chunk = this.#take(this.#joinedHead().readInt32BE(1) + 1);
+      this.#pending.unshift(chunk);
+      this.#pendingBytes += chunk.length;
+    }
+    const out: Buffer[] = [];
+    let at = 0;
+    let run = 0;
+    const ctx = this.#requestContext();
+    while (at + 5 <= chunk.length) {
+      const length = chunk.readInt32BE(at + 1);
+      if (length < 4 || length > MAX_CLIENT_MESSAGE_BYTES) return this.#protocolViolation(length);
+      const end = at + 1 + length;
+      if (end > chunk.length) break;
+      const outcome = handleRequest(ctx, chunk[at]!, chunk.subarray(at + 5, end));
+      if (outcome === "terminate") {
+        if (at > run) out.push(chunk.subarray(run, at));
+        if (out.length > 0) this.#toBackend(out);
+        return this.close("terminated");
+      }
+      if (outcome !== undefined) {
+        if (at > run) out.push(chunk.subarray(run, at));
+        out.push(...outcome);
+        run = end;
+      }
+      at = end;
+    }
+    if (at > run) out.push(at === chunk.length && run === 0 ? chunk : chunk.subarray(run, at));
+    // Consume what was handled; a partial message stays pending.
+    this.#pending.shift();
+    this.#pendingBytes -= chunk.length;
+    if (at < chunk.length) {
+      this.#pending.unshift(chunk.subarray(at));
+      this.#pendingBytes += chunk.length - at;
+    }
+    if (out.length > 0) this.#toBackend(out);
+  }
+
+  #requestContext(): RequestContext {
+    const backend = this.#backend!;
+    return {
+      tracker: this.#tracker,
+      statements: this.#statements,
+      backend: backend.state,
+      txStatus: this.#status,
+      pin: (why) => this.#pin(why),
+      settingsChanged: (changes) => this.#settingsChanged(changes),
+      forgotPrepared: (sql) => this.#forgotPrepared(sql),
+    };
+  }
+
+  #pin(why: string): void {
+    if (this.#pinnedWhy) return;
+    this.#pinnedWhy = why;
+    this.#observer.pinned(why);
+  }
+
+  #settingsChanged(changes: readonly SettingChange[]): void {
+    const mine = this.identity.settings;
+    const theirs = this.#backend?.state.settings;
+    for (const c of changes) {
+      if (c.op === "reset_all") {
+        mine.clear();
+        theirs?.clear();
+      } else if (c.op === "reset") {
+        mine.delete(c.key);
+        theirs?.delete(c.key);
+      } else {
+        mine.set(c.key, c.statement);
+        theirs?.set(c.key, c.statement);
+      }
+    }
+  }
+
+  #forgotPrepared(sql: string): void {
+    this.#backend?.state.statements.clear();
+    if (/deallocate/i.test(sql)) this.#statements.clear();
+    if (/discard\s+all/i.test(sql)) {
+      this.#statements.clear();
+      this.identity.settings.clear();
+      this.#backend?.state.settings.clear();
+    }
+  }
+
+  /** Takes a backend: at once when one is idle, else asynchronously (the client's reading pauses). */
+  #acquire(): boolean {
+    const pool = this.#pool;
+    if (pool && !pool.closed && this.identity.intent === "write") {
+      const pooled = pool.takeIdleNow();
+      if (pooled) {
+        this.#attach(pool, pooled, 0);
+        return true;
+      }
+    }
+    this.#phase = "acquiring";
+    this.#observer.waiting(1);
+    this.#socket.pause();
+    const started = performance.now();
+    this.#pools.acquire(this.identity.connectionId, this.identity.intent, { acceptState: true }).then(
+      ({ pool: p, pooled }) => {
+        this.#observer.waiting(-1);
+        if (this.#phase === "closed") {
+          void p.release(pooled, { reset: false });
+          return;
+        }
+        if (this.identity.intent === "write") this.#pool = p;
+        this.#attach(p, pooled, performance.now() - started);
+        this.#socket.resume();
+        this.#drain();
+      },
+      (err: unknown) => {
+        this.#observer.waiting(-1);
+        if (this.#phase === "closed") return;
+        this.#phase = "idle";
+        this.#failing = frontDoorErrorOf(err, this.identity.connectionName);
+        this.#socket.resume();
+        this.#drain();
+      },
+    );
+    return false;
+  }
+
+  #attach(pool: ConnectionPool, pooled: PooledSession, waitedMs: number): void {
+    this.#observer.waited(waitedMs);
+    this.#observer.active(1);
+    this.#tracker = this.#newTracker();
+    const backend = new AttachedBackend(
+      pool,
+      pooled,
+      (chunk) => this.#fromBackend(chunk),
+      () => this.#backendLost(),
+    );
+    this.#backend = backend;
+    this.#phase = "attached";
+    this.#replaySettings(backend);
+  }
+
+  #fromBackend(chunk: Buffer): void {
+    try {
+      this.#tracker.feed(chunk);
+    } catch {
+      // A malformed answer: the backend cannot be trusted with anything else.
+      this.#backendLost();
+    }
+  }
+
+  /** The client's settings on this backend, where they differ: one injected Query, its answers dropped. */
+  #replaySettings(backend: AttachedBackend): void {
+    const mine = this.identity.settings;
+    const theirs = backend.state.settings;
+    const statements: string[] = [];
+    for (const key of theirs.keys()) if (!mine.has(key)) statements.push(resetStatement(key));
+    for (const [key, statement] of mine) if (theirs.get(key) !== statement) statements.push(statement);
+    if (statements.length === 0) return;
+    theirs.clear();
+    for (const [k, v] of mine) theirs.set(k, v);
+    this.#tracker.expect({ ends: "Z", sync: true, drop: true });
+    this.#toBackend([message("Q", Buffer.from(`${statements.join("; ")}\0`, "utf8"))]);
+  }
+
+  #onReady(status: string): void {
+    this.#status = status;
+    if (status === "I") {
+      this.transactions++;
+      this.#observer.transaction();
+    }
+    if (status !== "I" || this.#pinnedWhy || !this.#tracker.settled || !this.#backend) return;
+    const backend = this.#backend;
+    this.#backend = undefined;
+    this.#phase = "idle";
+    this.#observer.active(-1);
+    backend.release();
+  }
+
+  /** The backend died under the client: its transaction fails with 08006, the client stays. */
+  #backendLost(): void {
+    const backend = this.#backend;
+    if (!backend) return;
+    this.#backend = undefined;
+    this.#phase = this.#phase === "closed" ? "closed" : "idle";
+    this.#observer.active(-1);
+    backend.destroy();
+    const owed = this.#tracker.pendingSyncs();
+    const inTransaction = this.#status !== "I" || this.#tracker.pending > owed;
+    this.#tracker.clear();
+    const error = lostBackend(this.identity.connectionName);
+    for (let i = 0; i < owed; i++) this.#socket.write(Buffer.concat([errorResponse(error), readyForQuery("I")]));
+    this.#status = "I";
+    // Idle in a transaction, or mid-batch: the client's next batch learns its transaction is gone.
+    if (owed === 0 && inTransaction) this.#failing = error;
+    if (this.#pinnedWhy && !this.identity.sessionPooling) this.#pinnedWhy = undefined;
+  }
+
+  /** Without a backend: messages up to the next Sync are answered by the failure, once. */
+  #failMessage(type: number, _bytes: Buffer): void {
+    if (type === 0x58) return this.close("terminated");
+    if (type !== 0x53 && type !== 0x51 && type !== 0x46) return;
+    const error = this.#failing!;
+    this.#failing = undefined;
+    this.#socket.write(Buffer.concat([errorResponse(error), readyForQuery("I")]));
+  }
+
+  #protocolViolation(length: number): void {
+    this.#socket.write(
+      errorResponse({
+        severity: "FATAL",
+        code: "08P01",
+        message: `invalid message length ${length} (the most Berth accepts is ${MAX_CLIENT_MESSAGE_BYTES} bytes)`,
+      }),
+    );
+    this.close("protocol_violation");
+  }
+
+  /** Asks the database to cancel what this client's backend runs now (a CancelRequest). */
+  cancel(): void {
+    void this.#backend?.pooled.session.cancel().catch(() => {});
+  }
+
+  /** Ends the client from outside (revoked, shutting down): FATAL with the reason, then close. */
+  async end(reason: RevocationReason | "shutting_down", text: string): Promise<void> {
+    if (this.#phase === "closed") return;
+    this.#socket.write(errorResponse({ severity: "FATAL", code: "57P01", message: text }));
+    this.close(reason);
+  }
+
+  close(reason: string): void {
+    if (this.#phase === "closed") return;
+    this.#phase = "closed";
+    this.#returnBackend();
+    this.#socket.end();
+    this.#socket.destroySoon?.();
+    this.#observer.closed(this, reason);
+  }
+
+  #onClientGone(): void {
+    if (this.#phase !== "closed") this.close("client_closed");
+  }
+
+  /**
+   * The backend goes back clean: as it is when nothing is in flight and no transaction is open;
+   * rolled back and reset when a transaction is open or the client was pinned; destroyed when
+   * answers are still on their way (the protocol state is unknown).
+   */
+  #returnBackend(): void {
+    const backend = this.#backend;
+    if (!backend) return;
+    this.#backend = undefined;
+    this.#observer.active(-1);
+    if (!this.#tracker.settled) backend.destroy();
+    else if (this.#status !== "I" || this.#pinnedWhy) backend.releaseReset(this.#status);
+    else backend.release();
+  }
+}
