@@ -159,6 +159,7 @@ export function createCore(deps: {
   auditLeases(plane, audit, deps.log);
   const serviceTokens = createServiceTokens({
     db,
+    log: deps.log,
     // A revoked token stops working at once, not when its cached principal expires.
     onRevoked: (tokenHash, tokenId) => {
       bus.publish(`session|${tokenHash}`);
@@ -185,6 +186,7 @@ export function createCore(deps: {
       failureDelayMs: settings.loginFailureDelayMs,
       google: settings.google,
       throttle: loginGuard,
+      log: deps.log,
     }),
     broker: createBrokerService({
       registry,
