@@ -14,6 +14,11 @@ import {
   verifySecretWithVerifier,
 } from "../../src/identity/scram.js";
 import { LOCAL, serviceAvailable } from "../support/services.js";
+import {
+  postgresBinDir,
+  startThrowawayPostgres,
+  type ThrowawayPostgres,
+} from "../support/throwaway-postgres.js";
 
 /** node-postgres's own SCRAM client, so the server side is checked against a real client. */
 interface PgSaslSession {
@@ -311,5 +316,36 @@ describe.skipIf(!hasPostgres)("interoperability with PostgreSQL's SCRAM verifier
     await db.query(`ALTER ROLE ${role} PASSWORD ${pg.escapeLiteral(ours)}`);
     const r = await db.query("SELECT rolpassword FROM pg_authid WHERE rolname = $1", [role]);
     expect(r.rows[0].rolpassword).toBe(ours);
+  });
+});
+
+/** The strongest check: a PostgreSQL cluster that enforces scram-sha-256 lets pg sign in with our verifier. */
+describe.skipIf(!postgresBinDir())("a verifier Berth made, in a PostgreSQL that enforces SCRAM", () => {
+  let cluster: ThrowawayPostgres | undefined;
+  afterAll(async () => {
+    await cluster?.destroy();
+  });
+
+  it("signs node-postgres in with the password, and refuses another", async () => {
+    cluster = await startThrowawayPostgres();
+    const secret = "pa\u0308ssword made by Berth";
+    await cluster.sql(`CREATE ROLE berth_scram LOGIN PASSWORD '${await makeScramVerifier(secret)}'`);
+    const connect = async (password: string) => {
+      const c = new pg.Client({
+        host: cluster!.host,
+        port: cluster!.port,
+        user: "berth_scram",
+        password,
+        database: "postgres",
+      });
+      try {
+        await c.connect();
+        return (await c.query("SELECT current_user AS u")).rows[0].u as string;
+      } finally {
+        await c.end().catch(() => {});
+      }
+    };
+    expect(await connect(secret)).toBe("berth_scram");
+    await expect(connect("wrong password")).rejects.toMatchObject({ code: "28P01" });
   });
 });
