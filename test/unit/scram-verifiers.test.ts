@@ -15,6 +15,7 @@ import { bootstrapAdmin, createLocalUser } from "../../src/identity/users.js";
 import { createLogger } from "../../src/observability/logger.js";
 import { createAuthService } from "../../src/services/auth-service.js";
 import { openSqliteStore, type Store } from "../../src/store/store.js";
+import { insertTestConnection } from "../support/store-rows.js";
 import { until } from "../support/waits.js";
 
 /**
@@ -70,45 +71,7 @@ describe("SCRAM verifiers in the store", () => {
     return v !== undefined && (await verifySecretWithVerifier(v, secret));
   };
 
-  async function connection(): Promise<string> {
-    const id = "00000000-0000-4000-8000-000000000001";
-    await store.db
-      .insertInto("connections")
-      .values({
-        id,
-        name: "orders",
-        name_key: "orders",
-        type: "postgresql",
-        server: "127.0.0.1",
-        port: 5432,
-        database: "test",
-        username_enc: "",
-        password_enc: "",
-        client_key_enc: null,
-        ssl_mode: "prefer",
-        ca_certificate: "",
-        client_certificate: "",
-        tls_server_name: "",
-        engine_options: "{}",
-        max_pool_size: 1,
-        min_pool_size: 0,
-        acquire_timeout_ms: 1_000,
-        idle_timeout_ms: 1_000,
-        max_lifetime_ms: 60_000,
-        replicas: "[]",
-        description: "",
-        created_by_id: admin.userId,
-        created_by_google_email: null,
-        created_at: now.toISOString(),
-        updated_at: now.toISOString(),
-        last_tested_at: null,
-        last_used_at: null,
-        status: "untested",
-        version: 1,
-      })
-      .execute();
-    return id;
-  }
+  const connection = () => insertTestConnection(store.db, admin.userId, now);
 
   it("are made with a new user, with the bootstrapped admin, and replaced with the password", async () => {
     const users = createUserAdmin({ db: store.db, clock });
