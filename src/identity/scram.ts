@@ -120,6 +120,15 @@ function mockVerifier(name: string): ScramVerifier {
   };
 }
 
+/**
+ * A cleartext check for a name that is no account: the same derivation as a real account with a
+ * verifier costs, always false, so that the time taken does not tell which names exist.
+ */
+export async function decoyVerifySecret(secret: string, name = ""): Promise<false> {
+  await verifySecretWithVerifier(mockVerifier(name), secret);
+  return false;
+}
+
 const PRINTABLE = /^[\x21-\x2b\x2d-\x7e]+$/;
 const ATTRIBUTE = /^[A-Za-z]=/;
 

@@ -3,6 +3,7 @@ import { createRequire } from "node:module";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  decoyVerifySecret,
   deriveScramVerifier,
   formatScramVerifier,
   makeScramVerifier,
@@ -84,6 +85,10 @@ describe("SCRAM-SHA-256 verifiers", () => {
     expect(await verifySecretWithVerifier(verifier, PASSWORD)).toBe(true);
     expect(await verifySecretWithVerifier(verifier, `${PASSWORD} `)).toBe(false);
     expect(await verifySecretWithVerifier(verifier, "")).toBe(false);
+  });
+
+  it("have a decoy check for names that are no account, which never holds", async () => {
+    expect(await decoyVerifySecret(PASSWORD, "nobody")).toBe(false);
   });
 
   it("parse only the real thing", () => {
