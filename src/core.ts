@@ -172,6 +172,7 @@ export function createCore(deps: {
   auditLeases(plane, audit, deps.log);
   const serviceTokens = createServiceTokens({
     db,
+    log: deps.log,
     // A revoked token stops working at once, not when its cached principal expires.
     onRevoked: (tokenHash, tokenId) => {
       bus.publish(`session|${tokenHash}`);
@@ -198,6 +199,7 @@ export function createCore(deps: {
       failureDelayMs: settings.loginFailureDelayMs,
       google: settings.google,
       throttle: loginGuard,
+      log: deps.log,
     }),
     broker: createBrokerService({
       registry,

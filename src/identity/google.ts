@@ -135,6 +135,7 @@ export async function userForGoogle(
     google_email: identity.email,
     created_at: now.toISOString(),
     disabled: 0,
+    scram_verifier: null,
   };
   await db.insertInto("users").values(row).execute();
   return row;

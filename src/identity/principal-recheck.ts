@@ -1,4 +1,5 @@
 import type { Db } from "../store/store.js";
+import { currentPgwireUser, isPgwireSession } from "./pgwire-sessions.js";
 import type { Principal } from "./principal.js";
 import { currentServicePrincipal } from "./service-tokens.js";
 import { sessionPrincipal } from "./sessions.js";
@@ -15,6 +16,8 @@ export function createPrincipalRecheck(deps: { db: Db; clock?: () => Date }): Pr
   const clock = deps.clock ?? (() => new Date());
   return async (principal) => {
     if (principal.kind === "service") return currentServicePrincipal(deps.db, principal, clock());
+    // Signed in at the PostgreSQL front door: no session row, the user row (and password) decide.
+    if (isPgwireSession(principal.sessionHash)) return currentPgwireUser(deps.db, principal);
     const found = await sessionPrincipal(deps.db, principal.sessionHash, clock());
     return typeof found === "string" ? undefined : found;
   };

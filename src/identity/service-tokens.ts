@@ -2,8 +2,11 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { requireGlobalAdmin } from "../access/guards.js";
 import { type AccessLevel, isAccessLevel } from "../access/levels.js";
 import { NotFoundError, UnauthenticatedError, ValidationError } from "../errors/berth-error.js";
+import type { Logger } from "../observability/logger.js";
 import type { Db } from "../store/store.js";
 import type { Principal } from "./principal.js";
+import { makeScramVerifier } from "./scram.js";
+import { createVerifierWriter } from "./scram-verifiers.js";
 import { hashToken } from "./sessions.js";
 
 export const SERVICE_TOKEN_PREFIX = "berth_t_";
@@ -24,6 +27,11 @@ export function isServiceToken(token: string): boolean {
   return token.startsWith(SERVICE_TOKEN_PREFIX);
 }
 
+/** Whether a string has the exact shape of a service token (prefix and 256 random bits). */
+export function hasServiceTokenShape(token: string): boolean {
+  return TOKEN_SHAPE.test(token);
+}
+
 /**
  * API tokens for services: shown once, stored as a SHA-256 hash, scoped to named connections and a
  * highest level, expiring, revocable. Managed by global admins.
@@ -33,8 +41,11 @@ export function createServiceTokens(deps: {
   clock?: () => Date;
   /** A token was revoked: forget its principal wherever it is cached (by token hash, and by id). */
   onRevoked?: (tokenHash: string, tokenId: string) => void;
+  /** Where a failed background write of a SCRAM verifier is reported. */
+  log?: Pick<Logger, "warn">;
 }) {
   const clock = deps.clock ?? (() => new Date());
+  const verifiers = createVerifierWriter({ db: deps.db, clock, ...(deps.log ? { log: deps.log } : {}) });
   const view = (r: {
     id: string;
     name: string;
@@ -91,6 +102,8 @@ export function createServiceTokens(deps: {
         created_at: now.toISOString(),
         expires_at: new Date(now.getTime() + ttl).toISOString(),
         revoked_at: null,
+        // For the PostgreSQL front door: made now, while the token is at hand (it is never stored).
+        scram_verifier: await makeScramVerifier(token),
       };
       await deps.db.insertInto("service_tokens").values(row).execute();
       return { token, view: view(row) };
@@ -157,6 +170,8 @@ export function createServiceTokens(deps: {
       const expiresAt = new Date(row.expires_at);
       if (expiresAt <= clock())
         throw new UnauthenticatedError("The service token has expired", "token_expired");
+      // A token from before the front door gets its verifier on first use, off the call's path.
+      if (row.scram_verifier === null) void verifiers.forToken(row, token);
       return principalOf(row, hash);
     },
   };
@@ -183,7 +198,8 @@ export async function currentServicePrincipal(
   return principalOf(row, p.sessionHash);
 }
 
-function principalOf(
+/** The service principal a token row stands for; `sessionHash` is what re-checks find the row by. */
+export function principalOf(
   row: { id: string; name: string; connection_ids: string; access_level: string; expires_at: string },
   sessionHash: string,
 ): Principal {

@@ -5,6 +5,7 @@ import type { UserRow } from "../store/schema.js";
 import type { Db } from "../store/store.js";
 import { hashPassword } from "./passwords.js";
 import type { Principal } from "./principal.js";
+import { makeScramVerifier } from "./scram.js";
 import { createLocalUser } from "./users.js";
 
 const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -93,7 +94,14 @@ export function createUserAdmin(deps: {
         patch.role = role(change.role);
         if (row.role === "admin" && patch.role !== "admin") await keepAnAdmin(id);
       }
-      if (change.password !== undefined) patch.password_hash = await hashPassword(password(change.password));
+      if (change.password !== undefined) {
+        // The verifier is replaced with the hash, so the old password stops working at the front door too.
+        const pw = password(change.password);
+        [patch.password_hash, patch.scram_verifier] = await Promise.all([
+          hashPassword(pw),
+          makeScramVerifier(pw),
+        ]);
+      }
       if (change.disabled !== undefined) {
         if (change.disabled && row.role === "admin") await keepAnAdmin(id);
         patch.disabled = change.disabled ? 1 : 0;

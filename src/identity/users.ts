@@ -3,6 +3,7 @@ import type { Logger } from "../observability/logger.js";
 import type { UserRow } from "../store/schema.js";
 import type { Db } from "../store/store.js";
 import { generatePassword, hashPassword } from "./passwords.js";
+import { makeScramVerifier } from "./scram.js";
 
 export async function findUserByUsername(db: Db, username: string): Promise<UserRow | undefined> {
   return db.selectFrom("users").selectAll().where("username", "=", username).executeTakeFirst();
@@ -15,15 +16,21 @@ export async function createLocalUser(
   role: "admin" | "member",
   now: Date,
 ): Promise<UserRow> {
+  // The SCRAM verifier is made while the password is at hand: the scrypt hash cannot make one later.
+  const [passwordHash, scramVerifier] = await Promise.all([
+    hashPassword(password),
+    makeScramVerifier(password),
+  ]);
   const row: UserRow = {
     id: randomUUID(),
     username,
-    password_hash: await hashPassword(password),
+    password_hash: passwordHash,
     role,
     google_sub: null,
     google_email: null,
     created_at: now.toISOString(),
     disabled: 0,
+    scram_verifier: scramVerifier,
   };
   await db.insertInto("users").values(row).execute();
   return row;

@@ -6,8 +6,10 @@ import type { AuthService } from "../gen/berth/v1/auth_service_pb.js";
 import { createGoogleVerifier, type GoogleSettings, userForGoogle } from "../identity/google.js";
 import { type LoginGuard, sourceOf } from "../identity/login-throttle.js";
 import { decoyHash, verifyPassword } from "../identity/passwords.js";
+import { createVerifierWriter } from "../identity/scram-verifiers.js";
 import { issueSession, revokeSession } from "../identity/sessions.js";
 import { findUserByUsername } from "../identity/users.js";
+import type { Logger } from "../observability/logger.js";
 import { requestInfoKey } from "../observability/request-info.js";
 import type { Db } from "../store/store.js";
 import { principalOf } from "./context.js";
@@ -24,6 +26,8 @@ export interface AuthServiceDeps {
   /** Locks an account per source, and a source across accounts, after too many failed sign-ins. */
   throttle?: LoginGuard;
   google?: GoogleSettings;
+  /** Where a failed background write of a SCRAM verifier is reported. */
+  log?: Pick<Logger, "warn">;
 }
 
 export function createAuthService(deps: AuthServiceDeps): ServiceImpl<typeof AuthService> {
@@ -31,6 +35,11 @@ export function createAuthService(deps: AuthServiceDeps): ServiceImpl<typeof Aut
   const defaultDelayMs = deps.failureDelayMs ?? 250;
   const google = deps.google && deps.google.clientIds.length > 0 ? deps.google : undefined;
   const verifyGoogle = google ? createGoogleVerifier(google) : undefined;
+  const verifiers = createVerifierWriter({
+    db: deps.db,
+    clock,
+    ...(deps.log ? { log: deps.log } : {}),
+  });
 
   return {
     async login(req, ctx) {
@@ -61,6 +70,8 @@ export function createAuthService(deps: AuthServiceDeps): ServiceImpl<typeof Aut
         throw new UnauthenticatedError("Wrong username or password", "invalid_credentials");
       }
       await deps.throttle?.succeeded(attempt);
+      // A user from before the PostgreSQL front door gets a SCRAM verifier now, off the call's path.
+      if (user.scram_verifier === null) void verifiers.forUser(user, req.password);
       const session = await issueSession(deps.db, user, deps.sessionTtlMs, clock());
       return {
         token: session.token,

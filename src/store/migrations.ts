@@ -196,6 +196,14 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  "0008_scram_verifiers": {
+    async up(db: Kysely<unknown>) {
+      // SCRAM-SHA-256 verifiers for the PostgreSQL front door. Null until the secret is next known
+      // (set, or used in cleartext): the stored hashes cannot make one.
+      await db.schema.alterTable("users").addColumn("scram_verifier", "text").execute();
+      await db.schema.alterTable("service_tokens").addColumn("scram_verifier", "text").execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

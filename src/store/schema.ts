@@ -13,6 +13,11 @@ export interface UsersTable {
   google_email: string | null;
   created_at: string;
   disabled: number;
+  /**
+   * PostgreSQL-format SCRAM-SHA-256 verifier of the password (salt, iterations, StoredKey,
+   * ServerKey; nothing that replays as the password), for the PostgreSQL front door. Null until made.
+   */
+  scram_verifier: string | null;
 }
 
 export interface SessionsTable {
@@ -123,6 +128,8 @@ export interface ServiceTokensTable {
   created_at: string;
   expires_at: string;
   revoked_at: string | null;
+  /** SCRAM-SHA-256 verifier of the token, as for users. Null until made. */
+  scram_verifier: string | null;
 }
 
 export interface Database {
