@@ -1,11 +1,11 @@
 /**
  * Berth's layering, checked in CI (`npm run check:deps`). Dependencies point one way:
- *   server → services → domain (connections, pools, access, identity, audit, limits, engines, drivers)
+ *   server → services, frontdoor → domain (connections, pools, access, identity, audit, limits, engines, drivers)
  *          → foundation (store, crypto, errors, config, observability, gen).
  * A cycle (type-only imports included) or an upward import fails the build.
  */
 const FOUNDATION = "^src/(store|crypto|errors|config|observability)/";
-const ABOVE_FOUNDATION = "^src/(connections|pools|services|server|access|identity|audit|limits|engines|drivers)/|^src/(app|core|main|cli)[.]ts$";
+const ABOVE_FOUNDATION = "^src/(connections|pools|services|server|frontdoor|access|identity|audit|limits|engines|drivers)/|^src/(app|core|main|cli)[.]ts$";
 const DOMAIN = "^src/(connections|pools|access|identity|audit|limits|engines|drivers|crypto|store|errors|config|observability)/";
 
 /** @type {import('dependency-cruiser').IConfiguration} */
@@ -30,7 +30,7 @@ module.exports = {
       severity: "error",
       comment: "The domain (connections, pools, access, identity, ...) does not call services or the server.",
       from: { path: DOMAIN },
-      to: { path: "^src/(services|server)/|^src/(app|main|cli)[.]ts$" },
+      to: { path: "^src/(services|server|frontdoor)/|^src/(app|main|cli)[.]ts$" },
     },
     {
       name: "services-below-server",

@@ -11,6 +11,7 @@ import { asBerthError } from "./errors/mapping.js";
 import { bootstrapAdmin } from "./identity/users.js";
 import { createLogger, type Logger } from "./observability/logger.js";
 import type { DataPlane } from "./pools/data-plane.js";
+import { type FrontDoorEntry, startFrontDoorEntry } from "./server/front-door-entry.js";
 import { type GrpcJsServer, startGrpcJsServer } from "./server/grpc-js-server.js";
 import { createHttpEntry, createMetricsEntry, type ReadinessCheck } from "./server/http-entry.js";
 import { type Listener, listen } from "./server/listener.js";
@@ -23,6 +24,8 @@ export interface Berth {
   readonly grpcPort: number | undefined;
   /** The separate /metrics port, when BERTH_METRICS_PORT is set. */
   readonly metricsPort: number | undefined;
+  /** The PostgreSQL front door's port, when BERTH_PG_PORT is set. */
+  readonly pgPort: number | undefined;
   readonly url: string;
   readonly log: Logger;
   readonly store: Store;
@@ -122,6 +125,8 @@ interface Serving {
   grpc: GrpcJsServer | undefined;
   /** The separate /metrics listener (loopback by default), when BERTH_METRICS_PORT is set. */
   metrics: Listener | undefined;
+  /** The PostgreSQL front door, when BERTH_PG_PORT is set. */
+  frontDoor: FrontDoorEntry | undefined;
   /** Aborted on close: open RPC streams end. */
   shutdown: AbortController;
 }
@@ -158,7 +163,8 @@ async function serve(config: Config, deps: Deps, ready: () => boolean): Promise<
     config.grpcPort === undefined
       ? undefined
       : await startGrpcJsServer({ host: config.host, port: config.grpcPort, services, interceptors });
-  return { listener, grpc, metrics, shutdown };
+  const frontDoor = await startFrontDoorEntry(config, deps.core, deps.log, tls?.context);
+  return { listener, grpc, metrics, frontDoor, shutdown };
 }
 
 /** What /readyz checks: the store and the key provider always, Redis when it is configured. */
@@ -190,6 +196,7 @@ export async function startBerth(config: Config, options: StartOptions = {}): Pr
       url,
       ...(serving.grpc ? { grpc_port: serving.grpc.port } : {}),
       ...(serving.metrics ? { metrics_port: serving.metrics.port, metrics_host: config.metrics.host } : {}),
+      ...(serving.frontDoor ? { pg_port: serving.frontDoor.door.port } : {}),
       data_dir: config.dataDir,
       key_provider: deps.keys.name,
     },
@@ -210,6 +217,7 @@ function berthHandle(config: Config, deps: Deps, serving: Serving, url: string, 
       try {
         const context = await readServerTls(config.tls);
         listener.setSecureContext(context);
+        serving.frontDoor?.setSecureContext(context);
         log.info(describeCertificate(context.cert as string), "tls certificate reloaded");
       } catch (err) {
         log.error({ error: (err as Error).message }, "tls reload failed; keeping the previous certificate");
@@ -219,6 +227,7 @@ function berthHandle(config: Config, deps: Deps, serving: Serving, url: string, 
     port: listener.port,
     grpcPort: grpc?.port,
     metricsPort: serving.metrics?.port,
+    pgPort: serving.frontDoor?.door.port,
     url,
     log,
     store,
@@ -239,6 +248,7 @@ function berthHandle(config: Config, deps: Deps, serving: Serving, url: string, 
           listener.close(config.shutdownGraceMs),
           grpc?.close(config.shutdownGraceMs),
           serving.metrics?.close(0),
+          serving.frontDoor?.door.close(config.shutdownGraceMs),
         ]);
         clearTimeout(endStreams);
         serving.shutdown.abort(goingAway);

@@ -4,7 +4,7 @@ import { RateLimitedError } from "../errors/berth-error.js";
 import type { FrontDoorAccount } from "../identity/front-door-accounts.js";
 import type { LoginGuard } from "../identity/login-throttle.js";
 import type { Principal } from "../identity/principal.js";
-import { ScramError, ScramServerExchange } from "../identity/scram.js";
+import { decoyVerifySecret, ScramError, ScramServerExchange } from "../identity/scram.js";
 import type { MessageReader } from "./startup.js";
 import {
   authenticationCleartextPassword,
@@ -70,7 +70,7 @@ async function scram(sign: SignIn, account: FrontDoorAccount | undefined): Promi
   const [mechanism, at] = readCString(first.body, 0);
   if (mechanism !== SCRAM || at < 0 || at + 4 > first.body.length)
     throw new SignInRefused("28000", `SASL mechanism ${mechanism.slice(0, 40)} is not offered; use ${SCRAM}`, "protocol");
-  const exchange = new ScramServerExchange(account?.verifier);
+  const exchange = new ScramServerExchange(account?.verifier, sign.user);
   try {
     sign.socket.write(authenticationSaslContinue(exchange.start(first.body.toString("utf8", at + 4))));
     const final = await sign.reader.typed(4096);
@@ -106,7 +106,7 @@ export async function authenticate(sign: SignIn, deps: AuthenticateDeps): Promis
   if (account?.verifier || !sign.cleartextAllowed) ok = await scram(sign, account);
   else {
     const secret = await password(sign);
-    ok = account ? await account.verifySecret(secret) : false;
+    ok = account ? await account.verifySecret(secret) : await decoyVerifySecret(secret, sign.user);
   }
   const principal = ok && account ? await account.principal() : undefined;
   if (!principal) {
