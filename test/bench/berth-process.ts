@@ -32,13 +32,28 @@ export async function startBerthProcess(env: Record<string, string> = {}, nodeAr
     stdio: ["ignore", "inherit", "inherit"],
   });
   const url = `http://127.0.0.1:${port}`;
+  // Once, whether Berth exited on its own (a failed start) or is still running.
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      // A graceful shutdown that hangs must not hang the bench's own exit.
+      const force = setTimeout(() => child.kill("SIGKILL"), 15_000);
+      await exited;
+      clearTimeout(force);
+    }
+    await rm(dataDir, { recursive: true, force: true });
+  };
   for (let i = 0; ; i++) {
     try {
       if ((await fetch(`${url}/readyz`)).ok) break;
     } catch {
       // not up yet
     }
-    if (i > 200) throw new Error("berth did not start");
+    if (i > 200 || child.exitCode !== null) {
+      await stop();
+      throw new Error("berth did not start");
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   const api = async (path: string, body?: unknown, token?: string) => {
@@ -51,8 +66,14 @@ export async function startBerthProcess(env: Record<string, string> = {}, nodeAr
     if (!res.ok) throw new Error(`${path}: ${JSON.stringify(json)}`);
     return json;
   };
-  const token = (await api("/api/auth/login", { username: "admin", password: BENCH_ADMIN_PASSWORD }))
-    .token as string;
+  let token: string;
+  try {
+    token = (await api("/api/auth/login", { username: "admin", password: BENCH_ADMIN_PASSWORD }))
+      .token as string;
+  } catch (err) {
+    await stop();
+    throw err;
+  }
   return {
     pid: child.pid!,
     url,
@@ -69,10 +90,6 @@ export async function startBerthProcess(env: Record<string, string> = {}, nodeAr
       const fields = readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
       return (Number(fields[11]) + Number(fields[12])) / 100;
     },
-    async stop() {
-      child.kill("SIGTERM");
-      await new Promise((r) => child.once("exit", r));
-      await rm(dataDir, { recursive: true, force: true });
-    },
+    stop,
   };
 }

@@ -5,10 +5,6 @@
  * Needs the local PostgreSQL and MariaDB; PgBouncer rows need Debian's pgbouncer; the 1,000-session
  * row needs the PostgreSQL server binaries (a throwaway cluster with max_connections raised).
  */
-import { execFileSync, spawn } from "node:child_process";
-import { chownSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import mysql from "mysql2/promise";
 import pg from "pg";
 import Cursor from "pg-cursor";
@@ -18,8 +14,9 @@ import {
   type SessionResponse,
 } from "../../src/gen/berth/v1/broker_service_pb.js";
 import { grpcJsClient } from "../support/grpc-js-client.js";
-import { freePort, postgresBinDir, startThrowawayPostgres } from "../support/throwaway-postgres.js";
+import { postgresBinDir, startThrowawayPostgres } from "../support/throwaway-postgres.js";
 import { startBerthProcess } from "./berth-process.js";
+import { pgbouncerBin, startPgBouncer } from "./pgbouncer-process.js";
 import { percentile } from "./stats.js";
 
 const ITERATIONS = Number(process.env.ITERATIONS ?? 3000);
@@ -119,62 +116,6 @@ async function throughput(
   return { qps: done / THROUGHPUT_SECONDS, errors };
 }
 
-/** PgBouncer in transaction mode in front of the local PostgreSQL, as the postgres user. */
-async function startPgBouncer(): Promise<{ port: number; stop(): void } | undefined> {
-  let bin: string;
-  try {
-    bin = execFileSync("sh", ["-c", "command -v pgbouncer || ls /usr/sbin/pgbouncer 2>/dev/null"])
-      .toString()
-      .trim();
-  } catch {
-    return undefined;
-  }
-  const dir = mkdtempSync(join(tmpdir(), "berth-pgbouncer-"));
-  const port = await freePort();
-  writeFileSync(join(dir, "userlist.txt"), '"postgres" ""\n');
-  writeFileSync(
-    join(dir, "pgbouncer.ini"),
-    [
-      "[databases]",
-      `test = host=127.0.0.1 port=${PG.port} dbname=test`,
-      "[pgbouncer]",
-      "listen_addr = 127.0.0.1",
-      `listen_port = ${port}`,
-      "auth_type = trust",
-      `auth_file = ${join(dir, "userlist.txt")}`,
-      "pool_mode = transaction",
-      "default_pool_size = 10",
-      "max_client_conn = 2000",
-      `unix_socket_dir = ${dir}`,
-      `logfile = ${join(dir, "log")}`,
-      "",
-    ].join("\n"),
-  );
-  if (process.getuid?.() === 0) {
-    const uid = Number(execFileSync("id", ["-u", "postgres"]).toString());
-    const gid = Number(execFileSync("id", ["-g", "postgres"]).toString());
-    for (const f of ["", "userlist.txt", "pgbouncer.ini"]) chownSync(join(dir, f), uid, gid);
-  }
-  // PgBouncer refuses to run as root.
-  const args =
-    process.getuid?.() === 0
-      ? ["-u", "postgres", "--", bin, join(dir, "pgbouncer.ini")]
-      : [join(dir, "pgbouncer.ini")];
-  const child = spawn(process.getuid?.() === 0 ? "runuser" : bin, args, { stdio: "ignore" });
-  for (let i = 0; i < 100; i++) {
-    try {
-      const c = new pg.Client({ ...PG, port });
-      await c.connect();
-      await c.end();
-      return { port, stop: () => child.kill("SIGTERM") };
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  child.kill("SIGKILL");
-  return undefined;
-}
-
 const berth = await startBerthProcess({
   BERTH_HEALTH_INTERVAL_MS: "2000",
   // Hundreds of scram sign-ins to the throwaway cluster queue behind each other on a busy 2-core
@@ -261,7 +202,12 @@ try {
   ]);
   const to = await throughput(64, async () => () => oneShot(broker, pg10, md, "SELECT 1"));
   row("Berth one-shot Execute (pool 10)", [Math.round(to.qps), to.errors, `${fmt(to.qps / t10.qps, 2)}×`]);
-  const bouncer = await startPgBouncer();
+  const bouncer = await startPgBouncer({
+    databases: { test: PG.database },
+    poolSize: 10,
+    maxClientConn: 2000,
+    probeUser: PG.user,
+  }).catch((err: Error) => console.log(`  PgBouncer: ${err.message}`));
   if (bouncer) {
     const viaBouncer = new pg.Pool({ ...PG, port: bouncer.port, max: 64 });
     const tb = await throughput(64, async () => () => viaBouncer.query("SELECT 1"));
@@ -271,8 +217,8 @@ try {
       `${fmt(tb.qps / t10.qps, 2)}×`,
     ]);
     await viaBouncer.end();
-    bouncer.stop();
-  } else {
+    await bouncer.stop();
+  } else if (!pgbouncerBin()) {
     console.log("  PgBouncer: skipped (install Debian's pgbouncer package)");
   }
 

@@ -5,6 +5,7 @@
 const BENCHES: Record<string, string> = {
   "connection-test": "./connection-test-latency.js",
   broker: "./broker-bench.js",
+  frontdoor: "./frontdoor-bench.js",
 };
 
 const name = process.argv[2];
