@@ -73,8 +73,9 @@ async function berthTarget(): Promise<Target> {
     const pgPort = await freePort();
     const berth = await startBerthProcess({
       BERTH_PG_PORT: String(pgPort),
-      // 10,000 idle clients all come from 127.0.0.1.
-      BERTH_MAX_CONNECTIONS_PER_SOURCE: String(IDLE_CLIENTS + 200),
+      // 10,000 idle clients all come from 127.0.0.1, beside pgbench's.
+      BERTH_PG_MAX_CLIENTS: String(IDLE_CLIENTS + 200),
+      BERTH_PG_MAX_CLIENTS_PER_SOURCE: String(IDLE_CLIENTS + 200),
     });
     onCleanup(() => berth.stop());
     await berth.api("/api/connections", {
