@@ -86,6 +86,12 @@ export function takeChunk(queue: QueryEvent[]): QueryChunk | undefined {
   return chunk;
 }
 
+/** What a protocol proxy does with a lent socket's bytes, and how it learns the socket is gone. */
+export interface WireHandler {
+  data(chunk: Buffer): void;
+  lost(): void;
+}
+
 /**
  * A session's socket lent to a protocol proxy (the PostgreSQL front door) while the session is
  * borrowed and its driver idle: the proxy reads and writes the database's own protocol directly.
@@ -93,11 +99,11 @@ export function takeChunk(queue: QueryEvent[]): QueryChunk | undefined {
 export interface WireChannel {
   /** What the server reported at sign-in (ParameterStatus: server_version, encodings, ...). */
   readonly serverParameters: ReadonlyMap<string, string>;
-  /**
-   * Routes the socket's bytes to `onData` instead of the driver. `give` hands them back, telling the
-   * driver the transaction status the proxy left (PostgreSQL's ReadyForQuery byte).
-   */
-  take(onData: (chunk: Buffer) => void): { socket: Duplex; give: (txStatus: string) => void };
+  readonly socket: Duplex;
+  /** Routes the socket's bytes to `handler` instead of the driver, until give(). */
+  take(handler: WireHandler): void;
+  /** Hands the bytes back to the driver, telling it the transaction status the proxy left. */
+  give(txStatus: string): void;
 }
 
 /** One open database session. */

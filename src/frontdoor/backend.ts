@@ -1,4 +1,5 @@
 import type { Duplex } from "node:stream";
+import type { WireChannel, WireHandler } from "../drivers/driver.js";
 import type { ConnectionPool } from "../pools/pool.js";
 import type { PooledSession } from "../pools/pool-types.js";
 import { BackendStatements } from "./prepared.js";
@@ -29,47 +30,34 @@ export function backendState(pooled: PooledSession): BackendState {
 export class AttachedBackend {
   readonly state: BackendState;
   readonly socket: Duplex;
-  readonly #give: (txStatus: string) => void;
-  readonly #onClose: () => void;
+  readonly #wire: WireChannel;
   #detached = false;
 
   constructor(
     readonly pool: ConnectionPool,
     readonly pooled: PooledSession,
-    onData: (chunk: Buffer) => void,
-    onLost: () => void,
+    handler: WireHandler,
   ) {
     const wire = pooled.session.wire?.();
     if (!wire) throw new Error("this session cannot be proxied");
+    this.#wire = wire;
     this.state = backendState(pooled);
-    const taken = wire.take(onData);
-    this.socket = taken.socket;
-    this.#give = taken.give;
-    this.#onClose = () => {
-      if (!this.#detached) onLost();
-    };
-    this.socket.once("close", this.#onClose);
-    this.socket.once("end", this.#onClose);
+    this.socket = wire.socket;
+    wire.take(handler);
   }
 
   /** What the server reported at sign-in. */
   get serverParameters(): ReadonlyMap<string, string> {
-    return this.pooled.session.wire?.().serverParameters ?? new Map();
-  }
-
-  #detach(txStatus: string): void {
-    this.#detached = true;
-    this.socket.removeListener("close", this.#onClose);
-    this.socket.removeListener("end", this.#onClose);
-    this.#give(txStatus);
+    return this.#wire.serverParameters;
   }
 
   /** Back to the pool as it is, for the next transaction (settings and statements kept). */
   release(): void {
     if (this.#detached) return;
-    this.#detach("I");
+    this.#detached = true;
+    this.#wire.give("I");
     this.pooled.carriesState = this.state.settings.size > 0;
-    void this.pool.release(this.pooled, { reset: false });
+    this.pool.releaseKept(this.pooled);
   }
 
   /**
@@ -78,14 +66,16 @@ export class AttachedBackend {
    */
   releaseReset(txStatus: string): void {
     if (this.#detached) return;
-    this.#detach(txStatus);
+    this.#detached = true;
+    this.#wire.give(txStatus);
     void this.pool.release(this.pooled, { reset: true });
   }
 
   /** Out of the pool for good: the protocol state is unknown (a client left mid-answer) or the socket died. */
   destroy(): void {
     if (this.#detached) return;
-    this.#detach("E");
+    this.#detached = true;
+    this.#wire.give("E");
     this.pooled.session.destroy();
     void this.pool.destroy(this.pooled);
   }

@@ -58,7 +58,12 @@ export class FrontDoorClient {
   #phase: Phase = "idle";
   #pool: ConnectionPool | undefined;
   #backend: AttachedBackend | undefined;
-  #tracker: ResponseTracker;
+  readonly #tracker: ResponseTracker;
+  readonly #context: RequestContext;
+  readonly #wireHandler = {
+    data: (chunk: Buffer) => this.#fromBackend(chunk),
+    lost: () => this.#backendLost(),
+  };
   /** The transaction status the client was last told. */
   #status = "I";
   #pinnedWhy: string | undefined;
@@ -79,6 +84,7 @@ export class FrontDoorClient {
     this.#pools = deps.pools;
     this.#observer = deps.observer;
     this.#tracker = this.#newTracker();
+    this.#context = this.#requestContext();
     if (identity.sessionPooling) this.#pinnedWhy = "session pooling";
     socket.on("data", (chunk: Buffer) => this.#onClientData(chunk));
     socket.on("close", () => this.#onClientGone());
@@ -218,7 +224,7 @@ export class FrontDoorClient {
     const out: Buffer[] = [];
     let at = 0;
     let run = 0;
-    const ctx = this.#requestContext();
+    const ctx = this.#context;
     while (at + 5 <= chunk.length) {
       const length = chunk.readInt32BE(at + 1);
       if (length < 4 || length > MAX_CLIENT_MESSAGE_BYTES) return this.#protocolViolation(length);
@@ -248,13 +254,18 @@ export class FrontDoorClient {
     if (out.length > 0) this.#toBackend(out);
   }
 
+  /** One per client: its getters read the backend and status of the moment. */
   #requestContext(): RequestContext {
-    const backend = this.#backend!;
+    const client = this;
     return {
       tracker: this.#tracker,
       statements: this.#statements,
-      backend: backend.state,
-      txStatus: this.#status,
+      get backend() {
+        return client.#backend!.state;
+      },
+      get txStatus() {
+        return client.#status;
+      },
       pin: (why) => this.#pin(why),
       settingsChanged: (changes) => this.#settingsChanged(changes),
       forgotPrepared: (sql) => this.#forgotPrepared(sql),
@@ -335,13 +346,8 @@ export class FrontDoorClient {
   #attach(pool: ConnectionPool, pooled: PooledSession, waitedMs: number): void {
     this.#observer.waited(waitedMs);
     this.#observer.active(1);
-    this.#tracker = this.#newTracker();
-    const backend = new AttachedBackend(
-      pool,
-      pooled,
-      (chunk) => this.#fromBackend(chunk),
-      () => this.#backendLost(),
-    );
+    this.#tracker.clear();
+    const backend = new AttachedBackend(pool, pooled, this.#wireHandler);
     this.#backend = backend;
     this.#phase = "attached";
     this.#replaySettings(backend);

@@ -16,16 +16,27 @@ export function createFrontDoorMetrics(registry: Registry, clients: () => Iterab
       }
     },
   });
-  const transactions = new Counter({
+  // Counted in plain numbers on the per-transaction path, read into the metrics at scrape time.
+  const totals = { transactions: 0, in: 0, out: 0 };
+  new Counter({
     name: "berth_frontdoor_transactions_total",
     help: "Transactions (ReadyForQuery reporting idle) served through the PostgreSQL front door",
     registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(totals.transactions);
+    },
   });
-  const bytes = new Counter({
+  new Counter({
     name: "berth_frontdoor_bytes_total",
     help: "Bytes through the PostgreSQL front door, from clients (in) and to them (out)",
     labelNames: ["direction"],
     registers: [registry],
+    collect() {
+      this.reset();
+      this.inc({ direction: "in" }, totals.in);
+      this.inc({ direction: "out" }, totals.out);
+    },
   });
   const waits = new Histogram({
     name: "berth_frontdoor_backend_wait_seconds",
@@ -45,14 +56,16 @@ export function createFrontDoorMetrics(registry: Registry, clients: () => Iterab
     labelNames: ["outcome"],
     registers: [registry],
   });
-  const bytesIn = bytes.labels("in");
-  const bytesOut = bytes.labels("out");
   const observer = (closed: ClientObserver["closed"]): ClientObserver => ({
     waiting: () => {},
     active: () => {},
     pinned: (why) => pins.inc({ why }),
-    transaction: () => transactions.inc(),
-    bytes: (direction, n) => (direction === "in" ? bytesIn : bytesOut).inc(n),
+    transaction: () => {
+      totals.transactions++;
+    },
+    bytes: (direction, n) => {
+      totals[direction] += n;
+    },
     waited: (ms) => waits.observe(ms / 1000),
     closed,
   });

@@ -81,12 +81,14 @@ export class ResponseTracker {
     if (this.#atMessageBoundary()) this.#emitSynthesized();
   }
 
-  /** Forgets everything pending (the backend is gone). */
+  /** Forgets everything pending (the backend is gone, or a new one comes). */
   clear(): void {
-    this.#entries = [];
+    if (this.#entries.length > 0) this.#entries = [];
     this.#head = 0;
     this.#headerBytes = 0;
     this.#left = 0;
+    this.#pass = true;
+    this.errors = 0;
   }
 
   #atMessageBoundary(): boolean {

@@ -300,6 +300,26 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
     return this.#lend(idle, performance.now());
   }
 
+  /**
+   * release(pooled, { reset: false }) without the promise: the front door's per-transaction path.
+   * The caller vouches that nothing is left open on the session.
+   */
+  releaseKept(pooled: PooledSession): void {
+    if (!pooled.session.healthy || this.#closed || this.#pastLifetime(pooled)) {
+      void this.release(pooled, { reset: false });
+      return;
+    }
+    if (!this.#inUse.delete(pooled)) return;
+    pooled.lastReleasedAt = performance.now();
+    const waiter = this.#waiters.shift();
+    if (waiter) {
+      clearTimeout(waiter.timer);
+      waiter.resolve(pooled);
+    } else {
+      this.#idle.push(pooled);
+    }
+  }
+
   /** Resets the session (rollback, discard state) and returns it; a session that fails to reset is destroyed. */
   async release(pooled: PooledSession, options: { reset: boolean }): Promise<void> {
     if (!this.#inUse.delete(pooled)) return;

@@ -8,6 +8,7 @@ import type {
   QueryChunk,
   QueryOptions,
   WireChannel,
+  WireHandler,
 } from "../../drivers/driver.js";
 import { valueToDriverParam } from "../../drivers/values.js";
 import type { Value } from "../../gen/berth/v1/values_pb.js";
@@ -91,31 +92,41 @@ export class PostgresSession implements DriverSession {
     });
   }
 
+  #wire: WireChannel | undefined;
+
   /**
    * The socket, lent while pg is idle (between its queries, which is all the time the session is
-   * borrowed by the front door): pg's parser is detached so that it sees none of the proxied bytes,
-   * and attached again, with nothing half-read, once the proxy ends at a ReadyForQuery.
+   * borrowed by the front door). One router, installed once, sends the socket's bytes to pg's parser
+   * or to the borrower: swapping listeners per transaction would cost more than the transaction.
+   * pg sees none of the proxied bytes and resumes, with nothing half-read, once the proxy gives the
+   * socket back at a ReadyForQuery.
    */
   wire(): WireChannel {
-    const connection = (this.#client as unknown as { connection: { stream: Duplex } }).connection;
-    return {
+    if (this.#wire) return this.#wire;
+    const socket = (this.#client as unknown as { connection: { stream: Duplex } }).connection.stream;
+    const driverListeners = socket.listeners("data") as ((chunk: Buffer) => void)[];
+    socket.removeAllListeners("data");
+    let owner: WireHandler | undefined;
+    socket.on("data", (chunk: Buffer) => {
+      if (owner) owner.data(chunk);
+      else for (const listener of driverListeners) listener.call(socket, chunk);
+    });
+    const lost = () => owner?.lost();
+    socket.on("close", lost);
+    socket.on("end", lost);
+    this.#wire = {
       serverParameters: this.#serverParameters,
-      take: (onData) => {
-        const socket = connection.stream;
-        const driverListeners = socket.listeners("data") as ((chunk: Buffer) => void)[];
-        socket.removeAllListeners("data");
-        socket.on("data", onData);
-        return {
-          socket,
-          give: (txStatus) => {
-            socket.removeListener("data", onData);
-            for (const listener of driverListeners) socket.on("data", listener);
-            this.#txStatus = txStatus;
-            socket.resume();
-          },
-        };
+      socket,
+      take: (handler) => {
+        owner = handler;
+      },
+      give: (txStatus) => {
+        owner = undefined;
+        this.#txStatus = txStatus;
+        if (socket.isPaused()) socket.resume();
       },
     };
+    return this.#wire;
   }
 
   async serverVersion(): Promise<string> {

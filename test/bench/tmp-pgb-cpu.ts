@@ -1,0 +1,12 @@
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { startPgBouncer } from "./pgbouncer-process.js";
+const b = await startPgBouncer({ databases: { bench: "berth_bench" }, poolSize: 10, maxClientConn: 1000, probeUser: "postgres" });
+const cpu = () => { const f = readFileSync(`/proc/${b!.pid}/stat`, "utf8").split(") ")[1]!.split(" "); return Number(f[11]) + Number(f[12]); };
+const run = (t: number) => execFileSync("pgbench", ["-h", "127.0.0.1", "-p", String(b!.port), "-U", "postgres", "-S", "-M", "simple", "-c", "16", "-j", "2", "-T", String(t), "bench"]).toString();
+run(2);
+const a = cpu();
+const out = run(5);
+const c = cpu();
+console.log(out.match(/processed: \d+/)?.[0], "pgbouncer ticks", c - a);
+await b!.stop();
