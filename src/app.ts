@@ -4,6 +4,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { DestinationStream } from "pino";
 import { applyRetention, scheduleRetention } from "./audit/retention.js";
 import type { Config } from "./config/config.js";
+import { sealClearRows } from "./connections/seal-clear-rows.js";
 import { type Core, createCore } from "./core.js";
 import { KeySet } from "./crypto/key-set.js";
 import { KEYRING_FILE, openLocalKeyring } from "./crypto/local-keyring.js";
@@ -89,17 +90,59 @@ interface Deps {
   keys: KeySet;
   core: Core;
   stopRetention: () => void;
+  stopSealing: () => void;
 }
 
 async function buildDeps(config: Config, options: StartOptions, ready: () => boolean): Promise<Deps> {
   const log = createLogger(config.logLevel, options.logDestination);
   const store = await openSqliteStore(config.dataDir);
   const keys = await openKeys(config, log);
+  const stopSealing = await startSealing(store, keys, log);
   await bootstrapAdmin(store.db, config.adminPassword, log, options.announce);
   const core = createCore({ db: store.db, keys, log, settings: config, ready });
   await core.ready();
   const stopRetention = startRetention(config, store, core, log);
-  return { log, store, keys, core, stopRetention };
+  return { log, store, keys, core, stopRetention, stopSealing };
+}
+
+const SEAL_RETRY_MS = 30_000;
+
+/**
+ * Connections and check results stored in clear before migration 0009 are
+ * sealed before anything is served; the clear copies are blanked and the journal emptied of them.
+ * A key provider that does not answer yet does not stop the start (as in openKeys): the pass is
+ * retried until it completes, and meanwhile those connections answer an error, never clear values.
+ */
+async function startSealing(store: Store, keys: KeySet, log: Logger): Promise<() => void> {
+  let timer: NodeJS.Timeout | undefined;
+  let running = false;
+  const pass = async (): Promise<boolean> => {
+    if (running) return false;
+    running = true;
+    try {
+      const r = await sealClearRows(store.db, keys);
+      if (r.connections + r.checks > 0) {
+        await store.compactJournal();
+        log.info({ connections: r.connections, checks: r.checks }, "stored settings sealed");
+      }
+      if (r.unreadable.length > 0)
+        log.warn({ connections: r.unreadable }, "stored settings in clear could not be read; not sealed");
+      return true;
+    } catch (err) {
+      log.warn({ error: (err as Error).message }, "stored settings could not be sealed yet; retrying");
+      return false;
+    } finally {
+      running = false;
+    }
+  };
+  if (await pass()) return () => {};
+  timer = setInterval(() => {
+    void pass().then((done) => {
+      if (done) clearInterval(timer);
+    });
+  }, SEAL_RETRY_MS);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 /** Audit, checks and deleted connections past their retention, pruned on a schedule. */
@@ -236,6 +279,7 @@ function berthHandle(config: Config, deps: Deps, serving: Serving, url: string, 
       closing ??= (async () => {
         notReady();
         deps.stopRetention();
+        deps.stopSealing();
         // In-flight calls finish within the grace period; streams still open near its end (a Session,
         // a watch) are told to end then, before the listener cuts what is left.
         // The reason says Berth is going away, so the calls cut are not counted as clients cancelling.

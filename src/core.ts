@@ -151,9 +151,8 @@ export function createCore(deps: {
         { connectionId: id, replica: host, reason },
         "a read replica refused Berth; its reads fail instead of moving to another host",
       );
-      void audit
-        .append({ ...systemEvent("replica.refused", id, `${host}: ${reason}`), outcome: "failed" })
-        .catch(() => {});
+      // The host goes to the log only: the audit log is in the store, where hosts are sealed.
+      void audit.append({ ...systemEvent("replica.refused", id, reason), outcome: "failed" }).catch(() => {});
     },
   });
   dataPlane = plane;

@@ -1,17 +1,17 @@
-import { toJsonString } from "@bufbuild/protobuf";
 import { requirePerson } from "../access/guards.js";
 import type { AccessLevel } from "../access/levels.js";
 import type { Driver } from "../drivers/driver.js";
 import { ENGINES, type EngineId } from "../engines/index.js";
 import { ConnectionCheckError, UnimplementedError, ValidationError } from "../errors/berth-error.js";
-import { type CheckResult, CheckResultSchema, CheckStage } from "../gen/berth/v1/types_pb.js";
+import { type CheckResult, CheckStage } from "../gen/berth/v1/types_pb.js";
 import type { Principal } from "../identity/principal.js";
 import type { ConnectionRepository } from "../store/connection-repository.js";
 import type { ConnectionRow } from "../store/schema.js";
 import { testConnection as runTest, validateConfiguration } from "./checks.js";
-import { type CredentialCipher, credentialsFromInput } from "./credential-cipher.js";
+import { type CredentialCipher, type CredentialColumns, credentialsFromInput } from "./credential-cipher.js";
 import { enforceTls } from "./require-tls.js";
 import { inputFromRow, settingsFromRow } from "./row-mapping.js";
+import type { SettingsSeal } from "./sealed-settings.js";
 import type { ConnectionSettings, ConnectionSpecInput, ConnectionStatusId } from "./settings.js";
 import { TARGET_DENIED, type TargetPolicy } from "./target-policy.js";
 import type { TestedConfigs } from "./tested-configs.js";
@@ -24,8 +24,11 @@ const MAX_TEST_TIMEOUT_MS = 30_000;
 export interface ConnectionChecksDeps {
   repo: ConnectionRepository;
   cipher: CredentialCipher;
+  /** Seals each recorded result: it names the host it checked. */
+  seal: SettingsSeal;
   drivers: (engine: EngineId) => Driver | undefined;
   tested: TestedConfigs;
+  /** A row the principal holds `required` on, its settings opened. */
   authorize: (
     principal: Principal,
     id: string,
@@ -69,7 +72,7 @@ export function createConnectionChecks(deps: ConnectionChecksDeps) {
       connectionId: id,
       kind,
       ok: result.ok,
-      resultJson: toJsonString(CheckResultSchema, result),
+      resultEnc: await deps.seal.sealCheck(id, result),
       checkedAt: now,
       checkedById: principal.userId,
     });
@@ -134,7 +137,7 @@ export function createConnectionChecks(deps: ConnectionChecksDeps) {
      * build cannot be checked: undefined, and the change is saved untested.
      */
     async testBeforeSave(
-      row: ConnectionRow,
+      row: CredentialColumns,
       settings: ConnectionSettings,
       given: CredentialInput,
     ): Promise<CheckResult | undefined> {

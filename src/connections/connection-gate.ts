@@ -4,7 +4,7 @@ import type { AccessPolicy } from "../access/policy.js";
 import { ConflictError, NotFoundError } from "../errors/berth-error.js";
 import type { Principal } from "../identity/principal.js";
 import type { ConnectionRepository } from "../store/connection-repository.js";
-import type { ConnectionRow } from "../store/schema.js";
+import type { SealedConnectionRow } from "../store/schema.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -13,14 +13,15 @@ export function createConnectionGate(repo: ConnectionRepository, policy: AccessP
   return {
     /**
      * Loads a row the principal may see, checking their level on it. Any other id answers
-     * not_found, whether or not it exists, so ids cannot be probed.
+     * not_found, whether or not it exists, so ids cannot be probed. The settings stay sealed:
+     * deciding who may do what needs no key.
      */
     async visibleRow(
       principal: Principal,
       id: string,
       required: AccessLevel = "viewer",
       what = "see",
-    ): Promise<ConnectionRow> {
+    ): Promise<SealedConnectionRow> {
       const row = UUID.test(id) ? await repo.findById(id) : undefined;
       const level = row ? await policy.levelOf(principal, id) : undefined;
       if (!row || !level) throw new NotFoundError("connection", id);
@@ -29,8 +30,8 @@ export function createConnectionGate(repo: ConnectionRepository, policy: AccessP
     },
 
     async assertNameFree(nameKey: string, exceptId?: string): Promise<void> {
-      const existing = await repo.findByNameKey(nameKey);
-      if (existing && existing.id !== exceptId) throw nameTaken();
+      const existing = await repo.idOfNameKey(nameKey);
+      if (existing !== undefined && existing !== exceptId) throw nameTaken();
     },
   };
 }

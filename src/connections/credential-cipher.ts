@@ -1,9 +1,15 @@
 import type { KeyProvider, SecretField } from "../crypto/key-provider.js";
-import type { ConnectionRow, NewConnectionRow } from "../store/schema.js";
+import type { NewConnectionRow, SealedConnectionRow } from "../store/schema.js";
 import { Credentials } from "./settings.js";
 import type { CredentialInput } from "./validation.js";
 
 type SecretColumns = Pick<NewConnectionRow, "username_enc" | "password_enc" | "client_key_enc">;
+
+/** What decrypting the credentials reads of a row: its id and their columns, nothing else. */
+export type CredentialColumns = Pick<
+  SealedConnectionRow,
+  "id" | "username_enc" | "password_enc" | "client_key_enc"
+>;
 
 /**
  * Credentials in and out of their columns. Every ciphertext is bound to its connection and field
@@ -40,7 +46,7 @@ export function createCredentialCipher(keys: KeyProvider) {
      * The stored credentials, with `given` ones taking the place of stored ones (which are then not
      * decrypted at all: a credential being replaced may be one that no longer decrypts).
      */
-    async decrypt(row: ConnectionRow, given: Partial<CredentialInput> = {}): Promise<Credentials> {
+    async decrypt(row: CredentialColumns, given: Partial<CredentialInput> = {}): Promise<Credentials> {
       const bind = (field: SecretField) => ({ connectionId: row.id, field });
       const [username, password, clientKey] = await Promise.all([
         given.username ?? keys.decrypt(row.username_enc, bind("username")),

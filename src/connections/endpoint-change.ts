@@ -72,7 +72,20 @@ export function requireCredentialsForEndpointChange(
   given: CredentialInput,
   hasStoredClientKey = false,
 ): void {
-  const changed = endpointChanges(before, after);
+  requireCredentialsFor(endpointChanges(before, after), after, given, hasStoredClientKey);
+}
+
+/**
+ * Throws CredentialsRequiredError unless `changed` is empty or the credentials were given. Also
+ * for a change from stored settings that can no longer be read (changed: ["settings"]): nobody can
+ * tell where the credentials went before, so the change counts as a move.
+ */
+export function requireCredentialsFor(
+  changed: readonly string[],
+  after: ConnectionSettings,
+  given: CredentialInput,
+  hasStoredClientKey = false,
+): void {
   if (changed.length === 0) return;
   const keyMissing = hasStoredClientKey && after.clientCertificate !== "" && given.clientKey === undefined;
   if (given.username === undefined || given.username === "" || given.password === undefined || keyMissing)

@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { fromJsonString, toJsonString } from "@bufbuild/protobuf";
 import { requirePerson } from "../access/guards.js";
 import type { AccessLevel } from "../access/levels.js";
 import type { AccessPolicy } from "../access/policy.js";
@@ -7,20 +6,21 @@ import type { KeyProvider } from "../crypto/key-provider.js";
 import type { Driver } from "../drivers/driver.js";
 import type { EngineId } from "../engines/index.js";
 import { ConflictError, NotFoundError } from "../errors/berth-error.js";
-import { type CheckResult, CheckResultSchema } from "../gen/berth/v1/types_pb.js";
+import type { CheckResult } from "../gen/berth/v1/types_pb.js";
 import type { Principal } from "../identity/principal.js";
 import { accessRepository } from "../store/access-repository.js";
 import { type ConnectionRepository, connectionRepository } from "../store/connection-repository.js";
 import { isUniqueViolation } from "../store/errors.js";
-import type { ConnectionRow, NewConnectionRow } from "../store/schema.js";
+import type { ConnectionRow, NewConnectionRow, SealedConnectionRow } from "../store/schema.js";
 import type { Db } from "../store/store.js";
 import { type ConnectionChecks, createConnectionChecks, statusAfterCheck } from "./connection-checks.js";
 import { createConnectionGate, nameTaken, staleVersion } from "./connection-gate.js";
 import { type CredentialCipher, createCredentialCipher, credentialsFromInput } from "./credential-cipher.js";
-import { requireCredentialsForEndpointChange } from "./endpoint-change.js";
+import { endpointChanges, requireCredentialsFor } from "./endpoint-change.js";
 import { decodeCursor, type PageRequest, pageOf, pageSizeOf } from "./paging.js";
 import { enforceTls } from "./require-tls.js";
-import { type ConnectionView, settingsColumns, settingsFromRow, view } from "./row-mapping.js";
+import { type ConnectionView, settingsColumns, view } from "./row-mapping.js";
+import { createSettingsSeal, isUnreadable, type SettingsSeal } from "./sealed-settings.js";
 import type { ConnectionSettings, ConnectionSpecInput, Credentials } from "./settings.js";
 import type { TargetPolicy } from "./target-policy.js";
 import { createTestedConfigs, sameTestedFields, type TestedConfigs } from "./tested-configs.js";
@@ -54,30 +54,46 @@ export interface ConnectionStatusView {
 
 /**
  * The connection registry: create, read, list, update, delete, status and pool loading, with
- * optimistic concurrency. Validation, credential encryption, checks and paging live beside it.
- * Transport-free: services and REST both call it with a principal.
+ * optimistic concurrency. Validation, encryption (credentials; every other setting, sealed
+ * together), checks and paging live beside it. Transport-free: services and REST both call it with
+ * a principal.
  */
 export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
   const repo: ConnectionRepository = connectionRepository(deps.db);
   const clock = deps.clock ?? (() => new Date());
   const cipher = createCredentialCipher(deps.keys);
+  const seal = createSettingsSeal(deps.keys);
   const tested = deps.testedConfigs ?? createTestedConfigs({ clock });
 
   const { visibleRow, assertNameFree } = createConnectionGate(repo, deps.policy);
+  /** A visible row with its settings opened, for what needs them (not for authorizing alone). */
+  const openedRow = async (principal: Principal, id: string, required?: AccessLevel, what?: string) =>
+    seal.open(await visibleRow(principal, id, required, what));
 
   const checks = createConnectionChecks({
     repo,
     cipher,
+    seal,
     drivers: deps.drivers,
     tested,
-    authorize: visibleRow,
+    authorize: openedRow,
     clock,
     testTimeoutMs: deps.testTimeoutMs,
     requireTls: deps.requireTls,
     targets: deps.targets,
   });
 
-  const ctx: RegistryContext = { deps, repo, clock, cipher, tested, checks, visibleRow, assertNameFree };
+  const ctx: RegistryContext = {
+    deps,
+    repo,
+    clock,
+    cipher,
+    seal,
+    tested,
+    checks,
+    visibleRow,
+    assertNameFree,
+  };
 
   return {
     create(principal: Principal, input: ConnectionSpecInput): Promise<ConnectionView> {
@@ -85,7 +101,7 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
     },
 
     async get(principal: Principal, id: string): Promise<ConnectionView> {
-      return view(await visibleRow(principal, id));
+      return view(await openedRow(principal, id));
     },
 
     /** The principal's level on a connection (undefined: it does not exist for them). */
@@ -101,7 +117,9 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
       const after = page.pageToken ? decodeCursor(page.pageToken) : undefined;
       const rows = await repo.list({ limit: size + 1, after, visibleTo: deps.policy.listScope(principal) });
       const { shown, nextPageToken } = pageOf(rows, size);
-      return { connections: shown.map(view), nextPageToken };
+      // One decryption per row, in parallel (a local keyring: microseconds; Vault: a round trip each).
+      const opened = await Promise.all(shown.map((r) => seal.openListed(r)));
+      return { connections: opened.map(view), nextPageToken };
     },
 
     update(
@@ -126,18 +144,17 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
     validate: checks.validate,
 
     async status(principal: Principal, id: string): Promise<ConnectionStatusView> {
-      const row = await visibleRow(principal, id);
-      const json = await repo.lastCheck(id, "test");
-      return { connection: view(row), lastTest: json ? fromJsonString(CheckResultSchema, json) : undefined };
+      const row = await openedRow(principal, id);
+      const lastTest = await seal.openCheck(id, await repo.lastCheck(id, "test"));
+      return { connection: view(row), lastTest };
     },
 
     /** For the pool manager: settings and decrypted credentials, no policy (callers authorize). */
-    async loadForPool(
-      id: string,
-    ): Promise<{ row: ConnectionRow; settings: ConnectionSettings; credentials: Credentials }> {
+    async loadForPool(id: string): Promise<{ settings: ConnectionSettings; credentials: Credentials }> {
       const row = await repo.findById(id);
       if (!row) throw new NotFoundError("connection", id);
-      const settings = settingsFromRow(row);
+      // Opened once here; the pool keeps them for its life.
+      const settings = await seal.openSettings(row);
       // No pool may open plain-text sessions under BERTH_REQUIRE_TLS, whenever the connection was saved.
       enforceTls(deps.requireTls, settings);
       const credentials = await cipher.decrypt(row);
@@ -147,7 +164,7 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
         .set({ last_used_at: clock().toISOString() })
         .where("id", "=", id)
         .execute();
-      return { row, settings, credentials };
+      return { settings, credentials };
     },
 
     /**
@@ -159,25 +176,22 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
       nameOrId: string,
     ): Promise<{ id: string; name: string; type: string; level: AccessLevel } | undefined> {
       if (nameOrId === "" || nameOrId.length > 200) return undefined;
-      const row = (await repo.findByNameKey(nameOrId.toLowerCase())) ?? (await repo.findById(nameOrId));
+      const id = (await repo.idOfNameKey(nameOrId.toLowerCase())) ?? nameOrId;
+      // Id, name and type are clear columns: nothing here is decrypted.
+      const row = await repo.findById(id);
       if (!row) return undefined;
       const level = await deps.policy.levelOf(principal, row.id);
       return level ? { id: row.id, name: row.name, type: row.type, level } : undefined;
     },
 
     /** Authorizes a principal for using a connection (tests, pools), answering not_found if unseen. */
-    async authorizeUse(principal: Principal, id: string): Promise<ConnectionRow> {
-      return visibleRow(principal, id, "user", "use");
+    async authorizeUse(principal: Principal, id: string): Promise<void> {
+      await visibleRow(principal, id, "user", "use");
     },
 
-    /** A row the principal holds at least `required` on (for the access manager). */
-    async authorize(
-      principal: Principal,
-      id: string,
-      required: AccessLevel,
-      what: string,
-    ): Promise<ConnectionRow> {
-      return visibleRow(principal, id, required, what);
+    /** Whether the principal holds at least `required` on a connection (for the access manager). */
+    async authorize(principal: Principal, id: string, required: AccessLevel, what: string): Promise<void> {
+      await visibleRow(principal, id, required, what);
     },
   };
 }
@@ -190,6 +204,7 @@ interface RegistryContext {
   repo: ConnectionRepository;
   clock: () => Date;
   cipher: CredentialCipher;
+  seal: SettingsSeal;
   tested: TestedConfigs;
   checks: ConnectionChecks;
   visibleRow: (
@@ -197,7 +212,7 @@ interface RegistryContext {
     id: string,
     required?: AccessLevel,
     what?: string,
-  ) => Promise<ConnectionRow>;
+  ) => Promise<SealedConnectionRow>;
   assertNameFree: (nameKey: string, exceptId?: string) => Promise<void>;
 }
 
@@ -215,10 +230,14 @@ async function createConnection(
   const now = ctx.clock().toISOString();
   // The caller tested exactly this configuration a moment ago: that result stands.
   const known = ctx.tested.recall(principal.userId, settings, credentialsFromInput(credentials));
+  // Encrypted before the transaction: a key provider's round trip must not hold the store's lock.
+  const knownEnc = known ? await ctx.seal.sealCheck(id, known.result) : undefined;
   const row: NewConnectionRow = {
     id,
     name_key: nameKey,
-    ...settingsColumns(settings),
+    name: settings.name,
+    type: settings.type,
+    ...(await ctx.seal.seal(id, settings)),
     ...(await ctx.cipher.encryptAll(id, credentials)),
     created_by_id: principal.userId,
     created_by_google_email: principal.googleEmail,
@@ -240,12 +259,12 @@ async function createConnection(
         assigned_at: now,
         assigned_by_id: principal.userId,
       });
-      if (known) {
+      if (known && knownEnc) {
         await connectionRepository(trx).recordCheck({
           connectionId: id,
           kind: "test",
           ok: known.result.ok,
-          resultJson: toJsonString(CheckResultSchema, known.result),
+          resultEnc: knownEnc,
           checkedAt: known.testedAt,
           checkedById: principal.userId,
         });
@@ -255,7 +274,8 @@ async function createConnection(
     if (isUniqueViolation(err)) throw nameTaken();
     throw err;
   }
-  return view(row as ConnectionRow);
+  const { settings_enc: _sealed, ...clear } = row;
+  return view({ ...clear, ...settingsColumns(settings) } as ConnectionRow);
 }
 
 async function updateConnection(
@@ -272,19 +292,27 @@ async function updateConnection(
     kind: "update",
     hasStoredClientKey: row.client_key_enc !== null,
   });
+  // Stored settings that no longer open (altered, retired key) can be replaced, as a move: with
+  // the credentials. A key provider that does not answer fails the update instead.
+  const stored = await ctx.seal.openSettings(row).catch((err: unknown) => {
+    if (isUnreadable(err)) return undefined;
+    throw err;
+  });
   // Before anything is tried: a test of the new endpoint would already send the stored password there.
-  const stored = settingsFromRow(row);
-  requireCredentialsForEndpointChange(stored, settings, credentials, row.client_key_enc !== null);
+  const changed = stored ? endpointChanges(stored, settings) : ["settings"];
+  requireCredentialsFor(changed, settings, credentials, row.client_key_enc !== null);
   enforceTls(ctx.deps.requireTls, settings);
   const nameKey = settings.name.toLowerCase();
   await ctx.assertNameFree(nameKey, id);
   const secrets = await ctx.cipher.encryptChanged(id, credentials);
   // New credentials and a new endpoint or TLS setup are alike: tried first, saved with the result.
-  const retest = Object.keys(secrets).length > 0 || !sameTestedFields(stored, settings);
+  const retest = Object.keys(secrets).length > 0 || !stored || !sameTestedFields(stored, settings);
   const result = retest ? await ctx.checks.testBeforeSave(row, settings, credentials) : undefined;
   const now = ctx.clock().toISOString();
   const patch: Partial<NewConnectionRow> = {
-    ...settingsColumns(settings),
+    name: settings.name,
+    type: settings.type,
+    ...(await ctx.seal.seal(id, settings)),
     name_key: nameKey,
     ...secrets,
     ...(credentials.clientKey === undefined && !settings.clientCertificate ? { client_key_enc: null } : {}),
@@ -307,5 +335,5 @@ async function updateConnection(
   }
   if (result) await ctx.checks.record(id, principal, "test", result);
   ctx.deps.onChanged?.(id);
-  return view((await ctx.repo.findById(id))!);
+  return view(await ctx.seal.open((await ctx.repo.findById(id))!));
 }

@@ -7,7 +7,11 @@ export interface SecretBinding {
   readonly field: SecretField;
 }
 
-export type SecretField = "username" | "password" | "client_key";
+/**
+ * The credentials; a connection's other settings, sealed together (`settings`); and the results
+ * of its checks, which name the host they checked (`check_result`).
+ */
+export type SecretField = "username" | "password" | "client_key" | "settings" | "check_result";
 
 export interface KeyStatus {
   /** "local" or "vault". */

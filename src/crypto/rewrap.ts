@@ -3,10 +3,15 @@ import type { Db } from "../store/store.js";
 import type { KeyStatus, SecretField } from "./key-provider.js";
 import { KeySet } from "./key-set.js";
 
-const COLUMNS: Record<SecretField, "username_enc" | "password_enc" | "client_key_enc"> = {
+/** Where each field of a connection is stored (check results are in connection_checks.result_enc). */
+const COLUMNS: Record<
+  Exclude<SecretField, "check_result">,
+  "username_enc" | "password_enc" | "client_key_enc" | "settings_enc"
+> = {
   username: "username_enc",
   password: "password_enc",
   client_key: "client_key_enc",
+  settings: "settings_enc",
 };
 
 export interface SecretProblemView {
@@ -32,6 +37,8 @@ interface StoredSecret {
   connectionId: string;
   field: SecretField;
   envelope: string;
+  /** The connection_checks row of a check result. */
+  checkId?: number;
 }
 
 /** Parallel provider calls within a batch: Vault answers one round trip per secret. */
@@ -42,6 +49,7 @@ function secretsOf(row: {
   username_enc: string;
   password_enc: string;
   client_key_enc: string | null;
+  settings_enc: string | null;
 }): StoredSecret[] {
   const out: StoredSecret[] = [
     { connectionId: row.id, field: "username", envelope: row.username_enc },
@@ -49,6 +57,8 @@ function secretsOf(row: {
   ];
   if (row.client_key_enc)
     out.push({ connectionId: row.id, field: "client_key", envelope: row.client_key_enc });
+  // NULL: a row not sealed yet (Berth seals those at start); nothing to rewrap.
+  if (row.settings_enc) out.push({ connectionId: row.id, field: "settings", envelope: row.settings_enc });
   return out;
 }
 
@@ -61,33 +71,62 @@ function isCurrent(keys: KeySet, latest: KeyStatus, envelope: string): boolean {
   return keys.primary.owns(envelope) && keys.primary.versionOf(envelope) === latest.latestVersion;
 }
 
-async function* batches(db: Db, batchSize: number) {
+/** Every stored envelope, a batch of rows at a time: connections by id, then check results by id. */
+async function* batches(db: Db, batchSize: number): AsyncGenerator<StoredSecret[]> {
   let after = "";
   for (;;) {
     const rows = await db
       .selectFrom("connections")
-      .select(["id", "username_enc", "password_enc", "client_key_enc"])
+      .select(["id", "username_enc", "password_enc", "client_key_enc", "settings_enc"])
       .where("id", ">", after)
       .orderBy("id")
       .limit(batchSize)
       .execute();
-    if (rows.length === 0) return;
-    yield rows;
+    if (rows.length === 0) break;
+    yield rows.flatMap(secretsOf);
     after = rows[rows.length - 1]!.id;
+  }
+  let afterCheck = 0;
+  for (;;) {
+    const rows = await db
+      .selectFrom("connection_checks")
+      .select(["id", "connection_id", "result_enc"])
+      .where("id", ">", afterCheck)
+      .where("result_enc", "is not", null)
+      .orderBy("id")
+      .limit(batchSize)
+      .execute();
+    if (rows.length === 0) return;
+    yield rows.map((r) => ({
+      connectionId: r.connection_id,
+      field: "check_result" as const,
+      envelope: r.result_enc!,
+      checkId: r.id,
+    }));
+    afterCheck = rows[rows.length - 1]!.id;
   }
 }
 
 async function countSecrets(db: Db): Promise<number> {
   const r = await db
     .selectFrom("connections")
-    .select((eb) => [eb.fn.countAll<number>().as("rows"), eb.fn.count<number>("client_key_enc").as("keys")])
+    .select((eb) => [
+      eb.fn.countAll<number>().as("rows"),
+      eb.fn.count<number>("client_key_enc").as("keys"),
+      eb.fn.count<number>("settings_enc").as("settings"),
+    ])
     .executeTakeFirstOrThrow();
-  return Number(r.rows) * 2 + Number(r.keys);
+  const checks = await db
+    .selectFrom("connection_checks")
+    .select((eb) => eb.fn.count<number>("result_enc").as("results"))
+    .executeTakeFirstOrThrow();
+  return Number(r.rows) * 2 + Number(r.keys) + Number(r.settings) + Number(checks.results);
 }
 
 /**
  * Re-encrypts every stored secret that is not under the newest version of the configured
- * provider, in batches ordered by connection id. Each write is compare-and-swap on the old
+ * provider — credentials, each connection's sealed settings, and check results — in batches
+ * ordered by connection id, then by check id. Each write is compare-and-swap on the old
  * envelope, so a credential changed meanwhile is left as its writer left it. Safe to stop at any
  * point and run again: what is current is skipped without a provider call. A secret that fails its
  * integrity check is reported, never skipped silently; a provider that stops answering ends the
@@ -108,10 +147,10 @@ export async function* rewrapSecrets(
     failures: [],
     finished: false,
   };
-  for await (const rows of batches(db, options.batchSize)) {
+  for await (const secrets of batches(db, options.batchSize)) {
     options.signal?.throwIfAborted();
     const todo: StoredSecret[] = [];
-    for (const s of rows.flatMap(secretsOf)) {
+    for (const s of secrets) {
       if (isCurrent(keys, latest, s.envelope)) {
         progress.alreadyCurrent++;
         progress.processed++;
@@ -143,13 +182,20 @@ async function rewrapOne(db: Db, keys: KeySet, s: StoredSecret, progress: Rewrap
     progress.failures.push(problemOf(s, e.details.reason, e.message));
     return;
   }
-  const column = COLUMNS[s.field];
-  const r = await db
-    .updateTable("connections")
-    .set({ [column]: next })
-    .where("id", "=", s.connectionId)
-    .where(column, "=", s.envelope)
-    .executeTakeFirst();
+  const r =
+    s.field === "check_result"
+      ? await db
+          .updateTable("connection_checks")
+          .set({ result_enc: next })
+          .where("id", "=", s.checkId!)
+          .where("result_enc", "=", s.envelope)
+          .executeTakeFirst()
+      : await db
+          .updateTable("connections")
+          .set({ [COLUMNS[s.field]]: next })
+          .where("id", "=", s.connectionId)
+          .where(COLUMNS[s.field], "=", s.envelope)
+          .executeTakeFirst();
   if (Number(r.numUpdatedRows) === 1) progress.rewrapped++;
   else progress.changedConcurrently++;
 }
@@ -182,8 +228,8 @@ export async function secretInventory(db: Db, keys: KeySet): Promise<SecretInven
   const latest = statuses.get(keys.primary.name)!;
   const counts = new Map<string, { provider: string; version: number; secrets: number }>();
   const out: SecretInventory = { versions: [], stale: [], total: 0, current: 0 };
-  for await (const rows of batches(db, 500)) {
-    for (const s of rows.flatMap(secretsOf)) {
+  for await (const secrets of batches(db, 500)) {
+    for (const s of secrets) {
       out.total++;
       const provider = KeySet.providerNameOf(s.envelope);
       const version = envelopeVersion(s.envelope);

@@ -114,7 +114,7 @@ export class KeyVersionRetiredError extends BerthError {
   constructor(connectionId: string, field: string, version: number, minVersion: number) {
     super(
       "security_violation",
-      `The stored ${field} of connection ${connectionId} was encrypted with key version ${version}, which is retired (versions below ${minVersion} no longer decrypt); set the credential again or lower the retirement`,
+      `The stored ${field} of connection ${connectionId} was encrypted with key version ${version}, which is retired (versions below ${minVersion} no longer decrypt); ${field === "settings" ? "save the connection again with its credentials" : "set the credential again"} or lower the retirement`,
       { reason: "key_version_retired", connection_id: connectionId, field, key_version: version },
     );
   }
@@ -140,7 +140,7 @@ export class CredentialIntegrityError extends BerthError {
   constructor(connectionId: string, field: string, options?: { cause?: unknown }) {
     super(
       "security_violation",
-      `The stored ${field} of connection ${connectionId} failed its integrity check (altered, or copied from another record); set the credential again`,
+      `The stored ${field} of connection ${connectionId} failed its integrity check (altered, or copied from another record); ${field === "settings" ? "save the connection again with its credentials" : "set the credential again"}`,
       { reason: "credential_integrity_failed", connection_id: connectionId, field },
       options,
     );

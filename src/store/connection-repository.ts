@@ -1,4 +1,4 @@
-import type { ConnectionRow, NewConnectionRow } from "./schema.js";
+import type { NewConnectionRow, SealedConnectionRow } from "./schema.js";
 import type { Db } from "./store.js";
 
 /** Which rows a listing may show (the access policy decides; the store only filters). */
@@ -9,6 +9,32 @@ export interface ListCursor {
   id: string;
 }
 
+/**
+ * What a read selects: every column but the placeholders of sealed settings, which hold no values
+ * (schema.ts). Checked below to name every column of SealedConnectionRow.
+ */
+const STORED_COLUMNS = [
+  "id",
+  "name",
+  "name_key",
+  "type",
+  "username_enc",
+  "password_enc",
+  "client_key_enc",
+  "settings_enc",
+  "created_by_id",
+  "created_by_google_email",
+  "created_at",
+  "updated_at",
+  "last_tested_at",
+  "last_used_at",
+  "status",
+  "version",
+] as const;
+type Unselected = Exclude<keyof SealedConnectionRow, (typeof STORED_COLUMNS)[number]>;
+const everyColumnSelected: [Unselected] extends [never] ? true : Unselected = true;
+void everyColumnSelected;
+
 /** Connection rows in and out of the store. No policy here: callers decide who may see what. */
 export function connectionRepository(db: Db) {
   return {
@@ -16,12 +42,17 @@ export function connectionRepository(db: Db) {
       await db.insertInto("connections").values(row).execute();
     },
 
-    async findById(id: string): Promise<ConnectionRow | undefined> {
-      return db.selectFrom("connections").selectAll().where("id", "=", id).executeTakeFirst();
+    async findById(id: string): Promise<SealedConnectionRow | undefined> {
+      return db.selectFrom("connections").select(STORED_COLUMNS).where("id", "=", id).executeTakeFirst();
     },
 
-    async findByNameKey(nameKey: string): Promise<ConnectionRow | undefined> {
-      return db.selectFrom("connections").selectAll().where("name_key", "=", nameKey).executeTakeFirst();
+    async idOfNameKey(nameKey: string): Promise<string | undefined> {
+      const r = await db
+        .selectFrom("connections")
+        .select("id")
+        .where("name_key", "=", nameKey)
+        .executeTakeFirst();
+      return r?.id;
     },
 
     /** A page in (name, id) order; `createdById` limits it to one creator's connections. */
@@ -29,8 +60,8 @@ export function connectionRepository(db: Db) {
       limit: number;
       after?: ListCursor | undefined;
       visibleTo?: ListScope | undefined;
-    }): Promise<ConnectionRow[]> {
-      let q = db.selectFrom("connections").selectAll();
+    }): Promise<SealedConnectionRow[]> {
+      let q = db.selectFrom("connections").select(STORED_COLUMNS);
       const who = opts.visibleTo;
       if (who && "connectionIds" in who) {
         q = q.where("id", "in", who.connectionIds.length > 0 ? [...who.connectionIds] : [""]);
@@ -93,11 +124,12 @@ export function connectionRepository(db: Db) {
       await db.updateTable("connections").set({ last_tested_at: at }).where("id", "=", id).execute();
     },
 
+    /** `resultEnc`: the CheckResult sealed by the caller (connections/sealed-settings.ts). */
     async recordCheck(check: {
       connectionId: string;
       kind: "test" | "validate";
       ok: boolean;
-      resultJson: string;
+      resultEnc: string;
       checkedAt: string;
       checkedById: string;
     }): Promise<void> {
@@ -107,23 +139,25 @@ export function connectionRepository(db: Db) {
           connection_id: check.connectionId,
           kind: check.kind,
           ok: check.ok ? 1 : 0,
-          result_json: check.resultJson,
+          result_json: "",
+          result_enc: check.resultEnc,
           checked_at: check.checkedAt,
           checked_by_id: check.checkedById,
         })
         .execute();
     },
 
-    async lastCheck(connectionId: string, kind: "test" | "validate"): Promise<string | undefined> {
+    /** The newest check's sealed result (null: recorded before 0009 and not sealed yet). */
+    async lastCheck(connectionId: string, kind: "test" | "validate"): Promise<string | null | undefined> {
       const r = await db
         .selectFrom("connection_checks")
-        .select("result_json")
+        .select("result_enc")
         .where("connection_id", "=", connectionId)
         .where("kind", "=", kind)
         .orderBy("id", "desc")
         .limit(1)
         .executeTakeFirst();
-      return r?.result_json;
+      return r?.result_enc;
     },
   };
 }

@@ -204,6 +204,15 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable("service_tokens").addColumn("scram_verifier", "text").execute();
     },
   },
+  "0009_connection_fields_at_rest": {
+    async up(db: Kysely<unknown>) {
+      // Nullable: a migration has no keys, so it cannot encrypt what is there. NULL marks a row
+      // still in the old, clear form; Berth seals those at start (connections/seal-clear-rows.ts)
+      // and blanks their clear columns, which stay (NOT NULL) as placeholders.
+      await db.schema.alterTable("connections").addColumn("settings_enc", "text").execute();
+      await db.schema.alterTable("connection_checks").addColumn("result_enc", "text").execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

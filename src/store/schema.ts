@@ -29,12 +29,20 @@ export interface SessionsTable {
   revoked_at: string | null;
 }
 
+/**
+ * A connection. Only what Berth must read without a key stays in clear: id, name (unique, the
+ * listing order), type, owner, times, status and version. Everything else is encrypted: the
+ * credentials each in a column of their own, and every other setting together in `settings_enc`
+ * (connections/sealed-settings.ts). The columns from `server` to `description` predate that: they
+ * are NOT NULL, so once a row is sealed they hold placeholders ('' / 0 / '{}' / '[]'), never values.
+ */
 export interface ConnectionsTable {
   id: string;
   name: string;
   /** Lower-cased name, unique: "Orders" and "orders" would confuse people. */
   name_key: string;
   type: string;
+  /** Placeholder once sealed, as are the columns below it up to description. */
   server: string;
   port: number;
   database: string;
@@ -55,6 +63,12 @@ export interface ConnectionsTable {
   /** JSON array of {server, port}. */
   replicas: string;
   description: string;
+  /**
+   * The key provider's envelope of every setting above from `server` on (JSON, bound to the
+   * connection id and the field "settings"). NULL only for a row written before migration 0009,
+   * until Berth seals it at start.
+   */
+  settings_enc: string | null;
   created_by_id: string;
   created_by_google_email: string | null;
   created_at: string;
@@ -71,8 +85,14 @@ export interface ConnectionChecksTable {
   connection_id: string;
   kind: "test" | "validate";
   ok: number;
-  /** The CheckResult as protobuf JSON; contains no secrets by construction. */
+  /** '' once sealed: the result names the host it checked, so it is kept in result_enc. */
   result_json: string;
+  /**
+   * The CheckResult as protobuf JSON (no credentials by construction), in the key provider's
+   * envelope bound to the connection id and the field "check_result". NULL only for a check
+   * recorded before migration 0009, until Berth seals it at start.
+   */
+  result_enc: string | null;
   checked_at: string;
   checked_by_id: string;
 }
@@ -144,6 +164,32 @@ export interface Database {
 }
 
 export type UserRow = Selectable<UsersTable>;
-export type ConnectionRow = Selectable<ConnectionsTable>;
+/** The columns whose values live in `settings_enc`; in the table they are placeholders. */
+export type SealedSettingsColumn =
+  | "server"
+  | "port"
+  | "database"
+  | "ssl_mode"
+  | "ca_certificate"
+  | "client_certificate"
+  | "tls_server_name"
+  | "engine_options"
+  | "max_pool_size"
+  | "min_pool_size"
+  | "acquire_timeout_ms"
+  | "idle_timeout_ms"
+  | "max_lifetime_ms"
+  | "replicas"
+  | "description";
+
+/** A connection as the store holds it: its settings still sealed (the placeholders are not read). */
+export type SealedConnectionRow = Omit<Selectable<ConnectionsTable>, SealedSettingsColumn>;
+
+/**
+ * A connection with its settings opened (connections/sealed-settings.ts): what the domain works
+ * with. Never straight from SQL, where these columns are placeholders.
+ */
+export type ConnectionRow = Omit<SealedConnectionRow, "settings_enc"> &
+  Pick<Selectable<ConnectionsTable>, SealedSettingsColumn>;
 export type NewConnectionRow = Insertable<ConnectionsTable>;
 export type ConnectionAccessRow = Selectable<ConnectionAccessTable>;

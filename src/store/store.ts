@@ -11,6 +11,12 @@ export interface Store {
   readonly db: Db;
   /** Cheap liveness probe for /readyz. */
   ping(): Promise<void>;
+  /**
+   * After values were overwritten in bulk (clear settings sealed): the old versions of their pages
+   * would otherwise stay in the write-ahead log until it is reused. Moves the log into the file,
+   * where secure_delete zeroes what was freed, and empties it.
+   */
+  compactJournal(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -47,6 +53,9 @@ export async function openSqliteStore(dataDir: string): Promise<Store> {
     db,
     async ping() {
       sqlite.prepare("select 1").get();
+    },
+    async compactJournal() {
+      sqlite.pragma("wal_checkpoint(TRUNCATE)");
     },
     async close() {
       await db.destroy();

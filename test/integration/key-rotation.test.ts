@@ -33,10 +33,26 @@ const vaultEnv = (kms: "vault" | "local", key: string) => ({
   BERTH_VAULT_TIMEOUT_MS: "1000",
 });
 
-function envelopes(dataDir: string): { id: string; username_enc: string; password_enc: string }[] {
+function envelopes(
+  dataDir: string,
+): { id: string; username_enc: string; password_enc: string; settings_enc: string }[] {
   const db = new Database(join(dataDir, SQLITE_FILE), { readonly: true });
   try {
-    return db.prepare("SELECT id, username_enc, password_enc FROM connections ORDER BY id").all() as never;
+    return db
+      .prepare("SELECT id, username_enc, password_enc, settings_enc FROM connections ORDER BY id")
+      .all() as never;
+  } finally {
+    db.close();
+  }
+}
+
+/** The sealed check results in the store. */
+function checkEnvelopes(dataDir: string): string[] {
+  const db = new Database(join(dataDir, SQLITE_FILE), { readonly: true });
+  try {
+    return (db.prepare("SELECT result_enc FROM connection_checks").all() as { result_enc: string }[]).map(
+      (r) => r.result_enc,
+    );
   } finally {
     db.close();
   }
@@ -123,7 +139,8 @@ describe.skipIf(!hasPostgres).each([
     const before = await cli("status");
     expect(before.code, before.stderr).toBe(0);
     const startVersion = Number(/latest version\s+(\d+)/.exec(before.stdout)?.[1]);
-    expect(before.stdout).toContain(`secrets           12 stored, 12 on the latest version`);
+    // Per connection: user name, password and the sealed settings.
+    expect(before.stdout).toContain(`secrets           18 stored, 18 on the latest version`);
 
     const rotated = await cli("rotate");
     expect(rotated.code, rotated.stderr).toBe(0);
@@ -133,10 +150,10 @@ describe.skipIf(!hasPostgres).each([
     const rewrap = await cli("rewrap", "--batch", "2");
     // 3: done, but something needs attention — the tampered record, named, not skipped silently.
     expect(rewrap.code, rewrap.stderr).toBe(3);
-    expect(rewrap.stdout).toContain("rewrapped 11, already current 0, changed meanwhile 0, failed 1");
+    expect(rewrap.stdout).toContain("rewrapped 17, already current 0, changed meanwhile 0, failed 1");
     expect(rewrap.stdout).toContain(`connection ${ids[2]} password`);
     expect(rewrap.stdout).toContain("credential_integrity_failed");
-    expect(rewrap.stderr).toMatch(/12\/12/);
+    expect(rewrap.stderr).toMatch(/18\/18/);
 
     const retired = await cli("retire", "--below", String(startVersion + 1));
     expect(retired.code).toBe(3);
@@ -146,9 +163,9 @@ describe.skipIf(!hasPostgres).each([
     );
 
     // Every stored secret but the tampered one carries the new version; every other connection tests green.
-    const stored = envelopes(b.dataDir).flatMap((r) => [r.username_enc, r.password_enc]);
+    const stored = envelopes(b.dataDir).flatMap((r) => [r.username_enc, r.password_enc, r.settings_enc]);
     expect(stored.filter((e) => e.startsWith(`${prefix}${startVersion}:`))).toHaveLength(1);
-    expect(stored.filter((e) => e.startsWith(`${prefix}${startVersion + 1}:`))).toHaveLength(11);
+    expect(stored.filter((e) => e.startsWith(`${prefix}${startVersion + 1}:`))).toHaveLength(17);
     expect(
       await allTestGreen(
         b,
@@ -167,7 +184,12 @@ describe.skipIf(!hasPostgres).each([
     expect(fixed.status, fixed.text).toBe(200);
     const after = await cli("status");
     expect(after.code).toBe(0);
-    expect(after.stdout).toContain("12 stored, 12 on the latest version");
+    // The tests since have left check results, sealed like the rest, all on the new version.
+    const checks = checkEnvelopes(b.dataDir);
+    expect(checks.length).toBeGreaterThan(0);
+    expect(checks.every((e) => e.startsWith(`${prefix}${startVersion + 1}:`))).toBe(true);
+    const n = 18 + checks.length;
+    expect(after.stdout).toContain(`${n} stored, ${n} on the latest version`);
     const events = await b.api("/api/audit?pageSize=200");
     const actions = events.body.events.map((e: { action: string }) => e.action);
     expect(actions).toEqual(
@@ -213,14 +235,14 @@ describe.skipIf(!hasPostgres)("moving 1,000 connections from the local keyring t
     await new Promise<void>((resolve) => first.child.stderr!.once("data", () => resolve()));
     first.child.kill("SIGKILL");
     await first.done;
-    // Berth finishes the batch in hand (50 connections, 100 secrets) before it sees the client gone,
+    // Berth finishes the batch in hand (50 connections, 150 secrets) before it sees the client gone,
     // and checks between batches: the count is read once it stands at a batch boundary.
-    const midway = await interruptedRewrapSettled(b, 100);
+    const midway = await interruptedRewrapSettled(b, 150);
     const onVault =
       midway.body.versions.find((v: { provider: string }) => v.provider === "vault")?.secrets ?? 0;
     expect(onVault).toBeGreaterThan(0);
-    expect(onVault).toBeLessThan(2000);
-    expect(midway.body.totalSecrets).toBe(2000);
+    expect(onVault).toBeLessThan(3000);
+    expect(midway.body.totalSecrets).toBe(3000);
 
     // Resumed: what moved is skipped, the rest moves. (Should the server still have been between
     // its last batch and its check for the client, what it moved meanwhile counts as current or as
@@ -234,10 +256,14 @@ describe.skipIf(!hasPostgres)("moving 1,000 connections from the local keyring t
     const [rewrapped, current, changed] = report!.slice(1).map(Number) as [number, number, number];
     expect(current).toBeGreaterThanOrEqual(onVault);
     expect(rewrapped).toBeGreaterThan(0);
-    expect(rewrapped + current + changed).toBe(2000);
+    expect(rewrapped + current + changed).toBe(3000);
     const done = await b.api("/api/admin/keys");
-    expect(done.body.versions).toEqual([{ provider: "vault", version: 1, secrets: 2000 }]);
-    expect(envelopes(dataDir).every((r) => r.password_enc.startsWith("vault:v1:"))).toBe(true);
+    expect(done.body.versions).toEqual([{ provider: "vault", version: 1, secrets: 3000 }]);
+    expect(
+      envelopes(dataDir).every(
+        (r) => r.password_enc.startsWith("vault:v1:") && r.settings_enc.startsWith("vault:v1:"),
+      ),
+    ).toBe(true);
     expect(await allTestGreen(b, ids)).toEqual([]);
     await b.close(true);
 
@@ -245,7 +271,11 @@ describe.skipIf(!hasPostgres)("moving 1,000 connections from the local keyring t
     b = await startTestBerth(vaultEnv("local", "migration"), { dataDir });
     const back = await runCli(["keys", "rewrap"], { url: b.url, token: b.adminToken });
     expect(back.code, back.stderr).toBe(0);
-    expect(envelopes(dataDir).every((r) => r.password_enc.startsWith("berth:v"))).toBe(true);
+    expect(
+      envelopes(dataDir).every(
+        (r) => r.password_enc.startsWith("berth:v") && r.settings_enc.startsWith("berth:v"),
+      ),
+    ).toBe(true);
     expect(await allTestGreen(b, ids.slice(0, 50))).toEqual([]);
   }, 360_000); // a thousand connections created, moved twice and tested: minutes on a busy 2-core machine
 });
