@@ -59,22 +59,26 @@ function verifiedCommonName(sign: SignIn): string | undefined {
 async function password(sign: SignIn): Promise<string> {
   sign.socket.write(authenticationCleartextPassword());
   const m = await sign.reader.typed(4096);
-  if (!m || m.type !== 0x70) throw new SignInRefused("08P01", "expected a password message", "protocol");
+  if (m?.type !== 0x70) throw new SignInRefused("08P01", "expected a password message", "protocol");
   return readCString(m.body, 0)[0];
 }
 
 async function scram(sign: SignIn, account: FrontDoorAccount | undefined): Promise<boolean> {
   sign.socket.write(authenticationSasl([SCRAM]));
   const first = await sign.reader.typed(4096);
-  if (!first || first.type !== 0x70) throw new SignInRefused("08P01", "expected a SASL response", "protocol");
+  if (first?.type !== 0x70) throw new SignInRefused("08P01", "expected a SASL response", "protocol");
   const [mechanism, at] = readCString(first.body, 0);
   if (mechanism !== SCRAM || at < 0 || at + 4 > first.body.length)
-    throw new SignInRefused("28000", `SASL mechanism ${mechanism.slice(0, 40)} is not offered; use ${SCRAM}`, "protocol");
+    throw new SignInRefused(
+      "28000",
+      `SASL mechanism ${mechanism.slice(0, 40)} is not offered; use ${SCRAM}`,
+      "protocol",
+    );
   const exchange = new ScramServerExchange(account?.verifier, sign.user);
   try {
     sign.socket.write(authenticationSaslContinue(exchange.start(first.body.toString("utf8", at + 4))));
     const final = await sign.reader.typed(4096);
-    if (!final || final.type !== 0x70) throw new SignInRefused("08P01", "expected a SASL response", "protocol");
+    if (final?.type !== 0x70) throw new SignInRefused("08P01", "expected a SASL response", "protocol");
     const serverFinal = exchange.finish(final.body.toString("utf8"));
     if (!account?.verifier) return false;
     sign.socket.write(authenticationSaslFinal(serverFinal));

@@ -1,8 +1,8 @@
 import type { Socket } from "node:net";
 import type { RevocationReason } from "../access/revocation-watch.js";
 import type { Principal } from "../identity/principal.js";
-import type { Intent, PoolManager } from "../pools/pool-manager.js";
 import type { ConnectionPool } from "../pools/pool.js";
+import type { Intent, PoolManager } from "../pools/pool-manager.js";
 import type { PooledSession } from "../pools/pool-types.js";
 import { AttachedBackend } from "./backend.js";
 import { type FrontDoorError, frontDoorErrorOf, lostBackend } from "./errors.js";
@@ -170,14 +170,20 @@ export class FrontDoorClient {
       const head = this.#joinedHead();
       const type = head[0]!;
       const length = head.readInt32BE(1);
-      if (length < 4 || length > MAX_CLIENT_MESSAGE_BYTES) return this.#protocolViolation(length);
+      if (length < 4 || length > MAX_CLIENT_MESSAGE_BYTES) {
+        this.#protocolViolation(length);
+        return;
+      }
       if (this.#pendingBytes < length + 1) return;
       if (this.#failing) {
         this.#failMessage(type, this.#take(length + 1));
         continue;
       }
       if (!this.#backend) {
-        if (type === 0x58) return this.close("terminated");
+        if (type === 0x58) {
+          this.close("terminated");
+          return;
+        }
         if (!this.#acquire()) return;
       }
       this.#handleWholeMessages();
@@ -227,14 +233,18 @@ export class FrontDoorClient {
     const ctx = this.#context;
     while (at + 5 <= chunk.length) {
       const length = chunk.readInt32BE(at + 1);
-      if (length < 4 || length > MAX_CLIENT_MESSAGE_BYTES) return this.#protocolViolation(length);
+      if (length < 4 || length > MAX_CLIENT_MESSAGE_BYTES) {
+        this.#protocolViolation(length);
+        return;
+      }
       const end = at + 1 + length;
       if (end > chunk.length) break;
       const outcome = handleRequest(ctx, chunk[at]!, chunk.subarray(at + 5, end));
       if (outcome === "terminate") {
         if (at > run) out.push(chunk.subarray(run, at));
         if (out.length > 0) this.#toBackend(out);
-        return this.close("terminated");
+        this.close("terminated");
+        return;
       }
       if (outcome !== undefined) {
         if (at > run) out.push(chunk.subarray(run, at));
@@ -402,7 +412,8 @@ export class FrontDoorClient {
     const inTransaction = this.#status !== "I" || this.#tracker.pending > owed;
     this.#tracker.clear();
     const error = lostBackend(this.identity.connectionName);
-    for (let i = 0; i < owed; i++) this.#socket.write(Buffer.concat([errorResponse(error), readyForQuery("I")]));
+    for (let i = 0; i < owed; i++)
+      this.#socket.write(Buffer.concat([errorResponse(error), readyForQuery("I")]));
     this.#status = "I";
     // Idle in a transaction, or mid-batch: the client's next batch learns its transaction is gone.
     if (owed === 0 && inTransaction) this.#failing = error;
@@ -411,7 +422,10 @@ export class FrontDoorClient {
 
   /** Without a backend: messages up to the next Sync are answered by the failure, once. */
   #failMessage(type: number, _bytes: Buffer): void {
-    if (type === 0x58) return this.close("terminated");
+    if (type === 0x58) {
+      this.close("terminated");
+      return;
+    }
     if (type !== 0x53 && type !== 0x51 && type !== 0x46) return;
     const error = this.#failing!;
     this.#failing = undefined;

@@ -26,7 +26,11 @@ function detailOf(details: Record<string, unknown>, keys: readonly string[]): st
  */
 export function frontDoorErrorOf(err: unknown, connectionName: string): FrontDoorError {
   if (!(err instanceof BerthError)) {
-    return { severity: "ERROR", code: "58000", message: `Berth could not serve connection "${connectionName}"` };
+    return {
+      severity: "ERROR",
+      code: "58000",
+      message: `Berth could not serve connection "${connectionName}"`,
+    };
   }
   const reason = String(err.details.reason ?? "");
   if (reason === "pool_exhausted")

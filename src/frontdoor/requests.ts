@@ -1,5 +1,5 @@
 import type { BackendState } from "./backend.js";
-import type { ClientStatements, ClientStatement } from "./prepared.js";
+import type { ClientStatement, ClientStatements } from "./prepared.js";
 import type { ResponseTracker } from "./responses.js";
 import { classifyStatement, type SettingChange } from "./statement-kind.js";
 import { closeComplete, cstringBytes, message, parseComplete, readCString } from "./wire.js";
@@ -115,10 +115,7 @@ function bind(ctx: RequestContext, body: Buffer): RequestOutcome {
   const out: Buffer[] = [];
   const backendName = ensurePrepared(ctx, statement, out);
   out.push(
-    message(
-      "B",
-      Buffer.concat([cstringBytes(portal), cstringBytes(backendName), body.subarray(afterName)]),
-    ),
+    message("B", Buffer.concat([cstringBytes(portal), cstringBytes(backendName), body.subarray(afterName)])),
   );
   ctx.tracker.expect({ ends: "2", sync: false, drop: false });
   return out;
@@ -197,4 +194,6 @@ export function handleRequest(ctx: RequestContext, type: number, body: Buffer): 
 }
 
 /** Message types a client may send after startup. */
-export const CLIENT_TYPES = new Set([0x51, 0x50, 0x42, 0x44, 0x43, 0x45, 0x53, 0x46, 0x48, 0x64, 0x63, 0x66, 0x58]);
+export const CLIENT_TYPES = new Set([
+  0x51, 0x50, 0x42, 0x44, 0x43, 0x45, 0x53, 0x46, 0x48, 0x64, 0x63, 0x66, 0x58,
+]);

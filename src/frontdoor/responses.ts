@@ -172,7 +172,8 @@ export class ResponseTracker {
     // Start of the run of bytes to forward; -1 inside a dropped message.
     let run = this.#left > 0 || this.#headerBytes > 0 ? (this.#pass ? 0 : -1) : 0;
     const flush = (end: number) => {
-      if (run >= 0 && end > run) this.sink.toClient(run === 0 && end === n ? chunk : chunk.subarray(run, end));
+      if (run >= 0 && end > run)
+        this.sink.toClient(run === 0 && end === n ? chunk : chunk.subarray(run, end));
       run = end;
     };
     while (at < n) {

@@ -32,19 +32,23 @@ const PIN_RULES: readonly { readonly re: RegExp; readonly why: string }[] = [
   { re: /\bwith\s+hold\b/i, why: "a cursor WITH HOLD" },
   { re: /\bcreate\s+(?:(?:global|local)\s+)?temp(?:orary)?\b/i, why: "a temporary table" },
   { re: /\binto\s+temp(?:orary)?\b/i, why: "a temporary table" },
-  { re: /\bpg_advisory_lock(?:_shared)?\s*\(|\bpg_try_advisory_lock(?:_shared)?\s*\(/i, why: "a session advisory lock" },
+  {
+    re: /\bpg_advisory_lock(?:_shared)?\s*\(|\bpg_try_advisory_lock(?:_shared)?\s*\(/i,
+    why: "a session advisory lock",
+  },
   { re: /\bset_config\s*\(/i, why: "set_config()" },
   { re: /^\s*load\b/i, why: "LOAD" },
 ];
 
 /** Splits on semicolons when that is safe (no quotes or comments that could hide one); else undefined. */
-function statements(sql: string): string[] | undefined {
+function statements(text: string): string[] | undefined {
+  const sql = text.replace(/[\s;]+$/, "");
   if (!sql.includes(";")) return [sql];
   if (/['"$]|--|\/\*/.test(sql)) return undefined;
   return sql.split(";").filter((s) => s.trim() !== "");
 }
 
-const IDENT = String.raw`("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$.]*)`;
+const IDENT = '("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$.]*)';
 const SET_VALUE = new RegExp(String.raw`^\s*set\s+(?:session\s+)?${IDENT}\s*(?:=|\bto\b)\s*\S`, "is");
 const SET_SPECIAL: readonly [RegExp, string][] = [
   [/^\s*set\s+(?:session\s+)?time\s+zone\b/i, "timezone"],

@@ -36,7 +36,12 @@ export async function startFrontDoorEntry(
     tls: () => tls,
     pools: core.dataPlane.pools,
     findConnection: (principal, nameOrId) => core.registry.findForUse(principal, nameOrId),
-    auth: { lookup: fd.lookup, certificate: fd.certificate, throttle: fd.throttle, failureDelayMs: fd.failureDelayMs },
+    auth: {
+      lookup: fd.lookup,
+      certificate: fd.certificate,
+      throttle: fd.throttle,
+      failureDelayMs: fd.failureDelayMs,
+    },
     audit: async (e) => {
       await core.audit.append({
         actorId: e.principal?.userId ?? "",
