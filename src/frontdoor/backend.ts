@@ -76,6 +76,9 @@ export class AttachedBackend {
     if (this.#detached) return;
     this.#detached = true;
     this.#wire.give("E");
+    // A statement may still run on the server (its client left mid-answer): cancel it, or it runs
+    // on, holding its locks, outside the pool's count.
+    void this.pooled.session.cancel().catch(() => {});
     this.pooled.session.destroy();
     void this.pool.destroy(this.pooled);
   }

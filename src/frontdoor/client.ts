@@ -410,8 +410,9 @@ export class FrontDoorClient {
     backend.destroy();
     const owed = this.#tracker.pendingSyncs();
     const inTransaction = this.#status !== "I" || this.#tracker.pending > owed;
+    const serverSaid = this.#tracker.fatal;
     this.#tracker.clear();
-    const error = lostBackend(this.identity.connectionName);
+    const error = lostBackend(this.identity.connectionName, serverSaid);
     for (let i = 0; i < owed; i++)
       this.#socket.write(Buffer.concat([errorResponse(error), readyForQuery("I")]));
     this.#status = "I";

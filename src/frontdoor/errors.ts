@@ -5,11 +5,12 @@ import type { ErrorFields } from "./wire.js";
 export type FrontDoorError = ErrorFields;
 
 /** The backend died under the client: its transaction is gone, the client is not. */
-export function lostBackend(connectionName: string): FrontDoorError {
+export function lostBackend(connectionName: string, serverSaid?: string): FrontDoorError {
   return {
     severity: "ERROR",
     code: "08006",
     message: `the database session of connection "${connectionName}" was lost; the transaction did not complete`,
+    ...(serverSaid ? { detail: `The database ended the session: ${serverSaid.slice(0, 200)}` } : {}),
     hint: "Run the transaction again: the next one gets a new session.",
   };
 }

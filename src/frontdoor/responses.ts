@@ -1,3 +1,5 @@
+import { readErrorFields } from "./wire.js";
+
 /**
  * The backend's answers, matched to what was sent it, so that the front door can drop the answers
  * to messages it injected (a Parse re-preparing a statement, a SET replaying a client's settings)
@@ -48,6 +50,13 @@ export class ResponseTracker {
   #readyStatus = false;
   /** ErrorResponses seen since the last ReadyForQuery (the client's batch failed). */
   errors = 0;
+  /**
+   * What the backend said in the FATAL error it ended with. Kept from the client: the backend's
+   * session ends, the client's does not (the client gets 08006 when the socket closes).
+   */
+  fatal: string | undefined;
+  /** An ErrorResponse being read whole, to see its severity before the client does. */
+  #held: Buffer[] | undefined;
 
   constructor(private readonly sink: ResponseSink) {}
 
@@ -89,6 +98,8 @@ export class ResponseTracker {
     this.#left = 0;
     this.#pass = true;
     this.errors = 0;
+    this.#held = undefined;
+    this.fatal = undefined;
   }
 
   #atMessageBoundary(): boolean {
@@ -130,7 +141,21 @@ export class ResponseTracker {
     if (!slot) this.#pass = true;
     else if (ASYNC.includes(t) || t === "E") this.#pass = !(slot.drop && slot.sync);
     else this.#pass = !slot.drop;
+    if (t === "E" && this.#pass) {
+      this.#pass = false;
+      this.#held = [];
+    }
     this.#readyStatus = t === "Z";
+  }
+
+  /** A whole ErrorResponse: forwarded, unless FATAL or PANIC (the backend's end, not the client's). */
+  #release(message: Buffer): void {
+    this.#held = undefined;
+    const fields = readErrorFields(message.subarray(5));
+    const severity = fields.get("V") ?? fields.get("S");
+    if (severity === "FATAL" || severity === "PANIC")
+      this.fatal = `${fields.get("C") ?? ""} ${fields.get("M") ?? ""}`.trim();
+    else this.sink.toClient(message);
   }
 
   /**
@@ -194,12 +219,14 @@ export class ResponseTracker {
         if (this.#left < 0) throw new Error("the database sent a malformed message length");
       }
       const take = Math.min(this.#left, n - at);
+      if (this.#held && take > 0) this.#held.push(chunk.subarray(at, at + take));
       if (this.#readyStatus && take > 0) this.#status = String.fromCharCode(chunk[at]!);
       at += take;
       this.#left -= take;
       if (this.#left > 0) break;
       this.#headerBytes = 0;
       if (!this.#pass) run = at;
+      if (this.#held) this.#release(Buffer.concat([this.#header, ...this.#held]));
       const ready = this.#readyStatus;
       this.#readyStatus = false;
       const due = this.#end();

@@ -104,6 +104,25 @@ describe("ResponseTracker", () => {
     expect(t.settled).toBe(true);
   });
 
+  it("keeps the database's FATAL from the client (the backend ends, the client does not) and says why", () => {
+    const fatal = errorResponse({
+      severity: "FATAL",
+      code: "57P01",
+      message: "terminating connection due to administrator command",
+    });
+    const results = seenByClient(
+      (t) => {
+        t.expect({ ends: "CIs", sync: false, drop: false });
+        t.expect({ ends: "Z", sync: true, drop: false });
+      },
+      [row("a"), error(), fatal],
+    );
+    for (const r of results) expect(r.out).toEqual(Buffer.concat([row("a"), error()]));
+    const t = new ResponseTracker({ toClient: () => {}, ready: () => {} });
+    t.feed(fatal);
+    expect(t.fatal).toBe("57P01 terminating connection due to administrator command");
+  });
+
   it("refuses a malformed length from the database", () => {
     const t = new ResponseTracker({ toClient: () => {}, ready: () => {} });
     expect(() => t.feed(Buffer.from([0x5a, 0, 0, 0, 2]))).toThrow(/malformed/);
