@@ -12,6 +12,12 @@ import { ResponseTracker } from "./responses.js";
 import { resetStatement, type SettingChange } from "./statement-kind.js";
 import { errorResponse, message, readyForQuery } from "./wire.js";
 
+const CANCELLED = {
+  severity: "ERROR",
+  code: "57014",
+  message: "canceling statement due to user request",
+} as const;
+
 /** The largest message a client may send (a Bind with big parameters, a CopyData). */
 export const MAX_CLIENT_MESSAGE_BYTES = 256 * 1024 * 1024;
 
@@ -124,6 +130,8 @@ export class FrontDoorClient {
       this.#backendPaused = true;
       backend.pause();
       this.#socket.once("drain", () => {
+        // Only a backend still this client's: a released one was resumed when it was given back.
+        if (this.#backend?.socket !== backend || !this.#backendPaused) return;
         this.#backendPaused = false;
         backend.resume();
       });
@@ -332,8 +340,13 @@ export class FrontDoorClient {
     this.#pools.acquire(this.identity.connectionId, this.identity.intent, { acceptState: true }).then(
       ({ pool: p, pooled }) => {
         this.#observer.waiting(-1);
-        if (this.#phase === "closed") {
-          void p.release(pooled, { reset: false });
+        if (this.#phase === "closed" || this.#failing) {
+          // Gone, or cancelled while it waited: the backend goes straight back.
+          p.releaseKept(pooled);
+          if (this.#phase === "closed") return;
+          this.#phase = "idle";
+          this.#socket.resume();
+          this.#drain();
           return;
         }
         if (this.identity.intent === "write") this.#pool = p;
@@ -357,6 +370,7 @@ export class FrontDoorClient {
     this.#observer.waited(waitedMs);
     this.#observer.active(1);
     this.#tracker.clear();
+    this.#backendPaused = false;
     const backend = new AttachedBackend(pool, pooled, this.#wireHandler);
     this.#backend = backend;
     this.#phase = "attached";
@@ -392,10 +406,17 @@ export class FrontDoorClient {
       this.transactions++;
       this.#observer.transaction();
     }
-    if (status !== "I" || this.#pinnedWhy || !this.#tracker.settled || !this.#backend) return;
+    this.#releaseIfIdle();
+  }
+
+  /** Gives the backend back when the client is idle on it, nothing is in flight and no cancel is on its way. */
+  #releaseIfIdle(): void {
+    if (this.#status !== "I" || this.#pinnedWhy || !this.#tracker.settled || !this.#backend) return;
+    if (this.#cancels.size > 0) return;
     const backend = this.#backend;
     this.#backend = undefined;
     this.#phase = "idle";
+    this.#backendPaused = false;
     this.#observer.active(-1);
     backend.release();
   }
@@ -445,8 +466,33 @@ export class FrontDoorClient {
   }
 
   /** Asks the database to cancel what this client's backend runs now (a CancelRequest). */
+  /**
+   * Cancels forwarded to the database and not yet handled by it. The backend stays with this client
+   * until they are (PostgreSQL closes a CancelRequest's connection once it has signalled the
+   * backend): given to another client sooner, a late cancel would stop that client's statement
+   * (the race PgBouncer fixed in pgbouncer/pgbouncer#717).
+   */
+  readonly #cancels = new Set<Promise<void>>();
+
+  /**
+   * A CancelRequest for this client: what its backend runs now is cancelled; a statement still
+   * waiting for a backend is answered 57014 without running.
+   */
   cancel(): void {
-    void this.#backend?.pooled.session.cancel().catch(() => {});
+    if (this.#phase === "acquiring") {
+      this.#failing = CANCELLED;
+      return;
+    }
+    const backend = this.#backend;
+    if (!backend) return;
+    const sent: Promise<void> = backend.pooled.session
+      .cancel()
+      .catch(() => {})
+      .finally(() => {
+        this.#cancels.delete(sent);
+        if (this.#phase !== "closed" && this.#backend === backend) this.#releaseIfIdle();
+      });
+    this.#cancels.add(sent);
   }
 
   /** Ends the client from outside (revoked, shutting down): FATAL with the reason, then close. */
@@ -479,8 +525,15 @@ export class FrontDoorClient {
     if (!backend) return;
     this.#backend = undefined;
     this.#observer.active(-1);
-    if (!this.#tracker.settled) backend.destroy();
-    else if (this.#status !== "I" || this.#pinnedWhy) backend.releaseReset(this.#status);
-    else backend.release();
+    if (!this.#tracker.settled) {
+      backend.destroy();
+      return;
+    }
+    const status = this.#status;
+    const reset = status !== "I" || this.#pinnedWhy !== undefined;
+    const giveBack = () => (reset ? backend.releaseReset(status) : backend.release());
+    // A cancel still on its way must reach this backend before anyone else's statement does.
+    if (this.#cancels.size > 0) void Promise.allSettled([...this.#cancels]).then(giveBack);
+    else giveBack();
   }
 }
