@@ -58,4 +58,30 @@ describe.skipIf(!hasPostgres)("cancel through the front door, backends shared", 
     await canceller.end();
     await bystander.end();
   });
+
+  it("nor when the cancelling client disconnects right after its statement ended", async () => {
+    const bystander = await fd.client();
+    let stop = false;
+    const bystanderOutcomes = new Map<string, number>();
+    const bystanderLoop = (async () => {
+      while (!stop) {
+        const code = await codeOf(bystander.query("SELECT pg_sleep(0.02)"));
+        bystanderOutcomes.set(code, (bystanderOutcomes.get(code) ?? 0) + 1);
+      }
+    })();
+    for (let i = 0; i < 100; i++) {
+      const canceller = await fd.client();
+      const keys = canceller as unknown as { processID: number; secretKey: number };
+      const q = codeOf(canceller.query("SELECT pg_sleep(0.001)"));
+      await new Promise((r) => setTimeout(r, (i * 7) % 25));
+      await sendCancelRequest(fd.port, keys.processID, keys.secretKey);
+      await q;
+      // Gone at once: its backend goes back to the pool while its cancel may still be on the way.
+      await canceller.end();
+    }
+    stop = true;
+    await bystanderLoop;
+    expect(Object.fromEntries(bystanderOutcomes)).toEqual({ ok: expect.any(Number) });
+    await bystander.end();
+  });
 });
