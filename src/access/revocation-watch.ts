@@ -111,5 +111,8 @@ export function invalidationOf(message: string): Invalidation | undefined {
   const [kind, key = ""] = message.split("|");
   if (kind === "tag" && key) return { kind: "tag", tag: key };
   if (kind === "session" && key) return { kind: "session", hash: key };
+  // A connection changed or was deleted: what is open on it is re-checked (a deleted one answers
+  // no level, so its leases and front-door clients end now, not when its pools' grace runs out).
+  if (kind === "connection" && key) return { kind: "tag", tag: `connection:${key}` };
   return undefined;
 }

@@ -129,7 +129,15 @@ describe("revocation watch", () => {
   });
 
   it("ignores messages that revoke nothing", () => {
-    expect(invalidationOf("connection|c1")).toBeUndefined();
     expect(invalidationOf("tag|")).toBeUndefined();
+    expect(invalidationOf("connection|")).toBeUndefined();
+  });
+
+  it("re-checks what is open on a connection that changed: a deleted one ends it", async () => {
+    const onDeleted = open(alice, "c1");
+    const elsewhere = open(alice, "c2");
+    await watch([onDeleted, elsewhere], { c2: "user" }).changed(invalidationOf("connection|c1")!);
+    expect(onDeleted.ended).toEqual(["access_revoked"]);
+    expect(elsewhere.ended).toEqual([]);
   });
 });
