@@ -32,8 +32,8 @@ const ASYNC = "ANS"; // NotificationResponse, NoticeResponse, ParameterStatus: m
 export interface ResponseSink {
   /** Bytes for the client. */
   toClient(bytes: Buffer): void;
-  /** A ReadyForQuery arrived with this transaction status. */
-  ready(status: string): void;
+  /** A ReadyForQuery arrived with this transaction status; `seen` unless it answered an injected message. */
+  ready(status: string, seen: boolean): void;
 }
 
 export class ResponseTracker {
@@ -200,6 +200,7 @@ export class ResponseTracker {
       this.#headerBytes = 0;
       if (!this.#pass) run = at;
       const ready = this.#readyStatus;
+      const seen = this.#pass;
       this.#readyStatus = false;
       const due = this.#end();
       if (due.length > 0) {
@@ -208,7 +209,7 @@ export class ResponseTracker {
       }
       if (ready) {
         flush(at);
-        this.sink.ready(this.#status);
+        this.sink.ready(this.#status, seen);
       }
     }
     flush(at);
