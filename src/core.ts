@@ -35,6 +35,7 @@ import { createAuditService } from "./services/audit-service.js";
 import { createAuthService } from "./services/auth-service.js";
 import { createBrokerService } from "./services/broker-service.js";
 import { createConnectionService } from "./services/connection-service.js";
+import type { FrontDoorClientsSource, FrontDoorClientsView } from "./services/front-door-clients.js";
 import { createHealthService } from "./services/health-service.js";
 import { createTokenService } from "./services/token-service.js";
 import { createUserService } from "./services/user-service.js";
@@ -88,6 +89,11 @@ export interface FrontDoorCore {
   /** Open clients the revocation watch must re-check. */
   watch(source: () => Iterable<OpenAccess>): void;
   opened(access: OpenAccess): void;
+  /**
+   * Where connection statuses read the front door's clients from (the services exist before the
+   * front door starts); until it is called, statuses show no front door.
+   */
+  reportClients(source: (connectionId: string) => FrontDoorClientsView): void;
 }
 
 /**
@@ -180,6 +186,7 @@ export function createCore(deps: {
     },
   });
   revocations = watchRevocations({ db, plane, log: deps.log });
+  const frontDoor = frontDoorCore({ db, serviceTokens, loginGuard, settings, watcher: revocations });
   const services: Services = {
     token: createTokenService({ tokens: serviceTokens }),
     admin: createAdminService({ db, keys, audit }),
@@ -190,6 +197,7 @@ export function createCore(deps: {
       registry,
       dataPlane: plane,
       resetGraceMs: settings.shutdownGraceMs,
+      frontDoorClients: frontDoor.clients,
     }),
     auth: createAuthService({
       db,
@@ -226,26 +234,46 @@ export function createCore(deps: {
     await audit.close();
     await bus.close();
   };
-  const accounts = createFrontDoorAccounts({ db });
-  const watcher = revocations;
-  const frontDoor: FrontDoorCore = {
-    lookup: (name) => accounts.lookup(name),
-    certificate: (cn) => serviceTokens.authenticateCertificate(cn),
-    throttle: loginGuard,
-    failureDelayMs: settings.loginFailureDelayMs,
-    watch: (source) => watcher.watch(source),
-    opened: (a) => watcher.opened(a),
-  };
   return {
     registry,
     dataPlane: plane,
-    frontDoor,
+    frontDoor: frontDoor.core,
     services,
     interceptors,
     audit,
     ready: bus.ready,
     pingRedis: bus.ping,
     close,
+  };
+}
+
+/**
+ * What the PostgreSQL front door signs clients in and re-checks them with, and where connection
+ * statuses read its clients from once it has started (the services are made before it).
+ */
+function frontDoorCore(deps: {
+  db: Db;
+  serviceTokens: ReturnType<typeof createServiceTokens>;
+  loginGuard: LoginGuard;
+  settings: CoreSettings;
+  watcher: ReturnType<typeof watchRevocations>;
+}): { core: FrontDoorCore; clients: FrontDoorClientsSource } {
+  const { serviceTokens, watcher } = deps;
+  const accounts = createFrontDoorAccounts({ db: deps.db });
+  let reported: ((connectionId: string) => FrontDoorClientsView) | undefined;
+  return {
+    core: {
+      lookup: (name) => accounts.lookup(name),
+      certificate: (cn) => serviceTokens.authenticateCertificate(cn),
+      throttle: deps.loginGuard,
+      failureDelayMs: deps.settings.loginFailureDelayMs,
+      watch: (source) => watcher.watch(source),
+      opened: (a) => watcher.opened(a),
+      reportClients: (source) => {
+        reported = source;
+      },
+    },
+    clients: (connectionId) => reported?.(connectionId),
   };
 }
 

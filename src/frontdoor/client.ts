@@ -118,7 +118,7 @@ export class FrontDoorClient {
   #newTracker(): ResponseTracker {
     return new ResponseTracker({
       toClient: (bytes) => this.#toClient(bytes),
-      ready: (status) => this.#onReady(status),
+      ready: (status, seen) => this.#onReady(status, seen),
     });
   }
 
@@ -400,9 +400,10 @@ export class FrontDoorClient {
     this.#toBackend([message("Q", Buffer.from(`${statements.join("; ")}\0`, "utf8"))]);
   }
 
-  #onReady(status: string): void {
+  #onReady(status: string, seen: boolean): void {
     this.#status = status;
-    if (status === "I") {
+    // Berth's own injected statements (the settings replayed on a backend) are not the client's transactions.
+    if (status === "I" && seen) {
       this.transactions++;
       this.#observer.transaction();
     }

@@ -34,8 +34,8 @@ const ASYNC = "ANS"; // NotificationResponse, NoticeResponse, ParameterStatus: m
 export interface ResponseSink {
   /** Bytes for the client. */
   toClient(bytes: Buffer): void;
-  /** A ReadyForQuery arrived with this transaction status. */
-  ready(status: string): void;
+  /** A ReadyForQuery arrived with this transaction status; `seen` unless it answered an injected message. */
+  ready(status: string, seen: boolean): void;
 }
 
 export class ResponseTracker {
@@ -228,6 +228,7 @@ export class ResponseTracker {
       if (!this.#pass) run = at;
       if (this.#held) this.#release(Buffer.concat([this.#header, ...this.#held]));
       const ready = this.#readyStatus;
+      const seen = this.#pass;
       this.#readyStatus = false;
       const due = this.#end();
       if (due.length > 0) {
@@ -236,7 +237,7 @@ export class ResponseTracker {
       }
       if (ready) {
         flush(at);
-        this.sink.ready(this.#status);
+        this.sink.ready(this.#status, seen);
       }
     }
     flush(at);

@@ -4,6 +4,7 @@ import type { Core } from "../core.js";
 import { type FrontDoor, startFrontDoor } from "../frontdoor/front-door.js";
 import type { FrontDoorTls } from "../frontdoor/startup.js";
 import type { Logger } from "../observability/logger.js";
+import type { FrontDoorClientView } from "../services/front-door-clients.js";
 
 /** The front door's TLS, replaceable on SIGHUP like the HTTP port's. */
 export interface FrontDoorEntry {
@@ -61,10 +62,27 @@ export async function startFrontDoorEntry(
     limits: settings,
   });
   fd.watch(() => door.openAccess());
+  fd.reportClients((connectionId) => clientsOf(door, connectionId));
   return {
     door,
     setSecureContext: (options) => {
       tls = tlsOf(options);
     },
   };
+}
+
+/** The door's clients of one connection, as the connection's status shows them. */
+function clientsOf(door: FrontDoor, connectionId: string): FrontDoorClientView[] {
+  return door
+    .clients()
+    .filter((c) => c.connectionId === connectionId)
+    .map((c) => ({
+      username: c.principal.username,
+      principalKind: c.principal.kind,
+      source: c.identity.source,
+      state: c.state,
+      pinned: c.pinned,
+      openedAt: c.openedAt,
+      transactions: c.transactions,
+    }));
 }

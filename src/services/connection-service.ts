@@ -17,6 +17,7 @@ import type { HostHealthSnapshot } from "../pools/health.js";
 import type { PoolStatsSnapshot } from "../pools/pool.js";
 import { ACCESS_LEVEL_NAMES } from "./access-service.js";
 import { principalOf } from "./context.js";
+import { type FrontDoorClientsSource, frontDoorClientsMessage } from "./front-door-clients.js";
 import { connectionToProto, poolStatsMessage, STATUS_NAMES, specFromProto } from "./mapping.js";
 
 export interface ConnectionServiceDeps {
@@ -25,6 +26,8 @@ export interface ConnectionServiceDeps {
   dataPlane?: DataPlane;
   /** How long a reset lets borrowed sessions finish. */
   resetGraceMs?: number;
+  /** The PostgreSQL front door's clients of a connection on this instance (absent: no front door). */
+  frontDoorClients?: FrontDoorClientsSource;
 }
 
 type Target =
@@ -46,12 +49,14 @@ export function createConnectionService({
   registry,
   dataPlane,
   resetGraceMs = 10_000,
+  frontDoorClients,
 }: ConnectionServiceDeps): ServiceImpl<typeof ConnectionService> {
   async function health(principal: Principal, id: string): Promise<ConnectionHealth> {
     const s = await registry.status(principal, id);
     const c = s.connection;
     const pools = dataPlane?.pools.poolsOf(id) ?? [];
     const hosts = dataPlane?.health.hosts(id) ?? [];
+    const clients = frontDoorClients?.(c.id);
     return create(ConnectionHealthSchema, {
       connectionId: c.id,
       status: STATUS_NAMES[overallStatus(hosts, c.status as ConnectionStatusId)],
@@ -66,6 +71,7 @@ export function createConnectionService({
         lastErrorReason: h.lastErrorReason,
         lastLatencyMs: Math.round(h.lastLatencyMs * 1000) / 1000,
       })),
+      ...(clients ? { frontDoor: frontDoorClientsMessage(clients) } : {}),
     });
   }
 

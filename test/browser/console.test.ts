@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { OAuth2Server } from "oauth2-mock-server";
+import pgDriver from "pg";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hasChromium, launchChromium } from "../support/browser.js";
@@ -33,7 +34,8 @@ describe.skipIf(!enabled)("the web console", () => {
     mkdirSync(SHOTS, { recursive: true });
     pg = await startThrowawayPostgres({ password: "console-superuser-pw" });
     await pg.sql(`CREATE ROLE app LOGIN PASSWORD '${APP_PASSWORD}'`);
-    b = await startTestBerth();
+    // With the PostgreSQL front door, whose clients the status page lists.
+    b = await startTestBerth({ BERTH_PG_PORT: "0" });
     const created = await b.api("/api/users", { body: { ...VIEWER, role: "member" } });
     expect(created.status, created.text).toBe(201);
     browser = await launchChromium();
@@ -138,6 +140,45 @@ describe.skipIf(!enabled)("the web console", () => {
     await page.getByText("Acquire wait p95").waitFor({ timeout: 10_000 });
     await page.getByText("Query latency p95").waitFor();
     await shot("journey-connection-status");
+  });
+
+  it("lists the front door's clients on the status page, and says how to connect when there are none", async () => {
+    await page.goto(`${b.url}/#/connections/${connectionId}/status`);
+    const empty = page.getByTestId("fd-empty");
+    await empty.waitFor({ timeout: 10_000 });
+    expect(await empty.locator("code").textContent()).toBe(
+      'psql "host=127.0.0.1 port=<port> dbname=orders user=admin"',
+    );
+    expect(await empty.textContent()).toContain("the port set by BERTH_PG_PORT");
+
+    // A client in a transaction holds a backend: it shows as active, with who and where it is.
+    const client = new pgDriver.Client({
+      host: "127.0.0.1",
+      port: b.berth.pgPort!,
+      user: "admin",
+      password: ADMIN_PASSWORD,
+      database: "orders",
+    });
+    await client.connect();
+    try {
+      await client.query("BEGIN");
+      await client.query("SELECT 1");
+      const table = page.getByRole("table", { name: "Front-door clients" });
+      await table.waitFor({ timeout: 10_000 });
+      expect(await page.getByTestId("fd-active").textContent()).toBe("1");
+      const cells = await table.getByRole("row").nth(1).getByRole("cell").allTextContents();
+      expect(cells.slice(0, 4)).toEqual(["admin", "127.0.0.1", "active", "—"]);
+      expect(cells[5]).toBe("0");
+      await shot("journey-front-door-clients");
+      // Its transaction over, it is idle and has one to its name.
+      await client.query("COMMIT");
+      await expect.poll(() => page.getByTestId("fd-idle").textContent(), { timeout: 10_000 }).toBe("1");
+      expect(await table.getByRole("row").nth(1).getByRole("cell").nth(5).textContent()).toBe("1");
+    } finally {
+      await client.end();
+    }
+    // Gone, the page says how to connect again.
+    await empty.waitFor({ timeout: 10_000 });
   });
 
   it("lines each result column up under its header at 1280 and 390 px, also scrolled sideways", async () => {

@@ -1,6 +1,10 @@
 import { validateSpec } from "../../connections/validation.js";
 import { ValidationError } from "../../errors/berth-error.js";
-import type { GetConnectionStatusResponse, PoolStats } from "../../gen/berth/v1/connection_service_pb.js";
+import type {
+  FrontDoorClients,
+  GetConnectionStatusResponse,
+  PoolStats,
+} from "../../gen/berth/v1/connection_service_pb.js";
 import { ConnectionService } from "../../gen/berth/v1/connection_service_pb.js";
 import { ConnectionSpecSchema } from "../../gen/berth/v1/types_pb.js";
 import { specFromProto } from "../../services/mapping.js";
@@ -46,6 +50,26 @@ function poolToJson(p: PoolStats | undefined) {
   return fields;
 }
 
+/** The front door's clients, or null when the front door is off on this instance. */
+function frontDoorToJson(f: FrontDoorClients | undefined) {
+  if (!f) return null;
+  return {
+    idle: f.idle,
+    waiting: f.waiting,
+    active: f.active,
+    pinned: f.pinned,
+    clients: f.clients.map((c) => ({
+      username: c.username,
+      principalKind: c.principalKind,
+      source: c.source,
+      state: c.state,
+      pinnedWhy: c.pinnedWhy || null,
+      connectedAt: timestampToJson(c.connectedAt),
+      transactions: Number(c.transactions),
+    })),
+  };
+}
+
 function statusToJson(r: GetConnectionStatusResponse) {
   const h = r.health!;
   return {
@@ -63,6 +87,7 @@ function statusToJson(r: GetConnectionStatusResponse) {
       lastErrorReason: x.lastErrorReason || null,
       lastLatencyMs: x.lastLatencyMs,
     })),
+    frontDoor: frontDoorToJson(h.frontDoor),
   };
 }
 

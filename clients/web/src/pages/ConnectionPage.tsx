@@ -2,7 +2,12 @@ import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { useEffect, useState } from "react";
 import { AccessLevel } from "../../../../src/gen/berth/v1/access_service_pb.js";
 import type { ConnectionHealth } from "../../../../src/gen/berth/v1/connection_service_pb.js";
-import type { CheckResult, Connection, User } from "../../../../src/gen/berth/v1/types_pb.js";
+import {
+  type CheckResult,
+  type Connection,
+  Engine,
+  type User,
+} from "../../../../src/gen/berth/v1/types_pb.js";
 import { api } from "../api.js";
 import { Alert } from "../components/Alert.js";
 import { CheckList } from "../components/CheckList.js";
@@ -14,6 +19,7 @@ import { go, href } from "../router.js";
 import { AccessTab } from "./AccessTab.js";
 import { AuditList } from "./Audit.js";
 import { ConnectionForm } from "./ConnectionForm.js";
+import { FrontDoorClientsSection } from "./FrontDoorClients.js";
 import { QueryConsole } from "./QueryConsole.js";
 
 const TABS = ["status", "query", "access", "audit", "settings"] as const;
@@ -102,7 +108,9 @@ export function ConnectionPage({
           </a>
         ))}
       </nav>
-      {current === "status" && <StatusTab connection={connection} canReset={can(AccessLevel.USER)} />}
+      {current === "status" && (
+        <StatusTab connection={connection} canReset={can(AccessLevel.USER)} username={me?.username} />
+      )}
       {current === "query" && <QueryConsole connectionId={id} />}
       {current === "access" && <AccessTab connectionId={id} isGlobalAdmin={isAdmin} />}
       {current === "audit" && <AuditList connectionId={id} />}
@@ -112,7 +120,15 @@ export function ConnectionPage({
 }
 
 /** Live status from WatchConnectionStatus, and the last minutes of latency drawn from its snapshots. */
-function StatusTab({ connection, canReset }: { connection: Connection; canReset: boolean }) {
+function StatusTab({
+  connection,
+  canReset,
+  username,
+}: {
+  connection: Connection;
+  canReset: boolean;
+  username: string | undefined;
+}) {
   const [health, setHealth] = useState<ConnectionHealth | undefined>();
   const [history, setHistory] = useState<{ wait: number; query: number }[]>([]);
   const [error, setError] = useState("");
@@ -244,6 +260,14 @@ function StatusTab({ connection, canReset }: { connection: Connection; canReset:
             </tbody>
           </table>
         </div>
+      )}
+      {/* The front door serves PostgreSQL connections only; its numbers come with the status stream. */}
+      {health && connection.type === Engine.POSTGRESQL && (
+        <FrontDoorClientsSection
+          clients={health.frontDoor}
+          connectionName={connection.name}
+          username={username}
+        />
       )}
       <div className="actions">
         {canReset && (
