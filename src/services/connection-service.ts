@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
+import { atLeast } from "../access/levels.js";
 import type { CheckTarget, ConnectionRegistry } from "../connections/registry.js";
 import type { ConnectionStatusId } from "../connections/settings.js";
 import { UnimplementedError, ValidationError } from "../errors/berth-error.js";
@@ -57,6 +58,8 @@ export function createConnectionService({
     const pools = dataPlane?.pools.poolsOf(id) ?? [];
     const hosts = dataPlane?.health.hosts(id) ?? [];
     const clients = frontDoorClients?.(c.id);
+    // Who is connected, and from where, is for the connection's admins; everyone else sees counts.
+    const listed = clients !== undefined && atLeast(await registry.levelOf(principal, id), "admin");
     return create(ConnectionHealthSchema, {
       connectionId: c.id,
       status: STATUS_NAMES[overallStatus(hosts, c.status as ConnectionStatusId)],
@@ -71,7 +74,7 @@ export function createConnectionService({
         lastErrorReason: h.lastErrorReason,
         lastLatencyMs: Math.round(h.lastLatencyMs * 1000) / 1000,
       })),
-      ...(clients ? { frontDoor: frontDoorClientsMessage(clients) } : {}),
+      ...(clients ? { frontDoor: frontDoorClientsMessage(clients, listed) } : {}),
     });
   }
 

@@ -34,7 +34,7 @@ export const LISTED_FRONT_DOOR_CLIENTS = 100;
 const STATE_ORDER = { active: 0, waiting: 1, idle: 2 } as const;
 
 /** Counts by state, and the clients most worth seeing: those holding or awaiting a backend, oldest first. */
-export function frontDoorClientsMessage(view: FrontDoorClientsView): FrontDoorClients {
+export function frontDoorClientsMessage(view: FrontDoorClientsView, listed = true): FrontDoorClients {
   const counts = { idle: 0, waiting: 0, active: 0, pinned: 0 };
   const all: FrontDoorClientView[] = [];
   for (const c of view) {
@@ -45,7 +45,7 @@ export function frontDoorClientsMessage(view: FrontDoorClientsView): FrontDoorCl
   all.sort((a, b) => STATE_ORDER[a.state] - STATE_ORDER[b.state] || a.openedAt - b.openedAt);
   return create(FrontDoorClientsSchema, {
     ...counts,
-    clients: all.slice(0, LISTED_FRONT_DOOR_CLIENTS).map((c) => ({
+    clients: all.slice(0, listed ? LISTED_FRONT_DOOR_CLIENTS : 0).map((c) => ({
       username: c.username,
       principalKind: c.principalKind,
       source: c.source,

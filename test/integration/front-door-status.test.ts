@@ -167,13 +167,16 @@ describe.skipIf(!hasPostgres)("front-door clients in a connection's status", () 
     });
   });
 
-  it("shows them to whoever may see the connection, and to nobody else", async () => {
+  it("lists who is connected to the connection's admins; others see counts; outsiders nothing", async () => {
+    const admin = await status();
+    expect(admin.body.frontDoor.clients.map((c: ClientJson) => c.username).sort()).toEqual(["admin", "dave"]);
     const viewer = await status(tokens.vera);
     expect(viewer.status, viewer.text).toBe(200);
-    expect(viewer.body.frontDoor.clients.map((c: ClientJson) => c.username).sort()).toEqual([
-      "admin",
-      "dave",
-    ]);
+    expect(viewer.body.frontDoor.idle + viewer.body.frontDoor.active).toBe(2);
+    expect(viewer.body.frontDoor.clients).toEqual([]);
+    expect(viewer.text).not.toContain("dave");
+    const user = await status(tokens.dave);
+    expect(user.body.frontDoor.clients).toEqual([]);
 
     const outsider = await status(tokens.oscar);
     expect(outsider.status).toBe(404);

@@ -51,6 +51,8 @@ export function FrontDoorClientsSection({
           </dl>
           {total === 0 ? (
             <HowToConnect connectionName={connectionName} username={username} />
+          ) : clients.clients.length === 0 ? (
+            <p className="muted">Who is connected, and from where, is shown to the connection's admins.</p>
           ) : (
             <ClientTable clients={clients} total={total} />
           )}
