@@ -58,6 +58,8 @@ const documentV1 = z.object({
     strictEncryption: z.boolean(),
     oracleSid: z.string(),
     allowCleartextPassword: z.boolean(),
+    // Absent in envelopes sealed before the front door had pool modes.
+    frontDoorPoolMode: z.enum(["transaction", "session"]).default("transaction"),
   }),
   pool: z.object({
     maxPoolSize: z.number().int(),

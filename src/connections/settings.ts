@@ -57,13 +57,18 @@ export interface EngineOptions {
    * without TLS. Off: such a server is refused (cleartext_password_refused) and gets nothing.
    */
   readonly allowCleartextPassword: boolean;
+  /** PostgreSQL: the front door pools this connection's clients per transaction, or per session. */
+  readonly frontDoorPoolMode: FrontDoorPoolMode;
 }
+
+export type FrontDoorPoolMode = "transaction" | "session";
 
 export const NO_ENGINE_OPTIONS: EngineOptions = {
   instanceName: "",
   strictEncryption: false,
   oracleSid: "",
   allowCleartextPassword: false,
+  frontDoorPoolMode: "transaction",
 };
 
 /**
@@ -106,6 +111,7 @@ export interface ConnectionSpecInput {
   strictEncryption?: boolean | undefined;
   oracleSid?: string | undefined;
   allowCleartextPassword?: boolean | undefined;
+  frontDoorPoolMode?: string | undefined;
   maxPoolSize?: number | undefined;
   minPoolSize?: number | undefined;
   acquireTimeoutMs?: number | undefined;

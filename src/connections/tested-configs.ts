@@ -18,7 +18,8 @@ export function testedFields(s: ConnectionSettings) {
     caCertificate: s.caCertificate,
     clientCertificate: s.clientCertificate,
     tlsServerName: s.tlsServerName,
-    engineOptions: s.engineOptions,
+    // How the front door pools clients changes nothing a test checks.
+    engineOptions: { ...s.engineOptions, frontDoorPoolMode: undefined },
   };
 }
 

@@ -256,6 +256,11 @@ function engineOptionsOf(input: ConnectionSpecInput, engine: EngineId, bad: Bad)
   if (instanceName && !/^[\p{L}\p{N}_$#-]+$/u.test(instanceName))
     bad("instanceName", "must be an instance name: letters, digits, '_', '$', '#' and '-'");
   const oracleSid = engine === "oracle" ? text(input.oracleSid, "oracleSid", 64, bad, false) : "";
+  const mode = input.frontDoorPoolMode || "transaction";
+  if (mode !== "transaction" && mode !== "session")
+    bad("frontDoorPoolMode", "must be transaction or session");
+  else if (mode === "session" && engine !== "postgresql")
+    bad("frontDoorPoolMode", "applies only to PostgreSQL connections (the front door speaks PostgreSQL)");
   if (oracleSid && !/^[A-Za-z][A-Za-z0-9_$#]*$/.test(oracleSid))
     bad("oracleSid", "must be an Oracle SID: a letter, then letters, digits, '_', '$' and '#'");
   return {
@@ -263,6 +268,7 @@ function engineOptionsOf(input: ConnectionSpecInput, engine: EngineId, bad: Bad)
     strictEncryption: engine === "sqlserver" && input.strictEncryption === true,
     oracleSid,
     allowCleartextPassword: cleartextEngine && input.allowCleartextPassword === true,
+    frontDoorPoolMode: mode === "session" ? "session" : "transaction",
   };
 }
 

@@ -176,5 +176,15 @@ export async function admit(
     return fatal(socket, { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) });
   }
   if (ctx.closing()) return fatal(socket, { code: "57P01", message: SHUTTING_DOWN });
-  return { socket, principal, connection: found, options, serverParameters, early: started.early() };
+  // The connection may ask for session pooling for all its clients; a client may ask for it itself.
+  const mode = (await ctx.deps.pools.pool(found.id)).settings.engineOptions.frontDoorPoolMode;
+  const sessionPooling = options.sessionPooling || mode === "session";
+  return {
+    socket,
+    principal,
+    connection: found,
+    options: { ...options, sessionPooling },
+    serverParameters,
+    early: started.early(),
+  };
 }

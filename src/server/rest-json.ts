@@ -101,6 +101,7 @@ export function connectionToJson(c: Connection) {
     strictEncryption: c.strictEncryption,
     oracleSid: c.oracleSid || null,
     allowCleartextPassword: c.allowCleartextPassword,
+    frontDoorPoolMode: c.frontDoorPoolMode || "transaction",
     maxPoolSize: c.maxPoolSize,
     minPoolSize: c.minPoolSize,
     acquireTimeoutMs: c.acquireTimeoutMs,

@@ -79,6 +79,7 @@ export function specFromProto(spec: ConnectionSpec | undefined): ConnectionSpecI
     strictEncryption: spec.strictEncryption,
     oracleSid: spec.oracleSid,
     allowCleartextPassword: spec.allowCleartextPassword,
+    frontDoorPoolMode: spec.frontDoorPoolMode,
     maxPoolSize: spec.maxPoolSize,
     minPoolSize: spec.minPoolSize,
     acquireTimeoutMs: spec.acquireTimeoutMs,
@@ -96,6 +97,7 @@ function engineOptionsOf(json: string): Partial<EngineOptions> {
     strictEncryption: o.strictEncryption ?? false,
     oracleSid: o.oracleSid ?? "",
     allowCleartextPassword: o.allowCleartextPassword ?? false,
+    frontDoorPoolMode: o.frontDoorPoolMode ?? "transaction",
   };
 }
 

@@ -26,7 +26,13 @@ const paramsFor = (engine: "postgres" | "mariadb", host: string, address?: strin
   credentials: new Credentials(LOCAL[engine].user, "", undefined),
   tls: PLAIN,
   connectTimeoutMs: 4000,
-  engineOptions: { instanceName: "", oracleSid: "", strictEncryption: false, allowCleartextPassword: false },
+  engineOptions: {
+    instanceName: "",
+    oracleSid: "",
+    strictEncryption: false,
+    allowCleartextPassword: false,
+    frontDoorPoolMode: "transaction",
+  },
 });
 
 async function drain(chunks: AsyncIterable<QueryChunk>): Promise<void> {

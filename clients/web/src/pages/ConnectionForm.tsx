@@ -28,6 +28,7 @@ interface FormState {
   oracleSid: string;
   // Not editable here (set through the API); carried so that saving the form keeps it.
   allowCleartextPassword: boolean;
+  frontDoorPoolMode: string;
   maxPoolSize: string;
   minPoolSize: string;
   description: string;
@@ -50,6 +51,7 @@ function initial(c?: Connection): FormState {
     strictEncryption: c?.strictEncryption ?? false,
     oracleSid: c?.oracleSid ?? "",
     allowCleartextPassword: c?.allowCleartextPassword ?? false,
+    frontDoorPoolMode: c?.frontDoorPoolMode || "transaction",
     maxPoolSize: c ? String(c.maxPoolSize) : "",
     minPoolSize: c ? String(c.minPoolSize) : "",
     description: c?.description ?? "",
@@ -75,6 +77,7 @@ function toSpec(f: FormState, editing: boolean): Spec {
     oracleSid: f.type === Engine.ORACLE ? f.oracleSid : "",
     allowCleartextPassword:
       (f.type === Engine.POSTGRESQL || f.type === Engine.MYSQL) && f.allowCleartextPassword,
+    frontDoorPoolMode: f.type === Engine.POSTGRESQL ? f.frontDoorPoolMode : "",
     maxPoolSize: num(f.maxPoolSize),
     minPoolSize: num(f.minPoolSize),
     description: f.description,
@@ -283,6 +286,20 @@ export function ConnectionForm({ existing }: { existing?: Connection }) {
           text("minPoolSize", { inputMode: "numeric", placeholder: "0" }),
         )}
       </div>
+      {f.type === Engine.POSTGRESQL &&
+        field(
+          "frontDoorPoolMode",
+          "Front-door pooling",
+          <select
+            id="f-frontDoorPoolMode"
+            name="frontDoorPoolMode"
+            value={f.frontDoorPoolMode}
+            onChange={(e) => set("frontDoorPoolMode")(e.target.value)}
+          >
+            <option value="transaction">per transaction (default)</option>
+            <option value="session">per session (LISTEN, temp tables, session state)</option>
+          </select>,
+        )}
       {field("description", "Description", text("description"))}
       <Alert message={error} />
       <div className="actions">
