@@ -294,7 +294,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
   takeIdleNow(): PooledSession | undefined {
     if (this.#closed) return undefined;
     const idle = this.#idle[this.#idle.length - 1];
-    if (!idle || !idle.session.healthy || this.#pastLifetime(idle)) return undefined;
+    if (!idle?.session.healthy || this.#pastLifetime(idle)) return undefined;
     if (performance.now() - idle.lastReleasedAt >= VALIDATE_AFTER_IDLE_MS) return undefined;
     this.#idle.pop();
     return this.#lend(idle, performance.now());

@@ -1,7 +1,7 @@
 import type { EventEmitter } from "node:events";
 import { connect as tcpConnect } from "node:net";
-import type pg from "pg";
 import type { Duplex } from "node:stream";
+import type pg from "pg";
 import type {
   DriverSession,
   IsolationLevelId,
