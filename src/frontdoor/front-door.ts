@@ -1,55 +1,17 @@
 import { randomInt, timingSafeEqual } from "node:crypto";
 import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
-import type { Registry } from "prom-client";
-import type { AccessLevel } from "../access/levels.js";
 import type { OpenAccess, RevocationReason } from "../access/revocation-watch.js";
 import { sourceOf } from "../identity/login-throttle.js";
-import type { Principal } from "../identity/principal.js";
-import type { Logger } from "../observability/logger.js";
 import type { Intent, PoolManager } from "../pools/pool-manager.js";
 import { type AdmissionContext, type Admitted, admit, fatal, SHUTTING_DOWN } from "./admission.js";
-import type { AuthenticateDeps } from "./authenticate.js";
+import type { FrontDoorAuditEvent, FrontDoorDeps } from "./deps.js";
+
+export type { FrontDoorAuditEvent, FrontDoorDeps, FrontDoorLimits } from "./deps.js";
+
 import { FrontDoorClient } from "./client.js";
 import { createFrontDoorMetrics } from "./metrics.js";
-import { type FrontDoorTls, ProtocolError } from "./startup.js";
+import { ProtocolError } from "./startup.js";
 import { backendKeyData, parameterStatus, readyForQuery } from "./wire.js";
-
-export interface FrontDoorLimits {
-  /** Clients connected at once, across sources. */
-  readonly maxClients: number;
-  /** Clients from one address (an IPv6 client by its /64). */
-  readonly maxClientsPerSource: number;
-  /** Startup and sign-in must be done within this. */
-  readonly startupTimeoutMs: number;
-}
-
-export interface FrontDoorAuditEvent {
-  readonly action: "frontdoor.open" | "frontdoor.close" | "frontdoor.denied";
-  readonly principal: Principal | undefined;
-  readonly actorName: string;
-  readonly source: string;
-  readonly connectionId: string;
-  readonly outcome: "ok" | "denied" | "failed";
-  readonly reason: string;
-}
-
-export interface FrontDoorDeps {
-  readonly host: string;
-  readonly port: number;
-  readonly tls: () => FrontDoorTls | undefined;
-  readonly pools: PoolManager;
-  findConnection(
-    principal: Principal,
-    nameOrId: string,
-  ): Promise<{ id: string; name: string; type: string; level: AccessLevel } | undefined>;
-  readonly auth: AuthenticateDeps;
-  audit(event: FrontDoorAuditEvent): Promise<void>;
-  /** Told when a client opened: it is re-checked if its access changed while it was signing in. */
-  opened(access: OpenAccess): void;
-  readonly log: Logger;
-  readonly metrics: Registry;
-  readonly limits: FrontDoorLimits;
-}
 
 export interface FrontDoor {
   readonly port: number;
