@@ -175,6 +175,7 @@ export function createCore(deps: {
     onUserChanged: (id) => bus.publish(`tag|user:${id}`),
   });
   auditLeases(plane, audit, deps.log);
+  auditRoles(plane, audit, deps.log);
   const serviceTokens = createServiceTokens({
     db,
     log: deps.log,
@@ -302,6 +303,31 @@ function openAudit(db: Db, keys: KeySet, settings: CoreSettings, log: Logger): A
       : undefined,
     export: openAuditExport(a?.export, onError),
     onError,
+  });
+}
+
+/**
+ * Hosts seen to change role, and hosts fenced, go to the log (with the host) and to the audit log,
+ * where hosts are named by their place in the configuration (hosts are sealed in the store).
+ */
+function auditRoles(plane: DataPlane, audit: AuditLog, log: Logger): void {
+  plane.health.on("role", (id, host, from) => {
+    const where = `${host.server}:${host.port}`;
+    log.info(
+      { connectionId: id, host: where, slot: host.slot, from, to: host.role, timeline: host.timeline },
+      "a host changed role",
+    );
+    const timeline = host.timeline ? ` (timeline ${host.timeline})` : "";
+    const reason = `${host.slot}: ${from} -> ${host.role}${timeline}`;
+    void audit.append(systemEvent("host.role_changed", id, reason)).catch(() => {});
+  });
+  plane.health.on("fenced", (id, host) => {
+    log.error(
+      { connectionId: id, host: `${host.server}:${host.port}`, slot: host.slot, timeline: host.timeline },
+      "a host takes writes although another was promoted past it: fenced, Berth sends it nothing",
+    );
+    const reason = `${host.slot}: takes writes on timeline ${host.timeline}, another host was promoted past it`;
+    void audit.append({ ...systemEvent("host.fenced", id, reason), outcome: "failed" }).catch(() => {});
   });
 }
 

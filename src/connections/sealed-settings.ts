@@ -60,6 +60,8 @@ const documentV1 = z.object({
     allowCleartextPassword: z.boolean(),
     // Absent in envelopes sealed before the front door had pool modes.
     frontDoorPoolMode: z.enum(["transaction", "session"]).default("transaction"),
+    // Absent in envelopes sealed before replica lag was bounded.
+    maxReplicaLagMs: z.number().int().min(0).default(0),
   }),
   pool: z.object({
     maxPoolSize: z.number().int(),

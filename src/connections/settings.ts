@@ -59,6 +59,11 @@ export interface EngineOptions {
   readonly allowCleartextPassword: boolean;
   /** PostgreSQL: the front door pools this connection's clients per transaction, or per session. */
   readonly frontDoorPoolMode: FrontDoorPoolMode;
+  /**
+   * PostgreSQL: a replica whose replay lags more than this gets no reads until it catches up.
+   * 0 = no bound.
+   */
+  readonly maxReplicaLagMs: number;
 }
 
 export type FrontDoorPoolMode = "transaction" | "session";
@@ -69,6 +74,7 @@ export const NO_ENGINE_OPTIONS: EngineOptions = {
   oracleSid: "",
   allowCleartextPassword: false,
   frontDoorPoolMode: "transaction",
+  maxReplicaLagMs: 0,
 };
 
 /**
@@ -112,6 +118,7 @@ export interface ConnectionSpecInput {
   oracleSid?: string | undefined;
   allowCleartextPassword?: boolean | undefined;
   frontDoorPoolMode?: string | undefined;
+  maxReplicaLagMs?: number | undefined;
   maxPoolSize?: number | undefined;
   minPoolSize?: number | undefined;
   acquireTimeoutMs?: number | undefined;

@@ -261,6 +261,7 @@ function engineOptionsOf(input: ConnectionSpecInput, engine: EngineId, bad: Bad)
     bad("frontDoorPoolMode", "must be transaction or session");
   else if (mode === "session" && engine !== "postgresql")
     bad("frontDoorPoolMode", "applies only to PostgreSQL connections (the front door speaks PostgreSQL)");
+  const maxReplicaLagMs = replicaLagOf(input.maxReplicaLagMs, engine, bad);
   if (oracleSid && !/^[A-Za-z][A-Za-z0-9_$#]*$/.test(oracleSid))
     bad("oracleSid", "must be an Oracle SID: a letter, then letters, digits, '_', '$' and '#'");
   return {
@@ -269,7 +270,24 @@ function engineOptionsOf(input: ConnectionSpecInput, engine: EngineId, bad: Bad)
     oracleSid,
     allowCleartextPassword: cleartextEngine && input.allowCleartextPassword === true,
     frontDoorPoolMode: mode === "session" ? "session" : "transaction",
+    maxReplicaLagMs,
   };
+}
+
+/** A day: a replica further behind than that is not one to bound reads by. */
+const MAX_REPLICA_LAG_MS = 86_400_000;
+
+function replicaLagOf(value: number | undefined, engine: EngineId, bad: Bad): number {
+  if (value === undefined || value === 0) return 0;
+  if (!Number.isInteger(value) || value < 0 || value > MAX_REPLICA_LAG_MS) {
+    bad("maxReplicaLagMs", `must be an integer from 0 (no bound) to ${MAX_REPLICA_LAG_MS} milliseconds`);
+    return 0;
+  }
+  if (engine !== "postgresql") {
+    bad("maxReplicaLagMs", "applies only to PostgreSQL connections (where replica lag is measured)");
+    return 0;
+  }
+  return value;
 }
 
 function pem(

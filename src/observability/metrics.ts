@@ -21,7 +21,19 @@ export interface ObservedLeases {
 interface MetricsSources {
   pools: { all(): readonly ObservedPool[] };
   leases: ObservedLeases;
-  health: { snapshot(connectionId: string): { status: string } | undefined };
+  health: {
+    status(connectionId: string): string | undefined;
+    noPrimary(connectionId: string): boolean;
+    hosts(connectionId: string): readonly ObservedHost[];
+  };
+}
+
+/** A host as the health checks last saw it. */
+export interface ObservedHost {
+  readonly slot: string;
+  readonly role: string;
+  readonly fenced: boolean;
+  readonly replicaLagMs: number | undefined;
 }
 
 const HEALTH_VALUE: Record<string, number> = {
@@ -63,12 +75,53 @@ export function createMetrics(deps: MetricsSources) {
     registers: [registry],
     collect() {
       this.reset();
-      for (const pool of deps.pools.all()) {
-        if (pool.role !== "primary") continue;
-        const snap = deps.health.snapshot(pool.connectionId);
-        if (snap) this.set({ connection_id: pool.connectionId }, HEALTH_VALUE[snap.status] ?? -1);
+      for (const id of new Set(deps.pools.all().map((p) => p.connectionId))) {
+        const status = deps.health.status(id);
+        if (status) this.set({ connection_id: id }, HEALTH_VALUE[status] ?? -1);
       }
     },
+  });
+  new Gauge({
+    name: "berth_connection_no_primary",
+    help: "1 while a connection's hosts are observed and none takes writes (writes fail with no_primary)",
+    labelNames: ["connection_id"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const id of new Set(deps.pools.all().map((p) => p.connectionId)))
+        this.set({ connection_id: id }, deps.health.noPrimary(id) ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "berth_host_fenced",
+    help: "1 for a host that takes writes although another was promoted past it (Berth routes nothing to it)",
+    labelNames: ["connection_id", "slot"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const id of new Set(deps.pools.all().map((p) => p.connectionId)))
+        for (const h of deps.health.hosts(id))
+          this.set({ connection_id: id, slot: h.slot }, h.fenced ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "berth_replica_lag_seconds",
+    help: "A replica's replay lag at its last health check (hosts are named by their place in the configuration)",
+    labelNames: ["connection_id", "slot"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const id of new Set(deps.pools.all().map((p) => p.connectionId)))
+        for (const h of deps.health.hosts(id))
+          if (h.role === "replica" && h.replicaLagMs !== undefined)
+            this.set({ connection_id: id, slot: h.slot }, h.replicaLagMs / 1000);
+    },
+  });
+  const roleChanges = new Counter({
+    name: "berth_host_role_changes_total",
+    help: "Hosts seen to change role, by the role they took (primary, replica) or fenced",
+    labelNames: ["connection_id", "to"],
+    registers: [registry],
   });
   new Gauge({
     name: "berth_leases_active",
@@ -126,6 +179,9 @@ export function createMetrics(deps: MetricsSources) {
     },
     observeQuery(connectionId: string, ms: number) {
       queryDuration.observe({ connection_id: connectionId }, ms / 1000);
+    },
+    countRoleChange(connectionId: string, to: string) {
+      roleChanges.inc({ connection_id: connectionId, to });
     },
     countError(kind: string, reason: string) {
       if (kind === "cancelled") cancelled.inc();

@@ -55,15 +55,21 @@ export function createDataPlane(
     },
     drivers: guardDrivers(driverFor, options.targets ?? createTargetPolicy()),
     connectTimeoutMs: options.connectTimeoutMs,
-    onPool: (pool) => {
-      health.watch(pool);
+    onPool: (pool, slot) => {
+      health.watch(pool, slot);
       metrics?.attachPool(pool);
     },
     onRetire: (id) => health.unwatch(id),
     usable: (pool) => health.usable(pool),
     refusal: (pool) => health.refusal(pool),
     onReplicaRefused: (pool, reason) => health.markRefused(pool, reason),
+    roles: health,
+    // Leases and Session streams on a host that lost the primary role end with their transaction.
+    onDemoted: (old) => leases.endAfterTransaction((l) => l.pool === old, "primary_changed"),
   });
+  health.on("demoted", (_id, pool) => pools.demote(pool));
+  health.on("role", (id, host) => metrics?.countRoleChange(id, host.role));
+  health.on("fenced", (id) => metrics?.countRoleChange(id, "fenced"));
   // Whether a READ or a health check found it out: a replica that refuses Berth is reported once.
   health.on("change", (id, host) => {
     if (host.role === "replica" && host.status === "failed" && !mayFallBack(host.lastErrorReason))

@@ -1,18 +1,39 @@
 import { EventEmitter } from "node:events";
 import type { ConnectionStatusId } from "../connections/settings.js";
+import type { ReplicationState } from "../drivers/replication.js";
+import { ENGINES } from "../engines/index.js";
 import type { ConnectionPool } from "./pool.js";
+import { elect, type HostRole, type RoleMemory } from "./roles.js";
 import { NOT_ANSWERING, UNREACHABLE } from "./unreachable.js";
 
+export type { HostRole };
 export { UNREACHABLE };
 
 export interface HostHealthSnapshot {
   server: string;
   port: number;
-  role: "primary" | "replica";
+  /** As the last check that could tell observed it; as configured until one has. */
+  role: HostRole;
+  /** Where the connection's configuration lists it: its `server` (primary) or a replica. */
+  configuredRole: HostRole;
+  /** The host's place in the configuration, as its audit events and metrics name it. */
+  slot: string;
   status: ConnectionStatusId;
   lastCheckedAt: Date | undefined;
   lastErrorReason: string;
   lastLatencyMs: number;
+  /** PostgreSQL's timeline as last observed; 0 unknown. */
+  timeline: number;
+  /** WAL position last observed: the primary's current one, what a replica has replayed; "" unknown. */
+  position: string;
+  /** A replica's replay lag as last observed, ms; undefined for a primary or when unknown. */
+  replicaLagMs: number | undefined;
+  /** Takes writes although another host was promoted past it: Berth gives it nothing. */
+  fenced: boolean;
+  /** When the observed role or the fenced flag last changed. */
+  roleChangedAt: Date | undefined;
+  /** The host the connection's writes go to now. */
+  writer: boolean;
 }
 
 /**
@@ -33,33 +54,66 @@ export function mayFallBack(reason: string): boolean {
   return UNREACHABLE.has(reason) || PASSING.has(reason) || reason === "target_denied";
 }
 
-const keyOf = (pool: ConnectionPool) => `${pool.connectionId}|${pool.role}|${pool.host}`;
+/** A host of a connection, as the health monitor and the pool manager both name it. */
+export const hostKey = (pool: ConnectionPool) => `${pool.connectionId}|${pool.role}|${pool.host}`;
 
 export interface HealthMonitorOptions {
   /** Between checks of a healthy connection. */
   intervalMs: number;
   /** Bound of one check. */
   timeoutMs: number;
-  /** First retry after a failure; doubles up to intervalMs. */
+  /** First retry after a failure; doubles up to intervalMs. Also the least time between urgent checks. */
   minBackoffMs: number;
 }
 
 interface Watched {
   pool: ConnectionPool;
+  /** 0 for the connection's `server`, then its replicas in order. */
+  slot: number;
   snapshot: HostHealthSnapshot;
+  /** The last answer to the replication question (kept while the host is silent, for the status). */
+  replication: ReplicationState | undefined;
+  answering: boolean;
+  /** A check has ended (either way) since the host was watched. */
+  checked: boolean;
   timer: NodeJS.Timeout | undefined;
+  /** performance.now() of the last check's start. */
+  lastStartedAt: number;
   backoffMs: number;
   running: boolean;
 }
 
+/** A connection's observed roles between checks. */
+interface Roles {
+  memory: RoleMemory;
+  writer: string | undefined;
+}
+
+export interface HealthEvents {
+  /** A host's status, role or fenced flag changed (what WatchConnectionStatus streams). */
+  change: [connectionId: string, host: HostHealthSnapshot];
+  /** A host's observed role changed (from the configured one, the first time it is seen). */
+  role: [connectionId: string, host: HostHealthSnapshot, from: HostRole];
+  /** A host takes writes although another was promoted past it (or is the primary): given nothing. */
+  fenced: [connectionId: string, host: HostHealthSnapshot];
+  /** The host writes went to lost that role: its pool is retired, sessions on it end. */
+  demoted: [connectionId: string, pool: ConnectionPool];
+  /** A check ended (for callers waiting for the first). */
+  checked: [connectionId: string];
+}
+
 /**
  * Background checks of every open pool's server: a probe on a session of its own, every intervalMs
- * while healthy, with doubling backoff while not. Emits `change` when a status changes, which is
- * what WatchConnectionStatus streams. A failed check also flushes the pool's idle sessions' chance
- * of being handed out dead: they fail validation on borrow and are replaced.
+ * while healthy, with doubling backoff while not. Each check also asks the host what it is (the
+ * engine's replication question: in recovery or not, timeline, lag), and the connection's roles
+ * are decided again from the answers (roles.ts): which host takes writes, which is fenced. Emits
+ * `change` when a status changes, which is what WatchConnectionStatus streams. A failed check also
+ * flushes the pool's idle sessions' chance of being handed out dead: they fail validation on
+ * borrow and are replaced.
  */
-export class HealthMonitor extends EventEmitter<{ change: [string, HostHealthSnapshot] }> {
+export class HealthMonitor extends EventEmitter<HealthEvents> {
   readonly #watched = new Map<string, Watched>();
+  readonly #roles = new Map<string, Roles>();
   readonly #options: HealthMonitorOptions;
   #closed = false;
 
@@ -68,66 +122,87 @@ export class HealthMonitor extends EventEmitter<{ change: [string, HostHealthSna
     this.#options = options;
   }
 
-  watch(pool: ConnectionPool): void {
-    const previous = this.#watched.get(keyOf(pool));
+  /**
+   * Checks `pool`'s host from now on. A pool that replaces another of the same host (its host lost
+   * the primary role) keeps what was observed of the host.
+   */
+  watch(pool: ConnectionPool, slot = pool.role === "primary" ? 0 : 1): void {
+    const key = hostKey(pool);
+    const previous = this.#watched.get(key);
     if (previous?.timer) clearTimeout(previous.timer);
     const w: Watched = {
       pool,
-      snapshot: {
-        server: pool.settings.server,
-        port: pool.settings.port,
-        role: pool.role,
-        status: "untested",
-        lastCheckedAt: undefined,
-        lastErrorReason: "",
-        lastLatencyMs: 0,
-      },
+      slot,
+      snapshot: previous?.snapshot ?? freshSnapshot(pool, slot),
+      replication: previous?.replication,
+      answering: previous?.answering ?? false,
+      checked: previous?.checked ?? false,
       timer: undefined,
+      lastStartedAt: 0,
       backoffMs: this.#options.minBackoffMs,
       running: false,
     };
-    this.#watched.set(keyOf(pool), w);
+    this.#watched.set(key, w);
     // A failed session open is news: a host that cannot be reached (or does not answer) is shown
     // unavailable at once, with why, rather than a check later; and a check runs now to confirm.
     pool.on("createFailed", (failure) => {
-      if (this.#watched.get(keyOf(pool)) !== w) return;
+      if (this.#watched.get(key) !== w) return;
       const reason = String(failure.details.reason ?? "");
       if (UNREACHABLE.has(reason)) this.#mark(w, "unavailable", reason);
       if (!w.running) this.#schedule(w, 0);
     });
     // A session opened while the host was marked down: it may be back; check now, not after the backoff.
     pool.on("created", () => {
-      if (this.#watched.get(keyOf(pool)) !== w || w.running) return;
+      if (this.#watched.get(key) !== w || w.running) return;
       if (w.snapshot.status === "unavailable" || w.snapshot.status === "failed") this.#schedule(w, 0);
     });
     this.#schedule(w, 0);
   }
 
-  /** Stops checking every host of a connection. */
+  /** Stops checking every host of a connection, and forgets its roles (its hosts may have changed). */
   unwatch(connectionId: string): void {
     for (const [key, w] of this.#watched) {
       if (w.pool.connectionId !== connectionId) continue;
       if (w.timer) clearTimeout(w.timer);
       this.#watched.delete(key);
     }
+    this.#roles.delete(connectionId);
+    this.emit("checked", connectionId);
   }
 
-  /** The primary's health. */
-  snapshot(connectionId: string): HostHealthSnapshot | undefined {
-    return this.hosts(connectionId).find((h) => h.role === "primary");
-  }
-
-  /** Every host of a connection with an open pool: the primary first, then its replicas. */
+  /** Every host of a connection with an open pool: the one taking writes first, then in configuration order. */
   hosts(connectionId: string): HostHealthSnapshot[] {
-    return [...this.#watched.values()]
-      .filter((w) => w.pool.connectionId === connectionId)
-      .map((w) => w.snapshot)
-      .sort((a, b) => (a.role === b.role ? 0 : a.role === "primary" ? -1 : 1));
+    return this.#of(connectionId)
+      .sort((a, b) => Number(b.snapshot.writer) - Number(a.snapshot.writer) || a.slot - b.slot)
+      .map((w) => w.snapshot);
+  }
+
+  /**
+   * The connection's health from its hosts' checks; undefined before any check. With roles
+   * observed, no host taking writes is `degraded` while another serves reads.
+   */
+  status(connectionId: string): ConnectionStatusId | undefined {
+    const checked = this.#of(connectionId).filter((w) => w.snapshot.status !== "untested");
+    if (checked.length === 0) return undefined;
+    const down = checked.filter((w) => w.snapshot.status === "unavailable" || w.snapshot.status === "failed");
+    const main = this.observed(connectionId)
+      ? (checked.find((w) => w.snapshot.writer) ?? checked.find((w) => w.slot === 0) ?? checked[0]!)
+      : (checked.find((w) => w.slot === 0) ?? checked[0]!);
+    const writerless = this.noPrimary(connectionId);
+    const fenced = checked.some((w) => w.snapshot.fenced);
+    if (down.length === 0 && !writerless && !fenced) return main.snapshot.status;
+    return down.length < checked.length ? "degraded" : main.snapshot.status;
+  }
+
+  /** Roles are observed and no host takes writes: writes fail with no_primary. */
+  noPrimary(connectionId: string): boolean {
+    const ws = this.#of(connectionId);
+    return ws.length > 1 && ws.some((w) => w.replication) && !ws.some((w) => w.snapshot.writer);
   }
 
   /** Whether a pool's host may be given work: not known to be down (untested counts as usable). */
   usable(pool: ConnectionPool): boolean {
-    const status = this.#watched.get(keyOf(pool))?.snapshot.status;
+    const status = this.#watched.get(hostKey(pool))?.snapshot.status;
     return status !== "unavailable" && status !== "failed";
   }
 
@@ -136,7 +211,7 @@ export class HealthMonitor extends EventEmitter<{ change: [string, HostHealthSna
    * (see mayFallBack); undefined while it serves or is merely unreachable.
    */
   refusal(pool: ConnectionPool): string | undefined {
-    const snapshot = this.#watched.get(keyOf(pool))?.snapshot;
+    const snapshot = this.#watched.get(hostKey(pool))?.snapshot;
     return snapshot?.status === "failed" && !mayFallBack(snapshot.lastErrorReason)
       ? snapshot.lastErrorReason
       : undefined;
@@ -144,17 +219,82 @@ export class HealthMonitor extends EventEmitter<{ change: [string, HostHealthSna
 
   /** A session open to the host was refused (`reason`): shown in the status now, re-checked later. */
   markRefused(pool: ConnectionPool, reason: string): void {
-    const w = this.#watched.get(keyOf(pool));
+    const w = this.#watched.get(hostKey(pool));
     if (!w || w.pool !== pool) return;
     this.#mark(w, "failed", reason);
     if (!w.running) this.#schedule(w, w.backoffMs);
   }
 
+  /** Whether any host of the connection has answered the replication question: roles are observed. */
+  observed(connectionId: string): boolean {
+    return this.#of(connectionId).some((w) => w.replication !== undefined);
+  }
+
+  /** Whether writes go to this host now (roles observed). */
+  isWriter(pool: ConnectionPool): boolean {
+    const w = this.#watched.get(hostKey(pool));
+    return w?.pool === pool && w.snapshot.writer;
+  }
+
+  /**
+   * Whether the host may serve reads as a replica: it answered as one, is not fenced, and lags no
+   * more than `maxLagMs` (0: any lag; an unknown lag counts as too much when there is a bound).
+   */
+  readable(pool: ConnectionPool, maxLagMs: number): boolean {
+    const w = this.#watched.get(hostKey(pool));
+    if (!w || w.pool !== pool || w.snapshot.fenced) return false;
+    if (!w.replication) return pool.role === "replica";
+    if (!w.replication.standby) return false;
+    const lag = w.snapshot.replicaLagMs;
+    return maxLagMs === 0 || (lag !== undefined && lag <= maxLagMs);
+  }
+
+  /**
+   * Resolves once the connection's first checks have said which host takes writes — or every host
+   * has been checked, or `until` (a performance.now() time) came — so that the first writes after
+   * a start do not go to a host by its configured role before anyone asked it.
+   */
+  async settle(connectionId: string, until: number): Promise<void> {
+    const settled = () => {
+      const ws = this.#of(connectionId);
+      return ws.some((w) => w.snapshot.writer) || ws.every((w) => w.checked || !observable(w.pool));
+    };
+    while (!settled() && performance.now() < until && !this.#closed) {
+      await new Promise<void>((resolve) => {
+        const done = (id: string) => {
+          if (id !== connectionId) return;
+          clearTimeout(timer);
+          this.off("checked", done);
+          resolve();
+        };
+        const timer = setTimeout(() => done(connectionId), Math.max(0, until - performance.now()));
+        this.on("checked", done);
+      });
+    }
+  }
+
+  /**
+   * Something suggests the roles moved (a write found no primary, or a host said it is read-only):
+   * checks every host of the connection now, except those checked less than minBackoffMs ago.
+   */
+  checkSoon(connectionId: string): void {
+    const now = performance.now();
+    for (const w of this.#of(connectionId)) {
+      if (!w.running && now - w.lastStartedAt >= this.#options.minBackoffMs) this.#schedule(w, 0);
+    }
+  }
+
+  #of(connectionId: string): Watched[] {
+    return [...this.#watched.values()].filter((w) => w.pool.connectionId === connectionId);
+  }
+
   #mark(w: Watched, status: "failed" | "unavailable", reason: string): void {
     const before = w.snapshot;
+    w.answering = false;
     w.snapshot = { ...before, status, lastCheckedAt: new Date(), lastErrorReason: reason };
     if (before.status !== status || before.lastErrorReason !== reason)
       this.emit("change", w.pool.connectionId, w.snapshot);
+    this.#decide(w.pool.connectionId);
   }
 
   #schedule(w: Watched, delayMs: number): void {
@@ -165,23 +305,28 @@ export class HealthMonitor extends EventEmitter<{ change: [string, HostHealthSna
   }
 
   async #check(w: Watched): Promise<void> {
-    if (this.#closed || this.#watched.get(keyOf(w.pool)) !== w || w.running) return;
+    if (this.#closed || this.#watched.get(hostKey(w.pool)) !== w || w.running) return;
     w.running = true;
+    w.lastStartedAt = performance.now();
     const before = w.snapshot.status;
     try {
-      const latency = await w.pool.probe(this.#options.timeoutMs);
+      const { latency, replication } = await probeRoles(w.pool, this.#options.timeoutMs);
+      w.answering = true;
+      if (replication) w.replication = replication;
       w.snapshot = {
         ...w.snapshot,
         status: "healthy",
         lastCheckedAt: new Date(),
         lastErrorReason: "",
         lastLatencyMs: latency,
+        ...(replication ? replicationFields(replication) : {}),
       };
       w.backoffMs = this.#options.minBackoffMs;
     } catch (err) {
       const described = w.pool.driver.describeError(err).reason;
       // The probe's connect (or ping) got no answer in time: the host is there but silent.
       const reason = described === "timeout" ? NOT_ANSWERING : described;
+      w.answering = false;
       w.snapshot = {
         ...w.snapshot,
         status: UNREACHABLE.has(reason) ? "unavailable" : "failed",
@@ -190,8 +335,12 @@ export class HealthMonitor extends EventEmitter<{ change: [string, HostHealthSna
       };
     } finally {
       w.running = false;
+      w.checked = true;
     }
+    if (this.#watched.get(hostKey(w.pool)) !== w) return;
     if (w.snapshot.status !== before) this.emit("change", w.pool.connectionId, w.snapshot);
+    this.#decide(w.pool.connectionId);
+    this.emit("checked", w.pool.connectionId);
     if (w.snapshot.status === "healthy") {
       this.#schedule(w, this.#options.intervalMs);
     } else {
@@ -200,9 +349,109 @@ export class HealthMonitor extends EventEmitter<{ change: [string, HostHealthSna
     }
   }
 
+  /** Decides the connection's roles again from its hosts' last answers, and tells what changed. */
+  #decide(connectionId: string): void {
+    const ws = this.#of(connectionId);
+    if (!ws.some((w) => w.replication)) return;
+    let roles = this.#roles.get(connectionId);
+    if (!roles) {
+      roles = { memory: { maxTimeline: 0, incumbent: undefined }, writer: undefined };
+      this.#roles.set(connectionId, roles);
+    }
+    const views = ws.map((w) => ({
+      key: hostKey(w.pool),
+      slot: w.slot,
+      replication: w.replication,
+      answering: w.answering,
+      fenced: w.snapshot.fenced,
+    }));
+    const election = elect(views, roles.memory);
+    const incumbent = roles.memory.incumbent;
+    roles.memory.maxTimeline = election.maxTimeline;
+    roles.writer = election.writer;
+    // The incumbent keeps its claim while silent; once it answers as anything but the writer, it lost it.
+    if (election.writer) roles.memory.incumbent = election.writer;
+    else if (ws.find((w) => hostKey(w.pool) === incumbent)?.answering) roles.memory.incumbent = undefined;
+    for (const w of ws)
+      this.#apply(w, election.writer === hostKey(w.pool), election.fenced.has(hostKey(w.pool)));
+    const lost = incumbent !== undefined && incumbent !== roles.memory.incumbent;
+    // A connection of one host routes by configuration: there is no other host to move writes to.
+    const demoted = lost && ws.length > 1 ? ws.find((w) => hostKey(w.pool) === incumbent) : undefined;
+    if (demoted) this.emit("demoted", connectionId, demoted.pool);
+  }
+
+  /** A host's share of an election: its role, writer and fenced flags, and the events they make. */
+  #apply(w: Watched, writer: boolean, fenced: boolean): void {
+    const before = w.snapshot;
+    const role: HostRole = w.replication ? (w.replication.standby ? "replica" : "primary") : before.role;
+    if (before.role === role && before.fenced === fenced && before.writer === writer) return;
+    const moved = before.role !== role || before.fenced !== fenced;
+    w.snapshot = { ...before, role, fenced, writer, ...(moved ? { roleChangedAt: new Date() } : {}) };
+    const id = w.pool.connectionId;
+    if (before.role !== role) this.emit("role", id, w.snapshot, before.role);
+    if (fenced && !before.fenced) this.emit("fenced", id, w.snapshot);
+    this.emit("change", id, w.snapshot);
+  }
+
   close(): void {
     this.#closed = true;
     for (const w of this.#watched.values()) if (w.timer) clearTimeout(w.timer);
     this.#watched.clear();
   }
+}
+
+function freshSnapshot(pool: ConnectionPool, slot: number): HostHealthSnapshot {
+  return {
+    server: pool.settings.server,
+    port: pool.settings.port,
+    role: pool.role,
+    configuredRole: pool.role,
+    slot: slot === 0 ? "server" : `replicas[${slot - 1}]`,
+    status: "untested",
+    lastCheckedAt: undefined,
+    lastErrorReason: "",
+    lastLatencyMs: 0,
+    timeline: 0,
+    position: "",
+    replicaLagMs: undefined,
+    fenced: false,
+    roleChangedAt: undefined,
+    writer: false,
+  };
+}
+
+function replicationFields(r: ReplicationState) {
+  return { timeline: r.timeline, position: r.position, replicaLagMs: r.standby ? r.lagMs : undefined };
+}
+
+/** Whether the engine's hosts are asked what they are. */
+function observable(pool: ConnectionPool): boolean {
+  return ENGINES[pool.settings.type]?.replication !== undefined;
+}
+
+/**
+ * One check: a probe that asks the engine's replication question where there is one. A host that
+ * cannot answer it (a statement error, not a lost connection: old version, a function revoked)
+ * is pinged instead and keeps the role it was saved with.
+ */
+async function probeRoles(
+  pool: ConnectionPool,
+  timeoutMs: number,
+): Promise<{ latency: number; replication: ReplicationState | undefined }> {
+  const observe = ENGINES[pool.settings.type]?.replication;
+  let replication: ReplicationState | undefined;
+  const latency = await pool.probe(
+    timeoutMs,
+    observe
+      ? async (session) => {
+          try {
+            replication = await observe(session);
+          } catch (err) {
+            if (pool.driver.isConnectionError(err) || !session.healthy) throw err;
+            await session.ping();
+          }
+        }
+      : undefined,
+  );
+  return { latency, replication };
 }

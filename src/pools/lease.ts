@@ -10,6 +10,7 @@ import {
 } from "../errors/berth-error.js";
 import type { Principal } from "../identity/principal.js";
 import type { ConnectionPool, PooledSession } from "./pool.js";
+import { unacknowledged } from "./roles.js";
 import { runStatement, type StatementInput, type StatementOptions } from "./statement.js";
 
 /** Why a lease ended, as a closed set for metrics and audit. */
@@ -21,6 +22,7 @@ export type LeaseEndReason =
   | "connection_lost"
   | "revoked"
   | "session_ended"
+  | "primary_changed"
   | "shutdown";
 
 /** A lease asked for by AcquireLease, or the one a Session stream holds for its whole life. */
@@ -37,6 +39,8 @@ export interface LeaseInit {
   now: () => number;
   /** Epoch ms after which the lease ends whatever the caller does. */
   endsAt: number;
+  /** Told when a lease marked to end after its transaction (endAfterTransaction) may end now. */
+  onSettled?: (lease: Lease) => void;
 }
 
 /**
@@ -62,6 +66,9 @@ export class Lease {
   #busy = 0;
   #inTransaction = false;
   #endReason: LeaseEndReason | undefined;
+  /** Set when its host lost the primary role: the lease ends once no transaction is open on it. */
+  #endAfter: LeaseEndReason | undefined;
+  readonly #onSettled: ((lease: Lease) => void) | undefined;
 
   constructor(init: LeaseInit) {
     this.id = init.id;
@@ -73,6 +80,7 @@ export class Lease {
     this.idleTtlMs = init.idleTtlMs;
     this.endsAt = init.endsAt;
     this.#now = init.now;
+    this.#onSettled = init.onSettled;
     this.expiresAt = Math.min(init.now() + init.idleTtlMs, init.endsAt);
   }
 
@@ -91,6 +99,25 @@ export class Lease {
   get endReason(): LeaseEndReason | undefined {
     return this.#endReason;
   }
+  /** Why the lease is to end after its transaction, if it is (see endAfterTransaction). */
+  get endAfter(): LeaseEndReason | undefined {
+    return this.#endAfter;
+  }
+  /** Whether nothing runs on the lease and no transaction is open: it may end without cutting anything short. */
+  get settled(): boolean {
+    return this.#busy === 0 && !this.#inTransaction;
+  }
+
+  /**
+   * The lease's host lost the primary role: the lease ends once its current transaction does (at
+   * once when none is open). Until then nothing on it is acknowledged as written there: a COMMIT
+   * rolls back instead and fails, and a statement outside a transaction fails at its completion
+   * (its outcome is unknown to the caller, and the host's writes are no longer the connection's).
+   */
+  endAfterTransaction(reason: LeaseEndReason): void {
+    this.#endAfter ??= reason;
+  }
+
   /** Aborted when the lease ends. */
   get signal(): AbortSignal {
     return this.#stop.signal;
@@ -110,7 +137,10 @@ export class Lease {
         ...options,
         signal,
       })) {
-        if (chunk.completion) this.pool.recordQuery(chunk.durationMs ?? 0);
+        if (chunk.completion) {
+          this.pool.recordQuery(chunk.durationMs ?? 0);
+          if (this.#endAfter && !this.#inTransaction) throw unacknowledged();
+        }
         yield chunk;
       }
     } catch (err) {
@@ -133,6 +163,13 @@ export class Lease {
   async finish(action: "commit" | "rollback"): Promise<void> {
     await this.#use(async () => {
       this.#inTransaction = false;
+      if (action === "commit" && this.#endAfter) {
+        await this.pooled.session.rollback();
+        throw new UnavailableError(
+          "The primary moved to another host during this transaction: it was rolled back, not committed on the old primary. Open a new lease and run it again",
+          { reason: "primary_changed" },
+        );
+      }
       await (action === "commit" ? this.pooled.session.commit() : this.pooled.session.rollback());
     });
   }
@@ -174,6 +211,11 @@ export class Lease {
         return new UnavailableError("The database connection of this lease was lost", {
           reason: "connection_lost",
         });
+      case "primary_changed":
+        return new UnavailableError(
+          "The lease's host is no longer the primary; the lease was ended after its transaction. Open a new one",
+          { reason: "primary_changed" },
+        );
       default:
         return new NotFoundError("lease", this.id);
     }
@@ -196,6 +238,7 @@ export class Lease {
       this.#busy--;
       this.touch();
       done();
+      if (this.#endAfter && this.settled) this.#onSettled?.(this);
     };
   }
 

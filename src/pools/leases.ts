@@ -79,6 +79,9 @@ export class LeaseManager extends EventEmitter<LeaseEvents> {
       idleTtlMs: ttl,
       now: this.#now,
       endsAt: now + this.#maxLifetimeMs,
+      onSettled: (l) => {
+        if (l.endAfter) this.#endQuietly(l, l.endAfter);
+      },
     });
     try {
       await this.#guard?.(lease);
@@ -118,6 +121,9 @@ export class LeaseManager extends EventEmitter<LeaseEvents> {
   async *run(lease: Lease, statement: StatementInput, options: StatementOptions) {
     try {
       yield* lease.run(statement, options);
+    } catch (err) {
+      this.#pools.noteFailure(lease.pool, err);
+      throw err;
     } finally {
       if (!lease.pooled.session.healthy) this.#endQuietly(lease, "connection_lost");
     }
@@ -146,6 +152,19 @@ export class LeaseManager extends EventEmitter<LeaseEvents> {
   async endWhere(predicate: (lease: Lease) => boolean, reason: LeaseEndReason): Promise<number> {
     const chosen = [...this.#leases.values()].filter(predicate);
     await Promise.all(chosen.map((l) => this.end(l, reason)));
+    return chosen.length;
+  }
+
+  /**
+   * Ends the leases the predicate selects once their current transaction ends — at once for those
+   * with none open and nothing running (a host that lost the primary role). Returns how many.
+   */
+  endAfterTransaction(predicate: (lease: Lease) => boolean, reason: LeaseEndReason): number {
+    const chosen = [...this.#leases.values()].filter(predicate);
+    for (const lease of chosen) {
+      lease.endAfterTransaction(reason);
+      if (lease.settled) this.#endQuietly(lease, reason);
+    }
     return chosen.length;
   }
 

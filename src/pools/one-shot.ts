@@ -1,5 +1,6 @@
 import type { QueryChunk } from "../drivers/driver.js";
 import type { Intent, PoolManager } from "./pool-manager.js";
+import { unacknowledged } from "./roles.js";
 import { runStatement, type StatementInput, type StatementOptions } from "./statement.js";
 
 /**
@@ -16,9 +17,16 @@ export async function* runOnce(
   const { pool, pooled } = await pools.acquire(connectionId, intent);
   try {
     for await (const chunk of runStatement(pooled, pool.driver, statement, options)) {
-      if (chunk.completion) pool.recordQuery(chunk.durationMs ?? 0);
+      if (chunk.completion) {
+        pool.recordQuery(chunk.durationMs ?? 0);
+        // Its host lost the primary role while it ran: what it wrote there is not the connection's.
+        if (intent === "write" && pools.demoted(pool)) throw unacknowledged();
+      }
       yield chunk;
     }
+  } catch (err) {
+    pools.noteFailure(pool, err);
+    throw err;
   } finally {
     // Reset even after one statement: a SET in it must not reach the next borrower. The caller
     // does not wait for it: its result is complete, and the session returns to the pool only

@@ -13,8 +13,11 @@ export interface PoolManagerDeps {
   load(connectionId: string): Promise<{ settings: ConnectionSettings; credentials: Credentials }>;
   drivers(engine: EngineId): Driver | undefined;
   connectTimeoutMs: number;
-  /** Told about every new pool (one per host), to attach metrics and health checks. */
-  onPool?(pool: ConnectionPool): void;
+  /**
+   * Told about every new pool (one per host; `slot` 0 is the connection's `server`, then its
+   * replicas in order), to attach metrics and health checks.
+   */
+  onPool?(pool: ConnectionPool, slot: number): void;
   /** Told when a connection's pools are retired. */
   onRetire?(connectionId: string): void;
   /** Whether a host may be given work now; absent: every host may. */
@@ -23,42 +26,75 @@ export interface PoolManagerDeps {
   refusal?(pool: ConnectionPool): string | undefined;
   /** A replica refused a session for such a reason: show it in the status, log and audit it. */
   onReplicaRefused?(pool: ConnectionPool, reason: string): void;
+  /** The hosts' observed roles (health checks); absent: every host keeps its configured role. */
+  roles?: RoleSource;
+  /** A host lost the primary role and its pool was replaced: end what holds its sessions. */
+  onDemoted?(old: ConnectionPool): void;
 }
 
-/** A connection's pools: the primary's, and one per read replica. */
-interface PoolGroup {
-  primary: ConnectionPool;
-  replicas: ConnectionPool[];
-  /** Round-robin position over the replicas. */
-  next: number;
+/** What routing needs of the observed roles (HealthMonitor fits it). */
+export interface RoleSource {
+  /** Whether any host of the connection answered what it is; false: route by configuration. */
+  observed(connectionId: string): boolean;
+  /** Whether writes go to this host now. */
+  isWriter(pool: ConnectionPool): boolean;
+  /** Whether the host may serve reads as a replica, lagging at most maxLagMs (0: any lag). */
+  readable(pool: ConnectionPool, maxLagMs: number): boolean;
+  /** Resolves once the first checks have told who takes writes, or at `until` (performance.now()). */
+  settle(connectionId: string, until: number): Promise<void>;
+  /** Something suggests the roles moved: check the connection's hosts now (rate-limited). */
+  checkSoon(connectionId: string): void;
 }
 
 /**
- * Pools per connection, created on first use: one for the primary and one per read replica, all
- * with the connection's pool settings and credentials. Writes (and anything that does not say it
- * only reads) go to the primary. Reads are spread over the replicas round-robin, skipping a
- * replica that cannot be reached, and fall back to the primary when no replica can serve — so
- * losing a replica costs no call. A replica that is reached but refuses Berth (sign-in refused,
- * certificate not verified) is not routed around: the host may no longer be the replica it was
- * saved as, and a READ quietly served elsewhere would hide it. The READ fails with the replica's
- * error, and the replica is reported (status, log, audit) until a health check passes again.
+ * A connection's pools, one per configured host: its `server` first, then its replicas. Which
+ * host is the primary is observed, not configured: the pool in any slot may be the one writes go
+ * to. A pool whose host loses the primary role is replaced by a fresh one for that host.
+ */
+interface PoolGroup {
+  hosts: ConnectionPool[];
+  /** Opens a pool for the host in `slot` (a replacement keeps the settings and credentials). */
+  open(slot: number): ConnectionPool;
+  /** Rotates where a read starts among equally loaded replicas. */
+  next: number;
+}
+
+/** SQLSTATE 25006 and MySQL's 1290 / 1836: the host refused a write because it is read-only. */
+const READ_ONLY_CODES: ReadonlySet<string> = new Set(["25006", "1290", "1836"]);
+
+/**
+ * Pools per connection, created on first use: one per configured host, all with the connection's
+ * pool settings and credentials. Writes (and anything that does not say it only reads) go to the
+ * host that is primary — observed by the health checks, whichever slot of the configuration it is
+ * in; with none, they fail at once with `no_primary` rather than each waiting out a timeout. Reads
+ * go to the replica with the fewest outstanding requests among those that answer as replicas, are
+ * not fenced and lag no more than the connection's maxReplicaLagMs, skipping a replica that cannot
+ * be reached, and fall back to the primary when no replica can serve — so losing a replica costs
+ * no call. A replica that is reached but refuses Berth (sign-in refused, certificate not verified)
+ * is not routed around: the host may no longer be the replica it was saved as, and a READ quietly
+ * served elsewhere would hide it. The READ fails with the replica's error, and the replica is
+ * reported (status, log, audit) until a health check passes again. A connection with one host, or
+ * whose engine's roles are not observed, routes by its configuration as before.
  *
  * A change to a connection retires its pools: new acquisitions go to fresh pools (new settings,
- * new credentials) while sessions in use finish on the old ones, which then close.
+ * new credentials) while sessions in use finish on the old ones, which then close. A host that
+ * loses the primary role has its pool retired the same way and replaced (demote()).
  */
 export class PoolManager {
   readonly #deps: PoolManagerDeps;
   readonly #building = new Map<string, Promise<PoolGroup>>();
   readonly #groups = new Map<string, PoolGroup>();
+  /** Pools whose host lost the primary role: nothing they finish for a writer is acknowledged. */
+  readonly #demoted = new WeakSet<ConnectionPool>();
   #closed = false;
 
   constructor(deps: PoolManagerDeps) {
     this.#deps = deps;
   }
 
-  /** The connection's primary pool (created on first use). */
+  /** The pool of the connection's configured `server` (created on first use): its settings are the connection's. */
   async pool(connectionId: string): Promise<ConnectionPool> {
-    return (await this.#group(connectionId)).primary;
+    return (await this.#group(connectionId)).hosts[0]!;
   }
 
   #group(connectionId: string): Promise<PoolGroup> {
@@ -78,23 +114,25 @@ export class PoolManager {
     const { settings, credentials } = await this.#deps.load(connectionId);
     const driver = this.#deps.drivers(settings.type);
     if (!driver) throw new UnimplementedError(`Pooling ${ENGINES[settings.type].label} connections`);
-    const open = (role: "primary" | "replica", s: ConnectionSettings) => {
+    const hostSettings = (slot: number): ConnectionSettings => {
+      const r = settings.replicas[slot - 1];
+      return r ? { ...settings, server: r.server, port: r.port, replicas: [] } : settings;
+    };
+    const open = (slot: number) => {
       const pool = new ConnectionPool({
         connectionId,
-        role,
-        settings: s,
+        role: slot === 0 ? "primary" : "replica",
+        settings: hostSettings(slot),
         credentials,
         driver,
         connectTimeoutMs: this.#deps.connectTimeoutMs,
       });
-      this.#deps.onPool?.(pool);
+      this.#deps.onPool?.(pool, slot);
       return pool;
     };
     const group: PoolGroup = {
-      primary: open("primary", settings),
-      replicas: settings.replicas.map((r) =>
-        open("replica", { ...settings, server: r.server, port: r.port, replicas: [] }),
-      ),
+      hosts: [open(0), ...settings.replicas.map((_, i) => open(i + 1))],
+      open,
       next: 0,
     };
     this.#groups.set(connectionId, group);
@@ -103,9 +141,9 @@ export class PoolManager {
 
   /**
    * A session from the connection's current pools, by intent. If the pools are retired while the
-   * caller waits (credentials or settings changed), the caller moves to their successors instead
-   * of failing: a credential rotation must not cost a single call. However many hosts and pools
-   * it tries, the call ends within the connection's acquireTimeoutMs.
+   * caller waits (credentials or settings changed, or the primary moved), the caller moves to their
+   * successors instead of failing: a credential rotation must not cost a single call. However many
+   * hosts and pools it tries, the call ends within the connection's acquireTimeoutMs.
    */
   async acquire(
     connectionId: string,
@@ -135,11 +173,13 @@ export class PoolManager {
     let until: number | undefined;
     for (let attempt = 1; ; attempt++) {
       const group = await this.#group(connectionId);
-      until ??= performance.now() + group.primary.settings.pool.acquireTimeoutMs;
+      until ??= performance.now() + group.hosts[0]!.settings.pool.acquireTimeoutMs;
       try {
-        return intent === "read" && group.replicas.length > 0
-          ? await this.#acquireForRead(group, until)
-          : { pool: group.primary, pooled: await group.primary.acquire(until) };
+        if (group.hosts.length === 1)
+          return { pool: group.hosts[0]!, pooled: await group.hosts[0]!.acquire(until) };
+        if (intent === "read") return await this.#acquireForRead(connectionId, group, until);
+        const writer = await this.#writer(connectionId, group, until);
+        return { pool: writer, pooled: await writer.acquire(until) };
       } catch (err) {
         const retired = err instanceof BerthError && err.details.reason === "pool_retired";
         if (!retired || attempt >= 3) throw err;
@@ -147,17 +187,30 @@ export class PoolManager {
     }
   }
 
-  /** Replicas in turn, those known to be down skipped; a replica that cannot serve hands on; then the primary. */
+  /** The pool writes go to now; no_primary when no host is one. */
+  async #writer(connectionId: string, group: PoolGroup, until: number): Promise<ConnectionPool> {
+    const roles = this.#deps.roles;
+    if (!roles) return group.hosts[0]!;
+    await roles.settle(connectionId, until);
+    if (!roles.observed(connectionId)) return group.hosts[0]!;
+    const writer = group.hosts.find((p) => roles.isWriter(p));
+    if (writer) return writer;
+    roles.checkSoon(connectionId);
+    throw noPrimary(group);
+  }
+
+  /**
+   * Replicas by fewest outstanding requests (ties rotate), those known to be down, fenced or
+   * lagging skipped; a replica that cannot serve hands on; then the primary.
+   */
   async #acquireForRead(
+    connectionId: string,
     group: PoolGroup,
     until: number,
   ): Promise<{ pool: ConnectionPool; pooled: PooledSession }> {
-    const n = group.replicas.length;
     let passed: BerthError | undefined;
-    const start = group.next++ % n;
     const usable = this.#deps.usable ?? (() => true);
-    for (let i = 0; i < n; i++) {
-      const replica = group.replicas[(start + i) % n]!;
+    for (const replica of this.#readCandidates(connectionId, group)) {
       const refused = this.#deps.refusal?.(replica);
       if (refused) throw replicaRefused(replica, refused);
       if (!usable(replica)) continue;
@@ -179,18 +232,70 @@ export class PoolManager {
     }
     // A replica that did not answer used up the caller's time: its answer, not the primary's.
     if (passed && performance.now() >= until) throw passed;
-    return { pool: group.primary, pooled: await group.primary.acquire(until) };
+    const roles = this.#deps.roles;
+    const observed = roles?.observed(connectionId) === true;
+    const primary = observed ? group.hosts.find((p) => roles!.isWriter(p)) : group.hosts[0]!;
+    if (!primary) throw passed ?? noPrimary(group, "read");
+    return { pool: primary, pooled: await primary.acquire(until) };
   }
 
-  /** Every open pool of a connection, primary first (for statistics; never creates one). */
+  /** The replicas a READ may try, the least busy first; rotation breaks ties so that idle replicas share the load. */
+  #readCandidates(connectionId: string, group: PoolGroup): ConnectionPool[] {
+    const roles = this.#deps.roles;
+    const observed = roles?.observed(connectionId) === true;
+    const maxLagMs = group.hosts[0]!.settings.engineOptions.maxReplicaLagMs;
+    const replicas = group.hosts.filter((p) =>
+      observed ? roles!.readable(p, maxLagMs) : p.role === "replica",
+    );
+    const n = replicas.length;
+    if (n === 0) return [];
+    const start = group.next++ % n;
+    const rotated = replicas.map((_, i) => replicas[(start + i) % n]!);
+    return rotated.sort((a, b) => a.outstanding - b.outstanding);
+  }
+
+  /**
+   * A statement on `pool` failed with `error`: a read-only refusal or a lost connection from the
+   * host taking writes suggests the primary moved, and the connection's hosts are checked at once.
+   */
+  noteFailure(pool: ConnectionPool, error: unknown): void {
+    if (!(error instanceof BerthError)) return;
+    const code = String(error.details.error_code ?? "");
+    const reason = String(error.details.reason ?? "");
+    const roles = this.#deps.roles;
+    if (READ_ONLY_CODES.has(code) || (reason === "connection_lost" && roles?.isWriter(pool)))
+      roles?.checkSoon(pool.connectionId);
+  }
+
+  /** Whether `pool`'s host lost the primary role since the pool was made (see demote). */
+  demoted(pool: ConnectionPool): boolean {
+    return this.#demoted.has(pool);
+  }
+
+  /**
+   * The host of `pool` lost the primary role (it follows another now, or was fenced, or another
+   * host took writes): its pool is retired — a front-door client holding on to it sees it closed,
+   * sessions in use finish and close, callers waiting move to the successors — and replaced by a
+   * fresh pool for the same host, which serves it in its new role.
+   */
+  demote(pool: ConnectionPool, graceMs = 30_000): void {
+    const group = this.#groups.get(pool.connectionId);
+    const slot = group?.hosts.indexOf(pool) ?? -1;
+    if (!group || slot < 0) return;
+    this.#demoted.add(pool);
+    group.hosts[slot] = group.open(slot);
+    this.#deps.onDemoted?.(pool);
+    void pool.close(graceMs, "retired");
+  }
+
+  /** Every open pool of a connection, its `server`'s first (for statistics; never creates one). */
   poolsOf(connectionId: string): ConnectionPool[] {
-    const g = this.#groups.get(connectionId);
-    return g ? [g.primary, ...g.replicas] : [];
+    return [...(this.#groups.get(connectionId)?.hosts ?? [])];
   }
 
   /** Every open pool of every connection. */
   all(): ConnectionPool[] {
-    return [...this.#groups.values()].flatMap((g) => [g.primary, ...g.replicas]);
+    return [...this.#groups.values()].flatMap((g) => g.hosts);
   }
 
   /** The connection changed or was deleted: stop using its pools; they close once their sessions return. */
@@ -200,9 +305,7 @@ export class PoolManager {
     this.#building.delete(connectionId);
     if (!group) return Promise.resolve();
     this.#deps.onRetire?.(connectionId);
-    return Promise.all([group.primary, ...group.replicas].map((p) => p.close(graceMs, "retired"))).then(
-      () => {},
-    );
+    return Promise.all(group.hosts.map((p) => p.close(graceMs, "retired"))).then(() => {});
   }
 
   /** The RFC's /reset: drain and recreate now. */
@@ -220,6 +323,18 @@ export class PoolManager {
     this.#building.clear();
     await Promise.all(pools.map((pool) => pool.close(graceMs, "closed")));
   }
+}
+
+/** No host takes writes: said at once, with what each host is, rather than a timeout per call. */
+function noPrimary(group: PoolGroup, intent: Intent = "write"): UnavailableError {
+  const what =
+    intent === "write"
+      ? "writes cannot be served until a host is promoted (or the primary is back)"
+      : "no replica can serve this read either";
+  return new UnavailableError(`No host of this connection is a primary now: ${what}. Retry later`, {
+    reason: "no_primary",
+    hosts: group.hosts.length,
+  });
 }
 
 export type { PoolStatsSnapshot };

@@ -465,14 +465,15 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
 
   /**
    * Health probe on a session of its own (not a pooled one, so a busy pool cannot make the server
-   * look down): connect, ping, close. Returns the latency; throws the driver's failure.
+   * look down): connect, ping (or `inspect`, which asks the host what it is), close. Returns the
+   * latency; throws the driver's failure.
    */
-  async probe(timeoutMs: number): Promise<number> {
+  async probe(timeoutMs: number, inspect?: (session: DriverSession) => Promise<void>): Promise<number> {
     const started = performance.now();
     let session: DriverSession | undefined;
     const attempt = this.#open(timeoutMs).then(async (s) => {
       session = s;
-      await s.ping();
+      await (inspect ? inspect(s) : s.ping());
     });
     try {
       await within(attempt, timeoutMs, () => {
@@ -517,6 +518,11 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** Sessions lent out plus callers waiting: what reads are balanced by (least outstanding first). */
+  get outstanding(): number {
+    return this.#inUse.size + this.#waiters.length;
   }
 
   get driver(): Driver {

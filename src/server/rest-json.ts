@@ -102,6 +102,7 @@ export function connectionToJson(c: Connection) {
     oracleSid: c.oracleSid || null,
     allowCleartextPassword: c.allowCleartextPassword,
     frontDoorPoolMode: c.frontDoorPoolMode || "transaction",
+    maxReplicaLagMs: c.maxReplicaLagMs,
     maxPoolSize: c.maxPoolSize,
     minPoolSize: c.minPoolSize,
     acquireTimeoutMs: c.acquireTimeoutMs,

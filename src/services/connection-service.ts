@@ -60,21 +60,17 @@ export function createConnectionService({
     const clients = frontDoorClients?.(c.id);
     // Who is connected, and from where, is for the connection's admins; everyone else sees counts.
     const listed = clients !== undefined && atLeast(await registry.levelOf(principal, id), "admin");
+    const maxLagMs = pools[0]?.settings.engineOptions.maxReplicaLagMs ?? 0;
     return create(ConnectionHealthSchema, {
       connectionId: c.id,
-      status: STATUS_NAMES[overallStatus(hosts, c.status as ConnectionStatusId)],
+      // A live health check outranks the status stored at the last test.
+      status: STATUS_NAMES[dataPlane?.health.status(id) ?? (c.status as ConnectionStatusId)],
       ...(c.last_tested_at ? { lastTestedAt: timestampFromDate(new Date(c.last_tested_at)) } : {}),
       ...(s.lastTest ? { lastTest: s.lastTest } : {}),
       ...(pools.length > 0 ? { pool: poolStatsMessage(combinedStats(pools.map((p) => p.stats()))) } : {}),
-      hosts: hosts.map((h) => ({
-        host: { server: h.server, port: h.port },
-        role: h.role,
-        status: STATUS_NAMES[h.status],
-        ...(h.lastCheckedAt ? { lastCheckedAt: timestampFromDate(h.lastCheckedAt) } : {}),
-        lastErrorReason: h.lastErrorReason,
-        lastLatencyMs: Math.round(h.lastLatencyMs * 1000) / 1000,
-      })),
+      hosts: hosts.map((h) => hostMessage(h, maxLagMs)),
       ...(clients ? { frontDoor: frontDoorClientsMessage(clients, listed) } : {}),
+      noPrimary: dataPlane?.health.noPrimary(id) ?? false,
     });
   }
 
@@ -151,17 +147,30 @@ export function createConnectionService({
   };
 }
 
-/**
- * A live health check outranks the status stored at the last test. With replicas: all healthy is
- * healthy; some host down while another serves is degraded (reads, or writes, still work).
- */
-function overallStatus(hosts: HostHealthSnapshot[], stored: ConnectionStatusId): ConnectionStatusId {
-  const checked = hosts.filter((h) => h.status !== "untested");
-  const primary = checked.find((h) => h.role === "primary");
-  if (!primary) return stored;
-  const down = checked.filter((h) => h.status === "unavailable" || h.status === "failed");
-  if (down.length === 0) return primary.status;
-  return down.length < checked.length ? "degraded" : primary.status;
+/** One host's health as the API shows it. */
+function hostMessage(h: HostHealthSnapshot, maxLagMs: number) {
+  return {
+    host: { server: h.server, port: h.port },
+    role: h.role,
+    status: STATUS_NAMES[h.status],
+    ...(h.lastCheckedAt ? { lastCheckedAt: timestampFromDate(h.lastCheckedAt) } : {}),
+    lastErrorReason: h.lastErrorReason,
+    lastLatencyMs: Math.round(h.lastLatencyMs * 1000) / 1000,
+    configuredRole: h.configuredRole,
+    slot: h.slot,
+    timeline: h.timeline,
+    position: h.position,
+    ...(h.replicaLagMs !== undefined ? { replicaLagMs: h.replicaLagMs } : {}),
+    fenced: h.fenced,
+    ...(h.roleChangedAt ? { roleChangedAt: timestampFromDate(h.roleChangedAt) } : {}),
+    writer: h.writer,
+    // As routing decides it (HealthMonitor.readable): an observed replica whose lag is unknown counts as lagging.
+    lagging:
+      h.role === "replica" &&
+      h.position !== "" &&
+      maxLagMs > 0 &&
+      (h.replicaLagMs === undefined || h.replicaLagMs > maxLagMs),
+  };
 }
 
 /** A connection's pools as one: counts add up; the latency figures are the worst host's. */

@@ -80,6 +80,7 @@ export function specFromProto(spec: ConnectionSpec | undefined): ConnectionSpecI
     oracleSid: spec.oracleSid,
     allowCleartextPassword: spec.allowCleartextPassword,
     frontDoorPoolMode: spec.frontDoorPoolMode,
+    maxReplicaLagMs: spec.maxReplicaLagMs,
     maxPoolSize: spec.maxPoolSize,
     minPoolSize: spec.minPoolSize,
     acquireTimeoutMs: spec.acquireTimeoutMs,
@@ -98,6 +99,7 @@ function engineOptionsOf(json: string): Partial<EngineOptions> {
     oracleSid: o.oracleSid ?? "",
     allowCleartextPassword: o.allowCleartextPassword ?? false,
     frontDoorPoolMode: o.frontDoorPoolMode ?? "transaction",
+    maxReplicaLagMs: o.maxReplicaLagMs ?? 0,
   };
 }
 

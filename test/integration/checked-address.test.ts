@@ -32,6 +32,7 @@ const paramsFor = (engine: "postgres" | "mariadb", host: string, address?: strin
     strictEncryption: false,
     allowCleartextPassword: false,
     frontDoorPoolMode: "transaction",
+    maxReplicaLagMs: 0,
   },
 });
 

@@ -86,7 +86,17 @@ function statusToJson(r: GetConnectionStatusResponse) {
       lastCheckedAt: timestampToJson(x.lastCheckedAt),
       lastErrorReason: x.lastErrorReason || null,
       lastLatencyMs: x.lastLatencyMs,
+      configuredRole: x.configuredRole,
+      slot: x.slot,
+      timeline: x.timeline || null,
+      position: x.position || null,
+      replicaLagMs: x.replicaLagMs ?? null,
+      lagging: x.lagging,
+      fenced: x.fenced,
+      writer: x.writer,
+      roleChangedAt: timestampToJson(x.roleChangedAt),
     })),
+    noPrimary: h.noPrimary,
     frontDoor: frontDoorToJson(h.frontDoor),
   };
 }

@@ -1,0 +1,40 @@
+import type { DriverSession } from "./driver.js";
+
+/**
+ * What a host says about its place in replication when a health check asks it: whether it
+ * follows another server (a standby / replica) or takes writes, its timeline, how far it has
+ * written or replayed, and how far behind it is. Observed on every check, never configured.
+ */
+export interface ReplicationState {
+  /** In recovery (PostgreSQL) or read-only (MariaDB): it does not take writes. */
+  readonly standby: boolean;
+  /**
+   * PostgreSQL's timeline (a promotion starts a new, higher one): among two hosts that both take
+   * writes, the higher timeline is the newer primary. 0 where the engine has no such thing.
+   */
+  readonly timeline: number;
+  /** The primary's current WAL position, or what a standby has replayed ("0/3000148"); "" if unknown. */
+  readonly position: string;
+  /**
+   * How far a standby's replay is behind what it has received, in ms (0 when it has replayed all of
+   * it); undefined when it cannot tell. Always 0 for a primary.
+   */
+  readonly lagMs: number | undefined;
+}
+
+/** Asks one session (a health probe's own) what the host is. Throws as a statement would. */
+export type ObserveReplication = (session: DriverSession) => Promise<ReplicationState>;
+
+/** The first row of a statement as text (every column cast to text by the statement itself). */
+export async function firstRowText(session: DriverSession, sql: string): Promise<(string | null)[]> {
+  let row: (string | null)[] | undefined;
+  for await (const chunk of session.query(sql, [], { maxRows: 1, batchBytes: 16_384 })) {
+    const first = chunk.rows?.[0];
+    if (first && !row)
+      row = first.values.map((v) =>
+        v.kind.case === "text" ? v.kind.value : v.kind.case === "null" ? null : String(v.kind.value),
+      );
+  }
+  if (!row) throw new Error("the replication query returned no row");
+  return row;
+}
