@@ -250,15 +250,13 @@ export class HealthMonitor extends EventEmitter<HealthEvents> {
   }
 
   /**
-   * Resolves once the connection's first checks have said which host takes writes — or every host
-   * has been checked, or `until` (a performance.now() time) came — so that the first writes after
-   * a start do not go to a host by its configured role before anyone asked it.
+   * Resolves once every host of the connection has been checked once (or `until`, a
+   * performance.now() time, came), so that the first writes after a start (or a reset) go to the
+   * host the checks chose, not to one that answered first: an old primary back on its old timeline
+   * must not take writes because the newer one had not answered yet.
    */
   async settle(connectionId: string, until: number): Promise<void> {
-    const settled = () => {
-      const ws = this.#of(connectionId);
-      return ws.some((w) => w.snapshot.writer) || ws.every((w) => w.checked || !observable(w.pool));
-    };
+    const settled = () => this.#of(connectionId).every((w) => w.checked || !observable(w.pool));
     while (!settled() && performance.now() < until && !this.#closed) {
       await new Promise<void>((resolve) => {
         const done = (id: string) => {

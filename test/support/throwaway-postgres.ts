@@ -33,8 +33,11 @@ export interface ThrowawayPostgres {
   /** The superuser `postgres` password (scram-sha-256 is enforced). */
   readonly password: string;
   readonly dir: string;
-  stop(): Promise<void>;
+  /** `fast` (the default) lets sessions end cleanly; `immediate` is a crash (no shutdown checkpoint). */
+  stop(mode?: "fast" | "immediate"): Promise<void>;
   start(): Promise<void>;
+  /** A standby becomes a primary on a new timeline (`pg_ctl promote`, waiting until it is done). */
+  promote(): Promise<void>;
   /** Runs SQL as the superuser through psql. */
   sql(statement: string): Promise<string>;
   destroy(): Promise<void>;
@@ -116,11 +119,14 @@ async function runCluster(
     port,
     password,
     dir,
-    async stop() {
-      await pgCtl("stop", ["-m", "fast"]);
+    async stop(mode = "fast") {
+      await pgCtl("stop", ["-m", mode]);
     },
     async start() {
       await pgCtl("start");
+    },
+    async promote() {
+      await pgCtl("promote");
     },
     async sql(statement: string) {
       const { stdout } = await run(
