@@ -64,7 +64,13 @@ export class PostgresSession implements DriverSession {
   }
 
   get healthy(): boolean {
-    return this.#healthy;
+    // A socket the server closed can sit in the pool a moment before pg reports it (a crashed
+    // server's connections all end at once): not writable is not healthy, whatever pg says yet.
+    return this.#healthy && this.#stream().writable;
+  }
+
+  #stream(): Duplex {
+    return (this.#client as unknown as { connection: { stream: Duplex } }).connection.stream;
   }
 
   /**
@@ -103,7 +109,7 @@ export class PostgresSession implements DriverSession {
    */
   wire(): WireChannel {
     if (this.#wire) return this.#wire;
-    const socket = (this.#client as unknown as { connection: { stream: Duplex } }).connection.stream;
+    const socket = this.#stream();
     const driverListeners = socket.listeners("data") as ((chunk: Buffer) => void)[];
     socket.removeAllListeners("data");
     let owner: WireHandler | undefined;
@@ -119,6 +125,11 @@ export class PostgresSession implements DriverSession {
       socket,
       take: (handler) => {
         owner = handler;
+        // Its close may have come while pg held it, unseen by the borrower: tell it now, or it waits forever.
+        if (socket.destroyed || !socket.writable)
+          queueMicrotask(() => {
+            if (owner === handler) handler.lost();
+          });
       },
       give: (txStatus) => {
         owner = undefined;
