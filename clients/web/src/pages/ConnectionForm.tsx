@@ -29,6 +29,9 @@ interface FormState {
   // Not editable here (set through the API); carried so that saving the form keeps it.
   allowCleartextPassword: boolean;
   frontDoorPoolMode: string;
+  // Not editable here either (set through the API): kept as they are when the form is saved.
+  replicas: { server: string; port: number }[];
+  maxReplicaLagMs: string;
   maxPoolSize: string;
   minPoolSize: string;
   description: string;
@@ -52,6 +55,8 @@ function initial(c?: Connection): FormState {
     oracleSid: c?.oracleSid ?? "",
     allowCleartextPassword: c?.allowCleartextPassword ?? false,
     frontDoorPoolMode: c?.frontDoorPoolMode || "transaction",
+    replicas: c?.replicas.map((r) => ({ server: r.server, port: r.port })) ?? [],
+    maxReplicaLagMs: c?.maxReplicaLagMs ? String(c.maxReplicaLagMs) : "",
     maxPoolSize: c ? String(c.maxPoolSize) : "",
     minPoolSize: c ? String(c.minPoolSize) : "",
     description: c?.description ?? "",
@@ -78,6 +83,8 @@ function toSpec(f: FormState, editing: boolean): Spec {
     allowCleartextPassword:
       (f.type === Engine.POSTGRESQL || f.type === Engine.MYSQL) && f.allowCleartextPassword,
     frontDoorPoolMode: f.type === Engine.POSTGRESQL ? f.frontDoorPoolMode : "",
+    replicas: f.replicas,
+    maxReplicaLagMs: f.type === Engine.POSTGRESQL ? num(f.maxReplicaLagMs) : undefined,
     maxPoolSize: num(f.maxPoolSize),
     minPoolSize: num(f.minPoolSize),
     description: f.description,
@@ -299,6 +306,13 @@ export function ConnectionForm({ existing }: { existing?: Connection }) {
             <option value="transaction">per transaction (default)</option>
             <option value="session">per session (LISTEN, temp tables, session state)</option>
           </select>,
+        )}
+      {f.type === Engine.POSTGRESQL &&
+        f.replicas.length > 0 &&
+        field(
+          "maxReplicaLagMs",
+          "Max replica lag (ms)",
+          text("maxReplicaLagMs", { inputMode: "numeric", placeholder: "no bound" }),
         )}
       {field("description", "Description", text("description"))}
       <Alert message={error} />

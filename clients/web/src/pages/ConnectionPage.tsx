@@ -20,6 +20,7 @@ import { AccessTab } from "./AccessTab.js";
 import { AuditList } from "./Audit.js";
 import { ConnectionForm } from "./ConnectionForm.js";
 import { FrontDoorClientsSection } from "./FrontDoorClients.js";
+import { HostsTable } from "./HostsTable.js";
 import { QueryConsole } from "./QueryConsole.js";
 
 const TABS = ["status", "query", "access", "audit", "settings"] as const;
@@ -233,34 +234,7 @@ function StatusTab({
           <Sparkline values={history.map((h) => h.query)} label="Query latency p95" unit="ms" />
         </div>
       )}
-      {health && health.hosts.length > 0 && (
-        <div className="table-wrap">
-          <table aria-label="Hosts">
-            <thead>
-              <tr>
-                <th scope="col">Host</th>
-                <th scope="col">Role</th>
-                <th scope="col">Health</th>
-                <th scope="col">Latency</th>
-                <th scope="col">Last error</th>
-              </tr>
-            </thead>
-            <tbody>
-              {health.hosts.map((h) => (
-                <tr key={`${h.host?.server}:${h.host?.port}`}>
-                  <td>
-                    {h.host?.server}:{h.host?.port}
-                  </td>
-                  <td>{h.role}</td>
-                  <td>{STATUS_LABELS[h.status]}</td>
-                  <td>{h.lastLatencyMs.toFixed(1)} ms</td>
-                  <td>{h.lastErrorReason || "—"}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      {health && health.hosts.length > 0 && <HostsTable health={health} />}
       {/* The front door serves PostgreSQL connections only; its numbers come with the status stream. */}
       {health && connection.type === Engine.POSTGRESQL && (
         <FrontDoorClientsSection
