@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Intent } from "../../src/gen/berth/v1/broker_service_pb.js";
 import type { Value } from "../../src/gen/berth/v1/values_pb.js";
 import { ErrorInfoSchema } from "../../src/gen/google/rpc/error_details_pb.js";
-import { brokerClients, collect, plain, stmt } from "../support/broker-client.js";
+import { brokerClients, collect, openSession, plain, stmt } from "../support/broker-client.js";
 import { ADMIN_PASSWORD, startTestBerth, type TestBerth } from "../support/test-berth.js";
 import {
   postgresBinDir,
@@ -365,4 +365,74 @@ describe.skipIf(!hasPostgres)("failover: following a promotion, fencing the old 
       });
     }, 60_000);
   }
+});
+
+/**
+ * A split brain: a replica is promoted while the primary still runs and takes writes. Berth moves
+ * writes to the higher timeline at once and fences the old primary; a lease in a transaction there
+ * cannot commit (it is rolled back, and told why), a Session stream idle there is ended, and nothing
+ * more is written on the old primary through Berth.
+ */
+describe.skipIf(!hasPostgres)("split brain: sessions on a primary that another was promoted past", () => {
+  let b: TestBerth;
+  let cluster: Cluster;
+
+  beforeAll(async () => {
+    b = await startTestBerth({ BERTH_HEALTH_INTERVAL_MS: String(HEALTH_INTERVAL_MS) });
+    cluster = await startCluster();
+  }, 60_000);
+  afterAll(async () => {
+    await b?.close();
+    await cluster?.destroy();
+  });
+
+  it("rolls back a transaction open on the old primary instead of committing it, and ends its leases", async () => {
+    const { primary: old, replicas } = cluster;
+    const [promoted] = replicas;
+    const id = await createConnection(b, cluster, "split-brain");
+    const client = clientOf(b, id);
+    await collect(
+      client.c.broker.execute(
+        {
+          target: { case: "connectionId", value: id },
+          statement: stmt("CREATE TABLE writes (id serial PRIMARY KEY, n bigint NOT NULL)"),
+        },
+        client.c.call,
+      ),
+    );
+    const { lease } = await client.c.broker.acquireLease({ connectionId: id }, client.c.call);
+    const onLease = (sql: string) =>
+      collect(
+        client.c.broker.execute(
+          { target: { case: "leaseId", value: lease!.id }, statement: stmt(sql) },
+          client.c.call,
+        ),
+      );
+    await client.c.broker.begin({ leaseId: lease!.id }, client.c.call);
+    await onLease("INSERT INTO writes(n) VALUES (7)");
+    const stream = openSession(client.c);
+    stream.send({ case: "open", value: { connectionId: id } });
+    await stream.next();
+    stream.send({ case: "execute", value: stmt("SELECT inet_server_port()") });
+    expect(Number(plain((await stream.result()).rows[0]!.values[0]))).toBe(old.port);
+
+    await promoted.promote();
+    await until("the old primary is fenced", async () => {
+      const h = (await hostsOf(b, id)).hosts.find((x) => x.port === old.port);
+      return h?.fenced;
+    });
+    // The idle Session stream on the old primary was ended, and says why.
+    await expect(stream.next()).rejects.toSatisfy((err) => reasonOf(err) === "primary_changed");
+    // The transaction open there is not committed on the old primary.
+    const commit = await client.c.broker.commit({ leaseId: lease!.id }, client.c.call).catch((err) => err);
+    expect(reasonOf(commit)).toBe("primary_changed");
+    expect(await old.sql("SELECT count(*) FROM writes WHERE n = 7")).toBe("0");
+    // New writes go to the promoted replica.
+    expect(await client.write(8)).toBe(promoted.port);
+    expect(await old.sql("SELECT count(*) FROM writes WHERE n = 8")).toBe("0");
+    const ended = (await b.api(`/api/audit?connectionId=${id}&pageSize=1000`)).body.events.filter(
+      (e: { action: string; reason: string }) => e.action === "lease.end" && e.reason === "primary_changed",
+    );
+    expect(ended.length).toBe(2);
+  }, 30_000);
 });
