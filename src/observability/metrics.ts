@@ -76,8 +76,8 @@ export function createMetrics(deps: MetricsSources) {
     collect() {
       this.reset();
       for (const id of new Set(deps.pools.all().map((p) => p.connectionId))) {
-        const status = deps.health.status(id);
-        if (status) this.set({ connection_id: id }, HEALTH_VALUE[status] ?? -1);
+        const status = deps.health.status(id) ?? "untested";
+        this.set({ connection_id: id }, HEALTH_VALUE[status] ?? -1);
       }
     },
   });
