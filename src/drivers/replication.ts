@@ -1,3 +1,4 @@
+import type { Value } from "../gen/berth/v1/values_pb.js";
 import type { DriverSession } from "./driver.js";
 
 /**
@@ -22,13 +23,32 @@ export interface ReplicationState {
   readonly lagMs: number | undefined;
 }
 
-/** Asks one session (a health probe's own) what the host is. Throws as a statement would. */
-export type ObserveReplication = (session: DriverSession) => Promise<ReplicationState>;
+/** What an engine can be asked about replication, each on a session the caller holds. */
+export interface ReplicationQuestions {
+  /** What the host is (a health probe's own session). Throws as a statement would. */
+  observe(session: DriverSession): Promise<ReplicationState>;
+  /**
+   * On the primary, right after a write committed: a position at or past that commit, which a
+   * replica that has replayed it has (the read-your-writes token's content).
+   */
+  writePosition(session: DriverSession): Promise<string>;
+  /** On a replica: whether it has replayed at least up to `position`. */
+  hasReplayed(session: DriverSession, position: string): Promise<boolean>;
+  /**
+   * Orders two positions of this engine (negative, 0, positive); undefined when either is not one
+   * (a token made up, or from another engine).
+   */
+  compare(a: string, b: string): number | undefined;
+}
 
 /** The first row of a statement as text (every column cast to text by the statement itself). */
-export async function firstRowText(session: DriverSession, sql: string): Promise<(string | null)[]> {
+export async function firstRowText(
+  session: DriverSession,
+  sql: string,
+  params: readonly Value[] = [],
+): Promise<(string | null)[]> {
   let row: (string | null)[] | undefined;
-  for await (const chunk of session.query(sql, [], { maxRows: 1, batchBytes: 16_384 })) {
+  for await (const chunk of session.query(sql, params, { maxRows: 1, batchBytes: 16_384 })) {
     const first = chunk.rows?.[0];
     if (first && !row)
       row = first.values.map((v) =>

@@ -1,5 +1,5 @@
 import type { Driver } from "../drivers/driver.js";
-import type { ObserveReplication } from "../drivers/replication.js";
+import type { ReplicationQuestions } from "../drivers/replication.js";
 import type { EngineTable } from "./engine.js";
 
 /** An engine's table and its driver (src/engines/<id>/index.ts). */
@@ -10,5 +10,5 @@ export interface EngineDefinition extends EngineTable {
    * lag). Absent: the engine's roles are not observed, and a connection's hosts keep the roles
    * they were saved with.
    */
-  readonly replication?: ObserveReplication;
+  readonly replication?: ReplicationQuestions;
 }

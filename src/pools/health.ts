@@ -230,6 +230,12 @@ export class HealthMonitor extends EventEmitter<HealthEvents> {
     return this.#of(connectionId).some((w) => w.replication !== undefined);
   }
 
+  /** The host's position at its last check (the primary's WAL position, a replica's replayed one). */
+  position(pool: ConnectionPool): string | undefined {
+    const w = this.#watched.get(hostKey(pool));
+    return w?.pool === pool ? w.replication?.position : undefined;
+  }
+
   /** Whether writes go to this host now (roles observed). */
   isWriter(pool: ConnectionPool): boolean {
     const w = this.#watched.get(hostKey(pool));
@@ -443,7 +449,7 @@ async function probeRoles(
     observe
       ? async (session) => {
           try {
-            replication = await observe(session);
+            replication = await observe.observe(session);
           } catch (err) {
             if (pool.driver.isConnectionError(err) || !session.healthy) throw err;
             await session.ping();

@@ -41,6 +41,8 @@ export interface LeaseInit {
   endsAt: number;
   /** Told when a lease marked to end after its transaction (endAfterTransaction) may end now. */
   onSettled?: (lease: Lease) => void;
+  /** The read-your-writes token after a commit on the lease's session (PoolManager.writeToken). */
+  writeToken?: (pool: ConnectionPool, pooled: PooledSession) => Promise<string | undefined>;
 }
 
 /**
@@ -69,6 +71,7 @@ export class Lease {
   /** Set when its host lost the primary role: the lease ends once no transaction is open on it. */
   #endAfter: LeaseEndReason | undefined;
   readonly #onSettled: ((lease: Lease) => void) | undefined;
+  readonly #writeToken: LeaseInit["writeToken"];
 
   constructor(init: LeaseInit) {
     this.id = init.id;
@@ -81,6 +84,7 @@ export class Lease {
     this.endsAt = init.endsAt;
     this.#now = init.now;
     this.#onSettled = init.onSettled;
+    this.#writeToken = init.writeToken;
     this.expiresAt = Math.min(init.now() + init.idleTtlMs, init.endsAt);
   }
 
@@ -137,11 +141,17 @@ export class Lease {
         ...options,
         signal,
       })) {
-        if (chunk.completion) {
-          this.pool.recordQuery(chunk.durationMs ?? 0);
-          if (this.#endAfter && !this.#inTransaction) throw unacknowledged();
+        if (!chunk.completion || this.#inTransaction) {
+          if (chunk.completion) this.pool.recordQuery(chunk.durationMs ?? 0);
+          yield chunk;
+          continue;
         }
-        yield chunk;
+        this.pool.recordQuery(chunk.durationMs ?? 0);
+        // Outside a transaction the statement committed by itself: a write's token, unless its
+        // host lost the primary role meanwhile (then it is not acknowledged at all).
+        const token = await this.#writeToken?.(this.pool, this.pooled);
+        if (this.#endAfter) throw unacknowledged();
+        yield token ? { ...chunk, consistencyToken: token } : chunk;
       }
     } catch (err) {
       // A statement cut short because the lease ended reports why the lease ended.
@@ -160,8 +170,9 @@ export class Lease {
     });
   }
 
-  async finish(action: "commit" | "rollback"): Promise<void> {
-    await this.#use(async () => {
+  /** Ends the lease's transaction; after a commit on the primary of a connection with replicas, answers its read-your-writes token. */
+  async finish(action: "commit" | "rollback"): Promise<string | undefined> {
+    return await this.#use(async () => {
       this.#inTransaction = false;
       if (action === "commit" && this.#endAfter) {
         await this.pooled.session.rollback();
@@ -170,7 +181,12 @@ export class Lease {
           { reason: "primary_changed" },
         );
       }
-      await (action === "commit" ? this.pooled.session.commit() : this.pooled.session.rollback());
+      if (action === "rollback") {
+        await this.pooled.session.rollback();
+        return undefined;
+      }
+      await this.pooled.session.commit();
+      return await this.#writeToken?.(this.pool, this.pooled);
     });
   }
 

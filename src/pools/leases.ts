@@ -65,9 +65,10 @@ export class LeaseManager extends EventEmitter<LeaseEvents> {
     idleTtlMs: number,
     intent: Intent = "write",
     kind: LeaseKind = "lease",
+    consistencyToken = "",
   ): Promise<Lease> {
     const ttl = LeaseManager.idleTtl(idleTtlMs);
-    const { pool, pooled } = await this.#pools.acquire(connectionId, intent);
+    const { pool, pooled } = await this.#pools.acquire(connectionId, intent, { consistencyToken });
     const now = this.#now();
     const lease = new Lease({
       id: `lease_${randomBytes(18).toString("base64url")}`,
@@ -82,6 +83,7 @@ export class LeaseManager extends EventEmitter<LeaseEvents> {
       onSettled: (l) => {
         if (l.endAfter) this.#endQuietly(l, l.endAfter);
       },
+      writeToken: (p, s) => this.#pools.writeToken(p, s),
     });
     try {
       await this.#guard?.(lease);

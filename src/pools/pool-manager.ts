@@ -3,6 +3,7 @@ import type { Driver } from "../drivers/driver.js";
 import { CLEARTEXT_PASSWORD_REFUSED } from "../engines/cleartext-refusal.js";
 import { ENGINES, type EngineId } from "../engines/index.js";
 import { BerthError, UnavailableError, UnimplementedError } from "../errors/berth-error.js";
+import { positionOf, tokenOf } from "./consistency.js";
 import { mayFallBack } from "./health.js";
 import { ConnectionPool, type PooledSession, type PoolStatsSnapshot } from "./pool.js";
 
@@ -44,6 +45,18 @@ export interface RoleSource {
   settle(connectionId: string, until: number): Promise<void>;
   /** Something suggests the roles moved: check the connection's hosts now (rate-limited). */
   checkSoon(connectionId: string): void;
+  /** The host's position at its last check (a replica's replayed one); undefined unknown. */
+  position(pool: ConnectionPool): string | undefined;
+}
+
+export interface AcquireOptions {
+  /** Take a session as a front-door client left it (its settings kept). */
+  acceptState?: boolean;
+  /**
+   * A READ's read-your-writes token (Completion.consistency_token): only a replica that has
+   * replayed that far serves it, else the primary. "" or absent: any replica.
+   */
+  consistencyToken?: string;
 }
 
 /**
@@ -148,9 +161,9 @@ export class PoolManager {
   async acquire(
     connectionId: string,
     intent: Intent = "write",
-    options: { acceptState?: boolean } = {},
+    options: AcquireOptions = {},
   ): Promise<{ pool: ConnectionPool; pooled: PooledSession }> {
-    const got = await this.#acquireAny(connectionId, intent);
+    const got = await this.#acquireAny(connectionId, intent, options.consistencyToken ?? "");
     if (options.acceptState || !got.pooled.carriesState) return got;
     // Settings a front-door client left for its next transaction are no one else's: reset first.
     try {
@@ -169,15 +182,17 @@ export class PoolManager {
   async #acquireAny(
     connectionId: string,
     intent: Intent,
+    token: string,
   ): Promise<{ pool: ConnectionPool; pooled: PooledSession }> {
     let until: number | undefined;
     for (let attempt = 1; ; attempt++) {
       const group = await this.#group(connectionId);
       until ??= performance.now() + group.hosts[0]!.settings.pool.acquireTimeoutMs;
+      const atLeast = intent === "read" ? positionOf(token, group.hosts[0]!.settings.type) : undefined;
       try {
         if (group.hosts.length === 1)
           return { pool: group.hosts[0]!, pooled: await group.hosts[0]!.acquire(until) };
-        if (intent === "read") return await this.#acquireForRead(connectionId, group, until);
+        if (intent === "read") return await this.#acquireForRead(connectionId, group, until, atLeast);
         const writer = await this.#writer(connectionId, group, until);
         return { pool: writer, pooled: await writer.acquire(until) };
       } catch (err) {
@@ -207,6 +222,7 @@ export class PoolManager {
     connectionId: string,
     group: PoolGroup,
     until: number,
+    atLeast: string | undefined,
   ): Promise<{ pool: ConnectionPool; pooled: PooledSession }> {
     let passed: BerthError | undefined;
     const usable = this.#deps.usable ?? (() => true);
@@ -215,7 +231,9 @@ export class PoolManager {
       if (refused) throw replicaRefused(replica, refused);
       if (!usable(replica)) continue;
       try {
-        return { pool: replica, pooled: await replica.acquire(until) };
+        const pooled = await replica.acquire(until);
+        if (atLeast === undefined || (await this.#replayed(replica, pooled, atLeast)))
+          return { pool: replica, pooled };
       } catch (err) {
         // Cannot reach it: the next host. Reached and refused: this READ fails. Exhausted or retired: say so.
         if (!(err instanceof BerthError)) throw err;
@@ -237,6 +255,41 @@ export class PoolManager {
     const primary = observed ? group.hosts.find((p) => roles!.isWriter(p)) : group.hosts[0]!;
     if (!primary) throw passed ?? noPrimary(group, "read");
     return { pool: primary, pooled: await primary.acquire(until) };
+  }
+
+  /**
+   * Whether the replica has replayed `atLeast` (a read-your-writes token's position): known from
+   * its last check when that was already past it, else asked on the session just taken — which goes
+   * back to the pool when the answer is no (or is destroyed when there is none).
+   */
+  async #replayed(pool: ConnectionPool, pooled: PooledSession, atLeast: string): Promise<boolean> {
+    const questions = ENGINES[pool.settings.type].replication;
+    if (!questions) return true;
+    const seen = this.#deps.roles?.position(pool);
+    if (seen && (questions.compare(seen, atLeast) ?? -1) >= 0) return true;
+    try {
+      if (await questions.hasReplayed(pooled.session, atLeast)) return true;
+      void pool.release(pooled, { reset: false }).catch(() => {});
+    } catch {
+      void pool.destroy(pooled);
+    }
+    return false;
+  }
+
+  /**
+   * The read-your-writes token for what `pooled` just committed on `pool`: only on the primary of
+   * a connection with replicas whose engine can tell (undefined otherwise, and if the question
+   * fails: the write stands, only the token is missing).
+   */
+  async writeToken(pool: ConnectionPool, pooled: PooledSession): Promise<string | undefined> {
+    const questions = ENGINES[pool.settings.type].replication;
+    const hosts = this.#groups.get(pool.connectionId)?.hosts.length ?? 0;
+    if (!questions || hosts < 2 || !this.#deps.roles?.isWriter(pool)) return undefined;
+    try {
+      return tokenOf(pool.settings.type, await questions.writePosition(pooled.session));
+    } catch {
+      return undefined;
+    }
   }
 
   /** The replicas a READ may try, the least busy first; rotation breaks ties so that idle replicas share the load. */

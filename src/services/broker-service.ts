@@ -60,7 +60,7 @@ function leaseMessage(lease: Lease): LeaseMessage {
   };
 }
 
-type TimedChunk = QueryChunk & { durationMs?: number };
+type TimedChunk = QueryChunk & { durationMs?: number; consistencyToken?: string };
 
 /** A chunk of a statement's result as the wire message both Execute and Session send. */
 function resultMessage(c: TimedChunk, observe?: (ms: number) => void): ExecuteResponse {
@@ -76,6 +76,7 @@ function resultMessage(c: TimedChunk, observe?: (ms: number) => void): ExecuteRe
       durationMs: c.durationMs ?? 0,
       truncated: c.completion.truncated,
       rowsReturned: c.completion.rowsReturned,
+      consistencyToken: c.consistencyToken ?? "",
     };
   }
   return message;
@@ -109,7 +110,14 @@ function brokerSteps(deps: BrokerServiceDeps) {
 
   async function openStream(principal: Principal, open: OpenSession): Promise<Lease> {
     await authorizeUse(principal, open.connectionId);
-    return leases.open(principal, open.connectionId, open.idleTtlMs, intentOf(open.intent), "stream");
+    return leases.open(
+      principal,
+      open.connectionId,
+      open.idleTtlMs,
+      intentOf(open.intent),
+      "stream",
+      open.consistencyToken,
+    );
   }
 
   /** One request of a session stream, answered with its events. */
@@ -129,8 +137,7 @@ function brokerSteps(deps: BrokerServiceDeps) {
         return;
       case "commit":
       case "rollback":
-        await lease.finish(r.case);
-        yield transactionState(false);
+        yield transactionState(false, await lease.finish(r.case));
         return;
       default:
         throw ValidationError.field("request", "after `open`, send execute, begin, commit or rollback");
@@ -158,7 +165,10 @@ export function createBrokerService(deps: BrokerServiceDeps): ServiceImpl<typeof
       }
       const connectionId = req.target.value;
       await authorizeUse(principal, connectionId);
-      yield* results(connectionId, runOnce(pools, connectionId, intentOf(req.intent), statement, options));
+      yield* results(
+        connectionId,
+        runOnce(pools, connectionId, intentOf(req.intent), statement, options, req.consistencyToken),
+      );
     },
 
     async *session(requests, ctx: HandlerContext) {
@@ -196,7 +206,14 @@ export function createBrokerService(deps: BrokerServiceDeps): ServiceImpl<typeof
       await authorizeUse(principal, req.connectionId);
       return {
         lease: leaseMessage(
-          await leases.open(principal, req.connectionId, req.idleTtlMs, intentOf(req.intent)),
+          await leases.open(
+            principal,
+            req.connectionId,
+            req.idleTtlMs,
+            intentOf(req.intent),
+            "lease",
+            req.consistencyToken,
+          ),
         ),
       };
     },
@@ -216,8 +233,8 @@ export function createBrokerService(deps: BrokerServiceDeps): ServiceImpl<typeof
     },
 
     async commit(req, ctx) {
-      await leases.find(principalOf(ctx), req.leaseId).finish("commit");
-      return {};
+      const token = await leases.find(principalOf(ctx), req.leaseId).finish("commit");
+      return { consistencyToken: token ?? "" };
     },
 
     async rollback(req, ctx) {
@@ -227,10 +244,13 @@ export function createBrokerService(deps: BrokerServiceDeps): ServiceImpl<typeof
   };
 }
 
-function transactionState(inTransaction: boolean): SessionResponse {
+function transactionState(inTransaction: boolean, consistencyToken = ""): SessionResponse {
   return {
     $typeName: "berth.v1.SessionResponse",
-    event: { case: "transaction", value: { $typeName: "berth.v1.TransactionState", inTransaction } },
+    event: {
+      case: "transaction",
+      value: { $typeName: "berth.v1.TransactionState", inTransaction, consistencyToken },
+    },
   };
 }
 
