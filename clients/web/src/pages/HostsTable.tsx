@@ -1,10 +1,15 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { ConnectionHealth, HostHealth } from "../../../../src/gen/berth/v1/connection_service_pb.js";
+import { ConnectionStatus } from "../../../../src/gen/berth/v1/types_pb.js";
 import { STATUS_LABELS } from "../labels.js";
 
 /** What a host does for the connection now, in words: takes writes, serves reads, fenced, lagging. */
+const down = (h: HostHealth) =>
+  h.status === ConnectionStatus.UNAVAILABLE || h.status === ConnectionStatus.FAILED;
+
 function duty(h: HostHealth): { text: string; tone: string } {
   if (h.fenced) return { text: "fenced: gets nothing", tone: "failed" };
+  if (down(h)) return { text: "down", tone: "unavailable" };
   if (h.writer) return { text: "takes writes", tone: "healthy" };
   if (h.lagging) return { text: "lagging: no reads", tone: "degraded" };
   if (h.role === "replica") return { text: "serves reads", tone: "" };
@@ -57,6 +62,7 @@ export function HostsTable({ health }: { health: ConnectionHealth }) {
                 </td>
                 <td>
                   {h.role}
+                  {down(h) && <span className="muted"> (last seen)</span>}
                   {h.configuredRole && h.configuredRole !== h.role && (
                     <span className="muted"> (saved as {h.configuredRole})</span>
                   )}
