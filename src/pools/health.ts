@@ -98,8 +98,6 @@ export interface HealthEvents {
   fenced: [connectionId: string, host: HostHealthSnapshot];
   /** The host writes went to lost that role: its pool is retired, sessions on it end. */
   demoted: [connectionId: string, pool: ConnectionPool];
-  /** A check ended (for callers waiting for the first). */
-  checked: [connectionId: string];
 }
 
 /**
@@ -115,6 +113,8 @@ export class HealthMonitor extends EventEmitter<HealthEvents> {
   readonly #watched = new Map<string, Watched>();
   readonly #roles = new Map<string, Roles>();
   readonly #options: HealthMonitorOptions;
+  /** Callers of settle() waiting for a check to end (woken by every one; few, and only at first use). */
+  readonly #waiting = new Set<() => void>();
   #closed = false;
 
   constructor(options: HealthMonitorOptions) {
@@ -167,7 +167,7 @@ export class HealthMonitor extends EventEmitter<HealthEvents> {
       this.#watched.delete(key);
     }
     this.#roles.delete(connectionId);
-    this.emit("checked", connectionId);
+    this.#wake();
   }
 
   /** Every host of a connection with an open pool: the one taking writes first, then in configuration order. */
@@ -265,16 +265,19 @@ export class HealthMonitor extends EventEmitter<HealthEvents> {
     const settled = () => this.#of(connectionId).every((w) => w.checked || !observable(w.pool));
     while (!settled() && performance.now() < until && !this.#closed) {
       await new Promise<void>((resolve) => {
-        const done = (id: string) => {
-          if (id !== connectionId) return;
+        const wake = () => {
           clearTimeout(timer);
-          this.off("checked", done);
+          this.#waiting.delete(wake);
           resolve();
         };
-        const timer = setTimeout(() => done(connectionId), Math.max(0, until - performance.now()));
-        this.on("checked", done);
+        const timer = setTimeout(wake, Math.max(0, until - performance.now()));
+        this.#waiting.add(wake);
       });
     }
+  }
+
+  #wake(): void {
+    for (const wake of [...this.#waiting]) wake();
   }
 
   /**
@@ -344,7 +347,7 @@ export class HealthMonitor extends EventEmitter<HealthEvents> {
     if (this.#watched.get(hostKey(w.pool)) !== w) return;
     if (w.snapshot.status !== before) this.emit("change", w.pool.connectionId, w.snapshot);
     this.#decide(w.pool.connectionId);
-    this.emit("checked", w.pool.connectionId);
+    this.#wake();
     if (w.snapshot.status === "healthy") {
       this.#schedule(w, this.#options.intervalMs);
     } else {
@@ -399,6 +402,7 @@ export class HealthMonitor extends EventEmitter<HealthEvents> {
 
   close(): void {
     this.#closed = true;
+    this.#wake();
     for (const w of this.#watched.values()) if (w.timer) clearTimeout(w.timer);
     this.#watched.clear();
   }
