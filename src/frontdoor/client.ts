@@ -430,6 +430,11 @@ export class FrontDoorClient {
     this.#phase = this.#phase === "closed" ? "closed" : "idle";
     this.#observer.active(-1);
     backend.destroy();
+    // Reading from the client waited for the backend to drain, which a dead socket never does.
+    if (this.#clientPaused && this.#phase !== "closed") {
+      this.#clientPaused = false;
+      this.#socket.resume();
+    }
     const owed = this.#tracker.pendingSyncs();
     const inTransaction = this.#status !== "I" || this.#tracker.pending > owed;
     const serverSaid = this.#tracker.fatal;
