@@ -324,46 +324,72 @@ export class FrontDoorClient {
   }
 
   /** Takes a backend: at once when one is idle, else asynchronously (the client's reading pauses). */
+  /**
+   * Takes a backend: at once when one is idle; else, when this client's pool is full, as the next
+   * one released (a callback, no promise: most transactions under load take this path); else
+   * through the pool manager (a new session, replicas, a retired pool). The client's reading
+   * pauses while it waits.
+   */
   #acquire(): boolean {
     const pool = this.#pool;
+    const started = performance.now();
     if (pool && !pool.closed && this.identity.intent === "write") {
       const pooled = pool.takeIdleNow();
       if (pooled) {
         this.#attach(pool, pooled, 0);
         return true;
       }
+      const queued = pool.waitForRelease(
+        (p) => this.#acquired(pool, p, started),
+        (err) => (isRetired(err) ? this.#acquireThroughManager(started) : this.#acquireFailed(err)),
+      );
+      if (queued) {
+        this.#startWaiting();
+        return false;
+      }
     }
+    this.#startWaiting();
+    this.#acquireThroughManager(started);
+    return false;
+  }
+
+  #startWaiting(): void {
     this.#phase = "acquiring";
     this.#observer.waiting(1);
     this.#socket.pause();
-    const started = performance.now();
+  }
+
+  #acquireThroughManager(started: number): void {
     this.#pools.acquire(this.identity.connectionId, this.identity.intent, { acceptState: true }).then(
-      ({ pool: p, pooled }) => {
-        this.#observer.waiting(-1);
-        if (this.#phase === "closed" || this.#failing) {
-          // Gone, or cancelled while it waited: the backend goes straight back.
-          p.releaseKept(pooled);
-          if (this.#phase === "closed") return;
-          this.#phase = "idle";
-          this.#socket.resume();
-          this.#drain();
-          return;
-        }
-        if (this.identity.intent === "write") this.#pool = p;
-        this.#attach(p, pooled, performance.now() - started);
-        this.#socket.resume();
-        this.#drain();
-      },
-      (err: unknown) => {
-        this.#observer.waiting(-1);
-        if (this.#phase === "closed") return;
-        this.#phase = "idle";
-        this.#failing = frontDoorErrorOf(err, this.identity.connectionName);
-        this.#socket.resume();
-        this.#drain();
-      },
+      ({ pool, pooled }) => this.#acquired(pool, pooled, started),
+      (err: unknown) => this.#acquireFailed(err),
     );
-    return false;
+  }
+
+  #acquired(pool: ConnectionPool, pooled: PooledSession, started: number): void {
+    this.#observer.waiting(-1);
+    if (this.#phase === "closed" || this.#failing) {
+      // Gone, or cancelled while it waited: the backend goes straight back.
+      pool.releaseKept(pooled);
+      if (this.#phase === "closed") return;
+      this.#phase = "idle";
+      this.#socket.resume();
+      this.#drain();
+      return;
+    }
+    if (this.identity.intent === "write") this.#pool = pool;
+    this.#attach(pool, pooled, performance.now() - started);
+    this.#socket.resume();
+    this.#drain();
+  }
+
+  #acquireFailed(err: unknown): void {
+    this.#observer.waiting(-1);
+    if (this.#phase === "closed") return;
+    this.#phase = "idle";
+    this.#failing = frontDoorErrorOf(err, this.identity.connectionName);
+    this.#socket.resume();
+    this.#drain();
   }
 
   #attach(pool: ConnectionPool, pooled: PooledSession, waitedMs: number): void {
@@ -537,4 +563,10 @@ export class FrontDoorClient {
     if (this.#cancels.size > 0) void Promise.allSettled([...this.#cancels]).then(giveBack);
     else giveBack();
   }
+}
+
+/** The pool was retired while the client waited (the connection changed): its successor serves it. */
+function isRetired(err: unknown): boolean {
+  const reason = (err as { details?: { reason?: unknown } })?.details?.reason;
+  return reason === "pool_retired" || reason === "pool_closed";
 }

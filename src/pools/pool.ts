@@ -301,6 +301,30 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
   }
 
   /**
+   * When the pool is full (every session lent, none opening that could be added): queues `onSession`
+   * for the next session released, with the pool's acquire timeout, and answers true. Otherwise
+   * false, and the caller uses acquire(). A callback, not a promise: the front door's path under
+   * load, where the promise machinery would cost more than the hand-over.
+   */
+  waitForRelease(onSession: (p: PooledSession) => void, onError: (err: BerthError) => void): boolean {
+    if (this.#closed || this.#idle.length > 0) return false;
+    if (this.#all.size + this.#creating < this.settings.pool.maxPoolSize) return false;
+    const started = performance.now();
+    const waiter: Waiter = {
+      since: started,
+      resolve: (p) => onSession(this.#lend(p, started)),
+      reject: onError,
+      timer: setTimeout(() => {
+        const at = this.#waiters.indexOf(waiter);
+        if (at >= 0) this.#waiters.splice(at, 1);
+        onError(this.#timedOut(started, false));
+      }, this.settings.pool.acquireTimeoutMs),
+    };
+    this.#waiters.push(waiter);
+    return true;
+  }
+
+  /**
    * release(pooled, { reset: false }) without the promise: the front door's per-transaction path.
    * The caller vouches that nothing is left open on the session.
    */
