@@ -7,7 +7,7 @@ import type { PooledSession } from "../pools/pool-types.js";
 import { AttachedBackend } from "./backend.js";
 import { type FrontDoorError, frontDoorErrorOf, lostBackend } from "./errors.js";
 import { ClientStatements } from "./prepared.js";
-import { handleRequest, type RequestContext } from "./requests.js";
+import { CLIENT_TYPES, handleRequest, type RequestContext } from "./requests.js";
 import { ResponseTracker } from "./responses.js";
 import { resetStatement, type SettingChange } from "./statement-kind.js";
 import { errorResponse, message, readyForQuery } from "./wire.js";
@@ -19,7 +19,7 @@ const CANCELLED = {
 } as const;
 
 /** The largest message a client may send (a Bind with big parameters, a CopyData). */
-export const MAX_CLIENT_MESSAGE_BYTES = 256 * 1024 * 1024;
+export const MAX_CLIENT_MESSAGE_BYTES = 64 * 1024 * 1024;
 
 /** Who the client is and where it goes, settled at startup. */
 export interface ClientIdentity {
@@ -178,8 +178,9 @@ export class FrontDoorClient {
       const head = this.#joinedHead();
       const type = head[0]!;
       const length = head.readInt32BE(1);
-      if (length < 4 || length > MAX_CLIENT_MESSAGE_BYTES) {
-        this.#protocolViolation(length);
+      // Checked before waiting for the body and before taking a backend for it.
+      if (length < 4 || length > MAX_CLIENT_MESSAGE_BYTES || !CLIENT_TYPES.has(type)) {
+        this.#protocolViolation(type, length);
         return;
       }
       if (this.#pendingBytes < length + 1) return;
@@ -241,8 +242,8 @@ export class FrontDoorClient {
     const ctx = this.#context;
     while (at + 5 <= chunk.length) {
       const length = chunk.readInt32BE(at + 1);
-      if (length < 4 || length > MAX_CLIENT_MESSAGE_BYTES) {
-        this.#protocolViolation(length);
+      if (length < 4 || length > MAX_CLIENT_MESSAGE_BYTES || !CLIENT_TYPES.has(chunk[at]!)) {
+        this.#protocolViolation(chunk[at]!, length);
         return;
       }
       const end = at + 1 + length;
@@ -481,12 +482,14 @@ export class FrontDoorClient {
     this.#socket.write(Buffer.concat([errorResponse(error), readyForQuery("I")]));
   }
 
-  #protocolViolation(length: number): void {
+  #protocolViolation(type: number, length: number): void {
     this.#socket.write(
       errorResponse({
         severity: "FATAL",
         code: "08P01",
-        message: `invalid message length ${length} (the most Berth accepts is ${MAX_CLIENT_MESSAGE_BYTES} bytes)`,
+        message: CLIENT_TYPES.has(type)
+          ? `invalid message length ${length} (the most Berth accepts is ${MAX_CLIENT_MESSAGE_BYTES} bytes)`
+          : `invalid frontend message type ${type}`,
       }),
     );
     this.close("protocol_violation");
