@@ -105,7 +105,22 @@ export function createAuditLog(db: Db, options: AuditLogOptions = {}) {
       : undefined;
   timer?.unref();
 
+  /**
+   * Appends after the head as it is now. Instances sharing a store append concurrently: seq is the
+   * primary key, so of two appends after the same head one wins and the other reads the new head
+   * and links after it — one chain, no fork, no gap, no lock held across the network.
+   */
   async function insert(event: AuditEvent): Promise<AuditEventRow> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await insertAfterHead(event);
+      } catch (err) {
+        if (!isDuplicateKey(err) || attempt >= MAX_APPEND_ATTEMPTS) throw err;
+      }
+    }
+  }
+
+  async function insertAfterHead(event: AuditEvent): Promise<AuditEventRow> {
     const last = await currentHead();
     const seq = last.seq + 1;
     const fields = {
@@ -220,4 +235,13 @@ function listEvents(db: Db, filter: ListFilter): Promise<AuditEventRow[]> {
   if (filter.until) q = q.where("at", "<", filter.until);
   if (filter.afterSeq) q = q.where("seq", ">", filter.afterSeq);
   return q.orderBy("seq").limit(filter.limit).execute();
+}
+
+/** Appends that lost the race for the next seq this many times in a row give up (and are reported). */
+const MAX_APPEND_ATTEMPTS = 50;
+
+/** A unique-key violation: SQLite's constraint error, or PostgreSQL's SQLSTATE 23505. */
+function isDuplicateKey(err: unknown): boolean {
+  const code = String((err as { code?: unknown })?.code ?? "");
+  return code === "23505" || code.startsWith("SQLITE_CONSTRAINT");
 }

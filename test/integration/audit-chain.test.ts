@@ -86,6 +86,27 @@ describe("the keyed audit chain", () => {
     expect(lines[0]).toMatchObject({ keyVersion: 1, mac: expect.stringMatching(/^berth:v1:/) });
   });
 
+  it("stays one chain when several writers share the store (as instances in shared mode do)", async () => {
+    // A second and third log on the same store: each appends after the head it reads, races the
+    // others for the next seq, and re-reads the head when it loses.
+    const others = [createAuditLog(store.db, { keys }), createAuditLog(store.db, { keys })];
+    await Promise.all(
+      [audit, ...others].flatMap((log, w) =>
+        Array.from({ length: 40 }, (_, i) => log.append({ ...event(100 + i), actorId: `writer-${w}` })),
+      ),
+    );
+    const r = await audit.verify();
+    expect(r).toMatchObject({ ok: true, checked: 130 });
+    const rows = await store.db
+      .selectFrom("audit_events")
+      .select(["seq", "actor_id"])
+      .orderBy("seq")
+      .execute();
+    expect(rows.map((x) => x.seq)).toEqual(Array.from({ length: 130 }, (_, i) => i + 1));
+    for (const w of [0, 1, 2]) expect(rows.filter((x) => x.actor_id === `writer-${w}`)).toHaveLength(40);
+    await Promise.all(others.map((o) => o.close()));
+  });
+
   it("detects an edited event", async () => {
     sql("update audit_events set outcome = 'denied' where seq = 6");
     expect(await audit.verify()).toMatchObject({
