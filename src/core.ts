@@ -23,6 +23,7 @@ import { createPrincipalRecheck } from "./identity/principal-recheck.js";
 import { createServiceTokens } from "./identity/service-tokens.js";
 import { createUserAdmin } from "./identity/user-admin.js";
 import { createCacheBus } from "./limits/cache-bus.js";
+import { RedisSessionBudget } from "./limits/connection-budget.js";
 import { rateLimitInterceptor } from "./limits/rate-limits.js";
 import type { Logger } from "./observability/logger.js";
 import { createDataPlane, type DataPlane } from "./pools/data-plane.js";
@@ -62,7 +63,7 @@ export type CoreSettings = Pick<
   | "requireTls"
 > &
   // Optional so that tests may leave them out: the defaults (24 h; the default denials; 300 ms) apply.
-  Partial<Pick<Config, "leaseMaxLifetimeMs" | "targets" | "redisCommandTimeoutMs" | "audit">>;
+  Partial<Pick<Config, "leaseMaxLifetimeMs" | "targets" | "redisCommandTimeoutMs" | "audit" | "budgetTtlMs">>;
 
 export interface Core {
   registry: ConnectionRegistry;
@@ -129,6 +130,7 @@ export function createCore(deps: {
   let revocations: ReturnType<typeof watchRevocations> | undefined;
   // One policy for every way Berth reaches a database: tests, validations, pools, health checks.
   const targets = createTargetPolicy(settings.targets);
+  const budget = sharedBudget(settings, deps.log);
   const registry = createConnectionRegistry({
     db,
     keys,
@@ -146,6 +148,7 @@ export function createCore(deps: {
     ...(settings.leaseMaxLifetimeMs ? { leaseMaxLifetimeMs: settings.leaseMaxLifetimeMs } : {}),
     onCredentialsDecrypted: (id) => audit.append(systemEvent("credentials.decrypt", id, "pool")),
     targets,
+    budget,
     onReplicaRefused: (id, host, reason) => {
       deps.log.warn(
         { connectionId: id, replica: host, reason },
@@ -224,11 +227,31 @@ export function createCore(deps: {
   const close = async () => {
     revocations?.stop();
     await audit.close();
+    await budget?.close();
     await bus.close();
   };
+  return {
+    registry,
+    dataPlane: plane,
+    frontDoor: frontDoorCore(db, serviceTokens, loginGuard, settings, revocations),
+    services,
+    interceptors,
+    audit,
+    ready: () => Promise.all([bus.ready(), budget?.ready()]).then(() => {}),
+    pingRedis: bus.ping,
+    close,
+  };
+}
+
+function frontDoorCore(
+  db: Db,
+  serviceTokens: ReturnType<typeof createServiceTokens>,
+  loginGuard: LoginGuard,
+  settings: CoreSettings,
+  watcher: ReturnType<typeof watchRevocations>,
+): FrontDoorCore {
   const accounts = createFrontDoorAccounts({ db });
-  const watcher = revocations;
-  const frontDoor: FrontDoorCore = {
+  return {
     lookup: (name) => accounts.lookup(name),
     certificate: (cn) => serviceTokens.authenticateCertificate(cn),
     throttle: loginGuard,
@@ -236,17 +259,20 @@ export function createCore(deps: {
     watch: (source) => watcher.watch(source),
     opened: (a) => watcher.opened(a),
   };
-  return {
-    registry,
-    dataPlane: plane,
-    frontDoor,
-    services,
-    interceptors,
-    audit,
-    ready: bus.ready,
-    pingRedis: bus.ping,
-    close,
-  };
+}
+
+/**
+ * With Redis, one budget of sessions per connection and host shared by every instance (README:
+ * "Running several instances"); without it, each pool's maxPoolSize is the bound, at no cost.
+ */
+function sharedBudget(settings: CoreSettings, log: Logger): RedisSessionBudget | undefined {
+  if (!settings.redisUrl) return undefined;
+  return new RedisSessionBudget({
+    redisUrl: settings.redisUrl,
+    ttlMs: settings.budgetTtlMs ?? 15_000,
+    commandTimeoutMs: settings.redisCommandTimeoutMs ?? 300,
+    onError: (err, what) => log.warn({ error: (err as Error).message }, `${what} failed`),
+  });
 }
 
 function loginGuardFor(settings: CoreSettings, redis: Redis | undefined): LoginGuard {
