@@ -1,10 +1,16 @@
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
-import type { BudgetEvent, BudgetKey, Permit, SessionBudget } from "../pools/budget.js";
+import type { BudgetEvent, BudgetKey, Contenders, Permit, SessionBudget } from "../pools/budget.js";
 import { GIVE_BACK, RENEW, TAKE } from "./budget-scripts.js";
 
 /** Where a returned permit is announced, so that instances with callers waiting try at once. */
 const FREED_CHANNEL = "berth:budget-freed";
+/** Where an instance with callers waiting says so (`<key>|<instance id>`), so the others keep to their share. */
+const WANTED_CHANNEL = "berth:budget-wanted";
+/** An instance says it wants at most this often per key… */
+const WANT_EVERY_MS = 100;
+/** …and counts as wanting for this long after it last said so. */
+const WANT_FRESH_MS = 500;
 
 export interface RedisBudgetOptions {
   redisUrl: string;
@@ -67,6 +73,10 @@ export class RedisSessionBudget implements SessionBudget {
   #closed = false;
   /** close() waiting for the last permit to come back. */
   #emptied: (() => void) | undefined;
+  /** Per key: the other instances that want sessions, and when they last said so (performance.now()). */
+  readonly #wanted = new Map<string, Map<string, number>>();
+  /** Per key: when this instance last said it wants. */
+  readonly #saidWant = new Map<string, number>();
 
   constructor(options: RedisBudgetOptions) {
     this.#options = options;
@@ -84,8 +94,11 @@ export class RedisSessionBudget implements SessionBudget {
     this.#redis.on("error", () => {});
     this.#subscriber = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
     this.#subscriber.on("error", () => {});
-    void this.#subscriber.subscribe(FREED_CHANNEL).catch(() => {});
-    this.#subscriber.on("message", (_channel: string, key: string) => this.#tell(key, "freed"));
+    void this.#subscriber.subscribe(FREED_CHANNEL, WANTED_CHANNEL).catch(() => {});
+    this.#subscriber.on("message", (channel: string, message: string) => {
+      if (channel === FREED_CHANNEL) this.#tell(message, "freed");
+      else this.#heardWant(message);
+    });
     this.#renewer = setInterval(() => void this.#renew(), Math.max(100, Math.floor(options.ttlMs / 3)));
     this.#renewer.unref();
   }
@@ -147,6 +160,40 @@ export class RedisSessionBudget implements SessionBudget {
     } finally {
       this.#renewing = false;
     }
+  }
+
+  want(key: BudgetKey): void {
+    const name = this.#keyOf(key);
+    const now = performance.now();
+    if (now - (this.#saidWant.get(name) ?? Number.NEGATIVE_INFINITY) < WANT_EVERY_MS) return;
+    this.#saidWant.set(name, now);
+    void this.#redis.publish(WANTED_CHANNEL, `${name}|${this.#instanceId}`).catch(() => {});
+  }
+
+  #heardWant(message: string): void {
+    const cut = message.lastIndexOf("|");
+    const name = message.slice(0, cut);
+    const from = message.slice(cut + 1);
+    if (from === this.#instanceId || !this.#watchers.has(name)) return;
+    let wanting = this.#wanted.get(name);
+    if (!wanting) {
+      wanting = new Map();
+      this.#wanted.set(name, wanting);
+    }
+    wanting.set(from, performance.now());
+    this.#tell(name, "wanted");
+  }
+
+  contenders(key: BudgetKey): Contenders {
+    const wanting = this.#wanted.get(this.#keyOf(key));
+    if (!wanting) return { self: this.#instanceId, others: [] };
+    const now = performance.now();
+    const others: string[] = [];
+    for (const [id, at] of wanting) {
+      if (now - at <= WANT_FRESH_MS) others.push(id);
+      else wanting.delete(id);
+    }
+    return { self: this.#instanceId, others };
   }
 
   watch(key: BudgetKey, listener: (event: BudgetEvent) => void): () => void {

@@ -34,7 +34,15 @@ export type BudgetEvent =
   /** Some instance gave a permit of this key back: a caller waiting may get one now. */
   | "freed"
   /** A permit of this instance was lost (see Permit.lost). */
-  | "lost";
+  | "lost"
+  /** Another instance has callers waiting for a permit of this key: sessions above our share should go. */
+  | "wanted";
+
+/** Who wants sessions of a key now: this instance, and the others that said so lately. */
+export interface Contenders {
+  readonly self: string;
+  readonly others: readonly string[];
+}
 
 export interface SessionBudget {
   /**
@@ -44,6 +52,13 @@ export interface SessionBudget {
   take(key: BudgetKey, max: number): Promise<{ permit: Permit } | { full: BudgetFull }>;
   /** Tells `listener` about `key`'s events; returns the way to stop. */
   watch(key: BudgetKey, listener: (event: BudgetEvent) => void): () => void;
+  /**
+   * Tells the other instances that callers here wait for a session of `key` (best effort, cheap:
+   * called on every retry, sent at most every 100 ms).
+   */
+  want(key: BudgetKey): void;
+  /** This instance's id and the other instances that wanted sessions of `key` lately (no round trip). */
+  contenders(key: BudgetKey): Contenders;
   /** Gives back every permit still held and disconnects. */
   close(): Promise<void>;
 }

@@ -46,7 +46,9 @@ export type DestroyReason =
   | "validation_failed"
   | "caller"
   /** Its permit of the shared connection budget was lost (see Permit.lost). */
-  | "permit_lost";
+  | "permit_lost"
+  /** Other instances wait for the shared budget and this pool held more than its share. */
+  | "over_share";
 
 export interface PoolEvents {
   created: [PooledSession];

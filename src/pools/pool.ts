@@ -100,7 +100,11 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
           options.budget,
           { connectionId: this.connectionId, host: this.host },
           () => this.settings.pool.maxPoolSize,
-          (event) => (event === "lost" ? this.#evict() : this.#refill()),
+          (event) => {
+            if (event === "lost") this.#evict();
+            else if (event === "wanted") this.#shed();
+            else this.#refill();
+          },
         )
       : undefined;
     this.#topUp();
@@ -109,6 +113,21 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
   /** Slots of maxPoolSize taken: sessions open, being opened, or waiting for a permit to be opened. */
   #taken(): number {
     return this.#all.size + this.#creating + this.#permitting;
+  }
+
+  /** How many sessions this pool may hold: maxPoolSize, or its share while other instances wait (budget). */
+  #room(): number {
+    return this.#permits ? this.#permits.room() : this.settings.pool.maxPoolSize;
+  }
+
+  /** Other instances wait for the shared budget and this pool holds more than its share. */
+  #aboveShare(): boolean {
+    return this.#permits !== undefined && this.#all.size > this.#permits.room();
+  }
+
+  /** Another instance wants sessions: idle ones above this pool's share are closed, freeing permits. */
+  #shed(): void {
+    while (this.#idle.length > 0 && this.#aboveShare()) this.#drop(this.#idle.shift()!, "over_share");
   }
 
   /** `server:port` of the host this pool opens sessions to. */
@@ -143,7 +162,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
       if (performance.now() >= until) break;
     }
     if (performance.now() >= until) throw this.#timedOut(started, unanswered);
-    if (this.#taken() < this.settings.pool.maxPoolSize) {
+    if (this.#taken() < this.#room()) {
       try {
         return this.#lend(await this.#openWithin(until, started), started);
       } catch (err) {
@@ -151,6 +170,8 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
         if (!(err instanceof NoPermit)) throw err;
       }
     }
+    // With a shared budget, the other instances hear that callers wait here (they keep to their share).
+    this.#permits?.waiting();
     return this.#queue(started, until, unanswered);
   }
 
@@ -355,7 +376,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
   takeIdleNow(): PooledSession | undefined {
     if (this.#closed) return undefined;
     const idle = this.#idle[this.#idle.length - 1];
-    if (!idle || !idle.session.healthy || this.#spent(idle)) return undefined;
+    if (!idle?.session.healthy || this.#spent(idle)) return undefined;
     if (performance.now() - idle.lastReleasedAt >= VALIDATE_AFTER_IDLE_MS) return undefined;
     this.#idle.pop();
     return this.#lend(idle, performance.now());
@@ -366,7 +387,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
    * The caller vouches that nothing is left open on the session.
    */
   releaseKept(pooled: PooledSession): void {
-    if (!pooled.session.healthy || this.#closed || this.#spent(pooled)) {
+    if (!pooled.session.healthy || this.#closed || this.#spent(pooled) || this.#aboveShare()) {
       void this.release(pooled, { reset: false });
       return;
     }
@@ -385,7 +406,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
   async release(pooled: PooledSession, options: { reset: boolean }): Promise<void> {
     if (!this.#inUse.delete(pooled)) return;
     if (!pooled.session.healthy) return this.#dropAndRefill(pooled, "unhealthy");
-    const spent = this.#spent(pooled);
+    const spent = this.#spent(pooled) ?? (this.#aboveShare() ? "over_share" : undefined);
     if (spent) return this.#dropAndRefill(pooled, spent);
     if (this.#closed) return this.#dropAndRefill(pooled, "pool_closed");
     if (options.reset) {
@@ -454,7 +475,12 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
    */
   #refill(): void {
     if (this.#waiters.length === 0 || this.#closed) return;
-    if (this.#taken() >= this.settings.pool.maxPoolSize) return;
+    const max = this.settings.pool.maxPoolSize;
+    if (this.#taken() >= this.#room()) {
+      // Held back by the share, not by maxPoolSize: keep telling the others, and keep trying.
+      if (this.#permits && this.#taken() < max) this.#permits.waiting();
+      return;
+    }
     this.#create().then(
       (p) => {
         this.#handOver(p);
@@ -514,7 +540,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
 
   #topUp(): void {
     if (this.#closed) return;
-    const missing = this.settings.pool.minPoolSize - this.#taken();
+    const missing = Math.min(this.settings.pool.minPoolSize, this.#room()) - this.#taken();
     for (let i = 0; i < missing; i++) {
       // Callers may have queued while the pool was warming (the sessions being opened counted
       // against maxPoolSize): the first one waiting gets this session, or hears why none could be

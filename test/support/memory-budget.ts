@@ -1,4 +1,4 @@
-import type { BudgetEvent, BudgetKey, Permit, SessionBudget } from "../../src/pools/budget.js";
+import type { BudgetEvent, BudgetKey, Contenders, Permit, SessionBudget } from "../../src/pools/budget.js";
 
 /** A permit of the in-memory budget, with what tests look at. */
 export class MemoryPermit implements Permit {
@@ -16,14 +16,19 @@ export class MemoryPermit implements Permit {
   }
 }
 
+/** How long an instance counts as wanting after it said so (as in the Redis budget). */
+const WANT_FRESH_MS = 500;
+
 /**
- * The connection budget in memory, for pool tests: several pools with the same connection and host
- * (as several instances would have) share it. Tests can make it unreachable, let a permit's lease run
- * out silently (a dead instance), or lose a permit.
+ * The connection budget in memory, for pool tests: what Redis holds, shared by the views that
+ * instance() hands out — one per Berth instance, each given to that instance's pool. Tests can make
+ * it unreachable, let a permit's lease run out silently (a dead instance), or lose a permit.
  */
-export class MemoryBudget implements SessionBudget {
+export class MemoryBudget {
   readonly held = new Map<string, Set<MemoryPermit>>();
-  readonly #watchers = new Map<string, Set<(event: BudgetEvent) => void>>();
+  readonly #views: { id: string; watchers: Map<string, Set<(event: BudgetEvent) => void>> }[] = [];
+  /** key → instance id → when it last said it wants (performance.now()). */
+  readonly #wanted = new Map<string, Map<string, number>>();
   /** take() rejects, as when Redis does not answer. */
   unreachable = false;
   takes = 0;
@@ -34,7 +39,37 @@ export class MemoryBudget implements SessionBudget {
     return `${key.connectionId}:${key.host}`;
   }
 
-  async take(key: BudgetKey, max: number): ReturnType<SessionBudget["take"]> {
+  /** The budget as one instance sees it. */
+  instance(id = `instance-${this.#views.length + 1}`): SessionBudget {
+    const view = { id, watchers: new Map<string, Set<(event: BudgetEvent) => void>>() };
+    this.#views.push(view);
+    return {
+      take: (key, max) => this.#take(key, max),
+      watch: (key, listener) => {
+        const name = MemoryBudget.keyOf(key);
+        const set = view.watchers.get(name) ?? new Set();
+        view.watchers.set(name, set);
+        set.add(listener);
+        return () => set.delete(listener);
+      },
+      want: (key) => {
+        const name = MemoryBudget.keyOf(key);
+        const wanting = this.#wanted.get(name) ?? new Map<string, number>();
+        this.#wanted.set(name, wanting);
+        wanting.set(id, performance.now());
+        this.#tell(name, "wanted", id);
+      },
+      contenders: (key): Contenders => {
+        const wanting = this.#wanted.get(MemoryBudget.keyOf(key)) ?? new Map<string, number>();
+        const now = performance.now();
+        const others = [...wanting].filter(([who, at]) => who !== id && now - at <= WANT_FRESH_MS);
+        return { self: id, others: others.map(([who]) => who) };
+      },
+      close: async () => {},
+    };
+  }
+
+  async #take(key: BudgetKey, max: number): ReturnType<SessionBudget["take"]> {
     this.takes++;
     if (this.unreachable) throw new Error("budget unreachable");
     const name = MemoryBudget.keyOf(key);
@@ -67,17 +102,11 @@ export class MemoryBudget implements SessionBudget {
     this.#tell(permit.key, "lost");
   }
 
-  watch(key: BudgetKey, listener: (event: BudgetEvent) => void): () => void {
-    const name = MemoryBudget.keyOf(key);
-    const set = this.#watchers.get(name) ?? new Set();
-    this.#watchers.set(name, set);
-    set.add(listener);
-    return () => set.delete(listener);
+  /** To every instance's listeners of `name` (but `except`'s: an instance does not hear itself want). */
+  #tell(name: string, event: BudgetEvent, except?: string): void {
+    for (const view of this.#views) {
+      if (view.id === except) continue;
+      for (const listener of view.watchers.get(name) ?? []) listener(event);
+    }
   }
-
-  #tell(name: string, event: BudgetEvent): void {
-    for (const listener of this.#watchers.get(name) ?? []) listener(event);
-  }
-
-  async close(): Promise<void> {}
 }

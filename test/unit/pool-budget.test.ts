@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { BerthError } from "../../src/errors/berth-error.js";
+import { fairShare } from "../../src/pools/pool-permits.js";
 import { FakeDriver } from "../support/fake-driver.js";
 import { advance, closePoolsAfterEach, fakePool, settle, track } from "../support/fake-pool.js";
 import { MemoryBudget } from "../support/memory-budget.js";
@@ -12,8 +13,9 @@ const KEY = { connectionId: "c1", host: "db.example:5432" };
 /** Two pools of one connection, as two instances hold them, sharing one budget. */
 function twoInstances(settings: Parameters<typeof fakePool>[0] = {}) {
   const budget = new MemoryBudget();
-  const a = fakePool({ maxPoolSize: 2, acquireTimeoutMs: 1_000, ...settings }, new FakeDriver(), budget);
-  const b = fakePool({ maxPoolSize: 2, acquireTimeoutMs: 1_000, ...settings }, new FakeDriver(), budget);
+  const pool = { maxPoolSize: 2, acquireTimeoutMs: 1_000, ...settings };
+  const a = fakePool(pool, new FakeDriver(), budget.instance("a"));
+  const b = fakePool(pool, new FakeDriver(), budget.instance("b"));
   return { budget, a, b };
 }
 
@@ -153,5 +155,59 @@ describe("a pool under a connection budget shared by instances", () => {
     await Promise.all(Array.from({ length: 40 }, (_, i) => work(i % 2 ? a.pool : b.pool)));
     expect(most).toBeLessThanOrEqual(3);
     expect(a.driver.open + b.driver.open).toBeLessThanOrEqual(3);
+  });
+});
+
+describe("fair shares of a budget several instances want", () => {
+  it("keeps a busy instance to its share: a released session above it is closed and the waiting instance gets it", async () => {
+    const { budget, a, b } = twoInstances({ maxPoolSize: 4, acquireTimeoutMs: 10_000 });
+    const held = await Promise.all([0, 1, 2, 3].map(() => a.pool.acquire()));
+    // A's own callers wait too: without shares, every session A releases would go to them.
+    const aWaiting = track(a.pool.acquire());
+    const bWaiting = track(b.pool.acquire());
+    await settle();
+    expect(bWaiting.state).toBe("pending");
+
+    await a.pool.release(held[0]!, { reset: false });
+    await settle();
+    expect(a.destroyed).toEqual([{ id: held[0]!.id, reason: "over_share" }]);
+    expect(bWaiting.state).toBe("resolved");
+    expect(aWaiting.state).toBe("pending");
+    // A is down to its share (2 of 4) after one more; from then on, its releases serve its callers.
+    await a.pool.release(held[1]!, { reset: false });
+    await settle();
+    await a.pool.release(held[2]!, { reset: false });
+    await settle();
+    expect(aWaiting.state).toBe("resolved");
+    expect(a.destroyed.map((d) => d.reason)).toEqual(["over_share", "over_share"]);
+    expect(budget.count(KEY)).toBeLessThanOrEqual(4);
+  });
+
+  it("closes idle sessions above its share as soon as another instance says it wants", async () => {
+    const { a, b } = twoInstances({ maxPoolSize: 4, acquireTimeoutMs: 10_000 });
+    const held = await Promise.all([0, 1, 2, 3].map(() => a.pool.acquire()));
+    for (const s of held) await a.pool.release(s, { reset: false });
+    const waiting = Promise.all([b.pool.acquire(), b.pool.acquire()]);
+    await advance(200);
+    await waiting;
+    expect(a.destroyed.map((d) => d.reason)).toEqual(["over_share", "over_share"]);
+    expect(a.pool.stats().size).toBe(2);
+  });
+
+  it("splits evenly, gives the remainder in turns, and is the whole budget when nobody else wants", async () => {
+    const c = (self: string, ...others: string[]) => ({ self, others });
+    expect(fairShare(6, c("a"), 0)).toBe(6);
+    for (const self of ["a", "b", "c"])
+      expect(fairShare(6, c(self, ...["a", "b", "c"].filter((x) => x !== self)), 0)).toBe(2);
+    const shares = (now: number) =>
+      ["a", "b", "c"].map((self) => fairShare(4, c(self, ...["a", "b", "c"].filter((x) => x !== self)), now));
+    const turns = [0, 10_000, 20_000].map(shares);
+    for (const t of turns) expect(t.reduce((x, y) => x + y)).toBe(4);
+    // With more instances than sessions, each gets one in turn.
+    const two = (now: number) =>
+      ["a", "b", "c"].map((self) => fairShare(2, c(self, ...["a", "b", "c"].filter((x) => x !== self)), now));
+    const got = [0, 10_000, 20_000].map(two);
+    for (const t of got) expect(t.reduce((x, y) => x + y)).toBe(2);
+    for (let i = 0; i < 3; i++) expect(got.some((t) => t[i] === 1)).toBe(true);
   });
 });
