@@ -262,8 +262,8 @@ function frontDoorCore(
 }
 
 /**
- * With Redis, one budget of sessions per connection and host shared by every instance (README:
- * "Running several instances"); without it, each pool's maxPoolSize is the bound, at no cost.
+ * With Redis, one budget of sessions per connection and host shared by every instance (README: "One
+ * connection budget across instances"); without it, each pool's maxPoolSize is the bound, at no cost.
  */
 function sharedBudget(settings: CoreSettings, log: Logger): RedisSessionBudget | undefined {
   if (!settings.redisUrl) return undefined;

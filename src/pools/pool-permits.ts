@@ -81,6 +81,9 @@ export class PoolPermits {
     try {
       answer = await this.#budget.take(this.#key, this.#max());
     } catch {
+      // Redis down or silent: no new session (fail closed). Falling back to each instance's own
+      // maxPoolSize would let N instances open N × maxPoolSize, which is what the budget is for;
+      // failing closed costs only the pool's growth, as the sessions already open keep serving.
       throw this.#refused("unreachable");
     }
     if ("full" in answer) throw this.#refused(answer.full);

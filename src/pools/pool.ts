@@ -574,7 +574,9 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
 
   /**
    * Health probe on a session of its own (not a pooled one, so a busy pool cannot make the server
-   * look down): connect, ping, close. Returns the latency; throws the driver's failure.
+   * look down): connect, ping, close. Returns the latency; throws the driver's failure. It takes no
+   * permit of the shared budget, for the same reason: the budget's one documented exception (one
+   * short session per instance and host at a time).
    */
   async probe(timeoutMs: number): Promise<number> {
     const started = performance.now();

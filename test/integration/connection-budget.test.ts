@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createInterface } from "node:readline";
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BerthError } from "../../src/errors/berth-error.js";
 import {
@@ -12,7 +13,8 @@ import {
   startBudgetInstance,
   watchSessions,
 } from "../support/budget-instance.js";
-import { serviceAvailable } from "../support/services.js";
+import { LOCAL, serviceAvailable } from "../support/services.js";
+import { startTestBerth } from "../support/test-berth.js";
 import { startThrowawayRedis } from "../support/throwaway-redis.js";
 import { until } from "../support/waits.js";
 
@@ -174,6 +176,49 @@ describe.skipIf(!ready)("one connection budget across instances (Redis)", () => 
       for (const c of children) if (c.process.exitCode === null) c.process.kill("SIGKILL");
     }
   }, 60_000);
+
+  it("a Berth started with BERTH_REDIS_URL takes a permit for each session it opens and gives it back when the session closes", async () => {
+    const b = await startTestBerth({
+      BERTH_REDIS_URL: REDIS,
+      BERTH_RATE_LIMITS: "off",
+      BERTH_BUDGET_TTL_MS: String(TTL_MS),
+    });
+    const redis = new Redis(REDIS);
+    try {
+      const created = await b.api("/api/connections", {
+        body: {
+          name: "budgeted",
+          type: "postgresql",
+          server: "127.0.0.1",
+          port: LOCAL.postgres.port,
+          database: "test",
+          username: role,
+          password: "",
+          sslMode: "disable",
+          maxPoolSize: 2,
+        },
+      });
+      expect(created.status).toBe(201);
+      const id = created.body.id as string;
+      const key = `berth:budget:${id}:127.0.0.1:${LOCAL.postgres.port}`;
+      const pools = b.berth.dataPlane.pools;
+      const [s1, s2] = [await pools.acquire(id), await pools.acquire(id)];
+      expect(await redis.zcard(key)).toBe(2);
+      await s1.pool.destroy(s1.pooled);
+      await until("the permit given back", async () => (await redis.zcard(key)) === 1);
+      await s2.pool.release(s2.pooled, { reset: false });
+      // Reusing an idle session takes no permit.
+      const again = await pools.acquire(id);
+      expect(again.pooled).toBe(s2.pooled);
+      expect(await redis.zcard(key)).toBe(1);
+      await again.pool.release(again.pooled, { reset: false });
+      await b.close();
+      expect(await redis.zcard(key)).toBe(0);
+    } finally {
+      await b.close();
+      redis.disconnect();
+    }
+  });
 
   it("while Redis does not answer, open sessions keep serving and no new one is opened: budget_unavailable after the acquire timeout", async () => {
     const redis = await startThrowawayRedis();
