@@ -23,6 +23,7 @@ import { createPrincipalRecheck } from "./identity/principal-recheck.js";
 import { createServiceTokens } from "./identity/service-tokens.js";
 import { createUserAdmin } from "./identity/user-admin.js";
 import { createCacheBus } from "./limits/cache-bus.js";
+import { RedisSessionBudget } from "./limits/connection-budget.js";
 import { rateLimitInterceptor } from "./limits/rate-limits.js";
 import type { Logger } from "./observability/logger.js";
 import { createDataPlane, type DataPlane } from "./pools/data-plane.js";
@@ -63,7 +64,7 @@ export type CoreSettings = Pick<
   | "requireTls"
 > &
   // Optional so that tests may leave them out: the defaults (24 h; the default denials; 300 ms) apply.
-  Partial<Pick<Config, "leaseMaxLifetimeMs" | "targets" | "redisCommandTimeoutMs" | "audit">>;
+  Partial<Pick<Config, "leaseMaxLifetimeMs" | "targets" | "redisCommandTimeoutMs" | "audit" | "budgetTtlMs">>;
 
 export interface Core {
   registry: ConnectionRegistry;
@@ -135,6 +136,7 @@ export function createCore(deps: {
   let revocations: ReturnType<typeof watchRevocations> | undefined;
   // One policy for every way Berth reaches a database: tests, validations, pools, health checks.
   const targets = createTargetPolicy(settings.targets);
+  const budget = sharedBudget(settings, deps.log);
   const registry = createConnectionRegistry({
     db,
     keys,
@@ -152,6 +154,7 @@ export function createCore(deps: {
     ...(settings.leaseMaxLifetimeMs ? { leaseMaxLifetimeMs: settings.leaseMaxLifetimeMs } : {}),
     onCredentialsDecrypted: (id) => audit.append(systemEvent("credentials.decrypt", id, "pool")),
     targets,
+    budget,
     onReplicaRefused: (id, host, reason) => {
       deps.log.warn(
         { connectionId: id, replica: host, reason },
@@ -232,6 +235,7 @@ export function createCore(deps: {
   const close = async () => {
     revocations?.stop();
     await audit.close();
+    await budget?.close();
     await bus.close();
   };
   return {
@@ -241,10 +245,24 @@ export function createCore(deps: {
     services,
     interceptors,
     audit,
-    ready: bus.ready,
+    ready: () => Promise.all([bus.ready(), budget?.ready()]).then(() => {}),
     pingRedis: bus.ping,
     close,
   };
+}
+
+/**
+ * With Redis, one budget of sessions per connection and host shared by every instance (README: "One
+ * connection budget across instances"); without it, each pool's maxPoolSize is the bound, at no cost.
+ */
+function sharedBudget(settings: CoreSettings, log: Logger): RedisSessionBudget | undefined {
+  if (!settings.redisUrl) return undefined;
+  return new RedisSessionBudget({
+    redisUrl: settings.redisUrl,
+    ttlMs: settings.budgetTtlMs ?? 15_000,
+    commandTimeoutMs: settings.redisCommandTimeoutMs ?? 300,
+    onError: (err, what) => log.warn({ error: (err as Error).message }, `${what} failed`),
+  });
 }
 
 /**

@@ -94,6 +94,7 @@ const schema = z.object({
   BERTH_LOGIN_SOURCE_FAILURE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(300),
   BERTH_REDIS_URL: z.string().url().optional(),
   BERTH_REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(300),
+  BERTH_BUDGET_TTL_MS: z.coerce.number().int().min(1_000).max(600_000).default(15_000),
   BERTH_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
   BERTH_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
   BERTH_IDLE_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(65_000),
@@ -213,6 +214,11 @@ export interface Config {
   readonly redisUrl: string | undefined;
   /** Every Redis command gives up after this long; a timeout counts as Redis being down. */
   readonly redisCommandTimeoutMs: number;
+  /**
+   * With Redis, the lease of each session's permit of the connection budget shared by the instances:
+   * a dead instance's share comes back this long after its last renewal (renewed every third of it).
+   */
+  readonly budgetTtlMs: number;
   /** Bounds on the HTTP port's connections (slow or silent clients are closed). */
   readonly connectionLimits: ConnectionLimits;
   /** The PostgreSQL front door (BERTH_PG_PORT); undefined when it is off. */
@@ -322,6 +328,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     loginFailureDelayMs: c.BERTH_LOGIN_FAILURE_DELAY_MS,
     redisUrl: c.BERTH_REDIS_URL,
     redisCommandTimeoutMs: c.BERTH_REDIS_COMMAND_TIMEOUT_MS,
+    budgetTtlMs: c.BERTH_BUDGET_TTL_MS,
     frontDoor:
       c.BERTH_PG_PORT === undefined
         ? undefined
