@@ -118,14 +118,10 @@ export function createCore(deps: {
     settings.redisUrl,
     (message) => {
       const [kind, key = ""] = message.split("|");
-      if (kind === "tag") {
-        sessionCache.invalidateTag(key);
-        accessCache.invalidateTag(key);
-      } else if (kind === "session") {
-        sessionCache.delete(key);
-      } else if (kind === "connection") {
-        dataPlane?.connectionChanged(key);
-      }
+      if (kind === "tag") sessionCache.invalidateTag(key);
+      if (kind === "tag") accessCache.invalidateTag(key);
+      if (kind === "session") sessionCache.delete(key);
+      if (kind === "connection") dataPlane?.connectionChanged(key);
       // What is already open is re-checked too: a revoke ends open leases and Session streams.
       const change = invalidationOf(message);
       if (change) void revocations?.changed(change);
@@ -232,12 +228,6 @@ export function createCore(deps: {
     serviceTokens,
     ...(settings.rateLimits === "rfc" ? { rateLimit: rateLimitInterceptor({ redis: bus.redis }) } : {}),
   });
-  const close = async () => {
-    revocations?.stop();
-    await audit.close();
-    await budget?.close();
-    await bus.close();
-  };
   return {
     registry,
     dataPlane: plane,
@@ -247,7 +237,12 @@ export function createCore(deps: {
     audit,
     ready: () => Promise.all([bus.ready(), budget?.ready()]).then(() => {}),
     pingRedis: bus.ping,
-    close,
+    close: async () => {
+      revocations?.stop();
+      await audit.close();
+      await budget?.close();
+      await bus.close();
+    },
   };
 }
 
