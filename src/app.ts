@@ -17,6 +17,7 @@ import { type GrpcJsServer, startGrpcJsServer } from "./server/grpc-js-server.js
 import { createHttpEntry, createMetricsEntry, type ReadinessCheck } from "./server/http-entry.js";
 import { type Listener, listen } from "./server/listener.js";
 import { describeCertificate, listenerTls, readServerTls } from "./server/tls-files.js";
+import { describeStoreUrl, openPostgresStore } from "./store/postgres-store.js";
 import { openSqliteStore, type Store } from "./store/store.js";
 
 export interface Berth {
@@ -95,7 +96,7 @@ interface Deps {
 
 async function buildDeps(config: Config, options: StartOptions, ready: () => boolean): Promise<Deps> {
   const log = createLogger(config.logLevel, options.logDestination);
-  const store = await openSqliteStore(config.dataDir);
+  const store = await openStore(config, log);
   const keys = await openKeys(config, log);
   const stopSealing = await startSealing(store, keys, log);
   await bootstrapAdmin(store.db, config.adminPassword, log, options.announce);
@@ -103,6 +104,15 @@ async function buildDeps(config: Config, options: StartOptions, ready: () => boo
   await core.ready();
   const stopRetention = startRetention(config, store, core, log);
   return { log, store, keys, core, stopRetention, stopSealing };
+}
+
+/** PostgreSQL when BERTH_STORE_URL is set (shared mode), else the SQLite file in the data directory. */
+function openStore(config: Config, log: Logger): Promise<Store> {
+  if (!config.storeUrl) return openSqliteStore(config.dataDir);
+  const where = describeStoreUrl(config.storeUrl);
+  return openPostgresStore(config.storeUrl, {
+    onIdleError: (err) => log.warn({ store: where, error: err.message }, "an idle store session failed"),
+  });
 }
 
 const SEAL_RETRY_MS = 30_000;
@@ -241,6 +251,7 @@ export async function startBerth(config: Config, options: StartOptions = {}): Pr
       ...(serving.metrics ? { metrics_port: serving.metrics.port, metrics_host: config.metrics.host } : {}),
       ...(serving.frontDoor ? { pg_port: serving.frontDoor.door.port } : {}),
       data_dir: config.dataDir,
+      store: config.storeUrl ? `postgresql ${describeStoreUrl(config.storeUrl)}` : "sqlite",
       key_provider: deps.keys.name,
     },
     "berth is listening",
