@@ -57,7 +57,7 @@ function storeUrlProblems(value: string | undefined, ctx: z.RefinementCtx): void
   }
   if (u.protocol !== "postgres:" && u.protocol !== "postgresql:")
     ctx.addIssue({ code: "custom", message: "must be a postgres:// (or postgresql://) URL" });
-  else if (u.hostname === "")
+  else if (u.hostname === "" && !u.searchParams.get("host"))
     ctx.addIssue({ code: "custom", message: "must name the server: postgres://user:password@host/database" });
   else if (u.pathname.length <= 1)
     ctx.addIssue({

@@ -1,4 +1,4 @@
-import { Kysely, PostgresDialect } from "kysely";
+import { Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient } from "kysely";
 import pg from "pg";
 import { migrateToLatest } from "./migrations.js";
 import type { Database } from "./schema.js";
@@ -7,6 +7,8 @@ import type { Store } from "./store.js";
 export interface PostgresStoreOptions {
   /** Sessions the store's pool may hold on the server (default 10). */
   maxConnections?: number;
+  /** A statement not answered in this long fails (default STATEMENT_TIMEOUT_MS). */
+  statementTimeoutMs?: number;
   /**
    * An idle pooled session that failed (the server restarted, the network dropped it). The pool
    * replaces it; without a listener pg would throw it out of the event loop.
@@ -18,6 +20,12 @@ export interface PostgresStoreOptions {
 export const STORE_PING_TIMEOUT_MS = 800;
 /** Waiting for a session (a new connection, or a free one) fails after this instead of hanging. */
 const CONNECT_TIMEOUT_MS = 5_000;
+/**
+ * A statement whose answer does not come in this long fails, and its session is thrown away: a
+ * store whose network swallows packets must not hold a call, or Berth's shutdown, for ever (TCP
+ * would take many minutes to notice). Migrations, which may build indexes, are not bounded.
+ */
+export const STATEMENT_TIMEOUT_MS = 30_000;
 const IDLE_TIMEOUT_MS = 30_000;
 /** Instances starting together wait this long for the one that migrates before giving up. */
 const MIGRATION_LOCK_TIMEOUT_MS = 300_000;
@@ -39,7 +47,8 @@ const storeTypes = {
 export function describeStoreUrl(url: string): string {
   try {
     const u = new URL(url);
-    return `${u.hostname}:${u.port || "5432"}${u.pathname}`;
+    // A Unix socket directory comes as ?host=/path.
+    return `${u.hostname || u.searchParams.get("host") || ""}:${u.port || "5432"}${u.pathname}`;
   } catch {
     return "(unparsable URL)";
   }
@@ -62,9 +71,13 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
   };
   const pool = new pg.Pool(poolConfig);
   pool.on("error", (err) => options.onIdleError?.(err));
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({
+    dialect: new PostgresDialect({
+      pool: boundedPool(pool, options.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS),
+    }),
+  });
   try {
-    await migrateLocked(poolConfig, db);
+    await migrateLocked(poolConfig, pool);
   } catch (err) {
     await db.destroy().catch(() => {});
     throw new Error(`The store at ${describeStoreUrl(url)} could not be opened: ${(err as Error).message}`, {
@@ -87,7 +100,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
  * waits (and then finds nothing to do) even while the first is still creating Kysely's tables. A
  * holder that dies releases it with its session.
  */
-async function migrateLocked(config: pg.PoolConfig, db: Kysely<Database>): Promise<void> {
+async function migrateLocked(config: pg.PoolConfig, pool: pg.Pool): Promise<void> {
   const lock = new pg.Client({ ...config, application_name: "berth migrations" });
   lock.on("error", () => {}); // a dropped session surfaces as the failed query below
   await lock.connect();
@@ -98,11 +111,50 @@ async function migrateLocked(config: pg.PoolConfig, db: Kysely<Database>): Promi
         ? new Error(`another instance held the migration lock for over ${MIGRATION_LOCK_TIMEOUT_MS / 1000} s`)
         : err;
     });
-    await migrateToLatest(db as Kysely<unknown>);
+    // The store's pool without the statement bound; destroying this Kysely leaves the pool open.
+    const unbounded = new Kysely<unknown>({
+      dialect: new PostgresDialect({ pool: { connect: () => pool.connect(), end: async () => {} } }),
+    });
+    try {
+      await migrateToLatest(unbounded);
+    } finally {
+      await unbounded.destroy();
+    }
     await lock.query("select pg_advisory_unlock($1::bigint)", [MIGRATION_LOCK_KEY]);
   } finally {
     await lock.end().catch(() => {});
   }
+}
+
+/**
+ * The pool as Kysely sees it, with every statement bounded by `timeoutMs` (pg's client-side read
+ * timeout). A session whose statement timed out still has it outstanding: it fails what else
+ * is sent on it at once, and is destroyed rather than returned to the pool.
+ */
+function boundedPool(pool: pg.Pool, timeoutMs: number): PostgresPool {
+  return {
+    async connect(): Promise<PostgresPoolClient> {
+      const client = await pool.connect();
+      let stuck: Error | undefined;
+      const query = async (text: string, values: readonly unknown[]) => {
+        if (stuck) throw stuck;
+        try {
+          // query_timeout is pg's per-statement read timeout (missing from @types/pg's QueryConfig).
+          const config = { text, values: [...values], query_timeout: timeoutMs };
+          return await client.query(config as pg.QueryConfig);
+        } catch (err) {
+          if ((err as Error).message !== "Query read timeout") throw err;
+          stuck = new Error(`the store did not answer within ${timeoutMs} ms`, { cause: err });
+          throw stuck;
+        }
+      };
+      return {
+        query: query as unknown as PostgresPoolClient["query"],
+        release: (destroy?: boolean) => client.release(destroy || stuck !== undefined),
+      };
+    },
+    end: () => pool.end(),
+  };
 }
 
 /**
