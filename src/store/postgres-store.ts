@@ -1,6 +1,7 @@
 import { Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient } from "kysely";
 import pg from "pg";
 import { migrateToLatest } from "./migrations.js";
+import { PostgresTextPlugin } from "./postgres-text.js";
 import type { Database } from "./schema.js";
 import type { Store } from "./store.js";
 
@@ -75,6 +76,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     dialect: new PostgresDialect({
       pool: boundedPool(pool, options.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS),
     }),
+    plugins: [new PostgresTextPlugin()],
   });
   try {
     await migrateLocked(poolConfig, pool);
