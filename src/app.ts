@@ -97,13 +97,21 @@ interface Deps {
 async function buildDeps(config: Config, options: StartOptions, ready: () => boolean): Promise<Deps> {
   const log = createLogger(config.logLevel, options.logDestination);
   const store = await openStore(config, log);
-  const keys = await openKeys(config, log);
-  const stopSealing = await startSealing(store, keys, log);
-  await bootstrapAdmin(store.db, config.adminPassword, log, options.announce);
-  const core = createCore({ db: store.db, keys, log, settings: config, ready });
-  await core.ready();
-  const stopRetention = startRetention(config, store, core, log);
-  return { log, store, keys, core, stopRetention, stopSealing };
+  let stopSealing = () => {};
+  try {
+    const keys = await openKeys(config, log);
+    stopSealing = await startSealing(store, keys, log);
+    await bootstrapAdmin(store.db, config.adminPassword, log, options.announce);
+    const core = createCore({ db: store.db, keys, log, settings: config, ready });
+    await core.ready();
+    const stopRetention = startRetention(config, store, core, log);
+    return { log, store, keys, core, stopRetention, stopSealing };
+  } catch (err) {
+    // A start that failed lets go of the store: its sessions, and SQLite's data directory lock.
+    stopSealing();
+    await store.close().catch(() => {});
+    throw err;
+  }
 }
 
 /** PostgreSQL when BERTH_STORE_URL is set (shared mode), else the SQLite file in the data directory. */
@@ -242,7 +250,13 @@ function listeningUrl(config: Config, port: number): string {
 export async function startBerth(config: Config, options: StartOptions = {}): Promise<Berth> {
   let ready = true;
   const deps = await buildDeps(config, options, () => ready);
-  const serving = await serve(config, deps, () => ready);
+  const serving = await serve(config, deps, () => ready).catch(async (err: unknown) => {
+    deps.stopRetention();
+    deps.stopSealing();
+    await deps.core.close();
+    await deps.store.close();
+    throw err;
+  });
   const url = listeningUrl(config, serving.listener.port);
   deps.log.info(
     {

@@ -1,8 +1,12 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
+import { Writable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { startBerth } from "../../src/app.js";
+import { loadConfig } from "../../src/config/config.js";
 import { DataDirLockedError, LOCK_FILE, lockDataDir } from "../../src/store/data-dir-lock.js";
 import { openSqliteStore } from "../../src/store/store.js";
 
@@ -62,6 +66,23 @@ describe("the data directory lock", () => {
     expect(() => lockDataDir(dir)).toThrow(/Another Berth \(pid 1 on .*remove .*berth\.lock/);
     holderFile(dir, { pid: deadPid(), host: "elsewhere.example", startedAt: "2026-01-01T00:00:00.000Z" });
     expect(() => lockDataDir(dir)).toThrow(/pid \d+ on elsewhere\.example/);
+  });
+
+  it("is let go by a start that fails after opening the store (its port is taken)", async () => {
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, "127.0.0.1", r));
+    const port = (taken.address() as AddressInfo).port;
+    const config = (p: number) =>
+      loadConfig({ BERTH_PORT: String(p), BERTH_DATA_DIR: dir, BERTH_ADMIN_PASSWORD: "lock-admin-password" });
+    const silent = { logDestination: new Writable({ write: (_c, _e, cb) => cb() }) };
+    try {
+      await expect(startBerth(config(port), silent)).rejects.toThrow(/EADDRINUSE/);
+    } finally {
+      taken.close();
+    }
+    expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
+    const berth = await startBerth(config(0), silent);
+    await berth.close();
   });
 
   it("does not remove a lock another process took over after it", () => {
