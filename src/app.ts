@@ -17,6 +17,7 @@ import { type GrpcJsServer, startGrpcJsServer } from "./server/grpc-js-server.js
 import { createHttpEntry, createMetricsEntry, type ReadinessCheck } from "./server/http-entry.js";
 import { type Listener, listen } from "./server/listener.js";
 import { describeCertificate, listenerTls, readServerTls } from "./server/tls-files.js";
+import { describeStoreUrl, openPostgresStore } from "./store/postgres-store.js";
 import { openSqliteStore, type Store } from "./store/store.js";
 
 export interface Berth {
@@ -95,14 +96,31 @@ interface Deps {
 
 async function buildDeps(config: Config, options: StartOptions, ready: () => boolean): Promise<Deps> {
   const log = createLogger(config.logLevel, options.logDestination);
-  const store = await openSqliteStore(config.dataDir);
-  const keys = await openKeys(config, log);
-  const stopSealing = await startSealing(store, keys, log);
-  await bootstrapAdmin(store.db, config.adminPassword, log, options.announce);
-  const core = createCore({ db: store.db, keys, log, settings: config, ready });
-  await core.ready();
-  const stopRetention = startRetention(config, store, core, log);
-  return { log, store, keys, core, stopRetention, stopSealing };
+  const store = await openStore(config, log);
+  let stopSealing = () => {};
+  try {
+    const keys = await openKeys(config, log);
+    stopSealing = await startSealing(store, keys, log);
+    await bootstrapAdmin(store.db, config.adminPassword, log, options.announce);
+    const core = createCore({ db: store.db, keys, log, settings: config, ready });
+    await core.ready();
+    const stopRetention = startRetention(config, store, core, log);
+    return { log, store, keys, core, stopRetention, stopSealing };
+  } catch (err) {
+    // A start that failed lets go of the store: its sessions, and SQLite's data directory lock.
+    stopSealing();
+    await store.close().catch(() => {});
+    throw err;
+  }
+}
+
+/** PostgreSQL when BERTH_STORE_URL is set (shared mode), else the SQLite file in the data directory. */
+function openStore(config: Config, log: Logger): Promise<Store> {
+  if (!config.storeUrl) return openSqliteStore(config.dataDir);
+  const where = describeStoreUrl(config.storeUrl);
+  return openPostgresStore(config.storeUrl, {
+    onIdleError: (err) => log.warn({ store: where, error: err.message }, "an idle store session failed"),
+  });
 }
 
 const SEAL_RETRY_MS = 30_000;
@@ -232,7 +250,13 @@ function listeningUrl(config: Config, port: number): string {
 export async function startBerth(config: Config, options: StartOptions = {}): Promise<Berth> {
   let ready = true;
   const deps = await buildDeps(config, options, () => ready);
-  const serving = await serve(config, deps, () => ready);
+  const serving = await serve(config, deps, () => ready).catch(async (err: unknown) => {
+    deps.stopRetention();
+    deps.stopSealing();
+    await deps.core.close();
+    await deps.store.close();
+    throw err;
+  });
   const url = listeningUrl(config, serving.listener.port);
   deps.log.info(
     {
@@ -241,6 +265,7 @@ export async function startBerth(config: Config, options: StartOptions = {}): Pr
       ...(serving.metrics ? { metrics_port: serving.metrics.port, metrics_host: config.metrics.host } : {}),
       ...(serving.frontDoor ? { pg_port: serving.frontDoor.door.port } : {}),
       data_dir: config.dataDir,
+      store: config.storeUrl ? `postgresql ${describeStoreUrl(config.storeUrl)}` : "sqlite",
       key_provider: deps.keys.name,
     },
     "berth is listening",

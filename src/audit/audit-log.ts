@@ -1,4 +1,5 @@
 import type { KeyProvider } from "../crypto/key-provider.js";
+import { NUL_STAND_IN } from "../store/postgres-text.js";
 import type { Db } from "../store/store.js";
 import { type AuditEventRow, type AuditHead, checkpointData, eventHash, GENESIS, linkData } from "./chain.js";
 import { appendCheckpoint, readCheckpoints } from "./checkpoints.js";
@@ -125,15 +126,15 @@ export function createAuditLog(db: Db, options: AuditLogOptions = {}) {
     const seq = last.seq + 1;
     const fields = {
       at: clock().toISOString(),
-      actor_id: event.actorId,
-      actor_name: event.actorName,
-      source: event.source,
+      actor_id: storable(event.actorId),
+      actor_name: storable(event.actorName),
+      source: storable(event.source),
       transport: event.transport,
       action: event.action,
-      target: event.target,
+      target: storable(event.target),
       outcome: event.outcome,
-      reason: event.reason,
-      request_id: event.requestId,
+      reason: storable(event.reason),
+      request_id: storable(event.requestId),
     };
     const hash = eventHash(last.hash, fields);
     const mac = keys ? await keys.mac(linkData(seq, hash)) : "";
@@ -191,6 +192,12 @@ export function createAuditLog(db: Db, options: AuditLogOptions = {}) {
 }
 
 export type AuditLog = ReturnType<typeof createAuditLog>;
+
+/**
+ * Text as every store keeps it: PostgreSQL's holds no U+0000 (a sign-in name or a path can carry
+ * one), so it is replaced before the event is hashed, not by the store after.
+ */
+const storable = (s: string) => (s.includes("\0") ? s.replaceAll("\0", NUL_STAND_IN) : s);
 
 /**
  * Removes the events before `before` (ISO time) from the head of the chain. The last removed

@@ -43,10 +43,37 @@ export interface RetentionPolicy {
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 const positiveMs = (fallback: number) => z.coerce.number().int().min(1).max(86_400_000).default(fallback);
 
+const SSL_MODES = ["disable", "prefer", "require", "verify-ca", "verify-full", "no-verify"];
+
+/** A postgres:// URL pg can use; the reasons never repeat the value (it may hold a password). */
+function storeUrlProblems(value: string | undefined, ctx: z.RefinementCtx): void {
+  if (value === undefined) return;
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    ctx.addIssue({ code: "custom", message: "must be a URL: postgres://user:password@host:5432/database" });
+    return;
+  }
+  if (u.protocol !== "postgres:" && u.protocol !== "postgresql:")
+    ctx.addIssue({ code: "custom", message: "must be a postgres:// (or postgresql://) URL" });
+  else if (u.hostname === "" && !u.searchParams.get("host"))
+    ctx.addIssue({ code: "custom", message: "must name the server: postgres://user:password@host/database" });
+  else if (u.pathname.length <= 1)
+    ctx.addIssue({
+      code: "custom",
+      message: "must name the database: postgres://user:password@host/database",
+    });
+  const sslmode = u.searchParams.get("sslmode");
+  if (sslmode !== null && !SSL_MODES.includes(sslmode))
+    ctx.addIssue({ code: "custom", message: `sslmode must be one of ${SSL_MODES.join(", ")}` });
+}
+
 const schema = z.object({
   BERTH_HOST: z.string().min(1).default("127.0.0.1"),
   BERTH_PORT: port(8080),
   BERTH_DATA_DIR: z.string().min(1).default("./data"),
+  BERTH_STORE_URL: z.string().optional().superRefine(storeUrlProblems),
   BERTH_MASTER_KEY: z
     .string()
     .optional()
@@ -182,6 +209,11 @@ export interface Config {
   readonly host: string;
   readonly port: number;
   readonly dataDir: string;
+  /**
+   * The shared store (PostgreSQL) when set; otherwise SQLite in dataDir. Holds the store's
+   * password: never logged (describeStoreUrl gives host, port and database).
+   */
+  readonly storeUrl: string | undefined;
   /** A 32-byte key that replaces the keyring file; never written to disk. */
   readonly masterKey: Buffer | undefined;
   readonly adminPassword: string | undefined;
@@ -307,6 +339,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     host: c.BERTH_HOST,
     port: c.BERTH_PORT,
     dataDir: c.BERTH_DATA_DIR,
+    storeUrl: c.BERTH_STORE_URL,
     masterKey: c.BERTH_MASTER_KEY === undefined ? undefined : Buffer.from(c.BERTH_MASTER_KEY, "base64"),
     adminPassword: c.BERTH_ADMIN_PASSWORD,
     logLevel: c.BERTH_LOG_LEVEL,
