@@ -31,7 +31,7 @@ import type { Lease } from "./pools/lease.js";
 import { createInterceptors } from "./server/routes.js";
 import { HEALTH_CHECKED, type Services } from "./server/service-table.js";
 import { createAccessService } from "./services/access-service.js";
-import { createAdminService } from "./services/admin-service.js";
+import { createAdminService, type InstanceDirectory } from "./services/admin-service.js";
 import { createAuditService } from "./services/audit-service.js";
 import { createAuthService } from "./services/auth-service.js";
 import { createBrokerService } from "./services/broker-service.js";
@@ -107,6 +107,8 @@ export function createCore(deps: {
   log: Logger;
   settings: CoreSettings;
   ready: () => boolean;
+  /** The instances on this store, for AdminService.ListInstances. */
+  instances?: InstanceDirectory;
 }): Core {
   const { db, settings } = deps;
   const keys = deps.keys instanceof KeySet ? deps.keys : new KeySet(deps.keys);
@@ -188,7 +190,7 @@ export function createCore(deps: {
   const frontDoor = frontDoorCore({ db, serviceTokens, loginGuard, settings, watcher: revocations });
   const services: Services = {
     token: createTokenService({ tokens: serviceTokens }),
-    admin: createAdminService({ db, keys, audit }),
+    admin: createAdminService({ db, keys, audit, ...(deps.instances ? { instances: deps.instances } : {}) }),
     audit: createAuditService({ audit, levelOf: (p, id) => registry.levelOf(p, id) }),
     access: createAccessService({ access }),
     user: createUserService({ users }),

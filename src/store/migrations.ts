@@ -232,6 +232,28 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable("connection_checks").addColumn("result_enc", "text").execute();
     },
   },
+  "0010_instances": {
+    async up(db: Kysely<unknown>) {
+      // Who is running on this store (shared mode): each instance's row, kept fresh by its heartbeat.
+      await db.schema
+        .createTable("instances")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("version", "text", (c) => c.notNull())
+        .addColumn("address", "text", (c) => c.notNull())
+        .addColumn("pg_port", "integer")
+        .addColumn("started_at", "text", (c) => c.notNull())
+        .addColumn("last_heartbeat_at", "text", (c) => c.notNull())
+        .addColumn("pools_held", "integer", (c) => c.notNull().defaultTo(0))
+        .execute();
+      // Duties that must run on one instance at a time: the holder renews the lease with its heartbeat.
+      await db.schema
+        .createTable("duty_leases")
+        .addColumn("name", "text", (c) => c.primaryKey())
+        .addColumn("holder", "text", (c) => c.notNull())
+        .addColumn("expires_at", "text", (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
