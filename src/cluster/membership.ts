@@ -14,6 +14,8 @@ import {
 export const HEARTBEAT_MS = 5_000;
 /** An instance silent for this many heartbeats is gone; a duty lease lasts as long. */
 export const STALE_AFTER_BEATS = 3;
+/** How long a graceful stop waits for the store to take the row and the leases back. */
+const STOP_BOUND_MS = 2_000;
 
 /** What GET /api/instances shows of one instance. */
 export interface InstanceView {
@@ -166,17 +168,34 @@ export class Membership {
     for (const duty of this.#duties.values()) duty.heldUntil = 0;
   }
 
-  /** Graceful stop: gives up the duties (another instance takes them at once) and removes the row. */
+  /**
+   * Graceful stop: gives up the duties (another instance takes them at once) and removes the row.
+   * Bounded by STOP_BOUND_MS so that a store that does not answer cannot hold up a shutdown: the row
+   * and the leases are then left to expire, as for an instance that died.
+   */
   async stop(): Promise<void> {
     const registered = this.#announcement !== undefined && !this.#stopped;
     this.stopHeartbeat();
-    await this.#beating;
     if (!registered) return;
-    try {
+    let timer: NodeJS.Timeout | undefined;
+    const leave = (async () => {
+      await this.#beating;
       await releaseLeases(this.#opts.db, this.id);
       await deregisterInstance(this.#opts.db, this.id);
+    })();
+    const bound = new Promise<void>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`the store did not answer within ${STOP_BOUND_MS} ms`)),
+        STOP_BOUND_MS,
+      );
+    });
+    try {
+      await Promise.race([leave, bound]);
     } catch (err) {
       this.#opts.onError(err, "instance deregistration");
+    } finally {
+      clearTimeout(timer);
+      leave.catch(() => {});
     }
   }
 
