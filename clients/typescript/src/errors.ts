@@ -118,8 +118,11 @@ function nodeCodes(err: unknown): string[] {
   return codes;
 }
 
-/** Turns anything a call threw into a BerthError (an existing one is returned as it is). */
-export function toBerthError(err: unknown): BerthError {
+/**
+ * Turns anything a call threw into a BerthError (an existing one is returned as it is). Given the
+ * call's own signal, a cancellation the caller did not ask for is the connection going away.
+ */
+export function toBerthError(err: unknown, callSignal?: AbortSignal): BerthError {
   if (err instanceof BerthError) return err;
   const ce = ConnectError.from(err);
   const info = ce.findDetails(ErrorInfoSchema)[0];
@@ -139,11 +142,11 @@ export function toBerthError(err: unknown): BerthError {
       cause: err,
     });
   }
-  return transportError(ce, err);
+  return transportError(ce, err, callSignal);
 }
 
 /** A failure without Berth's details: the connection to Berth, a deadline, or the framework. */
-function transportError(ce: ConnectError, err: unknown): BerthError {
+function transportError(ce: ConnectError, err: unknown, callSignal: AbortSignal | undefined): BerthError {
   const codes = nodeCodes(err);
   if (codes.some((c) => CONNECT_FAILURES.has(c))) {
     return new BerthError({
@@ -153,11 +156,14 @@ function transportError(ce: ConnectError, err: unknown): BerthError {
       cause: err,
     });
   }
+  // HTTP/2 resets every stream of a connection that closes with CANCEL: not the caller's doing
+  // unless the call's own signal was aborted.
+  const notAsked = ce.code !== Code.Canceled || (callSignal !== undefined && !callSignal.aborted);
   const lost =
     codes.some((c) => LOST.test(c)) ||
     ce.code === Code.Unavailable ||
     /stream closed|session closed|socket hang up|GOAWAY/i.test(ce.rawMessage);
-  if (lost && ce.code !== Code.Canceled && ce.code !== Code.DeadlineExceeded) {
+  if (lost && notAsked && ce.code !== Code.DeadlineExceeded) {
     return new BerthError({
       code: "UNAVAILABLE",
       message: `The connection to Berth was lost: ${ce.rawMessage}`,

@@ -102,7 +102,7 @@ function executeMessages(
       try {
         return await call.next();
       } catch (e) {
-        throw toBerthError(e);
+        throw toBerthError(e, abort.signal);
       }
     };
     try {
@@ -112,13 +112,15 @@ function executeMessages(
         try {
           next = await call!.next();
         } catch (e) {
-          throw toBerthError(e);
+          throw toBerthError(e, abort.signal);
         }
       }
     } finally {
       o.signal?.removeEventListener("abort", onAbort);
-      // Ends the call when the reader stopped early, which cancels the statement on the server.
+      // Ends the call when the reader stopped early, which cancels the statement on the server;
+      // one more read lets the transport see it and clear the call's deadline timer.
       abort.abort();
+      call?.next().catch(() => undefined);
     }
   };
 }

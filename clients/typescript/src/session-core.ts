@@ -62,7 +62,7 @@ export class SessionCore {
         try {
           next = await this.#responses.next();
         } catch (e) {
-          this.break(toBerthError(e));
+          this.break(toBerthError(e, this.#abort.signal));
           return;
         }
         if (this.#broken) return;
@@ -138,7 +138,7 @@ export class SessionCore {
       if (!next.done)
         this.break(clientError("INTERNAL", "protocol_error", "An answer arrived after the session ended"));
     } catch (e) {
-      this.break(toBerthError(e));
+      this.break(toBerthError(e, this.#abort.signal));
     } finally {
       clearTimeout(timer);
       this.#broken ??= clientError("FAILED_PRECONDITION", "session_ended", "The session has ended");

@@ -103,7 +103,7 @@ async function openCore(ctx: OneShotContext, connection: string, o: SessionOptio
     } catch (e) {
       requests.end();
       abort.abort();
-      throw timedOut ? deadlineError(timeoutMs) : toBerthError(e);
+      throw timedOut ? deadlineError(timeoutMs) : toBerthError(e, abort.signal);
     } finally {
       clearTimeout(timer);
     }
