@@ -108,6 +108,8 @@ export class BerthError extends Error {
 /** Node's and HTTP/2's signs that the connection to Berth broke or could not be made. */
 const CONNECT_FAILURES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
 const LOST = /^(ECONNRESET|EPIPE|ECONNABORTED|ETIMEDOUT|ERR_HTTP2_|ERR_STREAM_)/;
+/** Node's codes for a TLS handshake that failed: Berth's certificate did not verify, or ours was refused. */
+const TLS_FAILURE = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|SELF_SIGNED_|DEPTH_ZERO_|HOSTNAME_MISMATCH)/;
 
 function nodeCodes(err: unknown): string[] {
   const codes: string[] = [];
@@ -148,6 +150,15 @@ export function toBerthError(err: unknown, callSignal?: AbortSignal): BerthError
 /** A failure without Berth's details: the connection to Berth, a deadline, or the framework. */
 function transportError(ce: ConnectError, err: unknown, callSignal: AbortSignal | undefined): BerthError {
   const codes = nodeCodes(err);
+  const tls = codes.find((c) => TLS_FAILURE.test(c));
+  if (tls) {
+    return new BerthError({
+      code: "UNAVAILABLE",
+      message: `TLS with Berth failed (${tls}): ${ce.rawMessage}`,
+      reason: "tls_failed",
+      cause: err,
+    });
+  }
   if (codes.some((c) => CONNECT_FAILURES.has(c))) {
     return new BerthError({
       code: "UNAVAILABLE",

@@ -81,6 +81,7 @@ async function openCore(ctx: OneShotContext, connection: string, o: SessionOptio
   const intent = intentOf(o.intent);
   const deadline = Date.now() + timeoutMs;
   const attempt = async (): Promise<SessionCore> => {
+    if (o.signal?.aborted) throw clientError("CANCELLED", "cancelled", "The session was cancelled");
     const remaining = deadline - Date.now();
     if (remaining <= 0) throw deadlineError(timeoutMs);
     const requests = new RequestQueue<SessionRequestInit>();

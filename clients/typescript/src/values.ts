@@ -1,7 +1,6 @@
-import { create } from "@bufbuild/protobuf";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { clientError } from "./errors.js";
-import { type Column as ColumnMessage, type Value, ValueSchema } from "./gen/berth/v1/values_pb.js";
+import type { Column as ColumnMessage, Value } from "./gen/berth/v1/values_pb.js";
 
 /** A JSON document, parsed. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -104,7 +103,7 @@ export function toValue(x: SqlParam): Value {
       if (x instanceof Uint8Array) return param.bytes(x);
       if (x instanceof Date) return param.timestamp(x);
       if (Array.isArray(x)) return param.array(x);
-      if (isValue(x)) return create(ValueSchema, x);
+      if (isValue(x)) return x;
       return param.json(x);
     default:
       throw clientError(

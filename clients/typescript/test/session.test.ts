@@ -119,6 +119,20 @@ describe("a session", () => {
     assert.equal(readOnly, "off");
   });
 
+  it("begins a transaction with the isolation level and read-only flag asked for", async () => {
+    await client.session(ids.postgresql, async (s) => {
+      const level = await s.transaction(
+        async (tx) => (await tx.query("SELECT current_setting('transaction_isolation') AS l")).rows[0]!.l,
+        { isolation: "serializable" },
+      );
+      assert.equal(level, "serializable");
+      await assert.rejects(
+        s.transaction((tx) => tx.query("CREATE TEMP TABLE refused (n int)"), { readOnly: true }),
+        (e: unknown) => e instanceof BerthError && e.engineCode === "25006",
+      );
+    });
+  });
+
   it("refuses to be used after it ended, and refuses a nested transaction", async () => {
     let kept: Session | undefined;
     await client.session(ids.postgresql, async (s) => {

@@ -1,6 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -32,8 +34,43 @@ export function freePort(): Promise<number> {
 
 export interface StartOptions {
   env?: Record<string, string>;
+  /** Berth serves TLS (BERTH_TLS_* in env): the CA its certificate chains to, for the test's own calls. */
+  tlsCa?: string;
   /** Extra node flags for Berth (a small heap, say). */
   nodeArgs?: string[];
+}
+
+/** One JSON request with node's http/https (fetch cannot be given a CA on Node 20). */
+function requestJson(
+  url: string,
+  o: { method: string; token?: string; body?: unknown; ca?: string },
+): Promise<{ status: number; text: string }> {
+  const body = o.body === undefined ? undefined : JSON.stringify(o.body);
+  const send = url.startsWith("https:") ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = send(
+      url,
+      {
+        method: o.method,
+        ca: o.ca,
+        headers: {
+          "content-type": "application/json",
+          ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
+        },
+      },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (d: string) => {
+          text += d;
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
 }
 
 export interface RunningBerth {
@@ -59,7 +96,7 @@ export async function startBerth(options: StartOptions = {}): Promise<RunningBer
   const main = berthMain();
   const dataDir = await mkdtemp(join(tmpdir(), "berth-sdk-test-"));
   const [port, grpcPort] = [await freePort(), await freePort()];
-  const url = `http://127.0.0.1:${port}`;
+  const url = options.tlsCa ? `https://localhost:${port}` : `http://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
   let adminToken = "";
 
@@ -69,7 +106,8 @@ export async function startBerth(options: StartOptions = {}): Promise<RunningBer
       env: {
         ...process.env,
         BERTH_PORT: String(port),
-        BERTH_GRPC_PORT: String(grpcPort),
+        // The dedicated grpc-js port is plaintext only.
+        ...(options.tlsCa ? {} : { BERTH_GRPC_PORT: String(grpcPort) }),
         BERTH_DATA_DIR: dataDir,
         BERTH_ADMIN_PASSWORD: ADMIN_PASSWORD,
         BERTH_LOG_LEVEL: "warn",
@@ -82,7 +120,7 @@ export async function startBerth(options: StartOptions = {}): Promise<RunningBer
     for (;;) {
       if (child.exitCode !== null) throw new Error(`Berth exited with ${child.exitCode} while starting`);
       try {
-        if ((await fetch(`${url}/readyz`)).ok) break;
+        if ((await requestJson(`${url}/readyz`, { method: "GET", ca: options.tlsCa })).status === 200) break;
       } catch {
         // not listening yet
       }
@@ -92,15 +130,10 @@ export async function startBerth(options: StartOptions = {}): Promise<RunningBer
   };
 
   const rest = async (path: string, body?: unknown, method?: string, token = adminToken) => {
-    const res = await fetch(url + path, {
-      method: method ?? (body === undefined ? "GET" : "POST"),
-      headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    const json = (text ? JSON.parse(text) : {}) as Record<string, unknown>;
-    if (!res.ok) throw new Error(`${method ?? "POST"} ${path}: ${res.status} ${text}`);
-    return json;
+    const m = method ?? (body === undefined ? "GET" : "POST");
+    const res = await requestJson(url + path, { method: m, token, body, ca: options.tlsCa });
+    if (res.status >= 300) throw new Error(`${m} ${path}: ${res.status} ${res.text}`);
+    return (res.text ? JSON.parse(res.text) : {}) as Record<string, unknown>;
   };
 
   const stop = async (signal: NodeJS.Signals = "SIGTERM") => {
