@@ -106,10 +106,11 @@ function describeStatementError(
   signal: AbortSignal,
 ): BerthError {
   if (err instanceof BerthError) return err;
-  // Stopped by Berth's own graceful stop: the caller did not cancel, and may try again elsewhere.
+  // Stopped by Berth's own graceful stop: the caller did not cancel. Not `shutting_down`, which
+  // says nothing was run: this statement ran, and may even have finished as the cancel came.
   if (stopped === "cancelled" && serverGoingAway(signal)) {
-    return new UnavailableError("Berth is shutting down; the statement was cancelled", {
-      reason: "shutting_down",
+    return new UnavailableError("Berth is shutting down; the running statement was cancelled", {
+      reason: "cancelled_by_shutdown",
     });
   }
   if (stopped === "timeout") {

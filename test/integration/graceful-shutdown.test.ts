@@ -78,7 +78,7 @@ describe.skipIf(!hasPostgres)("graceful shutdown on the shared port", () => {
 });
 
 describe.skipIf(!hasPostgres)("a statement still running when the grace period ends", () => {
-  it("fails with UNAVAILABLE (shutting_down), not as if its caller had cancelled it", async () => {
+  it("fails with UNAVAILABLE (cancelled_by_shutdown), not as if its caller had cancelled it", async () => {
     const short = await startTestBerth({ BERTH_SHUTDOWN_GRACE_MS: "1000" });
     const created = await short.api("/api/connections", {
       body: {
@@ -109,7 +109,7 @@ describe.skipIf(!hasPostgres)("a statement still running when the grace period e
       (e: unknown) => ConnectError.from(e),
     );
     expect(err?.code).toBe(Code.Unavailable);
-    expect(err?.findDetails(ErrorInfoSchema)[0]?.metadata.reason).toBe("shutting_down");
+    expect(err?.findDetails(ErrorInfoSchema)[0]?.metadata.reason).toBe("cancelled_by_shutdown");
     await closing;
     await expect.poll(() => running("cut-by-shutdown"), { timeout: 5_000 }).toBe(0);
   });
