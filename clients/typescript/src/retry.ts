@@ -19,17 +19,20 @@ export function retryPolicy(o: RetryOptions = {}): RetryPolicy {
   };
 }
 
+/** Berth's reasons for a statement that was sent to the database and then cut off: it may have run. */
+const MAY_HAVE_RUN = new Set(["connection_lost", "cancelled_by_shutdown"]);
+
 /**
  * Failures that prove the statement never reached the database: Berth refused or could not
  * place it (no pooled session, a rate limit, shutting down, the database not answering an open),
- * or Berth itself could not be reached. A connection lost mid-call is not one of them: the
- * statement may have run.
+ * or Berth itself could not be reached. A connection lost while the statement ran is not one of
+ * them, nor a statement Berth's shutdown cut short: it may have run.
  */
 export function neverReachedDatabase(err: BerthError): boolean {
   if (err.code !== "UNAVAILABLE" && err.code !== "RESOURCE_EXHAUSTED") return false;
   if (err.kind === "") return err.reason === "server_unreachable";
   if (err.kind === "payload_too_large") return false;
-  return err.reason !== "connection_lost";
+  return !MAY_HAVE_RUN.has(err.reason);
 }
 
 /** The back-off before attempt `n + 1` (n ≥ 1), or the server's own when it said when to come back. */

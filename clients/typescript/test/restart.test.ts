@@ -79,7 +79,7 @@ describe("a server restart mid-session", () => {
         assert.ok(err instanceof BerthError, String(err));
         assert.equal(err.code, "UNAVAILABLE", `${err.code} ${err.reason}: ${err.message}`);
         // The HTTP port ends the stream with Berth's reason; the grpc-js port closes the connection.
-        assert.equal(err.reason, transport === "grpc" ? "connection_lost" : "shutting_down");
+        assert.equal(err.reason, transport === "grpc" ? "connection_lost" : "cancelled_by_shutdown");
         await berth.start();
         const pid = await c.session(
           pgId,

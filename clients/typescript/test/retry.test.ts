@@ -92,6 +92,22 @@ describe("retries", () => {
     client.close();
   });
 
+  it("never repeat a statement Berth's shutdown cut short (it may have run)", async () => {
+    const client = createBerthClient({ url, retry: fast });
+    executeScript = () => berthError(Code.Unavailable, "unavailable", "cancelled_by_shutdown");
+    await assert.rejects(client.query("c", "UPDATE t SET n = n + 1"), rejectsWith("cancelled_by_shutdown"));
+    assert.equal(executeCalls, 1);
+    client.close();
+  });
+
+  it("send it again when Berth refused it because it is shutting down", async () => {
+    const client = createBerthClient({ url, retry: fast });
+    executeScript = (n) => (n < 2 ? berthError(Code.Unavailable, "unavailable", "shutting_down") : undefined);
+    assert.equal((await client.query("c", "SELECT 1")).rows[0]!.one, 1n);
+    assert.equal(executeCalls, 2);
+    client.close();
+  });
+
   it("never repeat a statement once an answer has arrived", async () => {
     const client = createBerthClient({ url, retry: fast });
     executeScript = () => new Error("after-first: fail after the columns");
