@@ -52,6 +52,15 @@ export function checkedConnection(connection: string): string {
   return connection;
 }
 
+/** A row limit for the wire (0 = none). */
+export function checkedMaxRows(n: number | undefined): bigint {
+  if (n === undefined) return 0n;
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw clientError("INVALID_ARGUMENT", "invalid_max_rows", "maxRows must be a non-negative integer");
+  }
+  return BigInt(n);
+}
+
 export function intentOf(intent: "read" | "write" | undefined): Intent {
   if (intent === undefined || intent === "write") return Intent.WRITE;
   if (intent === "read") return Intent.READ;
@@ -78,7 +87,7 @@ function executeMessages(
   const timeoutMs = checkedTimeout(o.timeoutMs ?? ctx.timeoutMs);
   const values = params.map(toValue);
   const intent = intentOf(o.intent);
-  const maxRows = BigInt(Math.max(0, Math.floor(o.maxRows ?? 0)));
+  const maxRows = checkedMaxRows(o.maxRows);
   return async function* () {
     const deadline = Date.now() + timeoutMs;
     const abort = new AbortController();

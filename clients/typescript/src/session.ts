@@ -2,6 +2,7 @@ import { clientError, toBerthError } from "./errors.js";
 import { IsolationLevel } from "./gen/berth/v1/broker_service_pb.js";
 import {
   checkedConnection,
+  checkedMaxRows,
   checkedTimeout,
   deadlineError,
   intentOf,
@@ -124,7 +125,7 @@ function sessionApi(core: SessionCore, defaultTimeoutMs: number) {
     value: {
       sql,
       params: params.map(toValue),
-      maxRows: BigInt(Math.max(0, Math.floor(o.maxRows ?? 0))),
+      maxRows: checkedMaxRows(o.maxRows),
       timeoutMs,
     },
   });

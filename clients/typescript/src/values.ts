@@ -76,10 +76,30 @@ export const param = {
   /** "YYYY-MM-DDTHH:MM:SS[.ffffff]", without zone. */
   localTimestamp: (s: string): Value => make("localTimestamp", s),
   /** A JSON document: a value to serialize, or a string that already is JSON text. */
-  json: (v: unknown, alreadyText = false): Value => make("json", alreadyText ? String(v) : JSON.stringify(v)),
+  json: (v: unknown, alreadyText = false): Value => make("json", alreadyText ? String(v) : jsonText(v)),
   array: (items: readonly SqlParam[]): Value =>
     make("array", { $typeName: "berth.v1.ValueList", values: items.map(toValue) }),
 };
+
+function jsonText(v: unknown): string {
+  try {
+    const text = JSON.stringify(v);
+    if (text === undefined) throw new Error("nothing to serialize");
+    return text;
+  } catch (e) {
+    // A bigint, a cycle, a function: say so, never a TypeError from deep inside.
+    throw clientError(
+      "INVALID_ARGUMENT",
+      "invalid_parameter",
+      `Not a JSON document: ${(e as Error).message}`,
+    );
+  }
+}
+
+function isPlainObject(x: object): boolean {
+  const proto = Object.getPrototypeOf(x);
+  return proto === Object.prototype || proto === null;
+}
 
 function isValue(x: object): x is Value {
   return (x as { $typeName?: unknown }).$typeName === "berth.v1.Value";
@@ -104,7 +124,13 @@ export function toValue(x: SqlParam): Value {
       if (x instanceof Date) return param.timestamp(x);
       if (Array.isArray(x)) return param.array(x);
       if (isValue(x)) return x;
-      return param.json(x);
+      // Only plain objects are JSON: a Map or a class instance would quietly become "{}".
+      if (isPlainObject(x)) return param.json(x);
+      throw clientError(
+        "INVALID_ARGUMENT",
+        "invalid_parameter",
+        `A ${x.constructor?.name ?? "object"} cannot be a statement parameter (use param.json for JSON)`,
+      );
     default:
       throw clientError(
         "INVALID_ARGUMENT",

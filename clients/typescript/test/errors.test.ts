@@ -108,6 +108,16 @@ describe("BerthError", () => {
       client.query(pgId, "SELECT $1", [Symbol("x") as never]),
       (e: unknown) => e instanceof BerthError && e.reason === "invalid_parameter",
     );
+    for (const bad of [{ n: 1n }, new Map()] as never[]) {
+      await assert.rejects(
+        client.query(pgId, "SELECT $1", [bad]),
+        (e: unknown) => e instanceof BerthError && e.reason === "invalid_parameter",
+      );
+    }
+    await assert.rejects(
+      client.query(pgId, "SELECT 1", [], { maxRows: Number.NaN }),
+      (e: unknown) => e instanceof BerthError && e.reason === "invalid_max_rows",
+    );
     assert.throws(
       () => createBerthClient({ url: "ftp://example" }),
       (e: unknown) => e instanceof BerthError && e.reason === "invalid_url",

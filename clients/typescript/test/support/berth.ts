@@ -116,6 +116,9 @@ export async function startBerth(options: StartOptions = {}): Promise<RunningBer
       },
       stdio: ["ignore", "ignore", "inherit"],
     });
+    // A test process that dies (a timeout, a crash) leaves no Berth behind.
+    const orphan = child;
+    process.once("exit", () => orphan.kill("SIGKILL"));
     const started = Date.now();
     for (;;) {
       if (child.exitCode !== null) throw new Error(`Berth exited with ${child.exitCode} while starting`);
