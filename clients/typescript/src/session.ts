@@ -163,6 +163,59 @@ function sessionApi(core: SessionCore, defaultTimeoutMs: number) {
   return { queries, control };
 }
 
+type Control = ReturnType<typeof sessionApi>["control"];
+
+/** `s.transaction`: BEGIN, the body, then COMMIT when it returns or ROLLBACK when it throws. */
+function transactionRunner(core: SessionCore, queries: SessionQueries, control: Control) {
+  const state = { open: false };
+  const ended = () => clientError("FAILED_PRECONDITION", "transaction_ended", "This transaction has ended");
+  async function run<U>(body: (tx: Transaction) => Promise<U>, options: TransactionOptions = {}): Promise<U> {
+    if (state.open) {
+      throw clientError(
+        "FAILED_PRECONDITION",
+        "transaction_open",
+        "A transaction is already open in this session",
+      );
+    }
+    state.open = true;
+    // The body's handle works only while its transaction is open.
+    let active = true;
+    const tx: Transaction = {
+      query<R = Row>(sql: string, params?: readonly SqlParam[], so?: SessionStatementOptions) {
+        return active ? queries.query<R>(sql, params, so) : Promise.reject(ended());
+      },
+      stream<R = Row>(sql: string, params?: readonly SqlParam[], so?: SessionStatementOptions) {
+        if (!active) throw ended();
+        return queries.stream<R>(sql, params, so);
+      },
+    };
+    try {
+      await control("begin", options);
+      let result: U;
+      try {
+        result = await body(tx);
+      } catch (err) {
+        active = false;
+        // Berth also rolls back when the stream ends: a session that broke needs no rollback.
+        if (!core.broken) await control("rollback").catch(() => undefined);
+        throw err;
+      }
+      active = false;
+      await control("commit");
+      return result;
+    } finally {
+      active = false;
+      state.open = false;
+    }
+  }
+  return {
+    run,
+    get open() {
+      return state.open;
+    },
+  };
+}
+
 /**
  * Leases a pooled session for `fn`, on one bidirectional stream. When `fn` returns, the session is
  * given back once every statement is answered; when it throws, the stream is cut at once (Berth
@@ -178,57 +231,16 @@ export async function runSession<T>(
   const timeoutMs = checkedTimeout(o.timeoutMs ?? ctx.timeoutMs);
   const onAbort = () => core.break(clientError("CANCELLED", "cancelled", "The session was cancelled"));
   o.signal?.addEventListener("abort", onAbort, { once: true });
+  if (o.signal?.aborted) onAbort();
   const { queries, control } = sessionApi(core, timeoutMs);
-  let inTransaction = false;
+  const transactions = transactionRunner(core, queries, control);
   const session: Session = {
     ...queries,
     leaseId: core.lease.id,
     get inTransaction() {
-      return inTransaction;
+      return transactions.open;
     },
-    async transaction<U>(
-      body: (tx: Transaction) => Promise<U>,
-      options: TransactionOptions = {},
-    ): Promise<U> {
-      if (inTransaction) {
-        throw clientError(
-          "FAILED_PRECONDITION",
-          "transaction_open",
-          "A transaction is already open in this session",
-        );
-      }
-      inTransaction = true;
-      let open = true;
-      const ended = () =>
-        clientError("FAILED_PRECONDITION", "transaction_ended", "This transaction has ended");
-      const tx: Transaction = {
-        query<R = Row>(sql: string, params?: readonly SqlParam[], so?: SessionStatementOptions) {
-          return open ? queries.query<R>(sql, params, so) : Promise.reject(ended());
-        },
-        stream<R = Row>(sql: string, params?: readonly SqlParam[], so?: SessionStatementOptions) {
-          if (!open) throw ended();
-          return queries.stream<R>(sql, params, so);
-        },
-      };
-      try {
-        await control("begin", options);
-        let result: U;
-        try {
-          result = await body(tx);
-        } catch (err) {
-          open = false;
-          // Berth also rolls back when the stream ends: a session that broke needs no rollback.
-          if (!core.broken) await control("rollback").catch(() => undefined);
-          throw err;
-        }
-        open = false;
-        await control("commit");
-        return result;
-      } finally {
-        open = false;
-        inTransaction = false;
-      }
-    },
+    transaction: (body, options) => transactions.run(body, options),
   };
   try {
     const result = await fn(session);
