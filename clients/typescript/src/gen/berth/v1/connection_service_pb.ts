@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file berth/v1/connection_service.proto.
  */
 export const file_berth_v1_connection_service: GenFile = /*@__PURE__*/
-  fileDesc("CiFiZXJ0aC92MS9jb25uZWN0aW9uX3NlcnZpY2UucHJvdG8SCGJlcnRoLnYxIkEKF0NyZWF0ZUNvbm5lY3Rpb25SZXF1ZXN0EiYKBHNwZWMYASABKAsyGC5iZXJ0aC52MS5Db25uZWN0aW9uU3BlYyJEChhDcmVhdGVDb25uZWN0aW9uUmVzcG9uc2USKAoKY29ubmVjdGlvbhgBIAEoCzIULmJlcnRoLnYxLkNvbm5lY3Rpb24iIgoUR2V0Q29ubmVjdGlvblJlcXVlc3QSCgoCaWQYASABKAkibgoVR2V0Q29ubmVjdGlvblJlc3BvbnNlEigKCmNvbm5lY3Rpb24YASABKAsyFC5iZXJ0aC52MS5Db25uZWN0aW9uEisKDGFjY2Vzc19sZXZlbBgCIAEoDjIVLmJlcnRoLnYxLkFjY2Vzc0xldmVsIj8KFkxpc3RDb25uZWN0aW9uc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgNEhIKCnBhZ2VfdG9rZW4YAiABKAkiXQoXTGlzdENvbm5lY3Rpb25zUmVzcG9uc2USKQoLY29ubmVjdGlvbnMYASADKAsyFC5iZXJ0aC52MS5Db25uZWN0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKBAQoXVXBkYXRlQ29ubmVjdGlvblJlcXVlc3QSCgoCaWQYASABKAkSJgoEc3BlYxgCIAEoCzIYLmJlcnRoLnYxLkNvbm5lY3Rpb25TcGVjEh0KEGV4cGVjdGVkX3ZlcnNpb24YAyABKA1IAIgBAUITChFfZXhwZWN0ZWRfdmVyc2lvbiJEChhVcGRhdGVDb25uZWN0aW9uUmVzcG9uc2USKAoKY29ubmVjdGlvbhgBIAEoCzIULmJlcnRoLnYxLkNvbm5lY3Rpb24iWQoXRGVsZXRlQ29ubmVjdGlvblJlcXVlc3QSCgoCaWQYASABKAkSHQoQZXhwZWN0ZWRfdmVyc2lvbhgCIAEoDUgAiAEBQhMKEV9leHBlY3RlZF92ZXJzaW9uIhoKGERlbGV0ZUNvbm5lY3Rpb25SZXNwb25zZSJtChVUZXN0Q29ubmVjdGlvblJlcXVlc3QSDAoCaWQYASABKAlIABIoCgRzcGVjGAIgASgLMhguYmVydGgudjEuQ29ubmVjdGlvblNwZWNIABISCgp0aW1lb3V0X21zGAMgASgNQggKBnRhcmdldCI/ChZUZXN0Q29ubmVjdGlvblJlc3BvbnNlEiUKBnJlc3VsdBgBIAEoCzIVLmJlcnRoLnYxLkNoZWNrUmVzdWx0InEKGVZhbGlkYXRlQ29ubmVjdGlvblJlcXVlc3QSDAoCaWQYASABKAlIABIoCgRzcGVjGAIgASgLMhguYmVydGgudjEuQ29ubmVjdGlvblNwZWNIABISCgp0aW1lb3V0X21zGAMgASgNQggKBnRhcmdldCJDChpWYWxpZGF0ZUNvbm5lY3Rpb25SZXNwb25zZRIlCgZyZXN1bHQYASABKAsyFS5iZXJ0aC52MS5DaGVja1Jlc3VsdCIeChBSZXNldFBvb2xSZXF1ZXN0EgoKAmlkGAEgASgJIjYKEVJlc2V0UG9vbFJlc3BvbnNlEiEKBHBvb2wYASABKAsyEy5iZXJ0aC52MS5Qb29sU3RhdHMiKAoaR2V0Q29ubmVjdGlvblN0YXR1c1JlcXVlc3QSCgoCaWQYASABKAkiSQobR2V0Q29ubmVjdGlvblN0YXR1c1Jlc3BvbnNlEioKBmhlYWx0aBgBIAEoCzIaLmJlcnRoLnYxLkNvbm5lY3Rpb25IZWFsdGgiPwocV2F0Y2hDb25uZWN0aW9uU3RhdHVzUmVxdWVzdBIKCgJpZBgBIAEoCRITCgtpbnRlcnZhbF9tcxgCIAEoDSJLCh1XYXRjaENvbm5lY3Rpb25TdGF0dXNSZXNwb25zZRIqCgZoZWFsdGgYASABKAsyGi5iZXJ0aC52MS5Db25uZWN0aW9uSGVhbHRoIs0BCglQb29sU3RhdHMSDAoEc2l6ZRgBIAEoDRIMCgRpZGxlGAIgASgNEg4KBmluX3VzZRgDIAEoDRIPCgd3YWl0aW5nGAQgASgNEhAKCG1heF9zaXplGAUgASgNEhAKCG1pbl9zaXplGAYgASgNEhsKE2FjcXVpcmVfd2FpdF9wOTVfbXMYByABKAESFAoMcXVlcnlfcDk1X21zGAggASgBEhsKE3F1ZXJpZXNfbGFzdF9taW51dGUYCSABKA0SDwoHb3BlbmluZxgKIAEoDSLtAQoKSG9zdEhlYWx0aBIjCgRob3N0GAEgASgLMhUuYmVydGgudjEuSG9zdEFkZHJlc3MSDAoEcm9sZRgCIAEoCRIqCgZzdGF0dXMYAyABKA4yGi5iZXJ0aC52MS5Db25uZWN0aW9uU3RhdHVzEjgKD2xhc3RfY2hlY2tlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBIAIgBARIZChFsYXN0X2Vycm9yX3JlYXNvbhgFIAEoCRIXCg9sYXN0X2xhdGVuY3lfbXMYBiABKAFCEgoQX2xhc3RfY2hlY2tlZF9hdCKTAgoQQ29ubmVjdGlvbkhlYWx0aBIVCg1jb25uZWN0aW9uX2lkGAEgASgJEioKBnN0YXR1cxgCIAEoDjIaLmJlcnRoLnYxLkNvbm5lY3Rpb25TdGF0dXMSNwoObGFzdF90ZXN0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSACIAQESKAoJbGFzdF90ZXN0GAQgASgLMhUuYmVydGgudjEuQ2hlY2tSZXN1bHQSIQoEcG9vbBgFIAEoCzITLmJlcnRoLnYxLlBvb2xTdGF0cxIjCgVob3N0cxgGIAMoCzIULmJlcnRoLnYxLkhvc3RIZWFsdGhCEQoPX2xhc3RfdGVzdGVkX2F0MqkHChFDb25uZWN0aW9uU2VydmljZRJZChBDcmVhdGVDb25uZWN0aW9uEiEuYmVydGgudjEuQ3JlYXRlQ29ubmVjdGlvblJlcXVlc3QaIi5iZXJ0aC52MS5DcmVhdGVDb25uZWN0aW9uUmVzcG9uc2USVQoNR2V0Q29ubmVjdGlvbhIeLmJlcnRoLnYxLkdldENvbm5lY3Rpb25SZXF1ZXN0Gh8uYmVydGgudjEuR2V0Q29ubmVjdGlvblJlc3BvbnNlIgOQAgESWwoPTGlzdENvbm5lY3Rpb25zEiAuYmVydGgudjEuTGlzdENvbm5lY3Rpb25zUmVxdWVzdBohLmJlcnRoLnYxLkxpc3RDb25uZWN0aW9uc1Jlc3BvbnNlIgOQAgESWQoQVXBkYXRlQ29ubmVjdGlvbhIhLmJlcnRoLnYxLlVwZGF0ZUNvbm5lY3Rpb25SZXF1ZXN0GiIuYmVydGgudjEuVXBkYXRlQ29ubmVjdGlvblJlc3BvbnNlElkKEERlbGV0ZUNvbm5lY3Rpb24SIS5iZXJ0aC52MS5EZWxldGVDb25uZWN0aW9uUmVxdWVzdBoiLmJlcnRoLnYxLkRlbGV0ZUNvbm5lY3Rpb25SZXNwb25zZRJTCg5UZXN0Q29ubmVjdGlvbhIfLmJlcnRoLnYxLlRlc3RDb25uZWN0aW9uUmVxdWVzdBogLmJlcnRoLnYxLlRlc3RDb25uZWN0aW9uUmVzcG9uc2USXwoSVmFsaWRhdGVDb25uZWN0aW9uEiMuYmVydGgudjEuVmFsaWRhdGVDb25uZWN0aW9uUmVxdWVzdBokLmJlcnRoLnYxLlZhbGlkYXRlQ29ubmVjdGlvblJlc3BvbnNlEkQKCVJlc2V0UG9vbBIaLmJlcnRoLnYxLlJlc2V0UG9vbFJlcXVlc3QaGy5iZXJ0aC52MS5SZXNldFBvb2xSZXNwb25zZRJnChNHZXRDb25uZWN0aW9uU3RhdHVzEiQuYmVydGgudjEuR2V0Q29ubmVjdGlvblN0YXR1c1JlcXVlc3QaJS5iZXJ0aC52MS5HZXRDb25uZWN0aW9uU3RhdHVzUmVzcG9uc2UiA5ACARJqChVXYXRjaENvbm5lY3Rpb25TdGF0dXMSJi5iZXJ0aC52MS5XYXRjaENvbm5lY3Rpb25TdGF0dXNSZXF1ZXN0GicuYmVydGgudjEuV2F0Y2hDb25uZWN0aW9uU3RhdHVzUmVzcG9uc2UwAWIGcHJvdG8z", [file_berth_v1_access_service, file_berth_v1_types, file_google_protobuf_timestamp]);
+  fileDesc("CiFiZXJ0aC92MS9jb25uZWN0aW9uX3NlcnZpY2UucHJvdG8SCGJlcnRoLnYxIkEKF0NyZWF0ZUNvbm5lY3Rpb25SZXF1ZXN0EiYKBHNwZWMYASABKAsyGC5iZXJ0aC52MS5Db25uZWN0aW9uU3BlYyJEChhDcmVhdGVDb25uZWN0aW9uUmVzcG9uc2USKAoKY29ubmVjdGlvbhgBIAEoCzIULmJlcnRoLnYxLkNvbm5lY3Rpb24iIgoUR2V0Q29ubmVjdGlvblJlcXVlc3QSCgoCaWQYASABKAkibgoVR2V0Q29ubmVjdGlvblJlc3BvbnNlEigKCmNvbm5lY3Rpb24YASABKAsyFC5iZXJ0aC52MS5Db25uZWN0aW9uEisKDGFjY2Vzc19sZXZlbBgCIAEoDjIVLmJlcnRoLnYxLkFjY2Vzc0xldmVsIj8KFkxpc3RDb25uZWN0aW9uc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgNEhIKCnBhZ2VfdG9rZW4YAiABKAkiXQoXTGlzdENvbm5lY3Rpb25zUmVzcG9uc2USKQoLY29ubmVjdGlvbnMYASADKAsyFC5iZXJ0aC52MS5Db25uZWN0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKBAQoXVXBkYXRlQ29ubmVjdGlvblJlcXVlc3QSCgoCaWQYASABKAkSJgoEc3BlYxgCIAEoCzIYLmJlcnRoLnYxLkNvbm5lY3Rpb25TcGVjEh0KEGV4cGVjdGVkX3ZlcnNpb24YAyABKA1IAIgBAUITChFfZXhwZWN0ZWRfdmVyc2lvbiJEChhVcGRhdGVDb25uZWN0aW9uUmVzcG9uc2USKAoKY29ubmVjdGlvbhgBIAEoCzIULmJlcnRoLnYxLkNvbm5lY3Rpb24iWQoXRGVsZXRlQ29ubmVjdGlvblJlcXVlc3QSCgoCaWQYASABKAkSHQoQZXhwZWN0ZWRfdmVyc2lvbhgCIAEoDUgAiAEBQhMKEV9leHBlY3RlZF92ZXJzaW9uIhoKGERlbGV0ZUNvbm5lY3Rpb25SZXNwb25zZSJtChVUZXN0Q29ubmVjdGlvblJlcXVlc3QSDAoCaWQYASABKAlIABIoCgRzcGVjGAIgASgLMhguYmVydGgudjEuQ29ubmVjdGlvblNwZWNIABISCgp0aW1lb3V0X21zGAMgASgNQggKBnRhcmdldCI/ChZUZXN0Q29ubmVjdGlvblJlc3BvbnNlEiUKBnJlc3VsdBgBIAEoCzIVLmJlcnRoLnYxLkNoZWNrUmVzdWx0InEKGVZhbGlkYXRlQ29ubmVjdGlvblJlcXVlc3QSDAoCaWQYASABKAlIABIoCgRzcGVjGAIgASgLMhguYmVydGgudjEuQ29ubmVjdGlvblNwZWNIABISCgp0aW1lb3V0X21zGAMgASgNQggKBnRhcmdldCJDChpWYWxpZGF0ZUNvbm5lY3Rpb25SZXNwb25zZRIlCgZyZXN1bHQYASABKAsyFS5iZXJ0aC52MS5DaGVja1Jlc3VsdCIeChBSZXNldFBvb2xSZXF1ZXN0EgoKAmlkGAEgASgJIjYKEVJlc2V0UG9vbFJlc3BvbnNlEiEKBHBvb2wYASABKAsyEy5iZXJ0aC52MS5Qb29sU3RhdHMiKAoaR2V0Q29ubmVjdGlvblN0YXR1c1JlcXVlc3QSCgoCaWQYASABKAkiSQobR2V0Q29ubmVjdGlvblN0YXR1c1Jlc3BvbnNlEioKBmhlYWx0aBgBIAEoCzIaLmJlcnRoLnYxLkNvbm5lY3Rpb25IZWFsdGgiPwocV2F0Y2hDb25uZWN0aW9uU3RhdHVzUmVxdWVzdBIKCgJpZBgBIAEoCRITCgtpbnRlcnZhbF9tcxgCIAEoDSJLCh1XYXRjaENvbm5lY3Rpb25TdGF0dXNSZXNwb25zZRIqCgZoZWFsdGgYASABKAsyGi5iZXJ0aC52MS5Db25uZWN0aW9uSGVhbHRoIs0BCglQb29sU3RhdHMSDAoEc2l6ZRgBIAEoDRIMCgRpZGxlGAIgASgNEg4KBmluX3VzZRgDIAEoDRIPCgd3YWl0aW5nGAQgASgNEhAKCG1heF9zaXplGAUgASgNEhAKCG1pbl9zaXplGAYgASgNEhsKE2FjcXVpcmVfd2FpdF9wOTVfbXMYByABKAESFAoMcXVlcnlfcDk1X21zGAggASgBEhsKE3F1ZXJpZXNfbGFzdF9taW51dGUYCSABKA0SDwoHb3BlbmluZxgKIAEoDSLtAQoKSG9zdEhlYWx0aBIjCgRob3N0GAEgASgLMhUuYmVydGgudjEuSG9zdEFkZHJlc3MSDAoEcm9sZRgCIAEoCRIqCgZzdGF0dXMYAyABKA4yGi5iZXJ0aC52MS5Db25uZWN0aW9uU3RhdHVzEjgKD2xhc3RfY2hlY2tlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBIAIgBARIZChFsYXN0X2Vycm9yX3JlYXNvbhgFIAEoCRIXCg9sYXN0X2xhdGVuY3lfbXMYBiABKAFCEgoQX2xhc3RfY2hlY2tlZF9hdCLDAgoQQ29ubmVjdGlvbkhlYWx0aBIVCg1jb25uZWN0aW9uX2lkGAEgASgJEioKBnN0YXR1cxgCIAEoDjIaLmJlcnRoLnYxLkNvbm5lY3Rpb25TdGF0dXMSNwoObGFzdF90ZXN0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSACIAQESKAoJbGFzdF90ZXN0GAQgASgLMhUuYmVydGgudjEuQ2hlY2tSZXN1bHQSIQoEcG9vbBgFIAEoCzITLmJlcnRoLnYxLlBvb2xTdGF0cxIjCgVob3N0cxgGIAMoCzIULmJlcnRoLnYxLkhvc3RIZWFsdGgSLgoKZnJvbnRfZG9vchgHIAEoCzIaLmJlcnRoLnYxLkZyb250RG9vckNsaWVudHNCEQoPX2xhc3RfdGVzdGVkX2F0IoEBChBGcm9udERvb3JDbGllbnRzEgwKBGlkbGUYASABKA0SDwoHd2FpdGluZxgCIAEoDRIOCgZhY3RpdmUYAyABKA0SDgoGcGlubmVkGAQgASgNEi4KB2NsaWVudHMYBSADKAsyHS5iZXJ0aC52MS5Gcm9udERvb3JDbGllbnRJbmZvIroBChNGcm9udERvb3JDbGllbnRJbmZvEhAKCHVzZXJuYW1lGAEgASgJEhYKDnByaW5jaXBhbF9raW5kGAIgASgJEg4KBnNvdXJjZRgDIAEoCRINCgVzdGF0ZRgEIAEoCRISCgpwaW5uZWRfd2h5GAUgASgJEjAKDGNvbm5lY3RlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMdHJhbnNhY3Rpb25zGAcgASgEMqkHChFDb25uZWN0aW9uU2VydmljZRJZChBDcmVhdGVDb25uZWN0aW9uEiEuYmVydGgudjEuQ3JlYXRlQ29ubmVjdGlvblJlcXVlc3QaIi5iZXJ0aC52MS5DcmVhdGVDb25uZWN0aW9uUmVzcG9uc2USVQoNR2V0Q29ubmVjdGlvbhIeLmJlcnRoLnYxLkdldENvbm5lY3Rpb25SZXF1ZXN0Gh8uYmVydGgudjEuR2V0Q29ubmVjdGlvblJlc3BvbnNlIgOQAgESWwoPTGlzdENvbm5lY3Rpb25zEiAuYmVydGgudjEuTGlzdENvbm5lY3Rpb25zUmVxdWVzdBohLmJlcnRoLnYxLkxpc3RDb25uZWN0aW9uc1Jlc3BvbnNlIgOQAgESWQoQVXBkYXRlQ29ubmVjdGlvbhIhLmJlcnRoLnYxLlVwZGF0ZUNvbm5lY3Rpb25SZXF1ZXN0GiIuYmVydGgudjEuVXBkYXRlQ29ubmVjdGlvblJlc3BvbnNlElkKEERlbGV0ZUNvbm5lY3Rpb24SIS5iZXJ0aC52MS5EZWxldGVDb25uZWN0aW9uUmVxdWVzdBoiLmJlcnRoLnYxLkRlbGV0ZUNvbm5lY3Rpb25SZXNwb25zZRJTCg5UZXN0Q29ubmVjdGlvbhIfLmJlcnRoLnYxLlRlc3RDb25uZWN0aW9uUmVxdWVzdBogLmJlcnRoLnYxLlRlc3RDb25uZWN0aW9uUmVzcG9uc2USXwoSVmFsaWRhdGVDb25uZWN0aW9uEiMuYmVydGgudjEuVmFsaWRhdGVDb25uZWN0aW9uUmVxdWVzdBokLmJlcnRoLnYxLlZhbGlkYXRlQ29ubmVjdGlvblJlc3BvbnNlEkQKCVJlc2V0UG9vbBIaLmJlcnRoLnYxLlJlc2V0UG9vbFJlcXVlc3QaGy5iZXJ0aC52MS5SZXNldFBvb2xSZXNwb25zZRJnChNHZXRDb25uZWN0aW9uU3RhdHVzEiQuYmVydGgudjEuR2V0Q29ubmVjdGlvblN0YXR1c1JlcXVlc3QaJS5iZXJ0aC52MS5HZXRDb25uZWN0aW9uU3RhdHVzUmVzcG9uc2UiA5ACARJqChVXYXRjaENvbm5lY3Rpb25TdGF0dXMSJi5iZXJ0aC52MS5XYXRjaENvbm5lY3Rpb25TdGF0dXNSZXF1ZXN0GicuYmVydGgudjEuV2F0Y2hDb25uZWN0aW9uU3RhdHVzUmVzcG9uc2UwAWIGcHJvdG8z", [file_berth_v1_access_service, file_berth_v1_types, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message berth.v1.CreateConnectionRequest
@@ -596,6 +596,14 @@ export type ConnectionHealth = Message<"berth.v1.ConnectionHealth"> & {
    * @generated from field: repeated berth.v1.HostHealth hosts = 6;
    */
   hosts: HostHealth[];
+
+  /**
+   * The PostgreSQL front door's clients of this connection on this instance; absent when the front
+   * door is off here (BERTH_PG_PORT unset).
+   *
+   * @generated from field: berth.v1.FrontDoorClients front_door = 7;
+   */
+  frontDoor?: FrontDoorClients | undefined;
 };
 
 /**
@@ -604,6 +612,117 @@ export type ConnectionHealth = Message<"berth.v1.ConnectionHealth"> & {
  */
 export const ConnectionHealthSchema: GenMessage<ConnectionHealth> = /*@__PURE__*/
   messageDesc(file_berth_v1_connection_service, 22);
+
+/**
+ * The front door's clients of one connection at one instant.
+ *
+ * @generated from message berth.v1.FrontDoorClients
+ */
+export type FrontDoorClients = Message<"berth.v1.FrontDoorClients"> & {
+  /**
+   * idle + waiting + active is every client.
+   *
+   * @generated from field: uint32 idle = 1;
+   */
+  idle: number;
+
+  /**
+   * Waiting for a backend from the connection's pool.
+   *
+   * @generated from field: uint32 waiting = 2;
+   */
+  waiting: number;
+
+  /**
+   * Holding a backend (in a transaction, or answers still on their way).
+   *
+   * @generated from field: uint32 active = 3;
+   */
+  active: number;
+
+  /**
+   * Of all the clients, those that keep their backend between transactions (whatever their state).
+   *
+   * @generated from field: uint32 pinned = 4;
+   */
+  pinned: number;
+
+  /**
+   * Active clients first, then waiting, then idle; the oldest first within each. At most 100:
+   * when the counts add up to more, the rest are not listed.
+   *
+   * @generated from field: repeated berth.v1.FrontDoorClientInfo clients = 5;
+   */
+  clients: FrontDoorClientInfo[];
+};
+
+/**
+ * Describes the message berth.v1.FrontDoorClients.
+ * Use `create(FrontDoorClientsSchema)` to create a new message.
+ */
+export const FrontDoorClientsSchema: GenMessage<FrontDoorClients> = /*@__PURE__*/
+  messageDesc(file_berth_v1_connection_service, 23);
+
+/**
+ * One client of the front door.
+ *
+ * @generated from message berth.v1.FrontDoorClientInfo
+ */
+export type FrontDoorClientInfo = Message<"berth.v1.FrontDoorClientInfo"> & {
+  /**
+   * The Berth user (or service token) it signed in as.
+   *
+   * @generated from field: string username = 1;
+   */
+  username: string;
+
+  /**
+   * "user" or "service".
+   *
+   * @generated from field: string principal_kind = 2;
+   */
+  principalKind: string;
+
+  /**
+   * The client's address.
+   *
+   * @generated from field: string source = 3;
+   */
+  source: string;
+
+  /**
+   * "idle", "waiting" or "active".
+   *
+   * @generated from field: string state = 4;
+   */
+  state: string;
+
+  /**
+   * Why the client keeps its backend between transactions (e.g. "session pooling"); empty when it does not.
+   *
+   * @generated from field: string pinned_why = 5;
+   */
+  pinnedWhy: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp connected_at = 6;
+   */
+  connectedAt?: Timestamp | undefined;
+
+  /**
+   * Transactions it has finished (a statement outside a transaction counts as one).
+   *
+   * @generated from field: uint64 transactions = 7;
+   */
+  transactions: bigint;
+};
+
+/**
+ * Describes the message berth.v1.FrontDoorClientInfo.
+ * Use `create(FrontDoorClientInfoSchema)` to create a new message.
+ */
+export const FrontDoorClientInfoSchema: GenMessage<FrontDoorClientInfo> = /*@__PURE__*/
+  messageDesc(file_berth_v1_connection_service, 24);
 
 /**
  * The connection registry (RFC 002 §3.3, connection management and operations).
