@@ -11,8 +11,9 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/berth-sdk-ts-XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 
 node "$repo/scripts/build-if-stale.mjs"
-# Type-checks and compiles the tests and the example (they import the SDK by its package name).
-(cd "$sdk" && npm run --silent build:tests)
+# Builds the SDK, then type-checks and compiles the tests and the example (they import the SDK by its
+# package name, which resolves to the built dist/ — absent on a clean clone until this build).
+(cd "$sdk" && npm run --silent build && npm run --silent build:tests)
 tgz=$(cd "$sdk" && npm pack --silent --json --pack-destination "$work" | node -e \
   'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s)[0].filename))')
 
