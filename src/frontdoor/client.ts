@@ -5,11 +5,13 @@ import type { ConnectionPool } from "../pools/pool.js";
 import type { Intent, PoolManager } from "../pools/pool-manager.js";
 import type { PooledSession } from "../pools/pool-types.js";
 import { AttachedBackend } from "./backend.js";
+import { ClientInput } from "./client-input.js";
 import { type FrontDoorError, frontDoorErrorOf, lostBackend } from "./errors.js";
 import { ClientStatements } from "./prepared.js";
 import { CLIENT_TYPES, handleRequest, type RequestContext } from "./requests.js";
 import { ResponseTracker } from "./responses.js";
-import { resetStatement, type SettingChange } from "./statement-kind.js";
+import { applySettingChanges, forgetAfter, settingsReplay } from "./session-settings.js";
+import type { SettingChange } from "./statement-kind.js";
 import { errorResponse, message, readyForQuery } from "./wire.js";
 
 const CANCELLED = {
@@ -74,8 +76,7 @@ export class FrontDoorClient {
   #status = "I";
   #pinnedWhy: string | undefined;
   /** Bytes read but not yet handled: a partial message, or everything that came while acquiring. */
-  #pending: Buffer[] = [];
-  #pendingBytes = 0;
+  readonly #input = new ClientInput();
   /** The batch in progress failed without a backend: messages are swallowed up to the next Sync. */
   #failing: FrontDoorError | undefined;
   readonly openedAt = Date.now();
@@ -167,15 +168,14 @@ export class FrontDoorClient {
   #onClientData(chunk: Buffer): void {
     if (this.#phase === "closed") return;
     this.#observer.bytes("in", chunk.length);
-    this.#pending.push(chunk);
-    this.#pendingBytes += chunk.length;
+    this.#input.push(chunk);
     this.#drain();
   }
 
   /** Handles every whole message pending, acquiring a backend first when one is needed. */
   #drain(): void {
-    while (this.#phase !== "closed" && this.#phase !== "acquiring" && this.#pendingBytes >= 5) {
-      const head = this.#joinedHead();
+    while (this.#phase !== "closed" && this.#phase !== "acquiring" && this.#input.bytes >= 5) {
+      const head = this.#input.head();
       const type = head[0]!;
       const length = head.readInt32BE(1);
       // Checked before waiting for the body and before taking a backend for it.
@@ -183,9 +183,9 @@ export class FrontDoorClient {
         this.#protocolViolation(type, length);
         return;
       }
-      if (this.#pendingBytes < length + 1) return;
+      if (this.#input.bytes < length + 1) return;
       if (this.#failing) {
-        this.#failMessage(type, this.#take(length + 1));
+        this.#failMessage(type, this.#input.take(length + 1));
         continue;
       }
       if (!this.#backend) {
@@ -199,43 +199,12 @@ export class FrontDoorClient {
     }
   }
 
-  /** The pending bytes as one buffer when the first five of them are split over chunks. */
-  #joinedHead(): Buffer {
-    const first = this.#pending[0]!;
-    if (first.length >= 5) return first;
-    const joined = Buffer.concat(this.#pending);
-    this.#pending = [joined];
-    return joined;
-  }
-
-  #take(n: number): Buffer {
-    const first = this.#pending[0]!;
-    let out: Buffer;
-    if (first.length >= n) {
-      out = first.subarray(0, n);
-      if (first.length === n) this.#pending.shift();
-      else this.#pending[0] = first.subarray(n);
-    } else {
-      const all = Buffer.concat(this.#pending);
-      out = all.subarray(0, n);
-      this.#pending = all.length > n ? [all.subarray(n)] : [];
-    }
-    this.#pendingBytes -= n;
-    return out;
-  }
-
   /**
    * With a backend attached: every whole message of the first pending chunk goes through
    * handleRequest; runs of messages forwarded unchanged go out as slices of the chunk.
    */
   #handleWholeMessages(): void {
-    let chunk = this.#pending[0]!;
-    if (chunk.length < 5 || chunk.length < chunk.readInt32BE(1) + 1) {
-      // The first message spans chunks: join exactly it.
-      chunk = this.#take(this.#joinedHead().readInt32BE(1) + 1);
-      this.#pending.unshift(chunk);
-      this.#pendingBytes += chunk.length;
-    }
+    const chunk = this.#input.firstChunk();
     const out: Buffer[] = [];
     let at = 0;
     let run = 0;
@@ -264,12 +233,7 @@ export class FrontDoorClient {
     }
     if (at > run) out.push(at === chunk.length && run === 0 ? chunk : chunk.subarray(run, at));
     // Consume what was handled; a partial message stays pending.
-    this.#pending.shift();
-    this.#pendingBytes -= chunk.length;
-    if (at < chunk.length) {
-      this.#pending.unshift(chunk.subarray(at));
-      this.#pendingBytes += chunk.length - at;
-    }
+    this.#input.consumedFirst(at);
     if (out.length > 0) this.#toBackend(out);
   }
 
@@ -298,33 +262,17 @@ export class FrontDoorClient {
   }
 
   #settingsChanged(changes: readonly SettingChange[]): void {
-    const mine = this.identity.settings;
-    const theirs = this.#backend?.state.settings;
-    for (const c of changes) {
-      if (c.op === "reset_all") {
-        mine.clear();
-        theirs?.clear();
-      } else if (c.op === "reset") {
-        mine.delete(c.key);
-        theirs?.delete(c.key);
-      } else {
-        mine.set(c.key, c.statement);
-        theirs?.set(c.key, c.statement);
-      }
-    }
+    applySettingChanges(changes, this.identity.settings, this.#backend?.state.settings);
   }
 
   #forgotPrepared(sql: string): void {
-    this.#backend?.state.statements.clear();
-    if (/deallocate/i.test(sql)) this.#statements.clear();
-    if (/discard\s+all/i.test(sql)) {
-      this.#statements.clear();
-      this.identity.settings.clear();
-      this.#backend?.state.settings.clear();
-    }
+    forgetAfter(
+      sql,
+      { statements: this.#statements, settings: this.identity.settings },
+      this.#backend?.state,
+    );
   }
 
-  /** Takes a backend: at once when one is idle, else asynchronously (the client's reading pauses). */
   /**
    * Takes a backend: at once when one is idle; else, when this client's pool is full, as the next
    * one released (a callback, no promise: most transactions under load take this path); else
@@ -415,16 +363,10 @@ export class FrontDoorClient {
 
   /** The client's settings on this backend, where they differ: one injected Query, its answers dropped. */
   #replaySettings(backend: AttachedBackend): void {
-    const mine = this.identity.settings;
-    const theirs = backend.state.settings;
-    const statements: string[] = [];
-    for (const key of theirs.keys()) if (!mine.has(key)) statements.push(resetStatement(key));
-    for (const [key, statement] of mine) if (theirs.get(key) !== statement) statements.push(statement);
-    if (statements.length === 0) return;
-    theirs.clear();
-    for (const [k, v] of mine) theirs.set(k, v);
+    const text = settingsReplay(this.identity.settings, backend.state.settings);
+    if (text === undefined) return;
     this.#tracker.expect({ ends: "Z", sync: true, drop: true });
-    this.#toBackend([message("Q", Buffer.from(`${statements.join("; ")}\0`, "utf8"))]);
+    this.#toBackend([message("Q", Buffer.from(`${text}\0`, "utf8"))]);
   }
 
   #onReady(status: string, seen: boolean): void {
