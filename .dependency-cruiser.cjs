@@ -1,12 +1,12 @@
 /**
  * Berth's layering, checked in CI (`npm run check:deps`). Dependencies point one way:
- *   server → services, frontdoor → domain (connections, pools, access, identity, audit, limits, engines, drivers)
+ *   server → services, frontdoor → domain (cluster, connections, pools, access, identity, audit, limits, engines, drivers)
  *          → foundation (store, crypto, errors, config, observability, gen).
  * A cycle (type-only imports included) or an upward import fails the build.
  */
 const FOUNDATION = "^src/(store|crypto|errors|config|observability)/";
-const ABOVE_FOUNDATION = "^src/(connections|pools|services|server|frontdoor|access|identity|audit|limits|engines|drivers)/|^src/(app|core|main|cli)[.]ts$";
-const DOMAIN = "^src/(connections|pools|access|identity|audit|limits|engines|drivers|crypto|store|errors|config|observability)/";
+const ABOVE_FOUNDATION = "^src/(cluster|connections|pools|services|server|frontdoor|access|identity|audit|limits|engines|drivers)/|^src/(app|core|main|cli)[.]ts$";
+const DOMAIN = "^src/(cluster|connections|pools|access|identity|audit|limits|engines|drivers|crypto|store|errors|config|observability)/";
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {

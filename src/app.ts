@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { DestinationStream } from "pino";
 import { applyRetention, scheduleRetention } from "./audit/retention.js";
+import { Membership } from "./cluster/membership.js";
 import type { Config } from "./config/config.js";
 import { sealClearRows } from "./connections/seal-clear-rows.js";
 import { type Core, createCore } from "./core.js";
@@ -17,6 +18,7 @@ import { type GrpcJsServer, startGrpcJsServer } from "./server/grpc-js-server.js
 import { createHttpEntry, createMetricsEntry, type ReadinessCheck } from "./server/http-entry.js";
 import { type Listener, listen } from "./server/listener.js";
 import { describeCertificate, listenerTls, readServerTls } from "./server/tls-files.js";
+import { describeStoreUrl, openPostgresStore } from "./store/postgres-store.js";
 import { openSqliteStore, type Store } from "./store/store.js";
 
 export interface Berth {
@@ -32,6 +34,8 @@ export interface Berth {
   readonly store: Store;
   /** Pools, leases, health and metrics (for tests and operations). */
   readonly dataPlane: DataPlane;
+  /** This instance among the others on its store: its id, its heartbeat, the duties it holds. */
+  readonly membership: Membership;
   /** Graceful stop: not ready → stop accepting → drain → close the store. */
   close(): Promise<void>;
   /**
@@ -45,6 +49,8 @@ export interface StartOptions {
   logDestination?: DestinationStream;
   /** Where the generated admin password is announced (stderr by default). */
   announce?: (line: string) => void;
+  /** The heartbeat interval (5 s by default); tests shorten it. */
+  heartbeatMs?: number;
 }
 
 /**
@@ -87,6 +93,7 @@ async function openKeys(config: Config, log: Logger): Promise<KeySet> {
 interface Deps {
   log: Logger;
   store: Store;
+  membership: Membership;
   keys: KeySet;
   core: Core;
   stopRetention: () => void;
@@ -95,14 +102,37 @@ interface Deps {
 
 async function buildDeps(config: Config, options: StartOptions, ready: () => boolean): Promise<Deps> {
   const log = createLogger(config.logLevel, options.logDestination);
-  const store = await openSqliteStore(config.dataDir);
-  const keys = await openKeys(config, log);
-  const stopSealing = await startSealing(store, keys, log);
-  await bootstrapAdmin(store.db, config.adminPassword, log, options.announce);
-  const core = createCore({ db: store.db, keys, log, settings: config, ready });
-  await core.ready();
-  const stopRetention = startRetention(config, store, core, log);
-  return { log, store, keys, core, stopRetention, stopSealing };
+  const store = await openStore(config, log);
+  const membership = new Membership({
+    db: store.db,
+    ...(options.heartbeatMs ? { heartbeatMs: options.heartbeatMs } : {}),
+    onError: (err, what) => log.warn({ error: (err as Error).message }, `${what} failed`),
+    onPruned: (ids) => log.info({ instances: ids }, "instances without a heartbeat dropped"),
+  });
+  let stopSealing = () => {};
+  try {
+    const keys = await openKeys(config, log);
+    stopSealing = await startSealing(store, keys, log, membership);
+    await bootstrapAdmin(store.db, config.adminPassword, log, options.announce);
+    const core = createCore({ db: store.db, keys, log, settings: config, ready, instances: membership });
+    await core.ready();
+    const stopRetention = startRetention(config, store, core, log, membership);
+    return { log, store, membership, keys, core, stopRetention, stopSealing };
+  } catch (err) {
+    // A start that failed lets go of the store: its sessions, and SQLite's data directory lock.
+    stopSealing();
+    await store.close().catch(() => {});
+    throw err;
+  }
+}
+
+/** PostgreSQL when BERTH_STORE_URL is set (shared mode), else the SQLite file in the data directory. */
+function openStore(config: Config, log: Logger): Promise<Store> {
+  if (!config.storeUrl) return openSqliteStore(config.dataDir);
+  const where = describeStoreUrl(config.storeUrl);
+  return openPostgresStore(config.storeUrl, {
+    onIdleError: (err) => log.warn({ store: where, error: err.message }, "an idle store session failed"),
+  });
 }
 
 const SEAL_RETRY_MS = 30_000;
@@ -113,14 +143,22 @@ const SEAL_RETRY_MS = 30_000;
  * A key provider that does not answer yet does not stop the start (as in openKeys): the pass is
  * retried until it completes, and meanwhile those connections answer an error, never clear values.
  */
-async function startSealing(store: Store, keys: KeySet, log: Logger): Promise<() => void> {
+async function startSealing(
+  store: Store,
+  keys: KeySet,
+  log: Logger,
+  membership: Membership,
+): Promise<() => void> {
   let timer: NodeJS.Timeout | undefined;
   let running = false;
   const pass = async (): Promise<boolean> => {
     if (running) return false;
     running = true;
     try {
-      const r = await sealClearRows(store.db, keys);
+      // One instance seals at a time; the others try again later (and then find nothing to seal).
+      const sealed = await membership.exclusive("seal", () => sealClearRows(store.db, keys));
+      if (!sealed) return false;
+      const r = sealed.value;
       if (r.connections + r.checks > 0) {
         await store.compactJournal();
         log.info({ connections: r.connections, checks: r.checks }, "stored settings sealed");
@@ -145,10 +183,22 @@ async function startSealing(store: Store, keys: KeySet, log: Logger): Promise<()
   return () => clearInterval(timer);
 }
 
-/** Audit, checks and deleted connections past their retention, pruned on a schedule. */
-function startRetention(config: Config, store: Store, core: Core, log: Logger): () => void {
-  return scheduleRetention(
+/**
+ * Audit, checks and deleted connections past their retention, pruned on a schedule — by the one
+ * instance holding the "retention" duty, which also runs a pass each time it takes the duty over.
+ */
+function startRetention(
+  config: Config,
+  store: Store,
+  core: Core,
+  log: Logger,
+  membership: Membership,
+): () => void {
+  let tick = () => {};
+  membership.duty("retention", () => tick());
+  const stop = scheduleRetention(
     async () => {
+      if (!membership.holds("retention")) return;
       const r = await applyRetention(
         store.db,
         core.audit,
@@ -159,7 +209,11 @@ function startRetention(config: Config, store: Store, core: Core, log: Logger): 
       if (r.checks + r.auditEvents + r.connections.length > 0) log.info({ ...r }, "retention applied");
     },
     (err) => log.warn({ error: (err as Error).message }, "retention pass failed"),
+    (run) => {
+      tick = run;
+    },
   );
+  return stop;
 }
 
 /** The listeners: the one HTTP port, and the dedicated grpc-js port when configured. */
@@ -232,8 +286,24 @@ function listeningUrl(config: Config, port: number): string {
 export async function startBerth(config: Config, options: StartOptions = {}): Promise<Berth> {
   let ready = true;
   const deps = await buildDeps(config, options, () => ready);
-  const serving = await serve(config, deps, () => ready);
+  const serving = await serve(config, deps, () => ready).catch(async (err: unknown) => {
+    deps.stopRetention();
+    deps.stopSealing();
+    await deps.core.close();
+    await deps.store.close();
+    throw err;
+  });
   const url = listeningUrl(config, serving.listener.port);
+  await deps.membership
+    .start({
+      address: url,
+      pgPort: serving.frontDoor?.door.port,
+      poolsHeld: () => deps.core.dataPlane.pools.all().length,
+    })
+    .catch(async (err: unknown) => {
+      await berthHandle(config, deps, serving, url, () => {}).close();
+      throw err;
+    });
   deps.log.info(
     {
       url,
@@ -241,6 +311,7 @@ export async function startBerth(config: Config, options: StartOptions = {}): Pr
       ...(serving.metrics ? { metrics_port: serving.metrics.port, metrics_host: config.metrics.host } : {}),
       ...(serving.frontDoor ? { pg_port: serving.frontDoor.door.port } : {}),
       data_dir: config.dataDir,
+      store: config.storeUrl ? `postgresql ${describeStoreUrl(config.storeUrl)}` : "sqlite",
       key_provider: deps.keys.name,
     },
     "berth is listening",
@@ -251,7 +322,7 @@ export async function startBerth(config: Config, options: StartOptions = {}): Pr
 }
 
 function berthHandle(config: Config, deps: Deps, serving: Serving, url: string, notReady: () => void): Berth {
-  const { log, store, core } = deps;
+  const { log, store, core, membership } = deps;
   const { listener, grpc } = serving;
   let closing: Promise<void> | undefined;
   return {
@@ -275,6 +346,7 @@ function berthHandle(config: Config, deps: Deps, serving: Serving, url: string, 
     log,
     store,
     dataPlane: core.dataPlane,
+    membership,
     close() {
       closing ??= (async () => {
         notReady();
@@ -298,6 +370,8 @@ function berthHandle(config: Config, deps: Deps, serving: Serving, url: string, 
         serving.shutdown.abort(goingAway);
         await core.dataPlane.close(config.shutdownGraceMs);
         await core.close();
+        // Last, while the store is still open: the row goes, and the duties move at once.
+        await membership.stop();
         await store.close();
         log.info("berth stopped");
       })();

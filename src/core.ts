@@ -23,6 +23,7 @@ import { createPrincipalRecheck } from "./identity/principal-recheck.js";
 import { createServiceTokens } from "./identity/service-tokens.js";
 import { createUserAdmin } from "./identity/user-admin.js";
 import { createCacheBus } from "./limits/cache-bus.js";
+import { RedisSessionBudget } from "./limits/connection-budget.js";
 import { rateLimitInterceptor } from "./limits/rate-limits.js";
 import type { Logger } from "./observability/logger.js";
 import { createDataPlane, type DataPlane } from "./pools/data-plane.js";
@@ -30,7 +31,7 @@ import type { Lease } from "./pools/lease.js";
 import { createInterceptors } from "./server/routes.js";
 import { HEALTH_CHECKED, type Services } from "./server/service-table.js";
 import { createAccessService } from "./services/access-service.js";
-import { createAdminService } from "./services/admin-service.js";
+import { createAdminService, type InstanceDirectory } from "./services/admin-service.js";
 import { createAuditService } from "./services/audit-service.js";
 import { createAuthService } from "./services/auth-service.js";
 import { createBrokerService } from "./services/broker-service.js";
@@ -63,7 +64,7 @@ export type CoreSettings = Pick<
   | "requireTls"
 > &
   // Optional so that tests may leave them out: the defaults (24 h; the default denials; 300 ms) apply.
-  Partial<Pick<Config, "leaseMaxLifetimeMs" | "targets" | "redisCommandTimeoutMs" | "audit">>;
+  Partial<Pick<Config, "leaseMaxLifetimeMs" | "targets" | "redisCommandTimeoutMs" | "audit" | "budgetTtlMs">>;
 
 export interface Core {
   registry: ConnectionRegistry;
@@ -106,6 +107,8 @@ export function createCore(deps: {
   log: Logger;
   settings: CoreSettings;
   ready: () => boolean;
+  /** The instances on this store, for AdminService.ListInstances. */
+  instances?: InstanceDirectory;
 }): Core {
   const { db, settings } = deps;
   const keys = deps.keys instanceof KeySet ? deps.keys : new KeySet(deps.keys);
@@ -117,14 +120,10 @@ export function createCore(deps: {
     settings.redisUrl,
     (message) => {
       const [kind, key = ""] = message.split("|");
-      if (kind === "tag") {
-        sessionCache.invalidateTag(key);
-        accessCache.invalidateTag(key);
-      } else if (kind === "session") {
-        sessionCache.delete(key);
-      } else if (kind === "connection") {
-        dataPlane?.connectionChanged(key);
-      }
+      if (kind === "tag") sessionCache.invalidateTag(key);
+      if (kind === "tag") accessCache.invalidateTag(key);
+      if (kind === "session") sessionCache.delete(key);
+      if (kind === "connection") dataPlane?.connectionChanged(key);
       // What is already open is re-checked too: a revoke ends open leases and Session streams.
       const change = invalidationOf(message);
       if (change) void revocations?.changed(change);
@@ -135,6 +134,7 @@ export function createCore(deps: {
   let revocations: ReturnType<typeof watchRevocations> | undefined;
   // One policy for every way Berth reaches a database: tests, validations, pools, health checks.
   const targets = createTargetPolicy(settings.targets);
+  const budget = sharedBudget(settings, deps.log);
   const registry = createConnectionRegistry({
     db,
     keys,
@@ -152,6 +152,7 @@ export function createCore(deps: {
     ...(settings.leaseMaxLifetimeMs ? { leaseMaxLifetimeMs: settings.leaseMaxLifetimeMs } : {}),
     onCredentialsDecrypted: (id) => audit.append(systemEvent("credentials.decrypt", id, "pool")),
     targets,
+    budget,
     onReplicaRefused: (id, host, reason) => {
       deps.log.warn(
         { connectionId: id, replica: host, reason },
@@ -190,7 +191,7 @@ export function createCore(deps: {
   const frontDoor = frontDoorCore({ db, serviceTokens, loginGuard, settings, watcher: revocations });
   const services: Services = {
     token: createTokenService({ tokens: serviceTokens }),
-    admin: createAdminService({ db, keys, audit }),
+    admin: createAdminService({ db, keys, audit, ...(deps.instances ? { instances: deps.instances } : {}) }),
     audit: createAuditService({ audit, levelOf: (p, id) => registry.levelOf(p, id) }),
     access: createAccessService({ access }),
     user: createUserService({ users }),
@@ -230,11 +231,6 @@ export function createCore(deps: {
     serviceTokens,
     ...(settings.rateLimits === "rfc" ? { rateLimit: rateLimitInterceptor({ redis: bus.redis }) } : {}),
   });
-  const close = async () => {
-    revocations?.stop();
-    await audit.close();
-    await bus.close();
-  };
   return {
     registry,
     dataPlane: plane,
@@ -242,10 +238,29 @@ export function createCore(deps: {
     services,
     interceptors,
     audit,
-    ready: bus.ready,
+    ready: () => Promise.all([bus.ready(), budget?.ready()]).then(() => {}),
     pingRedis: bus.ping,
-    close,
+    close: async () => {
+      revocations?.stop();
+      await audit.close();
+      await budget?.close();
+      await bus.close();
+    },
   };
+}
+
+/**
+ * With Redis, one budget of sessions per connection and host shared by every instance (README: "One
+ * connection budget across instances"); without it, each pool's maxPoolSize is the bound, at no cost.
+ */
+function sharedBudget(settings: CoreSettings, log: Logger): RedisSessionBudget | undefined {
+  if (!settings.redisUrl) return undefined;
+  return new RedisSessionBudget({
+    redisUrl: settings.redisUrl,
+    ttlMs: settings.budgetTtlMs ?? 15_000,
+    commandTimeoutMs: settings.redisCommandTimeoutMs ?? 300,
+    onError: (err, what) => log.warn({ error: (err as Error).message }, `${what} failed`),
+  });
 }
 
 /**

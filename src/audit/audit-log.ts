@@ -1,4 +1,5 @@
 import type { KeyProvider } from "../crypto/key-provider.js";
+import { NUL_STAND_IN } from "../store/postgres-text.js";
 import type { Db } from "../store/store.js";
 import { type AuditEventRow, type AuditHead, checkpointData, eventHash, GENESIS, linkData } from "./chain.js";
 import { appendCheckpoint, readCheckpoints } from "./checkpoints.js";
@@ -105,20 +106,35 @@ export function createAuditLog(db: Db, options: AuditLogOptions = {}) {
       : undefined;
   timer?.unref();
 
+  /**
+   * Appends after the head as it is now. Instances sharing a store append concurrently: seq is the
+   * primary key, so of two appends after the same head one wins and the other reads the new head
+   * and links after it — one chain, no fork, no gap, no lock held across the network.
+   */
   async function insert(event: AuditEvent): Promise<AuditEventRow> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await insertAfterHead(event);
+      } catch (err) {
+        if (!isDuplicateKey(err) || attempt >= MAX_APPEND_ATTEMPTS) throw err;
+      }
+    }
+  }
+
+  async function insertAfterHead(event: AuditEvent): Promise<AuditEventRow> {
     const last = await currentHead();
     const seq = last.seq + 1;
     const fields = {
       at: clock().toISOString(),
-      actor_id: event.actorId,
-      actor_name: event.actorName,
-      source: event.source,
+      actor_id: storable(event.actorId),
+      actor_name: storable(event.actorName),
+      source: storable(event.source),
       transport: event.transport,
       action: event.action,
-      target: event.target,
+      target: storable(event.target),
       outcome: event.outcome,
-      reason: event.reason,
-      request_id: event.requestId,
+      reason: storable(event.reason),
+      request_id: storable(event.requestId),
     };
     const hash = eventHash(last.hash, fields);
     const mac = keys ? await keys.mac(linkData(seq, hash)) : "";
@@ -178,6 +194,12 @@ export function createAuditLog(db: Db, options: AuditLogOptions = {}) {
 export type AuditLog = ReturnType<typeof createAuditLog>;
 
 /**
+ * Text as every store keeps it: PostgreSQL's holds no U+0000 (a sign-in name or a path can carry
+ * one), so it is replaced before the event is hashed, not by the store after.
+ */
+const storable = (s: string) => (s.includes("\0") ? s.replaceAll("\0", NUL_STAND_IN) : s);
+
+/**
  * Removes the events before `before` (ISO time) from the head of the chain. The last removed
  * event's seq, hash and MAC become the anchor, in the same transaction, and Verify starts from it:
  * a further event removed from the head no longer follows the anchor, and is reported.
@@ -220,4 +242,13 @@ function listEvents(db: Db, filter: ListFilter): Promise<AuditEventRow[]> {
   if (filter.until) q = q.where("at", "<", filter.until);
   if (filter.afterSeq) q = q.where("seq", ">", filter.afterSeq);
   return q.orderBy("seq").limit(filter.limit).execute();
+}
+
+/** Appends that lost the race for the next seq this many times in a row give up (and are reported). */
+const MAX_APPEND_ATTEMPTS = 50;
+
+/** A unique-key violation: SQLite's constraint error, or PostgreSQL's SQLSTATE 23505. */
+function isDuplicateKey(err: unknown): boolean {
+  const code = String((err as { code?: unknown })?.code ?? "");
+  return code === "23505" || code.startsWith("SQLITE_CONSTRAINT");
 }

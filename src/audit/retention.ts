@@ -79,8 +79,14 @@ export async function applyRetention(
 }
 
 /** Runs retention at start and then daily; returns a stop function. Failures are logged, not fatal. */
-export function scheduleRetention(run: () => Promise<unknown>, onError: (err: unknown) => void): () => void {
+export function scheduleRetention(
+  run: () => Promise<unknown>,
+  onError: (err: unknown) => void,
+  /** Receives a way to run a pass now, off schedule (when this instance takes the duty over). */
+  exposeTick?: (tick: () => void) => void,
+): () => void {
   const tick = () => void run().catch(onError);
+  exposeTick?.(tick);
   tick();
   const timer = setInterval(tick, DAY_MS);
   timer.unref();

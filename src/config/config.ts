@@ -43,10 +43,37 @@ export interface RetentionPolicy {
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 const positiveMs = (fallback: number) => z.coerce.number().int().min(1).max(86_400_000).default(fallback);
 
+const SSL_MODES = ["disable", "prefer", "require", "verify-ca", "verify-full", "no-verify"];
+
+/** A postgres:// URL pg can use; the reasons never repeat the value (it may hold a password). */
+function storeUrlProblems(value: string | undefined, ctx: z.RefinementCtx): void {
+  if (value === undefined) return;
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    ctx.addIssue({ code: "custom", message: "must be a URL: postgres://user:password@host:5432/database" });
+    return;
+  }
+  if (u.protocol !== "postgres:" && u.protocol !== "postgresql:")
+    ctx.addIssue({ code: "custom", message: "must be a postgres:// (or postgresql://) URL" });
+  else if (u.hostname === "" && !u.searchParams.get("host"))
+    ctx.addIssue({ code: "custom", message: "must name the server: postgres://user:password@host/database" });
+  else if (u.pathname.length <= 1)
+    ctx.addIssue({
+      code: "custom",
+      message: "must name the database: postgres://user:password@host/database",
+    });
+  const sslmode = u.searchParams.get("sslmode");
+  if (sslmode !== null && !SSL_MODES.includes(sslmode))
+    ctx.addIssue({ code: "custom", message: `sslmode must be one of ${SSL_MODES.join(", ")}` });
+}
+
 const schema = z.object({
   BERTH_HOST: z.string().min(1).default("127.0.0.1"),
   BERTH_PORT: port(8080),
   BERTH_DATA_DIR: z.string().min(1).default("./data"),
+  BERTH_STORE_URL: z.string().optional().superRefine(storeUrlProblems),
   BERTH_MASTER_KEY: z
     .string()
     .optional()
@@ -94,6 +121,7 @@ const schema = z.object({
   BERTH_LOGIN_SOURCE_FAILURE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(300),
   BERTH_REDIS_URL: z.string().url().optional(),
   BERTH_REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(300),
+  BERTH_BUDGET_TTL_MS: z.coerce.number().int().min(1_000).max(600_000).default(15_000),
   BERTH_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
   BERTH_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
   BERTH_IDLE_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(65_000),
@@ -181,6 +209,11 @@ export interface Config {
   readonly host: string;
   readonly port: number;
   readonly dataDir: string;
+  /**
+   * The shared store (PostgreSQL) when set; otherwise SQLite in dataDir. Holds the store's
+   * password: never logged (describeStoreUrl gives host, port and database).
+   */
+  readonly storeUrl: string | undefined;
   /** A 32-byte key that replaces the keyring file; never written to disk. */
   readonly masterKey: Buffer | undefined;
   readonly adminPassword: string | undefined;
@@ -213,6 +246,11 @@ export interface Config {
   readonly redisUrl: string | undefined;
   /** Every Redis command gives up after this long; a timeout counts as Redis being down. */
   readonly redisCommandTimeoutMs: number;
+  /**
+   * With Redis, the lease of each session's permit of the connection budget shared by the instances:
+   * a dead instance's share comes back this long after its last renewal (renewed every third of it).
+   */
+  readonly budgetTtlMs: number;
   /** Bounds on the HTTP port's connections (slow or silent clients are closed). */
   readonly connectionLimits: ConnectionLimits;
   /** The PostgreSQL front door (BERTH_PG_PORT); undefined when it is off. */
@@ -301,6 +339,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     host: c.BERTH_HOST,
     port: c.BERTH_PORT,
     dataDir: c.BERTH_DATA_DIR,
+    storeUrl: c.BERTH_STORE_URL,
     masterKey: c.BERTH_MASTER_KEY === undefined ? undefined : Buffer.from(c.BERTH_MASTER_KEY, "base64"),
     adminPassword: c.BERTH_ADMIN_PASSWORD,
     logLevel: c.BERTH_LOG_LEVEL,
@@ -322,6 +361,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     loginFailureDelayMs: c.BERTH_LOGIN_FAILURE_DELAY_MS,
     redisUrl: c.BERTH_REDIS_URL,
     redisCommandTimeoutMs: c.BERTH_REDIS_COMMAND_TIMEOUT_MS,
+    budgetTtlMs: c.BERTH_BUDGET_TTL_MS,
     frontDoor:
       c.BERTH_PG_PORT === undefined
         ? undefined

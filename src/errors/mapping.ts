@@ -78,6 +78,14 @@ function clientGaveUp(signal: AbortSignal): boolean {
   return reason.code === Code.Canceled || reason.code === Code.Aborted;
 }
 
+/**
+ * A call's signal aborted because Berth is going away (a graceful stop ends the streams still
+ * open with UNAVAILABLE), not because the caller cancelled or its deadline passed.
+ */
+export function serverGoingAway(signal: AbortSignal): boolean {
+  return signal.aborted && signal.reason instanceof ConnectError && signal.reason.code === Code.Unavailable;
+}
+
 function fromConnectError(err: ConnectError): BerthError {
   // Errors raised by the framework itself (malformed messages, deadlines, unknown methods).
   const kind: ErrorKind =

@@ -4,7 +4,7 @@ import { RateLimitedError } from "../errors/berth-error.js";
 import type { FrontDoorAccount } from "../identity/front-door-accounts.js";
 import type { LoginGuard } from "../identity/login-throttle.js";
 import type { Principal } from "../identity/principal.js";
-import { decoyVerifySecret, ScramError, ScramServerExchange } from "../identity/scram.js";
+import { ScramError, ScramServerExchange } from "../identity/scram.js";
 import type { MessageReader } from "./startup.js";
 import {
   authenticationCleartextPassword,
@@ -71,7 +71,8 @@ async function scram(sign: SignIn, account: FrontDoorAccount | undefined): Promi
   if (mechanism !== SCRAM || at < 0 || at + 4 > first.body.length)
     throw new SignInRefused(
       "28000",
-      `SASL mechanism ${mechanism.slice(0, 40)} is not offered; use ${SCRAM}`,
+      // Not echoed: a client that answers with its password in clear would get it back.
+      `the client selected a SASL mechanism that is not offered; use ${SCRAM}`,
       "protocol",
     );
   const exchange = new ScramServerExchange(account?.verifier, sign.user);
@@ -107,11 +108,10 @@ export async function authenticate(sign: SignIn, deps: AuthenticateDeps): Promis
   }
   const account = await deps.lookup(sign.user);
   let ok: boolean;
-  if (account?.verifier || !sign.cleartextAllowed) ok = await scram(sign, account);
-  else {
-    const secret = await password(sign);
-    ok = account ? await account.verifySecret(secret) : await decoyVerifySecret(secret, sign.user);
-  }
+  // A name that is no account (or a disabled one) is asked for SCRAM, as an account with a
+  // verifier is, and fails at the proof: the method asked for must not tell which names exist.
+  if (!account || account.verifier || !sign.cleartextAllowed) ok = await scram(sign, account);
+  else ok = await account.verifySecret(await password(sign));
   const principal = ok && account ? await account.principal() : undefined;
   if (!principal) {
     await deps.throttle.failed(attempt);

@@ -5,11 +5,13 @@ import type { ConnectionPool } from "../pools/pool.js";
 import type { Intent, PoolManager } from "../pools/pool-manager.js";
 import type { PooledSession } from "../pools/pool-types.js";
 import { AttachedBackend } from "./backend.js";
+import { ClientInput } from "./client-input.js";
 import { type FrontDoorError, frontDoorErrorOf, lostBackend } from "./errors.js";
 import { ClientStatements } from "./prepared.js";
-import { handleRequest, type RequestContext } from "./requests.js";
+import { CLIENT_TYPES, handleRequest, type RequestContext } from "./requests.js";
 import { ResponseTracker } from "./responses.js";
-import { resetStatement, type SettingChange } from "./statement-kind.js";
+import { applySettingChanges, forgetAfter, settingsReplay } from "./session-settings.js";
+import type { SettingChange } from "./statement-kind.js";
 import { errorResponse, message, readyForQuery } from "./wire.js";
 
 const CANCELLED = {
@@ -19,7 +21,7 @@ const CANCELLED = {
 } as const;
 
 /** The largest message a client may send (a Bind with big parameters, a CopyData). */
-export const MAX_CLIENT_MESSAGE_BYTES = 256 * 1024 * 1024;
+export const MAX_CLIENT_MESSAGE_BYTES = 64 * 1024 * 1024;
 
 /** Who the client is and where it goes, settled at startup. */
 export interface ClientIdentity {
@@ -74,8 +76,7 @@ export class FrontDoorClient {
   #status = "I";
   #pinnedWhy: string | undefined;
   /** Bytes read but not yet handled: a partial message, or everything that came while acquiring. */
-  #pending: Buffer[] = [];
-  #pendingBytes = 0;
+  readonly #input = new ClientInput();
   /** The batch in progress failed without a backend: messages are swallowed up to the next Sync. */
   #failing: FrontDoorError | undefined;
   readonly openedAt = Date.now();
@@ -167,24 +168,24 @@ export class FrontDoorClient {
   #onClientData(chunk: Buffer): void {
     if (this.#phase === "closed") return;
     this.#observer.bytes("in", chunk.length);
-    this.#pending.push(chunk);
-    this.#pendingBytes += chunk.length;
+    this.#input.push(chunk);
     this.#drain();
   }
 
   /** Handles every whole message pending, acquiring a backend first when one is needed. */
   #drain(): void {
-    while (this.#phase !== "closed" && this.#phase !== "acquiring" && this.#pendingBytes >= 5) {
-      const head = this.#joinedHead();
+    while (this.#phase !== "closed" && this.#phase !== "acquiring" && this.#input.bytes >= 5) {
+      const head = this.#input.head();
       const type = head[0]!;
       const length = head.readInt32BE(1);
-      if (length < 4 || length > MAX_CLIENT_MESSAGE_BYTES) {
-        this.#protocolViolation(length);
+      // Checked before waiting for the body and before taking a backend for it.
+      if (length < 4 || length > MAX_CLIENT_MESSAGE_BYTES || !CLIENT_TYPES.has(type)) {
+        this.#protocolViolation(type, length);
         return;
       }
-      if (this.#pendingBytes < length + 1) return;
+      if (this.#input.bytes < length + 1) return;
       if (this.#failing) {
-        this.#failMessage(type, this.#take(length + 1));
+        this.#failMessage(type, this.#input.take(length + 1));
         continue;
       }
       if (!this.#backend) {
@@ -198,51 +199,20 @@ export class FrontDoorClient {
     }
   }
 
-  /** The pending bytes as one buffer when the first five of them are split over chunks. */
-  #joinedHead(): Buffer {
-    const first = this.#pending[0]!;
-    if (first.length >= 5) return first;
-    const joined = Buffer.concat(this.#pending);
-    this.#pending = [joined];
-    return joined;
-  }
-
-  #take(n: number): Buffer {
-    const first = this.#pending[0]!;
-    let out: Buffer;
-    if (first.length >= n) {
-      out = first.subarray(0, n);
-      if (first.length === n) this.#pending.shift();
-      else this.#pending[0] = first.subarray(n);
-    } else {
-      const all = Buffer.concat(this.#pending);
-      out = all.subarray(0, n);
-      this.#pending = all.length > n ? [all.subarray(n)] : [];
-    }
-    this.#pendingBytes -= n;
-    return out;
-  }
-
   /**
    * With a backend attached: every whole message of the first pending chunk goes through
    * handleRequest; runs of messages forwarded unchanged go out as slices of the chunk.
    */
   #handleWholeMessages(): void {
-    let chunk = this.#pending[0]!;
-    if (chunk.length < 5 || chunk.length < chunk.readInt32BE(1) + 1) {
-      // The first message spans chunks: join exactly it.
-      chunk = this.#take(this.#joinedHead().readInt32BE(1) + 1);
-      this.#pending.unshift(chunk);
-      this.#pendingBytes += chunk.length;
-    }
+    const chunk = this.#input.firstChunk();
     const out: Buffer[] = [];
     let at = 0;
     let run = 0;
     const ctx = this.#context;
     while (at + 5 <= chunk.length) {
       const length = chunk.readInt32BE(at + 1);
-      if (length < 4 || length > MAX_CLIENT_MESSAGE_BYTES) {
-        this.#protocolViolation(length);
+      if (length < 4 || length > MAX_CLIENT_MESSAGE_BYTES || !CLIENT_TYPES.has(chunk[at]!)) {
+        this.#protocolViolation(chunk[at]!, length);
         return;
       }
       const end = at + 1 + length;
@@ -263,12 +233,7 @@ export class FrontDoorClient {
     }
     if (at > run) out.push(at === chunk.length && run === 0 ? chunk : chunk.subarray(run, at));
     // Consume what was handled; a partial message stays pending.
-    this.#pending.shift();
-    this.#pendingBytes -= chunk.length;
-    if (at < chunk.length) {
-      this.#pending.unshift(chunk.subarray(at));
-      this.#pendingBytes += chunk.length - at;
-    }
+    this.#input.consumedFirst(at);
     if (out.length > 0) this.#toBackend(out);
   }
 
@@ -297,73 +262,83 @@ export class FrontDoorClient {
   }
 
   #settingsChanged(changes: readonly SettingChange[]): void {
-    const mine = this.identity.settings;
-    const theirs = this.#backend?.state.settings;
-    for (const c of changes) {
-      if (c.op === "reset_all") {
-        mine.clear();
-        theirs?.clear();
-      } else if (c.op === "reset") {
-        mine.delete(c.key);
-        theirs?.delete(c.key);
-      } else {
-        mine.set(c.key, c.statement);
-        theirs?.set(c.key, c.statement);
-      }
-    }
+    applySettingChanges(changes, this.identity.settings, this.#backend?.state.settings);
   }
 
   #forgotPrepared(sql: string): void {
-    this.#backend?.state.statements.clear();
-    if (/deallocate/i.test(sql)) this.#statements.clear();
-    if (/discard\s+all/i.test(sql)) {
-      this.#statements.clear();
-      this.identity.settings.clear();
-      this.#backend?.state.settings.clear();
-    }
+    forgetAfter(
+      sql,
+      { statements: this.#statements, settings: this.identity.settings },
+      this.#backend?.state,
+    );
   }
 
-  /** Takes a backend: at once when one is idle, else asynchronously (the client's reading pauses). */
+  /**
+   * Takes a backend: at once when one is idle; else, when this client's pool is full, as the next
+   * one released (a callback, no promise: most transactions under load take this path); else
+   * through the pool manager (a new session, replicas, a retired pool). The client's reading
+   * pauses while it waits.
+   */
   #acquire(): boolean {
     const pool = this.#pool;
+    const started = performance.now();
     if (pool && !pool.closed && this.identity.intent === "write") {
       const pooled = pool.takeIdleNow();
       if (pooled) {
         this.#attach(pool, pooled, 0);
         return true;
       }
+      const queued = pool.waitForRelease(
+        (p) => this.#acquired(pool, p, started),
+        (err) => (isRetired(err) ? this.#acquireThroughManager(started) : this.#acquireFailed(err)),
+      );
+      if (queued) {
+        this.#startWaiting();
+        return false;
+      }
     }
+    this.#startWaiting();
+    this.#acquireThroughManager(started);
+    return false;
+  }
+
+  #startWaiting(): void {
     this.#phase = "acquiring";
     this.#observer.waiting(1);
     this.#socket.pause();
-    const started = performance.now();
+  }
+
+  #acquireThroughManager(started: number): void {
     this.#pools.acquire(this.identity.connectionId, this.identity.intent, { acceptState: true }).then(
-      ({ pool: p, pooled }) => {
-        this.#observer.waiting(-1);
-        if (this.#phase === "closed" || this.#failing) {
-          // Gone, or cancelled while it waited: the backend goes straight back.
-          p.releaseKept(pooled);
-          if (this.#phase === "closed") return;
-          this.#phase = "idle";
-          this.#socket.resume();
-          this.#drain();
-          return;
-        }
-        if (this.identity.intent === "write") this.#pool = p;
-        this.#attach(p, pooled, performance.now() - started);
-        this.#socket.resume();
-        this.#drain();
-      },
-      (err: unknown) => {
-        this.#observer.waiting(-1);
-        if (this.#phase === "closed") return;
-        this.#phase = "idle";
-        this.#failing = frontDoorErrorOf(err, this.identity.connectionName);
-        this.#socket.resume();
-        this.#drain();
-      },
+      ({ pool, pooled }) => this.#acquired(pool, pooled, started),
+      (err: unknown) => this.#acquireFailed(err),
     );
-    return false;
+  }
+
+  #acquired(pool: ConnectionPool, pooled: PooledSession, started: number): void {
+    this.#observer.waiting(-1);
+    if (this.#phase === "closed" || this.#failing) {
+      // Gone, or cancelled while it waited: the backend goes straight back.
+      pool.releaseKept(pooled);
+      if (this.#phase === "closed") return;
+      this.#phase = "idle";
+      this.#socket.resume();
+      this.#drain();
+      return;
+    }
+    if (this.identity.intent === "write") this.#pool = pool;
+    this.#attach(pool, pooled, performance.now() - started);
+    this.#socket.resume();
+    this.#drain();
+  }
+
+  #acquireFailed(err: unknown): void {
+    this.#observer.waiting(-1);
+    if (this.#phase === "closed") return;
+    this.#phase = "idle";
+    this.#failing = frontDoorErrorOf(err, this.identity.connectionName);
+    this.#socket.resume();
+    this.#drain();
   }
 
   #attach(pool: ConnectionPool, pooled: PooledSession, waitedMs: number): void {
@@ -388,16 +363,10 @@ export class FrontDoorClient {
 
   /** The client's settings on this backend, where they differ: one injected Query, its answers dropped. */
   #replaySettings(backend: AttachedBackend): void {
-    const mine = this.identity.settings;
-    const theirs = backend.state.settings;
-    const statements: string[] = [];
-    for (const key of theirs.keys()) if (!mine.has(key)) statements.push(resetStatement(key));
-    for (const [key, statement] of mine) if (theirs.get(key) !== statement) statements.push(statement);
-    if (statements.length === 0) return;
-    theirs.clear();
-    for (const [k, v] of mine) theirs.set(k, v);
+    const text = settingsReplay(this.identity.settings, backend.state.settings);
+    if (text === undefined) return;
     this.#tracker.expect({ ends: "Z", sync: true, drop: true });
-    this.#toBackend([message("Q", Buffer.from(`${statements.join("; ")}\0`, "utf8"))]);
+    this.#toBackend([message("Q", Buffer.from(`${text}\0`, "utf8"))]);
   }
 
   #onReady(status: string, seen: boolean): void {
@@ -460,12 +429,14 @@ export class FrontDoorClient {
     this.#socket.write(Buffer.concat([errorResponse(error), readyForQuery("I")]));
   }
 
-  #protocolViolation(length: number): void {
+  #protocolViolation(type: number, length: number): void {
     this.#socket.write(
       errorResponse({
         severity: "FATAL",
         code: "08P01",
-        message: `invalid message length ${length} (the most Berth accepts is ${MAX_CLIENT_MESSAGE_BYTES} bytes)`,
+        message: CLIENT_TYPES.has(type)
+          ? `invalid message length ${length} (the most Berth accepts is ${MAX_CLIENT_MESSAGE_BYTES} bytes)`
+          : `invalid frontend message type ${type}`,
       }),
     );
     this.close("protocol_violation");
@@ -542,4 +513,10 @@ export class FrontDoorClient {
     if (this.#cancels.size > 0) void Promise.allSettled([...this.#cancels]).then(giveBack);
     else giveBack();
   }
+}
+
+/** The pool was retired while the client waited (the connection changed): its successor serves it. */
+function isRetired(err: unknown): boolean {
+  const reason = (err as { details?: { reason?: unknown } })?.details?.reason;
+  return reason === "pool_retired" || reason === "pool_closed";
 }

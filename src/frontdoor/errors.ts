@@ -39,8 +39,18 @@ export function frontDoorErrorOf(err: unknown, connectionName: string): FrontDoo
       severity: "ERROR",
       code: "53300",
       message: `${err.message} (connection "${connectionName}")`,
-      detail: detailOf(err.details, ["current_size", "max_size", "waiting"]),
+      // With several Berth instances the budget is shared: its numbers say who holds the sessions.
+      detail: detailOf(err.details, ["current_size", "max_size", "waiting", "budget_held", "budget_max"]),
       hint: "Make transactions shorter, or raise the connection's maxPoolSize or acquireTimeoutMs.",
+    };
+  // The sessions' budget shared by Berth instances (Redis) cannot be asked: not the database's fault.
+  if (reason === "budget_unavailable")
+    return {
+      severity: "ERROR",
+      code: "53300",
+      message: `${err.message} (connection "${connectionName}")`,
+      detail: detailOf(err.details, ["reason", "in_use", "max_size", "waiting"]),
+      hint: "Check Berth's Redis (BERTH_REDIS_URL): sessions already open keep serving meanwhile.",
     };
   if (reason === "shutting_down" || reason === "pool_closed")
     return { severity: "ERROR", code: "57P01", message: `Berth is shutting down: ${err.message}` };

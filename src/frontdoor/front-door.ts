@@ -148,7 +148,9 @@ export async function startFrontDoor(deps: FrontDoorDeps): Promise<FrontDoor> {
       return;
     }
     if (clients.size >= deps.limits.maxClients || fromSource > deps.limits.maxClientsPerSource) {
-      socket.destroy();
+      // As PostgreSQL answers past max_connections: the client hears why.
+      fatal(socket, { code: "53300", message: "sorry, too many clients already" });
+      socket.setTimeout(1_000, () => socket.destroy());
       return;
     }
     perSource.set(source, fromSource);

@@ -111,7 +111,9 @@ export async function readStartup(
       return { kind: "cancel", processId: body.readInt32BE(4), secretKey: body.readInt32BE(8) };
     if (code === SSL_REQUEST && !encrypted) {
       const context = tls();
-      reader.detach();
+      // Bytes sent before the answer were never protected by TLS and may have been injected
+      // (CVE-2021-23214): refused, as PostgreSQL refuses them, rather than dropped and waited on.
+      if (reader.detach().length > 0) throw new ProtocolError("received unencrypted data after SSL request");
       current.write(context ? "S" : "N");
       if (context) {
         current = await upgrade(current, context);

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "../observability/logger.js";
+import { isUniqueViolation } from "../store/errors.js";
 import type { UserRow } from "../store/schema.js";
 import type { Db } from "../store/store.js";
 import { generatePassword, hashPassword } from "./passwords.js";
@@ -49,7 +50,13 @@ export async function bootstrapAdmin(
   const any = await db.selectFrom("users").select("id").limit(1).executeTakeFirst();
   if (any) return;
   const password = adminPassword ?? generatePassword();
-  await createLocalUser(db, "admin", password, "admin", new Date());
+  try {
+    await createLocalUser(db, "admin", password, "admin", new Date());
+  } catch (err) {
+    // Instances starting together on one empty shared store: another one created it first.
+    if (isUniqueViolation(err)) return;
+    throw err;
+  }
   if (adminPassword) {
     log.info({ user: "admin" }, "created the admin user with the password from BERTH_ADMIN_PASSWORD");
   } else {

@@ -4,6 +4,7 @@ import { guardDrivers } from "../connections/target-guard.js";
 import { createTargetPolicy, type TargetPolicy } from "../connections/target-policy.js";
 import { driverFor } from "../engines/index.js";
 import { createMetrics, type Metrics } from "../observability/metrics.js";
+import type { SessionBudget } from "./budget.js";
 import { HealthMonitor, mayFallBack } from "./health.js";
 import { LeaseManager } from "./leases.js";
 import { PoolManager } from "./pool-manager.js";
@@ -19,6 +20,8 @@ export interface DataPlaneOptions {
   targets?: TargetPolicy;
   /** Told when a read replica refuses Berth (sign-in, TLS identity): for the log and the audit. */
   onReplicaRefused?: (connectionId: string, host: string, reason: string) => void;
+  /** The connection budget shared with other instances (see PoolManagerDeps.budget). */
+  budget?: SessionBudget | undefined;
 }
 
 export interface DataPlane {
@@ -63,6 +66,7 @@ export function createDataPlane(
     usable: (pool) => health.usable(pool),
     refusal: (pool) => health.refusal(pool),
     onReplicaRefused: (pool, reason) => health.markRefused(pool, reason),
+    budget: options.budget,
     roles: health,
     // Leases and Session streams on a host that lost the primary role end with their transaction.
     onDemoted: (old) => leases.endAfterTransaction((l) => l.pool === old, "primary_changed"),

@@ -46,6 +46,8 @@ const PASSING: ReadonlySet<string> = new Set([
   "server_shutting_down",
   "too_many_connections",
   "pool_closed",
+  // The connection budget shared by the instances could not be asked (Redis): says nothing of the host.
+  "budget_unavailable",
 ]);
 
 /** Whether a replica that failed with `reason` may have its READ served elsewhere. */

@@ -1,16 +1,49 @@
-import { BerthError } from "../errors/berth-error.js";
+import { BerthError, UnavailableError } from "../errors/berth-error.js";
+import type { BudgetFull, NoPermit } from "./budget.js";
 import type { PoolStatsSnapshot } from "./pool-types.js";
 import { NOT_ANSWERING, notAnswering } from "./unreachable.js";
 
+/**
+ * RFC 002's pool_exhausted. With a budget shared across instances (`shared`), the sessions in use
+ * may be other instances': the message says so, with the numbers, so that nobody goes looking for
+ * six busy sessions on an instance that holds two.
+ */
 export class PoolExhaustedError extends BerthError {
-  constructor(stats: PoolStatsSnapshot, waitedMs: number) {
+  constructor(stats: PoolStatsSnapshot, waitedMs: number, shared?: BudgetFull) {
+    const within = `Unable to get a session from the pool within ${Math.round(waitedMs)} ms`;
+    const counts = {
+      reason: "pool_exhausted",
+      current_size: stats.size,
+      max_size: stats.maxSize,
+      waiting: stats.waiting,
+    };
+    if (!shared) {
+      super("pool_operation_failed", `${within}: all ${stats.maxSize} are in use`, counts);
+      return;
+    }
     super(
       "pool_operation_failed",
-      `Unable to get a session from the pool within ${Math.round(waitedMs)} ms: all ${stats.maxSize} are in use`,
-      { reason: "pool_exhausted", current_size: stats.size, max_size: stats.maxSize, waiting: stats.waiting },
+      `${within}: the connection's budget of ${shared.max} sessions is shared by every Berth instance, and all ${shared.held} are held (${stats.size} by this instance)`,
+      { ...counts, budget: "shared_across_instances", budget_held: shared.held, budget_max: shared.max },
     );
   }
 }
+
+/** The shared budget could not be asked (Redis down): no new session, by choice (see README). */
+export function budgetUnreachable(stats: PoolStatsSnapshot, waitedMs: number): BerthError {
+  return new UnavailableError(
+    `No session within ${Math.round(waitedMs)} ms: every session this instance held was busy, and no new one may be opened while the connection budget shared by the Berth instances (in Redis) cannot be reached`,
+    {
+      reason: BUDGET_UNAVAILABLE,
+      current_size: stats.size,
+      in_use: stats.inUse,
+      max_size: stats.maxSize,
+      waiting: stats.waiting,
+    },
+  );
+}
+
+export const BUDGET_UNAVAILABLE = "budget_unavailable";
 
 /** The pool's own bound on an open fired before the driver's. */
 export class OpenTimedOut extends Error {
@@ -35,6 +68,8 @@ export function whyNoSession(at: {
   lastOpenFailure: BerthError | undefined;
   /** An idle session did not answer its ping. */
   unanswered: boolean;
+  /** The shared connection budget refused a session while this caller waited (full, or unreachable). */
+  budget?: NoPermit["why"] | undefined;
 }): BerthError {
   const { stats, host } = at;
   const waited = Math.round(at.waitedMs);
@@ -60,5 +95,6 @@ export function whyNoSession(at: {
     });
   // The last open failed otherwise (refused, reset, sign-in): that, not exhaustion, is why.
   if (last && stats.inUse < stats.maxSize) return last;
-  return new PoolExhaustedError(stats, at.waitedMs);
+  if (at.budget === "unreachable") return budgetUnreachable(stats, at.waitedMs);
+  return new PoolExhaustedError(stats, at.waitedMs, at.budget);
 }

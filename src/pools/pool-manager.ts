@@ -3,6 +3,7 @@ import type { Driver } from "../drivers/driver.js";
 import { CLEARTEXT_PASSWORD_REFUSED } from "../engines/cleartext-refusal.js";
 import { ENGINES, type EngineId } from "../engines/index.js";
 import { BerthError, UnavailableError, UnimplementedError } from "../errors/berth-error.js";
+import type { SessionBudget } from "./budget.js";
 import { positionOf, tokenOf } from "./consistency.js";
 import { mayFallBack } from "./health.js";
 import { ConnectionPool, type PooledSession, type PoolStatsSnapshot } from "./pool.js";
@@ -27,6 +28,11 @@ export interface PoolManagerDeps {
   refusal?(pool: ConnectionPool): string | undefined;
   /** A replica refused a session for such a reason: show it in the status, log and audit it. */
   onReplicaRefused?(pool: ConnectionPool, reason: string): void;
+  /**
+   * The budget shared with other Berth instances (Redis): every session of every host takes a permit
+   * of its connection's host. Absent: each pool's maxPoolSize is the only bound.
+   */
+  budget?: SessionBudget | undefined;
   /** The hosts' observed roles (health checks); absent: every host keeps its configured role. */
   roles?: RoleSource;
   /** A host lost the primary role and its pool was replaced: end what holds its sessions. */
@@ -139,6 +145,7 @@ export class PoolManager {
         credentials,
         driver,
         connectTimeoutMs: this.#deps.connectTimeoutMs,
+        budget: this.#deps.budget,
       });
       this.#deps.onPool?.(pool, slot);
       return pool;

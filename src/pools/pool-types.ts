@@ -1,6 +1,7 @@
 import type { ConnectionSettings, Credentials } from "../connections/settings.js";
 import type { Driver, DriverSession } from "../drivers/driver.js";
 import type { BerthError } from "../errors/berth-error.js";
+import type { Permit, SessionBudget } from "./budget.js";
 
 /** A pooled session with what the pool needs to know about it. */
 export interface PooledSession {
@@ -15,6 +16,8 @@ export interface PooledSession {
   carriesState: boolean;
   /** Bumped by every reset: state a borrower remembers about this session is stale once it changes. */
   generation: number;
+  /** Its share of the connection budget shared across instances (none without one). */
+  readonly permit?: Permit | undefined;
 }
 
 export interface PoolStatsSnapshot {
@@ -41,7 +44,11 @@ export type DestroyReason =
   | "reset_failed"
   | "pool_closed"
   | "validation_failed"
-  | "caller";
+  | "caller"
+  /** Its permit of the shared connection budget was lost (see Permit.lost). */
+  | "permit_lost"
+  /** Other instances wait for the shared budget and this pool held more than its share. */
+  | "over_share";
 
 export interface PoolEvents {
   created: [PooledSession];
@@ -59,6 +66,8 @@ export interface ConnectionPoolOptions {
   driver: Driver;
   /** Bound for opening one database session. */
   connectTimeoutMs: number;
+  /** The budget shared with other Berth instances; absent: maxPoolSize bounds this pool alone. */
+  budget?: SessionBudget | undefined;
 }
 
 /** A caller queued for a session. */

@@ -4,7 +4,9 @@ import { tlsPlanFor } from "../connections/tls-plan.js";
 import type { Driver, DriverSession } from "../drivers/driver.js";
 import { BerthError, UnavailableError } from "../errors/berth-error.js";
 import { within } from "./bounded.js";
+import { NoPermit, type Permit } from "./budget.js";
 import { OpenTimedOut, whyNoSession } from "./pool-errors.js";
+import { PoolPermits } from "./pool-permits.js";
 import type {
   ConnectionPoolOptions,
   DestroyReason,
@@ -60,6 +62,10 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
   readonly #inUse = new Set<PooledSession>();
   readonly #evictor: NodeJS.Timeout;
   #creating = 0;
+  /** The connection budget shared with other instances, when there is one (Redis configured). */
+  readonly #permits: PoolPermits | undefined;
+  /** Opens waiting for a permit: they hold a slot of maxPoolSize but are not opening yet. */
+  #permitting = 0;
   /** Why the last open failed, until one succeeds: tells a caller who timed out what the database did. */
   #lastOpenFailure: { error: BerthError; at: number } | undefined;
   #nextId = 1;
@@ -89,7 +95,39 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
     const every = Math.min(30_000, Math.max(1_000, Math.floor(settings.pool.idleTimeoutMs / 2)));
     this.#evictor = setInterval(() => this.#evict(), every);
     this.#evictor.unref();
+    this.#permits = options.budget
+      ? new PoolPermits(
+          options.budget,
+          { connectionId: this.connectionId, host: this.host },
+          () => this.settings.pool.maxPoolSize,
+          (event) => {
+            if (event === "lost") this.#evict();
+            else if (event === "wanted") this.#shed();
+            else this.#refill();
+          },
+        )
+      : undefined;
     this.#topUp();
+  }
+
+  /** Slots of maxPoolSize taken: sessions open, being opened, or waiting for a permit to be opened. */
+  #taken(): number {
+    return this.#all.size + this.#creating + this.#permitting;
+  }
+
+  /** How many sessions this pool may hold: maxPoolSize, or its share while other instances wait (budget). */
+  #room(): number {
+    return this.#permits ? this.#permits.room() : this.settings.pool.maxPoolSize;
+  }
+
+  /** Other instances wait for the shared budget and this pool holds more than its share. */
+  #aboveShare(): boolean {
+    return this.#permits !== undefined && this.#all.size > this.#permits.room();
+  }
+
+  /** Another instance wants sessions: idle ones above this pool's share are closed, freeing permits. */
+  #shed(): void {
+    while (this.#idle.length > 0 && this.#aboveShare()) this.#drop(this.#idle.shift()!, "over_share");
   }
 
   /** `server:port` of the host this pool opens sessions to. */
@@ -111,9 +149,10 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
     for (;;) {
       const idle = this.#idle.pop();
       if (!idle) break;
-      // Past its lifetime before the evictor got to it: replaced, not handed out.
-      if (this.#pastLifetime(idle)) {
-        this.#drop(idle, "max_lifetime");
+      // Past its lifetime (or its permit lost) before the evictor got to it: replaced, not handed out.
+      const spent = this.#spent(idle);
+      if (spent) {
+        this.#drop(idle, spent);
         continue;
       }
       const usable = await this.#usable(idle, until);
@@ -123,9 +162,21 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
       if (performance.now() >= until) break;
     }
     if (performance.now() >= until) throw this.#timedOut(started, unanswered);
-    if (this.#all.size + this.#creating < this.settings.pool.maxPoolSize) {
-      return this.#lend(await this.#openWithin(until, started), started);
+    if (this.#taken() < this.#room()) {
+      try {
+        return this.#lend(await this.#openWithin(until, started), started);
+      } catch (err) {
+        // The shared budget is spent (or cannot be asked): wait in the queue as for a full pool.
+        if (!(err instanceof NoPermit)) throw err;
+      }
     }
+    // With a shared budget, the other instances hear that callers wait here (they keep to their share).
+    this.#permits?.waiting();
+    return this.#queue(started, until, unanswered);
+  }
+
+  /** Waits in order for a session (released, or opened for the queue) until `until`. */
+  #queue(started: number, until: number, unanswered: boolean): Promise<PooledSession> {
     return new Promise<PooledSession>((resolve, reject) => {
       const waiter: Waiter = {
         since: started,
@@ -166,9 +217,12 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
           if (late) this.#handOver(p);
           else resolve(p);
         },
-        (err: BerthError) => {
+        (err: BerthError | NoPermit) => {
           clearTimeout(timer);
-          if (late) this.#failFirstWaiter(err);
+          // No permit: the caller queues (the pool retries for the queue); a late one has queued.
+          if (err instanceof NoPermit) {
+            if (!late) reject(err);
+          } else if (late) this.#failFirstWaiter(err);
           else {
             reject(err);
             this.#refill();
@@ -190,6 +244,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
       connectTimeoutMs: this.#connectTimeoutMs,
       lastOpenFailure: last,
       unanswered,
+      budget: this.#permits?.refusedSince(started),
     });
   }
 
@@ -211,24 +266,47 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
 
   /**
    * The driver's open, bounded by the connect timeout whatever the driver does with it (DNS, TLS
-   * fallback and sign-in each take their time): a session that arrives later is closed.
+   * fallback and sign-in each take their time): a session that arrives later is closed, and only
+   * then is its permit given back (another instance must not open one while it still exists).
    */
-  #openBounded(): Promise<DriverSession> {
+  #openBounded(permit: Permit | undefined): Promise<DriverSession> {
     const ms = this.#connectTimeoutMs;
     const attempt = this.#open(ms);
     return within(attempt, ms, () => {
       attempt.then(
-        (late) => late.destroy(),
-        () => {},
+        (late) => {
+          late.destroy();
+          permit?.release();
+        },
+        () => permit?.release(),
       );
       throw new OpenTimedOut(ms);
     });
   }
 
+  /**
+   * A permit of the shared budget, when there is one: NoPermit when it is spent or cannot be asked.
+   * The slot is held meanwhile (#permitting), and handed to #creating in the same turn.
+   */
   async #create(): Promise<PooledSession> {
+    let permit: Permit | undefined;
+    if (this.#permits) {
+      this.#permitting++;
+      try {
+        permit = await this.#permits.take();
+      } finally {
+        this.#permitting--;
+      }
+      if (this.#closed) {
+        permit.release();
+        throw new UnavailableError("The connection's pool is closed", { reason: "pool_closed" });
+      }
+    }
     this.#creating++;
+    let opened = false;
     try {
-      const session = await this.#openBounded();
+      const session = await this.#openBounded(permit);
+      opened = true;
       this.#lastOpenFailure = undefined;
       const pooled: PooledSession = {
         id: this.#nextId++,
@@ -237,6 +315,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
         lastReleasedAt: performance.now(),
         carriesState: false,
         generation: 0,
+        permit,
       };
       this.#all.add(pooled);
       this.emit("created", pooled);
@@ -246,6 +325,9 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
       }
       return pooled;
     } catch (err) {
+      // Until the session exists the permit is this open's (a timed-out open gives it back once the
+      // late session is gone, in #openBounded); then the session's, given back by #drop.
+      if (!opened && !(err instanceof OpenTimedOut)) permit?.release();
       if (err instanceof BerthError) throw err;
       const f = err instanceof OpenTimedOut ? undefined : this.#driver.describeError(err);
       // A connect timeout means the host took (or swallowed) the connection and said nothing.
@@ -294,10 +376,34 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
   takeIdleNow(): PooledSession | undefined {
     if (this.#closed) return undefined;
     const idle = this.#idle[this.#idle.length - 1];
-    if (!idle?.session.healthy || this.#pastLifetime(idle)) return undefined;
+    if (!idle?.session.healthy || this.#spent(idle)) return undefined;
     if (performance.now() - idle.lastReleasedAt >= VALIDATE_AFTER_IDLE_MS) return undefined;
     this.#idle.pop();
     return this.#lend(idle, performance.now());
+  }
+
+  /**
+   * When the pool is full (every session lent, none opening that could be added): queues `onSession`
+   * for the next session released, with the pool's acquire timeout, and answers true. Otherwise
+   * false, and the caller uses acquire(). A callback, not a promise: the front door's path under
+   * load, where the promise machinery would cost more than the hand-over.
+   */
+  waitForRelease(onSession: (p: PooledSession) => void, onError: (err: BerthError) => void): boolean {
+    if (this.#closed || this.#idle.length > 0) return false;
+    if (this.#all.size + this.#creating < this.settings.pool.maxPoolSize) return false;
+    const started = performance.now();
+    const waiter: Waiter = {
+      since: started,
+      resolve: (p) => onSession(this.#lend(p, started)),
+      reject: onError,
+      timer: setTimeout(() => {
+        const at = this.#waiters.indexOf(waiter);
+        if (at >= 0) this.#waiters.splice(at, 1);
+        onError(this.#timedOut(started, false));
+      }, this.settings.pool.acquireTimeoutMs),
+    };
+    this.#waiters.push(waiter);
+    return true;
   }
 
   /**
@@ -305,7 +411,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
    * The caller vouches that nothing is left open on the session.
    */
   releaseKept(pooled: PooledSession): void {
-    if (!pooled.session.healthy || this.#closed || this.#pastLifetime(pooled)) {
+    if (!pooled.session.healthy || this.#closed || this.#spent(pooled) || this.#aboveShare()) {
       void this.release(pooled, { reset: false });
       return;
     }
@@ -324,7 +430,8 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
   async release(pooled: PooledSession, options: { reset: boolean }): Promise<void> {
     if (!this.#inUse.delete(pooled)) return;
     if (!pooled.session.healthy) return this.#dropAndRefill(pooled, "unhealthy");
-    if (this.#pastLifetime(pooled)) return this.#dropAndRefill(pooled, "max_lifetime");
+    const spent = this.#spent(pooled) ?? (this.#aboveShare() ? "over_share" : undefined);
+    if (spent) return this.#dropAndRefill(pooled, spent);
     if (this.#closed) return this.#dropAndRefill(pooled, "pool_closed");
     if (options.reset) {
       try {
@@ -353,6 +460,12 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
     return maxLifetimeMs > 0 && now - pooled.createdAt > maxLifetimeMs;
   }
 
+  /** Why a session must not be handed out again though it works: too old, or its permit lost. */
+  #spent(pooled: PooledSession, now = performance.now()): "max_lifetime" | "permit_lost" | undefined {
+    if (this.#pastLifetime(pooled, now)) return "max_lifetime";
+    return pooled.permit?.lost ? "permit_lost" : undefined;
+  }
+
   /** Takes a session out of the pool for good (its socket failed, or its state is unknown). */
   async destroy(pooled: PooledSession): Promise<void> {
     if (!this.#inUse.delete(pooled)) return;
@@ -362,7 +475,14 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
   #drop(pooled: PooledSession, reason: DestroyReason): void {
     if (!this.#all.delete(pooled)) return;
     this.emit("destroyed", pooled, reason);
-    void pooled.session.close().catch(() => pooled.session.destroy());
+    const closing = pooled.session.close().catch(() => pooled.session.destroy());
+    const { permit } = pooled;
+    // The permit goes back once the session is gone (within the connect timeout, else its socket is
+    // cut): another instance must not open a session while this one still counts on the server.
+    if (permit)
+      void within(closing, this.#connectTimeoutMs, () => pooled.session.destroy()).finally(() =>
+        permit.release(),
+      );
     if (this.#drained && this.#all.size === 0) this.#drained();
   }
 
@@ -379,10 +499,22 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
    */
   #refill(): void {
     if (this.#waiters.length === 0 || this.#closed) return;
-    if (this.#all.size + this.#creating >= this.settings.pool.maxPoolSize) return;
+    const max = this.settings.pool.maxPoolSize;
+    if (this.#taken() >= this.#room()) {
+      // Held back by the share, not by maxPoolSize: keep telling the others, and keep trying.
+      if (this.#permits && this.#taken() < max) this.#permits.waiting();
+      return;
+    }
     this.#create().then(
-      (p) => this.#handOver(p),
-      (err: BerthError) => this.#failFirstWaiter(err),
+      (p) => {
+        this.#handOver(p);
+        // With a shared budget callers queue while this pool has room: the next one's turn.
+        if (this.#permits) this.#refill();
+      },
+      (err: BerthError | NoPermit) => {
+        // No permit: PoolPermits tries again soon (or when one is freed); the callers keep waiting.
+        if (!(err instanceof NoPermit)) this.#failFirstWaiter(err);
+      },
     );
   }
 
@@ -407,21 +539,19 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
   }
 
   /**
-   * Closes idle sessions that are unhealthy or past their lifetime (whatever the pool's size: topUp
-   * replaces them), and those idle past idleTimeoutMs while above minPoolSize; then tops up.
+   * Closes idle sessions that are unhealthy, past their lifetime or without their permit (whatever
+   * the pool's size: topUp replaces them), and those idle past idleTimeoutMs while above
+   * minPoolSize; then tops up.
    */
   #evict(): void {
     const now = performance.now();
     const { idleTimeoutMs, minPoolSize } = this.settings.pool;
     for (let i = 0; i < this.#idle.length; ) {
       const p = this.#idle[i]!;
+      const idleTooLong = now - p.lastReleasedAt > idleTimeoutMs && this.#all.size > minPoolSize;
       const reason: DestroyReason | undefined = !p.session.healthy
         ? "unhealthy"
-        : this.#pastLifetime(p, now)
-          ? "max_lifetime"
-          : now - p.lastReleasedAt > idleTimeoutMs && this.#all.size > minPoolSize
-            ? "idle"
-            : undefined;
+        : (this.#spent(p, now) ?? (idleTooLong ? "idle" : undefined));
       if (reason) {
         this.#idle.splice(i, 1);
         this.#drop(p, reason);
@@ -434,14 +564,17 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
 
   #topUp(): void {
     if (this.#closed) return;
-    const missing = this.settings.pool.minPoolSize - (this.#all.size + this.#creating);
+    const missing = Math.min(this.settings.pool.minPoolSize, this.#room()) - this.#taken();
     for (let i = 0; i < missing; i++) {
       // Callers may have queued while the pool was warming (the sessions being opened counted
       // against maxPoolSize): the first one waiting gets this session, or hears why none could be
       // opened, as one that opened its own would, instead of waiting out the acquire timeout.
+      // Without a permit, minPoolSize waits for the next eviction round (other instances use the budget).
       this.#create().then(
         (p) => this.#handOver(p, "oldest"),
-        (err: BerthError) => this.#failFirstWaiter(err),
+        (err: BerthError | NoPermit) => {
+          if (!(err instanceof NoPermit)) this.#failFirstWaiter(err);
+        },
       );
     }
   }
@@ -466,7 +599,8 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
   /**
    * Health probe on a session of its own (not a pooled one, so a busy pool cannot make the server
    * look down): connect, ping (or `inspect`, which asks the host what it is), close. Returns the
-   * latency; throws the driver's failure.
+   * latency; throws the driver's failure. It takes no permit of the shared budget, for the same
+   * reason: the budget's one documented exception (one short session per instance and host at a time).
    */
   async probe(timeoutMs: number, inspect?: (session: DriverSession) => Promise<void>): Promise<number> {
     const started = performance.now();
@@ -494,6 +628,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#evictor);
+    this.#permits?.close();
     for (const w of this.#waiters.splice(0)) {
       clearTimeout(w.timer);
       w.reject(

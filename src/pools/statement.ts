@@ -7,6 +7,7 @@ import {
   UnavailableError,
   ValidationError,
 } from "../errors/berth-error.js";
+import { serverGoingAway } from "../errors/mapping.js";
 import type { Value } from "../gen/berth/v1/values_pb.js";
 import type { PooledSession } from "./pool.js";
 
@@ -88,7 +89,7 @@ export async function* runStatement(
       }
     }
   } catch (err) {
-    throw describeStatementError(err, driver, pooled, stopped, timeoutMs);
+    throw describeStatementError(err, driver, pooled, stopped, timeoutMs, options.signal);
   } finally {
     clearTimeout(timer);
     clearTimeout(grace);
@@ -102,8 +103,16 @@ function describeStatementError(
   pooled: PooledSession,
   stopped: "timeout" | "cancelled" | undefined,
   timeoutMs: number,
+  signal: AbortSignal,
 ): BerthError {
   if (err instanceof BerthError) return err;
+  // Stopped by Berth's own graceful stop: the caller did not cancel. Not `shutting_down`, which
+  // says nothing was run: this statement ran, and may even have finished as the cancel came.
+  if (stopped === "cancelled" && serverGoingAway(signal)) {
+    return new UnavailableError("Berth is shutting down; the running statement was cancelled", {
+      reason: "cancelled_by_shutdown",
+    });
+  }
   if (stopped === "timeout") {
     return new DeadlineExceededError(`The statement ran longer than ${timeoutMs} ms and was cancelled`, {
       timeout_ms: timeoutMs,

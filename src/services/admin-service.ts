@@ -1,7 +1,9 @@
 import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { requireGlobalAdmin } from "../access/guards.js";
 import type { AuditLog } from "../audit/audit-log.js";
+import type { InstanceView } from "../cluster/membership.js";
 import type { KeySet } from "../crypto/key-set.js";
 import { rewrapSecrets, type SecretProblemView, secretInventory } from "../crypto/rewrap.js";
 import { ValidationError } from "../errors/berth-error.js";
@@ -18,11 +20,18 @@ import { principalOf } from "./context.js";
 
 const problemToProto = (p: SecretProblemView): SecretProblem => create(SecretProblemSchema, p);
 
-/** AdminService: key status, rotation, rewrap and retirement, for global admins. */
+/** Where ListInstances reads the instances from (the running Berth's membership). */
+export interface InstanceDirectory {
+  list(): Promise<InstanceView[]>;
+}
+
+/** AdminService: key status, rotation, rewrap and retirement, and the instances, for global admins. */
 export function createAdminService(deps: {
   db: Db;
   keys: KeySet;
   audit: AuditLog;
+  /** Without it (a core with no listeners, in tests) no instance is listed. */
+  instances?: InstanceDirectory;
 }): ServiceImpl<typeof AdminService> {
   const requireAdmin = (ctx: HandlerContext) =>
     requireGlobalAdmin(principalOf(ctx), "Keys are managed by global admins");
@@ -41,6 +50,18 @@ export function createAdminService(deps: {
     });
   };
   return {
+    async listInstances(_req, ctx) {
+      requireGlobalAdmin(principalOf(ctx), "Instances are listed for global admins");
+      const views = (await deps.instances?.list()) ?? [];
+      return {
+        instances: views.map((v) => ({
+          ...v,
+          pgPort: v.pgPort ?? 0,
+          startedAt: timestampFromDate(v.startedAt),
+          lastHeartbeatAt: timestampFromDate(v.lastHeartbeatAt),
+        })),
+      };
+    },
     async getKeyStatus(_req, ctx) {
       requireAdmin(ctx);
       return status();

@@ -1,4 +1,23 @@
-import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from "kysely";
+import {
+  type ColumnDefinitionBuilder,
+  type Kysely,
+  type Migration,
+  type MigrationProvider,
+  Migrator,
+  PostgresAdapter,
+  sql,
+} from "kysely";
+
+/**
+ * The one dialect difference in the schema: a generated integer key. SQLite's `integer primary key
+ * autoincrement` (what shipped, so SQLite's DDL stays byte for byte the same) is an identity
+ * column on PostgreSQL. "By default", not "always": the audit log writes its seq itself.
+ */
+function generatedKey(db: Kysely<unknown>) {
+  const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
+  return (c: ColumnDefinitionBuilder) =>
+    postgres ? c.primaryKey().generatedByDefaultAsIdentity() : c.primaryKey().autoIncrement();
+}
 
 /**
  * Migrations live in code (not files read at run time) so that the built `dist/` is self-contained.
@@ -60,7 +79,7 @@ const migrations: Record<string, Migration> = {
         .execute();
       await db.schema
         .createTable("connection_checks")
-        .addColumn("id", "integer", (c) => c.primaryKey().autoIncrement())
+        .addColumn("id", "integer", generatedKey(db))
         .addColumn("connection_id", "text", (c) =>
           c.notNull().references("connections.id").onDelete("cascade"),
         )
@@ -81,7 +100,7 @@ const migrations: Record<string, Migration> = {
     async up(db: Kysely<unknown>) {
       await db.schema
         .createTable("connection_access")
-        .addColumn("id", "integer", (c) => c.primaryKey().autoIncrement())
+        .addColumn("id", "integer", generatedKey(db))
         .addColumn("connection_id", "text", (c) =>
           c.notNull().references("connections.id").onDelete("cascade"),
         )
@@ -119,7 +138,7 @@ const migrations: Record<string, Migration> = {
     async up(db: Kysely<unknown>) {
       await db.schema
         .createTable("audit_events")
-        .addColumn("seq", "integer", (c) => c.primaryKey().autoIncrement())
+        .addColumn("seq", "integer", generatedKey(db))
         .addColumn("at", "text", (c) => c.notNull())
         .addColumn("actor_id", "text", (c) => c.notNull())
         .addColumn("actor_name", "text", (c) => c.notNull())
@@ -211,6 +230,28 @@ const migrations: Record<string, Migration> = {
       // and blanks their clear columns, which stay (NOT NULL) as placeholders.
       await db.schema.alterTable("connections").addColumn("settings_enc", "text").execute();
       await db.schema.alterTable("connection_checks").addColumn("result_enc", "text").execute();
+    },
+  },
+  "0010_instances": {
+    async up(db: Kysely<unknown>) {
+      // Who is running on this store (shared mode): each instance's row, kept fresh by its heartbeat.
+      await db.schema
+        .createTable("instances")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("version", "text", (c) => c.notNull())
+        .addColumn("address", "text", (c) => c.notNull())
+        .addColumn("pg_port", "integer")
+        .addColumn("started_at", "text", (c) => c.notNull())
+        .addColumn("last_heartbeat_at", "text", (c) => c.notNull())
+        .addColumn("pools_held", "integer", (c) => c.notNull().defaultTo(0))
+        .execute();
+      // Duties that must run on one instance at a time: the holder renews the lease with its heartbeat.
+      await db.schema
+        .createTable("duty_leases")
+        .addColumn("name", "text", (c) => c.primaryKey())
+        .addColumn("holder", "text", (c) => c.notNull())
+        .addColumn("expires_at", "text", (c) => c.notNull())
+        .execute();
     },
   },
 };

@@ -152,6 +152,27 @@ export interface ServiceTokensTable {
   scram_verifier: string | null;
 }
 
+/** A running Berth process on this store; the row goes on graceful stop or when its heartbeat is stale. */
+export interface InstancesTable {
+  /** A random UUID per process start. */
+  id: string;
+  version: string;
+  /** The URL it announces. */
+  address: string;
+  /** Its PostgreSQL front door's port, when it has one. */
+  pg_port: number | null;
+  started_at: string;
+  last_heartbeat_at: string;
+  pools_held: number;
+}
+
+/** A duty that runs on one instance at a time; it moves when expires_at passes without renewal. */
+export interface DutyLeasesTable {
+  name: string;
+  holder: string;
+  expires_at: string;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -161,6 +182,8 @@ export interface Database {
   audit_events: AuditEventsTable;
   audit_anchor: AuditAnchorTable;
   service_tokens: ServiceTokensTable;
+  instances: InstancesTable;
+  duty_leases: DutyLeasesTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -2,6 +2,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
 import SQLite from "better-sqlite3";
 import { Kysely, SqliteDialect } from "kysely";
+import { lockDataDir } from "./data-dir-lock.js";
 import { migrateToLatest } from "./migrations.js";
 import type { Database } from "./schema.js";
 
@@ -38,7 +39,18 @@ function ownerOnlyFiles(file: string): void {
  */
 export async function openSqliteStore(dataDir: string): Promise<Store> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const file = join(dataDir, SQLITE_FILE);
+  // Before SQLite opens the file: a second process would otherwise start and then fail calls with
+  // "database is locked" under load.
+  const unlock = lockDataDir(dataDir);
+  try {
+    return await openSqliteFile(join(dataDir, SQLITE_FILE), unlock);
+  } catch (err) {
+    unlock();
+    throw err;
+  }
+}
+
+async function openSqliteFile(file: string, unlock: () => void): Promise<Store> {
   ownerOnlyFiles(file);
   const sqlite = new SQLite(file);
   sqlite.pragma("journal_mode = WAL");
@@ -48,7 +60,12 @@ export async function openSqliteStore(dataDir: string): Promise<Store> {
   // Deleted secrets should not linger in free pages of the file.
   sqlite.pragma("secure_delete = ON");
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-  await migrateToLatest(db as Kysely<unknown>);
+  try {
+    await migrateToLatest(db as Kysely<unknown>);
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
   return {
     db,
     async ping() {
@@ -59,6 +76,7 @@ export async function openSqliteStore(dataDir: string): Promise<Store> {
     },
     async close() {
       await db.destroy();
+      unlock();
     },
   };
 }

@@ -2,7 +2,6 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
-import SQLite from "better-sqlite3";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type AuditLog, createAuditLog } from "../../src/audit/audit-log.js";
 import { checkpointData, eventHash, type HashedFields } from "../../src/audit/chain.js";
@@ -10,14 +9,15 @@ import { openAuditExport } from "../../src/audit/export.js";
 import { type LocalKeyring, openKeyringFile } from "../../src/crypto/local-keyring.js";
 import { VaultTransit } from "../../src/crypto/vault-transit.js";
 import { Engine } from "../../src/gen/berth/v1/types_pb.js";
-import { openSqliteStore, type Store } from "../../src/store/store.js";
+import type { Store } from "../../src/store/store.js";
 import { brokerClients } from "../support/broker-client.js";
 import { LOCAL, serviceAvailable } from "../support/services.js";
 import { startTestBerth } from "../support/test-berth.js";
+import { dropTestStore, openTestStore, withRawStore } from "../support/test-store.js";
 import { startVaultDouble } from "../support/vault-transit-double.js";
 
 /**
- * The keyed audit chain against a real SQLite store and keyring: every way of tampering the issue
+ * The keyed audit chain against a real store (SQLite, or PostgreSQL in the postgres project) and keyring: every way of tampering the issue
  * names is caught by Verify — an edit, a reorder, a deletion in the middle, the newest events
  * truncated back before the last checkpoint, and a whole chain recomputed with plain SHA-256 by
  * someone without the key — and a checkpoint file that was altered is reported.
@@ -40,22 +40,18 @@ const event = (i: number) => ({
   requestId: `req-${i}`,
 });
 
-/** Raw SQL on the store file, as someone with write access to it (not through Berth). */
-function sql(statement: string, ...params: unknown[]) {
-  const db = new SQLite(join(dir, "berth.sqlite"));
-  try {
-    return db.prepare(statement).run(...params);
-  } finally {
-    db.close();
-  }
+/** Raw SQL on the store, as someone with write access to it (not through Berth). */
+function sql(statement: string, ...params: unknown[]): Promise<number> {
+  return withRawStore(dir, (raw) => raw.run(statement, ...params));
 }
 
 async function freshLog(): Promise<void> {
   await audit?.close();
   await store?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
+  if (dir) await dropTestStore(dir);
   dir = await mkdtemp(join(tmpdir(), "berth-chain-"));
-  store = await openSqliteStore(dir);
+  store = await openTestStore(dir);
   keys = await openKeyringFile(dir);
   checkpointFile = join(dir, "audit-checkpoints.jsonl");
   // Checkpoints after every 4 events; no timer (the test writes them when it needs one).
@@ -71,6 +67,7 @@ afterAll(async () => {
   await audit?.close();
   await store?.close();
   await rm(dir, { recursive: true, force: true });
+  await dropTestStore(dir);
 });
 
 describe("the keyed audit chain", () => {
@@ -86,8 +83,29 @@ describe("the keyed audit chain", () => {
     expect(lines[0]).toMatchObject({ keyVersion: 1, mac: expect.stringMatching(/^berth:v1:/) });
   });
 
+  it("stays one chain when several writers share the store (as instances in shared mode do)", async () => {
+    // A second and third log on the same store: each appends after the head it reads, races the
+    // others for the next seq, and re-reads the head when it loses.
+    const others = [createAuditLog(store.db, { keys }), createAuditLog(store.db, { keys })];
+    await Promise.all(
+      [audit, ...others].flatMap((log, w) =>
+        Array.from({ length: 40 }, (_, i) => log.append({ ...event(100 + i), actorId: `writer-${w}` })),
+      ),
+    );
+    const r = await audit.verify();
+    expect(r).toMatchObject({ ok: true, checked: 130 });
+    const rows = await store.db
+      .selectFrom("audit_events")
+      .select(["seq", "actor_id"])
+      .orderBy("seq")
+      .execute();
+    expect(rows.map((x) => x.seq)).toEqual(Array.from({ length: 130 }, (_, i) => i + 1));
+    for (const w of [0, 1, 2]) expect(rows.filter((x) => x.actor_id === `writer-${w}`)).toHaveLength(40);
+    await Promise.all(others.map((o) => o.close()));
+  });
+
   it("detects an edited event", async () => {
-    sql("update audit_events set outcome = 'denied' where seq = 6");
+    await sql("update audit_events set outcome = 'denied' where seq = 6");
     expect(await audit.verify()).toMatchObject({
       ok: false,
       firstBrokenSeq: 6,
@@ -96,14 +114,14 @@ describe("the keyed audit chain", () => {
   });
 
   it("detects two events reordered", async () => {
-    sql("update audit_events set seq = -1 where seq = 3");
-    sql("update audit_events set seq = 3 where seq = 4");
-    sql("update audit_events set seq = 4 where seq = -1");
+    await sql("update audit_events set seq = -1 where seq = 3");
+    await sql("update audit_events set seq = 3 where seq = 4");
+    await sql("update audit_events set seq = 4 where seq = -1");
     expect(await audit.verify()).toMatchObject({ ok: false, firstBrokenSeq: 3 });
   });
 
   it("detects an event deleted in the middle", async () => {
-    sql("delete from audit_events where seq = 5");
+    await sql("delete from audit_events where seq = 5");
     expect(await audit.verify()).toMatchObject({
       ok: false,
       firstBrokenSeq: 6,
@@ -113,15 +131,15 @@ describe("the keyed audit chain", () => {
 
   it("detects the newest events truncated back before the last checkpoint", async () => {
     // Events 9 and 10 follow the checkpoint at 8; removing 7..10 leaves a chain that is whole in itself.
-    sql("delete from audit_events where seq >= 7");
+    await sql("delete from audit_events where seq >= 7");
     const r = await audit.verify();
     expect(r).toMatchObject({ ok: false, firstBrokenSeq: 7 });
     expect(r.problem).toMatch(/seq 8.*past the chain's end at seq 6: the newest events were removed/);
   });
 
   it("detects a chain recomputed with plain SHA-256 by someone without the key", async () => {
-    sql("update audit_events set reason = 'nothing happened' where seq = 2");
-    recomputePlainChain({ stripMacs: false });
+    await sql("update audit_events set reason = 'nothing happened' where seq = 2");
+    await recomputePlainChain({ stripMacs: false });
     expect(await audit.verify()).toMatchObject({
       ok: false,
       firstBrokenSeq: 2,
@@ -129,7 +147,7 @@ describe("the keyed audit chain", () => {
     });
     // Stripping every MAC as well makes the chain look like one from before keyed links: the
     // checkpoints (signed, outside the store) no longer match it.
-    recomputePlainChain({ stripMacs: true });
+    await recomputePlainChain({ stripMacs: true });
     const r = await audit.verify();
     expect(r).toMatchObject({ ok: false, firstBrokenSeq: 4 });
     expect(r.problem).toMatch(/checkpoint line 1 \(seq 4\) does not match the chain's hash/);
@@ -176,11 +194,11 @@ describe("the keyed audit chain", () => {
   });
 
   it("keeps verifying from the retention anchor after old events are pruned", async () => {
-    sql("update audit_events set at = '2000-01-01T00:00:00.000Z' where seq <= 5");
+    await sql("update audit_events set at = '2000-01-01T00:00:00.000Z' where seq <= 5");
     expect(await audit.prune("2001-01-01T00:00:00.000Z")).toBe(5);
     expect(await audit.verify()).toMatchObject({ ok: true, checked: 5, checkpointsChecked: 1 });
     // Moving the anchor (to hide more of the head) breaks its MAC.
-    sql("update audit_anchor set seq = 6");
+    await sql("update audit_anchor set seq = 6");
     expect(await audit.verify()).toMatchObject({ ok: false, problem: expect.stringMatching(/anchor/) });
   });
 
@@ -218,24 +236,34 @@ describe("the keyed audit chain", () => {
 });
 
 /** What an attacker with the store but not the key can do: re-hash every link from the start. */
-function recomputePlainChain(options: { stripMacs: boolean }): void {
-  const db = new SQLite(join(dir, "berth.sqlite"));
-  try {
-    const rows = db.prepare("select * from audit_events order by seq").all() as (HashedFields & {
-      seq: number;
-    })[];
+function recomputePlainChain(options: { stripMacs: boolean }): Promise<void> {
+  return withRawStore(dir, async (raw) => {
+    const rows = await raw.all<HashedFields & { seq: number }>("select * from audit_events order by seq");
     let prev = "0".repeat(64);
     for (const row of rows) {
       const hash = eventHash(prev, row);
-      db.prepare("update audit_events set prev_hash = ?, hash = ? where seq = ?").run(prev, hash, row.seq);
+      await raw.run("update audit_events set prev_hash = ?, hash = ? where seq = ?", prev, hash, row.seq);
       if (options.stripMacs)
-        db.prepare("update audit_events set mac = '', key_version = 0 where seq = ?").run(row.seq);
+        await raw.run("update audit_events set mac = '', key_version = 0 where seq = ?", row.seq);
       prev = hash;
     }
-  } finally {
-    db.close();
-  }
+  });
 }
+
+/** A trigger that refuses lease.open events, as a full or broken store would. */
+const NO_LEASES = {
+  sqlite: {
+    create:
+      "create trigger no_leases before insert on audit_events when new.action = 'lease.open' begin select raise(abort, 'audit store full'); end",
+    drop: "drop trigger no_leases",
+  },
+  postgres: {
+    create: `create function no_leases() returns trigger language plpgsql as $$ begin
+         if new.action = 'lease.open' then raise exception 'audit store full'; end if; return new; end $$;
+       create trigger no_leases before insert on audit_events for each row execute function no_leases()`,
+    drop: "drop trigger no_leases on audit_events; drop function no_leases()",
+  },
+} as const;
 
 describe("audit MACs through Vault transit (the transit double)", () => {
   it("MACs with the latest version, verifies across a rotation, and rejects a forged MAC", async () => {
@@ -316,10 +344,7 @@ describe.runIf(hasPostgres)("a Berth with checkpoints, and audit writes that fai
     // A lease opens and is released (the pool is warm); then lease.open events cannot be written.
     const { lease } = await client.broker.acquireLease({ connectionId: id }, client.call);
     await client.broker.releaseLease({ leaseId: lease!.id }, client.call);
-    const db = new SQLite(join(b.dataDir, "berth.sqlite"));
-    db.prepare(
-      "create trigger no_leases before insert on audit_events when new.action = 'lease.open' begin select raise(abort, 'audit store full'); end",
-    ).run();
+    await withRawStore(b.dataDir, (raw) => raw.run(NO_LEASES[raw.dialect].create));
     try {
       const err = await client.broker
         .acquireLease({ connectionId: id }, client.call)
@@ -329,8 +354,7 @@ describe.runIf(hasPostgres)("a Berth with checkpoints, and audit writes that fai
       expect(b.berth.dataPlane.leases.active).toBe(0);
       expect(inUse()).toBe(0);
     } finally {
-      db.prepare("drop trigger no_leases").run();
-      db.close();
+      await withRawStore(b.dataDir, (raw) => raw.run(NO_LEASES[raw.dialect].drop));
     }
     // Once audit writes work again, so do leases.
     const { lease: again } = await client.broker.acquireLease({ connectionId: id }, client.call);

@@ -2,11 +2,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
-import SQLite from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Berth, startBerth } from "../../src/app.js";
 import { loadConfig } from "../../src/config/config.js";
 import { ADMIN_PASSWORD } from "../support/test-berth.js";
+import { dropTestStore, testStoreEnv, withRawStore } from "../support/test-store.js";
 
 const CANARY = "CANARY-audit-pw-51d7e0";
 let dataDir: string;
@@ -19,6 +19,7 @@ async function start(): Promise<void> {
     BERTH_DATA_DIR: dataDir,
     BERTH_ADMIN_PASSWORD: ADMIN_PASSWORD,
     BERTH_LOG_LEVEL: "silent",
+    ...(await testStoreEnv(dataDir)),
   });
   berth = await startBerth(config, { logDestination: new Writable({ write: (_c, _e, cb) => cb() }) });
   token = (
@@ -44,13 +45,9 @@ async function api(
   return { status: res.status, body: text ? JSON.parse(text) : undefined, text };
 }
 
-function sql(statement: string, ...params: unknown[]) {
-  const db = new SQLite(join(dataDir, "berth.sqlite"));
-  try {
-    return db.prepare(statement).run(...params);
-  } finally {
-    db.close();
-  }
+/** Raw SQL on the store, beside Berth. */
+function sql(statement: string, ...params: unknown[]): Promise<number> {
+  return withRawStore(dataDir, (raw) => raw.run(statement, ...params));
 }
 
 beforeAll(async () => {
@@ -60,6 +57,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await berth?.close();
   await rm(dataDir, { recursive: true, force: true });
+  await dropTestStore(dataDir);
 });
 
 describe("the audit log", () => {
@@ -123,7 +121,7 @@ describe("the audit log", () => {
 
     // Edit one event: its own hash no longer matches.
     const victim = 3;
-    sql("update audit_events set reason = 'nothing to see' where seq = ?", victim);
+    await sql("update audit_events set reason = 'nothing to see' where seq = ?", victim);
     const v = (await api("/api/audit/verify", { body: {} })).body;
     expect(v).toMatchObject({ ok: false, firstBrokenSeq: victim });
     expect(v.problem).toMatch(/edited/);
@@ -131,37 +129,37 @@ describe("the audit log", () => {
 
   it("names a deleted or reordered event", async () => {
     // A fresh chain for each case: drop everything and let new events accrue.
-    sql("delete from audit_events");
+    await sql("delete from audit_events");
     for (let i = 0; i < 5; i++) await api("/api/auth/me");
     const seqs = (await api("/api/audit?pageSize=1000")).body.events.map(
       (e: { seq: number }) => e.seq,
     ) as number[];
-    sql("delete from audit_events where seq = ?", seqs[2]);
+    await sql("delete from audit_events where seq = ?", seqs[2]);
     let v = (await api("/api/audit/verify", { body: {} })).body;
     expect(v).toMatchObject({ ok: false, firstBrokenSeq: seqs[3] });
     expect(v.problem).toMatch(/removed or reordered/);
 
-    sql("delete from audit_events");
+    await sql("delete from audit_events");
     for (let i = 0; i < 5; i++) await api("/api/auth/me");
     const rows = (await api("/api/audit?pageSize=1000")).body.events.map(
       (e: { seq: number }) => e.seq,
     ) as number[];
     // Swap the places of two events (their sequence numbers).
-    sql("update audit_events set seq = -1 where seq = ?", rows[1]);
-    sql("update audit_events set seq = ? where seq = ?", rows[1], rows[2]);
-    sql("update audit_events set seq = ? where seq = -1", rows[2]);
+    await sql("update audit_events set seq = -1 where seq = ?", rows[1]);
+    await sql("update audit_events set seq = ? where seq = ?", rows[1], rows[2]);
+    await sql("update audit_events set seq = ? where seq = -1", rows[2]);
     v = (await api("/api/audit/verify", { body: {} })).body;
     expect(v).toMatchObject({ ok: false, firstBrokenSeq: rows[1] });
   });
 
   it("fails the call when its event cannot be written", async () => {
-    sql("alter table audit_events rename to audit_events_gone");
+    await sql("alter table audit_events rename to audit_events_gone");
     try {
       const r = await api("/api/auth/me");
       expect(r.status).toBe(500);
       expect(r.body.error).toBe("internal");
     } finally {
-      sql("alter table audit_events_gone rename to audit_events");
+      await sql("alter table audit_events_gone rename to audit_events");
     }
   });
 });

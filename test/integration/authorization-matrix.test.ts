@@ -396,6 +396,11 @@ function rpcCases(): RpcCase[] {
       },
     },
     {
+      name: "AdminService/ListInstances",
+      need: "globalAdmin",
+      call: (_c, headers) => admin.listInstances({}, { headers }),
+    },
+    {
       name: "AdminService/GetKeyStatus",
       need: "globalAdmin",
       call: (_c, headers) => admin.getKeyStatus({}, { headers }),
@@ -506,6 +511,7 @@ describe("authorization matrix", () => {
       ["POST", "/api/audit/verify", "globalAdmin", {}],
       ["GET", "/api/audit/head", "globalAdmin"],
       ["GET", "/api/tokens", "globalAdmin"],
+      ["GET", "/api/instances", "globalAdmin"],
       ["GET", "/api/admin/keys", "globalAdmin"],
       ["POST", "/api/admin/keys/retire", "globalAdmin", { minVersion: 1 }],
     ];

@@ -2,11 +2,11 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import SQLite from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SQLITE_FILE } from "../../src/store/store.js";
-import { findValues, storeFiles } from "../support/store-bytes.js";
+import { findValues } from "../support/store-bytes.js";
 import { startTestBerth, type TestBerth } from "../support/test-berth.js";
+import { onPostgresStore, storeContents, withRawStore } from "../support/test-store.js";
 
 /**
  * Distinctive values in every field of a connection string. The hosts resolve nowhere (.example),
@@ -112,15 +112,10 @@ const SEALED_COLUMNS = {
 };
 
 function rawRows(dataDir: string) {
-  const db = new SQLite(join(dataDir, SQLITE_FILE), { readonly: true });
-  try {
-    return {
-      connections: db.prepare("SELECT * FROM connections ORDER BY name").all() as Record<string, unknown>[],
-      checks: db.prepare("SELECT * FROM connection_checks").all() as Record<string, unknown>[],
-    };
-  } finally {
-    db.close();
-  }
+  return withRawStore(dataDir, async (raw) => ({
+    connections: await raw.all("SELECT * FROM connections ORDER BY name"),
+    checks: await raw.all("SELECT * FROM connection_checks"),
+  }));
 }
 
 let b: TestBerth;
@@ -182,8 +177,8 @@ describe("connection settings at rest", () => {
     expect(status.body.lastTest.target).toBe(`${C.host}:47113`);
   });
 
-  it("the store holds only placeholders in the old columns, and sealed envelopes", () => {
-    const { connections, checks } = rawRows(dataDir);
+  it("the store holds only placeholders in the old columns, and sealed envelopes", async () => {
+    const { connections, checks } = await rawRows(dataDir);
     expect(connections).toHaveLength(3);
     for (const row of connections) {
       expect(row).toMatchObject(SEALED_COLUMNS);
@@ -199,8 +194,14 @@ describe("connection settings at rest", () => {
   });
 
   it("no canary appears in any file of the data directory, WAL included, in any encoding", async () => {
-    const files = await storeFiles(dataDir);
-    expect(files.map((f) => f.name)).toEqual(expect.arrayContaining([SQLITE_FILE, `${SQLITE_FILE}-wal`]));
+    const files = await storeContents(dataDir);
+    expect(files.map((f) => f.name)).toEqual(
+      expect.arrayContaining(
+        onPostgresStore
+          ? ["table connections", "table connection_checks"]
+          : [SQLITE_FILE, `${SQLITE_FILE}-wal`],
+      ),
+    );
     expect(findValues(files, CANARIES)).toEqual([]);
     // The scan finds what is there: the names are in clear, by design.
     expect(findValues(files, ["canary-mssql"]).length).toBeGreaterThan(0);
@@ -208,11 +209,11 @@ describe("connection settings at rest", () => {
 
   it("after a restart on the same data directory, everything opens again and stays sealed", async () => {
     await b.close(true);
-    expect(findValues(await storeFiles(dataDir), CANARIES)).toEqual([]);
+    expect(findValues(await storeContents(dataDir), CANARIES)).toEqual([]);
     b = await startTestBerth({}, { dataDir });
     const pg = await b.api(`/api/connections/${ids["canary-pg"]}`);
     expect(pg.status, pg.text).toBe(200);
     expect(pg.body).toMatchObject({ server: C.host, tlsServerName: C.sni, description: C.description });
-    expect(findValues(await storeFiles(dataDir), CANARIES)).toEqual([]);
+    expect(findValues(await storeContents(dataDir), CANARIES)).toEqual([]);
   });
 });

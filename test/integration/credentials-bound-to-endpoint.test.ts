@@ -34,7 +34,7 @@ let editorId = "";
 let tls: { cert: string; key: string };
 
 beforeAll(async () => {
-  b = await startTestBerth({ BERTH_HEALTH_INTERVAL_MS: "500" });
+  b = await startTestBerth({ BERTH_HEALTH_INTERVAL_MS: "500", BERTH_PG_PORT: "0" });
   const certs = makeCertificates();
   tls = { cert: readFileSync(certs.serverCert, "utf8"), key: readFileSync(certs.serverKey, "utf8") };
   const user = await b.api("/api/users", { body: { username: `editor-${RUN}`, password: EDITOR_PASSWORD } });
@@ -202,7 +202,7 @@ for (const t of TARGETS) {
       expectFakeUntouched();
     });
 
-    it("no path sends the stored credentials to the fake: tests, validate, READ, reset, health checks", async () => {
+    it("no path sends the stored credentials to the fake: tests, validate, READ, front door, reset, health checks", async () => {
       expect((await asEditor(`/api/connections/${id}/test`, { body: {} })).status).toBe(200);
       expect((await asEditor(`/api/connections/${id}/validate`, { body: {} })).status).toBe(200);
       // An unsaved configuration has no stored credentials to borrow, whatever it looks like.
@@ -222,6 +222,19 @@ for (const t of TARGETS) {
         ),
       );
       expect(Number(plain(read.rows[0]!.values[0]))).toBe(1);
+      // The PostgreSQL front door reaches the same pools: the real server, never the fake.
+      if (t.engine === "postgresql") {
+        const fd = new pg.Client({
+          host: "127.0.0.1",
+          port: b.berth.pgPort,
+          user: `editor-${RUN}`,
+          password: EDITOR_PASSWORD,
+          database: id,
+        });
+        await fd.connect();
+        expect((await fd.query("select 1 as one")).rows[0].one).toBe(1);
+        await fd.end();
+      }
       expect((await asEditor(`/api/connections/${id}/reset`, { body: {} })).status).toBe(200);
       // Two health check rounds after the reset.
       const checkedAt = async () =>

@@ -1,8 +1,6 @@
 import { connect as tcpConnect } from "node:net";
 import { networkInterfaces } from "node:os";
-import { join } from "node:path";
 import { type TLSSocket, connect as tlsConnect } from "node:tls";
-import SQLite from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { issueCertificate, makeCertificates } from "../support/certs.js";
 import {
@@ -18,6 +16,7 @@ import {
 } from "../support/frontdoor-pg.js";
 import { serviceAvailable } from "../support/services.js";
 import { ADMIN_PASSWORD, startTestBerth, type TestBerth } from "../support/test-berth.js";
+import { withRawStore } from "../support/test-store.js";
 import { until } from "../support/waits.js";
 
 /**
@@ -367,7 +366,7 @@ describe.skipIf(!hasPostgres)("TLS on the front door", () => {
 
   it("inside TLS an account without a SCRAM verifier is asked for its password in clear, and signs in", async () => {
     await createUser(tls, "legacy-tls", "legacy-tls-password-01", { [tlsId]: "user" });
-    dropVerifier(tls, "legacy-tls");
+    await dropVerifier(tls, "legacy-tls");
     const secure = await new Promise<TLSSocket>((resolve, reject) => {
       const s = tcpConnect({ host: "127.0.0.1", port: tls.berth.pgPort! }, () => s.write(sslRequest()));
       s.once("data", (d: Buffer) => {
@@ -397,10 +396,10 @@ describe.skipIf(!hasPostgres)("TLS on the front door", () => {
 });
 
 /** An account from before Berth kept SCRAM verifiers: its verifier column is empty. */
-function dropVerifier(berth: TestBerth, username: string): void {
-  const db = new SQLite(join(berth.dataDir, "berth.sqlite"));
-  db.prepare("update users set scram_verifier = null where username = ?").run(username);
-  db.close();
+function dropVerifier(berth: TestBerth, username: string): Promise<number> {
+  return withRawStore(berth.dataDir, (raw) =>
+    raw.run("update users set scram_verifier = null where username = ?", username),
+  );
 }
 
 /** This machine's first non-loopback IPv4 address, if it has one. */
@@ -423,7 +422,7 @@ describe.skipIf(!hasPostgres || !outside)(
     afterAll(async () => w?.close());
 
     it("an account without a verifier is asked for SASL (not cleartext) on a non-loopback address, and cannot sign in there", async () => {
-      dropVerifier(w, "legacy");
+      await dropVerifier(w, "legacy");
       const params = { user: "legacy", database: "fd-wide" };
       expect(await firstAuthRequest(outside!, w.berth.pgPort!, params)).toEqual({ type: "R", code: 10 });
       const refused = await signInFailure(w, {

@@ -1,8 +1,9 @@
-import { createClient } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BrokerService } from "../../src/gen/berth/v1/broker_service_pb.js";
+import { ErrorInfoSchema } from "../../src/gen/google/rpc/error_details_pb.js";
 import { collect, plain, stmt } from "../support/broker-client.js";
 import { LOCAL, serviceAvailable } from "../support/services.js";
 import { requestJson, startTestBerth, type TestBerth } from "../support/test-berth.js";
@@ -73,5 +74,43 @@ describe.skipIf(!hasPostgres)("graceful shutdown on the shared port", () => {
     const results = await Promise.all(calls);
     for (const r of results) expect(plain(r.rows[0]?.values[1])).toBe("shutdown-probe");
     await closing;
+  });
+});
+
+describe.skipIf(!hasPostgres)("a statement still running when the grace period ends", () => {
+  it("fails with UNAVAILABLE (cancelled_by_shutdown), not as if its caller had cancelled it", async () => {
+    const short = await startTestBerth({ BERTH_SHUTDOWN_GRACE_MS: "1000" });
+    const created = await short.api("/api/connections", {
+      body: {
+        name: "cut-short",
+        type: "postgresql",
+        server: LOCAL.postgres.host,
+        port: LOCAL.postgres.port,
+        database: LOCAL.postgres.database,
+        username: LOCAL.postgres.user,
+        password: "",
+        sslMode: "disable",
+      },
+    });
+    const client = createClient(BrokerService, createGrpcTransport({ baseUrl: short.url }));
+    const call = collect(
+      client.execute(
+        {
+          target: { case: "connectionId", value: created.body.id },
+          statement: stmt("SELECT pg_sleep(30), 'cut-by-shutdown' AS tag"),
+        },
+        { headers: { authorization: `Bearer ${short.adminToken}` } },
+      ),
+    );
+    await expect.poll(() => running("cut-by-shutdown"), { timeout: 5_000 }).toBe(1);
+    const closing = short.berth.close();
+    const err = await call.then(
+      () => undefined,
+      (e: unknown) => ConnectError.from(e),
+    );
+    expect(err?.code).toBe(Code.Unavailable);
+    expect(err?.findDetails(ErrorInfoSchema)[0]?.metadata.reason).toBe("cancelled_by_shutdown");
+    await closing;
+    await expect.poll(() => running("cut-by-shutdown"), { timeout: 5_000 }).toBe(0);
   });
 });

@@ -1,10 +1,8 @@
-import { join } from "node:path";
-import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SQLITE_FILE } from "../../src/store/store.js";
 import { runCli, startCli } from "../support/berth-cli.js";
 import { LOCAL, serviceAvailable } from "../support/services.js";
 import { startTestBerth, type TestBerth } from "../support/test-berth.js";
+import { withRawStore } from "../support/test-store.js";
 import { startVaultDouble, type VaultDouble } from "../support/vault-transit-double.js";
 
 const hasPostgres = await serviceAvailable("postgres");
@@ -35,27 +33,18 @@ const vaultEnv = (kms: "vault" | "local", key: string) => ({
 
 function envelopes(
   dataDir: string,
-): { id: string; username_enc: string; password_enc: string; settings_enc: string }[] {
-  const db = new Database(join(dataDir, SQLITE_FILE), { readonly: true });
-  try {
-    return db
-      .prepare("SELECT id, username_enc, password_enc, settings_enc FROM connections ORDER BY id")
-      .all() as never;
-  } finally {
-    db.close();
-  }
+): Promise<{ id: string; username_enc: string; password_enc: string; settings_enc: string }[]> {
+  return withRawStore(dataDir, (raw) =>
+    raw.all("SELECT id, username_enc, password_enc, settings_enc FROM connections ORDER BY id"),
+  );
 }
 
 /** The sealed check results in the store. */
-function checkEnvelopes(dataDir: string): string[] {
-  const db = new Database(join(dataDir, SQLITE_FILE), { readonly: true });
-  try {
-    return (db.prepare("SELECT result_enc FROM connection_checks").all() as { result_enc: string }[]).map(
-      (r) => r.result_enc,
-    );
-  } finally {
-    db.close();
-  }
+async function checkEnvelopes(dataDir: string): Promise<string[]> {
+  const rows = await withRawStore(dataDir, (raw) =>
+    raw.all<{ result_enc: string }>("SELECT result_enc FROM connection_checks"),
+  );
+  return rows.map((r) => r.result_enc);
 }
 
 /**
@@ -75,19 +64,17 @@ async function interruptedRewrapSettled(b: TestBerth, secretsPerBatch: number) {
 }
 
 /** Flips one character of a stored ciphertext's body, as an attacker with the store could. */
-function tamper(dataDir: string, id: string): void {
-  const db = new Database(join(dataDir, SQLITE_FILE));
-  try {
-    const { password_enc } = db.prepare("SELECT password_enc FROM connections WHERE id = ?").get(id) as {
-      password_enc: string;
-    };
+function tamper(dataDir: string, id: string): Promise<void> {
+  return withRawStore(dataDir, async (raw) => {
+    const { password_enc } = (await raw.get<{ password_enc: string }>(
+      "SELECT password_enc FROM connections WHERE id = ?",
+      id,
+    ))!;
     const i = password_enc.length - 8;
     const flipped =
       password_enc.slice(0, i) + (password_enc[i] === "A" ? "B" : "A") + password_enc.slice(i + 1);
-    db.prepare("UPDATE connections SET password_enc = ? WHERE id = ?").run(flipped, id);
-  } finally {
-    db.close();
-  }
+    await raw.run("UPDATE connections SET password_enc = ? WHERE id = ?", flipped, id);
+  });
 }
 
 async function createMany(b: TestBerth, n: number, prefix: string): Promise<string[]> {
@@ -146,7 +133,7 @@ describe.skipIf(!hasPostgres).each([
     expect(rotated.code, rotated.stderr).toBe(0);
     expect(rotated.stdout).toContain(`new key version ${startVersion + 1}`);
 
-    tamper(b.dataDir, ids[2]!);
+    await tamper(b.dataDir, ids[2]!);
     const rewrap = await cli("rewrap", "--batch", "2");
     // 3: done, but something needs attention — the tampered record, named, not skipped silently.
     expect(rewrap.code, rewrap.stderr).toBe(3);
@@ -163,7 +150,11 @@ describe.skipIf(!hasPostgres).each([
     );
 
     // Every stored secret but the tampered one carries the new version; every other connection tests green.
-    const stored = envelopes(b.dataDir).flatMap((r) => [r.username_enc, r.password_enc, r.settings_enc]);
+    const stored = (await envelopes(b.dataDir)).flatMap((r) => [
+      r.username_enc,
+      r.password_enc,
+      r.settings_enc,
+    ]);
     expect(stored.filter((e) => e.startsWith(`${prefix}${startVersion}:`))).toHaveLength(1);
     expect(stored.filter((e) => e.startsWith(`${prefix}${startVersion + 1}:`))).toHaveLength(17);
     expect(
@@ -185,7 +176,7 @@ describe.skipIf(!hasPostgres).each([
     const after = await cli("status");
     expect(after.code).toBe(0);
     // The tests since have left check results, sealed like the rest, all on the new version.
-    const checks = checkEnvelopes(b.dataDir);
+    const checks = await checkEnvelopes(b.dataDir);
     expect(checks.length).toBeGreaterThan(0);
     expect(checks.every((e) => e.startsWith(`${prefix}${startVersion + 1}:`))).toBe(true);
     const n = 18 + checks.length;
@@ -260,7 +251,7 @@ describe.skipIf(!hasPostgres)("moving 1,000 connections from the local keyring t
     const done = await b.api("/api/admin/keys");
     expect(done.body.versions).toEqual([{ provider: "vault", version: 1, secrets: 3000 }]);
     expect(
-      envelopes(dataDir).every(
+      (await envelopes(dataDir)).every(
         (r) => r.password_enc.startsWith("vault:v1:") && r.settings_enc.startsWith("vault:v1:"),
       ),
     ).toBe(true);
@@ -272,7 +263,7 @@ describe.skipIf(!hasPostgres)("moving 1,000 connections from the local keyring t
     const back = await runCli(["keys", "rewrap"], { url: b.url, token: b.adminToken });
     expect(back.code, back.stderr).toBe(0);
     expect(
-      envelopes(dataDir).every(
+      (await envelopes(dataDir)).every(
         (r) => r.password_enc.startsWith("berth:v") && r.settings_enc.startsWith("berth:v"),
       ),
     ).toBe(true);
@@ -303,7 +294,7 @@ describe.skipIf(!hasPostgres)("Berth on Vault transit while Vault is away", () =
       // A new connection cannot be stored either: there is no plaintext or local fallback.
       const refused = await b.api("/api/connections", { body: { ...PG, name: "outage-2" } });
       expect(refused.status).toBe(503);
-      expect(envelopes(b.dataDir).map((r) => r.id)).toEqual([created.body.id]);
+      expect((await envelopes(b.dataDir)).map((r) => r.id)).toEqual([created.body.id]);
       await vault.start();
       const up = await b.api(`/api/connections/${created.body.id}/test`, { body: {} });
       expect(up.status, up.text).toBe(200);

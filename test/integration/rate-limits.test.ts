@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, onTestFinished } from "vitest";
 import { type Berth, startBerth } from "../../src/app.js";
 import { loadConfig } from "../../src/config/config.js";
 import { BrokerService } from "../../src/gen/berth/v1/broker_service_pb.js";
@@ -13,6 +13,7 @@ import { Engine } from "../../src/gen/berth/v1/types_pb.js";
 import { RetryInfoSchema } from "../../src/gen/google/rpc/error_details_pb.js";
 import { LOCAL, serviceAvailable } from "../support/services.js";
 import { ADMIN_PASSWORD } from "../support/test-berth.js";
+import { createTestDatabase } from "../support/test-store.js";
 import { startThrowawayRedis } from "../support/throwaway-redis.js";
 
 const hasRedis = await serviceAvailable("redis");
@@ -106,16 +107,27 @@ describe("the RFC's rate limits", () => {
     expect((await a.api("/api/connections", { token })).status).toBe(200);
   });
 
-  it.skipIf(!hasRedis)(
+  it.skipIf(!hasRedis || !hasPostgres)(
     "are shared by two instances through Redis, and so are revocations (within 1 s)",
     async () => {
+      // Two instances share a store through PostgreSQL (one SQLite data directory takes one
+      // process), and the keyring of one data directory.
       const dir = await freshDir();
+      const store = await createTestDatabase();
+      const onStore: Berth[] = [];
+      onTestFinished(async () => {
+        for (const berth of onStore) await berth.close();
+        await store.drop();
+      });
       const env = {
         BERTH_RATE_LIMITS: "rfc",
         BERTH_REDIS_URL: `redis://${LOCAL.redis.host}:${LOCAL.redis.port}`,
+        BERTH_STORE_URL: store.url,
       };
       const a = await instance(dir, env);
+      onStore.push(a.berth);
       const b = await instance(dir, env);
+      onStore.push(b.berth);
       const ta = await a.login("admin", ADMIN_PASSWORD);
       const tb = await b.login("admin", ADMIN_PASSWORD);
       for (let i = 0; i < 10; i++) {
@@ -128,7 +140,6 @@ describe("the RFC's rate limits", () => {
       expect((await a.api("/api/connections", { body: spec("shared-a"), token: ta })).status).toBe(429);
       expect((await b.api("/api/connections", { body: spec("shared-b"), token: tb })).status).toBe(429);
 
-      if (!hasPostgres) return;
       // Revocations: a member uses a connection through B (B caches the decision), A revokes.
       // The creation budget is spent: point one of the ten at the real PostgreSQL instead.
       const id = (await a.api("/api/connections", { token: ta })).body.connections[0].id as string;

@@ -1,9 +1,7 @@
-import { readdir, readFile } from "node:fs/promises";
-import { join } from "node:path";
-import SQLite from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LOCAL, serviceAvailable } from "../support/services.js";
 import { startTestBerth, type TestBerth } from "../support/test-berth.js";
+import { storeContents, withRawStore } from "../support/test-store.js";
 
 const hasPostgres = await serviceAvailable("postgres");
 
@@ -51,11 +49,6 @@ beforeAll(async () => {
 });
 afterAll(async () => b?.close());
 
-async function filesOf(dir: string): Promise<Buffer[]> {
-  const names = await readdir(dir);
-  return Promise.all(names.map((n) => readFile(join(dir, n))));
-}
-
 describe("secrets exist in plaintext only in memory", () => {
   it.skipIf(!hasPostgres)("the canary appears in no response, header or log line", () => {
     expect(responses.length).toBeGreaterThan(10);
@@ -66,9 +59,9 @@ describe("secrets exist in plaintext only in memory", () => {
   });
 
   it.skipIf(!hasPostgres)(
-    "the canary appears nowhere in the data directory: SQLite file, WAL, keyring",
+    "the canary appears nowhere in the store or the data directory: SQLite file, WAL, keyring (or the PostgreSQL tables)",
     async () => {
-      const files = await filesOf(b.dataDir);
+      const files = (await storeContents(b.dataDir)).map((f) => f.bytes);
       expect(files.length).toBeGreaterThanOrEqual(2);
       for (const f of files) {
         expect(f.includes(CANARY_PASSWORD)).toBe(false);
@@ -79,12 +72,10 @@ describe("secrets exist in plaintext only in memory", () => {
     },
   );
 
-  it.skipIf(!hasPostgres)("stored credentials are versioned AES-GCM envelopes", () => {
-    const db = new SQLite(join(b.dataDir, "berth.sqlite"), { readonly: true });
-    const row = db
-      .prepare("select username_enc, password_enc from connections where id = ?")
-      .get(id) as Record<string, string>;
-    db.close();
+  it.skipIf(!hasPostgres)("stored credentials are versioned AES-GCM envelopes", async () => {
+    const row = (await withRawStore(b.dataDir, (raw) =>
+      raw.get<Record<string, string>>("select username_enc, password_enc from connections where id = ?", id),
+    ))!;
     expect(row.username_enc).toMatch(/^berth:v1:/);
     expect(row.password_enc).toMatch(/^berth:v1:/);
   });
@@ -130,24 +121,20 @@ describe("the data plane keeps credentials out of its errors", () => {
 });
 
 describe("tampered ciphertexts fail loudly, never as garbage", () => {
-  function tamper(sql: string, ...params: unknown[]) {
-    const db = new SQLite(join(b.dataDir, "berth.sqlite"));
-    db.prepare(sql).run(...params);
-    db.close();
+  function tamper(sql: string, ...params: unknown[]): Promise<number> {
+    return withRawStore(b.dataDir, (raw) => raw.run(sql, ...params));
   }
 
   it.skipIf(!hasPostgres)(
     "one flipped byte in the stored password → credential_integrity_failed",
     async () => {
-      const db = new SQLite(join(b.dataDir, "berth.sqlite"));
-      const { password_enc } = db.prepare("select password_enc from connections where id = ?").get(id) as {
-        password_enc: string;
-      };
-      db.close();
+      const { password_enc } = (await withRawStore(b.dataDir, (raw) =>
+        raw.get<{ password_enc: string }>("select password_enc from connections where id = ?", id),
+      ))!;
       const [prefix, version, body] = password_enc.split(":");
       const bytes = Buffer.from(body!, "base64url");
       bytes[bytes.length - 5]! ^= 0x80;
-      tamper(
+      await tamper(
         "update connections set password_enc = ? where id = ?",
         `${prefix}:${version}:${bytes.toString("base64url")}`,
         id,
@@ -167,7 +154,7 @@ describe("tampered ciphertexts fail loudly, never as garbage", () => {
   it.skipIf(!hasPostgres)(
     "a ciphertext copied from another connection's row → credential_integrity_failed",
     async () => {
-      tamper(
+      await tamper(
         "update connections set password_enc = (select password_enc from connections where id = ?), username_enc = (select username_enc from connections where id = ?) where id = ?",
         otherId,
         otherId,

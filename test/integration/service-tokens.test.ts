@@ -1,12 +1,10 @@
-import { readdir, readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import SQLite from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BrokerService } from "../../src/gen/berth/v1/broker_service_pb.js";
 import { LOCAL, serviceAvailable } from "../support/services.js";
 import { startTestBerth, type TestBerth } from "../support/test-berth.js";
+import { storeContents, withRawStore } from "../support/test-store.js";
 
 const hasPostgres = await serviceAvailable("postgres");
 
@@ -45,9 +43,8 @@ describe.skipIf(!hasPostgres)("service tokens (for internal services over gRPC)"
     // Shown once: stored only as a hash, listed without the secret.
     const listed = await b.api("/api/tokens");
     expect(listed.text).not.toContain(token);
-    // Nowhere in the data directory: the SQLite file, its write-ahead log, the keyring.
-    for (const f of await readdir(b.dataDir))
-      expect((await readFile(join(b.dataDir, f))).includes(token), f).toBe(false);
+    // Nowhere in the store or the data directory: the SQLite file, its write-ahead log, the keyring.
+    for (const f of await storeContents(b.dataDir)) expect(f.bytes.includes(token), f.name).toBe(false);
 
     const broker = createClient(
       BrokerService,
@@ -103,12 +100,13 @@ describe.skipIf(!hasPostgres)("service tokens (for internal services over gRPC)"
     expect(short.status).toBe(201);
     expect(Date.parse(short.body.serviceToken.expiresAt) - Date.now()).toBeLessThanOrEqual(60_000);
     // Let it lapse (in the store, rather than wait a minute), then use it.
-    const db = new SQLite(join(b.dataDir, "berth.sqlite"));
-    db.prepare("update service_tokens set expires_at = ? where id = ?").run(
-      new Date(Date.now() - 1000).toISOString(),
-      short.body.serviceToken.id,
+    await withRawStore(b.dataDir, (raw) =>
+      raw.run(
+        "update service_tokens set expires_at = ? where id = ?",
+        new Date(Date.now() - 1000).toISOString(),
+        short.body.serviceToken.id,
+      ),
     );
-    db.close();
     const expired = await b.api("/api/auth/me", { token: short.body.token });
     expect(expired.status).toBe(401);
     expect(expired.body.details.reason).toBe("token_expired");

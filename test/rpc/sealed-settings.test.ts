@@ -17,7 +17,8 @@ import { CheckResultSchema } from "../../src/gen/berth/v1/types_pb.js";
 import type { Principal } from "../../src/identity/principal.js";
 import { createLocalUser } from "../../src/identity/users.js";
 import { connectionRepository } from "../../src/store/connection-repository.js";
-import { openSqliteStore, type Store } from "../../src/store/store.js";
+import type { Store } from "../../src/store/store.js";
+import { dropTestStore, openTestStore } from "../support/test-store.js";
 import { startVaultDouble, type VaultDouble } from "../support/vault-transit-double.js";
 
 const K1 = randomBytes(32);
@@ -73,7 +74,7 @@ const registryWith = (keys: KeyProvider) =>
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "berth-sealed-"));
-  store = await openSqliteStore(dir);
+  store = await openTestStore(dir);
   const user = await createLocalUser(store.db, "alice", "alice-password-1", "member", new Date());
   alice = {
     kind: "user",
@@ -88,6 +89,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await store?.close();
   await rm(dir, { recursive: true, force: true });
+  await dropTestStore(dir);
 });
 
 const settingsEncOf = async (id: string) =>

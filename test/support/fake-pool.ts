@@ -6,6 +6,7 @@ import {
   POOL_DEFAULTS,
   type PoolSettings,
 } from "../../src/connections/settings.js";
+import type { SessionBudget } from "../../src/pools/budget.js";
 import { ConnectionPool, type DestroyReason } from "../../src/pools/pool.js";
 import { FakeDriver } from "./fake-driver.js";
 
@@ -52,8 +53,15 @@ export function startClock(): void {
   vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "performance"] });
 }
 
-/** A pool over a fake driver with the given pool settings, on fake timers. */
-export function fakePool(pool: Partial<PoolSettings> = {}, driver = new FakeDriver()): FakePool {
+/**
+ * A pool over a fake driver with the given pool settings, on fake timers; with `budget`, a connection
+ * budget shared with the other pools given the same one (as several instances share one in Redis).
+ */
+export function fakePool(
+  pool: Partial<PoolSettings> = {},
+  driver = new FakeDriver(),
+  budget?: SessionBudget,
+): FakePool {
   startClock();
   const p = new ConnectionPool({
     connectionId: "c1",
@@ -61,6 +69,7 @@ export function fakePool(pool: Partial<PoolSettings> = {}, driver = new FakeDriv
     credentials: new Credentials("u", "secret-password", undefined),
     driver,
     connectTimeoutMs: 1_000,
+    budget,
   });
   open.push(p);
   const destroyed: FakePool["destroyed"] = [];

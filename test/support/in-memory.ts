@@ -12,15 +12,15 @@ import { ConnectionService } from "../../src/gen/berth/v1/connection_service_pb.
 import { createLocalUser } from "../../src/identity/users.js";
 import { createLogger } from "../../src/observability/logger.js";
 import { registerRoutes } from "../../src/server/routes.js";
-import { openSqliteStore } from "../../src/store/store.js";
+import { openTestStore } from "./test-store.js";
 
 /**
- * The whole RPC stack — interceptors, services, registry, data plane, a real SQLite store — behind
- * an in-memory transport: no sockets, but every layer Berth runs (DESIGN §2 rule 8).
+ * The whole RPC stack — interceptors, services, registry, data plane, a real store (SQLite, or
+ * PostgreSQL in the postgres project: test-store.ts) — behind an in-memory transport: no sockets, but every layer Berth runs (DESIGN §2 rule 8).
  */
 export async function inMemoryBerth() {
   const dir = await mkdtemp(join(tmpdir(), "berth-mem-"));
-  const store = await openSqliteStore(dir);
+  const store = await openTestStore(dir);
   const logs: string[] = [];
   const log = createLogger(
     "info",

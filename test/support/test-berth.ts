@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { type Berth, startBerth } from "../../src/app.js";
 import { loadConfig } from "../../src/config/config.js";
+import { dropTestStore, testStoreEnv } from "./test-store.js";
 
 export const ADMIN_PASSWORD = "test-admin-password-0001";
 
@@ -82,7 +83,10 @@ export function requestJson(
   });
 }
 
-/** A real Berth on port 0 with its own temporary data directory and captured logs. */
+/**
+ * A real Berth on port 0 with its own temporary data directory and captured logs, on the test
+ * store (test-store.ts: SQLite in the directory, or a PostgreSQL database of its own).
+ */
 export async function startTestBerth(
   env: Record<string, string> = {},
   options: { dataDir?: string; tls?: TlsIdentity } = {},
@@ -103,6 +107,7 @@ export async function startTestBerth(
     BERTH_SHUTDOWN_GRACE_MS: "2000",
     // Suites create many connections; the rate-limit suites turn the RFC's limits back on.
     BERTH_RATE_LIMITS: "off",
+    ...(await testStoreEnv(dataDir)),
     ...env,
   });
   const berth = await startBerth(config, { logDestination: sink, announce: (l) => logs.push(l) });
@@ -150,7 +155,9 @@ export async function startTestBerth(
     api,
     async close(keepData = false) {
       await berth.close();
-      if (!keepData) await rm(dataDir, { recursive: true, force: true });
+      if (keepData) return;
+      await rm(dataDir, { recursive: true, force: true });
+      await dropTestStore(dataDir);
     },
   };
 }

@@ -44,6 +44,34 @@ describe("configuration", () => {
     );
   });
 
+  it("takes a postgres:// store URL, SQLite in the data directory without one, and never echoes it", () => {
+    expect(loadConfig({}).storeUrl).toBeUndefined();
+    const url =
+      "postgres://berth:s3cret-pw@db.internal:5432/berth?sslmode=verify-full&sslrootcert=/etc/ca.pem";
+    expect(loadConfig({ BERTH_STORE_URL: url }).storeUrl).toBe(url);
+    expect(loadConfig({ BERTH_STORE_URL: "postgresql://db/berth" }).storeUrl).toBe("postgresql://db/berth");
+    // A Unix socket directory, as pg takes it.
+    const socket = "postgres:///berth?host=/var/run/postgresql";
+    expect(loadConfig({ BERTH_STORE_URL: socket }).storeUrl).toBe(socket);
+    const problem = (value: string) => {
+      try {
+        loadConfig({ BERTH_STORE_URL: value });
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        expect((err as Error).message).not.toContain("canary-pw");
+        return (err as Error).message;
+      }
+      return "accepted";
+    };
+    expect(problem("not a url canary-pw")).toMatch(/BERTH_STORE_URL: must be a URL/);
+    expect(problem("mysql://u:canary-pw@db/berth")).toMatch(/BERTH_STORE_URL: must be a postgres:\/\//);
+    expect(problem("postgres://u:canary-pw@db")).toMatch(/BERTH_STORE_URL: must name the database/);
+    expect(problem("postgres:///berth")).toMatch(/BERTH_STORE_URL: must name the server/);
+    expect(problem("postgres://u:canary-pw@db/berth?sslmode=maybe")).toMatch(
+      /BERTH_STORE_URL: sslmode must be one of disable, prefer, require, verify-ca, verify-full, no-verify/,
+    );
+  });
+
   it("decodes a base64 master key", () => {
     const key = Buffer.alloc(32, 3).toString("base64");
     expect(loadConfig({ BERTH_MASTER_KEY: key }).masterKey).toEqual(Buffer.alloc(32, 3));

@@ -11,8 +11,9 @@ import { createServiceTokens } from "../../src/identity/service-tokens.js";
 import { hashToken } from "../../src/identity/sessions.js";
 import { createUserAdmin } from "../../src/identity/user-admin.js";
 import { createLocalUser } from "../../src/identity/users.js";
-import { openSqliteStore, type Store } from "../../src/store/store.js";
+import type { Store } from "../../src/store/store.js";
 import { insertTestConnection } from "../support/store-rows.js";
+import { dropTestStore, openTestStore } from "../support/test-store.js";
 import { until } from "../support/waits.js";
 
 interface PgSaslSession {
@@ -48,7 +49,7 @@ describe("front-door accounts", () => {
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), "berth-frontdoor-"));
-    store = await openSqliteStore(dir);
+    store = await openTestStore(dir);
     now = new Date("2026-11-30T00:00:00Z");
     const row = await createLocalUser(store.db, "root", "root-password-1", "admin", now);
     admin = {
@@ -64,6 +65,7 @@ describe("front-door accounts", () => {
   afterEach(async () => {
     await store.close();
     await rm(dir, { recursive: true, force: true });
+    await dropTestStore(dir);
   });
 
   const accounts = () => createFrontDoorAccounts({ db: store.db, clock });

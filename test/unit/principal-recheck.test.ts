@@ -7,7 +7,8 @@ import { createServiceTokens } from "../../src/identity/service-tokens.js";
 import { authenticateToken, issueSession, revokeSession } from "../../src/identity/sessions.js";
 import { createUserAdmin } from "../../src/identity/user-admin.js";
 import { createLocalUser } from "../../src/identity/users.js";
-import { openSqliteStore, type Store } from "../../src/store/store.js";
+import type { Store } from "../../src/store/store.js";
+import { dropTestStore, openTestStore } from "../support/test-store.js";
 
 /** Re-resolving an open principal against the real store: each way access ends is seen. */
 describe("principal re-check", () => {
@@ -18,12 +19,13 @@ describe("principal re-check", () => {
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), "berth-recheck-"));
-    store = await openSqliteStore(dir);
+    store = await openTestStore(dir);
     now = new Date("2026-11-30T00:00:00Z");
   });
   afterEach(async () => {
     await store.close();
     await rm(dir, { recursive: true, force: true });
+    await dropTestStore(dir);
   });
 
   async function signedIn(role: "admin" | "member" = "member") {

@@ -14,8 +14,9 @@ import { createUserAdmin } from "../../src/identity/user-admin.js";
 import { bootstrapAdmin, createLocalUser } from "../../src/identity/users.js";
 import { createLogger } from "../../src/observability/logger.js";
 import { createAuthService } from "../../src/services/auth-service.js";
-import { openSqliteStore, type Store } from "../../src/store/store.js";
+import type { Store } from "../../src/store/store.js";
 import { insertTestConnection } from "../support/store-rows.js";
+import { dropTestStore, openTestStore } from "../support/test-store.js";
 import { until } from "../support/waits.js";
 
 /**
@@ -31,7 +32,7 @@ describe("SCRAM verifiers in the store", () => {
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), "berth-scram-"));
-    store = await openSqliteStore(dir);
+    store = await openTestStore(dir);
     now = new Date("2026-11-30T00:00:00Z");
     const row = await createLocalUser(store.db, "root", "root-password-1", "admin", now);
     admin = {
@@ -47,6 +48,7 @@ describe("SCRAM verifiers in the store", () => {
   afterEach(async () => {
     await store.close();
     await rm(dir, { recursive: true, force: true });
+    await dropTestStore(dir);
   });
 
   const userVerifier = async (username: string) =>
@@ -90,13 +92,16 @@ describe("SCRAM verifiers in the store", () => {
     expect(await opens(after, "alice-password-2")).toBe(true);
     expect(await opens(after, "alice-password-1")).toBe(false);
 
-    const empty = await openSqliteStore(await mkdtemp(join(tmpdir(), "berth-scram-boot-")));
+    const emptyDir = await mkdtemp(join(tmpdir(), "berth-scram-boot-"));
+    const empty = await openTestStore(emptyDir);
     try {
       await bootstrapAdmin(empty.db, "bootstrap-password-1", createLogger("silent"));
       const row = await empty.db.selectFrom("users").selectAll().executeTakeFirstOrThrow();
       expect(await opens(row.scram_verifier, "bootstrap-password-1")).toBe(true);
     } finally {
       await empty.close();
+      await rm(emptyDir, { recursive: true, force: true });
+      await dropTestStore(emptyDir);
     }
   });
 
@@ -205,6 +210,6 @@ describe("SCRAM verifiers in the store", () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/could not store a SCRAM verifier/);
     expect(lines[0]).not.toContain("secret-canary");
-    store = await openSqliteStore(dir);
+    store = await openTestStore(dir);
   });
 });

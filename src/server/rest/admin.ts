@@ -1,4 +1,8 @@
-import { AdminService, type GetKeyStatusResponse } from "../../gen/berth/v1/admin_service_pb.js";
+import {
+  AdminService,
+  type GetKeyStatusResponse,
+  type ListInstancesResponse,
+} from "../../gen/berth/v1/admin_service_pb.js";
 import { AuditService, type ListAuditEventsResponse } from "../../gen/berth/v1/audit_service_pb.js";
 import { timestampToJson } from "../rest-json.js";
 import { intParam, timestampParam } from "./params.js";
@@ -49,8 +53,31 @@ function auditEventsToJson(r: ListAuditEventsResponse) {
   };
 }
 
-/** /api/admin/keys and /api/audit: key status, rotation, retirement and the audit log. */
+function instancesToJson(r: ListInstancesResponse) {
+  return {
+    instances: r.instances.map((i) => ({
+      id: i.id,
+      version: i.version,
+      address: i.address,
+      pgPort: i.pgPort || null,
+      startedAt: timestampToJson(i.startedAt),
+      lastHeartbeatAt: timestampToJson(i.lastHeartbeatAt),
+      poolsHeld: i.poolsHeld,
+      thisInstance: i.thisInstance,
+      duties: i.duties,
+    })),
+  };
+}
+
+/** /api/admin/keys, /api/instances and /api/audit: keys, the instances running, the audit log. */
 export const ADMIN_ROUTES: RestRoute[] = [
+  route({
+    verb: "GET",
+    path: "/api/instances",
+    method: AD.listInstances,
+    request: () => ({}),
+    response: (r) => ({ body: instancesToJson(r) }),
+  }),
   route({
     verb: "GET",
     path: "/api/admin/keys",

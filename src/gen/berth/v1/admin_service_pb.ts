@@ -4,13 +4,15 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file berth/v1/admin_service.proto.
  */
 export const file_berth_v1_admin_service: GenFile = /*@__PURE__*/
-  fileDesc("ChxiZXJ0aC92MS9hZG1pbl9zZXJ2aWNlLnByb3RvEghiZXJ0aC52MSIVChNHZXRLZXlTdGF0dXNSZXF1ZXN0IkUKD0tleVZlcnNpb25Db3VudBIQCghwcm92aWRlchgBIAEoCRIPCgd2ZXJzaW9uGAIgASgNEg8KB3NlY3JldHMYAyABKA0ieQoNU2VjcmV0UHJvYmxlbRIVCg1jb25uZWN0aW9uX2lkGAEgASgJEg0KBWZpZWxkGAIgASgJEhAKCHByb3ZpZGVyGAMgASgJEg8KB3ZlcnNpb24YBCABKA0SDgoGcmVhc29uGAUgASgJEg8KB21lc3NhZ2UYBiABKAkiigIKFEdldEtleVN0YXR1c1Jlc3BvbnNlEhAKCHByb3ZpZGVyGAEgASgJEhAKCGtleV9uYW1lGAIgASgJEhYKDmxhdGVzdF92ZXJzaW9uGAMgASgNEh4KFm1pbl9kZWNyeXB0aW9uX3ZlcnNpb24YBCABKA0SEQoJcm90YXRhYmxlGAUgASgIEisKCHZlcnNpb25zGAYgAygLMhkuYmVydGgudjEuS2V5VmVyc2lvbkNvdW50EiYKBXN0YWxlGAcgAygLMhcuYmVydGgudjEuU2VjcmV0UHJvYmxlbRIVCg10b3RhbF9zZWNyZXRzGAggASgNEhcKD2N1cnJlbnRfc2VjcmV0cxgJIAEoDSISChBSb3RhdGVLZXlSZXF1ZXN0IlgKEVJvdGF0ZUtleVJlc3BvbnNlEhMKC25ld192ZXJzaW9uGAEgASgNEi4KBnN0YXR1cxgCIAEoCzIeLmJlcnRoLnYxLkdldEtleVN0YXR1c1Jlc3BvbnNlIj8KFFJld3JhcFNlY3JldHNSZXF1ZXN0EhIKCmJhdGNoX3NpemUYASABKA0SEwoLbWF4X3NlY3JldHMYAiABKA0iwAEKFVJld3JhcFNlY3JldHNSZXNwb25zZRINCgV0b3RhbBgBIAEoDRIRCglwcm9jZXNzZWQYAiABKA0SEQoJcmV3cmFwcGVkGAMgASgNEhcKD2FscmVhZHlfY3VycmVudBgEIAEoDRIcChRjaGFuZ2VkX2NvbmN1cnJlbnRseRgFIAEoDRIpCghmYWlsdXJlcxgGIAMoCzIXLmJlcnRoLnYxLlNlY3JldFByb2JsZW0SEAoIZmluaXNoZWQYByABKAgiLwoYUmV0aXJlS2V5VmVyc2lvbnNSZXF1ZXN0EhMKC21pbl92ZXJzaW9uGAEgASgNIksKGVJldGlyZUtleVZlcnNpb25zUmVzcG9uc2USLgoGc3RhdHVzGAEgASgLMh4uYmVydGgudjEuR2V0S2V5U3RhdHVzUmVzcG9uc2Uy2gIKDEFkbWluU2VydmljZRJSCgxHZXRLZXlTdGF0dXMSHS5iZXJ0aC52MS5HZXRLZXlTdGF0dXNSZXF1ZXN0Gh4uYmVydGgudjEuR2V0S2V5U3RhdHVzUmVzcG9uc2UiA5ACARJECglSb3RhdGVLZXkSGi5iZXJ0aC52MS5Sb3RhdGVLZXlSZXF1ZXN0GhsuYmVydGgudjEuUm90YXRlS2V5UmVzcG9uc2USUgoNUmV3cmFwU2VjcmV0cxIeLmJlcnRoLnYxLlJld3JhcFNlY3JldHNSZXF1ZXN0Gh8uYmVydGgudjEuUmV3cmFwU2VjcmV0c1Jlc3BvbnNlMAESXAoRUmV0aXJlS2V5VmVyc2lvbnMSIi5iZXJ0aC52MS5SZXRpcmVLZXlWZXJzaW9uc1JlcXVlc3QaIy5iZXJ0aC52MS5SZXRpcmVLZXlWZXJzaW9uc1Jlc3BvbnNlYgZwcm90bzM");
+  fileDesc("ChxiZXJ0aC92MS9hZG1pbl9zZXJ2aWNlLnByb3RvEghiZXJ0aC52MSIVChNHZXRLZXlTdGF0dXNSZXF1ZXN0IkUKD0tleVZlcnNpb25Db3VudBIQCghwcm92aWRlchgBIAEoCRIPCgd2ZXJzaW9uGAIgASgNEg8KB3NlY3JldHMYAyABKA0ieQoNU2VjcmV0UHJvYmxlbRIVCg1jb25uZWN0aW9uX2lkGAEgASgJEg0KBWZpZWxkGAIgASgJEhAKCHByb3ZpZGVyGAMgASgJEg8KB3ZlcnNpb24YBCABKA0SDgoGcmVhc29uGAUgASgJEg8KB21lc3NhZ2UYBiABKAkiigIKFEdldEtleVN0YXR1c1Jlc3BvbnNlEhAKCHByb3ZpZGVyGAEgASgJEhAKCGtleV9uYW1lGAIgASgJEhYKDmxhdGVzdF92ZXJzaW9uGAMgASgNEh4KFm1pbl9kZWNyeXB0aW9uX3ZlcnNpb24YBCABKA0SEQoJcm90YXRhYmxlGAUgASgIEisKCHZlcnNpb25zGAYgAygLMhkuYmVydGgudjEuS2V5VmVyc2lvbkNvdW50EiYKBXN0YWxlGAcgAygLMhcuYmVydGgudjEuU2VjcmV0UHJvYmxlbRIVCg10b3RhbF9zZWNyZXRzGAggASgNEhcKD2N1cnJlbnRfc2VjcmV0cxgJIAEoDSISChBSb3RhdGVLZXlSZXF1ZXN0IlgKEVJvdGF0ZUtleVJlc3BvbnNlEhMKC25ld192ZXJzaW9uGAEgASgNEi4KBnN0YXR1cxgCIAEoCzIeLmJlcnRoLnYxLkdldEtleVN0YXR1c1Jlc3BvbnNlIj8KFFJld3JhcFNlY3JldHNSZXF1ZXN0EhIKCmJhdGNoX3NpemUYASABKA0SEwoLbWF4X3NlY3JldHMYAiABKA0iwAEKFVJld3JhcFNlY3JldHNSZXNwb25zZRINCgV0b3RhbBgBIAEoDRIRCglwcm9jZXNzZWQYAiABKA0SEQoJcmV3cmFwcGVkGAMgASgNEhcKD2FscmVhZHlfY3VycmVudBgEIAEoDRIcChRjaGFuZ2VkX2NvbmN1cnJlbnRseRgFIAEoDRIpCghmYWlsdXJlcxgGIAMoCzIXLmJlcnRoLnYxLlNlY3JldFByb2JsZW0SEAoIZmluaXNoZWQYByABKAgiLwoYUmV0aXJlS2V5VmVyc2lvbnNSZXF1ZXN0EhMKC21pbl92ZXJzaW9uGAEgASgNIksKGVJldGlyZUtleVZlcnNpb25zUmVzcG9uc2USLgoGc3RhdHVzGAEgASgLMh4uYmVydGgudjEuR2V0S2V5U3RhdHVzUmVzcG9uc2UiFgoUTGlzdEluc3RhbmNlc1JlcXVlc3Qi6wEKCEluc3RhbmNlEgoKAmlkGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSDwoHYWRkcmVzcxgDIAEoCRIPCgdwZ19wb3J0GAQgASgNEi4KCnN0YXJ0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjUKEWxhc3RfaGVhcnRiZWF0X2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpwb29sc19oZWxkGAcgASgNEhUKDXRoaXNfaW5zdGFuY2UYCCABKAgSDgoGZHV0aWVzGAkgAygJIj4KFUxpc3RJbnN0YW5jZXNSZXNwb25zZRIlCglpbnN0YW5jZXMYASADKAsyEi5iZXJ0aC52MS5JbnN0YW5jZTKxAwoMQWRtaW5TZXJ2aWNlElIKDEdldEtleVN0YXR1cxIdLmJlcnRoLnYxLkdldEtleVN0YXR1c1JlcXVlc3QaHi5iZXJ0aC52MS5HZXRLZXlTdGF0dXNSZXNwb25zZSIDkAIBEkQKCVJvdGF0ZUtleRIaLmJlcnRoLnYxLlJvdGF0ZUtleVJlcXVlc3QaGy5iZXJ0aC52MS5Sb3RhdGVLZXlSZXNwb25zZRJSCg1SZXdyYXBTZWNyZXRzEh4uYmVydGgudjEuUmV3cmFwU2VjcmV0c1JlcXVlc3QaHy5iZXJ0aC52MS5SZXdyYXBTZWNyZXRzUmVzcG9uc2UwARJcChFSZXRpcmVLZXlWZXJzaW9ucxIiLmJlcnRoLnYxLlJldGlyZUtleVZlcnNpb25zUmVxdWVzdBojLmJlcnRoLnYxLlJldGlyZUtleVZlcnNpb25zUmVzcG9uc2USVQoNTGlzdEluc3RhbmNlcxIeLmJlcnRoLnYxLkxpc3RJbnN0YW5jZXNSZXF1ZXN0Gh8uYmVydGgudjEuTGlzdEluc3RhbmNlc1Jlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message berth.v1.GetKeyStatusRequest
@@ -322,7 +324,110 @@ export const RetireKeyVersionsResponseSchema: GenMessage<RetireKeyVersionsRespon
   messageDesc(file_berth_v1_admin_service, 9);
 
 /**
- * Operations on Berth itself: the keys that encrypt stored credentials. Global admins only; every
+ * @generated from message berth.v1.ListInstancesRequest
+ */
+export type ListInstancesRequest = Message<"berth.v1.ListInstancesRequest"> & {
+};
+
+/**
+ * Describes the message berth.v1.ListInstancesRequest.
+ * Use `create(ListInstancesRequestSchema)` to create a new message.
+ */
+export const ListInstancesRequestSchema: GenMessage<ListInstancesRequest> = /*@__PURE__*/
+  messageDesc(file_berth_v1_admin_service, 10);
+
+/**
+ * @generated from message berth.v1.Instance
+ */
+export type Instance = Message<"berth.v1.Instance"> & {
+  /**
+   * A random UUID per process start.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Berth's version (package.json).
+   *
+   * @generated from field: string version = 2;
+   */
+  version: string;
+
+  /**
+   * The URL the instance announces.
+   *
+   * @generated from field: string address = 3;
+   */
+  address: string;
+
+  /**
+   * Its PostgreSQL front door's port; 0 when it has none.
+   *
+   * @generated from field: uint32 pg_port = 4;
+   */
+  pgPort: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp started_at = 5;
+   */
+  startedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp last_heartbeat_at = 6;
+   */
+  lastHeartbeatAt?: Timestamp | undefined;
+
+  /**
+   * Connection pools open on it, as of its last heartbeat.
+   *
+   * @generated from field: uint32 pools_held = 7;
+   */
+  poolsHeld: number;
+
+  /**
+   * The instance that answered this call.
+   *
+   * @generated from field: bool this_instance = 8;
+   */
+  thisInstance: boolean;
+
+  /**
+   * The once-only duties whose lease it holds ("retention").
+   *
+   * @generated from field: repeated string duties = 9;
+   */
+  duties: string[];
+};
+
+/**
+ * Describes the message berth.v1.Instance.
+ * Use `create(InstanceSchema)` to create a new message.
+ */
+export const InstanceSchema: GenMessage<Instance> = /*@__PURE__*/
+  messageDesc(file_berth_v1_admin_service, 11);
+
+/**
+ * @generated from message berth.v1.ListInstancesResponse
+ */
+export type ListInstancesResponse = Message<"berth.v1.ListInstancesResponse"> & {
+  /**
+   * Oldest first.
+   *
+   * @generated from field: repeated berth.v1.Instance instances = 1;
+   */
+  instances: Instance[];
+};
+
+/**
+ * Describes the message berth.v1.ListInstancesResponse.
+ * Use `create(ListInstancesResponseSchema)` to create a new message.
+ */
+export const ListInstancesResponseSchema: GenMessage<ListInstancesResponse> = /*@__PURE__*/
+  messageDesc(file_berth_v1_admin_service, 12);
+
+/**
+ * Operations on Berth itself: the keys that encrypt stored credentials, and the instances running. Global admins only; every
  * call is audited. `berth keys …` (the CLI) is a client of this service.
  *
  * @generated from service berth.v1.AdminService
@@ -370,6 +475,17 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof RetireKeyVersionsRequestSchema;
     output: typeof RetireKeyVersionsResponseSchema;
+  },
+  /**
+   * The Berth instances running on this store (one in embedded mode), from their heartbeats. An
+   * instance whose heartbeat stopped is dropped after a bound (three heartbeat intervals).
+   *
+   * @generated from rpc berth.v1.AdminService.ListInstances
+   */
+  listInstances: {
+    methodKind: "unary";
+    input: typeof ListInstancesRequestSchema;
+    output: typeof ListInstancesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_berth_v1_admin_service, 0);
