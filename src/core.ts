@@ -153,14 +153,7 @@ export function createCore(deps: {
     onCredentialsDecrypted: (id) => audit.append(systemEvent("credentials.decrypt", id, "pool")),
     targets,
     budget,
-    onReplicaRefused: (id, host, reason) => {
-      deps.log.warn(
-        { connectionId: id, replica: host, reason },
-        "a read replica refused Berth; its reads fail instead of moving to another host",
-      );
-      // The host goes to the log only: the audit log is in the store, where hosts are sealed.
-      void audit.append({ ...systemEvent("replica.refused", id, reason), outcome: "failed" }).catch(() => {});
-    },
+    onReplicaRefused: replicaRefusedReporter(deps.log, audit),
   });
   dataPlane = plane;
   const access = createAccessManager({
@@ -422,5 +415,16 @@ function systemEvent(action: string, target: string, reason: string) {
     outcome: "ok",
     reason,
     requestId: "",
+  };
+}
+
+/** A replica refused Berth: a warning with the host, an audit event without it (hosts are sealed in the store). */
+function replicaRefusedReporter(log: Logger, audit: AuditLog) {
+  return (id: string, host: string, reason: string) => {
+    log.warn(
+      { connectionId: id, replica: host, reason },
+      "a read replica refused Berth; its reads fail instead of moving to another host",
+    );
+    void audit.append({ ...systemEvent("replica.refused", id, reason), outcome: "failed" }).catch(() => {});
   };
 }
