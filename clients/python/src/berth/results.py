@@ -163,6 +163,12 @@ class RowStream:
         rows = list(self)
         return Result(self.columns, rows, self.completion or Completion(0, "", 0.0, False, len(rows)))
 
+    def prime(self) -> None:
+        """Waits for the first rows (or the end): a statement that fails before its first row raises
+        here, not at the first fetch."""
+        while not self._closed and not self._queue and self._index >= len(self._batch) and self._fill():
+            pass
+
     @property
     def columns(self) -> List[Column]:
         """The result's columns (reads ahead to the first message if needed; no rows are lost)."""

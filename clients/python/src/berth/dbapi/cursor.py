@@ -78,6 +78,8 @@ class Cursor:
         try:
             rows = conn._run(sql, values)
             self._rows = rows
+            # Errors belong to execute(), as with the native drivers: wait for the first rows.
+            rows.prime()
             columns = rows.columns
             if not columns:
                 # No result set: read to the completion for the count (and to free the session).
