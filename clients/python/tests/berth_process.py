@@ -76,14 +76,20 @@ class BerthProcess:
             "BERTH_SHUTDOWN_GRACE_MS": "1000",
         }
         # Its own session: a signal meant for the test run (Ctrl-C) must not stop Berth mid-test.
-        self.proc = subprocess.Popen(
-            ["node", "dist/main.js"], cwd=REPO, env=env, stdin=subprocess.DEVNULL, start_new_session=True
-        )
+        # Its log goes to a file (shown when it fails to start), not between pytest's dots.
+        self.log_path = os.path.join(self.data_dir, "berth.log")
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                ["node", "dist/main.js"], cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                start_new_session=True,
+            )
         until(self._ready, timeout=30, what="Berth to start")
 
     def _ready(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:
-            raise RuntimeError(f"Berth exited with {self.proc.returncode} while starting")
+            with open(self.log_path, errors="replace") as f:
+                tail = f.read()[-4000:]
+            raise RuntimeError(f"Berth exited with {self.proc.returncode} while starting:\n{tail}")
         try:
             with urllib.request.urlopen(f"{self.url}/readyz", timeout=1) as res:
                 return res.status == 200

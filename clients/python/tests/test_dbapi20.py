@@ -448,9 +448,9 @@ def test_bad_data_is_a_data_error(con, engine):
         con.rollback()
 
 
+# Only PostgreSQL aborts the whole transaction on an error.
+@pytest.mark.parametrize("engine", ["pg"])
 def test_an_aborted_transaction_is_an_internal_error_until_rolled_back(con, engine):
-    if engine != "pg":
-        pytest.skip("only PostgreSQL aborts the whole transaction on an error")
     cur = con.cursor()
     with pytest.raises(dbapi.ProgrammingError):
         cur.execute("selec 1")

@@ -167,3 +167,16 @@ def test_an_unknown_connection_is_not_found(client):
     with pytest.raises(BerthError) as info:
         client.query("00000000-0000-4000-8000-000000000000", "SELECT 1")
     assert info.value.code == "NOT_FOUND" and info.value.request_id
+
+
+def test_a_failure_of_an_unfinished_stream_stays_with_that_stream(client, berth_server):
+    # The error comes after the first rows (the division fails at row 40,000).
+    sql = "SELECT g, 1 / (40000 - g) FROM generate_series(1, 50000) g"
+    with client.session(berth_server.connections["pg"]) as s:
+        rows = s.stream(sql)
+        assert next(rows)[0] == 1
+        assert s.query("SELECT 9").scalar() == 9  # not the other statement's error
+        with pytest.raises(BerthError) as info:
+            for _ in rows:
+                pass
+        assert info.value.engine_code == "22012"

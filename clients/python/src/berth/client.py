@@ -31,7 +31,9 @@ def intent_value(intent: Optional[str]) -> int:
     try:
         return _INTENTS[intent.lower() if isinstance(intent, str) else intent]
     except KeyError:
-        raise client_error("INVALID_ARGUMENT", f"intent must be 'read' or 'write', not {intent!r}", "invalid_intent") from None
+        raise client_error(
+            "INVALID_ARGUMENT", f"intent must be 'read' or 'write', not {intent!r}", "invalid_intent"
+        ) from None
 
 
 def statement_message(sql: str, params: Iterable[Any], timeout: Optional[float], max_rows: int) -> Any:
@@ -117,7 +119,9 @@ class BerthClient:
     def _timeout(self, timeout: Optional[float]) -> Optional[float]:
         return self.timeout if timeout is _UNSET else timeout
 
-    def call(self, method: Callable[..., Any], request: Any, *, timeout: Optional[float] = _UNSET, retry: bool = True) -> Any:
+    def call(
+        self, method: Callable[..., Any], request: Any, *, timeout: Optional[float] = _UNSET, retry: bool = True
+    ) -> Any:
         """A unary call of any generated stub method, with the token, deadline, retries and typed errors."""
         t = self._timeout(timeout)
         deadline = time.monotonic() + t if t else None

@@ -107,6 +107,8 @@ class RowStream:
         self._completion: Optional[Completion] = None
         self._done = False
         self._closed = False
+        # A failure met while this stream's rest was read for the next statement: raised in turn.
+        self._failure: Optional[BaseException] = None
 
     # -- pulling ------------------------------------------------------------------------------------
 
@@ -141,6 +143,9 @@ class RowStream:
                 raise StopIteration
             if self._queue:
                 self._batch, self._index = self._queue.popleft(), 0
+            elif self._failure is not None:
+                failure, self._failure = self._failure, None
+                raise failure
             elif not self._fill():
                 raise StopIteration
         row = self._batch[self._index]
@@ -190,6 +195,10 @@ class RowStream:
         """Reads every remaining message into memory, so the stream it came on is free for the next."""
         while self._fill():
             pass
+
+    def fail_later(self, failure: BaseException) -> None:
+        """Keeps a failure of this statement to raise after the rows read before it."""
+        self._failure = failure
 
     # -- closing ------------------------------------------------------------------------------------
 

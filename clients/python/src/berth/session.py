@@ -66,7 +66,9 @@ class Session:
         def attempt() -> Any:
             self._requests = queue.SimpleQueue()
             self._requests.put(broker_pb2.SessionRequest(open=self._open_request))
-            self._call = self._client.broker.Session(self._request_iterator(self._requests), metadata=self._client.metadata())
+            self._call = self._client.broker.Session(
+                self._request_iterator(self._requests), metadata=self._client.metadata()
+            )
             self._receiver = Receiver(self._call, "berth-session")
             try:
                 event = self._next_event(deadline)
@@ -105,7 +107,9 @@ class Session:
             event = self._receiver.next(None if deadline is None else deadline + GRACE_S, self._expire)
             if event is not None:
                 return event
-            err = BerthError("UNAVAILABLE", "Berth ended the session stream", kind="unavailable", reason="session_ended")
+            err = BerthError(
+                "UNAVAILABLE", "Berth ended the session stream", kind="unavailable", reason="session_ended"
+            )
         except grpc.RpcError as rpc:
             err = from_rpc_error(rpc)
             if self._timed_out:
@@ -128,7 +132,12 @@ class Session:
         self._check_usable()
         previous, self._current = self._current, None
         if previous is not None and not previous.done:
-            previous.buffer_rest()
+            try:
+                previous.buffer_rest()
+            except BerthError as err:
+                # The previous statement's failure is its own: raised where its rows are read.
+                previous.fail_later(err)
+                self._check_usable()
         self._requests.put(request)
 
     # -- statements ---------------------------------------------------------------------------------
@@ -278,7 +287,9 @@ class Transaction:
 
     def __enter__(self) -> "Transaction":
         if self.session.in_transaction:
-            raise client_error("FAILED_PRECONDITION", "A transaction is already open on this session", "nested_transaction")
+            raise client_error(
+                "FAILED_PRECONDITION", "A transaction is already open on this session", "nested_transaction"
+            )
         self.session.begin(self._isolation, self._read_only)
         return self
 

@@ -127,7 +127,9 @@ def connect(
                 engine = detected
         engine_name = _ENGINE_NAMES.get((engine or "").lower())
         if engine_name is None:
-            raise InterfaceError(f"Unknown engine {engine!r}: give engine='postgresql', 'mysql', 'sqlserver' or 'oracle'")
+            raise InterfaceError(
+                f"Unknown engine {engine!r}: give engine='postgresql', 'mysql', 'sqlserver' or 'oracle'"
+            )
         session = client.session(connection, intent=intent, timeout=timeout)
     except BerthError as err:
         if owns:

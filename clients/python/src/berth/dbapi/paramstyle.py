@@ -57,7 +57,8 @@ def translate(operation: str, parameters: Any, engine: str) -> Tuple[str, List[A
             continue
         if conv != "s":
             raise ProgrammingError(
-                f"Unsupported placeholder {m.group(0)!r} at position {m.start()}: use %s, %(name)s, or %% for a literal %"
+                f"Unsupported placeholder {m.group(0)!r} at position {m.start()}: "
+                "use %s, %(name)s, or %% for a literal %"
             )
         if (name is not None) != named:
             raise ProgrammingError(
