@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -46,8 +47,13 @@ def build() -> None:
 
 
 class BerthProcess:
-    def __init__(self) -> None:
+    """``env`` adds to Berth's environment; ``ca_file`` is the CA of its TLS certificate, when the
+    port speaks TLS (then there is no plaintext gRPC port: the two cannot be combined)."""
+
+    def __init__(self, env: Optional[Dict[str, str]] = None, ca_file: Optional[str] = None) -> None:
         self.data_dir = tempfile.mkdtemp(prefix="berth-python-sdk-")
+        self.extra_env = dict(env or {})
+        self.ssl = ssl.create_default_context(cafile=ca_file) if ca_file else None
         self.port = free_port()
         self.grpc_port = free_port()
         self.proc: Optional[subprocess.Popen] = None
@@ -57,7 +63,7 @@ class BerthProcess:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.ssl else 'http'}://127.0.0.1:{self.port}"
 
     @property
     def grpc_url(self) -> str:
@@ -67,13 +73,14 @@ class BerthProcess:
         env = {
             **os.environ,
             "BERTH_PORT": str(self.port),
-            "BERTH_GRPC_PORT": str(self.grpc_port),
+            **({} if self.ssl else {"BERTH_GRPC_PORT": str(self.grpc_port)}),
             "BERTH_DATA_DIR": self.data_dir,
             "BERTH_ADMIN_PASSWORD": ADMIN_PASSWORD,
             "BERTH_LOG_LEVEL": "warn",
             "BERTH_RATE_LIMITS": "off",
             # A restart in the tests must not wait for the default 10 s drain.
             "BERTH_SHUTDOWN_GRACE_MS": "1000",
+            **self.extra_env,
         }
         # Its own session: a signal meant for the test run (Ctrl-C) must not stop Berth mid-test.
         # Its log goes to a file (shown when it fails to start), not between pytest's dots.
@@ -91,7 +98,7 @@ class BerthProcess:
                 tail = f.read()[-4000:]
             raise RuntimeError(f"Berth exited with {self.proc.returncode} while starting:\n{tail}")
         try:
-            with urllib.request.urlopen(f"{self.url}/readyz", timeout=1) as res:
+            with urllib.request.urlopen(f"{self.url}/readyz", timeout=1, context=self.ssl) as res:
                 return res.status == 200
         except (urllib.error.URLError, ConnectionError, OSError):
             return False
@@ -122,13 +129,14 @@ class BerthProcess:
             headers={"content-type": "application/json", **({"authorization": f"Bearer {token}"} if token else {})},
         )
         try:
-            with urllib.request.urlopen(req, timeout=30) as res:
+            with urllib.request.urlopen(req, timeout=30, context=self.ssl) as res:
                 return json.loads(res.read() or b"null")
         except urllib.error.HTTPError as err:
             raise RuntimeError(f"{path}: {err.code} {err.read().decode()}") from None
 
     def set_up(self) -> None:
         """Admin sign-in, the two connections, and a service token reaching both (what services use)."""
+        self.token_name = f"python-sdk-{os.urandom(4).hex()}"
         self.admin_token = self.api("/api/auth/login", {"username": "admin", "password": ADMIN_PASSWORD})["token"]
         suffix = os.urandom(4).hex()
         for name, spec in (("pg", PG), ("mysql", MYSQL)):
@@ -136,7 +144,7 @@ class BerthProcess:
             self.connections[name] = created["id"]
         token = self.api(
             "/api/tokens",
-            {"name": f"python-sdk-{suffix}", "connectionIds": list(self.connections.values()), "accessLevel": "user"},
+            {"name": self.token_name, "connectionIds": list(self.connections.values()), "accessLevel": "user"},
             self.admin_token,
         )
         self.token = token["token"]
