@@ -69,6 +69,15 @@ export function parseInstant(text: string): Timestamp | undefined {
   return { $typeName: "google.protobuf.Timestamp", seconds, nanos };
 }
 
+/**
+ * An instant as ISO 8601 in UTC to the microsecond, "YYYY-MM-DDTHH:MM:SS.ffffffZ": a JS Date would
+ * cut it to the millisecond. (Past year 9999 the year is written as Date writes it, "+010000".)
+ */
+export function instantToIso(ts: Timestamp): string {
+  const whole = new Date(Number(ts.seconds) * 1000).toISOString().slice(0, -5);
+  return `${whole}.${String(Math.floor(ts.nanos / 1000)).padStart(6, "0")}Z`;
+}
+
 /** A parameter value → what a JS driver binds (strings for exact and temporal types). */
 export function valueToDriverParam(value: Value | undefined): unknown {
   const k = value?.kind;
@@ -79,7 +88,7 @@ export function valueToDriverParam(value: Value | undefined): unknown {
     case "bytes":
       return Buffer.from(k.value);
     case "timestamp":
-      return new Date(Number(k.value.seconds) * 1000 + Math.floor(k.value.nanos / 1e6)).toISOString();
+      return instantToIso(k.value);
     case "array":
       return k.value.values.map(valueToDriverParam);
     default:

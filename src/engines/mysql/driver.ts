@@ -109,6 +109,8 @@ async function open(params: ConnectParams, ssl: ConnectionOptions | undefined): 
     supportBigNumbers: true,
     bigNumberStrings: true,
     dateStrings: true,
+    // JSON as the server's text: parsed and re-serialized it would lose big numbers' precision.
+    jsonStrings: true,
   });
   conn.on("error", () => {});
   return conn;

@@ -9,10 +9,10 @@ import type {
   QueryOptions,
 } from "../../drivers/driver.js";
 import { firstKeyword, ResultQueue } from "../../drivers/result-queue.js";
-import { column, valueToDriverParam } from "../../drivers/values.js";
+import { column } from "../../drivers/values.js";
 import type { Value } from "../../gen/berth/v1/values_pb.js";
 import { mysqlEndpoint } from "./endpoint.js";
-import { mysqlConverter, mysqlNullable, mysqlTypeName } from "./values.js";
+import { mysqlConverter, mysqlNullable, mysqlParam, mysqlTypeName } from "./values.js";
 
 const ISOLATION_SQL: Record<IsolationLevelId, string> = {
   read_uncommitted: "READ UNCOMMITTED",
@@ -59,7 +59,7 @@ export class MysqlSession implements DriverSession {
   async *query(sql: string, params: readonly Value[], options: QueryOptions): AsyncIterable<QueryChunk> {
     // Server-side prepared statement (binary protocol): parameters are bound, never interpolated.
     const raw = (this.#conn as unknown as { connection: mysql.Connection }).connection;
-    const command = raw.execute({ sql, rowsAsArray: true }, params.map(valueToDriverParam) as never[]);
+    const command = raw.execute({ sql, rowsAsArray: true }, params.map(mysqlParam) as never[]);
     const stream = command.stream({ highWaterMark: HIGH_WATER_ROWS });
     this.#active = stream;
     const result = new ResultQueue(stream, options);

@@ -4,12 +4,14 @@ import {
   dateValue,
   decimalValue,
   doubleValue,
+  instantToIso,
   int64Value,
   jsonValue,
   localTimestampValue,
   NULL_VALUE,
   textValue,
   timeValue,
+  valueToDriverParam,
 } from "../../drivers/values.js";
 import type { Value } from "../../gen/berth/v1/values_pb.js";
 
@@ -58,7 +60,13 @@ const TYPES: Record<number, [string, Converter]> = {
   254: ["CHAR", str],
 };
 
+/** MariaDB's JSON is a LONGTEXT; only its extended metadata (format "json") says it holds JSON. */
+function isJson(field: FieldPacket): boolean {
+  return field.columnType === 245 || field.extendedFormat === "json";
+}
+
 export function mysqlTypeName(field: FieldPacket): string {
+  if (isJson(field)) return "JSON";
   const base = TYPES[field.columnType ?? -1]?.[0] ?? `type:${field.columnType}`;
   const binary = field.characterSet === BINARY_CHARSET;
   if (!binary) return base.replace("BLOB", "TEXT");
@@ -71,8 +79,19 @@ export function mysqlNullable(field: FieldPacket): boolean {
 
 /** A converter chosen once per column: binary string columns become bytes, the rest by type. */
 export function mysqlConverter(field: FieldPacket): (raw: unknown) => Value {
+  if (isJson(field)) return (raw) => (raw === null || raw === undefined ? NULL_VALUE : json(raw));
   const entry = TYPES[field.columnType ?? -1];
   const isStringish = [15, 249, 250, 251, 252, 253, 254].includes(field.columnType ?? -1);
   const convert = isStringish && field.characterSet === BINARY_CHARSET ? bin : (entry?.[1] ?? str);
   return (raw) => (raw === null || raw === undefined ? NULL_VALUE : convert(raw));
+}
+
+/**
+ * A parameter as mysql2 binds it. An instant goes as its UTC wall-clock time
+ * "YYYY-MM-DD HH:MM:SS.ffffff": MySQL's DATETIME and TIMESTAMP take no zone (MariaDB's strict
+ * sql_mode refuses the ISO form with "T" and "Z"), and nothing is cut below the microsecond.
+ */
+export function mysqlParam(value: Value): unknown {
+  if (value.kind.case === "timestamp") return instantToIso(value.kind.value).slice(0, -1).replace("T", " ");
+  return valueToDriverParam(value);
 }

@@ -1,0 +1,205 @@
+from berth._gen.berth.v1 import access_service_pb2 as _access_service_pb2
+from berth._gen.berth.v1 import types_pb2 as _types_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ConnectionHealth(_message.Message):
+    __slots__ = ["connection_id", "hosts", "last_test", "last_tested_at", "pool", "status"]
+    CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    HOSTS_FIELD_NUMBER: _ClassVar[int]
+    LAST_TESTED_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_TEST_FIELD_NUMBER: _ClassVar[int]
+    POOL_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    connection_id: str
+    hosts: _containers.RepeatedCompositeFieldContainer[HostHealth]
+    last_test: _types_pb2.CheckResult
+    last_tested_at: _timestamp_pb2.Timestamp
+    pool: PoolStats
+    status: _types_pb2.ConnectionStatus
+    def __init__(self, connection_id: _Optional[str] = ..., status: _Optional[_Union[_types_pb2.ConnectionStatus, str]] = ..., last_tested_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_test: _Optional[_Union[_types_pb2.CheckResult, _Mapping]] = ..., pool: _Optional[_Union[PoolStats, _Mapping]] = ..., hosts: _Optional[_Iterable[_Union[HostHealth, _Mapping]]] = ...) -> None: ...
+
+class CreateConnectionRequest(_message.Message):
+    __slots__ = ["spec"]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    spec: _types_pb2.ConnectionSpec
+    def __init__(self, spec: _Optional[_Union[_types_pb2.ConnectionSpec, _Mapping]] = ...) -> None: ...
+
+class CreateConnectionResponse(_message.Message):
+    __slots__ = ["connection"]
+    CONNECTION_FIELD_NUMBER: _ClassVar[int]
+    connection: _types_pb2.Connection
+    def __init__(self, connection: _Optional[_Union[_types_pb2.Connection, _Mapping]] = ...) -> None: ...
+
+class DeleteConnectionRequest(_message.Message):
+    __slots__ = ["expected_version", "id"]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    expected_version: int
+    id: str
+    def __init__(self, id: _Optional[str] = ..., expected_version: _Optional[int] = ...) -> None: ...
+
+class DeleteConnectionResponse(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class GetConnectionRequest(_message.Message):
+    __slots__ = ["id"]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class GetConnectionResponse(_message.Message):
+    __slots__ = ["access_level", "connection"]
+    ACCESS_LEVEL_FIELD_NUMBER: _ClassVar[int]
+    CONNECTION_FIELD_NUMBER: _ClassVar[int]
+    access_level: _access_service_pb2.AccessLevel
+    connection: _types_pb2.Connection
+    def __init__(self, connection: _Optional[_Union[_types_pb2.Connection, _Mapping]] = ..., access_level: _Optional[_Union[_access_service_pb2.AccessLevel, str]] = ...) -> None: ...
+
+class GetConnectionStatusRequest(_message.Message):
+    __slots__ = ["id"]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class GetConnectionStatusResponse(_message.Message):
+    __slots__ = ["health"]
+    HEALTH_FIELD_NUMBER: _ClassVar[int]
+    health: ConnectionHealth
+    def __init__(self, health: _Optional[_Union[ConnectionHealth, _Mapping]] = ...) -> None: ...
+
+class HostHealth(_message.Message):
+    __slots__ = ["host", "last_checked_at", "last_error_reason", "last_latency_ms", "role", "status"]
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    LAST_CHECKED_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_REASON_FIELD_NUMBER: _ClassVar[int]
+    LAST_LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    host: _types_pb2.HostAddress
+    last_checked_at: _timestamp_pb2.Timestamp
+    last_error_reason: str
+    last_latency_ms: float
+    role: str
+    status: _types_pb2.ConnectionStatus
+    def __init__(self, host: _Optional[_Union[_types_pb2.HostAddress, _Mapping]] = ..., role: _Optional[str] = ..., status: _Optional[_Union[_types_pb2.ConnectionStatus, str]] = ..., last_checked_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_error_reason: _Optional[str] = ..., last_latency_ms: _Optional[float] = ...) -> None: ...
+
+class ListConnectionsRequest(_message.Message):
+    __slots__ = ["page_size", "page_token"]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListConnectionsResponse(_message.Message):
+    __slots__ = ["connections", "next_page_token"]
+    CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    connections: _containers.RepeatedCompositeFieldContainer[_types_pb2.Connection]
+    next_page_token: str
+    def __init__(self, connections: _Optional[_Iterable[_Union[_types_pb2.Connection, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class PoolStats(_message.Message):
+    __slots__ = ["acquire_wait_p95_ms", "idle", "in_use", "max_size", "min_size", "opening", "queries_last_minute", "query_p95_ms", "size", "waiting"]
+    ACQUIRE_WAIT_P95_MS_FIELD_NUMBER: _ClassVar[int]
+    IDLE_FIELD_NUMBER: _ClassVar[int]
+    IN_USE_FIELD_NUMBER: _ClassVar[int]
+    MAX_SIZE_FIELD_NUMBER: _ClassVar[int]
+    MIN_SIZE_FIELD_NUMBER: _ClassVar[int]
+    OPENING_FIELD_NUMBER: _ClassVar[int]
+    QUERIES_LAST_MINUTE_FIELD_NUMBER: _ClassVar[int]
+    QUERY_P95_MS_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    WAITING_FIELD_NUMBER: _ClassVar[int]
+    acquire_wait_p95_ms: float
+    idle: int
+    in_use: int
+    max_size: int
+    min_size: int
+    opening: int
+    queries_last_minute: int
+    query_p95_ms: float
+    size: int
+    waiting: int
+    def __init__(self, size: _Optional[int] = ..., idle: _Optional[int] = ..., in_use: _Optional[int] = ..., waiting: _Optional[int] = ..., max_size: _Optional[int] = ..., min_size: _Optional[int] = ..., acquire_wait_p95_ms: _Optional[float] = ..., query_p95_ms: _Optional[float] = ..., queries_last_minute: _Optional[int] = ..., opening: _Optional[int] = ...) -> None: ...
+
+class ResetPoolRequest(_message.Message):
+    __slots__ = ["id"]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class ResetPoolResponse(_message.Message):
+    __slots__ = ["pool"]
+    POOL_FIELD_NUMBER: _ClassVar[int]
+    pool: PoolStats
+    def __init__(self, pool: _Optional[_Union[PoolStats, _Mapping]] = ...) -> None: ...
+
+class TestConnectionRequest(_message.Message):
+    __slots__ = ["id", "spec", "timeout_ms"]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    spec: _types_pb2.ConnectionSpec
+    timeout_ms: int
+    def __init__(self, id: _Optional[str] = ..., spec: _Optional[_Union[_types_pb2.ConnectionSpec, _Mapping]] = ..., timeout_ms: _Optional[int] = ...) -> None: ...
+
+class TestConnectionResponse(_message.Message):
+    __slots__ = ["result"]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _types_pb2.CheckResult
+    def __init__(self, result: _Optional[_Union[_types_pb2.CheckResult, _Mapping]] = ...) -> None: ...
+
+class UpdateConnectionRequest(_message.Message):
+    __slots__ = ["expected_version", "id", "spec"]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    expected_version: int
+    id: str
+    spec: _types_pb2.ConnectionSpec
+    def __init__(self, id: _Optional[str] = ..., spec: _Optional[_Union[_types_pb2.ConnectionSpec, _Mapping]] = ..., expected_version: _Optional[int] = ...) -> None: ...
+
+class UpdateConnectionResponse(_message.Message):
+    __slots__ = ["connection"]
+    CONNECTION_FIELD_NUMBER: _ClassVar[int]
+    connection: _types_pb2.Connection
+    def __init__(self, connection: _Optional[_Union[_types_pb2.Connection, _Mapping]] = ...) -> None: ...
+
+class ValidateConnectionRequest(_message.Message):
+    __slots__ = ["id", "spec", "timeout_ms"]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    spec: _types_pb2.ConnectionSpec
+    timeout_ms: int
+    def __init__(self, id: _Optional[str] = ..., spec: _Optional[_Union[_types_pb2.ConnectionSpec, _Mapping]] = ..., timeout_ms: _Optional[int] = ...) -> None: ...
+
+class ValidateConnectionResponse(_message.Message):
+    __slots__ = ["result"]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _types_pb2.CheckResult
+    def __init__(self, result: _Optional[_Union[_types_pb2.CheckResult, _Mapping]] = ...) -> None: ...
+
+class WatchConnectionStatusRequest(_message.Message):
+    __slots__ = ["id", "interval_ms"]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    interval_ms: int
+    def __init__(self, id: _Optional[str] = ..., interval_ms: _Optional[int] = ...) -> None: ...
+
+class WatchConnectionStatusResponse(_message.Message):
+    __slots__ = ["health"]
+    HEALTH_FIELD_NUMBER: _ClassVar[int]
+    health: ConnectionHealth
+    def __init__(self, health: _Optional[_Union[ConnectionHealth, _Mapping]] = ...) -> None: ...
