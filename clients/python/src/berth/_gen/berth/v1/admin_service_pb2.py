@@ -11,9 +11,10 @@ from google.protobuf import symbol_database as _symbol_database
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x62\x65rth/v1/admin_service.proto\x12\x08\x62\x65rth.v1\"\x15\n\x13GetKeyStatusRequest\"E\n\x0fKeyVersionCount\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\r\x12\x0f\n\x07secrets\x18\x03 \x01(\r\"y\n\rSecretProblem\x12\x15\n\rconnection_id\x18\x01 \x01(\t\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12\x10\n\x08provider\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\r\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\"\x8a\x02\n\x14GetKeyStatusResponse\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x10\n\x08key_name\x18\x02 \x01(\t\x12\x16\n\x0elatest_version\x18\x03 \x01(\r\x12\x1e\n\x16min_decryption_version\x18\x04 \x01(\r\x12\x11\n\trotatable\x18\x05 \x01(\x08\x12+\n\x08versions\x18\x06 \x03(\x0b\x32\x19.berth.v1.KeyVersionCount\x12&\n\x05stale\x18\x07 \x03(\x0b\x32\x17.berth.v1.SecretProblem\x12\x15\n\rtotal_secrets\x18\x08 \x01(\r\x12\x17\n\x0f\x63urrent_secrets\x18\t \x01(\r\"\x12\n\x10RotateKeyRequest\"X\n\x11RotateKeyResponse\x12\x13\n\x0bnew_version\x18\x01 \x01(\r\x12.\n\x06status\x18\x02 \x01(\x0b\x32\x1e.berth.v1.GetKeyStatusResponse\"?\n\x14RewrapSecretsRequest\x12\x12\n\nbatch_size\x18\x01 \x01(\r\x12\x13\n\x0bmax_secrets\x18\x02 \x01(\r\"\xc0\x01\n\x15RewrapSecretsResponse\x12\r\n\x05total\x18\x01 \x01(\r\x12\x11\n\tprocessed\x18\x02 \x01(\r\x12\x11\n\trewrapped\x18\x03 \x01(\r\x12\x17\n\x0f\x61lready_current\x18\x04 \x01(\r\x12\x1c\n\x14\x63hanged_concurrently\x18\x05 \x01(\r\x12)\n\x08\x66\x61ilures\x18\x06 \x03(\x0b\x32\x17.berth.v1.SecretProblem\x12\x10\n\x08\x66inished\x18\x07 \x01(\x08\"/\n\x18RetireKeyVersionsRequest\x12\x13\n\x0bmin_version\x18\x01 \x01(\r\"K\n\x19RetireKeyVersionsResponse\x12.\n\x06status\x18\x01 \x01(\x0b\x32\x1e.berth.v1.GetKeyStatusResponse2\xda\x02\n\x0c\x41\x64minService\x12R\n\x0cGetKeyStatus\x12\x1d.berth.v1.GetKeyStatusRequest\x1a\x1e.berth.v1.GetKeyStatusResponse\"\x03\x90\x02\x01\x12\x44\n\tRotateKey\x12\x1a.berth.v1.RotateKeyRequest\x1a\x1b.berth.v1.RotateKeyResponse\x12R\n\rRewrapSecrets\x12\x1e.berth.v1.RewrapSecretsRequest\x1a\x1f.berth.v1.RewrapSecretsResponse0\x01\x12\\\n\x11RetireKeyVersions\x12\".berth.v1.RetireKeyVersionsRequest\x1a#.berth.v1.RetireKeyVersionsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x62\x65rth/v1/admin_service.proto\x12\x08\x62\x65rth.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x15\n\x13GetKeyStatusRequest\"E\n\x0fKeyVersionCount\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\r\x12\x0f\n\x07secrets\x18\x03 \x01(\r\"y\n\rSecretProblem\x12\x15\n\rconnection_id\x18\x01 \x01(\t\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12\x10\n\x08provider\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\r\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\"\x8a\x02\n\x14GetKeyStatusResponse\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x10\n\x08key_name\x18\x02 \x01(\t\x12\x16\n\x0elatest_version\x18\x03 \x01(\r\x12\x1e\n\x16min_decryption_version\x18\x04 \x01(\r\x12\x11\n\trotatable\x18\x05 \x01(\x08\x12+\n\x08versions\x18\x06 \x03(\x0b\x32\x19.berth.v1.KeyVersionCount\x12&\n\x05stale\x18\x07 \x03(\x0b\x32\x17.berth.v1.SecretProblem\x12\x15\n\rtotal_secrets\x18\x08 \x01(\r\x12\x17\n\x0f\x63urrent_secrets\x18\t \x01(\r\"\x12\n\x10RotateKeyRequest\"X\n\x11RotateKeyResponse\x12\x13\n\x0bnew_version\x18\x01 \x01(\r\x12.\n\x06status\x18\x02 \x01(\x0b\x32\x1e.berth.v1.GetKeyStatusResponse\"?\n\x14RewrapSecretsRequest\x12\x12\n\nbatch_size\x18\x01 \x01(\r\x12\x13\n\x0bmax_secrets\x18\x02 \x01(\r\"\xc0\x01\n\x15RewrapSecretsResponse\x12\r\n\x05total\x18\x01 \x01(\r\x12\x11\n\tprocessed\x18\x02 \x01(\r\x12\x11\n\trewrapped\x18\x03 \x01(\r\x12\x17\n\x0f\x61lready_current\x18\x04 \x01(\r\x12\x1c\n\x14\x63hanged_concurrently\x18\x05 \x01(\r\x12)\n\x08\x66\x61ilures\x18\x06 \x03(\x0b\x32\x17.berth.v1.SecretProblem\x12\x10\n\x08\x66inished\x18\x07 \x01(\x08\"/\n\x18RetireKeyVersionsRequest\x12\x13\n\x0bmin_version\x18\x01 \x01(\r\"K\n\x19RetireKeyVersionsResponse\x12.\n\x06status\x18\x01 \x01(\x0b\x32\x1e.berth.v1.GetKeyStatusResponse\"\x16\n\x14ListInstancesRequest\"\xeb\x01\n\x08Instance\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12\x0f\n\x07pg_port\x18\x04 \x01(\r\x12.\n\nstarted_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11last_heartbeat_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\npools_held\x18\x07 \x01(\r\x12\x15\n\rthis_instance\x18\x08 \x01(\x08\x12\x0e\n\x06\x64uties\x18\t \x03(\t\">\n\x15ListInstancesResponse\x12%\n\tinstances\x18\x01 \x03(\x0b\x32\x12.berth.v1.Instance2\xb1\x03\n\x0c\x41\x64minService\x12R\n\x0cGetKeyStatus\x12\x1d.berth.v1.GetKeyStatusRequest\x1a\x1e.berth.v1.GetKeyStatusResponse\"\x03\x90\x02\x01\x12\x44\n\tRotateKey\x12\x1a.berth.v1.RotateKeyRequest\x1a\x1b.berth.v1.RotateKeyResponse\x12R\n\rRewrapSecrets\x12\x1e.berth.v1.RewrapSecretsRequest\x1a\x1f.berth.v1.RewrapSecretsResponse0\x01\x12\\\n\x11RetireKeyVersions\x12\".berth.v1.RetireKeyVersionsRequest\x1a#.berth.v1.RetireKeyVersionsResponse\x12U\n\rListInstances\x12\x1e.berth.v1.ListInstancesRequest\x1a\x1f.berth.v1.ListInstancesResponse\"\x03\x90\x02\x01\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'berth.v1.admin_service_pb2', globals())
@@ -22,26 +23,34 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   DESCRIPTOR._options = None
   _ADMINSERVICE.methods_by_name['GetKeyStatus']._options = None
   _ADMINSERVICE.methods_by_name['GetKeyStatus']._serialized_options = b'\220\002\001'
-  _GETKEYSTATUSREQUEST._serialized_start=42
-  _GETKEYSTATUSREQUEST._serialized_end=63
-  _KEYVERSIONCOUNT._serialized_start=65
-  _KEYVERSIONCOUNT._serialized_end=134
-  _SECRETPROBLEM._serialized_start=136
-  _SECRETPROBLEM._serialized_end=257
-  _GETKEYSTATUSRESPONSE._serialized_start=260
-  _GETKEYSTATUSRESPONSE._serialized_end=526
-  _ROTATEKEYREQUEST._serialized_start=528
-  _ROTATEKEYREQUEST._serialized_end=546
-  _ROTATEKEYRESPONSE._serialized_start=548
-  _ROTATEKEYRESPONSE._serialized_end=636
-  _REWRAPSECRETSREQUEST._serialized_start=638
-  _REWRAPSECRETSREQUEST._serialized_end=701
-  _REWRAPSECRETSRESPONSE._serialized_start=704
-  _REWRAPSECRETSRESPONSE._serialized_end=896
-  _RETIREKEYVERSIONSREQUEST._serialized_start=898
-  _RETIREKEYVERSIONSREQUEST._serialized_end=945
-  _RETIREKEYVERSIONSRESPONSE._serialized_start=947
-  _RETIREKEYVERSIONSRESPONSE._serialized_end=1022
-  _ADMINSERVICE._serialized_start=1025
-  _ADMINSERVICE._serialized_end=1371
+  _ADMINSERVICE.methods_by_name['ListInstances']._options = None
+  _ADMINSERVICE.methods_by_name['ListInstances']._serialized_options = b'\220\002\001'
+  _GETKEYSTATUSREQUEST._serialized_start=75
+  _GETKEYSTATUSREQUEST._serialized_end=96
+  _KEYVERSIONCOUNT._serialized_start=98
+  _KEYVERSIONCOUNT._serialized_end=167
+  _SECRETPROBLEM._serialized_start=169
+  _SECRETPROBLEM._serialized_end=290
+  _GETKEYSTATUSRESPONSE._serialized_start=293
+  _GETKEYSTATUSRESPONSE._serialized_end=559
+  _ROTATEKEYREQUEST._serialized_start=561
+  _ROTATEKEYREQUEST._serialized_end=579
+  _ROTATEKEYRESPONSE._serialized_start=581
+  _ROTATEKEYRESPONSE._serialized_end=669
+  _REWRAPSECRETSREQUEST._serialized_start=671
+  _REWRAPSECRETSREQUEST._serialized_end=734
+  _REWRAPSECRETSRESPONSE._serialized_start=737
+  _REWRAPSECRETSRESPONSE._serialized_end=929
+  _RETIREKEYVERSIONSREQUEST._serialized_start=931
+  _RETIREKEYVERSIONSREQUEST._serialized_end=978
+  _RETIREKEYVERSIONSRESPONSE._serialized_start=980
+  _RETIREKEYVERSIONSRESPONSE._serialized_end=1055
+  _LISTINSTANCESREQUEST._serialized_start=1057
+  _LISTINSTANCESREQUEST._serialized_end=1079
+  _INSTANCE._serialized_start=1082
+  _INSTANCE._serialized_end=1317
+  _LISTINSTANCESRESPONSE._serialized_start=1319
+  _LISTINSTANCESRESPONSE._serialized_end=1381
+  _ADMINSERVICE._serialized_start=1384
+  _ADMINSERVICE._serialized_end=1817
 # @@protoc_insertion_point(module_scope)

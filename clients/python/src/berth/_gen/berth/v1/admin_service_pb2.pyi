@@ -1,3 +1,4 @@
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -31,6 +32,28 @@ class GetKeyStatusResponse(_message.Message):
     versions: _containers.RepeatedCompositeFieldContainer[KeyVersionCount]
     def __init__(self, provider: _Optional[str] = ..., key_name: _Optional[str] = ..., latest_version: _Optional[int] = ..., min_decryption_version: _Optional[int] = ..., rotatable: bool = ..., versions: _Optional[_Iterable[_Union[KeyVersionCount, _Mapping]]] = ..., stale: _Optional[_Iterable[_Union[SecretProblem, _Mapping]]] = ..., total_secrets: _Optional[int] = ..., current_secrets: _Optional[int] = ...) -> None: ...
 
+class Instance(_message.Message):
+    __slots__ = ["address", "duties", "id", "last_heartbeat_at", "pg_port", "pools_held", "started_at", "this_instance", "version"]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    DUTIES_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    LAST_HEARTBEAT_AT_FIELD_NUMBER: _ClassVar[int]
+    PG_PORT_FIELD_NUMBER: _ClassVar[int]
+    POOLS_HELD_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    THIS_INSTANCE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    address: str
+    duties: _containers.RepeatedScalarFieldContainer[str]
+    id: str
+    last_heartbeat_at: _timestamp_pb2.Timestamp
+    pg_port: int
+    pools_held: int
+    started_at: _timestamp_pb2.Timestamp
+    this_instance: bool
+    version: str
+    def __init__(self, id: _Optional[str] = ..., version: _Optional[str] = ..., address: _Optional[str] = ..., pg_port: _Optional[int] = ..., started_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_heartbeat_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., pools_held: _Optional[int] = ..., this_instance: bool = ..., duties: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class KeyVersionCount(_message.Message):
     __slots__ = ["provider", "secrets", "version"]
     PROVIDER_FIELD_NUMBER: _ClassVar[int]
@@ -40,6 +63,16 @@ class KeyVersionCount(_message.Message):
     secrets: int
     version: int
     def __init__(self, provider: _Optional[str] = ..., version: _Optional[int] = ..., secrets: _Optional[int] = ...) -> None: ...
+
+class ListInstancesRequest(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class ListInstancesResponse(_message.Message):
+    __slots__ = ["instances"]
+    INSTANCES_FIELD_NUMBER: _ClassVar[int]
+    instances: _containers.RepeatedCompositeFieldContainer[Instance]
+    def __init__(self, instances: _Optional[_Iterable[_Union[Instance, _Mapping]]] = ...) -> None: ...
 
 class RetireKeyVersionsRequest(_message.Message):
     __slots__ = ["min_version"]

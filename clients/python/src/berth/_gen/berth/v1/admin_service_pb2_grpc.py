@@ -6,7 +6,7 @@ from berth._gen.berth.v1 import admin_service_pb2 as berth_dot_v1_dot_admin__ser
 
 
 class AdminServiceStub(object):
-    """Operations on Berth itself: the keys that encrypt stored credentials. Global admins only; every
+    """Operations on Berth itself: the keys that encrypt stored credentials, and the instances running. Global admins only; every
     call is audited. `berth keys …` (the CLI) is a client of this service.
     """
 
@@ -36,10 +36,15 @@ class AdminServiceStub(object):
                 request_serializer=berth_dot_v1_dot_admin__service__pb2.RetireKeyVersionsRequest.SerializeToString,
                 response_deserializer=berth_dot_v1_dot_admin__service__pb2.RetireKeyVersionsResponse.FromString,
                 )
+        self.ListInstances = channel.unary_unary(
+                '/berth.v1.AdminService/ListInstances',
+                request_serializer=berth_dot_v1_dot_admin__service__pb2.ListInstancesRequest.SerializeToString,
+                response_deserializer=berth_dot_v1_dot_admin__service__pb2.ListInstancesResponse.FromString,
+                )
 
 
 class AdminServiceServicer(object):
-    """Operations on Berth itself: the keys that encrypt stored credentials. Global admins only; every
+    """Operations on Berth itself: the keys that encrypt stored credentials, and the instances running. Global admins only; every
     call is audited. `berth keys …` (the CLI) is a client of this service.
     """
 
@@ -74,6 +79,14 @@ class AdminServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListInstances(self, request, context):
+        """The Berth instances running on this store (one in embedded mode), from their heartbeats. An
+        instance whose heartbeat stopped is dropped after a bound (three heartbeat intervals).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -97,6 +110,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     request_deserializer=berth_dot_v1_dot_admin__service__pb2.RetireKeyVersionsRequest.FromString,
                     response_serializer=berth_dot_v1_dot_admin__service__pb2.RetireKeyVersionsResponse.SerializeToString,
             ),
+            'ListInstances': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListInstances,
+                    request_deserializer=berth_dot_v1_dot_admin__service__pb2.ListInstancesRequest.FromString,
+                    response_serializer=berth_dot_v1_dot_admin__service__pb2.ListInstancesResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'berth.v1.AdminService', rpc_method_handlers)
@@ -105,7 +123,7 @@ def add_AdminServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class AdminService(object):
-    """Operations on Berth itself: the keys that encrypt stored credentials. Global admins only; every
+    """Operations on Berth itself: the keys that encrypt stored credentials, and the instances running. Global admins only; every
     call is audited. `berth keys …` (the CLI) is a client of this service.
     """
 
@@ -174,5 +192,22 @@ class AdminService(object):
         return grpc.experimental.unary_unary(request, target, '/berth.v1.AdminService/RetireKeyVersions',
             berth_dot_v1_dot_admin__service__pb2.RetireKeyVersionsRequest.SerializeToString,
             berth_dot_v1_dot_admin__service__pb2.RetireKeyVersionsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListInstances(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/berth.v1.AdminService/ListInstances',
+            berth_dot_v1_dot_admin__service__pb2.ListInstancesRequest.SerializeToString,
+            berth_dot_v1_dot_admin__service__pb2.ListInstancesResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

@@ -17,14 +17,16 @@ ISOLATION_LEVEL_SERIALIZABLE: IsolationLevel
 ISOLATION_LEVEL_UNSPECIFIED: IsolationLevel
 
 class AcquireLeaseRequest(_message.Message):
-    __slots__ = ["connection_id", "idle_ttl_ms", "intent"]
+    __slots__ = ["connection_id", "consistency_token", "idle_ttl_ms", "intent"]
     CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    CONSISTENCY_TOKEN_FIELD_NUMBER: _ClassVar[int]
     IDLE_TTL_MS_FIELD_NUMBER: _ClassVar[int]
     INTENT_FIELD_NUMBER: _ClassVar[int]
     connection_id: str
+    consistency_token: str
     idle_ttl_ms: int
     intent: Intent
-    def __init__(self, connection_id: _Optional[str] = ..., intent: _Optional[_Union[Intent, str]] = ..., idle_ttl_ms: _Optional[int] = ...) -> None: ...
+    def __init__(self, connection_id: _Optional[str] = ..., intent: _Optional[_Union[Intent, str]] = ..., idle_ttl_ms: _Optional[int] = ..., consistency_token: _Optional[str] = ...) -> None: ...
 
 class AcquireLeaseResponse(_message.Message):
     __slots__ = ["lease"]
@@ -59,34 +61,40 @@ class CommitRequest(_message.Message):
     def __init__(self, lease_id: _Optional[str] = ...) -> None: ...
 
 class CommitResponse(_message.Message):
-    __slots__ = []
-    def __init__(self) -> None: ...
+    __slots__ = ["consistency_token"]
+    CONSISTENCY_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    consistency_token: str
+    def __init__(self, consistency_token: _Optional[str] = ...) -> None: ...
 
 class Completion(_message.Message):
-    __slots__ = ["command_tag", "duration_ms", "rows_affected", "rows_returned", "truncated"]
+    __slots__ = ["command_tag", "consistency_token", "duration_ms", "rows_affected", "rows_returned", "truncated"]
     COMMAND_TAG_FIELD_NUMBER: _ClassVar[int]
+    CONSISTENCY_TOKEN_FIELD_NUMBER: _ClassVar[int]
     DURATION_MS_FIELD_NUMBER: _ClassVar[int]
     ROWS_AFFECTED_FIELD_NUMBER: _ClassVar[int]
     ROWS_RETURNED_FIELD_NUMBER: _ClassVar[int]
     TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     command_tag: str
+    consistency_token: str
     duration_ms: float
     rows_affected: int
     rows_returned: int
     truncated: bool
-    def __init__(self, rows_affected: _Optional[int] = ..., command_tag: _Optional[str] = ..., duration_ms: _Optional[float] = ..., truncated: bool = ..., rows_returned: _Optional[int] = ...) -> None: ...
+    def __init__(self, rows_affected: _Optional[int] = ..., command_tag: _Optional[str] = ..., duration_ms: _Optional[float] = ..., truncated: bool = ..., rows_returned: _Optional[int] = ..., consistency_token: _Optional[str] = ...) -> None: ...
 
 class ExecuteRequest(_message.Message):
-    __slots__ = ["connection_id", "intent", "lease_id", "statement"]
+    __slots__ = ["connection_id", "consistency_token", "intent", "lease_id", "statement"]
     CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    CONSISTENCY_TOKEN_FIELD_NUMBER: _ClassVar[int]
     INTENT_FIELD_NUMBER: _ClassVar[int]
     LEASE_ID_FIELD_NUMBER: _ClassVar[int]
     STATEMENT_FIELD_NUMBER: _ClassVar[int]
     connection_id: str
+    consistency_token: str
     intent: Intent
     lease_id: str
     statement: Statement
-    def __init__(self, connection_id: _Optional[str] = ..., lease_id: _Optional[str] = ..., statement: _Optional[_Union[Statement, _Mapping]] = ..., intent: _Optional[_Union[Intent, str]] = ...) -> None: ...
+    def __init__(self, connection_id: _Optional[str] = ..., lease_id: _Optional[str] = ..., statement: _Optional[_Union[Statement, _Mapping]] = ..., intent: _Optional[_Union[Intent, str]] = ..., consistency_token: _Optional[str] = ...) -> None: ...
 
 class ExecuteResponse(_message.Message):
     __slots__ = ["columns", "complete", "rows"]
@@ -111,14 +119,16 @@ class Lease(_message.Message):
     def __init__(self, id: _Optional[str] = ..., connection_id: _Optional[str] = ..., expires_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., idle_ttl_ms: _Optional[int] = ...) -> None: ...
 
 class OpenSession(_message.Message):
-    __slots__ = ["connection_id", "idle_ttl_ms", "intent"]
+    __slots__ = ["connection_id", "consistency_token", "idle_ttl_ms", "intent"]
     CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    CONSISTENCY_TOKEN_FIELD_NUMBER: _ClassVar[int]
     IDLE_TTL_MS_FIELD_NUMBER: _ClassVar[int]
     INTENT_FIELD_NUMBER: _ClassVar[int]
     connection_id: str
+    consistency_token: str
     idle_ttl_ms: int
     intent: Intent
-    def __init__(self, connection_id: _Optional[str] = ..., intent: _Optional[_Union[Intent, str]] = ..., idle_ttl_ms: _Optional[int] = ...) -> None: ...
+    def __init__(self, connection_id: _Optional[str] = ..., intent: _Optional[_Union[Intent, str]] = ..., idle_ttl_ms: _Optional[int] = ..., consistency_token: _Optional[str] = ...) -> None: ...
 
 class ReleaseLeaseRequest(_message.Message):
     __slots__ = ["lease_id"]
@@ -207,10 +217,12 @@ class StatementError(_message.Message):
     def __init__(self, reason: _Optional[str] = ..., error_code: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class TransactionState(_message.Message):
-    __slots__ = ["in_transaction"]
+    __slots__ = ["consistency_token", "in_transaction"]
+    CONSISTENCY_TOKEN_FIELD_NUMBER: _ClassVar[int]
     IN_TRANSACTION_FIELD_NUMBER: _ClassVar[int]
+    consistency_token: str
     in_transaction: bool
-    def __init__(self, in_transaction: bool = ...) -> None: ...
+    def __init__(self, in_transaction: bool = ..., consistency_token: _Optional[str] = ...) -> None: ...
 
 class Intent(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []

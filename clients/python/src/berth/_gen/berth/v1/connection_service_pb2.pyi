@@ -9,20 +9,24 @@ from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Map
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ConnectionHealth(_message.Message):
-    __slots__ = ["connection_id", "hosts", "last_test", "last_tested_at", "pool", "status"]
+    __slots__ = ["connection_id", "front_door", "hosts", "last_test", "last_tested_at", "no_primary", "pool", "status"]
     CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    FRONT_DOOR_FIELD_NUMBER: _ClassVar[int]
     HOSTS_FIELD_NUMBER: _ClassVar[int]
     LAST_TESTED_AT_FIELD_NUMBER: _ClassVar[int]
     LAST_TEST_FIELD_NUMBER: _ClassVar[int]
+    NO_PRIMARY_FIELD_NUMBER: _ClassVar[int]
     POOL_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     connection_id: str
+    front_door: FrontDoorClients
     hosts: _containers.RepeatedCompositeFieldContainer[HostHealth]
     last_test: _types_pb2.CheckResult
     last_tested_at: _timestamp_pb2.Timestamp
+    no_primary: bool
     pool: PoolStats
     status: _types_pb2.ConnectionStatus
-    def __init__(self, connection_id: _Optional[str] = ..., status: _Optional[_Union[_types_pb2.ConnectionStatus, str]] = ..., last_tested_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_test: _Optional[_Union[_types_pb2.CheckResult, _Mapping]] = ..., pool: _Optional[_Union[PoolStats, _Mapping]] = ..., hosts: _Optional[_Iterable[_Union[HostHealth, _Mapping]]] = ...) -> None: ...
+    def __init__(self, connection_id: _Optional[str] = ..., status: _Optional[_Union[_types_pb2.ConnectionStatus, str]] = ..., last_tested_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_test: _Optional[_Union[_types_pb2.CheckResult, _Mapping]] = ..., pool: _Optional[_Union[PoolStats, _Mapping]] = ..., hosts: _Optional[_Iterable[_Union[HostHealth, _Mapping]]] = ..., front_door: _Optional[_Union[FrontDoorClients, _Mapping]] = ..., no_primary: bool = ...) -> None: ...
 
 class CreateConnectionRequest(_message.Message):
     __slots__ = ["spec"]
@@ -47,6 +51,38 @@ class DeleteConnectionRequest(_message.Message):
 class DeleteConnectionResponse(_message.Message):
     __slots__ = []
     def __init__(self) -> None: ...
+
+class FrontDoorClientInfo(_message.Message):
+    __slots__ = ["connected_at", "pinned_why", "principal_kind", "source", "state", "transactions", "username"]
+    CONNECTED_AT_FIELD_NUMBER: _ClassVar[int]
+    PINNED_WHY_FIELD_NUMBER: _ClassVar[int]
+    PRINCIPAL_KIND_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTIONS_FIELD_NUMBER: _ClassVar[int]
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    connected_at: _timestamp_pb2.Timestamp
+    pinned_why: str
+    principal_kind: str
+    source: str
+    state: str
+    transactions: int
+    username: str
+    def __init__(self, username: _Optional[str] = ..., principal_kind: _Optional[str] = ..., source: _Optional[str] = ..., state: _Optional[str] = ..., pinned_why: _Optional[str] = ..., connected_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., transactions: _Optional[int] = ...) -> None: ...
+
+class FrontDoorClients(_message.Message):
+    __slots__ = ["active", "clients", "idle", "pinned", "waiting"]
+    ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    CLIENTS_FIELD_NUMBER: _ClassVar[int]
+    IDLE_FIELD_NUMBER: _ClassVar[int]
+    PINNED_FIELD_NUMBER: _ClassVar[int]
+    WAITING_FIELD_NUMBER: _ClassVar[int]
+    active: int
+    clients: _containers.RepeatedCompositeFieldContainer[FrontDoorClientInfo]
+    idle: int
+    pinned: int
+    waiting: int
+    def __init__(self, idle: _Optional[int] = ..., waiting: _Optional[int] = ..., active: _Optional[int] = ..., pinned: _Optional[int] = ..., clients: _Optional[_Iterable[_Union[FrontDoorClientInfo, _Mapping]]] = ...) -> None: ...
 
 class GetConnectionRequest(_message.Message):
     __slots__ = ["id"]
@@ -75,20 +111,38 @@ class GetConnectionStatusResponse(_message.Message):
     def __init__(self, health: _Optional[_Union[ConnectionHealth, _Mapping]] = ...) -> None: ...
 
 class HostHealth(_message.Message):
-    __slots__ = ["host", "last_checked_at", "last_error_reason", "last_latency_ms", "role", "status"]
+    __slots__ = ["configured_role", "fenced", "host", "lagging", "last_checked_at", "last_error_reason", "last_latency_ms", "position", "replica_lag_ms", "role", "role_changed_at", "slot", "status", "timeline", "writer"]
+    CONFIGURED_ROLE_FIELD_NUMBER: _ClassVar[int]
+    FENCED_FIELD_NUMBER: _ClassVar[int]
     HOST_FIELD_NUMBER: _ClassVar[int]
+    LAGGING_FIELD_NUMBER: _ClassVar[int]
     LAST_CHECKED_AT_FIELD_NUMBER: _ClassVar[int]
     LAST_ERROR_REASON_FIELD_NUMBER: _ClassVar[int]
     LAST_LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    REPLICA_LAG_MS_FIELD_NUMBER: _ClassVar[int]
+    ROLE_CHANGED_AT_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
+    SLOT_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
+    TIMELINE_FIELD_NUMBER: _ClassVar[int]
+    WRITER_FIELD_NUMBER: _ClassVar[int]
+    configured_role: str
+    fenced: bool
     host: _types_pb2.HostAddress
+    lagging: bool
     last_checked_at: _timestamp_pb2.Timestamp
     last_error_reason: str
     last_latency_ms: float
+    position: str
+    replica_lag_ms: float
     role: str
+    role_changed_at: _timestamp_pb2.Timestamp
+    slot: str
     status: _types_pb2.ConnectionStatus
-    def __init__(self, host: _Optional[_Union[_types_pb2.HostAddress, _Mapping]] = ..., role: _Optional[str] = ..., status: _Optional[_Union[_types_pb2.ConnectionStatus, str]] = ..., last_checked_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_error_reason: _Optional[str] = ..., last_latency_ms: _Optional[float] = ...) -> None: ...
+    timeline: int
+    writer: bool
+    def __init__(self, host: _Optional[_Union[_types_pb2.HostAddress, _Mapping]] = ..., role: _Optional[str] = ..., status: _Optional[_Union[_types_pb2.ConnectionStatus, str]] = ..., last_checked_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_error_reason: _Optional[str] = ..., last_latency_ms: _Optional[float] = ..., configured_role: _Optional[str] = ..., slot: _Optional[str] = ..., timeline: _Optional[int] = ..., position: _Optional[str] = ..., replica_lag_ms: _Optional[float] = ..., fenced: bool = ..., role_changed_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., writer: bool = ..., lagging: bool = ...) -> None: ...
 
 class ListConnectionsRequest(_message.Message):
     __slots__ = ["page_size", "page_token"]

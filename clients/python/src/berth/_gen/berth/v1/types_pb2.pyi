@@ -53,7 +53,7 @@ class CheckResult(_message.Message):
     def __init__(self, ok: bool = ..., stages: _Optional[_Iterable[_Union[StageResult, _Mapping]]] = ..., server_version: _Optional[str] = ..., total_ms: _Optional[float] = ..., checked_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., target: _Optional[str] = ...) -> None: ...
 
 class Connection(_message.Message):
-    __slots__ = ["acquire_timeout_ms", "allow_cleartext_password", "ca_certificate", "client_certificate", "created_at", "created_by_google_email", "created_by_id", "database", "description", "has_client_key", "id", "idle_timeout_ms", "instance_name", "last_tested_at", "max_lifetime_ms", "max_pool_size", "min_pool_size", "name", "oracle_sid", "port", "replicas", "server", "ssl_mode", "status", "strict_encryption", "tls_server_name", "type", "updated_at", "use_ssl", "version"]
+    __slots__ = ["acquire_timeout_ms", "allow_cleartext_password", "ca_certificate", "client_certificate", "created_at", "created_by_google_email", "created_by_id", "database", "description", "front_door_pool_mode", "has_client_key", "id", "idle_timeout_ms", "instance_name", "last_tested_at", "max_lifetime_ms", "max_pool_size", "max_replica_lag_ms", "min_pool_size", "name", "oracle_sid", "port", "replicas", "server", "ssl_mode", "status", "strict_encryption", "tls_server_name", "type", "updated_at", "use_ssl", "version"]
     ACQUIRE_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     ALLOW_CLEARTEXT_PASSWORD_FIELD_NUMBER: _ClassVar[int]
     CA_CERTIFICATE_FIELD_NUMBER: _ClassVar[int]
@@ -63,6 +63,7 @@ class Connection(_message.Message):
     CREATED_BY_ID_FIELD_NUMBER: _ClassVar[int]
     DATABASE_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    FRONT_DOOR_POOL_MODE_FIELD_NUMBER: _ClassVar[int]
     HAS_CLIENT_KEY_FIELD_NUMBER: _ClassVar[int]
     IDLE_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
@@ -70,6 +71,7 @@ class Connection(_message.Message):
     LAST_TESTED_AT_FIELD_NUMBER: _ClassVar[int]
     MAX_LIFETIME_MS_FIELD_NUMBER: _ClassVar[int]
     MAX_POOL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    MAX_REPLICA_LAG_MS_FIELD_NUMBER: _ClassVar[int]
     MIN_POOL_SIZE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     ORACLE_SID_FIELD_NUMBER: _ClassVar[int]
@@ -93,6 +95,7 @@ class Connection(_message.Message):
     created_by_id: str
     database: str
     description: str
+    front_door_pool_mode: str
     has_client_key: bool
     id: str
     idle_timeout_ms: int
@@ -100,6 +103,7 @@ class Connection(_message.Message):
     last_tested_at: _timestamp_pb2.Timestamp
     max_lifetime_ms: int
     max_pool_size: int
+    max_replica_lag_ms: int
     min_pool_size: int
     name: str
     oracle_sid: str
@@ -114,10 +118,10 @@ class Connection(_message.Message):
     updated_at: _timestamp_pb2.Timestamp
     use_ssl: bool
     version: int
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., type: _Optional[_Union[Engine, str]] = ..., server: _Optional[str] = ..., port: _Optional[int] = ..., database: _Optional[str] = ..., use_ssl: bool = ..., ssl_mode: _Optional[_Union[SslMode, str]] = ..., ca_certificate: _Optional[str] = ..., client_certificate: _Optional[str] = ..., tls_server_name: _Optional[str] = ..., has_client_key: bool = ..., max_pool_size: _Optional[int] = ..., min_pool_size: _Optional[int] = ..., acquire_timeout_ms: _Optional[int] = ..., idle_timeout_ms: _Optional[int] = ..., max_lifetime_ms: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[HostAddress, _Mapping]]] = ..., description: _Optional[str] = ..., created_by_id: _Optional[str] = ..., created_by_google_email: _Optional[str] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_tested_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[ConnectionStatus, str]] = ..., version: _Optional[int] = ..., instance_name: _Optional[str] = ..., strict_encryption: bool = ..., oracle_sid: _Optional[str] = ..., allow_cleartext_password: bool = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., type: _Optional[_Union[Engine, str]] = ..., server: _Optional[str] = ..., port: _Optional[int] = ..., database: _Optional[str] = ..., use_ssl: bool = ..., ssl_mode: _Optional[_Union[SslMode, str]] = ..., ca_certificate: _Optional[str] = ..., client_certificate: _Optional[str] = ..., tls_server_name: _Optional[str] = ..., has_client_key: bool = ..., max_pool_size: _Optional[int] = ..., min_pool_size: _Optional[int] = ..., acquire_timeout_ms: _Optional[int] = ..., idle_timeout_ms: _Optional[int] = ..., max_lifetime_ms: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[HostAddress, _Mapping]]] = ..., description: _Optional[str] = ..., created_by_id: _Optional[str] = ..., created_by_google_email: _Optional[str] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_tested_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[ConnectionStatus, str]] = ..., version: _Optional[int] = ..., instance_name: _Optional[str] = ..., strict_encryption: bool = ..., oracle_sid: _Optional[str] = ..., allow_cleartext_password: bool = ..., front_door_pool_mode: _Optional[str] = ..., max_replica_lag_ms: _Optional[int] = ...) -> None: ...
 
 class ConnectionSpec(_message.Message):
-    __slots__ = ["acquire_timeout_ms", "allow_cleartext_password", "ca_certificate", "client_certificate", "client_key", "database", "description", "idle_timeout_ms", "instance_name", "max_lifetime_ms", "max_pool_size", "min_pool_size", "name", "oracle_sid", "password", "port", "replicas", "server", "ssl_mode", "strict_encryption", "tls_server_name", "type", "use_ssl", "username"]
+    __slots__ = ["acquire_timeout_ms", "allow_cleartext_password", "ca_certificate", "client_certificate", "client_key", "database", "description", "front_door_pool_mode", "idle_timeout_ms", "instance_name", "max_lifetime_ms", "max_pool_size", "max_replica_lag_ms", "min_pool_size", "name", "oracle_sid", "password", "port", "replicas", "server", "ssl_mode", "strict_encryption", "tls_server_name", "type", "use_ssl", "username"]
     ACQUIRE_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     ALLOW_CLEARTEXT_PASSWORD_FIELD_NUMBER: _ClassVar[int]
     CA_CERTIFICATE_FIELD_NUMBER: _ClassVar[int]
@@ -125,10 +129,12 @@ class ConnectionSpec(_message.Message):
     CLIENT_KEY_FIELD_NUMBER: _ClassVar[int]
     DATABASE_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    FRONT_DOOR_POOL_MODE_FIELD_NUMBER: _ClassVar[int]
     IDLE_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     INSTANCE_NAME_FIELD_NUMBER: _ClassVar[int]
     MAX_LIFETIME_MS_FIELD_NUMBER: _ClassVar[int]
     MAX_POOL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    MAX_REPLICA_LAG_MS_FIELD_NUMBER: _ClassVar[int]
     MIN_POOL_SIZE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     ORACLE_SID_FIELD_NUMBER: _ClassVar[int]
@@ -149,10 +155,12 @@ class ConnectionSpec(_message.Message):
     client_key: str
     database: str
     description: str
+    front_door_pool_mode: str
     idle_timeout_ms: int
     instance_name: str
     max_lifetime_ms: int
     max_pool_size: int
+    max_replica_lag_ms: int
     min_pool_size: int
     name: str
     oracle_sid: str
@@ -166,7 +174,7 @@ class ConnectionSpec(_message.Message):
     type: Engine
     use_ssl: bool
     username: str
-    def __init__(self, name: _Optional[str] = ..., type: _Optional[_Union[Engine, str]] = ..., server: _Optional[str] = ..., port: _Optional[int] = ..., database: _Optional[str] = ..., username: _Optional[str] = ..., password: _Optional[str] = ..., use_ssl: bool = ..., ssl_mode: _Optional[_Union[SslMode, str]] = ..., ca_certificate: _Optional[str] = ..., client_certificate: _Optional[str] = ..., client_key: _Optional[str] = ..., tls_server_name: _Optional[str] = ..., max_pool_size: _Optional[int] = ..., min_pool_size: _Optional[int] = ..., acquire_timeout_ms: _Optional[int] = ..., idle_timeout_ms: _Optional[int] = ..., max_lifetime_ms: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[HostAddress, _Mapping]]] = ..., description: _Optional[str] = ..., instance_name: _Optional[str] = ..., strict_encryption: bool = ..., oracle_sid: _Optional[str] = ..., allow_cleartext_password: bool = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., type: _Optional[_Union[Engine, str]] = ..., server: _Optional[str] = ..., port: _Optional[int] = ..., database: _Optional[str] = ..., username: _Optional[str] = ..., password: _Optional[str] = ..., use_ssl: bool = ..., ssl_mode: _Optional[_Union[SslMode, str]] = ..., ca_certificate: _Optional[str] = ..., client_certificate: _Optional[str] = ..., client_key: _Optional[str] = ..., tls_server_name: _Optional[str] = ..., max_pool_size: _Optional[int] = ..., min_pool_size: _Optional[int] = ..., acquire_timeout_ms: _Optional[int] = ..., idle_timeout_ms: _Optional[int] = ..., max_lifetime_ms: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[HostAddress, _Mapping]]] = ..., description: _Optional[str] = ..., instance_name: _Optional[str] = ..., strict_encryption: bool = ..., oracle_sid: _Optional[str] = ..., allow_cleartext_password: bool = ..., front_door_pool_mode: _Optional[str] = ..., max_replica_lag_ms: _Optional[int] = ...) -> None: ...
 
 class HostAddress(_message.Message):
     __slots__ = ["port", "server"]
