@@ -32,6 +32,8 @@ export class AttachedBackend {
   readonly socket: Duplex;
   readonly #wire: WireChannel;
   #detached = false;
+  /** Its settings are not known (a replay failed): it goes back reset, not as it is. */
+  tainted = false;
 
   constructor(
     readonly pool: ConnectionPool,
@@ -53,6 +55,10 @@ export class AttachedBackend {
 
   /** Back to the pool as it is, for the next transaction (settings and statements kept). */
   release(): void {
+    if (this.tainted) {
+      this.releaseReset("I");
+      return;
+    }
     if (this.#detached) return;
     this.#detached = true;
     this.#wire.give("I");

@@ -12,7 +12,7 @@ import { CLIENT_TYPES, handleRequest, type RequestContext } from "./requests.js"
 import { ResponseTracker } from "./responses.js";
 import { applySettingChanges, forgetAfter, settingsReplay } from "./session-settings.js";
 import type { SettingChange } from "./statement-kind.js";
-import { errorResponse, message, readyForQuery } from "./wire.js";
+import { errorResponse, message, noticeResponse, readyForQuery } from "./wire.js";
 
 const CANCELLED = {
   severity: "ERROR",
@@ -123,24 +123,42 @@ export class FrontDoorClient {
     });
   }
 
+  /**
+   * A client that does not read what it asked for: its backend stops being read (neither Berth nor
+   * the kernel buffers more of the answer) and so does the client (it sends no more queries), until
+   * its socket drains. One drain listener at a time.
+   */
   #toClient(bytes: Buffer): void {
     this.#observer.bytes("out", bytes.length);
-    if (!this.#socket.write(bytes) && this.#backend && !this.#backendPaused) {
-      // A slow reader: stop reading the backend, so that neither Berth nor the kernel buffers more.
-      const backend = this.#backend.socket;
+    if (this.#socket.write(bytes) || this.#clientDrainPending) return;
+    this.#clientDrainPending = true;
+    const backend = this.#backend?.socket;
+    if (backend) {
       this.#backendPaused = true;
       backend.pause();
-      this.#socket.once("drain", () => {
-        // Only a backend still this client's: a released one was resumed when it was given back.
-        if (this.#backend?.socket !== backend || !this.#backendPaused) return;
+    }
+    this.#socket.pause();
+    this.#socket.once("drain", () => {
+      this.#clientDrainPending = false;
+      // Only a backend still this client's: a released one was resumed when it was given back.
+      if (backend && this.#backend?.socket === backend && this.#backendPaused) {
         this.#backendPaused = false;
         backend.resume();
-      });
-    }
+      }
+      this.#resumeReading();
+    });
   }
 
   #backendPaused = false;
   #clientPaused = false;
+  #clientDrainPending = false;
+
+  /** Reads the client again, unless it waits for a backend, for its backend to drain, or to drain itself. */
+  #resumeReading(): void {
+    if (this.#phase === "closed" || this.#phase === "acquiring") return;
+    if (this.#clientPaused || this.#clientDrainPending) return;
+    this.#socket.resume();
+  }
 
   #toBackend(out: Buffer[]): void {
     const backend = this.#backend!.socket;
@@ -161,7 +179,7 @@ export class FrontDoorClient {
     this.#socket.pause();
     backend.once("drain", () => {
       this.#clientPaused = false;
-      if (this.#phase !== "acquiring") this.#socket.resume();
+      this.#resumeReading();
     });
   }
 
@@ -322,13 +340,13 @@ export class FrontDoorClient {
       pool.releaseKept(pooled);
       if (this.#phase === "closed") return;
       this.#phase = "idle";
-      this.#socket.resume();
+      this.#resumeReading();
       this.#drain();
       return;
     }
     if (this.identity.intent === "write") this.#pool = pool;
     this.#attach(pool, pooled, performance.now() - started);
-    this.#socket.resume();
+    this.#resumeReading();
     this.#drain();
   }
 
@@ -337,7 +355,7 @@ export class FrontDoorClient {
     if (this.#phase === "closed") return;
     this.#phase = "idle";
     this.#failing = frontDoorErrorOf(err, this.identity.connectionName);
-    this.#socket.resume();
+    this.#resumeReading();
     this.#drain();
   }
 
@@ -365,7 +383,26 @@ export class FrontDoorClient {
   #replaySettings(backend: AttachedBackend): void {
     const text = settingsReplay(this.identity.settings, backend.state.settings);
     if (text === undefined) return;
-    this.#tracker.expect({ ends: "Z", sync: true, drop: true });
+    this.#tracker.expect({
+      ends: "Z",
+      sync: true,
+      drop: true,
+      // Refused (a setting the server does not take): the backend's settings are unknown now, so it
+      // is reset when it goes back, and the client is warned that its settings did not apply.
+      onReady: (ok) => {
+        if (ok) return;
+        backend.state.settings.clear();
+        backend.tainted = true;
+        this.#socket.write(
+          noticeResponse({
+            severity: "WARNING",
+            code: "01000",
+            message:
+              "Berth could not apply this session's settings on the database session serving it; check the startup options and SET statements",
+          }),
+        );
+      },
+    });
     this.#toBackend([message("Q", Buffer.from(`${text}\0`, "utf8"))]);
   }
 
@@ -399,10 +436,17 @@ export class FrontDoorClient {
     this.#phase = this.#phase === "closed" ? "closed" : "idle";
     this.#observer.active(-1);
     backend.destroy();
+    // Half a message already went to the client: nothing Berth writes now can be read as a
+    // message. The client's connection ends too (it would be corrupt otherwise).
+    if (this.#tracker.midMessage) {
+      this.#tracker.clear();
+      this.close("backend_lost_mid_message");
+      return;
+    }
     // Reading from the client waited for the backend to drain, which a dead socket never does.
     if (this.#clientPaused && this.#phase !== "closed") {
       this.#clientPaused = false;
-      this.#socket.resume();
+      this.#resumeReading();
     }
     const owed = this.#tracker.pendingSyncs();
     const inTransaction = this.#status !== "I" || this.#tracker.pending > owed;

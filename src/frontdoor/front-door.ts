@@ -44,9 +44,11 @@ const REPORTED = [
   "integer_datetimes",
   "standard_conforming_strings",
   "is_superuser",
-  "session_authorization",
   "application_name",
 ];
+
+/** Server parameters a client is not told at startup: the database role's name is a stored credential. */
+const WITHHELD = new Set(["session_authorization"]);
 
 /** What a client hears once it is in: the server's parameters (its own settings where it set them), its cancel key, ready. */
 function greeting(a: Admitted, processId: number, secretKey: number): Buffer {
@@ -56,7 +58,7 @@ function greeting(a: Admitted, processId: number, secretKey: number): Buffer {
     if (value !== undefined) out.push(parameterStatus(name, value));
   }
   for (const [name, value] of a.serverParameters)
-    if (!REPORTED.includes(name)) out.push(parameterStatus(name, value));
+    if (!REPORTED.includes(name) && !WITHHELD.has(name)) out.push(parameterStatus(name, value));
   out.push(backendKeyData(processId, secretKey), readyForQuery("I"));
   return Buffer.concat(out);
 }
@@ -101,6 +103,8 @@ export async function startFrontDoor(deps: FrontDoorDeps): Promise<FrontDoor> {
 
   /** A client that is in: served, registered, greeted (ParameterStatus, BackendKeyData, ReadyForQuery). */
   function serve(a: Admitted, source: string): void {
+    // Gone while it was admitted (it hung up, or the startup bound ran out): nothing to serve.
+    if (a.socket.destroyed || !a.socket.readable) return;
     const processId = nextProcessId++ & 0x7fffffff || 1;
     const client = new FrontDoorClient(
       a.socket,

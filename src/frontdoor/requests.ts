@@ -84,6 +84,8 @@ function parse(ctx: RequestContext, body: Buffer): RequestOutcome {
   const kind = classifyStatement(text);
   // A SET or the like through the extended protocol: followed by pinning rather than by replay.
   if (kind.kind !== "plain") ctx.pin(kind.kind === "pin" ? kind.why : "a SET through the extended protocol");
+  // The backend will forget what it prepared (once this runs): forgetting early costs at most a re-prepare.
+  if (kind.kind === "forget_prepared") ctx.forgotPrepared(text);
   if (name === "") {
     ctx.tracker.expect({ ends: "1", sync: false, drop: false });
     return undefined;

@@ -62,7 +62,9 @@ export class ResponseTracker {
 
   /** Nothing sent is waiting for an answer. */
   get settled(): boolean {
-    return this.#head >= this.#entries.length && this.#headerBytes === 0 && this.#left === 0;
+    return (
+      this.#head >= this.#entries.length && this.#headerBytes === 0 && this.#left === 0 && !this.#unsynced
+    );
   }
 
   /** Slots still waiting (for metrics and tests). */
@@ -82,6 +84,17 @@ export class ResponseTracker {
 
   expect(slot: Slot): void {
     this.#entries.push(slot);
+    // Extended-protocol messages leave the backend inside the batch (an implicit transaction, or
+    // skipping to the next Sync after an error) until a Sync or Query is sent.
+    this.#unsynced = !slot.sync;
+  }
+
+  /** Messages were sent since the last Sync or Query: the backend is mid-batch, whatever was answered. */
+  #unsynced = false;
+
+  /** Part of a message has been forwarded to the client and the rest is still to come. */
+  get midMessage(): boolean {
+    return (this.#headerBytes > 0 || this.#left > 0) && this.#pass;
   }
 
   /** An answer of Berth's own, sent once everything before it has been answered. */
@@ -97,6 +110,7 @@ export class ResponseTracker {
     this.#headerBytes = 0;
     this.#left = 0;
     this.#pass = true;
+    this.#unsynced = false;
     this.errors = 0;
     this.#held = undefined;
     this.fatal = undefined;

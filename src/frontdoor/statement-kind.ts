@@ -24,21 +24,37 @@ const PLAIN: StatementKind = { kind: "plain" };
 
 // One cheap test first: the hot path (SELECT/INSERT/...) mentions none of these words.
 const SUSPECT =
-  /\b(set|reset|listen|temp|temporary|prepare|hold|advisory|load|discard|deallocate|set_config|unlisten|declare)\b|pg_advisory/i;
+  /\b(set|reset|listen|temp|temporary|prepare|hold|advisory|load|discard|deallocate|set_config|unlisten|declare|do)\b|pg_advisory|pg_temp/i;
 
+// Rules for what starts a statement are anchored at the text's start or after a semicolon, and
+// read with comments removed: `/* app */ LISTEN x` and `SELECT 1; LISTEN x` are LISTEN too.
 const PIN_RULES: readonly { readonly re: RegExp; readonly why: string }[] = [
-  { re: /^\s*listen\b/i, why: "LISTEN" },
-  { re: /^\s*prepare\b/i, why: "PREPARE in SQL" },
+  { re: /(?:^|;)\s*listen\b/i, why: "LISTEN" },
+  { re: /(?:^|;)\s*prepare\b/i, why: "PREPARE in SQL" },
+  // A DO block whose body could change the session (SET through EXECUTE, a temp table, LISTEN...).
+  {
+    re: /(?:^|;)\s*do\b[\s\S]*\b(?:set|reset|listen|temp|temporary|prepare|load|set_config|pg_temp|pg_advisory_lock|pg_advisory_lock_shared)\b/i,
+    why: "a DO block that may change the session",
+  },
   { re: /\bwith\s+hold\b/i, why: "a cursor WITH HOLD" },
-  { re: /\bcreate\s+(?:(?:global|local)\s+)?temp(?:orary)?\b/i, why: "a temporary table" },
+  {
+    re: /\bcreate\s+(?:or\s+replace\s+)?(?:(?:global|local)\s+)?temp(?:orary)?\b/i,
+    why: "a temporary table",
+  },
   { re: /\binto\s+temp(?:orary)?\b/i, why: "a temporary table" },
+  { re: /\bpg_temp\b/i, why: "a temporary table" },
   {
     re: /\bpg_advisory_lock(?:_shared)?\s*\(|\bpg_try_advisory_lock(?:_shared)?\s*\(/i,
     why: "a session advisory lock",
   },
   { re: /\bset_config\s*\(/i, why: "set_config()" },
-  { re: /^\s*load\b/i, why: "LOAD" },
+  { re: /(?:^|;)\s*load\b/i, why: "LOAD" },
 ];
+
+/** The text without comments (a comment could hide a statement's first word from the rules). */
+function withoutComments(sql: string): string {
+  return sql.replace(/\/\*[\s\S]*?(?:\*\/|$)/g, " ").replace(/--[^\n]*/g, " ");
+}
 
 /** Splits on semicolons when that is safe (no quotes or comments that could hide one); else undefined. */
 function statements(text: string): string[] | undefined {
@@ -84,13 +100,17 @@ function settingChange(stmt: string): SettingChange | "transaction" | "pin" | un
 }
 
 /** What a simple-protocol Query's text (or a Parse's) means for pooling. */
-export function classifyStatement(sql: string): StatementKind {
-  if (!SUSPECT.test(sql)) return PLAIN;
+export function classifyStatement(text: string): StatementKind {
+  if (!SUSPECT.test(text)) return PLAIN;
+  const sql = withoutComments(text).trim();
   for (const rule of PIN_RULES) if (rule.re.test(sql)) return { kind: "pin", why: rule.why };
   if (/^\s*(?:discard\s+(?:all|plans)|deallocate\s+(?:prepare\s+)?all)\s*;?\s*$/i.test(sql))
     return { kind: "forget_prepared" };
   if (/^\s*(?:discard|deallocate)\b/i.test(sql)) return { kind: "pin", why: "DISCARD/DEALLOCATE" };
   const parts = statements(sql);
+  // Text Berth cannot split (quotes hide semicolons) with a SET or RESET at a statement's start.
+  if (!parts && /(?:^|;)\s*(?:set|reset)\b/i.test(sql))
+    return { kind: "pin", why: "a SET Berth cannot follow" };
   const changes: SettingChange[] = [];
   let others = false;
   for (const part of parts ?? [sql]) {

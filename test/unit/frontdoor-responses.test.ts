@@ -123,6 +123,28 @@ describe("ResponseTracker", () => {
     expect(t.fatal).toBe("57P01 terminating connection due to administrator command");
   });
 
+  it("is not settled mid-batch: answered extended messages without their Sync keep the backend", () => {
+    const t = new ResponseTracker({ toClient: () => {}, ready: () => {} });
+    t.expect({ ends: "1", sync: false, drop: false });
+    t.expect({ ends: "2", sync: false, drop: false });
+    t.feed(Buffer.concat([parseComplete(), bind()]));
+    expect(t.pending).toBe(0);
+    expect(t.settled).toBe(false);
+    t.expect({ ends: "Z", sync: true, drop: false });
+    t.feed(readyForQuery("T"));
+    expect(t.settled).toBe(true);
+  });
+
+  it("knows when half a message has gone to the client", () => {
+    const t = new ResponseTracker({ toClient: () => {}, ready: () => {} });
+    t.expect({ ends: "CIs", sync: false, drop: false });
+    const r = row("a long row");
+    t.feed(r.subarray(0, 7));
+    expect(t.midMessage).toBe(true);
+    t.feed(r.subarray(7));
+    expect(t.midMessage).toBe(false);
+  });
+
   it("refuses a malformed length from the database", () => {
     const t = new ResponseTracker({ toClient: () => {}, ready: () => {} });
     expect(() => t.feed(Buffer.from([0x5a, 0, 0, 0, 2]))).toThrow(/malformed/);

@@ -9,6 +9,9 @@ describe("classifyStatement", () => {
     "BEGIN",
     "SET LOCAL statement_timeout = 5",
     "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE",
+    "UPDATE accounts SET balance = balance - 1 WHERE id = $1",
+    "select 'what to do today'",
+    "DO $$ BEGIN RAISE NOTICE 'hello'; END $$",
   ])("plain: %s", (sql) => expect(classifyStatement(sql).kind).toBe("plain"));
 
   it.each([
@@ -23,7 +26,16 @@ describe("classifyStatement", () => {
     ["SET search_path = a; select 1", "a SET among other statements"],
     ["SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY", "a SET Berth cannot follow"],
     ["DEALLOCATE q", "DISCARD/DEALLOCATE"],
-    ["SET x = 'a;b'; SET y = 1", "a SET among other statements"],
+    ["SET x = 'a;b'; SET y = 1", "a SET Berth cannot follow"],
+    // What a comment, a leading statement or a schema name could hide (a review found these).
+    ["SELECT 1; LISTEN ch", "LISTEN"],
+    ["/* app */ LISTEN ch", "LISTEN"],
+    ["-- c\n LISTEN ch", "LISTEN"],
+    ["CREATE OR REPLACE TEMP VIEW v AS select 1", "a temporary table"],
+    ["CREATE TABLE pg_temp.t (a int)", "a temporary table"],
+    ["SELECT * INTO pg_temp.t FROM y", "a temporary table"],
+    ["DO $$ BEGIN EXECUTE 'SET search_path=x'; END $$", "a DO block that may change the session"],
+    ["SELECT 'a;b'; SET x = 1", "a SET Berth cannot follow"],
   ])("pins: %s", (sql, why) => expect(classifyStatement(sql)).toEqual({ kind: "pin", why }));
 
   it("follows SET and RESET of every form", () => {
