@@ -76,12 +76,17 @@ export async function withRetry<T>(
   attempt: (n: number) => Promise<T>,
   mayRetry: (err: BerthError) => boolean,
 ): Promise<T> {
+  let last: BerthError | undefined;
   for (let n = 1; ; n++) {
     try {
       return await attempt(n);
     } catch (e) {
       const err = e as BerthError;
+      // The deadline ran out in a retry (a back-off that ended late, an attempt cut short): the
+      // failure that made it retry says more than "too late".
+      if (last && err.code === "DEADLINE_EXCEEDED") throw last;
       if (n >= policy.maxAttempts || !mayRetry(err)) throw err;
+      last = err;
       const wait = backoffMs(policy, n, err);
       if (Date.now() + wait >= deadline) throw err;
       await sleep(wait, signal);
