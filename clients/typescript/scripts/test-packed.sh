@@ -32,4 +32,5 @@ if [ $# -gt 0 ]; then
 else
   files=(test/*.test.js)
 fi
-BERTH_MAIN="$repo/dist/main.js" node --test --test-reporter=spec "${files[@]}"
+# A failing test may leave a client open; the run must end anyway, and no test may hang it.
+BERTH_MAIN="$repo/dist/main.js" node --test --test-force-exit --test-timeout=180000 --test-reporter=spec "${files[@]}"
