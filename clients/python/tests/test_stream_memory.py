@@ -48,12 +48,12 @@ def test_a_million_rows_to_a_slow_consumer_keep_memory_flat_on_both_ends(client,
                 until(lambda: waiting_on_the_client(engine), timeout=PAUSE_S * 5, interval=0.1,
                       what="the database to wait for Berth")
                 blocked_seen += 1
-                # Measured once the database waits: until then Berth fills what flow control allows
-                # in flight (socket buffers, HTTP/2 windows, a batch); after it, nothing more.
-                before = berth_server.rss_mib()
                 # The slowness itself (what is tested, not a wait for a condition).
                 time.sleep(max(0.0, PAUSE_S - (time.monotonic() - started)))
-                assert berth_server.rss_mib() - before < 24, "Berth kept reading while the consumer paused"
+                # Still waiting at the end of the pause: Berth did not go on reading meanwhile (had it,
+                # the database would be sending). Resident memory is not the measure here: it moves by
+                # tens of MiB with the heap's own housekeeping; the peaks are bounded below.
+                assert waiting_on_the_client(engine), "Berth kept reading while the consumer paused"
         completion = rows.completion
     assert expected - 1 == ROWS
     assert pad_bytes == ROWS * PAD
