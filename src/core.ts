@@ -9,6 +9,7 @@ import {
 } from "./access/revocation-watch.js";
 import { TtlCache } from "./access/ttl-cache.js";
 import { type AuditLog, createAuditLog } from "./audit/audit-log.js";
+import { auditLeases, auditRoles, replicaRefusedReporter, systemEvent } from "./audit/data-plane-events.js";
 import { openAuditExport } from "./audit/export.js";
 import type { Config } from "./config/config.js";
 import { type ConnectionRegistry, createConnectionRegistry } from "./connections/registry.js";
@@ -314,55 +315,6 @@ function openAudit(db: Db, keys: KeySet, settings: CoreSettings, log: Logger): A
   });
 }
 
-/**
- * Hosts seen to change role, and hosts fenced, go to the log (with the host) and to the audit log,
- * where hosts are named by their place in the configuration (hosts are sealed in the store).
- */
-function auditRoles(plane: DataPlane, audit: AuditLog, log: Logger): void {
-  plane.health.on("role", (id, host, from) => {
-    const where = `${host.server}:${host.port}`;
-    log.info(
-      { connectionId: id, host: where, slot: host.slot, from, to: host.role, timeline: host.timeline },
-      "a host changed role",
-    );
-    const timeline = host.timeline ? ` (timeline ${host.timeline})` : "";
-    const reason = `${host.slot}: ${from} -> ${host.role}${timeline}`;
-    void audit.append(systemEvent("host.role_changed", id, reason)).catch(() => {});
-  });
-  plane.health.on("fenced", (id, host) => {
-    log.error(
-      { connectionId: id, host: `${host.server}:${host.port}`, slot: host.slot, timeline: host.timeline },
-      "a host takes writes although another was promoted past it: fenced, Berth sends it nothing",
-    );
-    const reason = `${host.slot}: takes writes on timeline ${host.timeline}, another host was promoted past it`;
-    void audit.append({ ...systemEvent("host.fenced", id, reason), outcome: "failed" }).catch(() => {});
-  });
-}
-
-/**
- * Leases are audited when they open and end (their statements are not, one by one). An open that
- * cannot be recorded fails, and its session goes back to the pool; an end cannot be undone, so a
- * failure to record it is logged.
- */
-function auditLeases(plane: DataPlane, audit: AuditLog, log: Logger): void {
-  plane.leases.on("endFailed", (lease, err) =>
-    log.warn({ err, connectionId: lease.connectionId }, "an ended lease's session could not be returned"),
-  );
-  plane.leases.guardOpen((lease) =>
-    audit.append({ ...systemEvent("lease.open", lease.connectionId, ""), actorId: lease.principalId }),
-  );
-  plane.leases.on("ended", (lease, reason) => {
-    void audit
-      .append({ ...systemEvent("lease.end", lease.connectionId, reason), actorId: lease.principalId })
-      .catch((err) =>
-        log.warn(
-          { error: (err as Error).message, leaseConnection: lease.connectionId },
-          "lease.end not audited",
-        ),
-      );
-  });
-}
-
 const RECHECK_EVERY_S = 30;
 
 /**
@@ -400,31 +352,5 @@ function watchRevocations(deps: { db: Db; plane: DataPlane; log: Logger }) {
     watch: (source: () => Iterable<OpenAccess>) => others.push(source),
     /** Access that has just opened, re-checked if a change concerning it came while it was opening. */
     opened: (a: OpenAccess) => void watch.opened(a).catch(logged("check")),
-  };
-}
-
-/** An event Berth records on its own account (not a call): actor "berth" unless set. */
-function systemEvent(action: string, target: string, reason: string) {
-  return {
-    actorId: "berth",
-    actorName: "",
-    source: "",
-    transport: "",
-    action,
-    target,
-    outcome: "ok",
-    reason,
-    requestId: "",
-  };
-}
-
-/** A replica refused Berth: a warning with the host, an audit event without it (hosts are sealed in the store). */
-function replicaRefusedReporter(log: Logger, audit: AuditLog) {
-  return (id: string, host: string, reason: string) => {
-    log.warn(
-      { connectionId: id, replica: host, reason },
-      "a read replica refused Berth; its reads fail instead of moving to another host",
-    );
-    void audit.append({ ...systemEvent("replica.refused", id, reason), outcome: "failed" }).catch(() => {});
   };
 }
