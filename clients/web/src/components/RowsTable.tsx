@@ -5,7 +5,7 @@ import { type KeyboardEvent, useEffect, useMemo, useRef, useState } from "react"
 import type { Column, Row } from "../../../../src/gen/berth/v1/values_pb.js";
 import { cellAsText, rowAsText } from "../query/export.js";
 import { isNull, show } from "../query/values.js";
-import { copyText } from "./clipboard.js";
+import { copyText } from "./browser-io.js";
 import { GridHeader } from "./GridHeader.js";
 
 export { show };

@@ -1,11 +1,12 @@
 import { lazy, Suspense, useMemo, useRef, useState } from "react";
 import { Engine } from "../../../../src/gen/berth/v1/types_pb.js";
 import { Alert } from "../components/Alert.js";
+import { download } from "../components/browser-io.js";
 import { RowsTable } from "../components/RowsTable.js";
 import { SchemaBrowser } from "../components/SchemaBrowser.js";
 import type { SqlEditorHandle } from "../components/SqlEditor.js";
 import { ENGINE_VALUES } from "../config.js";
-import { csvParts, download, jsonParts } from "../query/export.js";
+import { csvParts, jsonParts } from "../query/export.js";
 import { clearHistory, type HistoryEntry, readHistory, remember } from "../query/history.js";
 import { type EngineId, parameterLabels } from "../query/statements.js";
 import { useCatalog } from "../query/useCatalog.js";

@@ -61,16 +61,3 @@ export const rowAsText = (columns: Column[], row: Row) =>
 
 /** One cell for the clipboard: its text as shown; NULL as the word NULL would paste as text, so empty. */
 export const cellAsText = (v: Value | undefined) => (isNull(v) ? "" : show(v));
-
-/** Saves parts as a file through the browser's download. */
-export function download(parts: string[], filename: string, type: string): void {
-  const url = URL.createObjectURL(new Blob(parts, { type }));
-  const a = document.createElement("a");
-  a.href = url;
-  a.download = filename;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  // After the click has handed the file to the browser's download.
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-}
