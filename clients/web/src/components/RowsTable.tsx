@@ -126,17 +126,18 @@ export function RowsTable({ columns, rows }: { columns: Column[]; rows: Row[] })
               : "Pick a cell: click, or focus the grid and use the arrow keys")}
         </span>
       </div>
-      <div className="grid" role="table" aria-label="Query result" aria-rowcount={rows.length + 1}>
+      <div className="grid">
         {/* biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must take focus to be scrolled by keyboard (WCAG 2.1.1; axe scrollable-region-focusable). */}
         <section className="grid-body" ref={scroller} tabIndex={0} aria-label="Rows" onKeyDown={onKey}>
-          <div className="grid-sheet">
+          {/* The table inside the scrolling region: a region between a table and its rows breaks their roles. */}
+          <div className="grid-sheet" role="table" aria-label="Query result" aria-rowcount={rows.length + 1}>
             <GridHeader
               columns={columns}
               template={template}
               height={ROW_HEIGHT}
               onResize={(i, px) => setResized((r) => ({ ...r, [i]: Math.max(40, Math.round(px)) }))}
             />
-            <div style={{ height: virtual.getTotalSize(), position: "relative" }}>
+            <div role="rowgroup" style={{ height: virtual.getTotalSize(), position: "relative" }}>
               {virtual.getVirtualItems().map((item) => (
                 <div
                   key={item.key}

@@ -82,7 +82,7 @@ export function QueryConsole({
             run();
           }}
         >
-          <p className="label" id="sql-label">
+          <p className="label">
             Statement{" "}
             <span className="muted">(Ctrl+Enter runs the statement at the cursor, or the selection)</span>
           </p>
