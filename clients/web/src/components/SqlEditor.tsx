@@ -1,4 +1,4 @@
-import type { Completion, CompletionSource } from "@codemirror/autocomplete";
+import { type Completion, type CompletionSource, closeCompletion } from "@codemirror/autocomplete";
 import {
   MSSQL,
   MySQL,
@@ -9,10 +9,10 @@ import {
   sql,
 } from "@codemirror/lang-sql";
 import { Compartment, Prec } from "@codemirror/state";
-import { keymap } from "@codemirror/view";
-import { basicSetup, EditorView } from "codemirror";
+import { EditorView, keymap } from "@codemirror/view";
 import { type Ref, useEffect, useImperativeHandle, useRef } from "react";
 import { type EngineId, statementAt, statementRanges } from "../query/statements.js";
+import { editorSetup } from "./editorSetup.js";
 
 /**
  * The query console's editor: CodeMirror 6 with the SQL of the connection's engine. Loaded on its
@@ -117,14 +117,15 @@ export default function SqlEditor(props: SqlEditorProps) {
           keymap.of([
             {
               key: "Mod-Enter",
-              run: () => {
+              run: (v) => {
+                closeCompletion(v);
                 latest.current.onRun();
                 return true;
               },
             },
           ]),
         ),
-        basicSetup,
+        editorSetup,
         language.current.of([]),
         EditorView.lineWrapping,
         EditorView.contentAttributes.of({ "aria-label": "Statement" }),
