@@ -13,11 +13,14 @@ export function GridHeader({
   columns,
   template,
   height,
+  widthsPx,
   onResize,
 }: {
   columns: Column[];
   template: string;
   height: number;
+  /** Each column's width in px (set, or estimated from its characters), for assistive technology. */
+  widthsPx: number[];
   onResize(index: number, px: number): void;
 }) {
   const widthOf = (el: Element) => el.parentElement!.getBoundingClientRect().width;
@@ -54,7 +57,8 @@ export function GridHeader({
             role="separator"
             aria-orientation="vertical"
             aria-label={`Resize column ${c.name}`}
-            aria-valuenow={0}
+            aria-valuenow={widthsPx[i]}
+            aria-valuemin={40}
             tabIndex={0}
             onPointerDown={drag(i)}
             onKeyDown={key(i)}

@@ -22,18 +22,23 @@ const SAMPLE_ROWS = 200;
  * from the header text and the first rows' values. Tracks that sized themselves per row (`1fr`,
  * `max-content`) put values under the wrong header as soon as two rows' contents differed.
  */
-export function columnWidths(columns: Column[], rows: Row[]): string[] {
+export function columnChars(columns: Column[], rows: Row[]): number[] {
   const widths = columns.map((c, i) => {
     let ch = c.name.length + 1 + c.typeName.length;
     for (const row of rows.slice(0, SAMPLE_ROWS)) ch = Math.max(ch, show(row.values[i]).length);
     return Math.min(MAX_CH, Math.max(MIN_CH, ch));
   });
-  const counter = Math.max(3, String(rows.length).length);
-  // In em, not ch: ch is measured in each element's own font, and the header's is bold. A monospace
-  // character is about 0.6em wide; 16px is the cells' left and right padding (and room for the
-  // header's resize handle).
-  return [counter, ...widths].map((ch) => `calc(${(ch * 0.62).toFixed(2)}em + 16px)`);
+  return [Math.max(3, String(rows.length).length), ...widths];
 }
+
+// In em, not ch: ch is measured in each element's own font, and the header's is bold. A monospace
+// character is about 0.6em wide; 16px is the cells' left and right padding (and room for the
+// header's resize handle).
+const emWidth = (ch: number) => `calc(${(ch * 0.62).toFixed(2)}em + 16px)`;
+/** The same width in px at the grid's 13.5px font, for the resize handles' aria-valuenow. */
+const pxWidth = (ch: number) => Math.round(ch * 0.62 * 13.5 + 16);
+
+export const columnWidths = (columns: Column[], rows: Row[]) => columnChars(columns, rows).map(emWidth);
 
 export const columnTemplate = (columns: Column[], rows: Row[]) => columnWidths(columns, rows).join(" ");
 
@@ -60,10 +65,13 @@ export function RowsTable({ columns, rows }: { columns: Column[]; rows: Row[] })
   });
   const sample = Math.min(rows.length, SAMPLE_ROWS);
   // biome-ignore lint/correctness/useExhaustiveDependencies: sized from the first rows only (see columnWidths); later rows do not resize the columns.
-  const sized = useMemo(() => columnWidths(columns, rows), [columns, sample, String(rows.length).length]);
+  const chars = useMemo(() => columnChars(columns, rows), [columns, sample, String(rows.length).length]);
   // Widths set by dragging or the arrow keys on a header's handle, in px, by column index.
   const [resized, setResized] = useState<Record<number, number>>({});
-  const template = sized.map((w, i) => (i > 0 && resized[i - 1] ? `${resized[i - 1]}px` : w)).join(" ");
+  const template = chars
+    .map((ch, i) => (i > 0 && resized[i - 1] ? `${resized[i - 1]}px` : emWidth(ch)))
+    .join(" ");
+  const widthsPx = columns.map((_, i) => resized[i] ?? pxWidth(chars[i + 1] ?? MIN_CH));
 
   const [active, setActive] = useState<Active | undefined>();
   const [note, setNote] = useState("");
@@ -135,6 +143,7 @@ export function RowsTable({ columns, rows }: { columns: Column[]; rows: Row[] })
               columns={columns}
               template={template}
               height={ROW_HEIGHT}
+              widthsPx={widthsPx}
               onResize={(i, px) => setResized((r) => ({ ...r, [i]: Math.max(40, Math.round(px)) }))}
             />
             <div role="rowgroup" style={{ height: virtual.getTotalSize(), position: "relative" }}>
