@@ -36,6 +36,7 @@ import { createAdminService, type InstanceDirectory } from "./services/admin-ser
 import { createAuditService } from "./services/audit-service.js";
 import { createAuthService } from "./services/auth-service.js";
 import { createBrokerService } from "./services/broker-service.js";
+import { createBundleService } from "./services/bundle-service.js";
 import { createConnectionService } from "./services/connection-service.js";
 import type { FrontDoorClientsSource, FrontDoorClientsView } from "./services/front-door-clients.js";
 import { createHealthService } from "./services/health-service.js";
@@ -189,6 +190,7 @@ export function createCore(deps: {
     audit: createAuditService({ audit, levelOf: (p, id) => registry.levelOf(p, id) }),
     access: createAccessService({ access }),
     user: createUserService({ users }),
+    bundle: createBundleService({ db, registry, audit, requireTls: settings.requireTls }),
     connection: createConnectionService({
       registry,
       dataPlane: plane,

@@ -14,14 +14,14 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file berth/v1/bundle_service.proto.
  */
 export const file_berth_v1_bundle_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch1iZXJ0aC92MS9idW5kbGVfc2VydmljZS5wcm90bxIIYmVydGgudjEiQQoTRXhwb3J0QnVuZGxlUmVxdWVzdBIWCg5jb25uZWN0aW9uX2lkcxgBIAMoCRISCgpwYXNzcGhyYXNlGAIgASgJIksKFEV4cG9ydEJ1bmRsZVJlc3BvbnNlEg4KBmJ1bmRsZRgBIAEoDBITCgtjb25uZWN0aW9ucxgCIAEoDRIOCgZncmFudHMYAyABKA0iXgoTSW1wb3J0QnVuZGxlUmVxdWVzdBIOCgZidW5kbGUYASABKAwSEgoKcGFzc3BocmFzZRgCIAEoCRIPCgdkcnlfcnVuGAMgASgIEhIKCnRpbWVvdXRfbXMYBCABKA0ijgEKC0J1bmRsZUdyYW50EhYKDnByaW5jaXBhbF9raW5kGAEgASgJEhEKCXByaW5jaXBhbBgCIAEoCRIrCgxhY2Nlc3NfbGV2ZWwYAyABKA4yFS5iZXJ0aC52MS5BY2Nlc3NMZXZlbBIPCgdhcHBsaWVkGAQgASgIEhYKDnNraXBwZWRfcmVhc29uGAUgASgJIqoBChJJbXBvcnRlZENvbm5lY3Rpb24SDAoEbmFtZRgBIAEoCRIMCgR0eXBlGAIgASgJEg8KB291dGNvbWUYAyABKAkSDwoHbWVzc2FnZRgEIAEoCRIKCgJpZBgFIAEoCRIjCgR0ZXN0GAYgASgLMhUuYmVydGgudjEuQ2hlY2tSZXN1bHQSJQoGZ3JhbnRzGAcgAygLMhUuYmVydGgudjEuQnVuZGxlR3JhbnQioQEKFEltcG9ydEJ1bmRsZVJlc3BvbnNlEg8KB2FwcGxpZWQYASABKAgSDwoHZHJ5X3J1bhgCIAEoCBIKCgJvaxgDIAEoCBIxCgtjb25uZWN0aW9ucxgEIAMoCzIcLmJlcnRoLnYxLkltcG9ydGVkQ29ubmVjdGlvbhITCgtleHBvcnRlZF9hdBgFIAEoCRITCgtleHBvcnRlZF9ieRgGIAEoCTKtAQoNQnVuZGxlU2VydmljZRJNCgxFeHBvcnRCdW5kbGUSHS5iZXJ0aC52MS5FeHBvcnRCdW5kbGVSZXF1ZXN0Gh4uYmVydGgudjEuRXhwb3J0QnVuZGxlUmVzcG9uc2USTQoMSW1wb3J0QnVuZGxlEh0uYmVydGgudjEuSW1wb3J0QnVuZGxlUmVxdWVzdBoeLmJlcnRoLnYxLkltcG9ydEJ1bmRsZVJlc3BvbnNlYgZwcm90bzM", [file_berth_v1_access_service, file_berth_v1_types]);
+  fileDesc("Ch1iZXJ0aC92MS9idW5kbGVfc2VydmljZS5wcm90bxIIYmVydGgudjEiWwoTRXhwb3J0QnVuZGxlUmVxdWVzdBIWCg5jb25uZWN0aW9uX2lkcxgBIAMoCRISCgpwYXNzcGhyYXNlGAIgASgJEhgKEGFsbF9hZG1pbmlzdGVyZWQYAyABKAgiSwoURXhwb3J0QnVuZGxlUmVzcG9uc2USDgoGYnVuZGxlGAEgASgMEhMKC2Nvbm5lY3Rpb25zGAIgASgNEg4KBmdyYW50cxgDIAEoDSJeChNJbXBvcnRCdW5kbGVSZXF1ZXN0Eg4KBmJ1bmRsZRgBIAEoDBISCgpwYXNzcGhyYXNlGAIgASgJEg8KB2RyeV9ydW4YAyABKAgSEgoKdGltZW91dF9tcxgEIAEoDSKOAQoLQnVuZGxlR3JhbnQSFgoOcHJpbmNpcGFsX2tpbmQYASABKAkSEQoJcHJpbmNpcGFsGAIgASgJEisKDGFjY2Vzc19sZXZlbBgDIAEoDjIVLmJlcnRoLnYxLkFjY2Vzc0xldmVsEg8KB2FwcGxpZWQYBCABKAgSFgoOc2tpcHBlZF9yZWFzb24YBSABKAkiqgEKEkltcG9ydGVkQ29ubmVjdGlvbhIMCgRuYW1lGAEgASgJEgwKBHR5cGUYAiABKAkSDwoHb3V0Y29tZRgDIAEoCRIPCgdtZXNzYWdlGAQgASgJEgoKAmlkGAUgASgJEiMKBHRlc3QYBiABKAsyFS5iZXJ0aC52MS5DaGVja1Jlc3VsdBIlCgZncmFudHMYByADKAsyFS5iZXJ0aC52MS5CdW5kbGVHcmFudCKhAQoUSW1wb3J0QnVuZGxlUmVzcG9uc2USDwoHYXBwbGllZBgBIAEoCBIPCgdkcnlfcnVuGAIgASgIEgoKAm9rGAMgASgIEjEKC2Nvbm5lY3Rpb25zGAQgAygLMhwuYmVydGgudjEuSW1wb3J0ZWRDb25uZWN0aW9uEhMKC2V4cG9ydGVkX2F0GAUgASgJEhMKC2V4cG9ydGVkX2J5GAYgASgJMq0BCg1CdW5kbGVTZXJ2aWNlEk0KDEV4cG9ydEJ1bmRsZRIdLmJlcnRoLnYxLkV4cG9ydEJ1bmRsZVJlcXVlc3QaHi5iZXJ0aC52MS5FeHBvcnRCdW5kbGVSZXNwb25zZRJNCgxJbXBvcnRCdW5kbGUSHS5iZXJ0aC52MS5JbXBvcnRCdW5kbGVSZXF1ZXN0Gh4uYmVydGgudjEuSW1wb3J0QnVuZGxlUmVzcG9uc2ViBnByb3RvMw", [file_berth_v1_access_service, file_berth_v1_types]);
 
 /**
  * @generated from message berth.v1.ExportBundleRequest
  */
 export type ExportBundleRequest = Message<"berth.v1.ExportBundleRequest"> & {
   /**
-   * The connections to export; empty: every connection the caller administers (admin or owner).
+   * The connections to export (at most 1000). Empty only with all_administered.
    *
    * @generated from field: repeated string connection_ids = 1;
    */
@@ -33,6 +33,13 @@ export type ExportBundleRequest = Message<"berth.v1.ExportBundleRequest"> & {
    * @generated from field: string passphrase = 2;
    */
   passphrase: string;
+
+  /**
+   * Every connection the caller administers (admin or owner), instead of a list.
+   *
+   * @generated from field: bool all_administered = 3;
+   */
+  allAdministered: boolean;
 };
 
 /**
@@ -272,8 +279,8 @@ export const ImportBundleResponseSchema: GenMessage<ImportBundleResponse> = /*@_
  */
 export const BundleService: GenService<{
   /**
-   * The connections named (or, with none named, every connection the caller administers) with
-   * their grants by principal name. The caller needs the admin level on each connection exported.
+   * The connections named (or, with all_administered, every connection the caller administers)
+   * with their grants by principal name. The caller needs the admin level on each connection exported.
    *
    * @generated from rpc berth.v1.BundleService.ExportBundle
    */

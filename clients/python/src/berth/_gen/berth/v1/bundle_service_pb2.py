@@ -15,7 +15,7 @@ from berth._gen.berth.v1 import access_service_pb2 as berth_dot_v1_dot_access__s
 from berth._gen.berth.v1 import types_pb2 as berth_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x62\x65rth/v1/bundle_service.proto\x12\x08\x62\x65rth.v1\x1a\x1d\x62\x65rth/v1/access_service.proto\x1a\x14\x62\x65rth/v1/types.proto\"A\n\x13\x45xportBundleRequest\x12\x16\n\x0e\x63onnection_ids\x18\x01 \x03(\t\x12\x12\n\npassphrase\x18\x02 \x01(\t\"K\n\x14\x45xportBundleResponse\x12\x0e\n\x06\x62undle\x18\x01 \x01(\x0c\x12\x13\n\x0b\x63onnections\x18\x02 \x01(\r\x12\x0e\n\x06grants\x18\x03 \x01(\r\"^\n\x13ImportBundleRequest\x12\x0e\n\x06\x62undle\x18\x01 \x01(\x0c\x12\x12\n\npassphrase\x18\x02 \x01(\t\x12\x0f\n\x07\x64ry_run\x18\x03 \x01(\x08\x12\x12\n\ntimeout_ms\x18\x04 \x01(\r\"\x8e\x01\n\x0b\x42undleGrant\x12\x16\n\x0eprincipal_kind\x18\x01 \x01(\t\x12\x11\n\tprincipal\x18\x02 \x01(\t\x12+\n\x0c\x61\x63\x63\x65ss_level\x18\x03 \x01(\x0e\x32\x15.berth.v1.AccessLevel\x12\x0f\n\x07\x61pplied\x18\x04 \x01(\x08\x12\x16\n\x0eskipped_reason\x18\x05 \x01(\t\"\xaa\x01\n\x12ImportedConnection\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x0f\n\x07outcome\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\n\n\x02id\x18\x05 \x01(\t\x12#\n\x04test\x18\x06 \x01(\x0b\x32\x15.berth.v1.CheckResult\x12%\n\x06grants\x18\x07 \x03(\x0b\x32\x15.berth.v1.BundleGrant\"\xa1\x01\n\x14ImportBundleResponse\x12\x0f\n\x07\x61pplied\x18\x01 \x01(\x08\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\x12\n\n\x02ok\x18\x03 \x01(\x08\x12\x31\n\x0b\x63onnections\x18\x04 \x03(\x0b\x32\x1c.berth.v1.ImportedConnection\x12\x13\n\x0b\x65xported_at\x18\x05 \x01(\t\x12\x13\n\x0b\x65xported_by\x18\x06 \x01(\t2\xad\x01\n\rBundleService\x12M\n\x0c\x45xportBundle\x12\x1d.berth.v1.ExportBundleRequest\x1a\x1e.berth.v1.ExportBundleResponse\x12M\n\x0cImportBundle\x12\x1d.berth.v1.ImportBundleRequest\x1a\x1e.berth.v1.ImportBundleResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x62\x65rth/v1/bundle_service.proto\x12\x08\x62\x65rth.v1\x1a\x1d\x62\x65rth/v1/access_service.proto\x1a\x14\x62\x65rth/v1/types.proto\"[\n\x13\x45xportBundleRequest\x12\x16\n\x0e\x63onnection_ids\x18\x01 \x03(\t\x12\x12\n\npassphrase\x18\x02 \x01(\t\x12\x18\n\x10\x61ll_administered\x18\x03 \x01(\x08\"K\n\x14\x45xportBundleResponse\x12\x0e\n\x06\x62undle\x18\x01 \x01(\x0c\x12\x13\n\x0b\x63onnections\x18\x02 \x01(\r\x12\x0e\n\x06grants\x18\x03 \x01(\r\"^\n\x13ImportBundleRequest\x12\x0e\n\x06\x62undle\x18\x01 \x01(\x0c\x12\x12\n\npassphrase\x18\x02 \x01(\t\x12\x0f\n\x07\x64ry_run\x18\x03 \x01(\x08\x12\x12\n\ntimeout_ms\x18\x04 \x01(\r\"\x8e\x01\n\x0b\x42undleGrant\x12\x16\n\x0eprincipal_kind\x18\x01 \x01(\t\x12\x11\n\tprincipal\x18\x02 \x01(\t\x12+\n\x0c\x61\x63\x63\x65ss_level\x18\x03 \x01(\x0e\x32\x15.berth.v1.AccessLevel\x12\x0f\n\x07\x61pplied\x18\x04 \x01(\x08\x12\x16\n\x0eskipped_reason\x18\x05 \x01(\t\"\xaa\x01\n\x12ImportedConnection\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x0f\n\x07outcome\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\n\n\x02id\x18\x05 \x01(\t\x12#\n\x04test\x18\x06 \x01(\x0b\x32\x15.berth.v1.CheckResult\x12%\n\x06grants\x18\x07 \x03(\x0b\x32\x15.berth.v1.BundleGrant\"\xa1\x01\n\x14ImportBundleResponse\x12\x0f\n\x07\x61pplied\x18\x01 \x01(\x08\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\x12\n\n\x02ok\x18\x03 \x01(\x08\x12\x31\n\x0b\x63onnections\x18\x04 \x03(\x0b\x32\x1c.berth.v1.ImportedConnection\x12\x13\n\x0b\x65xported_at\x18\x05 \x01(\t\x12\x13\n\x0b\x65xported_by\x18\x06 \x01(\t2\xad\x01\n\rBundleService\x12M\n\x0c\x45xportBundle\x12\x1d.berth.v1.ExportBundleRequest\x1a\x1e.berth.v1.ExportBundleResponse\x12M\n\x0cImportBundle\x12\x1d.berth.v1.ImportBundleRequest\x1a\x1e.berth.v1.ImportBundleResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'berth.v1.bundle_service_pb2', globals())
@@ -23,17 +23,17 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   _EXPORTBUNDLEREQUEST._serialized_start=96
-  _EXPORTBUNDLEREQUEST._serialized_end=161
-  _EXPORTBUNDLERESPONSE._serialized_start=163
-  _EXPORTBUNDLERESPONSE._serialized_end=238
-  _IMPORTBUNDLEREQUEST._serialized_start=240
-  _IMPORTBUNDLEREQUEST._serialized_end=334
-  _BUNDLEGRANT._serialized_start=337
-  _BUNDLEGRANT._serialized_end=479
-  _IMPORTEDCONNECTION._serialized_start=482
-  _IMPORTEDCONNECTION._serialized_end=652
-  _IMPORTBUNDLERESPONSE._serialized_start=655
-  _IMPORTBUNDLERESPONSE._serialized_end=816
-  _BUNDLESERVICE._serialized_start=819
-  _BUNDLESERVICE._serialized_end=992
+  _EXPORTBUNDLEREQUEST._serialized_end=187
+  _EXPORTBUNDLERESPONSE._serialized_start=189
+  _EXPORTBUNDLERESPONSE._serialized_end=264
+  _IMPORTBUNDLEREQUEST._serialized_start=266
+  _IMPORTBUNDLEREQUEST._serialized_end=360
+  _BUNDLEGRANT._serialized_start=363
+  _BUNDLEGRANT._serialized_end=505
+  _IMPORTEDCONNECTION._serialized_start=508
+  _IMPORTEDCONNECTION._serialized_end=678
+  _IMPORTBUNDLERESPONSE._serialized_start=681
+  _IMPORTBUNDLERESPONSE._serialized_end=842
+  _BUNDLESERVICE._serialized_start=845
+  _BUNDLESERVICE._serialized_end=1018
 # @@protoc_insertion_point(module_scope)

@@ -22,12 +22,14 @@ class BundleGrant(_message.Message):
     def __init__(self, principal_kind: _Optional[str] = ..., principal: _Optional[str] = ..., access_level: _Optional[_Union[_access_service_pb2.AccessLevel, str]] = ..., applied: bool = ..., skipped_reason: _Optional[str] = ...) -> None: ...
 
 class ExportBundleRequest(_message.Message):
-    __slots__ = ["connection_ids", "passphrase"]
+    __slots__ = ["all_administered", "connection_ids", "passphrase"]
+    ALL_ADMINISTERED_FIELD_NUMBER: _ClassVar[int]
     CONNECTION_IDS_FIELD_NUMBER: _ClassVar[int]
     PASSPHRASE_FIELD_NUMBER: _ClassVar[int]
+    all_administered: bool
     connection_ids: _containers.RepeatedScalarFieldContainer[str]
     passphrase: str
-    def __init__(self, connection_ids: _Optional[_Iterable[str]] = ..., passphrase: _Optional[str] = ...) -> None: ...
+    def __init__(self, connection_ids: _Optional[_Iterable[str]] = ..., passphrase: _Optional[str] = ..., all_administered: bool = ...) -> None: ...
 
 class ExportBundleResponse(_message.Message):
     __slots__ = ["bundle", "connections", "grants"]

@@ -38,8 +38,8 @@ class BundleServiceServicer(object):
     """
 
     def ExportBundle(self, request, context):
-        """The connections named (or, with none named, every connection the caller administers) with
-        their grants by principal name. The caller needs the admin level on each connection exported.
+        """The connections named (or, with all_administered, every connection the caller administers)
+        with their grants by principal name. The caller needs the admin level on each connection exported.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
