@@ -66,7 +66,17 @@ export type CoreSettings = Pick<
   | "requireTls"
 > &
   // Optional so that tests may leave them out: the defaults (24 h; the default denials; 300 ms) apply.
-  Partial<Pick<Config, "leaseMaxLifetimeMs" | "targets" | "redisCommandTimeoutMs" | "audit" | "budgetTtlMs">>;
+  Partial<
+    Pick<
+      Config,
+      | "leaseMaxLifetimeMs"
+      | "targets"
+      | "redisCommandTimeoutMs"
+      | "audit"
+      | "budgetTtlMs"
+      | "createInitializesPool"
+    >
+  >;
 
 export interface Core {
   registry: ConnectionRegistry;
@@ -195,6 +205,7 @@ export function createCore(deps: {
       registry,
       dataPlane: plane,
       resetGraceMs: settings.shutdownGraceMs,
+      initializePoolOnCreate: settings.createInitializesPool ?? false,
       frontDoorClients: frontDoor.clients,
     }),
     auth: createAuthService({

@@ -29,7 +29,7 @@ import { decodeCursor, type PageRequest, pageOf, pageSizeOf } from "./paging.js"
 import { enforceTls } from "./require-tls.js";
 import { type ConnectionView, inputFromRow, view } from "./row-mapping.js";
 import { createSettingsSeal, isUnreadable, type SettingsSeal } from "./sealed-settings.js";
-import type { ConnectionSettings, ConnectionSpecInput, Credentials } from "./settings.js";
+import type { ConnectionSettings, ConnectionSpecInput, ConnectionStatusId, Credentials } from "./settings.js";
 import type { TargetPolicy } from "./target-policy.js";
 import { createTestedConfigs, sameTestedFields, type TestedConfigs } from "./tested-configs.js";
 import { validateSpec } from "./validation.js";
@@ -177,17 +177,13 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
      * A connection by its name (case-insensitive) or id, with the principal's level on it; undefined
      * when there is none or the principal may not see it (the two must look alike to a caller).
      */
-    async findForUse(
-      principal: Principal,
-      nameOrId: string,
-    ): Promise<{ id: string; name: string; type: string; level: AccessLevel } | undefined> {
-      if (nameOrId === "" || nameOrId.length > 200) return undefined;
-      const id = (await repo.idOfNameKey(nameOrId.toLowerCase())) ?? nameOrId;
-      // Id, name and type are clear columns: nothing here is decrypted.
-      const row = await repo.findById(id);
-      if (!row) return undefined;
-      const level = await deps.policy.levelOf(principal, row.id);
-      return level ? { id: row.id, name: row.name, type: row.type, level } : undefined;
+    findForUse(principal: Principal, nameOrId: string): Promise<FoundForUse | undefined> {
+      return findForUse(ctx, principal, nameOrId);
+    },
+
+    /** The RFC's creation flow, "Update Status": what initializing the new connection's pool found. */
+    async recordPoolStatus(id: string, status: ConnectionStatusId): Promise<void> {
+      await repo.setStatus(id, status, undefined);
     },
 
     /** Authorizes a principal for using a connection (tests, pools), answering not_found if unseen. */
@@ -239,6 +235,27 @@ async function createConnection(
   // The connection, its creator's ownership and the kept test land together or not at all.
   await insertConnections(ctx.deps.db, principal, [{ prepared }]);
   return preparedView(prepared);
+}
+
+export interface FoundForUse {
+  id: string;
+  name: string;
+  type: string;
+  level: AccessLevel;
+}
+
+async function findForUse(
+  ctx: RegistryContext,
+  principal: Principal,
+  nameOrId: string,
+): Promise<FoundForUse | undefined> {
+  if (nameOrId === "" || nameOrId.length > 200) return undefined;
+  const id = (await ctx.repo.idOfNameKey(nameOrId.toLowerCase())) ?? nameOrId;
+  // Id, name and type are clear columns: nothing here is decrypted.
+  const row = await ctx.repo.findById(id);
+  if (!row) return undefined;
+  const level = await ctx.deps.policy.levelOf(principal, row.id);
+  return level ? { id: row.id, name: row.name, type: row.type, level } : undefined;
 }
 
 export interface ConnectionPage {

@@ -165,16 +165,18 @@ class ListConnectionsResponse(_message.Message):
     def __init__(self, connections: _Optional[_Iterable[_Union[_types_pb2.Connection, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class PoolInitialization(_message.Message):
-    __slots__ = ["error_message", "error_reason", "initialized", "pool"]
+    __slots__ = ["error_kind", "error_message", "error_reason", "initialized", "pool"]
+    ERROR_KIND_FIELD_NUMBER: _ClassVar[int]
     ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
     ERROR_REASON_FIELD_NUMBER: _ClassVar[int]
     INITIALIZED_FIELD_NUMBER: _ClassVar[int]
     POOL_FIELD_NUMBER: _ClassVar[int]
+    error_kind: str
     error_message: str
     error_reason: str
     initialized: bool
     pool: PoolStats
-    def __init__(self, initialized: bool = ..., pool: _Optional[_Union[PoolStats, _Mapping]] = ..., error_reason: _Optional[str] = ..., error_message: _Optional[str] = ...) -> None: ...
+    def __init__(self, initialized: bool = ..., pool: _Optional[_Union[PoolStats, _Mapping]] = ..., error_reason: _Optional[str] = ..., error_message: _Optional[str] = ..., error_kind: _Optional[str] = ...) -> None: ...
 
 class PoolStats(_message.Message):
     __slots__ = ["acquire_wait_p95_ms", "idle", "in_use", "max_size", "min_size", "opening", "queries_last_minute", "query_p95_ms", "size", "waiting"]
