@@ -320,8 +320,9 @@ async function exportSpec(
   principal: Principal,
   id: string,
 ): Promise<ConnectionSpecInput> {
-  requirePerson(principal, "export connections");
+  // The level first: a connection the caller cannot see is not_found, whoever asks.
   const row = await openedRow(principal, id, "admin", "export");
+  requirePerson(principal, "export connections");
   const c = await ctx.cipher.decrypt(row);
   return {
     ...inputFromRow(row),
