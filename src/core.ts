@@ -36,6 +36,7 @@ import { createAdminService, type InstanceDirectory } from "./services/admin-ser
 import { createAuditService } from "./services/audit-service.js";
 import { createAuthService } from "./services/auth-service.js";
 import { createBrokerService } from "./services/broker-service.js";
+import { createBundleService } from "./services/bundle-service.js";
 import { createConnectionService } from "./services/connection-service.js";
 import type { FrontDoorClientsSource, FrontDoorClientsView } from "./services/front-door-clients.js";
 import { createHealthService } from "./services/health-service.js";
@@ -65,7 +66,17 @@ export type CoreSettings = Pick<
   | "requireTls"
 > &
   // Optional so that tests may leave them out: the defaults (24 h; the default denials; 300 ms) apply.
-  Partial<Pick<Config, "leaseMaxLifetimeMs" | "targets" | "redisCommandTimeoutMs" | "audit" | "budgetTtlMs">>;
+  Partial<
+    Pick<
+      Config,
+      | "leaseMaxLifetimeMs"
+      | "targets"
+      | "redisCommandTimeoutMs"
+      | "audit"
+      | "budgetTtlMs"
+      | "createInitializesPool"
+    >
+  >;
 
 export interface Core {
   registry: ConnectionRegistry;
@@ -189,10 +200,12 @@ export function createCore(deps: {
     audit: createAuditService({ audit, levelOf: (p, id) => registry.levelOf(p, id) }),
     access: createAccessService({ access }),
     user: createUserService({ users }),
+    bundle: createBundleService({ db, registry, audit, requireTls: settings.requireTls }),
     connection: createConnectionService({
       registry,
       dataPlane: plane,
       resetGraceMs: settings.shutdownGraceMs,
+      initializePoolOnCreate: settings.createInitializesPool ?? false,
       frontDoorClients: frontDoor.clients,
     }),
     auth: createAuthService({
