@@ -3,7 +3,7 @@ import type { ConnectionStatusId } from "../connections/settings.js";
 import type { ReplicationState } from "../drivers/replication.js";
 import { ENGINES } from "../engines/index.js";
 import type { ConnectionPool } from "./pool.js";
-import { elect, type HostRole, type RoleMemory } from "./roles.js";
+import { type DurableRoleMemory, elect, type HostRole, type RoleMemory, writableSince } from "./roles.js";
 import { NOT_ANSWERING, UNREACHABLE } from "./unreachable.js";
 
 export type { HostRole };
@@ -66,6 +66,15 @@ export interface HealthMonitorOptions {
   timeoutMs: number;
   /** First retry after a failure; doubles up to intervalMs. Also the least time between urgent checks. */
   minBackoffMs: number;
+  /**
+   * Where a connection's role memory (highest timeline seen, when each host became writable)
+   * outlives Berth: a restarted Berth still fences an old primary that comes back behind. Without
+   * it, what Berth saw is forgotten at a restart or a pool reset.
+   */
+  durable?: {
+    load(connectionId: string): Promise<DurableRoleMemory | undefined>;
+    save(connectionId: string, memory: DurableRoleMemory): Promise<void>;
+  };
 }
 
 interface Watched {
@@ -89,6 +98,12 @@ interface Watched {
 interface Roles {
   memory: RoleMemory;
   writer: string | undefined;
+  /** The durable memory was read (or there is none): elections may run. */
+  loaded: boolean;
+  /** What was last given to be saved (JSON), to save only changes. */
+  saved: string;
+  /** Saves in order: a slow earlier one must not overwrite a later one. */
+  saving: Promise<void>;
 }
 
 export interface HealthEvents {
@@ -145,6 +160,7 @@ export class HealthMonitor extends EventEmitter<HealthEvents> {
       running: false,
     };
     this.#watched.set(key, w);
+    this.#remember(pool.connectionId);
     // A failed session open is news: a host that cannot be reached (or does not answer) is shown
     // unavailable at once, with why, rather than a check later; and a check runs now to confirm.
     pool.on("createFailed", (failure) => {
@@ -264,7 +280,9 @@ export class HealthMonitor extends EventEmitter<HealthEvents> {
    * must not take writes because the newer one had not answered yet.
    */
   async settle(connectionId: string, until: number): Promise<void> {
-    const settled = () => this.#of(connectionId).every((w) => w.checked || !observable(w.pool));
+    const settled = () =>
+      this.#roles.get(connectionId)?.loaded !== false &&
+      this.#of(connectionId).every((w) => w.checked || !observable(w.pool));
     while (!settled() && performance.now() < until && !this.#closed) {
       await new Promise<void>((resolve) => {
         const wake = () => {
@@ -358,14 +376,74 @@ export class HealthMonitor extends EventEmitter<HealthEvents> {
     }
   }
 
+  /** The connection's role memory, made (and its durable part read) on its first host's watch. */
+  #remember(connectionId: string): Roles {
+    const roles = this.#roles.get(connectionId);
+    if (roles) return roles;
+    const fresh: Roles = {
+      memory: { maxTimeline: 0, incumbent: undefined, writableSince: new Map() },
+      writer: undefined,
+      loaded: this.#options.durable === undefined,
+      saved: "",
+      saving: Promise.resolve(),
+    };
+    this.#roles.set(connectionId, fresh);
+    const durable = this.#options.durable;
+    if (durable) {
+      void durable
+        .load(connectionId)
+        .catch(() => undefined)
+        .then((stored) => {
+          if (this.#roles.get(connectionId) !== fresh) return;
+          if (stored) {
+            fresh.memory.maxTimeline = Math.max(fresh.memory.maxTimeline, stored.maxTimeline);
+            for (const [host, n] of Object.entries(stored.writableSince))
+              fresh.memory.writableSince.set(host, n);
+            fresh.saved = JSON.stringify(stored);
+          }
+          fresh.loaded = true;
+          this.#decide(connectionId);
+          this.#wake();
+        });
+    }
+    return fresh;
+  }
+
+  /** Hands the durable part of the role memory to be saved, when it changed. */
+  #persist(connectionId: string, roles: Roles): void {
+    const durable = this.#options.durable;
+    if (!durable) return;
+    const memory: DurableRoleMemory = {
+      maxTimeline: roles.memory.maxTimeline,
+      writableSince: Object.fromEntries(roles.memory.writableSince),
+    };
+    const json = JSON.stringify(memory);
+    if (json === roles.saved) return;
+    roles.saved = json;
+    // A failed save costs only the memory across a restart; the next change tries again.
+    roles.saving = roles.saving
+      .then(() => durable.save(connectionId, memory))
+      .catch(() => {
+        if (roles.saved === json) roles.saved = "";
+      });
+  }
+
   /** Decides the connection's roles again from its hosts' last answers, and tells what changed. */
   #decide(connectionId: string): void {
     const ws = this.#of(connectionId);
     if (!ws.some((w) => w.replication)) return;
-    let roles = this.#roles.get(connectionId);
-    if (!roles) {
-      roles = { memory: { maxTimeline: 0, incumbent: undefined }, writer: undefined };
-      this.#roles.set(connectionId, roles);
+    const roles = this.#remember(connectionId);
+    if (!roles.loaded) return;
+    for (const w of ws) {
+      if (
+        !w.answering ||
+        !w.replication ||
+        ENGINES[w.pool.settings.type]?.replication?.timelines !== "writable-since"
+      )
+        continue;
+      const timeline = writableSince(roles.memory, w.pool.host, w.replication.standby);
+      w.replication = { ...w.replication, timeline };
+      w.snapshot = { ...w.snapshot, timeline };
     }
     const views = ws.map((w) => ({
       key: hostKey(w.pool),
@@ -378,6 +456,7 @@ export class HealthMonitor extends EventEmitter<HealthEvents> {
     const incumbent = roles.memory.incumbent;
     roles.memory.maxTimeline = election.maxTimeline;
     roles.writer = election.writer;
+    this.#persist(connectionId, roles);
     // The incumbent keeps its claim while silent; once it answers as anything but the writer, it lost it.
     if (election.writer) roles.memory.incumbent = election.writer;
     else if (ws.find((w) => hostKey(w.pool) === incumbent)?.answering) roles.memory.incumbent = undefined;
