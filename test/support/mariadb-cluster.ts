@@ -25,6 +25,8 @@ const memberArgs = (serverId: number, readOnly: boolean) => [
   "--log-bin=mariadb-bin",
   "--binlog-format=ROW",
   "--log-slave-updates=1",
+  // A member restarted does not go back to following whoever it followed before on its own.
+  "--skip-slave-start",
   ...(readOnly ? ["--read-only=1"] : []),
 ];
 
