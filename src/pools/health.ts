@@ -302,12 +302,14 @@ export class HealthMonitor extends EventEmitter<HealthEvents> {
 
   /**
    * Something suggests the roles moved (a write found no primary, or a host said it is read-only):
-   * checks every host of the connection now, except those checked less than minBackoffMs ago.
+   * checks every host of the connection now, or, for one checked less than minBackoffMs ago, as
+   * soon as that much time has passed (never later than its next check was due: any pending
+   * timer is at least minBackoffMs after the last check's start). A check running now answers.
    */
   checkSoon(connectionId: string): void {
     const now = performance.now();
     for (const w of this.#of(connectionId)) {
-      if (!w.running && now - w.lastStartedAt >= this.#options.minBackoffMs) this.#schedule(w, 0);
+      if (!w.running) this.#schedule(w, Math.max(0, this.#options.minBackoffMs - (now - w.lastStartedAt)));
     }
   }
 

@@ -244,3 +244,69 @@ describe.skipIf(!hasMariadbBinaries())(
     }, 90_000);
   },
 );
+
+/**
+ * A switchover under a health interval of a minute: the primary made read-only, then the replica
+ * promoted. The first write refused with 1290 (read-only) makes Berth check the roles at once, and
+ * the writes that then find no primary keep asking: writes move within a second or so of the
+ * promotion, not at the next scheduled check.
+ */
+describe.skipIf(!hasMariadbBinaries())("MariaDB: a read-only refusal triggers a role check at once", () => {
+  const LONG_INTERVAL_MS = 60_000;
+  let b: TestBerth;
+  let cluster: MariadbCluster;
+
+  beforeAll(async () => {
+    [b, cluster] = await Promise.all([
+      startTestBerth({ BERTH_HEALTH_INTERVAL_MS: String(LONG_INTERVAL_MS) }),
+      startMariadbCluster(),
+    ]);
+  }, 90_000);
+  afterAll(async () => {
+    await b?.close();
+    await cluster?.destroy();
+  });
+
+  it("follows a switchover long before the next scheduled check", async () => {
+    const { primary: old, replica: promoted } = cluster;
+    const id = await createMariadbConnection(b, cluster, "mariadb-switchover");
+    const client = mariadbClient(b, id);
+    await client.run("CREATE TABLE writes (id int AUTO_INCREMENT PRIMARY KEY, n bigint NOT NULL)", Intent.WRITE);
+    expect((await client.write(1)).port).toBe(old.port);
+    await until("the replica is observed", async () =>
+      (await client.hosts()).hosts.some((h) => h.port === promoted.port && h.role === "replica"),
+    );
+
+    await old.sql("SET GLOBAL read_only = 1");
+    const readOnlyAt = performance.now();
+    const refused = await client.write(2).catch((err) => ConnectError.from(err));
+    expect(refused).toBeInstanceOf(ConnectError);
+    expect((refused as ConnectError).message).toMatch(/read-only|read_only/i);
+    const demoted = await until("the old primary is seen read-only", async () => {
+      const s = await client.hosts();
+      return s.hosts.find((h) => h.port === old.port)?.role === "replica" && s;
+    });
+    const noticedMs = performance.now() - readOnlyAt;
+    expect(demoted.noPrimary).toBe(true);
+
+    await cluster.caughtUp(promoted, old);
+    await cluster.promote(promoted);
+    const promotedAt = performance.now();
+    const reasons = new Set<string>();
+    await until("a write lands on the promoted replica", async () => {
+      try {
+        return (await client.write(3)).port === promoted.port;
+      } catch (err) {
+        reasons.add(reasonOf(err));
+        return false;
+      }
+    });
+    const followedMs = performance.now() - promotedAt;
+    expect([...reasons].every((r) => r === "no_primary")).toBe(true);
+    expect(noticedMs).toBeLessThan(2_000);
+    expect(followedMs).toBeLessThan(2_000);
+    console.log(
+      `MariaDB switchover, health interval ${LONG_INTERVAL_MS} ms: read-only noticed after ${noticedMs.toFixed(0)} ms (first refused write), writes on the new primary ${followedMs.toFixed(0)} ms after the promotion`,
+    );
+  }, 60_000);
+});
