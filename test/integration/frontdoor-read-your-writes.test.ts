@@ -75,7 +75,9 @@ describe.skipIf(!hasPostgres)("front door: read-your-writes tokens", () => {
   });
 
   const read = async (c: pg.Client, n: number) => {
-    const r = await c.query("SELECT count(*)::int AS c, inet_server_port() AS port FROM seen WHERE n = $1", [n]);
+    const r = await c.query("SELECT count(*)::int AS c, inet_server_port() AS port FROM seen WHERE n = $1", [
+      n,
+    ]);
     return { saw: r.rows[0].c === 1, port: Number(r.rows[0].port) };
   };
 
@@ -130,5 +132,72 @@ describe.skipIf(!hasPostgres)("front door: read-your-writes tokens", () => {
     expect(err).toMatchObject({ code: "22023" });
     expect((err as Error).message).toMatch(/berth\.read_after/);
     expect((await read(reader, 1)).saw).toBe(true);
+  });
+});
+
+/**
+ * A front-door write refused as read-only (25006) makes Berth check the connection's hosts at once,
+ * not at the next scheduled check (a minute away here).
+ */
+describe.skipIf(!hasPostgres)("front door: a read-only refusal triggers a role check", () => {
+  let primary: ThrowawayPostgres;
+  let b: TestBerth;
+
+  beforeAll(async () => {
+    primary = await startThrowawayPostgres({ password: PASSWORD });
+    b = await startTestBerth({ BERTH_HEALTH_INTERVAL_MS: "60000", BERTH_PG_PORT: "0" });
+  }, 60_000);
+  afterAll(async () => {
+    await b?.close();
+    await primary?.destroy();
+  });
+
+  it("checks the hosts right after a 25006", async () => {
+    const created = await b.api("/api/connections", {
+      body: {
+        name: "fd-readonly",
+        type: "postgresql",
+        server: "127.0.0.1",
+        port: primary.port,
+        database: "postgres",
+        username: "postgres",
+        password: PASSWORD,
+        sslMode: "disable",
+      },
+    });
+    expect(created.status, created.text).toBe(201);
+    const id = created.body.id as string;
+    const c = new pg.Client({
+      host: "127.0.0.1",
+      port: b.berth.pgPort!,
+      user: "admin",
+      password: ADMIN_PASSWORD,
+      database: "fd-readonly",
+    });
+    c.on("error", () => {});
+    await c.connect();
+    try {
+      await c.query("CREATE TABLE t (n int)");
+      const checkedAt = async () =>
+        (await b.api(`/api/connections/${id}/status`)).body.hosts[0]?.lastCheckedAt as string | undefined;
+      // The checks made when the pool opened are over (the next one is a minute away).
+      const first = await until("the first checks are over", async () => {
+        const at = await checkedAt();
+        return at !== undefined && Date.now() - Date.parse(at) > 700 && at;
+      });
+      await primary.sql("ALTER SYSTEM SET default_transaction_read_only = on");
+      await primary.sql("SELECT pg_reload_conf()");
+      // A backend started before the reload takes it at its next statement.
+      const err = await c.query("INSERT INTO t VALUES (1)").catch((e: { code?: string }) => e);
+      expect(err).toMatchObject({ code: "25006" });
+      const refusedAt = Date.now();
+      const again = await until("the host is checked again", async () => {
+        const at = await checkedAt();
+        return at !== first && at;
+      });
+      expect(Date.parse(again) - refusedAt).toBeLessThan(2_000);
+    } finally {
+      await c.end();
+    }
   });
 });

@@ -271,7 +271,10 @@ describe.skipIf(!hasMariadbBinaries())("MariaDB: a read-only refusal triggers a 
     const { primary: old, replica: promoted } = cluster;
     const id = await createMariadbConnection(b, cluster, "mariadb-switchover");
     const client = mariadbClient(b, id);
-    await client.run("CREATE TABLE writes (id int AUTO_INCREMENT PRIMARY KEY, n bigint NOT NULL)", Intent.WRITE);
+    await client.run(
+      "CREATE TABLE writes (id int AUTO_INCREMENT PRIMARY KEY, n bigint NOT NULL)",
+      Intent.WRITE,
+    );
     expect((await client.write(1)).port).toBe(old.port);
     await until("the replica is observed", async () =>
       (await client.hosts()).hosts.some((h) => h.port === promoted.port && h.role === "replica"),
