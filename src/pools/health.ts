@@ -3,7 +3,8 @@ import type { ConnectionStatusId } from "../connections/settings.js";
 import type { ReplicationState } from "../drivers/replication.js";
 import { ENGINES } from "../engines/index.js";
 import type { ConnectionPool } from "./pool.js";
-import { type DurableRoleMemory, elect, type HostRole, type RoleMemory, writableSince } from "./roles.js";
+import { type DurableRoles, RoleMemories } from "./role-memory.js";
+import { elect, type HostRole, writableSince } from "./roles.js";
 import { NOT_ANSWERING, UNREACHABLE } from "./unreachable.js";
 
 export type { HostRole };
@@ -71,10 +72,7 @@ export interface HealthMonitorOptions {
    * outlives Berth: a restarted Berth still fences an old primary that comes back behind. Without
    * it, what Berth saw is forgotten at a restart or a pool reset.
    */
-  durable?: {
-    load(connectionId: string): Promise<DurableRoleMemory | undefined>;
-    save(connectionId: string, memory: DurableRoleMemory): Promise<void>;
-  };
+  durable?: DurableRoles;
 }
 
 interface Watched {
@@ -88,22 +86,12 @@ interface Watched {
   /** A check has ended (either way) since the host was watched. */
   checked: boolean;
   timer: NodeJS.Timeout | undefined;
+  /** performance.now() when the pending timer fires. */
+  dueAt: number;
   /** performance.now() of the last check's start. */
   lastStartedAt: number;
   backoffMs: number;
   running: boolean;
-}
-
-/** A connection's observed roles between checks. */
-interface Roles {
-  memory: RoleMemory;
-  writer: string | undefined;
-  /** The durable memory was read (or there is none): elections may run. */
-  loaded: boolean;
-  /** What was last given to be saved (JSON), to save only changes. */
-  saved: string;
-  /** Saves in order: a slow earlier one must not overwrite a later one. */
-  saving: Promise<void>;
 }
 
 export interface HealthEvents {
@@ -128,7 +116,7 @@ export interface HealthEvents {
  */
 export class HealthMonitor extends EventEmitter<HealthEvents> {
   readonly #watched = new Map<string, Watched>();
-  readonly #roles = new Map<string, Roles>();
+  readonly #roles: RoleMemories;
   readonly #options: HealthMonitorOptions;
   /** Callers of settle() waiting for a check to end (woken by every one; few, and only at first use). */
   readonly #waiting = new Set<() => void>();
@@ -137,6 +125,10 @@ export class HealthMonitor extends EventEmitter<HealthEvents> {
   constructor(options: HealthMonitorOptions) {
     super();
     this.#options = options;
+    this.#roles = new RoleMemories(options.durable, (id) => {
+      this.#decide(id);
+      this.#wake();
+    });
   }
 
   /**
@@ -155,12 +147,13 @@ export class HealthMonitor extends EventEmitter<HealthEvents> {
       answering: previous?.answering ?? false,
       checked: previous?.checked ?? false,
       timer: undefined,
+      dueAt: 0,
       lastStartedAt: 0,
       backoffMs: this.#options.minBackoffMs,
       running: false,
     };
     this.#watched.set(key, w);
-    this.#remember(pool.connectionId);
+    this.#roles.of(pool.connectionId);
     // A failed session open is news: a host that cannot be reached (or does not answer) is shown
     // unavailable at once, with why, rather than a check later; and a check runs now to confirm.
     pool.on("createFailed", (failure) => {
@@ -184,7 +177,7 @@ export class HealthMonitor extends EventEmitter<HealthEvents> {
       if (w.timer) clearTimeout(w.timer);
       this.#watched.delete(key);
     }
-    this.#roles.delete(connectionId);
+    this.#roles.forget(connectionId);
     this.#wake();
   }
 
@@ -281,7 +274,7 @@ export class HealthMonitor extends EventEmitter<HealthEvents> {
    */
   async settle(connectionId: string, until: number): Promise<void> {
     const settled = () =>
-      this.#roles.get(connectionId)?.loaded !== false &&
+      this.#roles.peek(connectionId)?.loaded !== false &&
       this.#of(connectionId).every((w) => w.checked || !observable(w.pool));
     while (!settled() && performance.now() < until && !this.#closed) {
       await new Promise<void>((resolve) => {
@@ -303,13 +296,14 @@ export class HealthMonitor extends EventEmitter<HealthEvents> {
   /**
    * Something suggests the roles moved (a write found no primary, or a host said it is read-only):
    * checks every host of the connection now, or, for one checked less than minBackoffMs ago, as
-   * soon as that much time has passed (never later than its next check was due: any pending
-   * timer is at least minBackoffMs after the last check's start). A check running now answers.
+   * soon as that much time has passed (never later than its next check was due). A check running
+   * now answers.
    */
   checkSoon(connectionId: string): void {
     const now = performance.now();
     for (const w of this.#of(connectionId)) {
-      if (!w.running) this.#schedule(w, Math.max(0, this.#options.minBackoffMs - (now - w.lastStartedAt)));
+      const delay = Math.max(0, this.#options.minBackoffMs - (now - w.lastStartedAt));
+      if (!w.running && (!w.timer || now + delay < w.dueAt)) this.#schedule(w, delay);
     }
   }
 
@@ -329,7 +323,11 @@ export class HealthMonitor extends EventEmitter<HealthEvents> {
   #schedule(w: Watched, delayMs: number): void {
     if (this.#closed) return;
     if (w.timer) clearTimeout(w.timer);
-    w.timer = setTimeout(() => void this.#check(w), delayMs);
+    w.dueAt = performance.now() + delayMs;
+    w.timer = setTimeout(() => {
+      w.timer = undefined;
+      void this.#check(w);
+    }, delayMs);
     w.timer.unref();
   }
 
@@ -378,63 +376,11 @@ export class HealthMonitor extends EventEmitter<HealthEvents> {
     }
   }
 
-  /** The connection's role memory, made (and its durable part read) on its first host's watch. */
-  #remember(connectionId: string): Roles {
-    const roles = this.#roles.get(connectionId);
-    if (roles) return roles;
-    const fresh: Roles = {
-      memory: { maxTimeline: 0, incumbent: undefined, writableSince: new Map() },
-      writer: undefined,
-      loaded: this.#options.durable === undefined,
-      saved: "",
-      saving: Promise.resolve(),
-    };
-    this.#roles.set(connectionId, fresh);
-    const durable = this.#options.durable;
-    if (durable) {
-      void durable
-        .load(connectionId)
-        .catch(() => undefined)
-        .then((stored) => {
-          if (this.#roles.get(connectionId) !== fresh) return;
-          if (stored) {
-            fresh.memory.maxTimeline = Math.max(fresh.memory.maxTimeline, stored.maxTimeline);
-            for (const [host, n] of Object.entries(stored.writableSince))
-              fresh.memory.writableSince.set(host, n);
-            fresh.saved = JSON.stringify(stored);
-          }
-          fresh.loaded = true;
-          this.#decide(connectionId);
-          this.#wake();
-        });
-    }
-    return fresh;
-  }
-
-  /** Hands the durable part of the role memory to be saved, when it changed. */
-  #persist(connectionId: string, roles: Roles): void {
-    const durable = this.#options.durable;
-    if (!durable) return;
-    const memory: DurableRoleMemory = {
-      maxTimeline: roles.memory.maxTimeline,
-      writableSince: Object.fromEntries(roles.memory.writableSince),
-    };
-    const json = JSON.stringify(memory);
-    if (json === roles.saved) return;
-    roles.saved = json;
-    // A failed save costs only the memory across a restart; the next change tries again.
-    roles.saving = roles.saving
-      .then(() => durable.save(connectionId, memory))
-      .catch(() => {
-        if (roles.saved === json) roles.saved = "";
-      });
-  }
-
   /** Decides the connection's roles again from its hosts' last answers, and tells what changed. */
   #decide(connectionId: string): void {
     const ws = this.#of(connectionId);
     if (!ws.some((w) => w.replication)) return;
-    const roles = this.#remember(connectionId);
+    const roles = this.#roles.of(connectionId);
     if (!roles.loaded) return;
     for (const w of ws) {
       if (
@@ -458,7 +404,7 @@ export class HealthMonitor extends EventEmitter<HealthEvents> {
     const incumbent = roles.memory.incumbent;
     roles.memory.maxTimeline = election.maxTimeline;
     roles.writer = election.writer;
-    this.#persist(connectionId, roles);
+    this.#roles.persist(connectionId, roles);
     // The incumbent keeps its claim while silent; once it answers as anything but the writer, it lost it.
     if (election.writer) roles.memory.incumbent = election.writer;
     else if (ws.find((w) => hostKey(w.pool) === incumbent)?.answering) roles.memory.incumbent = undefined;
