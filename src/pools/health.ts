@@ -389,7 +389,8 @@ export class HealthMonitor extends EventEmitter<HealthEvents> {
         ENGINES[w.pool.settings.type]?.replication?.timelines !== "writable-since"
       )
         continue;
-      const timeline = writableSince(roles.memory, w.pool.host, w.replication.standby);
+      // By slot, not by address: this memory is stored in clear, and hosts are sealed at rest.
+      const timeline = writableSince(roles.memory, w.snapshot.slot, w.replication.standby);
       w.replication = { ...w.replication, timeline };
       w.snapshot = { ...w.snapshot, timeline };
     }

@@ -29,7 +29,8 @@ export interface RoleMemory {
   /** The host writes went to last, kept while it is silent: it wins a tie on timeline. */
   incumbent: string | undefined;
   /**
-   * Engines without timelines (MariaDB): the number Berth gave each host (`server:port`) when it
+   * Engines without timelines (MariaDB): the number Berth gave each host (by its slot: "server",
+   * "replicas[0]"..., since hosts are sealed in the store and this is not) when it
    * first saw it writable, one more than any before, so that the one that became writable last is
    * on the highest "timeline". A host keeps its number while silent or writable; it loses it only
    * when seen read-only (rebuilt as a replica), and gets a new one when next seen writable.

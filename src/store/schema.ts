@@ -178,7 +178,10 @@ export interface ConnectionRolesTable {
   connection_id: string;
   /** The highest timeline a primary of the connection was seen on (MariaDB: Berth's own count). */
   max_timeline: number;
-  /** JSON: `server:port` → the number Berth gave the host when it first saw it writable (MariaDB). */
+  /**
+   * JSON: a host's slot ("server", "replicas[0]"...; never its address, which is sealed) → the
+   * number Berth gave it when it first saw it writable (MariaDB).
+   */
   writable_since: string;
   updated_at: string;
 }

@@ -11,6 +11,7 @@ import {
   startMariadbCluster,
 } from "../support/mariadb-cluster.js";
 import { startTestBerth, type TestBerth } from "../support/test-berth.js";
+import { withRawStore } from "../support/test-store.js";
 import { hasMariadbBinaries } from "../support/throwaway-mariadb.js";
 import { until } from "../support/waits.js";
 
@@ -187,6 +188,14 @@ describe.skipIf(!hasMariadbBinaries())(
         return h?.fenced && h;
       });
       expect(fenced).toMatchObject({ role: "primary", timeline: 1, writer: false });
+      // What the store keeps names hosts by slot, never by address (hosts are sealed at rest).
+      const stored = await withRawStore(b.dataDir, (raw) =>
+        raw.get<{ writable_since: string }>(
+          "SELECT writable_since FROM connection_roles WHERE connection_id = ?",
+          id,
+        ),
+      );
+      expect(JSON.parse(stored!.writable_since)).toEqual({ server: 1, "replicas[0]": 2 });
       const count = attempts.length;
       await until("writes go on after the fencing", () => attempts.length >= count + 20);
       stopped = true;
