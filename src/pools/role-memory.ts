@@ -16,6 +16,8 @@ export interface Roles {
   saved: string;
   /** Saves in order: a slow earlier one must not overwrite a later one. */
   saving: Promise<void>;
+  /** The store could not be read: nothing is written over what it holds (it may know more). */
+  unread: boolean;
 }
 
 /**
@@ -51,11 +53,16 @@ export class RoleMemories {
       loaded: this.durable === undefined,
       saved: "",
       saving: Promise.resolve(),
+      unread: false,
     };
     this.#roles.set(connectionId, fresh);
+    // Unread, elections run on what the checks see (as without a store) rather than wait forever.
     void this.durable
       ?.load(connectionId)
-      .catch(() => undefined)
+      .catch(() => {
+        fresh.unread = true;
+        return undefined;
+      })
       .then((stored) => {
         if (this.#roles.get(connectionId) !== fresh) return;
         if (stored) {
@@ -73,7 +80,7 @@ export class RoleMemories {
   /** Hands the durable part of the memory to be saved, when it changed. */
   persist(connectionId: string, roles: Roles): void {
     const durable = this.durable;
-    if (!durable) return;
+    if (!durable || roles.unread) return;
     const memory: DurableRoleMemory = {
       maxTimeline: roles.memory.maxTimeline,
       writableSince: Object.fromEntries(roles.memory.writableSince),
