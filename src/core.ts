@@ -42,6 +42,7 @@ import type { FrontDoorClientsSource, FrontDoorClientsView } from "./services/fr
 import { createHealthService } from "./services/health-service.js";
 import { createTokenService } from "./services/token-service.js";
 import { createUserService } from "./services/user-service.js";
+import { loadRoleMemory, saveRoleMemory } from "./store/role-memory-repository.js";
 import type { Db } from "./store/store.js";
 
 /** The settings the core uses: a slice of Config, so tests can pass their own. */
@@ -166,6 +167,10 @@ export function createCore(deps: {
     targets,
     budget,
     onReplicaRefused: replicaRefusedReporter(deps.log, audit),
+    roleMemory: {
+      load: (id) => loadRoleMemory(db, id),
+      save: (id, memory) => saveRoleMemory(db, id, memory),
+    },
   });
   dataPlane = plane;
   const access = createAccessManager({

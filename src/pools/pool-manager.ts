@@ -327,6 +327,11 @@ export class PoolManager {
       roles?.checkSoon(pool.connectionId);
   }
 
+  /** The server refused a statement on `pool` with `code` (the front door's ErrorResponses): see noteFailure. */
+  noteServerError(pool: ConnectionPool, code: string): void {
+    if (READ_ONLY_CODES.has(code)) this.#deps.roles?.checkSoon(pool.connectionId);
+  }
+
   /** Whether `pool`'s host lost the primary role since the pool was made (see demote). */
   demoted(pool: ConnectionPool): boolean {
     return this.#demoted.has(pool);
