@@ -43,7 +43,7 @@ export function createRestHandler(deps: RestDeps) {
     url: URL,
     peer: string,
   ): Promise<void> {
-    const info: RequestInfo = {
+    let info: RequestInfo = {
       requestId: requestIdFrom(req.headers["x-request-id"]),
       peer,
       transport: "rest",
@@ -60,6 +60,7 @@ export function createRestHandler(deps: RestDeps) {
       sendUnrouted(send, found, req.method, url.pathname, info.requestId);
       return;
     }
+    info = { ...info, routeTemplate: `${found.route.verb} ${found.route.path}` };
     try {
       const parsed: Parsed = {
         params: found.params,

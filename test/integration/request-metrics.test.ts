@@ -1,0 +1,122 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PROMTOOL, promtool, samples, sumOf } from "../support/prometheus.js";
+import { LOCAL, serviceAvailable } from "../support/services.js";
+import { startTestBerth, type TestBerth } from "../support/test-berth.js";
+
+const METRICS_TOKEN = "metrics-token-for-the-request-metrics-test";
+const hasPostgres = await serviceAvailable("postgres");
+
+let b: TestBerth;
+beforeAll(async () => {
+  b = await startTestBerth({ BERTH_METRICS_TOKEN: METRICS_TOKEN, BERTH_LOGIN_FAILURE_DELAY_MS: "0" });
+});
+afterAll(async () => b?.close());
+
+async function scrape(): Promise<string> {
+  const res = await fetch(`${b.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+  expect(res.status).toBe(200);
+  return res.text();
+}
+
+const LIST = { method: "berth.v1.ConnectionService/ListConnections" };
+
+describe("/metrics after a known sequence of calls", () => {
+  it("counts each call by transport, method, route and code, and times it", async () => {
+    for (let i = 0; i < 3; i++) expect((await b.api("/api/connections")).status).toBe(200);
+    expect((await b.api("/api/connections", { token: null })).status).toBe(401);
+    for (let i = 0; i < 2; i++) {
+      const r = await b.api("/api/auth/login", {
+        body: { username: "admin", password: "wrong" },
+        token: null,
+      });
+      expect(r.status).toBe(401);
+    }
+    // The same RPC over the Connect protocol (JSON): another transport, no route.
+    const rpc = await fetch(`${b.url}/berth.v1.ConnectionService/ListConnections`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${b.adminToken}` },
+      body: "{}",
+    });
+    expect(rpc.status).toBe(200);
+
+    const m = samples(await scrape());
+    const rest = { ...LIST, transport: "rest", route: "GET /api/connections" };
+    expect(sumOf(m, "berth_requests_total", { ...rest, code: "ok" })).toBe(3);
+    expect(sumOf(m, "berth_requests_total", { ...rest, code: "unauthenticated" })).toBe(1);
+    expect(sumOf(m, "berth_request_duration_seconds_count", rest)).toBe(4);
+    expect(sumOf(m, "berth_requests_total", { ...LIST, transport: "connect", route: "", code: "ok" })).toBe(
+      1,
+    );
+    const login = { method: "berth.v1.AuthService/Login", route: "POST /api/auth/login" };
+    expect(sumOf(m, "berth_requests_total", { ...login, code: "unauthenticated" })).toBe(2);
+    // Security events: the refused call and the two failed sign-ins, told apart.
+    expect(sumOf(m, "berth_security_events_total", { event: "unauthenticated" })).toBe(1);
+    expect(sumOf(m, "berth_security_events_total", { event: "sign_in_failed" })).toBe(2);
+    expect(sumOf(m, "berth_errors_total", { kind: "unauthenticated", reason: "invalid_credentials" })).toBe(
+      2,
+    );
+  });
+
+  it("has the process metrics under their usual names", async () => {
+    const text = await scrape();
+    expect(text).toMatch(/^process_cpu_user_seconds_total /m);
+    expect(text).toMatch(/^nodejs_heap_size_used_bytes /m);
+    expect(text).not.toMatch(/berth_process_/);
+  });
+
+  it.skipIf(!hasPostgres)("counts connection tests by engine and outcome, stage by stage", async () => {
+    const spec = {
+      name: "metrics-pg",
+      type: "postgresql",
+      server: LOCAL.postgres.host,
+      port: LOCAL.postgres.port,
+      database: LOCAL.postgres.database,
+      username: LOCAL.postgres.user,
+      password: "",
+    };
+    const created = await b.api("/api/connections", { body: spec });
+    expect(created.status).toBe(201);
+    const before = samples(await scrape());
+    const ok = { kind: "test", engine: "postgresql", outcome: "ok" };
+    const failed = { ...ok, outcome: "failed" };
+    const okBefore = sumOf(before, "berth_connection_checks_total", ok);
+    expect((await b.api(`/api/connections/${created.body.id}/test`, { body: {} })).status).toBe(200);
+    expect(
+      (await b.api("/api/connections/test", { body: { ...spec, name: "closed", port: 1 } })).status,
+    ).toBe(422);
+    const m = samples(await scrape());
+    expect(sumOf(m, "berth_connection_checks_total", ok)).toBe(okBefore + 1);
+    expect(sumOf(m, "berth_connection_checks_total", failed)).toBe(1);
+    const stage = { kind: "test", engine: "postgresql", stage: "tcp", reason: "connection_refused" };
+    expect(sumOf(m, "berth_connection_check_failures_total", stage)).toBe(1);
+    expect(
+      sumOf(m, "berth_connection_check_stage_duration_seconds_count", {
+        engine: "postgresql",
+        stage: "auth",
+        outcome: "passed",
+      }),
+    ).toBeGreaterThanOrEqual(1);
+  });
+
+  it.skipIf(!PROMTOOL)("is a valid exposition by promtool check metrics", async () => {
+    const r = await promtool(["check", "metrics"], await scrape());
+    // It parses (a parse error is reported as such), and its only lint findings are prom-client's
+    // three stock gauges, whose names every Node.js dashboard expects as they are.
+    const findings = r.output.split("\n").filter((l) => l !== "");
+    const stock =
+      /^nodejs_active_(handles|requests|resources)_total non-counter metrics should not have "_total" suffix$/;
+    expect(findings.filter((l) => !stock.test(l))).toEqual([]);
+    expect(r.output).not.toMatch(/error/i);
+  });
+
+  it.skipIf(!PROMTOOL)("promtool catches a broken exposition (the check can fail)", async () => {
+    const r = await promtool(["check", "metrics"], '# TYPE x counter\nx{a="1" 1\n');
+    expect(r.code).not.toBe(0);
+    expect(r.output).toMatch(/error/i);
+    const lint = await promtool(
+      ["check", "metrics"],
+      "# HELP y_total a gauge\n# TYPE y_total gauge\ny_total 1\n",
+    );
+    expect(lint.output).toMatch(/y_total non-counter/);
+  });
+});
