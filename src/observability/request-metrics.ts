@@ -36,8 +36,9 @@ const LOGIN_METHODS = new Set(["berth.v1.AuthService/Login", "berth.v1.AuthServi
 export function securityEventOf(kind: string, reason: string, method: string): SecurityEvent | undefined {
   if (kind === "unauthenticated") return LOGIN_METHODS.has(method) ? "sign_in_failed" : "unauthenticated";
   if (kind === "permission_denied") return "denied";
-  if (kind === "security_violation") return "security_violation";
+  // A security_violation of its own kind: stored data that failed its integrity check.
   if (reason === "credential_integrity_failed") return "credential_integrity_failed";
+  if (kind === "security_violation") return "security_violation";
   return undefined;
 }
 
