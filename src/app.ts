@@ -15,7 +15,12 @@ import { createLogger, type Logger } from "./observability/logger.js";
 import type { DataPlane } from "./pools/data-plane.js";
 import { type FrontDoorEntry, startFrontDoorEntry } from "./server/front-door-entry.js";
 import { type GrpcJsServer, startGrpcJsServer } from "./server/grpc-js-server.js";
-import { createHttpEntry, createMetricsEntry, type ReadinessCheck } from "./server/http-entry.js";
+import {
+  createHttpEntry,
+  createMetricsEntry,
+  type NotChecked,
+  type ReadinessCheck,
+} from "./server/http-entry.js";
 import { type Listener, listen } from "./server/listener.js";
 import { describeCertificate, listenerTls, readServerTls } from "./server/tls-files.js";
 import { describeStoreUrl, openPostgresStore } from "./store/postgres-store.js";
@@ -238,7 +243,8 @@ async function serve(config: Config, deps: Deps, ready: () => boolean): Promise<
     shutdownSignal: shutdown.signal,
     googleClientId: config.google.clientIds[0],
     ready,
-    checks: readinessChecks(deps),
+    checks: readinessChecks(config, deps),
+    notChecked: notChecked(deps),
     log: deps.log,
     metrics: dataPlane.metrics.registry,
     metricsToken: config.metrics.token,
@@ -265,14 +271,24 @@ async function serve(config: Config, deps: Deps, ready: () => boolean): Promise<
 }
 
 /** What /readyz checks: the store and the key provider always, Redis when it is configured. */
-function readinessChecks(deps: Deps): ReadinessCheck[] {
+function readinessChecks(config: Config, deps: Deps): ReadinessCheck[] {
+  const store = config.storeUrl ? "PostgreSQL" : "SQLite";
   const checks: ReadinessCheck[] = [
-    { name: "store", run: () => deps.store.ping() },
-    { name: "keys", run: () => deps.keys.status() },
+    { name: "store", checked: `SELECT 1 on the ${store} store`, run: () => deps.store.ping() },
+    {
+      name: "keys",
+      checked: `the status of the ${deps.keys.primary.name} key provider (its current key version)`,
+      run: () => deps.keys.status(),
+    },
   ];
   const pingRedis = deps.core.pingRedis;
-  if (pingRedis) checks.push({ name: "redis", run: pingRedis });
+  if (pingRedis) checks.push({ name: "redis", checked: "PING to Redis", run: pingRedis });
   return checks;
+}
+
+/** What /readyz leaves out, named so that its absence is not mistaken for a pass. */
+function notChecked(deps: Deps): NotChecked[] {
+  return deps.core.pingRedis ? [] : [{ name: "redis", why: "not configured (BERTH_REDIS_URL is unset)" }];
 }
 
 /** The URL to announce: a wildcard address is reached on loopback; IPv6 goes in brackets. */
