@@ -268,7 +268,10 @@ describe("health endpoints", () => {
     const ready = await fetch(`${b.url}/readyz`);
     expect(ready.status).toBe(200);
     // Each check by name, what it did and how long it took; Redis named as not configured.
-    const body = await ready.json();
+    const body = (await ready.json()) as {
+      checks: Record<string, string>;
+      checked: Record<string, { ms: number }>;
+    };
     expect(body).toMatchObject({
       status: "ready",
       checks: { store: "ok", keys: "ok" },
