@@ -12,6 +12,7 @@ import { KEYRING_FILE, openLocalKeyring } from "./crypto/local-keyring.js";
 import { asBerthError } from "./errors/mapping.js";
 import { bootstrapAdmin } from "./identity/users.js";
 import { createLogger, type Logger } from "./observability/logger.js";
+import { startTracing } from "./observability/tracing-sdk.js";
 import type { DataPlane } from "./pools/data-plane.js";
 import { type FrontDoorEntry, startFrontDoorEntry } from "./server/front-door-entry.js";
 import { type GrpcJsServer, startGrpcJsServer } from "./server/grpc-js-server.js";
@@ -298,8 +299,31 @@ function listeningUrl(config: Config, port: number): string {
   return `${scheme}://${displayHost === "0.0.0.0" ? "127.0.0.1" : displayHost}:${port}`;
 }
 
-/** The composition root: config → dependencies → serve. */
+/**
+ * The composition root: config → dependencies → serve. With an OTLP endpoint configured, tracing
+ * starts first (so that the start's own calls are traced) and stops after everything else.
+ */
 export async function startBerth(config: Config, options: StartOptions = {}): Promise<Berth> {
+  const tracing = startTracing({
+    serviceName: config.tracing.serviceName,
+    endpoint: config.tracing.endpoint,
+  });
+  const berth = await startServing(config, options).catch(async (err: unknown) => {
+    await tracing?.shutdown();
+    throw err;
+  });
+  if (!tracing) return berth;
+  berth.log.info({ otlp_endpoint: redactedUrl(config.tracing.endpoint!) }, "tracing to OTLP");
+  return { ...berth, close: () => berth.close().then(() => tracing.shutdown()) };
+}
+
+/** An endpoint as the log may show it: no user or password from its URL. */
+function redactedUrl(url: string): string {
+  const u = new URL(url);
+  return `${u.origin}${u.pathname}`;
+}
+
+async function startServing(config: Config, options: StartOptions): Promise<Berth> {
   let ready = true;
   const deps = await buildDeps(config, options, () => ready);
   const serving = await serve(config, deps, () => ready).catch(async (err: unknown) => {

@@ -11,6 +11,7 @@ import { authnInterceptor } from "./interceptors/authn.js";
 import { errorInterceptor } from "./interceptors/errors.js";
 import { loggingInterceptor } from "./interceptors/logging.js";
 import { metricsInterceptor } from "./interceptors/metrics.js";
+import { tracingInterceptor } from "./interceptors/tracing.js";
 import { type Services, servedServices } from "./service-table.js";
 
 /**
@@ -36,6 +37,8 @@ export function createInterceptors(deps: {
   rateLimit?: Interceptor;
 }): Interceptor[] {
   return [
+    // Outermost: the call's span is active for everything below, the log lines included.
+    tracingInterceptor(),
     loggingInterceptor(deps.log),
     ...(deps.observeRequest ? [metricsInterceptor(deps.observeRequest)] : []),
     errorInterceptor(deps.log, deps.countError),
