@@ -276,7 +276,10 @@ describe("health endpoints", () => {
       status: "ready",
       checks: { store: "ok", keys: "ok" },
       checked: {
-        store: { state: "ok", what: "SELECT 1 on the SQLite store" },
+        store: {
+          state: "ok",
+          what: `SELECT 1 on the ${process.env.BERTH_TEST_STORE === "postgres" ? "PostgreSQL" : "SQLite"} store`,
+        },
         keys: { state: "ok", what: expect.stringContaining("local key provider") },
       },
       notChecked: { redis: "not configured (BERTH_REDIS_URL is unset)" },
