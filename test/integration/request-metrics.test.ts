@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { brokerClients, collect, stmt } from "../support/broker-client.js";
 import { PROMTOOL, promtool, samples, sumOf } from "../support/prometheus.js";
 import { LOCAL, serviceAvailable } from "../support/services.js";
 import { startTestBerth, type TestBerth } from "../support/test-berth.js";
+import { until } from "../support/waits.js";
 
 const METRICS_TOKEN = "metrics-token-for-the-request-metrics-test";
 const hasPostgres = await serviceAvailable("postgres");
@@ -96,6 +98,70 @@ describe("/metrics after a known sequence of calls", () => {
         outcome: "passed",
       }),
     ).toBeGreaterThanOrEqual(1);
+  });
+
+  it("counts a broken audit chain found by Verify as a security event", async () => {
+    const event = { event: "audit_chain_broken" };
+    expect(sumOf(samples(await scrape()), "berth_security_events_total", event)).toBe(0);
+    const intact = await b.api("/api/audit/verify", { body: {} });
+    expect(intact.body.ok).toBe(true);
+    expect(sumOf(samples(await scrape()), "berth_security_events_total", event)).toBe(0);
+    // Someone with the store's file rewrites history.
+    const db = b.berth.store.db;
+    const first = await db
+      .selectFrom("audit_events")
+      .select("seq")
+      .orderBy("seq")
+      .limit(1)
+      .executeTakeFirstOrThrow();
+    await db.updateTable("audit_events").set({ outcome: "tampered" }).where("seq", "=", first.seq).execute();
+    const broken = await b.api("/api/audit/verify", { body: {} });
+    expect(broken.body.ok).toBe(false);
+    expect(sumOf(samples(await scrape()), "berth_security_events_total", event)).toBe(1);
+  });
+
+  it.skipIf(!hasPostgres)("counts callers refused by a full pool, and shows its utilisation", async () => {
+    const created = await b.api("/api/connections", {
+      body: {
+        name: "metrics-pool-one",
+        type: "postgresql",
+        server: LOCAL.postgres.host,
+        port: LOCAL.postgres.port,
+        database: LOCAL.postgres.database,
+        username: LOCAL.postgres.user,
+        password: "",
+        maxPoolSize: 1,
+        acquireTimeoutMs: 200,
+      },
+    });
+    expect(created.status).toBe(201);
+    const id: string = created.body.id;
+    const client = brokerClients(b.url, b.adminToken);
+    const run = (sql: string) =>
+      collect(
+        client.broker.execute(
+          { target: { case: "connectionId", value: id }, statement: stmt(sql) },
+          client.call,
+        ),
+      );
+    const slow = run("SELECT pg_sleep(1.5)");
+    const labels = { connection_id: id, connection_name: "metrics-pool-one" };
+    // While the one session is busy: utilisation 1, and a second caller is turned away.
+    await until("the session to be in use", async () =>
+      sumOf(samples(await scrape()), "berth_pool_sessions", { ...labels, state: "in_use" }) === 1
+        ? true
+        : undefined,
+    );
+    expect(sumOf(samples(await scrape()), "berth_pool_utilization_ratio", labels)).toBe(1);
+    await expect(run("SELECT 1")).rejects.toThrow(/pool/i);
+    await slow;
+    const m = samples(await scrape());
+    expect(sumOf(m, "berth_pool_acquire_failures_total", { ...labels, reason: "pool_exhausted" })).toBe(1);
+    expect(sumOf(m, "berth_pool_acquire_wait_seconds_count", labels)).toBe(1);
+    expect(sumOf(m, "berth_query_duration_seconds_count", labels)).toBe(1);
+    expect(sumOf(m, "berth_errors_total", { kind: "pool_operation_failed", reason: "pool_exhausted" })).toBe(
+      1,
+    );
   });
 
   it.skipIf(!PROMTOOL)("is a valid exposition by promtool check metrics", async () => {
