@@ -24,6 +24,8 @@ export interface ObservedLeases {
 
 interface MetricsSources {
   pools: { all(): readonly ObservedPool[] };
+  /** The engines Berth knows: their connection-test counters start at 0. */
+  engines?: readonly string[];
   leases: ObservedLeases;
   health: {
     status(connectionId: string): string | undefined;
@@ -186,7 +188,7 @@ export function createMetrics(deps: MetricsSources) {
   poolGauges(registry, deps);
   healthGauges(registry, deps);
   leaseMetrics(registry, deps.leases);
-  const requests = createRequestMetrics(registry);
+  const requests = createRequestMetrics(registry, deps.engines);
   // The name each connection had when its pool was last opened (statements are observed by id).
   const names = new Map<string, string>();
   const roleChanges = new Counter({
@@ -244,6 +246,8 @@ export function createMetrics(deps: MetricsSources) {
       if (pool.settings) names.set(pool.connectionId, pool.settings.name);
       const l = labelsOf(pool);
       pool.on("acquired", (ms) => acquireWait.observe(l, ms / 1000));
+      // From 0, so that the first refusal is an increase (BerthPoolExhausted fires on it).
+      acquireFailures.inc({ ...l, reason: "pool_exhausted" }, 0);
       pool.on("acquireFailed", (reason) => acquireFailures.inc({ ...l, reason }));
       pool.on("destroyed", (_p, reason) => sessionsDestroyed.inc({ reason }));
     },
@@ -261,9 +265,9 @@ export function createMetrics(deps: MetricsSources) {
       }
       errors.inc({ kind, reason });
       const event = securityEventOf(kind, reason, method);
-      if (event) requests.securityEvent(event, reason);
+      if (event) requests.securityEvent(event);
     },
-    securityEvent: (event: SecurityEvent, reason?: string) => requests.securityEvent(event, reason),
+    securityEvent: (event: SecurityEvent) => requests.securityEvent(event),
     observeRequest: requests.observeRequest,
     observeCheck: requests.observeCheck,
   };

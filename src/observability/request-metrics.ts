@@ -47,7 +47,7 @@ export function securityEventOf(kind: string, reason: string, method: string): S
  * connection tests' (success rate and duration by engine and stage). Labels are bounded: methods
  * and routes come from the service table, codes from gRPC's list, engines and stages from enums.
  */
-export function createRequestMetrics(registry: Registry) {
+export function createRequestMetrics(registry: Registry, engines: readonly string[] = []) {
   const requests = new Counter({
     name: "berth_requests_total",
     help: "Calls finished, by transport, RPC method, REST route template (empty for RPC) and outcome code",
@@ -80,13 +80,14 @@ export function createRequestMetrics(registry: Registry) {
     labelNames: ["kind", "engine", "stage", "reason"],
     registers: [registry],
   });
+  // By event alone: the reason is in berth_errors_total. A series born at 1 is no increase to
+  // Prometheus, so that a single violation would never fire an alert: each exists from the start.
   const security = new Counter({
     name: "berth_security_events_total",
     help: "Security events: denied and unauthenticated calls, failed sign-ins, security violations, integrity failures",
-    labelNames: ["event", "reason"],
+    labelNames: ["event"],
     registers: [registry],
   });
-  // Every event's series exists from the start at 0, so that increase() sees its first one.
   for (const event of [
     "denied",
     "unauthenticated",
@@ -95,7 +96,10 @@ export function createRequestMetrics(registry: Registry) {
     "credential_integrity_failed",
     "audit_chain_broken",
   ] satisfies SecurityEvent[])
-    security.inc({ event, reason: "" }, 0);
+    security.inc({ event }, 0);
+  for (const engine of engines)
+    for (const kind of ["test", "validate"])
+      for (const outcome of ["ok", "failed"]) checks.inc({ kind, engine, outcome }, 0);
   return {
     observeRequest(r: ObservedRequest) {
       requests.inc({ transport: r.transport, method: r.method, route: r.route, code: r.code });
@@ -113,8 +117,8 @@ export function createRequestMetrics(registry: Registry) {
           stageFailures.inc({ kind: c.kind, engine: c.engine, stage: s.stage, reason: s.reason });
       }
     },
-    securityEvent(event: SecurityEvent, reason = "") {
-      security.inc({ event, reason });
+    securityEvent(event: SecurityEvent) {
+      security.inc({ event });
     },
   };
 }

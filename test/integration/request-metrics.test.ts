@@ -59,6 +59,15 @@ describe("/metrics after a known sequence of calls", () => {
     );
   });
 
+  it("exports from the start, at 0, the series the alerts read with increase()", async () => {
+    // A series born at 1 is no increase to Prometheus: a single event would never fire its alert.
+    const m = samples(await scrape());
+    for (const event of ["security_violation", "credential_integrity_failed", "audit_chain_broken"])
+      expect(m.get(`berth_security_events_total{event="${event}"}`)).toBe(0);
+    for (const engine of ["postgresql", "mysql", "sqlserver", "oracle"])
+      expect(m.get(`berth_connection_checks_total{kind="test",engine="${engine}",outcome="failed"}`)).toBe(0);
+  });
+
   it("has the process metrics under their usual names", async () => {
     const text = await scrape();
     expect(text).toMatch(/^process_cpu_user_seconds_total /m);
@@ -152,11 +161,18 @@ describe("/metrics after a known sequence of calls", () => {
         ? true
         : undefined,
     );
-    expect(sumOf(samples(await scrape()), "berth_pool_utilization_ratio", labels)).toBe(1);
+    const before = samples(await scrape());
+    expect(sumOf(before, "berth_pool_utilization_ratio", labels)).toBe(1);
     await expect(run("SELECT 1")).rejects.toThrow(/pool/i);
     await slow;
     const m = samples(await scrape());
     expect(sumOf(m, "berth_pool_acquire_failures_total", { ...labels, reason: "pool_exhausted" })).toBe(1);
+    // It existed at 0 from the pool's opening (the first refusal is an increase).
+    expect(
+      before.get(
+        `berth_pool_acquire_failures_total{connection_id="${id}",connection_name="metrics-pool-one",reason="pool_exhausted"}`,
+      ),
+    ).toBe(0);
     expect(sumOf(m, "berth_pool_acquire_wait_seconds_count", labels)).toBe(1);
     expect(sumOf(m, "berth_query_duration_seconds_count", labels)).toBe(1);
     expect(sumOf(m, "berth_errors_total", { kind: "pool_operation_failed", reason: "pool_exhausted" })).toBe(
