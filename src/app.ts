@@ -248,6 +248,7 @@ async function serve(config: Config, deps: Deps, ready: () => boolean): Promise<
     notChecked: notChecked(deps),
     log: deps.log,
     metrics: dataPlane.metrics.registry,
+    observeRequest: dataPlane.metrics.observeRequest,
     metricsToken: config.metrics.token,
     hsts: config.tls !== undefined,
   });

@@ -5,6 +5,7 @@ import { performance } from "node:perf_hooks";
 import type { Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Registry } from "prom-client";
+import type { ObservedRequest } from "../observability/request-metrics.js";
 import { createConsoleHandler } from "./console.js";
 import type { RequestHandler } from "./listener.js";
 import { createProtoBodyCheck } from "./proto-body-check.js";
@@ -35,6 +36,8 @@ export interface HttpEntryDeps {
   hsts: boolean;
   /** Logs requests refused before any RPC runs (unknown paths, missing metrics token). */
   log?: { info(fields: Record<string, unknown>, message: string): void };
+  /** Counts REST requests no route answers (the interceptor chain counts the others). */
+  observeRequest?: ((r: ObservedRequest) => void) | undefined;
 }
 
 /** One dependency /readyz checks; a check that does not answer within READY_CHECK_MS has failed. */

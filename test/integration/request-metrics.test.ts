@@ -41,7 +41,16 @@ describe("/metrics after a known sequence of calls", () => {
     });
     expect(rpc.status).toBe(200);
 
+    // Paths no route has: one series, whatever the paths (a probe's paths are not labels).
+    expect((await b.api("/api/no-such-thing")).status).toBe(404);
+    expect((await b.api("/api/also/missing")).status).toBe(404);
+    expect((await b.api("/api/connections", { method: "PATCH", body: {} })).status).toBe(405);
+
     const m = samples(await scrape());
+    const unmatched = { transport: "rest", method: "", route: "unmatched" };
+    expect(sumOf(m, "berth_requests_total", { ...unmatched, code: "not_found" })).toBe(2);
+    expect(sumOf(m, "berth_requests_total", { ...unmatched, code: "unimplemented" })).toBe(1);
+    expect([...m.keys()].some((k) => k.includes("no-such-thing"))).toBe(false);
     const rest = { ...LIST, transport: "rest", route: "GET /api/connections" };
     expect(sumOf(m, "berth_requests_total", { ...rest, code: "ok" })).toBe(3);
     expect(sumOf(m, "berth_requests_total", { ...rest, code: "unauthenticated" })).toBe(1);

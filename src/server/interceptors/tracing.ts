@@ -40,7 +40,7 @@ export function tracingInterceptor(): Interceptor {
     const span = startServerSpan(
       `${req.service.typeName}/${req.method.name}`,
       {
-        "rpc.system": info.transport === "grpc" || info.transport === "grpc-web" ? "grpc" : "connect_rpc",
+        "rpc.system": info.transport.startsWith("grpc") ? "grpc" : "connect_rpc",
         "rpc.service": req.service.typeName,
         "rpc.method": req.method.name,
         "berth.transport": info.transport,
