@@ -29,11 +29,12 @@ export function tracingEnabled(): boolean {
  * Runs `fn` inside a child span of the active span (the call's). Without tracing, or outside a
  * traced call (a background health check), it is just `fn()`: no root spans from housekeeping.
  */
-export async function inChildSpan<T>(
+export function inChildSpan<T>(
   name: string,
   attributes: Attributes,
   fn: (span: Span | undefined) => Promise<T>,
 ): Promise<T> {
+  // Not async itself: without tracing, fn's own promise is returned, with no extra turn.
   if (!tracer || !trace.getSpan(context.active())) return fn(undefined);
   return tracer.startActiveSpan(name, { attributes }, async (span) => {
     try {
