@@ -51,12 +51,14 @@ describe("OTLP export", () => {
   });
 
   it("sends the call spans to BERTH_OTLP_ENDPOINT", async () => {
+    // A collector behind basic auth in the URL: the log shows the endpoint without its password.
     b = await startTestBerth({
-      BERTH_OTLP_ENDPOINT: `http://127.0.0.1:${port}/v1/traces`,
+      BERTH_OTLP_ENDPOINT: `http://berth:otlp-canary-secret@127.0.0.1:${port}/v1/traces`,
       OTEL_SERVICE_NAME: "berth-otlp-test",
     });
     expect(tracingEnabled()).toBe(true);
     expect(b.logs.join("")).toContain(`"otlp_endpoint":"http://127.0.0.1:${port}/v1/traces"`);
+    expect(b.logs.join("")).not.toContain("otlp-canary-secret");
     expect((await b.api("/api/connections")).status).toBe(200);
     // Closing flushes the batch: the receiver has it when close resolves.
     await b.close();
@@ -79,5 +81,7 @@ describe("OTLP export", () => {
     expect(spans.every((s) => /^[0-9a-f]{32}$/.test(s.traceId))).toBe(true);
     const service = resources[0]!.resource.attributes.find((a) => a.key === "service.name");
     expect(service?.value.stringValue).toBe("berth-otlp-test");
+    // Nor does the password travel inside the spans.
+    expect(received.map((r) => r.body.toString("utf8")).join("")).not.toContain("otlp-canary-secret");
   });
 });

@@ -29,6 +29,10 @@ describe("tracing configuration", () => {
 
   it("refuses an endpoint that is not a URL, naming the variable", () => {
     expect(() => loadConfig({ BERTH_OTLP_ENDPOINT: "collector:4318" })).toThrow(/BERTH_OTLP_ENDPOINT/);
+    // The value is not echoed: an endpoint may carry a password.
+    expect(() => loadConfig({ BERTH_OTLP_ENDPOINT: "ftp://u:pw-canary@h/x" })).toThrow(
+      /^(?![\s\S]*pw-canary)[\s\S]*must be an http:\/\/ or https:\/\/ URL/,
+    );
   });
 });
 
