@@ -69,6 +69,12 @@ function storeUrlProblems(value: string | undefined, ctx: z.RefinementCtx): void
     ctx.addIssue({ code: "custom", message: `sslmode must be one of ${SSL_MODES.join(", ")}` });
 }
 
+/** An OTLP/HTTP endpoint: http(s) only (`collector:4318` parses as a URL of scheme "collector:"). */
+const httpUrl = z
+  .string()
+  .url()
+  .refine((u) => /^https?:\/\//i.test(u), "must be an http:// or https:// URL");
+
 const schema = z.object({
   BERTH_HOST: z.string().min(1).default("127.0.0.1"),
   BERTH_PORT: port(8080),
@@ -130,6 +136,11 @@ const schema = z.object({
   BERTH_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   BERTH_METRICS_HOST: z.string().min(1).default("127.0.0.1"),
   BERTH_METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+  // OpenTelemetry traces: off unless an OTLP/HTTP endpoint is given (Berth's, or the standard ones).
+  BERTH_OTLP_ENDPOINT: httpUrl.optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: httpUrl.optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl.optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).default("berth"),
   BERTH_REQUIRE_TLS: z.enum(["true", "false"]).default("false"),
   BERTH_ALLOWED_TARGETS: z.string().optional(),
   BERTH_DENIED_TARGETS: z.string().default(""),
@@ -264,6 +275,8 @@ export interface Config {
   readonly frontDoor: FrontDoorSettings | undefined;
   /** /metrics: on its own loopback listener (port set), and/or behind a bearer token on the main port. */
   readonly metrics: MetricsSettings;
+  /** OpenTelemetry traces: the OTLP/HTTP traces URL (undefined: tracing off) and the service name. */
+  readonly tracing: { readonly endpoint: string | undefined; readonly serviceName: string };
   readonly rateLimits: "rfc" | "off";
   /** Refuse connections whose sslMode allows plain text (disable, prefer). */
   readonly requireTls: boolean;
@@ -389,6 +402,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       port: c.BERTH_METRICS_PORT,
       host: c.BERTH_METRICS_HOST,
       token: c.BERTH_METRICS_TOKEN,
+    }),
+    tracing: Object.freeze({
+      // The standard variable names a base URL, to which the traces path is added (OTLP spec).
+      endpoint:
+        c.BERTH_OTLP_ENDPOINT ??
+        c.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
+        (c.OTEL_EXPORTER_OTLP_ENDPOINT && `${c.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, "")}/v1/traces`),
+      serviceName: c.OTEL_SERVICE_NAME,
     }),
     rateLimits: c.BERTH_RATE_LIMITS,
     requireTls: c.BERTH_REQUIRE_TLS === "true",

@@ -53,6 +53,8 @@ export interface ConnectionRegistryDeps {
   targets?: TargetPolicy;
   /** Results of tests of unsaved configurations, for a Create of the same one (default: in memory). */
   testedConfigs?: TestedConfigs;
+  /** Told of every test and validation's result (for the metrics). */
+  observeCheck?: (kind: "test" | "validate", engine: string, result: CheckResult) => void;
 }
 
 export interface ConnectionStatusView {
@@ -89,6 +91,7 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
     testTimeoutMs: deps.testTimeoutMs,
     requireTls: deps.requireTls,
     targets: deps.targets,
+    observe: deps.observeCheck,
   });
 
   const create: CreateContext = {

@@ -2,7 +2,7 @@ import type { TtlCache } from "../access/ttl-cache.js";
 import type { ConnectionRegistry } from "../connections/registry.js";
 import { guardDrivers } from "../connections/target-guard.js";
 import { createTargetPolicy, type TargetPolicy } from "../connections/target-policy.js";
-import { driverFor } from "../engines/index.js";
+import { driverFor, ENGINES } from "../engines/index.js";
 import { createMetrics, type Metrics } from "../observability/metrics.js";
 import type { SessionBudget } from "./budget.js";
 import { HealthMonitor, type HealthMonitorOptions, mayFallBack } from "./health.js";
@@ -86,7 +86,7 @@ export function createDataPlane(
     pools,
     options.leaseMaxLifetimeMs ? { maxLifetimeMs: options.leaseMaxLifetimeMs } : {},
   );
-  metrics = createMetrics({ pools, leases, health });
+  metrics = createMetrics({ pools, leases, health, engines: Object.keys(ENGINES) });
   return {
     pools,
     leases,

@@ -4,6 +4,7 @@ import { create, type DescMessage, type MessageShape } from "@bufbuild/protobuf"
 import type { Interceptor } from "@connectrpc/connect";
 import { PayloadTooLargeError, ValidationError } from "../errors/berth-error.js";
 import { toRestError } from "../errors/mapping.js";
+import type { ObservedRequest } from "../observability/request-metrics.js";
 import { invokeThroughChain } from "./interceptor-chain.js";
 import { clientCertificateOf, contextValuesFor, type RequestInfo, requestIdFrom } from "./request-info.js";
 import { ACCOUNT_ROUTES } from "./rest/accounts.js";
@@ -32,6 +33,8 @@ export interface RestDeps {
   maxBodyBytes: number;
   /** Logs requests refused before any RPC runs (no route); the chain logs all the others. */
   log?: { info(fields: Record<string, unknown>, message: string): void };
+  /** Counts requests refused before any RPC runs (the chain counts all the others). */
+  observeRequest?: ((r: ObservedRequest) => void) | undefined;
 }
 
 /**
@@ -49,7 +52,7 @@ export function createRestHandler(deps: RestDeps) {
     url: URL,
     peer: string,
   ): Promise<void> {
-    const info: RequestInfo = {
+    let info: RequestInfo = {
       requestId: requestIdFrom(req.headers["x-request-id"]),
       peer,
       transport: "rest",
@@ -64,8 +67,17 @@ export function createRestHandler(deps: RestDeps) {
         "request refused",
       );
       sendUnrouted(send, found, req.method, url.pathname, info.requestId);
+      // One bounded series for every path no route has (a probe's paths must not become labels).
+      deps.observeRequest?.({
+        transport: "rest",
+        method: "",
+        route: "unmatched",
+        code: found ? "unimplemented" : "not_found",
+        seconds: 0,
+      });
       return;
     }
+    info = { ...info, routeTemplate: `${found.route.verb} ${found.route.path}` };
     try {
       const parsed: Parsed = {
         params: found.params,
