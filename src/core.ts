@@ -112,6 +112,35 @@ export interface FrontDoorCore {
 }
 
 /**
+ * Invalidations reach every instance through Redis when it is configured (`kind|key`): cached
+ * sessions and access answers are dropped, and what is already open is re-checked too (a revoke
+ * ends open leases and Session streams).
+ */
+function invalidationBus(
+  settings: CoreSettings,
+  sessionCache: TtlCache<Principal>,
+  accessCache: TtlCache<true>,
+  on: {
+    connectionChanged(id: string): void;
+    revoked(change: NonNullable<ReturnType<typeof invalidationOf>>): void;
+  },
+) {
+  return createCacheBus(
+    settings.redisUrl,
+    (message) => {
+      const [kind, key = ""] = message.split("|");
+      if (kind === "tag") sessionCache.invalidateTag(key);
+      if (kind === "tag") accessCache.invalidateTag(key);
+      if (kind === "session") sessionCache.delete(key);
+      if (kind === "connection") on.connectionChanged(key);
+      const change = invalidationOf(message);
+      if (change) on.revoked(change);
+    },
+    settings.redisCommandTimeoutMs,
+  );
+}
+
+/**
  * Every service and the interceptor chain, wired once. The composition root (app.ts) puts it behind
  * the listeners; the in-memory test stack puts it behind a router transport — the same wiring.
  */
@@ -129,21 +158,10 @@ export function createCore(deps: {
   // Caches that keep the per-statement path off the store; invalidated on change (and by TTL).
   const sessionCache = new TtlCache<Principal>({ ttlMs: settings.authCacheTtlMs });
   const accessCache = new TtlCache<true>({ ttlMs: settings.authCacheTtlMs });
-  // Invalidations reach every instance through Redis when it is configured (`kind|key`).
-  const bus = createCacheBus(
-    settings.redisUrl,
-    (message) => {
-      const [kind, key = ""] = message.split("|");
-      if (kind === "tag") sessionCache.invalidateTag(key);
-      if (kind === "tag") accessCache.invalidateTag(key);
-      if (kind === "session") sessionCache.delete(key);
-      if (kind === "connection") dataPlane?.connectionChanged(key);
-      // What is already open is re-checked too: a revoke ends open leases and Session streams.
-      const change = invalidationOf(message);
-      if (change) void revocations?.changed(change);
-    },
-    settings.redisCommandTimeoutMs,
-  );
+  const bus = invalidationBus(settings, sessionCache, accessCache, {
+    connectionChanged: (id) => dataPlane?.connectionChanged(id),
+    revoked: (change) => void revocations?.changed(change),
+  });
   let dataPlane: DataPlane | undefined;
   let revocations: ReturnType<typeof watchRevocations> | undefined;
   // One policy for every way Berth reaches a database: tests, validations, pools, health checks.
