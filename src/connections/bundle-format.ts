@@ -81,7 +81,20 @@ export function checkPassphrase(passphrase: string): void {
     );
 }
 
+/**
+ * Derivations run one at a time: each holds 128 MiB and a libuv thread for a good fraction of a
+ * second, and the bundle rate limit is per caller, so many callers at once would otherwise take the
+ * thread pool (DNS, file reads) and memory together. Later callers wait their turn.
+ */
+let derivationQueue: Promise<unknown> = Promise.resolve();
+
 function deriveKey(passphrase: string, salt: Buffer, params: ScryptParams): Promise<Buffer> {
+  const turn = derivationQueue.then(() => deriveKeyNow(passphrase, salt, params));
+  derivationQueue = turn.catch(() => undefined);
+  return turn;
+}
+
+function deriveKeyNow(passphrase: string, salt: Buffer, params: ScryptParams): Promise<Buffer> {
   const N = 2 ** params.log2N;
   return new Promise((resolve, reject) =>
     // Asynchronous: a derivation takes a good fraction of a second and must not stall other calls.
