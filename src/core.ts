@@ -121,16 +121,19 @@ export function createCore(deps: {
     settings.redisUrl,
     (message) => {
       const [kind, key = ""] = message.split("|");
-      if (kind === "tag") sessionCache.invalidateTag(key);
-      if (kind === "tag") accessCache.invalidateTag(key);
+      if (kind === "tag") for (const cache of [sessionCache, accessCache]) cache.invalidateTag(key);
       if (kind === "session") sessionCache.delete(key);
       if (kind === "connection") dataPlane?.connectionChanged(key);
+      // Another instance rotated or retired a key of the keyring in the shared store.
+      if (kind === "keys") void keys.refresh().catch((err: unknown) => keysNotReread(deps.log, err));
       // What is already open is re-checked too: a revoke ends open leases and Session streams.
       const change = invalidationOf(message);
       if (change) void revocations?.changed(change);
     },
     settings.redisCommandTimeoutMs,
   );
+  // A rotation or retirement here is announced to the others (`keys|<new primary>`).
+  keys.onChange((version) => bus.publish(`keys|${version}`));
   let dataPlane: DataPlane | undefined;
   let revocations: ReturnType<typeof watchRevocations> | undefined;
   // One policy for every way Berth reaches a database: tests, validations, pools, health checks.
@@ -241,6 +244,10 @@ export function createCore(deps: {
       await bus.close();
     },
   };
+}
+
+function keysNotReread(log: Logger, err: unknown): void {
+  log.warn({ error: (err as Error).message }, "the keyring could not be re-read from the store");
 }
 
 /**

@@ -123,6 +123,7 @@ describe.skipIf(!hasPostgres)("Berth on a PostgreSQL store", () => {
       "0008_scram_verifiers",
       "0009_connection_fields_at_rest",
       "0010_instances",
+      "0011_stored_keyring",
     ]);
     // One admin, whoever created it; every instance signs it in.
     expect(await query(db.url, "select username from users")).toEqual([{ username: "admin" }]);
