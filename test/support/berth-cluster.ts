@@ -56,7 +56,9 @@ export async function rest(
   return { status: res.status, body };
 }
 
-export type QueryOutcome = { ok: true; ms: number } | { ok: false; ms: number; code: Code; reason: string };
+export type QueryOutcome =
+  | { ok: true; ms: number }
+  | { ok: false; ms: number; code: Code; reason: string; message: string };
 
 /** One Execute through a member's gRPC (HTTP port, h2c): how it went and how long it took. */
 export function queryOn(on: { url: string }, token: string) {
@@ -73,8 +75,9 @@ export function queryOn(on: { url: string }, token: string) {
       return { ok: true, ms: performance.now() - started };
     } catch (err) {
       const e = ConnectError.from(err);
-      const reason = e.findDetails(ErrorInfoSchema)[0]?.reason ?? e.rawMessage;
-      return { ok: false, ms: performance.now() - started, code: e.code, reason };
+      const info = e.findDetails(ErrorInfoSchema)[0];
+      const reason = info?.metadata.reason ?? info?.reason ?? "";
+      return { ok: false, ms: performance.now() - started, code: e.code, reason, message: e.rawMessage };
     }
   };
 }
