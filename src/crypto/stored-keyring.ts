@@ -109,8 +109,11 @@ export class StoredKeyring implements KeyProvider {
     return this.encrypt(await this.decrypt(envelope, binding), binding);
   }
 
+  /**
+   * From memory (it is /readyz's key check, which must not wait on the store): callers that need
+   * the store's newest version now (rewrap, the key inventory) refresh first.
+   */
   async status(): Promise<KeyStatus> {
-    await this.#upToDate();
     return {
       provider: this.name,
       keyName: "store (wrapped by BERTH_MASTER_KEY)",
