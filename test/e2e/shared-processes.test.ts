@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
@@ -173,6 +174,42 @@ describe.skipIf(!ready)("three Berth processes in shared mode", () => {
       "select distinct substr(request_id, 7, 1) as who from audit_events where request_id like 'mixed-%' order by 1",
     );
     expect(writers.map((w) => w.who)).toEqual(["a", "b", "c"]);
+  }, 60_000);
+});
+
+/** dist/main.js with `env`, to its exit: the code and what it wrote to stderr. */
+function startFails(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, ["dist/main.js"], {
+    env: { ...process.env, BERTH_PORT: "0", BERTH_LOG_LEVEL: "warn", ...env },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr!.on("data", (c) => (stderr += c));
+  const killer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+  return new Promise((resolve) =>
+    child.once("exit", (code) => {
+      clearTimeout(killer);
+      resolve({ code, stderr });
+    }),
+  );
+}
+
+describe.skipIf(!ready)("starting in shared mode without the right master key", () => {
+  it("stops with a clear error: none given, or not the one the store was set up with; the keys never in the message", async () => {
+    const cluster = await startBerthCluster(1);
+    cleanups.push(cluster.stop);
+    const none = await startFails({ BERTH_STORE_URL: cluster.storeUrl });
+    expect(none.code).toBe(78);
+    expect(none.stderr).toContain(
+      "BERTH_MASTER_KEY: is required with BERTH_STORE_URL (shared mode) unless BERTH_KMS=vault",
+    );
+    const wrongKey = randomBytes(32).toString("base64");
+    const wrong = await startFails({ BERTH_STORE_URL: cluster.storeUrl, BERTH_MASTER_KEY: wrongKey });
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr).toContain(
+      "BERTH_MASTER_KEY does not unwrap key version 1 of the keyring in the store",
+    );
+    expect(wrong.stderr).not.toContain(wrongKey);
   }, 60_000);
 });
 
