@@ -39,6 +39,7 @@ async function measure(call: (caller: number) => Promise<void>) {
   // Warm up: pools open, caches filled, JIT done.
   await Promise.all(Array.from({ length: CALLERS }, (_, i) => call(i).catch(() => {})));
   let errors = 0;
+  const why = new Map<string, number>();
   const ms: number[] = [];
   const until = performance.now() + SECONDS * 1000;
   await Promise.all(
@@ -48,12 +49,15 @@ async function measure(call: (caller: number) => Promise<void>) {
         try {
           await call(i);
           ms.push(performance.now() - t0);
-        } catch {
+        } catch (err) {
           errors++;
+          const m = String((err as Error).message).slice(0, 160);
+          why.set(m, (why.get(m) ?? 0) + 1);
         }
       }
     }),
   );
+  for (const [m, n] of why) console.log(`    ${n} × ${m}`);
   return { perSecond: ms.length / SECONDS, errors, p50: percentile(ms, 50), p99: percentile(ms, 99) };
 }
 
