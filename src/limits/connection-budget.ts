@@ -110,7 +110,18 @@ export class RedisSessionBudget implements SessionBudget {
   async take(key: BudgetKey, max: number): ReturnType<SessionBudget["take"]> {
     const name = this.#keyOf(key);
     const member = `${this.#instanceId}:${++this.#seq}`;
-    const [taken, held] = await this.#redis.budgetTake(name, member, max, this.#options.ttlMs);
+    let answer: [number, number];
+    try {
+      answer = await this.#redis.budgetTake(name, member, max, this.#options.ttlMs);
+    } catch (err) {
+      // The take may have run in Redis although its answer came too late (a slow Redis, or this
+      // event loop lagging past the command timeout): its member would hold a permit for a whole
+      // lease for nobody, starving the pools that wait. It is given back as soon as Redis answers
+      // (removing a member that was never added does nothing).
+      void this.#redis.budgetGiveBack(name, member, FREED_CHANNEL).catch(() => {});
+      throw err;
+    }
+    const [taken, held] = answer;
     if (taken !== 1) return { full: { held, max } };
     const permit = new LeasedPermit(member, (p) => this.#giveBack(name, p));
     let holding = this.#holdings.get(name);
