@@ -9,8 +9,13 @@ const FREED_CHANNEL = "berth:budget-freed";
 const WANTED_CHANNEL = "berth:budget-wanted";
 /** An instance says it wants at most this often per key… */
 const WANT_EVERY_MS = 100;
-/** …and counts as wanting for this long after it last said so. */
-const WANT_FRESH_MS = 500;
+/**
+ * …and counts as wanting for this long after it last said so. Long against event-loop lag: an
+ * instance opening its first sessions while the others hold the budget must win a race for each
+ * permit they free, and one whose announcements lapsed between its (lagging) retries lost every
+ * race — the others took their whole budget back each time — until its callers timed out.
+ */
+const WANT_FRESH_MS = 3_000;
 
 export interface RedisBudgetOptions {
   redisUrl: string;

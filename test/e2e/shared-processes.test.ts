@@ -130,9 +130,7 @@ describe.skipIf(!ready)("three Berth processes in shared mode", () => {
     // 200 concurrent mixed calls spread over the three: reads, queries and writes; none fails.
     const members = [a, b, c];
     const queries = members.map((m) => queryOn(m, admin));
-    // Each instance has its pool open before the burst. (An instance whose first caller comes while
-    // the others hold the whole budget under load can wait out its acquire timeout: see the report.)
-    for (const q of queries) expect(await q(id, "select 1")).toMatchObject({ ok: true });
+    // B has no pool for the connection yet: it opens one mid-burst, while A and C hold the budget.
     const started = performance.now();
     const outcomes = await Promise.all(
       Array.from({ length: 200 }, async (_, i) => {
