@@ -7,8 +7,10 @@ import { Membership } from "./cluster/membership.js";
 import type { Config } from "./config/config.js";
 import { sealClearRows } from "./connections/seal-clear-rows.js";
 import { type Core, createCore } from "./core.js";
+import type { KeyProvider } from "./crypto/key-provider.js";
 import { KeySet } from "./crypto/key-set.js";
 import { KEYRING_FILE, openLocalKeyring } from "./crypto/local-keyring.js";
+import { StoredKeyring } from "./crypto/stored-keyring.js";
 import { asBerthError } from "./errors/mapping.js";
 import { bootstrapAdmin } from "./identity/users.js";
 import { createLogger, type Logger } from "./observability/logger.js";
@@ -65,7 +67,7 @@ export interface StartOptions {
  * `berth keys rewrap` has moved them. A missing transit key or a refused token stops the start; a
  * Vault that does not answer does not (decrypting calls answer UNAVAILABLE until it does).
  */
-async function openKeys(config: Config, log: Logger): Promise<KeySet> {
+async function openKeys(config: Config, store: Store, log: Logger): Promise<KeySet> {
   // node-vault loads only where Vault is configured: every other start is spared its module graph.
   const vault = config.vault
     ? new (await import("./crypto/vault-transit.js")).VaultTransit(config.vault)
@@ -83,16 +85,26 @@ async function openKeys(config: Config, log: Logger): Promise<KeySet> {
       log.warn({ reason: e.details.reason, error: e.message }, "vault transit is not answering yet");
     }
   }
-  const hasKeyring = config.masterKey !== undefined || existsSync(join(config.dataDir, KEYRING_FILE));
-  const local =
-    config.kms === "local" || hasKeyring
-      ? await openLocalKeyring(config.dataDir, config.masterKey)
-      : undefined;
+  const local = await openLocal(config, store);
   const primary = config.kms === "vault" ? vault! : local!;
   return new KeySet(
     primary,
     [local, vault].filter((p): p is NonNullable<typeof p> => p !== undefined && p !== primary),
   );
+}
+
+/**
+ * Shared mode (a PostgreSQL store) with BERTH_MASTER_KEY: the keyring in the store, wrapped by it,
+ * so that every instance decrypts what another wrote. Otherwise the embedded default: the master
+ * key itself, or the keyring file in the data directory.
+ */
+async function openLocal(config: Config, store: Store): Promise<KeyProvider | undefined> {
+  if (config.storeUrl && config.masterKey)
+    return StoredKeyring.open(store.db, config.masterKey, config.dataDir);
+  const hasKeyring = config.masterKey !== undefined || existsSync(join(config.dataDir, KEYRING_FILE));
+  return config.kms === "local" || hasKeyring
+    ? openLocalKeyring(config.dataDir, config.masterKey)
+    : undefined;
 }
 
 /** What Berth runs on: the store, the keys, the core (services, data plane) and retention. */
@@ -116,8 +128,9 @@ async function buildDeps(config: Config, options: StartOptions, ready: () => boo
     onPruned: (ids) => log.info({ instances: ids }, "instances without a heartbeat dropped"),
   });
   let stopSealing = () => {};
+  let keys: KeySet | undefined;
   try {
-    const keys = await openKeys(config, log);
+    keys = await openKeys(config, store, log);
     stopSealing = await startSealing(store, keys, log, membership);
     await bootstrapAdmin(store.db, config.adminPassword, log, options.announce);
     const core = createCore({ db: store.db, keys, log, settings: config, ready, instances: membership });
@@ -127,6 +140,7 @@ async function buildDeps(config: Config, options: StartOptions, ready: () => boo
   } catch (err) {
     // A start that failed lets go of the store: its sessions, and SQLite's data directory lock.
     stopSealing();
+    keys?.stop();
     await store.close().catch(() => {});
     throw err;
   }
@@ -416,6 +430,7 @@ function berthHandle(config: Config, deps: Deps, serving: Serving, url: string, 
         serving.shutdown.abort(goingAway);
         await core.dataPlane.close(config.shutdownGraceMs);
         await core.close();
+        deps.keys.stop();
         // Last, while the store is still open: the row goes, and the duties move at once.
         await membership.stop();
         await store.close();

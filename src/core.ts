@@ -122,6 +122,7 @@ function invalidationBus(
   accessCache: TtlCache<true>,
   on: {
     connectionChanged(id: string): void;
+    keysChanged(): void;
     revoked(change: NonNullable<ReturnType<typeof invalidationOf>>): void;
   },
 ) {
@@ -133,6 +134,7 @@ function invalidationBus(
       if (kind === "tag") accessCache.invalidateTag(key);
       if (kind === "session") sessionCache.delete(key);
       if (kind === "connection") on.connectionChanged(key);
+      if (kind === "keys") on.keysChanged();
       const change = invalidationOf(message);
       if (change) on.revoked(change);
     },
@@ -161,7 +163,11 @@ export function createCore(deps: {
   const bus = invalidationBus(settings, sessionCache, accessCache, {
     connectionChanged: (id) => dataPlane?.connectionChanged(id),
     revoked: (change) => void revocations?.changed(change),
+    // Another instance rotated or retired a key of the keyring in the shared store.
+    keysChanged: () => void keys.refresh().catch((err: unknown) => keysNotReread(deps.log, err)),
   });
+  // A rotation or retirement here is announced to the others (`keys|<new primary>`).
+  keys.onChange((version) => bus.publish(`keys|${version}`));
   let dataPlane: DataPlane | undefined;
   let revocations: ReturnType<typeof watchRevocations> | undefined;
   // One policy for every way Berth reaches a database: tests, validations, pools, health checks.
@@ -282,6 +288,10 @@ export function createCore(deps: {
       await bus.close();
     },
   };
+}
+
+function keysNotReread(log: Logger, err: unknown): void {
+  log.warn({ error: (err as Error).message }, "the keyring could not be re-read from the store");
 }
 
 /**

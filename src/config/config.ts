@@ -193,6 +193,11 @@ function crossFieldProblems(c: z.infer<typeof schema>): string[] {
   const problems: string[] = [];
   if (c.BERTH_KMS === "vault" && !c.BERTH_VAULT_ADDR)
     problems.push("BERTH_VAULT_ADDR: is required with BERTH_KMS=vault");
+  // Shared mode: a keyring file per instance would make each unable to read what the others wrote.
+  if (c.BERTH_STORE_URL && c.BERTH_KMS !== "vault" && !c.BERTH_MASTER_KEY)
+    problems.push(
+      "BERTH_MASTER_KEY: is required with BERTH_STORE_URL (shared mode) unless BERTH_KMS=vault: the keyring lives in the store, wrapped by this key, and every instance needs the same one (make one with: openssl rand -base64 32)",
+    );
   if (c.BERTH_VAULT_ADDR && !c.BERTH_VAULT_TOKEN && !(c.BERTH_VAULT_ROLE_ID && c.BERTH_VAULT_SECRET_ID))
     problems.push(
       "BERTH_VAULT_TOKEN: is required with BERTH_VAULT_ADDR (or BERTH_VAULT_ROLE_ID and BERTH_VAULT_SECRET_ID for AppRole)",
@@ -227,7 +232,10 @@ export interface Config {
    * password: never logged (describeStoreUrl gives host, port and database).
    */
   readonly storeUrl: string | undefined;
-  /** A 32-byte key that replaces the keyring file; never written to disk. */
+  /**
+   * A 32-byte key, never written anywhere. With SQLite it replaces the keyring file; in shared
+   * mode (storeUrl set) it wraps the keyring the store holds.
+   */
   readonly masterKey: Buffer | undefined;
   readonly adminPassword: string | undefined;
   readonly logLevel: z.infer<typeof schema>["BERTH_LOG_LEVEL"];

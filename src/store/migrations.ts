@@ -270,6 +270,25 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  "0012_stored_keyring": {
+    async up(db: Kysely<unknown>) {
+      // Shared mode's local keyring: each data key wrapped by BERTH_MASTER_KEY, never in clear.
+      await db.schema
+        .createTable("key_versions")
+        .addColumn("version", "integer", (c) => c.primaryKey())
+        .addColumn("wrapped_key", "text")
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .execute();
+      // One row (id 1): which version encrypts, and below which versions no longer decrypt.
+      await db.schema
+        .createTable("keyring_state")
+        .addColumn("id", "integer", (c) => c.primaryKey())
+        .addColumn("primary_version", "integer", (c) => c.notNull())
+        .addColumn("min_decryption_version", "integer", (c) => c.notNull())
+        .addColumn("updated_at", "text", (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

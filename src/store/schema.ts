@@ -186,6 +186,25 @@ export interface ConnectionRolesTable {
   updated_at: string;
 }
 
+/**
+ * One version of the keyring shared by the instances (local key provider, shared mode): its data
+ * key wrapped by BERTH_MASTER_KEY (AES-256-GCM, `wrap1:…`). Null for a version whose data key is
+ * the master key itself (a store whose secrets were written before the keyring moved into it).
+ */
+export interface KeyVersionsTable {
+  version: number;
+  wrapped_key: string | null;
+  created_at: string;
+}
+
+/** The keyring's one state row (id 1): the version that encrypts and the lowest that decrypts. */
+export interface KeyringStateTable {
+  id: number;
+  primary_version: number;
+  min_decryption_version: number;
+  updated_at: string;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -198,6 +217,8 @@ export interface Database {
   instances: InstancesTable;
   duty_leases: DutyLeasesTable;
   connection_roles: ConnectionRolesTable;
+  key_versions: KeyVersionsTable;
+  keyring_state: KeyringStateTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
