@@ -88,6 +88,20 @@ describe("/api/openapi.json", () => {
     expect(doc.components.schemas.Error.properties.error.enum).toContain("validation_failed");
   });
 
+  it("describes a body read as a message by its fields, with those read beside them", () => {
+    const body = (path: string, verb: string) =>
+      doc.paths[path][verb].requestBody.content["application/json"].schema.properties;
+    expect(Object.keys(body("/api/connections/test", "post"))).toEqual(
+      expect.arrayContaining(["name", "type", "server", "replicas", "sslMode", "timeoutMs"]),
+    );
+    expect(body("/api/connections/{id}", "put")).toHaveProperty("version");
+    expect(body("/api/connections", "post").type.enum).toContain("postgresql");
+    expect(body("/api/auth/login", "post")).toHaveProperty("password");
+    // A GET's query is its request message.
+    const query = doc.paths["/api/audit"].get.parameters.map((p: { name: string }) => p.name);
+    expect(query).toEqual(expect.arrayContaining(["connectionId", "pageSize", "since", "afterSeq"]));
+  });
+
   it("holds nothing of the instance (no secret, no path, no address)", async () => {
     const text = JSON.stringify(doc);
     expect(text).not.toContain(ADMIN_PASSWORD);

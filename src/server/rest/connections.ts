@@ -25,14 +25,13 @@ function spec(body: Json, isNew = true) {
 }
 
 /** The body of a saved connection's test or validate: only `timeoutMs`. */
-const CheckBody = z.strictObject({
-  timeoutMs: z
-    .int({ error: "must be a whole number of milliseconds" })
-    .min(0, { error: "must be a whole number of milliseconds" })
-    .max(0xffffffff, { error: "must be a whole number of milliseconds" })
-    .optional()
-    .describe("A bound on the whole check (0 or absent: the server's default)"),
-});
+const TimeoutMs = z
+  .int({ error: "must be a whole number of milliseconds" })
+  .min(0, { error: "must be a whole number of milliseconds" })
+  .max(0xffffffff, { error: "must be a whole number of milliseconds" })
+  .optional()
+  .describe("A bound on the whole check (0 or absent: the server's default)");
+const CheckBody = z.strictObject({ timeoutMs: TimeoutMs });
 
 /** What a check can answer besides the common errors: the failed check itself, its bound, a refused target. */
 const CHECK_ERRORS = ["connection_operation_failed", "deadline_exceeded", "security_violation"] as const;
@@ -143,6 +142,8 @@ export const CONNECTION_ROUTES: RestRoute[] = [
     method: C.testConnection,
     summary: "Tests an unsaved configuration (the connection's fields and timeoutMs)",
     bodyMessage: ConnectionSpecSchema,
+    // Besides the configuration (read by unsavedCheckBody as the message).
+    body: z.looseObject({ timeoutMs: TimeoutMs }),
     reply: CheckResultJson,
     errors: CHECK_ERRORS,
     request: ({ body, query }) => unsavedCheckBody(body, query),
@@ -161,6 +162,8 @@ export const CONNECTION_ROUTES: RestRoute[] = [
     path: "/api/connections/:id",
     method: C.updateConnection,
     bodyMessage: ConnectionSpecSchema,
+    // Besides the configuration: the version read, as If-Match says it (expectedVersion reads it).
+    body: z.looseObject({ version: z.int().min(1).max(0xffffffff).optional() }),
     reply: ConnectionJson,
     errors: ["security_violation"],
     request: (p) => {

@@ -106,13 +106,16 @@ function versionParameters() {
 }
 
 function requestBody(r: RestRoute, pathParams: string[]) {
-  const schema = r.body
-    ? jsonSchemaOf(r.body, "input")
-    : r.bodyMessage
-      ? messageJsonSchema(r.bodyMessage)
-      : // The RPC's request message, less what the path supplies (`:id` is the message's id or
-        // connectionId).
-        messageJsonSchema(r.method.input, new Set([...pathParams, "connectionId"]));
+  const zod = r.body ? jsonSchemaOf(r.body, "input") : undefined;
+  let schema: JsonSchema;
+  if (r.bodyMessage) {
+    // A message's fields, and the few the route reads beside them (its zod `body`).
+    schema = messageJsonSchema(r.bodyMessage);
+    if (zod) Object.assign(schema.properties as JsonSchema, zod.properties);
+  } else {
+    // Else the RPC's request message, less what the path supplies (`:id` is its id or connectionId).
+    schema = zod ?? messageJsonSchema(r.method.input, new Set([...pathParams, "connectionId"]));
+  }
   return { required: false, content: { "application/json": { schema } } };
 }
 
