@@ -30,7 +30,7 @@ import type { Logger } from "./observability/logger.js";
 import { createDataPlane, type DataPlane } from "./pools/data-plane.js";
 import type { Lease } from "./pools/lease.js";
 import { createInterceptors } from "./server/routes.js";
-import { HEALTH_CHECKED, type Services } from "./server/service-table.js";
+import { HEALTH_CHECKED, SERVED, type Services } from "./server/service-table.js";
 import { createAccessService } from "./services/access-service.js";
 import { createAdminService, type InstanceDirectory } from "./services/admin-service.js";
 import { createAuditService } from "./services/audit-service.js";
@@ -39,6 +39,7 @@ import { createBrokerService } from "./services/broker-service.js";
 import { createConnectionService } from "./services/connection-service.js";
 import type { FrontDoorClientsSource, FrontDoorClientsView } from "./services/front-door-clients.js";
 import { createHealthService } from "./services/health-service.js";
+import { createReflectionServices } from "./services/reflection-service.js";
 import { createTokenService } from "./services/token-service.js";
 import { createUserService } from "./services/user-service.js";
 import type { Db } from "./store/store.js";
@@ -183,6 +184,7 @@ export function createCore(deps: {
   });
   revocations = watchRevocations({ db, plane, log: deps.log });
   const frontDoor = frontDoorCore({ db, serviceTokens, loginGuard, settings, watcher: revocations });
+  const reflection = createReflectionServices(SERVED);
   const services: Services = {
     token: createTokenService({ tokens: serviceTokens }),
     admin: createAdminService({ db, keys, audit, ...(deps.instances ? { instances: deps.instances } : {}) }),
@@ -215,6 +217,8 @@ export function createCore(deps: {
       observeQuery: (id, ms) => plane.metrics.observeQuery(id, ms),
     }),
     health: createHealthService({ ready: deps.ready, services: HEALTH_CHECKED.map((s) => s.typeName) }),
+    reflection: reflection.v1,
+    reflectionV1Alpha: reflection.v1alpha,
   };
   const interceptors = createInterceptors({
     log: deps.log,
