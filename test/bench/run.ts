@@ -6,6 +6,7 @@ const BENCHES: Record<string, string> = {
   "connection-test": "./connection-test-latency.js",
   broker: "./broker-bench.js",
   frontdoor: "./frontdoor-bench.js",
+  "execute-profile": "./execute-profile.js",
 };
 
 const name = process.argv[2];
