@@ -151,6 +151,42 @@ describe("/api/openapi.json", () => {
   });
 });
 
+describe("bodies are parsed with the schemas the document shows", () => {
+  it("refuses a wrong type, an unknown field or a bad number with validation_failed and the field", async () => {
+    const cases: [string, string, unknown, string, RegExp][] = [
+      ["POST", "/api/auth/login", { username: 5, password: "x" }, "username", /must be a string/],
+      [
+        "POST",
+        "/api/users",
+        { username: "u", password: "p".repeat(16), role: "user", shoe: 1 },
+        "shoe",
+        /not a known field/,
+      ],
+      ["PATCH", `/api/users/${NOTHING}`, { disabled: "yes" }, "disabled", /true or false/],
+      ["POST", "/api/admin/keys/retire", { minVersion: "one" }, "minVersion", /positive integer/],
+      ["POST", `/api/connections/${NOTHING}/test`, { timeoutMs: -1 }, "timeoutMs", /whole number/],
+      ["POST", "/api/connections/test", { timeoutMs: 1.5, name: "x" }, "timeoutMs", /whole number/],
+      ["PUT", `/api/connections/${NOTHING}`, { version: "abc" }, "version", /positive integer/],
+    ];
+    for (const [verb, path, body, field, why] of cases) {
+      const res = await b.api(path, {
+        method: verb,
+        body,
+        ...(path === "/api/auth/login" ? { token: null } : {}),
+      });
+      const where = `${verb} ${path} → ${res.status} ${res.text.slice(0, 300)}`;
+      expect(res.status, where).toBe(400);
+      expect(res.body.error, where).toBe("validation_failed");
+      expect(res.body.details.fields[field], where).toMatch(why);
+      // The document says the same: the field is in the body's schema.
+      const op = doc.paths[path.replace(NOTHING, "{id}")][verb.toLowerCase()];
+      expect(Object.keys(op.requestBody.content["application/json"].schema.properties), where).toContain(
+        field === "shoe" ? "username" : field,
+      );
+    }
+  });
+});
+
 describe.skipIf(!hasPostgres)("the answers of a real connection match their schemas", () => {
   it("create, read, status, test and access of a PostgreSQL connection", async () => {
     const routeOf = (verb: string, path: string) => ROUTES.find((r) => r.verb === verb && r.path === path)!;

@@ -24,6 +24,8 @@ function spec(body: Json, isNew = true) {
   );
 }
 
+const POSITIVE = "must be a positive integer";
+
 /** The body of a saved connection's test or validate: only `timeoutMs`. */
 const TimeoutMs = z
   .int({ error: "must be a whole number of milliseconds" })
@@ -163,7 +165,14 @@ export const CONNECTION_ROUTES: RestRoute[] = [
     method: C.updateConnection,
     bodyMessage: ConnectionSpecSchema,
     // Besides the configuration: the version read, as If-Match says it (expectedVersion reads it).
-    body: z.looseObject({ version: z.int().min(1).max(0xffffffff).optional() }),
+    body: z.looseObject({
+      version: z
+        .union([
+          z.int({ error: POSITIVE }).min(1, { error: POSITIVE }).max(0xffffffff, { error: POSITIVE }),
+          z.string().regex(/^[1-9][0-9]*$/, { error: POSITIVE }),
+        ])
+        .optional(),
+    }),
     reply: ConnectionJson,
     errors: ["security_violation"],
     request: (p) => {
