@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { DestinationStream } from "pino";
-import { applyRetention, scheduleRetention } from "./audit/retention.js";
+import { applyRetention, markPoolsInUse, scheduleRetention } from "./audit/retention.js";
 import { Membership } from "./cluster/membership.js";
 import type { Config } from "./config/config.js";
 import { sealClearRows } from "./connections/seal-clear-rows.js";
@@ -198,6 +198,11 @@ function startRetention(
   membership.duty("retention", () => tick());
   const stop = scheduleRetention(
     async () => {
+      // On every instance, before the holder's pass: the pools open here are use.
+      await markPoolsInUse(
+        store.db,
+        core.dataPlane.pools.all().map((p) => p.connectionId),
+      );
       if (!membership.holds("retention")) return;
       const r = await applyRetention(
         store.db,

@@ -36,6 +36,7 @@ import { createAdminService, type InstanceDirectory } from "./services/admin-ser
 import { createAuditService } from "./services/audit-service.js";
 import { createAuthService } from "./services/auth-service.js";
 import { createBrokerService } from "./services/broker-service.js";
+import { createBundleService } from "./services/bundle-service.js";
 import { createConnectionService } from "./services/connection-service.js";
 import type { FrontDoorClientsSource, FrontDoorClientsView } from "./services/front-door-clients.js";
 import { createHealthService } from "./services/health-service.js";
@@ -66,7 +67,17 @@ export type CoreSettings = Pick<
   | "requireTls"
 > &
   // Optional so that tests may leave them out: the defaults (24 h; the default denials; 300 ms) apply.
-  Partial<Pick<Config, "leaseMaxLifetimeMs" | "targets" | "redisCommandTimeoutMs" | "audit" | "budgetTtlMs">>;
+  Partial<
+    Pick<
+      Config,
+      | "leaseMaxLifetimeMs"
+      | "targets"
+      | "redisCommandTimeoutMs"
+      | "audit"
+      | "budgetTtlMs"
+      | "createInitializesPool"
+    >
+  >;
 
 export interface Core {
   registry: ConnectionRegistry;
@@ -184,17 +195,18 @@ export function createCore(deps: {
   });
   revocations = watchRevocations({ db, plane, log: deps.log });
   const frontDoor = frontDoorCore({ db, serviceTokens, loginGuard, settings, watcher: revocations });
-  const reflection = createReflectionServices(SERVED);
   const services: Services = {
     token: createTokenService({ tokens: serviceTokens }),
     admin: createAdminService({ db, keys, audit, ...(deps.instances ? { instances: deps.instances } : {}) }),
     audit: createAuditService({ audit, levelOf: (p, id) => registry.levelOf(p, id) }),
     access: createAccessService({ access }),
     user: createUserService({ users }),
+    bundle: createBundleService({ db, registry, audit, requireTls: settings.requireTls }),
     connection: createConnectionService({
       registry,
       dataPlane: plane,
       resetGraceMs: settings.shutdownGraceMs,
+      initializePoolOnCreate: settings.createInitializesPool ?? false,
       frontDoorClients: frontDoor.clients,
     }),
     auth: createAuthService({
@@ -217,8 +229,7 @@ export function createCore(deps: {
       observeQuery: (id, ms) => plane.metrics.observeQuery(id, ms),
     }),
     health: createHealthService({ ready: deps.ready, services: HEALTH_CHECKED.map((s) => s.typeName) }),
-    reflection: reflection.v1,
-    reflectionV1Alpha: reflection.v1alpha,
+    ...createReflectionServices(SERVED),
   };
   const interceptors = createInterceptors({
     log: deps.log,

@@ -87,6 +87,7 @@ const schema = z.object({
   BERTH_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   BERTH_SESSION_TTL_MS: positiveMs(12 * 3_600_000),
   BERTH_TEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(5_000),
+  BERTH_CREATE_INITIALIZES_POOL: z.enum(["true", "false"]).default("false"),
   BERTH_MAX_BODY_BYTES: z.coerce
     .number()
     .int()
@@ -140,7 +141,8 @@ const schema = z.object({
   BERTH_GOOGLE_ALLOWED_DOMAINS: z.string().default(""),
   BERTH_RETENTION_CHECKS_DAYS: z.coerce.number().int().min(0).max(36_500).default(30),
   BERTH_RETENTION_AUDIT_DAYS: z.coerce.number().int().min(0).max(36_500).default(90),
-  BERTH_RETENTION_INACTIVE_CONNECTION_DAYS: z.coerce.number().int().min(0).max(36_500).default(0),
+  // RFC 002 §9.1: inactive connections are kept 6 months.
+  BERTH_RETENTION_INACTIVE_CONNECTION_DAYS: z.coerce.number().int().min(0).max(36_500).default(183),
   BERTH_AUDIT_CHECKPOINT_FILE: z.string().optional(),
   BERTH_AUDIT_CHECKPOINT_EVERY: z.coerce.number().int().min(1).max(1_000_000).default(100),
   BERTH_AUDIT_CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(0).max(86_400_000).default(60_000),
@@ -220,6 +222,11 @@ export interface Config {
   readonly logLevel: z.infer<typeof schema>["BERTH_LOG_LEVEL"];
   readonly sessionTtlMs: number;
   readonly testTimeoutMs: number;
+  /**
+   * A Create that does not say opens the new connection's pool and records its status (the RFC's
+   * creation flow). Off by default: a create then answers at once, whatever the database does.
+   */
+  readonly createInitializesPool: boolean;
   readonly maxBodyBytes: number;
   readonly shutdownGraceMs: number;
   /** A dedicated grpc-js port for internal gRPC callers; undefined = none. */
@@ -345,6 +352,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: c.BERTH_LOG_LEVEL,
     sessionTtlMs: c.BERTH_SESSION_TTL_MS,
     testTimeoutMs: c.BERTH_TEST_TIMEOUT_MS,
+    createInitializesPool: c.BERTH_CREATE_INITIALIZES_POOL === "true",
     maxBodyBytes: c.BERTH_MAX_BODY_BYTES,
     shutdownGraceMs: c.BERTH_SHUTDOWN_GRACE_MS,
     grpcPort: c.BERTH_GRPC_PORT,

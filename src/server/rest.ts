@@ -8,6 +8,7 @@ import { invokeThroughChain } from "./interceptor-chain.js";
 import { clientCertificateOf, contextValuesFor, type RequestInfo, requestIdFrom } from "./request-info.js";
 import { ACCOUNT_ROUTES } from "./rest/accounts.js";
 import { ADMIN_ROUTES } from "./rest/admin.js";
+import { BUNDLE_ROUTES } from "./rest/bundles.js";
 import { CONNECTION_ROUTES } from "./rest/connections.js";
 import { openApiDocument } from "./rest/openapi.js";
 import { compileRoutes, type Json, type Parsed, type RestRoute } from "./rest/route.js";
@@ -22,7 +23,12 @@ export const OPENAPI_PATH = "/api/openapi.json";
 type Method = (req: unknown, ctx: unknown) => unknown;
 
 /** The RFC's REST paths (§3.3) and /api/auth, each mapped onto one RPC. */
-export const ROUTES: readonly RestRoute[] = [...ADMIN_ROUTES, ...ACCOUNT_ROUTES, ...CONNECTION_ROUTES];
+export const ROUTES: readonly RestRoute[] = [
+  ...ADMIN_ROUTES,
+  ...ACCOUNT_ROUTES,
+  ...CONNECTION_ROUTES,
+  ...BUNDLE_ROUTES,
+];
 
 export interface RestDeps {
   services: Services;
@@ -125,6 +131,18 @@ function pathOnlyInput(route: RestRoute, parsed: Parsed): MessageShape<DescMessa
 
 function sender(res: NodeResponse, requestId: string): Send {
   return (status, body, headers = {}, raw = undefined) => {
+    if (body instanceof Uint8Array) {
+      // A route that answers bytes (a bundle): sent as they are.
+      res.writeHead(status, {
+        "x-request-id": requestId,
+        "content-type": "application/octet-stream",
+        "content-length": String(body.length),
+        "cache-control": "no-store",
+        ...headers,
+      });
+      res.end(body);
+      return;
+    }
     // A protobuf message passed through as-is must not show its internals ($typeName) to clients.
     const payload = raw ?? (body === undefined ? "" : JSON.stringify(body, withoutTypeName));
     res.writeHead(status, {

@@ -111,12 +111,12 @@ function answer(d: Descriptors, req: Request, sent: Set<string>): Answer {
  * `buf curl --reflect` work without the protos. One answer per request, in order, on one stream.
  */
 export function createReflectionServices(services: readonly DescService[]): {
-  v1: ServiceImpl<typeof v1.ServerReflection>;
-  v1alpha: ServiceImpl<typeof v1alpha.ServerReflection>;
+  reflection: ServiceImpl<typeof v1.ServerReflection>;
+  reflectionV1Alpha: ServiceImpl<typeof v1alpha.ServerReflection>;
 } {
   const d = new Descriptors(services);
   return {
-    v1: {
+    reflection: {
       async *serverReflectionInfo(requests) {
         const sent = new Set<string>();
         for await (const req of requests)
@@ -127,7 +127,7 @@ export function createReflectionServices(services: readonly DescService[]): {
           });
       },
     },
-    v1alpha: {
+    reflectionV1Alpha: {
       async *serverReflectionInfo(requests) {
         const sent = new Set<string>();
         for await (const req of requests)

@@ -63,6 +63,9 @@ describe("/api/openapi.json", () => {
     const documented = operations().map((o) => `${o.verb} ${o.path}`);
     const routed = ROUTES.map((r) => `${r.verb} ${r.path.replace(/:(\w+)/g, "{$1}")}`);
     expect(documented.sort()).toEqual([...new Set(routed)].sort());
+    const ids = operations().map((o) => (o.op as unknown as { operationId: string }).operationId);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const id of ids) expect(id).toMatch(/^[a-z]+[A-Za-z0-9]+$/);
     for (const r of ROUTES) {
       const op = doc.paths[r.path.replace(/:(\w+)/g, "{$1}")][r.verb.toLowerCase()] as Operation;
       expect(op["x-berth-rpc"]).toBe(`${r.method.parent.typeName}/${r.method.name}`);

@@ -3,6 +3,7 @@ import { validateSpec } from "../../connections/validation.js";
 import type {
   FrontDoorClients,
   GetConnectionStatusResponse,
+  PoolInitialization,
   PoolStats,
 } from "../../gen/berth/v1/connection_service_pb.js";
 import { ConnectionService } from "../../gen/berth/v1/connection_service_pb.js";
@@ -11,7 +12,13 @@ import { specFromProto } from "../../services/mapping.js";
 import { checkResultToJson, connectionToJson, messageFromRestJson, timestampToJson } from "../rest-json.js";
 import { etag, expectedVersion, intParam, statusName, timeoutMsOf } from "./params.js";
 import { type Json, type RestRoute, route } from "./route.js";
-import { CheckResultJson, ConnectionJson, ConnectionStatusJson, PoolJson } from "./schemas.js";
+import {
+  CheckResultJson,
+  ConnectionJson,
+  ConnectionStatusJson,
+  PoolInitializationJson,
+  PoolJson,
+} from "./schemas.js";
 
 const C = ConnectionService.method;
 
@@ -55,6 +62,27 @@ function poolToJson(p: PoolStats | undefined) {
   if (!p) return null;
   const { $typeName: _type, ...fields } = p;
   return fields;
+}
+
+/**
+ * What opening a new connection's pool gave; a failure in the RFC §9.3 body, as an error answer
+ * would carry it (pool_operation_failed, reason, current_size, max_size).
+ */
+function poolInitializationToJson(p: PoolInitialization) {
+  return {
+    initialized: p.initialized,
+    pool: poolToJson(p.pool),
+    error: p.initialized
+      ? null
+      : {
+          error: p.errorKind || "pool_operation_failed",
+          message: p.errorMessage,
+          details: {
+            reason: p.errorReason,
+            ...(p.pool ? { current_size: p.pool.size, max_size: p.pool.maxSize } : {}),
+          },
+        },
+  };
 }
 
 /** The front door's clients, or null when the front door is off on this instance. */
@@ -116,11 +144,26 @@ export const CONNECTION_ROUTES: RestRoute[] = [
     method: C.createConnection,
     status: 201,
     bodyMessage: ConnectionSpecSchema,
-    reply: ConnectionJson,
+    // Besides the configuration (read as the message): whether to open the pool now.
+    body: z.looseObject({
+      initializePool: z
+        .boolean({ error: "must be true or false" })
+        .optional()
+        .describe("Open the pool now and report how that went (poolInitialization)"),
+    }),
+    reply: ConnectionJson.extend({ poolInitialization: PoolInitializationJson.optional() }),
     errors: ["conflict", "security_violation"],
-    request: ({ body }) => ({ spec: spec(body) }),
+    request: ({ body }) => {
+      const { initializePool, ...rest } = body;
+      return { spec: spec(rest), ...(initializePool !== undefined ? { initializePool } : {}) };
+    },
     response: (r) => ({
-      body: connectionToJson(r.connection!),
+      body: {
+        ...connectionToJson(r.connection!),
+        ...(r.poolInitialization
+          ? { poolInitialization: poolInitializationToJson(r.poolInitialization) }
+          : {}),
+      },
       headers: { location: `/api/connections/${r.connection!.id}`, ...etag(r.connection!.version) },
     }),
   }),

@@ -55,7 +55,7 @@ function operation(r: RestRoute): Record<string, unknown> {
   const hasBody = HAS_BODY.has(r.verb);
   const versioned = r.method.input.fields.some((f) => f.localName === "expectedVersion");
   return {
-    operationId: `${r.verb.toLowerCase()}${r.path.replace(/[/:-](\w)/g, (_, c: string) => c.toUpperCase())}`,
+    operationId: operationId(r),
     summary: r.summary ?? `${r.method.parent.name}.${r.method.name}`,
     tags: [r.method.parent.name],
     "x-berth-rpc": rpc,
@@ -73,6 +73,12 @@ function operation(r: RestRoute): Record<string, unknown> {
       ),
     },
   };
+}
+
+/** `deleteApiConnectionsIdAccessWho`: unique as verb and path are. */
+function operationId(r: RestRoute): string {
+  const words = r.path.split(/[^A-Za-z0-9]+/).filter(Boolean);
+  return r.verb.toLowerCase() + words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join("");
 }
 
 /** A GET's query names its request message's fields (what `request` reads), unless the route says. */
@@ -122,6 +128,7 @@ function requestBody(r: RestRoute, pathParams: string[]) {
 function success(r: RestRoute) {
   const status = String(r.status ?? 200);
   if (r.status === 204) return { [status]: { description: "Done; no body" } };
+  if (r.replyMedia) return { [status]: { description: "Success", content: { [r.replyMedia]: {} } } };
   const schema = r.reply ? jsonSchemaOf(r.reply, "output") : {};
   return { [status]: { description: "Success", content: { "application/json": { schema } } } };
 }

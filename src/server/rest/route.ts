@@ -42,6 +42,8 @@ export interface RestRoute<
   query?: z.ZodObject;
   /** The success body; `response` is checked against it by the compiler. */
   reply?: R;
+  /** The media type of a success body that is not JSON (bytes, sent as they are). */
+  replyMedia?: string;
   /** Error kinds this route answers beyond those every route of its shape can (see openapi.ts). */
   errors?: readonly ErrorKind[];
   request(p: Parsed<z.output<B>>): MessageInitShape<I>;

@@ -95,6 +95,23 @@ export const PoolJson = z.strictObject({
   opening: uint,
 });
 
+/** What opening a new connection's pool did (CreateConnection with initializePool). */
+export const PoolInitializationJson = z.strictObject({
+  initialized: z.boolean(),
+  pool: PoolJson.nullable(),
+  error: z
+    .strictObject({
+      error: z.string(),
+      message: z.string(),
+      details: z.strictObject({
+        reason: z.string(),
+        current_size: uint.optional(),
+        max_size: uint.optional(),
+      }),
+    })
+    .nullable(),
+});
+
 const FrontDoorJson = z.strictObject({
   idle: uint,
   waiting: uint,
