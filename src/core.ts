@@ -30,7 +30,7 @@ import type { Logger } from "./observability/logger.js";
 import { createDataPlane, type DataPlane } from "./pools/data-plane.js";
 import type { Lease } from "./pools/lease.js";
 import { createInterceptors } from "./server/routes.js";
-import { HEALTH_CHECKED, type Services } from "./server/service-table.js";
+import { HEALTH_CHECKED, SERVED, type Services } from "./server/service-table.js";
 import { createAccessService } from "./services/access-service.js";
 import { createAdminService, type InstanceDirectory } from "./services/admin-service.js";
 import { createAuditService } from "./services/audit-service.js";
@@ -41,6 +41,7 @@ import { checkObservation } from "./services/check-observation.js";
 import { createConnectionService } from "./services/connection-service.js";
 import type { FrontDoorClientsSource, FrontDoorClientsView } from "./services/front-door-clients.js";
 import { createHealthService } from "./services/health-service.js";
+import { createReflectionServices } from "./services/reflection-service.js";
 import { createTokenService } from "./services/token-service.js";
 import { createUserService } from "./services/user-service.js";
 import { loadRoleMemory, saveRoleMemory } from "./store/role-memory-repository.js";
@@ -261,6 +262,7 @@ export function createCore(deps: {
       observeQuery: (id, ms) => plane.metrics.observeQuery(id, ms),
     }),
     health: createHealthService({ ready: deps.ready, services: HEALTH_CHECKED.map((s) => s.typeName) }),
+    ...createReflectionServices(SERVED),
   };
   const interceptors = createInterceptors({
     log: deps.log,

@@ -112,6 +112,22 @@ function statusOf(err: BerthError): { code: Code; http: number } {
   return REASON_OVERRIDES[`${err.kind}/${reason}`] ?? KINDS[err.kind];
 }
 
+/** Every error kind, in the order of the table above. */
+export const ERROR_KINDS = Object.keys(KINDS) as ErrorKind[];
+
+/** The HTTP status REST answers an error kind with (before any reason's override). */
+export function httpStatusOfKind(kind: ErrorKind): number {
+  return KINDS[kind].http;
+}
+
+/** Every kind and reason whose HTTP status differs from its kind's. */
+export function httpStatusOverrides(): { kind: ErrorKind; http: number }[] {
+  return Object.entries(REASON_OVERRIDES).map(([key, v]) => ({
+    kind: key.split("/")[0] as ErrorKind,
+    http: v.http,
+  }));
+}
+
 export function isServerFault(err: BerthError): boolean {
   return statusOf(err).http >= 500 && err.kind !== "unavailable" && err.kind !== "pool_operation_failed";
 }

@@ -15,7 +15,7 @@ export { checkResultToJson } from "../errors/check-result-json.js";
  * ("postgresql", "verify-full", "healthy"). These functions translate between that and protobuf.
  */
 
-const ENUM_FIELDS: Record<string, Record<string, number>> = {
+export const ENUM_FIELDS: Record<string, Record<string, number>> = {
   type: ENGINE_NAMES,
   sslMode: SSL_MODE_NAMES,
   accessLevel: ACCESS_LEVEL_NAMES,

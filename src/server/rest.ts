@@ -11,16 +11,20 @@ import { ACCOUNT_ROUTES } from "./rest/accounts.js";
 import { ADMIN_ROUTES } from "./rest/admin.js";
 import { BUNDLE_ROUTES } from "./rest/bundles.js";
 import { CONNECTION_ROUTES } from "./rest/connections.js";
+import { openApiDocument } from "./rest/openapi.js";
 import { compileRoutes, type Json, type Parsed, type RestRoute } from "./rest/route.js";
 import { methodsByPath, type Services } from "./service-table.js";
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
 type NodeResponse = ServerResponse | Http2ServerResponse;
-type Send = (status: number, body: unknown, headers?: Record<string, string>) => void;
+type Send = (status: number, body: unknown, headers?: Record<string, string>, raw?: string) => void;
+
+/** The REST contract, generated from ROUTES (rest/openapi.ts). */
+export const OPENAPI_PATH = "/api/openapi.json";
 type Method = (req: unknown, ctx: unknown) => unknown;
 
 /** The RFC's REST paths (§3.3) and /api/auth, each mapped onto one RPC. */
-const ROUTES: readonly RestRoute[] = [
+export const ROUTES: readonly RestRoute[] = [
   ...ADMIN_ROUTES,
   ...ACCOUNT_ROUTES,
   ...CONNECTION_ROUTES,
@@ -45,6 +49,9 @@ export interface RestDeps {
 export function createRestHandler(deps: RestDeps) {
   const match = compileRoutes(ROUTES);
   const methods = methodsByPath(deps.services);
+  // Public: the contract is the same on every instance and holds nothing but the routes' shapes
+  // (tools fetch it before they have a token). Built once, on first ask.
+  let openApi: string | undefined;
 
   return async function handleRest(
     req: NodeRequest,
@@ -60,6 +67,11 @@ export function createRestHandler(deps: RestDeps) {
       clientCertificate: clientCertificateOf(req.socket),
     };
     const send = sender(res, info.requestId);
+    if (url.pathname === OPENAPI_PATH && (req.method === "GET" || req.method === "HEAD")) {
+      openApi ??= JSON.stringify(openApiDocument(ROUTES));
+      send(200, undefined, { "content-type": "application/json; charset=utf-8" }, openApi);
+      return;
+    }
     const found = match(req.method ?? "GET", url.pathname.replace(/\/+$/, "") || "/");
     if (found === undefined || found === "method_not_allowed") {
       deps.log?.info(
@@ -90,7 +102,7 @@ export function createRestHandler(deps: RestDeps) {
       // an anonymous client cannot make Berth buffer and parse a megabyte. Until then the chain
       // sees the request built from the path alone (enough for the audit's target).
       const readBody: Interceptor = (next) => async (r) => {
-        parsed.body = await readJsonBody(req, deps.maxBodyBytes);
+        parsed.body = bodyOf(route, await readJsonBody(req, deps.maxBodyBytes));
         return next({ ...r, message: create(route.method.input, route.request(parsed)) } as never);
       };
       const impl = methods.get(`${route.method.parent.typeName}/${route.method.name}`)!;
@@ -130,7 +142,7 @@ function pathOnlyInput(route: RestRoute, parsed: Parsed): MessageShape<DescMessa
 }
 
 function sender(res: NodeResponse, requestId: string): Send {
-  return (status, body, headers = {}) => {
+  return (status, body, headers = {}, raw = undefined) => {
     if (body instanceof Uint8Array) {
       // A route that answers bytes (a bundle): sent as they are.
       res.writeHead(status, {
@@ -144,7 +156,7 @@ function sender(res: NodeResponse, requestId: string): Send {
       return;
     }
     // A protobuf message passed through as-is must not show its internals ($typeName) to clients.
-    const payload = body === undefined ? "" : JSON.stringify(body, withoutTypeName);
+    const payload = raw ?? (body === undefined ? "" : JSON.stringify(body, withoutTypeName));
     res.writeHead(status, {
       "x-request-id": requestId,
       ...(payload ? { "content-type": "application/json; charset=utf-8" } : {}),
@@ -217,6 +229,20 @@ async function invoke(
     if (key.startsWith("x-ratelimit-")) rateHeaders[key] = value;
   });
   return { message: answer.message as MessageShape<DescMessage>, rateHeaders };
+}
+
+/** A body parsed with the route's zod schema (a body read as a protobuf message is the route's to read). */
+function bodyOf(route: RestRoute, body: Json): Json {
+  if (!route.body) return body;
+  const parsed = route.body.safeParse(body);
+  if (parsed.success) return parsed.data as Json;
+  throw new ValidationError(
+    parsed.error.issues.flatMap((i) =>
+      i.code === "unrecognized_keys"
+        ? i.keys.map((field) => ({ field, description: "is not a known field" }))
+        : [{ field: i.path.length > 0 ? i.path.join(".") : "body", description: i.message }],
+    ),
+  );
 }
 
 async function readJsonBody(req: NodeRequest, maxBytes: number): Promise<Json> {

@@ -10,6 +10,8 @@ import { ConnectionService } from "../gen/berth/v1/connection_service_pb.js";
 import { TokenService } from "../gen/berth/v1/token_service_pb.js";
 import { UserService } from "../gen/berth/v1/user_service_pb.js";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
+import { ServerReflection } from "../gen/grpc/reflection/v1/reflection_pb.js";
+import { ServerReflection as ServerReflectionV1Alpha } from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
 
 interface TableEntry {
   /** The generated service descriptor. */
@@ -35,6 +37,9 @@ export const SERVICE_TABLE = {
   admin: { service: AdminService, healthChecked: true },
   bundle: { service: BundleService, healthChecked: true },
   health: { service: Health, healthChecked: false },
+  // gRPC server reflection (tools discover the API without the protos); v1alpha for older tools.
+  reflection: { service: ServerReflection, healthChecked: false },
+  reflectionV1Alpha: { service: ServerReflectionV1Alpha, healthChecked: false },
 } as const satisfies Record<string, TableEntry>;
 
 type Table = typeof SERVICE_TABLE;

@@ -7,6 +7,7 @@ const BENCHES: Record<string, string> = {
   broker: "./broker-bench.js",
   frontdoor: "./frontdoor-bench.js",
   shared: "./shared-bench.js",
+  "execute-profile": "./execute-profile.js",
 };
 
 const name = process.argv[2];

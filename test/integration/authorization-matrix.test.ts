@@ -443,8 +443,12 @@ function rpcCases(): RpcCase[] {
   ];
 }
 
-/** Covered by their own suites (sign-in, sign-out, health) rather than by this matrix; public by design. */
+/**
+ * Covered by their own suites (sign-in, sign-out, health, reflection) rather than by this matrix;
+ * public by design, or (reflection) open to every signed-in caller alike.
+ */
 const ELSEWHERE = new Set([
+  "ServerReflection/ServerReflectionInfo",
   "AuthService/Login",
   "AuthService/LoginWithGoogle",
   "AuthService/Logout",

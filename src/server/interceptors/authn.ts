@@ -15,6 +15,11 @@ const PUBLIC_METHODS = new Set([
   "grpc.health.v1.Health/Watch",
 ]);
 
+/** Whether `package.Service/Method` may be called without a principal. */
+export function isPublicMethod(path: string): boolean {
+  return PUBLIC_METHODS.has(path);
+}
+
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
 export function authnInterceptor(deps: {

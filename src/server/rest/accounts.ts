@@ -1,3 +1,4 @@
+import { z } from "zod";
 import { AccessService, GrantAccessRequestSchema } from "../../gen/berth/v1/access_service_pb.js";
 import { AuthService } from "../../gen/berth/v1/auth_service_pb.js";
 import { CreateServiceTokenRequestSchema, TokenService } from "../../gen/berth/v1/token_service_pb.js";
@@ -9,13 +10,25 @@ import {
   timestampToJson,
   userToJson,
 } from "../rest-json.js";
-import { bool, str } from "./params.js";
 import { type RestRoute, route } from "./route.js";
+import { AccessJson, ServiceTokenJson, SignedInJson, UserJson } from "./schemas.js";
 
 const A = AuthService.method;
 const G = AccessService.method;
 const U = UserService.method;
 const T = TokenService.method;
+
+// A string field absent from a body is "", as protobuf has it.
+const text = z.string({ error: "must be a string" }).default("");
+const LoginBody = z.strictObject({ username: text, password: text });
+const GoogleLoginBody = z.strictObject({ idToken: text });
+const NewUserBody = z.strictObject({ username: text, password: text, role: text });
+const UserChangeBody = z.strictObject({
+  role: z.string({ error: "must be a string" }).optional(),
+  password: z.string({ error: "must be a string" }).optional(),
+  disabled: z.boolean({ error: "must be true or false" }).optional(),
+});
+const Empty = z.strictObject({});
 
 /** The last path segment of DELETE …/access/{who}: a user id, or a Google address (has an @). */
 function granteeOf(who: string) {
@@ -30,7 +43,10 @@ const AUTH_ROUTES: RestRoute[] = [
     verb: "POST",
     path: "/api/auth/login",
     method: A.login,
-    request: ({ body }) => ({ username: str(body, "username"), password: str(body, "password") }),
+    body: LoginBody,
+    reply: SignedInJson,
+    errors: ["unauthenticated"],
+    request: ({ body }) => body,
     response: (r) => ({
       body: { token: r.token, expiresAt: timestampToJson(r.expiresAt), user: userToJson(r.user) },
     }),
@@ -39,7 +55,10 @@ const AUTH_ROUTES: RestRoute[] = [
     verb: "POST",
     path: "/api/auth/google",
     method: A.loginWithGoogle,
-    request: ({ body }) => ({ idToken: str(body, "idToken") }),
+    body: GoogleLoginBody,
+    reply: SignedInJson,
+    errors: ["unauthenticated", "unimplemented"],
+    request: ({ body }) => body,
     response: (r) => ({
       body: { token: r.token, expiresAt: timestampToJson(r.expiresAt), user: userToJson(r.user) },
     }),
@@ -49,6 +68,7 @@ const AUTH_ROUTES: RestRoute[] = [
     path: "/api/auth/logout",
     method: A.logout,
     status: 204,
+    body: Empty,
     request: () => ({}),
     response: () => ({}),
   }),
@@ -56,6 +76,7 @@ const AUTH_ROUTES: RestRoute[] = [
     verb: "GET",
     path: "/api/auth/me",
     method: A.whoAmI,
+    reply: z.strictObject({ user: UserJson.nullable(), sessionExpiresAt: z.iso.datetime().nullable() }),
     request: () => ({}),
     response: (r) => ({
       body: { user: userToJson(r.user), sessionExpiresAt: timestampToJson(r.sessionExpiresAt) },
@@ -70,17 +91,17 @@ const USER_ROUTES: RestRoute[] = [
     path: "/api/users",
     method: U.createUser,
     status: 201,
-    request: ({ body }) => ({
-      username: str(body, "username"),
-      password: str(body, "password"),
-      role: str(body, "role"),
-    }),
+    body: NewUserBody,
+    reply: UserJson.nullable(),
+    errors: ["conflict"],
+    request: ({ body }) => body,
     response: (r) => ({ body: userToJson(r.user) }),
   }),
   route({
     verb: "GET",
     path: "/api/users",
     method: U.listUsers,
+    reply: z.strictObject({ users: z.array(UserJson.nullable()) }),
     request: () => ({}),
     response: (r) => ({ body: { users: r.users.map(userToJson) } }),
   }),
@@ -88,12 +109,10 @@ const USER_ROUTES: RestRoute[] = [
     verb: "PATCH",
     path: "/api/users/:id",
     method: U.updateUser,
-    request: ({ params, body }) => ({
-      id: params.id!,
-      ...(body.role === undefined ? {} : { role: str(body, "role") }),
-      ...(body.password === undefined ? {} : { password: str(body, "password") }),
-      ...(body.disabled === undefined ? {} : { disabled: bool(body, "disabled") }),
-    }),
+    body: UserChangeBody,
+    reply: UserJson.nullable(),
+    errors: ["failed_precondition"],
+    request: ({ params, body }) => ({ id: params.id!, ...body }),
     response: (r) => ({ body: userToJson(r.user) }),
   }),
   route({
@@ -101,6 +120,7 @@ const USER_ROUTES: RestRoute[] = [
     path: "/api/users/:id",
     method: U.deleteUser,
     status: 204,
+    errors: ["failed_precondition"],
     request: ({ params }) => ({ id: params.id! }),
     response: () => ({}),
   }),
@@ -121,6 +141,8 @@ const TOKEN_ROUTES: RestRoute[] = [
     path: "/api/tokens",
     method: T.createServiceToken,
     status: 201,
+    bodyMessage: CreateServiceTokenRequestSchema,
+    reply: z.strictObject({ token: z.string(), serviceToken: ServiceTokenJson }),
     request: ({ body }) => messageFromRestJson(CreateServiceTokenRequestSchema, body),
     response: (r) => ({ body: { token: r.token, serviceToken: serviceTokenToJson(r.serviceToken!) } }),
   }),
@@ -128,6 +150,7 @@ const TOKEN_ROUTES: RestRoute[] = [
     verb: "GET",
     path: "/api/tokens",
     method: T.listServiceTokens,
+    reply: z.strictObject({ serviceTokens: z.array(ServiceTokenJson) }),
     request: () => ({}),
     response: (r) => ({ body: { serviceTokens: r.serviceTokens.map(serviceTokenToJson) } }),
   }),
@@ -148,6 +171,8 @@ const ACCESS_ROUTES: RestRoute[] = [
     path: "/api/connections/:id/access",
     method: G.grantAccess,
     status: 201,
+    bodyMessage: GrantAccessRequestSchema,
+    reply: AccessJson,
     request: ({ params, body }) =>
       messageFromRestJson(GrantAccessRequestSchema, { ...body, connectionId: params.id! }),
     response: (r) => ({ body: accessToJson(r.access!) }),
@@ -156,6 +181,7 @@ const ACCESS_ROUTES: RestRoute[] = [
     verb: "GET",
     path: "/api/connections/:id/access",
     method: G.listAccess,
+    reply: z.strictObject({ access: z.array(AccessJson) }),
     request: ({ params }) => ({ connectionId: params.id! }),
     response: (r) => ({ body: { access: r.access.map(accessToJson) } }),
   }),

@@ -1,3 +1,4 @@
+import { z } from "zod";
 import {
   AdminService,
   type GetKeyStatusResponse,
@@ -7,6 +8,7 @@ import { AuditService, type ListAuditEventsResponse } from "../../gen/berth/v1/a
 import { timestampToJson } from "../rest-json.js";
 import { intParam, timestampParam } from "./params.js";
 import { type RestRoute, route } from "./route.js";
+import { AuditEventsJson, AuditHeadJson, AuditVerifyJson, InstancesJson, KeyStatusJson } from "./schemas.js";
 
 const AD = AdminService.method;
 const AU = AuditService.method;
@@ -75,6 +77,7 @@ export const ADMIN_ROUTES: RestRoute[] = [
     verb: "GET",
     path: "/api/instances",
     method: AD.listInstances,
+    reply: InstancesJson,
     request: () => ({}),
     response: (r) => ({ body: instancesToJson(r) }),
   }),
@@ -82,6 +85,7 @@ export const ADMIN_ROUTES: RestRoute[] = [
     verb: "GET",
     path: "/api/admin/keys",
     method: AD.getKeyStatus,
+    reply: KeyStatusJson,
     request: () => ({}),
     response: (r) => ({ body: keyStatusToJson(r) }),
   }),
@@ -89,6 +93,9 @@ export const ADMIN_ROUTES: RestRoute[] = [
     verb: "POST",
     path: "/api/admin/keys/rotate",
     method: AD.rotateKey,
+    body: z.strictObject({}),
+    reply: z.strictObject({ newVersion: z.number().int().min(0), status: KeyStatusJson }),
+    errors: ["failed_precondition", "unimplemented"],
     request: () => ({}),
     response: (r) => ({ body: { newVersion: r.newVersion, status: keyStatusToJson(r.status!) } }),
   }),
@@ -96,13 +103,23 @@ export const ADMIN_ROUTES: RestRoute[] = [
     verb: "POST",
     path: "/api/admin/keys/retire",
     method: AD.retireKeyVersions,
-    request: ({ body }) => ({ minVersion: Number((body as { minVersion?: unknown })?.minVersion ?? 0) }),
+    body: z.strictObject({
+      minVersion: z
+        .int({ error: "must be a positive integer" })
+        .min(1, { error: "must be a positive integer" })
+        .max(0xffffffff, { error: "must be a positive integer" })
+        .describe("The oldest key version still to decrypt with"),
+    }),
+    reply: KeyStatusJson,
+    errors: ["failed_precondition", "unimplemented"],
+    request: ({ body }) => ({ minVersion: body.minVersion }),
     response: (r) => ({ body: keyStatusToJson(r.status!) }),
   }),
   route({
     verb: "GET",
     path: "/api/audit",
     method: AU.listAuditEvents,
+    reply: AuditEventsJson,
     request: ({ query }) => ({
       connectionId: query.get("connectionId") ?? "",
       actorId: query.get("actorId") ?? "",
@@ -117,6 +134,8 @@ export const ADMIN_ROUTES: RestRoute[] = [
     verb: "POST",
     path: "/api/audit/verify",
     method: AU.verifyAuditLog,
+    body: z.strictObject({}),
+    reply: AuditVerifyJson,
     request: () => ({}),
     response: (r) => ({
       body: {
@@ -138,6 +157,7 @@ export const ADMIN_ROUTES: RestRoute[] = [
     verb: "GET",
     path: "/api/audit/head",
     method: AU.getAuditHead,
+    reply: AuditHeadJson,
     request: () => ({}),
     response: (r) => ({
       body: { seq: Number(r.seq), head: r.head, time: r.time, keyVersion: r.keyVersion, mac: r.mac },

@@ -1,34 +1,65 @@
+import { z } from "zod";
 import { MAX_BUNDLE_BYTES } from "../../connections/bundle-format.js";
 import { ValidationError } from "../../errors/berth-error.js";
 import { BundleService, type ImportBundleResponse } from "../../gen/berth/v1/bundle_service_pb.js";
 import { ACCESS_LEVEL_NAMES } from "../../services/access-service.js";
 import { nameOf } from "../../services/mapping.js";
 import { checkResultToJson } from "../rest-json.js";
-import { str } from "./params.js";
-import { type Json, type RestRoute, route } from "./route.js";
+import { type RestRoute, route } from "./route.js";
+import { AccessLevelName, CheckResultJson } from "./schemas.js";
 
 const B = BundleService.method;
 
-/** Only the fields named: a misspelt `dryRun` must not turn a dry run into an import. */
-function onlyFields(body: Json, allowed: readonly string[]): void {
-  const unknown = Object.keys(body).find((k) => !allowed.includes(k));
-  if (unknown) throw ValidationError.field(unknown, `is not a known field (expected ${allowed.join(", ")})`);
-}
+const POSITIVE_MS = "must be a whole number of milliseconds";
 
-function exportRequest(body: Json) {
-  onlyFields(body, ["connectionIds", "all", "passphrase"]);
-  const ids = body.connectionIds;
-  if (ids !== undefined && (!Array.isArray(ids) || ids.some((id) => typeof id !== "string" || id === "")))
-    throw ValidationError.field("connectionIds", "must be an array of connection ids");
-  const all = body.all;
-  if (all !== undefined && typeof all !== "boolean")
-    throw ValidationError.field("all", "must be true or false");
-  return {
-    connectionIds: (ids ?? []) as string[],
-    allAdministered: all === true,
-    passphrase: str(body, "passphrase"),
-  };
-}
+/** Strict objects: a misspelt `dryRun` must not turn a dry run into an import. */
+const ExportBody = z.strictObject({
+  connectionIds: z
+    .array(z.string().min(1), { error: "must be an array of connection ids" })
+    .optional()
+    .describe("The connections to export"),
+  all: z.boolean({ error: "must be true or false" }).optional().describe("Every connection you administer"),
+  passphrase: z.string({ error: "must be a string" }).default("").describe("Encrypts the bundle"),
+});
+
+const ImportBody = z.strictObject({
+  bundle: z.string({ error: "give the bundle, base64-encoded" }).describe("The bundle, base64-encoded"),
+  passphrase: z.string({ error: "must be a string" }).default(""),
+  dryRun: z.boolean({ error: "must be true or false" }).optional().describe("Check and test; change nothing"),
+  timeoutMs: z
+    .int({ error: POSITIVE_MS })
+    .min(0, { error: POSITIVE_MS })
+    .max(0xffffffff, { error: POSITIVE_MS })
+    .optional()
+    .describe("A bound on each connection's test"),
+});
+
+const ImportJson = z.strictObject({
+  applied: z.boolean(),
+  dryRun: z.boolean(),
+  ok: z.boolean(),
+  exportedAt: z.string(),
+  exportedBy: z.string(),
+  connections: z.array(
+    z.strictObject({
+      name: z.string(),
+      type: z.string(),
+      outcome: z.string(),
+      message: z.string().nullable(),
+      id: z.string().nullable(),
+      test: CheckResultJson.nullable(),
+      grants: z.array(
+        z.strictObject({
+          principalKind: z.string(),
+          principal: z.string(),
+          accessLevel: AccessLevelName,
+          applied: z.boolean(),
+          skippedReason: z.string().nullable(),
+        }),
+      ),
+    }),
+  ),
+});
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
@@ -44,21 +75,12 @@ function bundleBytes(value: unknown): Buffer {
   return Buffer.from(text, "base64");
 }
 
-function importRequest(body: Json) {
-  onlyFields(body, ["bundle", "passphrase", "dryRun", "timeoutMs"]);
-  const { dryRun, timeoutMs } = body;
-  if (dryRun !== undefined && typeof dryRun !== "boolean")
-    throw ValidationError.field("dryRun", "must be true or false");
-  if (
-    timeoutMs !== undefined &&
-    (typeof timeoutMs !== "number" || !Number.isInteger(timeoutMs) || timeoutMs < 0)
-  )
-    throw ValidationError.field("timeoutMs", "must be a whole number of milliseconds");
+function importRequest(body: z.output<typeof ImportBody>) {
   return {
     bundle: bundleBytes(body.bundle),
-    passphrase: str(body, "passphrase"),
-    dryRun: dryRun === true,
-    timeoutMs: (timeoutMs as number | undefined) ?? 0,
+    passphrase: body.passphrase,
+    dryRun: body.dryRun === true,
+    timeoutMs: body.timeoutMs ?? 0,
   };
 }
 
@@ -93,7 +115,14 @@ export const BUNDLE_ROUTES: RestRoute[] = [
     verb: "POST",
     path: "/api/bundles/export",
     method: B.exportBundle,
-    request: ({ body }) => exportRequest(body),
+    body: ExportBody,
+    replyMedia: "application/octet-stream",
+    errors: ["conflict"],
+    request: ({ body }) => ({
+      connectionIds: body.connectionIds ?? [],
+      allAdministered: body.all === true,
+      passphrase: body.passphrase,
+    }),
     response: (r) => ({
       // Bytes: the sender writes them as they are (application/octet-stream).
       body: r.bundle,
@@ -108,6 +137,9 @@ export const BUNDLE_ROUTES: RestRoute[] = [
     verb: "POST",
     path: "/api/bundles/import",
     method: B.importBundle,
+    body: ImportBody,
+    reply: ImportJson,
+    errors: ["conflict", "connection_operation_failed", "deadline_exceeded", "security_violation"],
     request: ({ body }) => importRequest(body),
     response: (r) => ({ body: importToJson(r) }),
   }),

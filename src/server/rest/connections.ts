@@ -1,5 +1,5 @@
+import { z } from "zod";
 import { validateSpec } from "../../connections/validation.js";
-import { ValidationError } from "../../errors/berth-error.js";
 import type {
   FrontDoorClients,
   GetConnectionStatusResponse,
@@ -12,6 +12,13 @@ import { specFromProto } from "../../services/mapping.js";
 import { checkResultToJson, connectionToJson, messageFromRestJson, timestampToJson } from "../rest-json.js";
 import { etag, expectedVersion, intParam, statusName, timeoutMsOf } from "./params.js";
 import { type Json, type RestRoute, route } from "./route.js";
+import {
+  CheckResultJson,
+  ConnectionJson,
+  ConnectionStatusJson,
+  PoolInitializationJson,
+  PoolJson,
+} from "./schemas.js";
 
 const C = ConnectionService.method;
 
@@ -24,13 +31,19 @@ function spec(body: Json, isNew = true) {
   );
 }
 
+const POSITIVE = "must be a positive integer";
+
 /** The body of a saved connection's test or validate: only `timeoutMs`. */
-function checkBody(body: Json): { timeoutMs: number } {
-  const { timeoutMs, ...rest } = body;
-  const unknown = Object.keys(rest)[0];
-  if (unknown) throw ValidationError.field(unknown, "is not a known field (expected timeoutMs)");
-  return { timeoutMs: timeoutMsOf(timeoutMs) };
-}
+const TimeoutMs = z
+  .int({ error: "must be a whole number of milliseconds" })
+  .min(0, { error: "must be a whole number of milliseconds" })
+  .max(0xffffffff, { error: "must be a whole number of milliseconds" })
+  .optional()
+  .describe("A bound on the whole check (0 or absent: the server's default)");
+const CheckBody = z.strictObject({ timeoutMs: TimeoutMs });
+
+/** What a check can answer besides the common errors: the failed check itself, its bound, a refused target. */
+const CHECK_ERRORS = ["connection_operation_failed", "deadline_exceeded", "security_violation"] as const;
 
 /**
  * An unsaved test's body: the configuration plus `timeoutMs`, a body field as on a saved test.
@@ -130,10 +143,18 @@ export const CONNECTION_ROUTES: RestRoute[] = [
     path: "/api/connections",
     method: C.createConnection,
     status: 201,
+    bodyMessage: ConnectionSpecSchema,
+    // Besides the configuration (read as the message): whether to open the pool now.
+    body: z.looseObject({
+      initializePool: z
+        .boolean({ error: "must be true or false" })
+        .optional()
+        .describe("Open the pool now and report how that went (poolInitialization)"),
+    }),
+    reply: ConnectionJson.extend({ poolInitialization: PoolInitializationJson.optional() }),
+    errors: ["conflict", "security_violation"],
     request: ({ body }) => {
       const { initializePool, ...rest } = body;
-      if (initializePool !== undefined && typeof initializePool !== "boolean")
-        throw ValidationError.field("initializePool", "must be true or false");
       return { spec: spec(rest), ...(initializePool !== undefined ? { initializePool } : {}) };
     },
     response: (r) => ({
@@ -150,6 +171,7 @@ export const CONNECTION_ROUTES: RestRoute[] = [
     verb: "GET",
     path: "/api/connections",
     method: C.listConnections,
+    reply: z.strictObject({ connections: z.array(ConnectionJson), nextPageToken: z.string().nullable() }),
     request: ({ query }) => ({
       pageSize: intParam(query, "pageSize"),
       pageToken: query.get("pageToken") ?? "",
@@ -163,6 +185,12 @@ export const CONNECTION_ROUTES: RestRoute[] = [
     verb: "POST",
     path: "/api/connections/test",
     method: C.testConnection,
+    summary: "Tests an unsaved configuration (the connection's fields and timeoutMs)",
+    bodyMessage: ConnectionSpecSchema,
+    // Besides the configuration (read by unsavedCheckBody as the message).
+    body: z.looseObject({ timeoutMs: TimeoutMs }),
+    reply: CheckResultJson,
+    errors: CHECK_ERRORS,
     request: ({ body, query }) => unsavedCheckBody(body, query),
     response: (r) => ({ body: checkResultToJson(r.result!) }),
   }),
@@ -170,6 +198,7 @@ export const CONNECTION_ROUTES: RestRoute[] = [
     verb: "GET",
     path: "/api/connections/:id",
     method: C.getConnection,
+    reply: ConnectionJson,
     request: ({ params }) => ({ id: params.id! }),
     response: (r) => ({ body: connectionToJson(r.connection!), headers: etag(r.connection!.version) }),
   }),
@@ -177,6 +206,18 @@ export const CONNECTION_ROUTES: RestRoute[] = [
     verb: "PUT",
     path: "/api/connections/:id",
     method: C.updateConnection,
+    bodyMessage: ConnectionSpecSchema,
+    // Besides the configuration: the version read, as If-Match says it (expectedVersion reads it).
+    body: z.looseObject({
+      version: z
+        .union([
+          z.int({ error: POSITIVE }).min(1, { error: POSITIVE }).max(0xffffffff, { error: POSITIVE }),
+          z.string().regex(/^[1-9][0-9]*$/, { error: POSITIVE }),
+        ])
+        .optional(),
+    }),
+    reply: ConnectionJson,
+    errors: ["security_violation"],
     request: (p) => {
       const { version, ...rest } = p.body;
       return { id: p.params.id!, spec: spec(rest, false), expectedVersion: expectedVersion(p, version) };
@@ -197,6 +238,8 @@ export const CONNECTION_ROUTES: RestRoute[] = [
     verb: "POST",
     path: "/api/connections/:id/reset",
     method: C.resetPool,
+    reply: z.strictObject({ pool: PoolJson.nullable() }),
+    errors: ["pool_operation_failed"],
     request: ({ params }) => ({ id: params.id! }),
     response: (r) => ({ body: { pool: poolToJson(r.pool) } }),
   }),
@@ -204,6 +247,7 @@ export const CONNECTION_ROUTES: RestRoute[] = [
     verb: "GET",
     path: "/api/connections/:id/status",
     method: C.getConnectionStatus,
+    reply: ConnectionStatusJson,
     request: ({ params }) => ({ id: params.id! }),
     response: (r) => ({ body: statusToJson(r) }),
   }),
@@ -215,9 +259,12 @@ function savedCheck(path: string, method: typeof C.testConnection | typeof C.val
     verb: "POST",
     path,
     method: method as typeof C.testConnection,
+    body: CheckBody,
+    reply: CheckResultJson,
+    errors: CHECK_ERRORS,
     request: ({ params, body }) => ({
       target: { case: "id" as const, value: params.id! },
-      ...checkBody(body),
+      timeoutMs: body.timeoutMs ?? 0,
     }),
     response: (r) => ({ body: checkResultToJson(r.result!) }),
   });

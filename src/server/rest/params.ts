@@ -1,21 +1,7 @@
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { ValidationError } from "../../errors/berth-error.js";
 import { ConnectionStatus } from "../../gen/berth/v1/types_pb.js";
-import type { Json, Parsed } from "./route.js";
-
-/** A string field of the body ("" when absent). */
-export function str(body: Json, field: string): string {
-  const v = body[field];
-  if (v === undefined) return "";
-  if (typeof v !== "string") throw ValidationError.field(field, "must be a string");
-  return v;
-}
-
-export function bool(body: Json, field: string): boolean {
-  const v = body[field];
-  if (typeof v !== "boolean") throw ValidationError.field(field, "must be true or false");
-  return v;
-}
+import type { Parsed } from "./route.js";
 
 /** A non-negative integer query parameter (0 when absent). */
 export function intParam(q: URLSearchParams, name: string): number {
