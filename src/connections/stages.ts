@@ -14,7 +14,11 @@ import { remedyFor } from "./remedies.js";
 
 /** A stage that failed, already in Berth's vocabulary. */
 export class StageFailure extends Error {
-  constructor(readonly failure: DriverFailure) {
+  constructor(
+    readonly failure: DriverFailure,
+    /** Shown with the failure (the host key an SSH server presented, for confirmation). */
+    readonly details: Record<string, string> = {},
+  ) {
     super(failure.message);
   }
 }
@@ -74,6 +78,7 @@ export async function runStages(
           errorCode: f.code,
           message: f.message,
           remedy: remedyFor(f.reason),
+          details: err instanceof StageFailure ? err.details : undefined,
         }),
       );
     }
@@ -96,6 +101,8 @@ function stageResult(
   outcome: CheckOutcome,
   ms: number,
   extra: Partial<Pick<StageResult, "reason" | "errorCode" | "message" | "remedy">> & {
+    details?: Record<string, string> | undefined;
+  } & {
     details?: Record<string, string> | undefined;
   },
 ): StageResult {

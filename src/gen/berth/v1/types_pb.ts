@@ -218,8 +218,9 @@ export type ConnectionSpec = Message<"berth.v1.ConnectionSpec"> & {
   maxReplicaLagMs?: number | undefined;
 
   /**
-   * Reach the database through an SSH bastion (a tunnel per connection, opened by Berth). Absent
-   * on Update: keep the stored tunnel; present with an empty host: remove it.
+   * Reach the database through an SSH bastion (a tunnel per connection, opened by Berth). Like the
+   * other settings, an Update states it whole: absent means no tunnel (removing one is an endpoint
+   * change, which needs the credentials again).
    *
    * @generated from field: optional berth.v1.SshTunnelSpec ssh = 27;
    */
