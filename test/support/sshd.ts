@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
@@ -65,6 +65,32 @@ async function keygen(
   };
   if (passphrase) key.passphrase = passphrase;
   return key;
+}
+
+/** Every process below `root` (from /proc: each one's parent is the fourth field of its stat). */
+function descendantsOf(root: number): number[] {
+  const parentOf = new Map<number, number>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      // The command name is in parentheses and may hold spaces: fields count from after it.
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      parentOf.set(Number(entry), Number(fields[1]));
+    } catch {
+      // Exited while listed.
+    }
+  }
+  const out: number[] = [];
+  const walk = (pid: number) => {
+    for (const [child, parent] of parentOf)
+      if (parent === pid) {
+        out.push(child);
+        walk(child);
+      }
+  };
+  walk(root);
+  return out;
 }
 
 const hostKeyOf = (publicLine: string) => publicLine.split(/\s+/).slice(0, 2).join(" ");
@@ -142,6 +168,14 @@ export async function startSshd(): Promise<Sshd> {
       const c = child;
       if (!c || c.exitCode !== null || c.signalCode !== null) return;
       const gone = new Promise((resolve) => c.once("exit", resolve));
+      // Each connection's sshd calls setsid(): its own process group. They are found as descendants.
+      for (const pid of descendantsOf(c.pid!)) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // Gone already.
+        }
+      }
       process.kill(-c.pid!, "SIGKILL");
       await gone;
       await until("sshd's port closed", async () => !(await listening()));
