@@ -3,10 +3,11 @@ import mysql from "mysql2/promise";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { brokerClients, collect, leaseTransactionRoundTrip, plain, stmt } from "../support/broker-client.js";
+import { sendCancelRequest } from "../support/frontdoor.js";
 import { LOCAL, serviceAvailable } from "../support/services.js";
 import { type Sshd, startSshd } from "../support/sshd.js";
 import { findValues, storeFiles } from "../support/store-bytes.js";
-import { startTestBerth, type TestBerth } from "../support/test-berth.js";
+import { ADMIN_PASSWORD, startTestBerth, type TestBerth } from "../support/test-berth.js";
 import { until } from "../support/waits.js";
 
 /**
@@ -45,7 +46,11 @@ async function onDatabase(engine: "postgres" | "mariadb", sql: string) {
 
 beforeAll(async () => {
   sshd = await startSshd();
-  b = await startTestBerth({ BERTH_CONNECT_TIMEOUT_MS: "2000", BERTH_HEALTH_INTERVAL_MS: "1000" });
+  b = await startTestBerth({
+    BERTH_CONNECT_TIMEOUT_MS: "5000",
+    BERTH_HEALTH_INTERVAL_MS: "1000",
+    BERTH_PG_PORT: "0",
+  });
   client = brokerClients(b.url, b.adminToken);
   if (hasPostgres) await onDatabase("postgres", `CREATE TABLE ${TABLE} (v int)`);
   if (hasMariadb) await onDatabase("mariadb", `CREATE TABLE ${TABLE} (v int)`);
@@ -182,6 +187,44 @@ describe.each([
   );
 });
 
+describe.skipIf(!hasPostgres)("the PostgreSQL front door", () => {
+  it("serves a tunnelled connection's clients: queries, a transaction, a cancel", async () => {
+    const fd = new pg.Client({
+      host: "127.0.0.1",
+      port: b.berth.pgPort!,
+      user: "admin",
+      password: ADMIN_PASSWORD,
+      database: `ssh-postgres-${RUN}`,
+    });
+    fd.on("error", () => {});
+    await fd.connect();
+    try {
+      expect((await fd.query("SELECT $1::int + 1 AS n", [41])).rows).toEqual([{ n: 42 }]);
+      await fd.query("BEGIN");
+      await fd.query(`INSERT INTO ${TABLE} VALUES (3)`);
+      await fd.query("COMMIT");
+      // A cancel goes through the tunnel too (PostgreSQL's CancelRequest on a channel of its own).
+      const slow = fd.query("SELECT pg_sleep(30)").catch((err: { code?: string }) => err.code);
+      await until("the statement runs", async () => {
+        const r = await onDatabase(
+          "postgres",
+          "SELECT 1 FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)'",
+        );
+        return r.length > 0;
+      });
+      const started = performance.now();
+      const { processID, secretKey } = fd as unknown as { processID: number; secretKey: number };
+      await sendCancelRequest(b.berth.pgPort!, processID, secretKey);
+      expect(await slow).toBe("57014");
+      expect(performance.now() - started).toBeLessThan(10_000);
+    } finally {
+      await fd.end().catch(() => {});
+    }
+    const rows = await onDatabase("postgres", `SELECT v FROM ${TABLE} WHERE v = 3`);
+    expect(rows.length).toBe(1);
+  });
+});
+
 describe.skipIf(!hasPostgres)("the bastion is killed under load", () => {
   it("fails calls with UNAVAILABLE while it is down and serves again once it is back, Berth untouched", async () => {
     const id = ids.postgres!;
@@ -266,12 +309,10 @@ describe.skipIf(!hasPostgres)("the bastion's secrets", () => {
     // An unsaved test with the key, and every read.
     const unsaved = await b.api("/api/connections/test", {
       body: {
-        spec: {
-          ...specOf("postgres", `ssh-unsaved-${RUN}`),
-          username: "postgres",
-          password: "",
-          ssh: { ...sshOf(sshd.hostKey), privateKey: key.privateKey, passphrase: key.passphrase },
-        },
+        ...specOf("postgres", `ssh-unsaved-${RUN}`),
+        username: "postgres",
+        password: "",
+        ssh: { ...sshOf(sshd.hostKey), privateKey: key.privateKey, passphrase: key.passphrase },
       },
     });
     answers.push(unsaved.text);

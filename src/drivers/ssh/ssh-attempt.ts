@@ -1,5 +1,5 @@
 import type { Duplex } from "node:stream";
-import { Client, type ConnectConfig, utils } from "ssh2";
+import { type AuthMethod, Client, type ConnectConfig, type ParsedKey, utils } from "ssh2";
 import type { SshSecrets } from "../../connections/settings.js";
 import type { ConnectParams } from "../driver.js";
 import { describeNodeError, safeMessage } from "../failures.js";
@@ -50,6 +50,36 @@ export function privateKeyProblem(privateKey: string, passphrase: string | undef
 }
 
 /**
+ * Decrypting an OpenSSH key takes its KDF's rounds (bcrypt: seconds on a busy machine), which
+ * would be paid on every sign-in and eat the connect timeout: each secrets object (one per
+ * connection's credentials) has its key parsed once.
+ */
+const parsedKeys = new WeakMap<SshSecrets, ParsedKey | Error>();
+
+function parsedKeyOf(secrets: SshSecrets): ParsedKey | undefined {
+  if (!secrets.privateKey) return undefined;
+  let parsed = parsedKeys.get(secrets);
+  if (!parsed) {
+    const result: ParsedKey | ParsedKey[] | Error = utils.parseKey(secrets.privateKey, secrets.passphrase);
+    const one: ParsedKey | Error = Array.isArray(result) ? (result[0] ?? new Error("no key")) : result;
+    parsedKeys.set(secrets, one);
+    parsed = one;
+  }
+  if (parsed instanceof Error)
+    throw new SshError("ssh_private_key_invalid", "The SSH private key cannot be read");
+  return parsed;
+}
+
+/** The key first, then the password: each only if given. */
+function authMethods(username: string, secrets: SshSecrets): AuthMethod[] {
+  const key = parsedKeyOf(secrets);
+  return [
+    ...(key ? [{ type: "publickey", username, key } as AuthMethod] : []),
+    ...(secrets.password ? [{ type: "password", username, password: secrets.password } as AuthMethod] : []),
+  ];
+}
+
+/**
  * Starts signing in to `target` over `sock` (an open TCP connection to it) or, without one, over a
  * connection ssh2 opens itself. keepaliveMs > 0 makes a dead bastion show as a closed tunnel.
  */
@@ -97,9 +127,6 @@ export function startSsh(
     ...(options.sock
       ? { sock: options.sock as never }
       : { host: target.address ?? target.host, port: target.port }),
-    ...(secrets.privateKey ? { privateKey: secrets.privateKey } : {}),
-    ...(secrets.passphrase ? { passphrase: secrets.passphrase } : {}),
-    ...(secrets.password ? { password: secrets.password } : {}),
   };
   client.on("ready", () => ready.resolve(client));
   client.on("error", (err) => fail(classify(err, verdict)));
@@ -107,11 +134,14 @@ export function startSsh(
     fail(verdict ?? new SshError("ssh_connection_lost", "The SSH server closed the connection")),
   );
   try {
-    client.connect(config);
+    client.connect({ ...config, authHandler: authMethods(target.user, secrets) });
   } catch (err) {
-    // A private key ssh2 cannot read fails synchronously; validation should have caught it.
-    fail(new SshError("ssh_private_key_invalid", "The SSH private key cannot be read"));
-    void err;
+    // A private key that cannot be read fails synchronously; validation should have caught it.
+    fail(
+      err instanceof SshError
+        ? err
+        : new SshError("ssh_private_key_invalid", "The SSH private key cannot be read"),
+    );
   }
   return { client, presented: presented.promise, verified: verified.promise, ready: ready.promise };
 }
