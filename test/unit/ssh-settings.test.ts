@@ -137,21 +137,21 @@ describe("ssh fields", () => {
 
 describe("the endpoint rule with a bastion", () => {
   const before = validateSpec({ ...base, ssh }, { kind: "new" }).settings;
-  const after = (change: object) =>
+  const changedTo = (change: object) =>
     validateSpec({ ...base, ssh: { ...ssh, ...change } }, { kind: "new" }).settings;
 
   it("counts moving the bastion, another user or host key, adding or removing it", () => {
-    expect(endpointChanges(before, after({ host: "other.example.com" }))).toEqual(["ssh.host"]);
-    expect(endpointChanges(before, after({ port: 2222 }))).toEqual(["ssh.port"]);
-    expect(endpointChanges(before, after({ user: "root" }))).toEqual(["ssh.user"]);
-    expect(endpointChanges(before, after({ hostKey: encrypted.pub }))).toEqual(["ssh.hostKey"]);
+    expect(endpointChanges(before, changedTo({ host: "other.example.com" }))).toEqual(["ssh.host"]);
+    expect(endpointChanges(before, changedTo({ port: 2222 }))).toEqual(["ssh.port"]);
+    expect(endpointChanges(before, changedTo({ user: "root" }))).toEqual(["ssh.user"]);
+    expect(endpointChanges(before, changedTo({ hostKey: encrypted.pub }))).toEqual(["ssh.hostKey"]);
     const direct = validateSpec(base, { kind: "new" }).settings;
     expect(endpointChanges(before, direct)).toEqual(["ssh"]);
     expect(endpointChanges(direct, before)).toEqual(["ssh"]);
   });
 
   it("lets a first host key be pinned without credentials (nothing could sign in before)", () => {
-    expect(endpointChanges(after({ hostKey: "" }), before)).toEqual([]);
+    expect(endpointChanges(changedTo({ hostKey: "" }), before)).toEqual([]);
   });
 
   it("asks for the bastion's secrets too when they are stored", () => {
