@@ -1,5 +1,6 @@
 import { parseHostKey } from "../drivers/ssh/host-key.js";
 import { privateKeyProblem } from "../drivers/ssh/ssh-attempt.js";
+import type { EngineId } from "../engines/engine.js";
 import { hostProblem, normalizeHost } from "./host.js";
 import type { SshSecrets, SshSettings, SshSpecInput } from "./settings.js";
 
@@ -23,6 +24,7 @@ type Bad = (field: string, description: string) => void;
 export function sshOf(
   input: SshSpecInput | undefined,
   stored: SshSettings["stored"] | undefined,
+  engine: EngineId,
   bad: Bad,
 ): { ssh: SshSettings | undefined; secrets: SshSecrets | undefined } {
   if (!input || (input.host ?? "") === "") {
@@ -30,6 +32,9 @@ export function sshOf(
     if (sent) bad("ssh.host", "is required: the SSH server (bastion) to reach the database through");
     return { ssh: undefined, secrets: undefined };
   }
+  // Their drivers (tedious, oracledb) open their own sockets: no channel can be handed to them.
+  if (engine !== "postgresql" && engine !== "mysql")
+    bad("ssh", "applies only to PostgreSQL and MySQL connections (their drivers take the tunnel's channel)");
   const host = normalizeHost(input.host ?? "");
   const problem = hostProblem(host);
   if (problem) bad("ssh.host", problem);

@@ -166,7 +166,7 @@ export function validateSpec(input: ConnectionSpecInput, mode: ValidationMode): 
   const pool = poolSettings(input, bad);
   const replicas = replicaList(input.replicas, type as keyof typeof ENGINES, { server, port }, bad);
   const description = text(input.description, "description", LIMITS.descriptionChars, bad, false, true);
-  const tunnel = sshOf(input.ssh, mode.kind === "update" ? mode.storedSsh : undefined, bad);
+  const tunnel = sshOf(input.ssh, mode.kind === "update" ? mode.storedSsh : undefined, engine.id, bad);
   if (tunnel.secrets) credentials.ssh = tunnel.secrets;
 
   if (v.length > 0) throw new ValidationError(v, "The connection is invalid");

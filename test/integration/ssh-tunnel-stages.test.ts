@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { defaultTargetRules, parseTargetList } from "../../src/config/target-rules.js";
 import { testConnection } from "../../src/connections/checks.js";
 import { Credentials, type SshSecrets } from "../../src/connections/settings.js";
+import { guardDriver } from "../../src/connections/target-guard.js";
+import { createTargetPolicy } from "../../src/connections/target-policy.js";
+import { PLAIN } from "../../src/connections/tls-plan.js";
 import { validateSpec } from "../../src/connections/validation.js";
 import { mysqlDriver } from "../../src/engines/mysql/driver.js";
 import { postgresDriver } from "../../src/engines/postgresql/driver.js";
@@ -175,5 +179,51 @@ describe.skipIf(!hasPostgres)("the SSH server itself changes", () => {
       "auth:skipped",
       "query:skipped",
     ]);
+  });
+});
+
+describe.skipIf(!hasPostgres)("the target policy", () => {
+  const denyLoopback = createTargetPolicy({
+    ...defaultTargetRules(),
+    denied: parseTargetList("127.0.0.0/8").rules,
+  });
+
+  it("holds the bastion to it in the staged test: ssh_dns fails with target_denied, nothing is sent", async () => {
+    const credentials = new Credentials("postgres", "", undefined, secretsOf(sshd.keys.ed25519));
+    const { result } = await testConnection(
+      postgresDriver,
+      specFor("postgres", sshd.hostKey),
+      credentials,
+      5000,
+      denyLoopback,
+    );
+    expect(failed(result)).toMatchObject({ stage: "ssh_dns", reason: "target_denied" });
+  });
+
+  it("holds the bastion to it when a pool opens a session through the tunnel", async () => {
+    const guarded = guardDriver(postgresDriver, denyLoopback);
+    const settings = specFor("postgres", sshd.hostKey);
+    const params = {
+      host: "127.0.0.1",
+      port: LOCAL.postgres.port,
+      database: LOCAL.postgres.database,
+      credentials: new Credentials("postgres", "", undefined, secretsOf(sshd.keys.ed25519)),
+      tls: PLAIN,
+      connectTimeoutMs: 5000,
+      engineOptions: settings.engineOptions,
+      ssh: settings.ssh,
+    };
+    const err = await guarded.connect(params).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(guarded.describeError(err).reason).toBe("target_denied");
+    // Allowed, the same call opens a session through the tunnel.
+    const session = await guardDriver(postgresDriver, createTargetPolicy()).connect(params);
+    try {
+      expect(await session.serverVersion()).toMatch(/\d/);
+    } finally {
+      await session.close();
+    }
   });
 });

@@ -93,6 +93,9 @@ describe("ssh fields", () => {
       /or ssh.password/,
     );
     expect(violations({ ...base, ssh: { user: "u" } })["ssh.host"]).toMatch(/is required/);
+    expect(violations({ ...base, type: "sqlserver", ssh })).toEqual({
+      ssh: "applies only to PostgreSQL and MySQL connections (their drivers take the tunnel's channel)",
+    });
     expect(
       violations({ ...base, ssh: { ...ssh, privateKey: undefined, passphrase: "x", password: "p" } }),
     ).toEqual({
