@@ -151,6 +151,23 @@ describe.each([
   );
 });
 
+describe.skipIf(!hasPostgres || !hasMariadb)("a port that is not an SSH server", () => {
+  it.each([
+    ["PostgreSQL's, which waits for the client", LOCAL.postgres.port],
+    ["MariaDB's, which greets first", LOCAL.mariadb.port],
+  ])("%s: ssh_handshake fails with ssh_handshake_failed", async (_what, port) => {
+    const settings = specFor("postgres", sshd.hostKey);
+    const credentials = new Credentials("postgres", "", undefined, secretsOf(sshd.keys.ed25519));
+    const { result } = await testConnection(
+      postgresDriver,
+      { ...settings, ssh: { ...settings.ssh!, port } },
+      credentials,
+      5000,
+    );
+    expect(failed(result)).toMatchObject({ stage: "ssh_handshake", reason: "ssh_handshake_failed" });
+  });
+});
+
 describe.skipIf(!hasPostgres)("the SSH server itself changes", () => {
   it("killed: ssh_tcp fails with connection_refused; back: passes again", async () => {
     await sshd.kill();

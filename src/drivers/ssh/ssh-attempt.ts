@@ -131,7 +131,15 @@ export function startSsh(
   client.on("ready", () => ready.resolve(client));
   client.on("error", (err) => fail(classify(err, verdict)));
   client.on("close", () =>
-    fail(verdict ?? new SshError("ssh_connection_lost", "The SSH server closed the connection")),
+    fail(
+      verdict ??
+        (verdict === undefined
+          ? new SshError(
+              "ssh_handshake_failed",
+              "The server closed the connection before the SSH handshake completed: is it an SSH server?",
+            )
+          : new SshError("ssh_connection_lost", "The SSH server closed the connection")),
+    ),
   );
   try {
     client.connect({ ...config, authHandler: authMethods(target.user, secrets) });
