@@ -2,6 +2,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import mysql from "mysql2/promise";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "../support/berth-cli.js";
 import { brokerClients, collect, leaseTransactionRoundTrip, plain, stmt } from "../support/broker-client.js";
 import { sendCancelRequest } from "../support/frontdoor.js";
 import { LOCAL, serviceAvailable } from "../support/services.js";
@@ -325,4 +326,22 @@ describe.skipIf(!hasPostgres)("the bastion's secrets", () => {
     expect(everything).not.toContain("PRIVATE KEY");
     expect(findValues(await storeFiles(b.dataDir), canaries)).toEqual([]);
   });
+});
+
+describe.skipIf(!hasPostgres)("key rotation", () => {
+  it("rewraps the bastion's secrets with the rest: after retiring the old key the tunnel still signs in", async () => {
+    const id = ids.postgres!;
+    const cli = (...args: string[]) => runCli(["keys", ...args], { url: b.url, token: b.adminToken });
+    const status = await cli("status");
+    const version = Number(/latest version\s+(\d+)/.exec(status.stdout)?.[1]);
+    expect((await cli("rotate")).code).toBe(0);
+    const rewrap = await cli("rewrap");
+    expect(rewrap.code, rewrap.stdout + rewrap.stderr).toBe(0);
+    expect(rewrap.stdout).toMatch(/failed 0/);
+    const retired = await cli("retire", "--below", String(version + 1));
+    expect(retired.code, retired.stdout + retired.stderr).toBe(0);
+    // The test decrypts the stored secrets anew and signs in to the bastion with them.
+    const tested = await b.api(`/api/connections/${id}/test`, { body: {} });
+    expect(tested.status, tested.text).toBe(200);
+  }, 60_000);
 });
