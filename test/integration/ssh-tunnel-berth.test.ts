@@ -133,6 +133,14 @@ describe.each([
       const second = await b.api(`/api/connections/${id}/test`, { body: {} });
       expect(second.status, second.text).toBe(200);
       expect(second.body.ok).toBe(true);
+
+      // Validate holds the stored tunnel to today's rules and reaches the bastion, not the database.
+      const validated = await b.api(`/api/connections/${id}/validate`, { body: {} });
+      expect(validated.status, validated.text).toBe(200);
+      const tcp = (validated.body.stages as { stage: string; details?: Record<string, string> }[]).find(
+        (s) => s.stage === "tcp",
+      );
+      expect(tcp?.details?.address).toBe(`127.0.0.1:${sshd.port}`);
     },
   );
 
