@@ -1,5 +1,5 @@
 import type { Driver } from "../drivers/driver.js";
-import { tunnelled } from "../drivers/ssh/tunnel-driver.js";
+import { type TunnelRegistry, tunnelled } from "../drivers/ssh/tunnel-driver.js";
 import type { EngineId } from "../engines/engine.js";
 import { TARGET_DENIED, TargetDeniedError, type TargetPolicy } from "./target-policy.js";
 
@@ -13,8 +13,8 @@ import { TARGET_DENIED, TargetDeniedError, type TargetPolicy } from "./target-po
  * policy, and the database host is left for the bastion to resolve (it is often a name only the
  * bastion's network knows). The guarded driver opens the tunnel (see tunnelled).
  */
-export function guardDriver(plain: Driver, policy: TargetPolicy): Driver {
-  const driver = tunnelled(plain);
+export function guardDriver(plain: Driver, policy: TargetPolicy, tunnels?: TunnelRegistry): Driver {
+  const driver = tunnelled(plain, tunnels);
   const guarded: Driver = {
     engine: driver.engine,
     negotiateTls: (socket, options, engineOptions) => driver.negotiateTls(socket, options, engineOptions),
@@ -52,12 +52,13 @@ export function guardDriver(plain: Driver, policy: TargetPolicy): Driver {
 export function guardDrivers(
   drivers: (engine: EngineId) => Driver | undefined,
   policy: TargetPolicy,
+  tunnels?: TunnelRegistry,
 ): (engine: EngineId) => Driver | undefined {
   const cache = new Map<EngineId, Driver | undefined>();
   return (engine) => {
     if (!cache.has(engine)) {
       const driver = drivers(engine);
-      cache.set(engine, driver && guardDriver(driver, policy));
+      cache.set(engine, driver && guardDriver(driver, policy, tunnels));
     }
     return cache.get(engine);
   };

@@ -2,6 +2,7 @@ import type { TtlCache } from "../access/ttl-cache.js";
 import type { ConnectionRegistry } from "../connections/registry.js";
 import { guardDrivers } from "../connections/target-guard.js";
 import { createTargetPolicy, type TargetPolicy } from "../connections/target-policy.js";
+import { createTunnelRegistry } from "../drivers/ssh/tunnel-driver.js";
 import { driverFor } from "../engines/index.js";
 import { createMetrics, type Metrics } from "../observability/metrics.js";
 import type { SessionBudget } from "./budget.js";
@@ -49,6 +50,8 @@ export function createDataPlane(
     minBackoffMs: Math.min(500, options.healthIntervalMs),
   });
   let metrics: Metrics | undefined;
+  // The SSH tunnels of this data plane's pools: closed with it.
+  const tunnels = createTunnelRegistry();
   const pools = new PoolManager({
     load: async (id) => {
       const loaded = await registry.loadForPool(id);
@@ -56,7 +59,7 @@ export function createDataPlane(
       await options.onCredentialsDecrypted?.(id);
       return loaded;
     },
-    drivers: guardDrivers(driverFor, options.targets ?? createTargetPolicy()),
+    drivers: guardDrivers(driverFor, options.targets ?? createTargetPolicy(), tunnels),
     connectTimeoutMs: options.connectTimeoutMs,
     onPool: (pool, slot) => {
       health.watch(pool, slot);
@@ -97,6 +100,7 @@ export function createDataPlane(
       health.close();
       await leases.closeAll();
       await pools.closeAll(graceMs);
+      tunnels.close();
     },
   };
 }

@@ -353,3 +353,37 @@ describe.skipIf(!hasPostgres)("key rotation", () => {
     expect(tested.status, tested.text).toBe(200);
   }, 60_000);
 });
+
+describe.skipIf(!hasPostgres)("Berth stopping", () => {
+  it("closes its SSH connections with its pools", async () => {
+    const own = await startTestBerth({ BERTH_CONNECT_TIMEOUT_MS: "5000" });
+    let before = 0;
+    try {
+      const created = await own.api("/api/connections", {
+        body: {
+          ...specOf("postgres", `ssh-stop-${RUN}`),
+          username: "postgres",
+          password: "",
+          ssh: { ...sshOf(sshd.hostKey), privateKey: sshd.keys.ed25519.privateKey },
+        },
+      });
+      expect(created.status, created.text).toBe(201);
+      before = sshd.connections();
+      const rpc = brokerClients(own.url, own.adminToken);
+      await collect(
+        rpc.broker.execute(
+          { target: { case: "connectionId", value: created.body.id }, statement: stmt("SELECT 1") },
+          rpc.call,
+        ),
+      );
+      expect(sshd.connections()).toBe(before + 1);
+    } finally {
+      await own.close();
+    }
+    await until(
+      "the bastion serves only the other Berth's tunnels",
+      () => sshd.connections() === before,
+      10_000,
+    );
+  });
+});

@@ -34,6 +34,8 @@ export interface Sshd {
   readonly dir: string;
   start(): Promise<void>;
   kill(): Promise<void>;
+  /** How many connections it serves now (each is a process below the listener). */
+  connections(): number;
   /** A new host key (the server "reinstalled"), effective from the next start. Returns it. */
   changeHostKey(): Promise<string>;
   close(): Promise<void>;
@@ -91,6 +93,15 @@ function descendantsOf(root: number): number[] {
   };
   walk(root);
   return out;
+}
+
+function parentOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  } catch {
+    return undefined;
+  }
 }
 
 const hostKeyOf = (publicLine: string) => publicLine.split(/\s+/).slice(0, 2).join(" ");
@@ -179,6 +190,12 @@ export async function startSshd(): Promise<Sshd> {
       process.kill(-c.pid!, "SIGKILL");
       await gone;
       await until("sshd's port closed", async () => !(await listening()));
+    },
+    connections() {
+      if (!child?.pid || child.exitCode !== null) return 0;
+      const pid = child.pid;
+      // Direct children only: one per connection (each forks its own helpers below it).
+      return descendantsOf(pid).filter((p) => parentOf(p) === pid).length;
     },
     async changeHostKey() {
       hostKeyFile = join(dir, "host_ed25519_new");

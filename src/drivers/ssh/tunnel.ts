@@ -29,6 +29,11 @@ export class SshTunnel {
     private readonly idleCloseMs = IDLE_CLOSE_MS,
   ) {}
 
+  /** No SSH connection and no channel: nothing to close. */
+  get dormant(): boolean {
+    return this.#client === undefined && this.#open === 0;
+  }
+
   /** The signed-in connection, opening it when there is none. */
   client(timeoutMs: number): Promise<Client> {
     if (this.#closed) return Promise.reject(new SshError("ssh_connection_lost", "The SSH tunnel is closed"));
