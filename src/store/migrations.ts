@@ -254,7 +254,7 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
-  "0011_ssh_tunnel_secrets": {
+  "0012_ssh_tunnel_secrets": {
     async up(db: Kysely<unknown>) {
       // The SSH bastion's private key, passphrase and password, sealed together like a credential
       // (JSON in the key provider's envelope, bound to the connection and the field ssh_secrets).
