@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { DestinationStream } from "pino";
-import { applyRetention, scheduleRetention } from "./audit/retention.js";
+import { applyRetention, markPoolsInUse, scheduleRetention } from "./audit/retention.js";
 import { Membership } from "./cluster/membership.js";
 import type { Config } from "./config/config.js";
 import { sealClearRows } from "./connections/seal-clear-rows.js";
@@ -12,10 +12,16 @@ import { KEYRING_FILE, openLocalKeyring } from "./crypto/local-keyring.js";
 import { asBerthError } from "./errors/mapping.js";
 import { bootstrapAdmin } from "./identity/users.js";
 import { createLogger, type Logger } from "./observability/logger.js";
+import { startTracing } from "./observability/tracing-sdk.js";
 import type { DataPlane } from "./pools/data-plane.js";
 import { type FrontDoorEntry, startFrontDoorEntry } from "./server/front-door-entry.js";
 import { type GrpcJsServer, startGrpcJsServer } from "./server/grpc-js-server.js";
-import { createHttpEntry, createMetricsEntry, type ReadinessCheck } from "./server/http-entry.js";
+import {
+  createHttpEntry,
+  createMetricsEntry,
+  type NotChecked,
+  type ReadinessCheck,
+} from "./server/http-entry.js";
 import { type Listener, listen } from "./server/listener.js";
 import { describeCertificate, listenerTls, readServerTls } from "./server/tls-files.js";
 import { describeStoreUrl, openPostgresStore } from "./store/postgres-store.js";
@@ -198,6 +204,11 @@ function startRetention(
   membership.duty("retention", () => tick());
   const stop = scheduleRetention(
     async () => {
+      // On every instance, before the holder's pass: the pools open here are use.
+      await markPoolsInUse(
+        store.db,
+        core.dataPlane.pools.all().map((p) => p.connectionId),
+      );
       if (!membership.holds("retention")) return;
       const r = await applyRetention(
         store.db,
@@ -238,9 +249,11 @@ async function serve(config: Config, deps: Deps, ready: () => boolean): Promise<
     shutdownSignal: shutdown.signal,
     googleClientId: config.google.clientIds[0],
     ready,
-    checks: readinessChecks(deps),
+    checks: readinessChecks(config, deps),
+    notChecked: notChecked(deps),
     log: deps.log,
     metrics: dataPlane.metrics.registry,
+    observeRequest: dataPlane.metrics.observeRequest,
     metricsToken: config.metrics.token,
     hsts: config.tls !== undefined,
   });
@@ -265,14 +278,24 @@ async function serve(config: Config, deps: Deps, ready: () => boolean): Promise<
 }
 
 /** What /readyz checks: the store and the key provider always, Redis when it is configured. */
-function readinessChecks(deps: Deps): ReadinessCheck[] {
+function readinessChecks(config: Config, deps: Deps): ReadinessCheck[] {
+  const store = config.storeUrl ? "PostgreSQL" : "SQLite";
   const checks: ReadinessCheck[] = [
-    { name: "store", run: () => deps.store.ping() },
-    { name: "keys", run: () => deps.keys.status() },
+    { name: "store", checked: `SELECT 1 on the ${store} store`, run: () => deps.store.ping() },
+    {
+      name: "keys",
+      checked: `the status of the ${deps.keys.primary.name} key provider (its current key version)`,
+      run: () => deps.keys.status(),
+    },
   ];
   const pingRedis = deps.core.pingRedis;
-  if (pingRedis) checks.push({ name: "redis", run: pingRedis });
+  if (pingRedis) checks.push({ name: "redis", checked: "PING to Redis", run: pingRedis });
   return checks;
+}
+
+/** What /readyz leaves out, named so that its absence is not mistaken for a pass. */
+function notChecked(deps: Deps): NotChecked[] {
+  return deps.core.pingRedis ? [] : [{ name: "redis", why: "not configured (BERTH_REDIS_URL is unset)" }];
 }
 
 /** The URL to announce: a wildcard address is reached on loopback; IPv6 goes in brackets. */
@@ -282,8 +305,31 @@ function listeningUrl(config: Config, port: number): string {
   return `${scheme}://${displayHost === "0.0.0.0" ? "127.0.0.1" : displayHost}:${port}`;
 }
 
-/** The composition root: config → dependencies → serve. */
+/**
+ * The composition root: config → dependencies → serve. With an OTLP endpoint configured, tracing
+ * starts first (so that the start's own calls are traced) and stops after everything else.
+ */
 export async function startBerth(config: Config, options: StartOptions = {}): Promise<Berth> {
+  const tracing = startTracing({
+    serviceName: config.tracing.serviceName,
+    endpoint: config.tracing.endpoint,
+  });
+  const berth = await startServing(config, options).catch(async (err: unknown) => {
+    await tracing?.shutdown();
+    throw err;
+  });
+  if (!tracing) return berth;
+  berth.log.info({ otlp_endpoint: redactedUrl(config.tracing.endpoint!) }, "tracing to OTLP");
+  return { ...berth, close: () => berth.close().then(() => tracing.shutdown()) };
+}
+
+/** An endpoint as the log may show it: no user or password from its URL. */
+function redactedUrl(url: string): string {
+  const u = new URL(url);
+  return `${u.origin}${u.pathname}`;
+}
+
+async function startServing(config: Config, options: StartOptions): Promise<Berth> {
   let ready = true;
   const deps = await buildDeps(config, options, () => ready);
   const serving = await serve(config, deps, () => ready).catch(async (err: unknown) => {

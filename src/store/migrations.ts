@@ -254,6 +254,22 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  "0011_role_memory": {
+    async up(db: Kysely<unknown>) {
+      // What the health checks learned about a connection's roles that must outlive Berth: the
+      // highest timeline a primary was seen on, and (MariaDB) when each host was first seen
+      // writable, so that a restarted Berth still fences an old primary that comes back behind.
+      await db.schema
+        .createTable("connection_roles")
+        .addColumn("connection_id", "text", (c) =>
+          c.primaryKey().references("connections.id").onDelete("cascade"),
+        )
+        .addColumn("max_timeline", "integer", (c) => c.notNull())
+        .addColumn("writable_since", "text", (c) => c.notNull().defaultTo("{}"))
+        .addColumn("updated_at", "text", (c) => c.notNull())
+        .execute();
+    },
+  },
   "0012_ssh_tunnel_secrets": {
     async up(db: Kysely<unknown>) {
       // The SSH bastion's private key, passphrase and password, sealed together like a credential

@@ -175,6 +175,19 @@ export interface DutyLeasesTable {
   expires_at: string;
 }
 
+/** A connection's role memory (pools/roles.ts): what a restart must not forget. */
+export interface ConnectionRolesTable {
+  connection_id: string;
+  /** The highest timeline a primary of the connection was seen on (MariaDB: Berth's own count). */
+  max_timeline: number;
+  /**
+   * JSON: a host's slot ("server", "replicas[0]"...; never its address, which is sealed) → the
+   * number Berth gave it when it first saw it writable (MariaDB).
+   */
+  writable_since: string;
+  updated_at: string;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -186,6 +199,7 @@ export interface Database {
   service_tokens: ServiceTokensTable;
   instances: InstancesTable;
   duty_leases: DutyLeasesTable;
+  connection_roles: ConnectionRolesTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
