@@ -387,3 +387,39 @@ describe.skipIf(!hasPostgres)("Berth stopping", () => {
     );
   });
 });
+
+describe.skipIf(!hasPostgres)("bundles", () => {
+  it("carry a tunnelled connection, its bastion and its secrets, to another Berth, where it signs in", async () => {
+    const passphrase = `bundle passphrase ${RUN}`;
+    const res = await fetch(`${b.url}/api/bundles/export`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${b.adminToken}` },
+      body: JSON.stringify({ connectionIds: [ids.postgres], passphrase }),
+    });
+    expect(res.status).toBe(200);
+    const bundle = Buffer.from(await res.arrayBuffer());
+    // Sealed: none of the bastion's secrets in the file.
+    const key = sshd.keys.ecdsaEncrypted;
+    const keyLine = key.privateKey.split("\n").filter((l) => l.length >= 40)[1]!;
+    expect(findValues([{ name: "bundle", bytes: bundle }], [keyLine, key.passphrase!])).toEqual([]);
+    const target = await startTestBerth({ BERTH_CONNECT_TIMEOUT_MS: "5000" });
+    try {
+      const imported = await target.api("/api/bundles/import", {
+        body: { bundle: bundle.toString("base64"), passphrase, dryRun: false },
+      });
+      expect(imported.status, imported.text).toBe(200);
+      expect(imported.body).toMatchObject({ applied: true, ok: true });
+      const id = imported.body.connections[0].id as string;
+      const read = await target.api(`/api/connections/${id}`);
+      expect(read.body.ssh).toMatchObject({
+        hostKey: sshd.hostKey,
+        hasPrivateKey: true,
+        hasPassphrase: true,
+      });
+      const tested = await target.api(`/api/connections/${id}/test`, { body: {} });
+      expect(tested.status, tested.text).toBe(200);
+    } finally {
+      await target.close();
+    }
+  }, 60_000);
+});
