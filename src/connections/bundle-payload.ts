@@ -67,6 +67,18 @@ const specSchema = z
       .max(64)
       .optional(),
     description: str,
+    ssh: z
+      .object({
+        host: str,
+        port: int,
+        user: str,
+        privateKey: str,
+        passphrase: str,
+        password: str,
+        hostKey: str,
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

@@ -1,83 +1,39 @@
-import { isIP, type Socket, connect as tcpConnect } from "node:net";
+import type { Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import type { Driver, DriverSession } from "../drivers/driver.js";
-import { describeNodeError, safeMessage } from "../drivers/failures.js";
 import { ValidationError } from "../errors/berth-error.js";
 import { type CheckResult, CheckStage } from "../gen/berth/v1/types_pb.js";
-import { normalizeHost } from "./host.js";
+import { dnsStage, type NetworkState, tcpStage } from "./network-stages.js";
 import {
   type ConnectionSettings,
   type ConnectionSpecInput,
   type Credentials,
   scrubSecrets,
 } from "./settings.js";
-import { runStages, StageFailure, type StageOutput, type StageRun } from "./stages.js";
-import { createTargetPolicy, TARGET_DENIED, TargetDeniedError, type TargetPolicy } from "./target-policy.js";
+import { type SshRoute, sshStages } from "./ssh-stages.js";
+import { runStages, StageFailure, type StageRun } from "./stages.js";
+import { createTargetPolicy, type TargetPolicy } from "./target-policy.js";
 import { PLAIN, tlsPlanFor } from "./tls-plan.js";
 import { type ValidationMode, validateSpec } from "./validation.js";
+
+export { dnsStage, type NetworkState, tcpStage } from "./network-stages.js";
 
 /** Without a policy given, the default denials (link-local, cloud metadata) still hold. */
 const DEFAULT_TARGETS = createTargetPolicy();
 
-/** The shared dns and tcp stages. `state` carries the resolved address and open socket onwards. */
-export interface NetworkState {
-  address?: string;
-  socket?: Socket;
-}
-
-/**
- * Resolves the host once and holds it to the target policy: a denied target fails here, with the
- * one reason target_denied, before any packet is sent to it — so the answer cannot tell an open
- * port from a closed one. The later stages connect to the checked address, not to the name.
- */
-export function dnsStage(server: string, state: NetworkState, targets: TargetPolicy): StageRun {
-  return async (): Promise<StageOutput> => {
-    try {
-      const found = await targets.resolve(server);
-      state.address = found[0];
-      return {
-        details: isIP(normalizeHost(server))
-          ? { addresses: found.join(", "), note: "IP address; no lookup needed" }
-          : { addresses: found.join(", ") },
-      };
-    } catch (err) {
-      if (err instanceof TargetDeniedError)
-        throw new StageFailure({ reason: TARGET_DENIED, code: "", message: err.message });
-      throw new StageFailure(
-        describeNodeError(err) ?? { reason: "host_not_found", code: "", message: safeMessage(err) },
-      );
-    }
-  };
-}
-
-export function tcpStage(port: number, state: NetworkState, keepOpen: boolean): StageRun {
-  return (signal) =>
-    new Promise((resolve, reject) => {
-      const socket = tcpConnect({ host: state.address!, port });
-      const onAbort = () => socket.destroy();
-      signal.addEventListener("abort", onAbort, { once: true });
-      socket.once("connect", () => {
-        socket.off("error", onError);
-        signal.removeEventListener("abort", onAbort);
-        if (keepOpen) state.socket = socket;
-        else socket.destroy();
-        resolve({ details: { address: `${state.address}:${port}` } });
-      });
-      const onError = (err: Error) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(
-          new StageFailure(
-            describeNodeError(err) ?? { reason: "unknown", code: "", message: safeMessage(err) },
-          ),
-        );
-      };
-      socket.once("error", onError);
-    });
+/** What the database's stages share: the checked address, the open socket, the session. */
+interface TestState extends NetworkState {
+  tlsOffered: boolean;
+  session?: DriverSession;
+  serverVersion: string;
 }
 
 /**
  * Test: dns → tcp → tls → auth → query, against the primary host. The TCP connection of the tcp
- * stage is reused for the tls stage, then the driver signs in on a connection of its own.
+ * stage is reused for the tls stage, then the driver signs in on a connection of its own. Through
+ * an SSH bastion the ssh stages come first (see sshStages); dns and tcp are then the bastion's to
+ * do (the database host is resolved and reached from there), the tls stage runs on the forward
+ * stage's channel, and the driver signs in over a channel of its own.
  */
 export async function testConnection(
   driver: Driver,
@@ -86,30 +42,66 @@ export async function testConnection(
   timeoutMs: number,
   targets: TargetPolicy = DEFAULT_TARGETS,
 ): Promise<{ result: CheckResult; serverVersion: string }> {
-  const state: NetworkState = {};
-  const plan = tlsPlanFor(settings, settings.server, credentials.clientKey);
-  let tlsOffered = true;
-  let session: DriverSession | undefined;
-  let serverVersion = "";
+  const state: TestState = { tlsOffered: true, serverVersion: "" };
   const deadlineAt = performance.now() + timeoutMs;
-  const describe = (err: unknown) => driver.describeError(err);
+  const remaining = () => Math.max(1, Math.floor(deadlineAt - performance.now()));
+  const ssh = settings.ssh
+    ? sshStages(
+        settings.ssh,
+        credentials.ssh ?? { privateKey: undefined, passphrase: undefined, password: undefined },
+        settings,
+        targets,
+        remaining,
+      )
+    : undefined;
+  const stages = [
+    ...(ssh?.stages ?? []),
+    ...databaseStages(driver, settings, credentials, state, targets, remaining, ssh?.route),
+  ];
+  try {
+    const target = settings.engineOptions.instanceName
+      ? `${settings.server}\\${settings.engineOptions.instanceName}`
+      : `${settings.server}:${settings.port}`;
+    const via = settings.ssh ? ` via ssh ${settings.ssh.user}@${settings.ssh.host}:${settings.ssh.port}` : "";
+    const result = await runStages(target + via, stages, timeoutMs, (err) => driver.describeError(err));
+    result.serverVersion = state.serverVersion;
+    return { result: scrubCredentials(result, credentials), serverVersion: state.serverVersion };
+  } finally {
+    state.socket?.destroy();
+    const s = state.session;
+    if (s) await s.close().catch(() => s.destroy());
+    ssh?.route.close();
+  }
+}
 
-  const stages: [CheckStage, StageRun][] = [
-    [CheckStage.DNS, dnsStage(settings.server, state, targets)],
+function databaseStages(
+  driver: Driver,
+  settings: ConnectionSettings,
+  credentials: Credentials,
+  state: TestState,
+  targets: TargetPolicy,
+  remaining: () => number,
+  tunnel: SshRoute | undefined,
+): [CheckStage, StageRun][] {
+  const plan = tlsPlanFor(settings, settings.server, credentials.clientKey);
+  const viaSsh = "Reached through the SSH tunnel: the SSH server resolves and connects to the database host";
+  return [
+    [CheckStage.DNS, tunnel ? async () => ({ skipped: viaSsh }) : dnsStage(settings.server, state, targets)],
     [
       CheckStage.TCP,
       async (signal) => {
+        if (tunnel) return { skipped: viaSsh };
         // A SQL Server named instance: the Browser says which port, and the stage says it asked.
         let port = settings.port;
         let via: string | undefined;
         if (driver.locate && settings.engineOptions.instanceName) {
           // Part of the budget only: a Browser that stays silent (unknown instance, UDP blocked)
           // should be reported as that, not as the whole test timing out.
-          const remaining = Math.max(1, Math.floor((deadlineAt - performance.now()) * 0.6));
+          const share = Math.max(1, Math.floor(remaining() * 0.6));
           ({ port, via } = await driver.locate(
             state.address!,
             settings.engineOptions,
-            Math.min(remaining, 3000),
+            Math.min(share, 3000),
           ));
         }
         const out = await tcpStage(port, state, plan.options !== undefined)(signal);
@@ -120,7 +112,8 @@ export async function testConnection(
       CheckStage.TLS,
       async (signal) => {
         if (!plan.options) return { skipped: "sslMode is disable" };
-        const socket = state.socket!;
+        // Through a tunnel, the forward stage's channel plays the tcp stage's socket.
+        const socket = (tunnel?.channel as unknown as Socket | undefined) ?? state.socket!;
         signal.addEventListener("abort", () => socket.destroy(), { once: true });
         try {
           const secured = await driver.negotiateTls(socket, plan.options, settings.engineOptions);
@@ -133,7 +126,7 @@ export async function testConnection(
                 message: "The server does not offer TLS",
               });
             }
-            tlsOffered = false;
+            state.tlsOffered = false;
             return { skipped: "The server does not offer TLS; continuing in plain text (sslMode prefer)" };
           }
           const details = describeTls(secured);
@@ -155,9 +148,12 @@ export async function testConnection(
           port: settings.port,
           database: settings.database,
           credentials,
-          tls: tlsOffered ? plan : PLAIN,
+          tls: state.tlsOffered ? plan : PLAIN,
           engineOptions: settings.engineOptions,
-          connectTimeoutMs: Math.max(1, Math.floor(deadlineAt - performance.now())),
+          connectTimeoutMs: remaining(),
+          ...(tunnel?.tunnel
+            ? { dial: () => tunnel.tunnel!.dial(settings.server, settings.port, remaining()) }
+            : {}),
         });
         // A connect that completes after the deadline must not leak its session.
         signal.addEventListener(
@@ -169,17 +165,17 @@ export async function testConnection(
             ),
           { once: true },
         );
-        session = await pending;
+        state.session = await pending;
         return {};
       },
     ],
     [
       CheckStage.QUERY,
       async (signal) => {
-        const s = session!;
+        const s = state.session!;
         signal.addEventListener("abort", () => s.destroy(), { once: true });
         try {
-          serverVersion = await s.serverVersion();
+          state.serverVersion = await s.serverVersion();
         } catch (err) {
           const f = driver.describeError(err);
           throw new StageFailure({
@@ -187,22 +183,10 @@ export async function testConnection(
             reason: f.reason === "unknown" || f.reason === "server_error" ? "query_failed" : f.reason,
           });
         }
-        return { details: { server_version: serverVersion } };
+        return { details: { server_version: state.serverVersion } };
       },
     ],
   ];
-  try {
-    const target = settings.engineOptions.instanceName
-      ? `${settings.server}\\${settings.engineOptions.instanceName}`
-      : `${settings.server}:${settings.port}`;
-    const result = await runStages(target, stages, timeoutMs, describe);
-    result.serverVersion = serverVersion;
-    return { result: scrubCredentials(result, credentials), serverVersion };
-  } finally {
-    state.socket?.destroy();
-    const s = session as DriverSession | undefined;
-    if (s) await s.close().catch(() => s.destroy());
-  }
 }
 
 /**
@@ -252,8 +236,13 @@ export async function validateConfiguration(
         return { details: { key_provider: input.keyProvider } };
       },
     ],
-    [CheckStage.DNS, (signal) => dnsStage(settings!.server, state, input.targets ?? DEFAULT_TARGETS)(signal)],
-    [CheckStage.TCP, (signal) => tcpStage(settings!.port, state, false)(signal)],
+    // Through an SSH bastion, Berth's own connection goes to the bastion: that is what is checked.
+    [
+      CheckStage.DNS,
+      (signal) =>
+        dnsStage(settings!.ssh?.host ?? settings!.server, state, input.targets ?? DEFAULT_TARGETS)(signal),
+    ],
+    [CheckStage.TCP, (signal) => tcpStage(settings!.ssh?.port ?? settings!.port, state, false)(signal)],
   ];
   const label = `${input.spec.server ?? ""}:${input.spec.port ?? ""}`;
   return runStages(label, stages, timeoutMs, (err) => ({

@@ -123,7 +123,13 @@ export function createConnectionChecks(deps: ConnectionChecksDeps) {
       const result = await validateConfiguration(
         {
           spec,
-          mode: row ? { kind: "update", hasStoredClientKey: row.client_key_enc !== null } : { kind: "new" },
+          mode: row
+            ? {
+                kind: "update",
+                hasStoredClientKey: row.client_key_enc !== null,
+                storedSsh: row.ssh_secrets_enc !== null ? settingsFromRow(row).ssh?.stored : undefined,
+              }
+            : { kind: "new" },
           decrypt: row ? () => deps.cipher.decrypt(row) : undefined,
           keyProvider: deps.cipher.providerName,
           targets: deps.targets,
@@ -168,7 +174,11 @@ export function statusAfterCheck(result: CheckResult): ConnectionStatusId {
   const failed = result.stages.find((s) => s.reason !== "");
   return failed &&
     failed.reason !== TARGET_DENIED &&
-    (failed.stage === CheckStage.DNS || failed.stage === CheckStage.TCP || failed.reason === "timeout")
+    (failed.stage === CheckStage.DNS ||
+      failed.stage === CheckStage.TCP ||
+      failed.stage === CheckStage.SSH_DNS ||
+      failed.stage === CheckStage.SSH_TCP ||
+      failed.reason === "timeout")
     ? "unavailable"
     : "failed";
 }

@@ -35,17 +35,44 @@ export function endpointChanges(before: ConnectionSettings, after: ConnectionSet
   if (after.type === "oracle") differs("database", before.database, after.database);
   if (a.strictEncryption && !b.strictEncryption) changed.push("strictEncryption");
   if (!a.allowCleartextPassword && b.allowCleartextPassword) changed.push("allowCleartextPassword");
+  changed.push(...sshChanges(before, after));
+  return changed;
+}
+
+/**
+ * Through an SSH bastion the credentials pass the bastion (and its forward goes where the database
+ * host is, as the bastion sees it): adding, removing or moving the bastion, signing in there as
+ * someone else, or trusting another host key moves them. Pinning a first host key only narrows
+ * (until then no sign-in could complete), as does nothing else.
+ */
+function sshChanges(before: ConnectionSettings, after: ConnectionSettings): string[] {
+  const [a, b] = [before.ssh, after.ssh];
+  if (!a && !b) return [];
+  if (!a || !b) return ["ssh"];
+  const changed: string[] = [];
+  if (a.host !== b.host) changed.push("ssh.host");
+  if (a.port !== b.port) changed.push("ssh.port");
+  if (a.user !== b.user) changed.push("ssh.user");
+  if (a.hostKey !== "" && a.hostKey !== b.hostKey) changed.push("ssh.hostKey");
   return changed;
 }
 
 /** A change of endpoint without the credentials (username and password) in the same request. */
 export class CredentialsRequiredError extends ValidationError {
-  constructor(changed: readonly string[], clientKey = false) {
+  constructor(changed: readonly string[], clientKey = false, sshSecrets = false) {
     const missing = "is required when the endpoint changes";
     super(
       [
         { field: "username", description: missing },
         { field: "password", description: `${missing} (send "" for a user without a password)` },
+        ...(sshSecrets
+          ? [
+              {
+                field: "ssh.privateKey",
+                description: `${missing} (or ssh.password: the stored SSH secrets are bound to the bastion)`,
+              },
+            ]
+          : []),
         ...(clientKey
           ? [
               {
@@ -85,9 +112,22 @@ export function requireCredentialsFor(
   after: ConnectionSettings,
   given: CredentialInput,
   hasStoredClientKey = false,
+  hasStoredSshSecrets = false,
 ): void {
   if (changed.length === 0) return;
   const keyMissing = hasStoredClientKey && after.clientCertificate !== "" && given.clientKey === undefined;
-  if (given.username === undefined || given.username === "" || given.password === undefined || keyMissing)
-    throw new CredentialsRequiredError(changed, keyMissing);
+  // The bastion's secrets are bound to it like the database's to the database.
+  const sshMissing =
+    hasStoredSshSecrets &&
+    after.ssh !== undefined &&
+    changed.some((c) => c.startsWith("ssh")) &&
+    given.ssh === undefined;
+  if (
+    given.username === undefined ||
+    given.username === "" ||
+    given.password === undefined ||
+    keyMissing ||
+    sshMissing
+  )
+    throw new CredentialsRequiredError(changed, keyMissing, sshMissing);
 }

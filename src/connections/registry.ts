@@ -29,7 +29,13 @@ import { decodeCursor, type PageRequest, pageOf, pageSizeOf } from "./paging.js"
 import { enforceTls } from "./require-tls.js";
 import { type ConnectionView, inputFromRow, view } from "./row-mapping.js";
 import { createSettingsSeal, isUnreadable, type SettingsSeal } from "./sealed-settings.js";
-import type { ConnectionSettings, ConnectionSpecInput, ConnectionStatusId, Credentials } from "./settings.js";
+import type {
+  ConnectionSettings,
+  ConnectionSpecInput,
+  ConnectionStatusId,
+  Credentials,
+  SshSecrets,
+} from "./settings.js";
 import type { TargetPolicy } from "./target-policy.js";
 import { createTestedConfigs, sameTestedFields, type TestedConfigs } from "./tested-configs.js";
 import { validateSpec } from "./validation.js";
@@ -327,12 +333,19 @@ async function exportSpec(
   const row = await openedRow(principal, id, "admin", "export");
   requirePerson(principal, "export connections");
   const c = await ctx.cipher.decrypt(row);
+  const input = inputFromRow(row);
   return {
-    ...inputFromRow(row),
+    ...input,
     username: c.username,
     password: c.password,
     ...(c.clientKey !== undefined ? { clientKey: c.clientKey } : {}),
+    // The SSH bastion with its secrets, as a Create takes them.
+    ...(input.ssh && c.ssh ? { ssh: { ...input.ssh, ...definedOnly(c.ssh) } } : {}),
   };
+}
+
+function definedOnly(s: SshSecrets): Partial<SshSecrets> {
+  return Object.fromEntries(Object.entries(s).filter(([, v]) => v !== undefined));
 }
 
 /** The specs were validated and tested by the caller; rules and names are checked again here. */
@@ -363,19 +376,26 @@ async function updateConnection(
   const row = await ctx.visibleRow(principal, id, "editor", "change");
   if (expectedVersion !== undefined && expectedVersion !== row.version)
     throw staleVersion(row.version, expectedVersion);
-  const { settings, credentials } = validateSpec(input, {
-    kind: "update",
-    hasStoredClientKey: row.client_key_enc !== null,
-  });
   // Stored settings that no longer open (altered, retired key) can be replaced, as a move: with
   // the credentials. A key provider that does not answer fails the update instead.
   const stored = await ctx.seal.openSettings(row).catch((err: unknown) => {
     if (isUnreadable(err)) return undefined;
     throw err;
   });
+  const { settings, credentials } = validateSpec(input, {
+    kind: "update",
+    hasStoredClientKey: row.client_key_enc !== null,
+    storedSsh: row.ssh_secrets_enc !== null ? stored?.ssh?.stored : undefined,
+  });
   // Before anything is tried: a test of the new endpoint would already send the stored password there.
   const changed = stored ? endpointChanges(stored, settings) : ["settings"];
-  requireCredentialsFor(changed, settings, credentials, row.client_key_enc !== null);
+  requireCredentialsFor(
+    changed,
+    settings,
+    credentials,
+    row.client_key_enc !== null,
+    row.ssh_secrets_enc !== null,
+  );
   enforceTls(ctx.deps.requireTls, settings);
   const nameKey = settings.name.toLowerCase();
   await ctx.assertNameFree(nameKey, id);
@@ -391,6 +411,8 @@ async function updateConnection(
     name_key: nameKey,
     ...secrets,
     ...(credentials.clientKey === undefined && !settings.clientCertificate ? { client_key_enc: null } : {}),
+    // No tunnel any more: its secrets go with it.
+    ...(settings.ssh ? {} : { ssh_secrets_enc: null }),
     updated_at: now,
     // A changed target that could not be tested (no driver here) is untested, whatever it was.
     ...(retest ? (result ? { status: "healthy", last_tested_at: now } : { status: "untested" }) : {}),

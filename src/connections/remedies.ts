@@ -57,6 +57,21 @@ export const REMEDIES: Readonly<Record<string, string>> = {
     "The server asked for the password in clear text without TLS, so Berth did not send it: enable TLS (sslMode require or stricter), or set allowCleartextPassword on the connection if you accept that risk.",
   target_denied:
     "Berth's target policy does not allow connecting there: use a host it allows, or ask the operator to change BERTH_ALLOWED_TARGETS or BERTH_DENIED_TARGETS (link-local and cloud metadata addresses stay denied unless BERTH_ALLOWED_TARGETS names them exactly).",
+  ssh_handshake_failed:
+    "The SSH handshake failed: check that the ssh host and port belong to an SSH server (not the database), and that it accepts modern algorithms.",
+  ssh_host_key_unknown:
+    "No host key is pinned for this SSH server: compare the fingerprint shown with the server's own (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on the server), then set ssh.hostKey to the host_key shown and test again.",
+  ssh_host_key_changed:
+    "The SSH server's host key is not the pinned one: someone may be intercepting the connection, or the server was reinstalled. Confirm the new fingerprint with the server's administrator before setting ssh.hostKey to it (the credentials are asked for again).",
+  ssh_auth_failed:
+    "The SSH server rejected the sign-in: check ssh.user, that the public key of ssh.privateKey is in that user's authorized_keys (or the password), and the passphrase.",
+  ssh_private_key_invalid:
+    "The SSH private key cannot be read: give it in OpenSSH or PEM format (ed25519, ECDSA or RSA), with its passphrase if it is encrypted.",
+  ssh_forward_failed:
+    "Signed in to the SSH server, but it did not open the forward to the database: check that server and port are right as the SSH server sees them, and that sshd allows TCP forwarding (AllowTcpForwarding) for this user.",
+  ssh_connection_lost:
+    "The SSH connection dropped: check the SSH server and the network; Berth reopens the tunnel on the next session.",
+  ssh_failed: "The SSH connection failed: see the message, and the SSH server's log (journalctl -u ssh).",
   query_failed: "Signed in, but the probe query failed: check the user's privileges.",
   unknown: "See the message, and the database server's log.",
 };

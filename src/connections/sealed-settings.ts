@@ -72,6 +72,16 @@ const documentV1 = z.object({
   }),
   replicas: z.array(z.object({ server: z.string(), port: z.number().int() })),
   description: z.string(),
+  // Absent: no SSH tunnel (and in every envelope sealed before tunnels existed).
+  ssh: z
+    .object({
+      host: z.string(),
+      port: z.number().int(),
+      user: z.string(),
+      hostKey: z.string(),
+      stored: z.object({ privateKey: z.boolean(), passphrase: z.boolean(), password: z.boolean() }),
+    })
+    .optional(),
 });
 
 function documentOf(s: ConnectionSettings): string {
@@ -106,8 +116,8 @@ export function createSettingsSeal(keys: KeyProvider) {
     }
     const doc = documentV1.safeParse(parsed);
     if (!doc.success) throw new CredentialIntegrityError(row.id, "settings", { cause: doc.error });
-    const { v: _v, ...sealed } = doc.data;
-    return { name: row.name, type: row.type as EngineId, ...sealed };
+    const { v: _v, ssh, ...sealed } = doc.data;
+    return { name: row.name, type: row.type as EngineId, ...sealed, ...(ssh ? { ssh } : {}) };
   }
 
   const opened = (row: SealedConnectionRow, settings: ConnectionSettings): ConnectionRow => {

@@ -27,6 +27,24 @@ export const POOL_DEFAULTS: PoolSettings = {
   maxLifetimeMs: 1_800_000,
 };
 
+/** The SSH bastion a connection is reached through; its secrets are in Credentials. */
+export interface SshSettings {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  /** Pinned host key, known_hosts key format (`ssh-ed25519 AAAA...`); empty until confirmed. */
+  readonly hostKey: string;
+  /** Which secrets are stored (sealed with the credentials), so reads can say so without them. */
+  readonly stored: { readonly privateKey: boolean; readonly passphrase: boolean; readonly password: boolean };
+}
+
+/** The bastion's secrets. Carried by Credentials, non-enumerable; never logged. */
+export interface SshSecrets {
+  readonly privateKey: string | undefined;
+  readonly passphrase: string | undefined;
+  readonly password: string | undefined;
+}
+
 /** A connection's configuration after validation and defaults, without credentials. */
 export interface ConnectionSettings {
   readonly name: string;
@@ -43,6 +61,8 @@ export interface ConnectionSettings {
   readonly pool: PoolSettings;
   readonly replicas: readonly HostPort[];
   readonly description: string;
+  /** Absent: the database is reached directly. */
+  readonly ssh?: SshSettings | undefined;
 }
 
 export interface EngineOptions {
@@ -85,12 +105,20 @@ export class Credentials {
   readonly username: string;
   declare readonly password: string;
   declare readonly clientKey: string | undefined;
+  /** The SSH bastion's private key, passphrase and password, when the connection has a tunnel. */
+  declare readonly ssh: SshSecrets | undefined;
 
-  constructor(username: string, password: string, clientKey: string | undefined) {
+  constructor(
+    username: string,
+    password: string,
+    clientKey: string | undefined,
+    ssh: SshSecrets | undefined = undefined,
+  ) {
     this.username = username;
     // Non-enumerable: JSON.stringify, console.log and spread never see the secrets (DESIGN §2 rule 5).
     Object.defineProperty(this, "password", { value: password, enumerable: false });
     Object.defineProperty(this, "clientKey", { value: clientKey, enumerable: false });
+    Object.defineProperty(this, "ssh", { value: ssh, enumerable: false });
   }
 
   toJSON(): object {
@@ -126,6 +154,18 @@ export interface ConnectionSpecInput {
   maxLifetimeMs?: number | undefined;
   replicas?: { server?: string | undefined; port?: number | undefined }[] | undefined;
   description?: string | undefined;
+  /** Absent on update: keep the stored tunnel; an empty host removes it. */
+  ssh?: SshSpecInput | undefined;
+}
+
+export interface SshSpecInput {
+  host?: string | undefined;
+  port?: number | undefined;
+  user?: string | undefined;
+  privateKey?: string | undefined;
+  passphrase?: string | undefined;
+  password?: string | undefined;
+  hostKey?: string | undefined;
 }
 
 /**
@@ -136,7 +176,14 @@ export interface ConnectionSpecInput {
  */
 export function scrubSecrets(text: string, credentials: Credentials): string {
   let out = text;
-  for (const secret of [credentials.password, credentials.username]) {
+  const ssh = credentials.ssh;
+  for (const secret of [
+    credentials.password,
+    credentials.username,
+    ssh?.password ?? "",
+    ssh?.passphrase ?? "",
+    ssh?.privateKey ?? "",
+  ]) {
     if (secret.length === 0) continue;
     out =
       secret.length >= 4

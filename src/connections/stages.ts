@@ -15,7 +15,11 @@ import { remedyFor } from "./remedies.js";
 
 /** A stage that failed, already in Berth's vocabulary. */
 export class StageFailure extends Error {
-  constructor(readonly failure: DriverFailure) {
+  constructor(
+    readonly failure: DriverFailure,
+    /** Shown with the failure (the host key an SSH server presented, for confirmation). */
+    readonly details: Record<string, string> = {},
+  ) {
     super(failure.message);
   }
 }
@@ -94,6 +98,7 @@ async function runStagesTimed(
           errorCode: f.code,
           message: f.message,
           remedy: remedyFor(f.reason),
+          details: err instanceof StageFailure ? err.details : undefined,
         }),
       );
     }
@@ -116,6 +121,8 @@ function stageResult(
   outcome: CheckOutcome,
   ms: number,
   extra: Partial<Pick<StageResult, "reason" | "errorCode" | "message" | "remedy">> & {
+    details?: Record<string, string> | undefined;
+  } & {
     details?: Record<string, string> | undefined;
   },
 ): StageResult {

@@ -1,4 +1,5 @@
 import type { Driver } from "../drivers/driver.js";
+import { type TunnelRegistry, tunnelled } from "../drivers/ssh/tunnel-driver.js";
 import type { EngineId } from "../engines/engine.js";
 import { TARGET_DENIED, TargetDeniedError, type TargetPolicy } from "./target-policy.js";
 
@@ -7,12 +8,23 @@ import { TARGET_DENIED, TargetDeniedError, type TargetPolicy } from "./target-po
  * sessions, replicas, health probes). The host is resolved once and checked, and the driver is
  * handed the checked address to open its socket to — never the name, which a second lookup could
  * answer differently (DNS rebinding). The name stays for TLS (server name and certificate check).
+ *
+ * Through an SSH bastion, Berth's own socket goes to the bastion: that is the address held to the
+ * policy, and the database host is left for the bastion to resolve (it is often a name only the
+ * bastion's network knows). The guarded driver opens the tunnel (see tunnelled).
  */
-export function guardDriver(driver: Driver, policy: TargetPolicy): Driver {
+export function guardDriver(plain: Driver, policy: TargetPolicy, tunnels?: TunnelRegistry): Driver {
+  const driver = tunnelled(plain, tunnels);
   const guarded: Driver = {
     engine: driver.engine,
     negotiateTls: (socket, options, engineOptions) => driver.negotiateTls(socket, options, engineOptions),
     async connect(params) {
+      if (params.ssh) {
+        const ssh = params.ssh;
+        if (ssh.address !== undefined) policy.check(ssh.host, [ssh.address]);
+        const address = ssh.address ?? (await bounded(policy.resolve(ssh.host), params.connectTimeoutMs))[0];
+        return driver.connect({ ...params, ssh: { ...ssh, address } });
+      }
       // An address resolved by a caller that already checked it (the staged test) is checked again.
       if (params.address !== undefined) policy.check(params.host, [params.address]);
       const address =
@@ -40,12 +52,13 @@ export function guardDriver(driver: Driver, policy: TargetPolicy): Driver {
 export function guardDrivers(
   drivers: (engine: EngineId) => Driver | undefined,
   policy: TargetPolicy,
+  tunnels?: TunnelRegistry,
 ): (engine: EngineId) => Driver | undefined {
   const cache = new Map<EngineId, Driver | undefined>();
   return (engine) => {
     if (!cache.has(engine)) {
       const driver = drivers(engine);
-      cache.set(engine, driver && guardDriver(driver, policy));
+      cache.set(engine, driver && guardDriver(driver, policy, tunnels));
     }
     return cache.get(engine);
   };

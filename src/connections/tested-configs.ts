@@ -20,6 +20,7 @@ export function testedFields(s: ConnectionSettings) {
     tlsServerName: s.tlsServerName,
     // How the front door pools clients changes nothing a test checks.
     engineOptions: { ...s.engineOptions, frontDoorPoolMode: undefined, maxReplicaLagMs: undefined },
+    ssh: s.ssh ? { host: s.ssh.host, port: s.ssh.port, user: s.ssh.user, hostKey: s.ssh.hostKey } : null,
   };
 }
 
@@ -57,7 +58,16 @@ export function createTestedConfigs(options: TestedConfigsOptions = {}) {
 
   const digest = (userId: string, settings: ConnectionSettings, c: Credentials) =>
     createHmac("sha256", key)
-      .update(JSON.stringify([userId, testedFields(settings), c.username, c.password, c.clientKey ?? null]))
+      .update(
+        JSON.stringify([
+          userId,
+          testedFields(settings),
+          c.username,
+          c.password,
+          c.clientKey ?? null,
+          c.ssh ? [c.ssh.privateKey ?? null, c.ssh.passphrase ?? null, c.ssh.password ?? null] : null,
+        ]),
+      )
       .digest("base64url");
 
   return {

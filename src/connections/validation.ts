@@ -10,8 +10,11 @@ import {
   POOL_DEFAULTS,
   type PoolSettings,
   SSL_MODES,
+  type SshSecrets,
+  type SshSettings,
   type SslModeId,
 } from "./settings.js";
+import { sshOf } from "./ssh-validation.js";
 
 export const LIMITS = {
   nameChars: 100,
@@ -36,6 +39,8 @@ export interface CredentialInput {
   username: string | undefined;
   password: string | undefined;
   clientKey: string | undefined;
+  /** The SSH bastion's secrets, all three together; undefined: keep the stored ones (or none). */
+  ssh?: SshSecrets | undefined;
 }
 
 export interface ValidatedSpec {
@@ -47,7 +52,12 @@ export type ValidationMode =
   /** Create or test an unsaved spec: credentials are required. */
   | { kind: "new" }
   /** Update: absent credentials keep the stored ones. */
-  | { kind: "update"; hasStoredClientKey: boolean };
+  | {
+      kind: "update";
+      hasStoredClientKey: boolean;
+      /** Which SSH secrets are stored (from the stored settings), for a tunnel kept without them. */
+      storedSsh?: SshSettings["stored"] | undefined;
+    };
 
 /**
  * Checks every field of a spec and applies defaults. Collects every problem, so the caller sees
@@ -156,6 +166,8 @@ export function validateSpec(input: ConnectionSpecInput, mode: ValidationMode): 
   const pool = poolSettings(input, bad);
   const replicas = replicaList(input.replicas, type as keyof typeof ENGINES, { server, port }, bad);
   const description = text(input.description, "description", LIMITS.descriptionChars, bad, false, true);
+  const tunnel = sshOf(input.ssh, mode.kind === "update" ? mode.storedSsh : undefined, engine.id, bad);
+  if (tunnel.secrets) credentials.ssh = tunnel.secrets;
 
   if (v.length > 0) throw new ValidationError(v, "The connection is invalid");
   return {
@@ -173,6 +185,7 @@ export function validateSpec(input: ConnectionSpecInput, mode: ValidationMode): 
       pool,
       replicas,
       description,
+      ...(tunnel.ssh ? { ssh: tunnel.ssh } : {}),
     },
     credentials,
   };

@@ -11,7 +11,13 @@ export interface SecretBinding {
  * The credentials; a connection's other settings, sealed together (`settings`); and the results
  * of its checks, which name the host they checked (`check_result`).
  */
-export type SecretField = "username" | "password" | "client_key" | "settings" | "check_result";
+export type SecretField =
+  | "username"
+  | "password"
+  | "client_key"
+  | "ssh_secrets"
+  | "settings"
+  | "check_result";
 
 export interface KeyStatus {
   /** "local" or "vault". */

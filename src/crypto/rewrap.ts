@@ -6,11 +6,12 @@ import { KeySet } from "./key-set.js";
 /** Where each field of a connection is stored (check results are in connection_checks.result_enc). */
 const COLUMNS: Record<
   Exclude<SecretField, "check_result">,
-  "username_enc" | "password_enc" | "client_key_enc" | "settings_enc"
+  "username_enc" | "password_enc" | "client_key_enc" | "ssh_secrets_enc" | "settings_enc"
 > = {
   username: "username_enc",
   password: "password_enc",
   client_key: "client_key_enc",
+  ssh_secrets: "ssh_secrets_enc",
   settings: "settings_enc",
 };
 
@@ -49,6 +50,7 @@ function secretsOf(row: {
   username_enc: string;
   password_enc: string;
   client_key_enc: string | null;
+  ssh_secrets_enc: string | null;
   settings_enc: string | null;
 }): StoredSecret[] {
   const out: StoredSecret[] = [
@@ -57,6 +59,8 @@ function secretsOf(row: {
   ];
   if (row.client_key_enc)
     out.push({ connectionId: row.id, field: "client_key", envelope: row.client_key_enc });
+  if (row.ssh_secrets_enc)
+    out.push({ connectionId: row.id, field: "ssh_secrets", envelope: row.ssh_secrets_enc });
   // NULL: a row not sealed yet (Berth seals those at start); nothing to rewrap.
   if (row.settings_enc) out.push({ connectionId: row.id, field: "settings", envelope: row.settings_enc });
   return out;
@@ -77,7 +81,7 @@ async function* batches(db: Db, batchSize: number): AsyncGenerator<StoredSecret[
   for (;;) {
     const rows = await db
       .selectFrom("connections")
-      .select(["id", "username_enc", "password_enc", "client_key_enc", "settings_enc"])
+      .select(["id", "username_enc", "password_enc", "client_key_enc", "ssh_secrets_enc", "settings_enc"])
       .where("id", ">", after)
       .orderBy("id")
       .limit(batchSize)
@@ -113,6 +117,7 @@ async function countSecrets(db: Db): Promise<number> {
     .select((eb) => [
       eb.fn.countAll<number>().as("rows"),
       eb.fn.count<number>("client_key_enc").as("keys"),
+      eb.fn.count<number>("ssh_secrets_enc").as("ssh"),
       eb.fn.count<number>("settings_enc").as("settings"),
     ])
     .executeTakeFirstOrThrow();
@@ -120,7 +125,7 @@ async function countSecrets(db: Db): Promise<number> {
     .selectFrom("connection_checks")
     .select((eb) => eb.fn.count<number>("result_enc").as("results"))
     .executeTakeFirstOrThrow();
-  return Number(r.rows) * 2 + Number(r.keys) + Number(r.settings) + Number(checks.results);
+  return Number(r.rows) * 2 + Number(r.keys) + Number(r.ssh) + Number(r.settings) + Number(checks.results);
 }
 
 /**

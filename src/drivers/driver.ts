@@ -1,7 +1,7 @@
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { ConnectionOptions, TLSSocket } from "node:tls";
-import type { Credentials, EngineOptions } from "../connections/settings.js";
+import type { Credentials, EngineOptions, SshSettings } from "../connections/settings.js";
 import type { EngineId } from "../engines/engine.js";
 import type { Column, Row, Value } from "../gen/berth/v1/values_pb.js";
 
@@ -29,6 +29,18 @@ export interface ConnectParams {
   readonly tls: TlsPlan;
   readonly connectTimeoutMs: number;
   readonly engineOptions: EngineOptions;
+  /**
+   * The SSH bastion to reach the database through; `host` and `port` are then as the bastion sees
+   * them. `address` is the bastion's address the target policy checked. The tunnelling driver
+   * (src/drivers/ssh/tunnel-driver.ts) turns this into `dial`.
+   */
+  readonly ssh?: (SshSettings & { readonly address?: string | undefined }) | undefined;
+  /**
+   * Opens the byte stream to the database some other way than TCP (a channel of an SSH tunnel).
+   * Drivers that honour it (PostgreSQL, MySQL) use it for every socket of the session, cancels
+   * included.
+   */
+  readonly dial?: (() => Duplex) | undefined;
 }
 
 /** A driver failure in Berth's vocabulary: a stable reason, the engine's own code, a safe message. */

@@ -164,7 +164,22 @@ export class ConnectionCheckError extends BerthError {
   }
 }
 
-const STAGE_NAMES = ["unspecified", "config", "credentials", "dns", "tcp", "tls", "auth", "query"] as const;
+const STAGE_NAMES = [
+  "unspecified",
+  "config",
+  "credentials",
+  "dns",
+  "tcp",
+  "tls",
+  "auth",
+  "query",
+  "ssh_dns",
+  "ssh_tcp",
+  "ssh_handshake",
+  "ssh_host_key",
+  "ssh_auth",
+  "ssh_forward",
+] as const;
 export function stageName(stage: number): string {
   return STAGE_NAMES[stage] ?? "unspecified";
 }

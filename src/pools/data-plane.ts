@@ -2,6 +2,7 @@ import type { TtlCache } from "../access/ttl-cache.js";
 import type { ConnectionRegistry } from "../connections/registry.js";
 import { guardDrivers } from "../connections/target-guard.js";
 import { createTargetPolicy, type TargetPolicy } from "../connections/target-policy.js";
+import { createTunnelRegistry } from "../drivers/ssh/tunnel-driver.js";
 import { driverFor, ENGINES } from "../engines/index.js";
 import { createMetrics, type Metrics } from "../observability/metrics.js";
 import type { SessionBudget } from "./budget.js";
@@ -52,6 +53,8 @@ export function createDataPlane(
     ...(options.roleMemory ? { durable: options.roleMemory } : {}),
   });
   let metrics: Metrics | undefined;
+  // The SSH tunnels of this data plane's pools: closed with it.
+  const tunnels = createTunnelRegistry();
   const pools = new PoolManager({
     load: async (id) => {
       const loaded = await registry.loadForPool(id);
@@ -59,7 +62,7 @@ export function createDataPlane(
       await options.onCredentialsDecrypted?.(id);
       return loaded;
     },
-    drivers: guardDrivers(driverFor, options.targets ?? createTargetPolicy()),
+    drivers: guardDrivers(driverFor, options.targets ?? createTargetPolicy(), tunnels),
     connectTimeoutMs: options.connectTimeoutMs,
     onPool: (pool, slot) => {
       health.watch(pool, slot);
@@ -100,6 +103,7 @@ export function createDataPlane(
       health.close();
       await leases.closeAll();
       await pools.closeAll(graceMs);
+      tunnels.close();
     },
   };
 }

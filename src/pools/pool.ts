@@ -91,6 +91,8 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
         tls: plan,
         connectTimeoutMs,
         engineOptions: settings.engineOptions,
+        // Through the connection's SSH bastion: the guarded driver opens (and reopens) the tunnel.
+        ...(settings.ssh ? { ssh: settings.ssh } : {}),
       });
     const every = Math.min(30_000, Math.max(1_000, Math.floor(settings.pool.idleTimeoutMs / 2)));
     this.#evictor = setInterval(() => this.#evict(), every);

@@ -103,6 +103,18 @@ export function connectionToJson(c: Connection) {
     allowCleartextPassword: c.allowCleartextPassword,
     frontDoorPoolMode: c.frontDoorPoolMode || "transaction",
     maxReplicaLagMs: c.maxReplicaLagMs,
+    // The bastion, never its secrets: only whether each is stored.
+    ssh: c.ssh
+      ? {
+          host: c.ssh.host,
+          port: c.ssh.port,
+          user: c.ssh.user,
+          hostKey: c.ssh.hostKey || null,
+          hasPrivateKey: c.ssh.hasPrivateKey,
+          hasPassphrase: c.ssh.hasPassphrase,
+          hasPassword: c.ssh.hasPassword,
+        }
+      : null,
     maxPoolSize: c.maxPoolSize,
     minPoolSize: c.minPoolSize,
     acquireTimeoutMs: c.acquireTimeoutMs,

@@ -6,6 +6,7 @@ import type {
   ConnectionStatusId,
   EngineOptions,
   HostPort,
+  SshSettings,
   SslModeId,
 } from "../connections/settings.js";
 import type { EngineId } from "../engines/index.js";
@@ -16,6 +17,8 @@ import {
   type ConnectionSpec,
   ConnectionStatus,
   Engine,
+  type SshTunnel,
+  SshTunnelSchema,
   SslMode,
   type User,
   UserSchema,
@@ -88,12 +91,39 @@ export function specFromProto(spec: ConnectionSpec | undefined): ConnectionSpecI
     maxLifetimeMs: spec.maxLifetimeMs,
     replicas: spec.replicas.map((r) => ({ server: r.server, port: r.port })),
     description: spec.description,
+    ...(spec.ssh
+      ? {
+          ssh: {
+            host: spec.ssh.host,
+            port: spec.ssh.port,
+            user: spec.ssh.user,
+            privateKey: spec.ssh.privateKey,
+            passphrase: spec.ssh.passphrase,
+            password: spec.ssh.password,
+            hostKey: spec.ssh.hostKey,
+          },
+        }
+      : {}),
   };
 }
 
-function engineOptionsOf(json: string): Partial<EngineOptions> {
-  const o = JSON.parse(json) as Partial<EngineOptions>;
+/** The opened row's engine_options JSON also carries the SSH tunnel (see row-mapping.ts). */
+function engineOptionsOf(json: string): Partial<EngineOptions> & { ssh?: SshTunnel } {
+  const o = JSON.parse(json) as Partial<EngineOptions> & { ssh?: SshSettings };
   return {
+    ...(o.ssh
+      ? {
+          ssh: create(SshTunnelSchema, {
+            host: o.ssh.host,
+            port: o.ssh.port,
+            user: o.ssh.user,
+            hostKey: o.ssh.hostKey,
+            hasPrivateKey: o.ssh.stored.privateKey,
+            hasPassphrase: o.ssh.stored.passphrase,
+            hasPassword: o.ssh.stored.password,
+          }),
+        }
+      : {}),
     instanceName: o.instanceName ?? "",
     strictEncryption: o.strictEncryption ?? false,
     oracleSid: o.oracleSid ?? "",

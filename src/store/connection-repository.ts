@@ -21,6 +21,7 @@ const STORED_COLUMNS = [
   "username_enc",
   "password_enc",
   "client_key_enc",
+  "ssh_secrets_enc",
   "settings_enc",
   "created_by_id",
   "created_by_google_email",

@@ -289,6 +289,14 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  "0013_ssh_tunnel_secrets": {
+    async up(db: Kysely<unknown>) {
+      // The SSH bastion's private key, passphrase and password, sealed together like a credential
+      // (JSON in the key provider's envelope, bound to the connection and the field ssh_secrets).
+      // NULL: the connection has no tunnel. Where the bastion is lives in settings_enc.
+      await db.schema.alterTable("connections").addColumn("ssh_secrets_enc", "text").execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -49,6 +49,8 @@ export interface ConnectionsTable {
   username_enc: string;
   password_enc: string;
   client_key_enc: string | null;
+  /** The SSH bastion's secrets (JSON, sealed; field "ssh_secrets"); NULL without a tunnel. */
+  ssh_secrets_enc: string | null;
   ssl_mode: string;
   ca_certificate: string;
   client_certificate: string;

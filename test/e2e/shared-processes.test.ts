@@ -56,7 +56,7 @@ describe.skipIf(!ready)("three Berth processes in shared mode", () => {
       cluster.storeUrl,
       "select name, count(*)::int as n from kysely_migration group by name order by name",
     );
-    expect(migrations.at(-1)).toEqual({ name: "0012_stored_keyring", n: 1 });
+    expect(migrations.at(-1)).toEqual({ name: "0013_ssh_tunnel_secrets", n: 1 });
     expect(migrations.every((m) => m.n === 1)).toBe(true);
     expect(await storeQuery(cluster.storeUrl, "select version from key_versions")).toEqual([{ version: 1 }]);
     expect(await storeQuery(cluster.storeUrl, "select username from users")).toEqual([{ username: "admin" }]);

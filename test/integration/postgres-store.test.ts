@@ -129,6 +129,7 @@ describe.skipIf(!hasPostgres)("Berth on a PostgreSQL store", () => {
       "0010_instances",
       "0011_role_memory",
       "0012_stored_keyring",
+      "0013_ssh_tunnel_secrets",
     ]);
     // One admin, whoever created it; every instance signs it in.
     expect(await query(db.url, "select username from users")).toEqual([{ username: "admin" }]);

@@ -70,6 +70,8 @@ async function open(params: ConnectParams, ssl: ConnectionOptions | false): Prom
     connectionTimeoutMillis: params.connectTimeoutMs,
     application_name: "berth",
     keepAlive: true,
+    // Through an SSH tunnel: pg's socket is a channel of the tunnel (pg calls connect() on it).
+    ...(params.dial ? { stream: params.dial as unknown as () => import("node:net").Socket } : {}),
   });
   // An error after connect (server restart) must not crash the process; the session marks itself
   // unhealthy and the pool replaces it.
@@ -115,7 +117,8 @@ export const postgresDriver: Driver = {
     const tls = params.tls.options;
     // Cancel requests go to the same checked address as the session.
     const host = params.address ?? params.host;
-    const session = (o: Opened) => new PostgresSession(o.client, host, params.port, o.serverParameters);
+    const session = (o: Opened) =>
+      new PostgresSession(o.client, host, params.port, o.serverParameters, params.dial);
     if (!tls) return session(await open(params, false));
     try {
       return session(await open(params, tls));

@@ -40,8 +40,18 @@ export class PostgresSession implements DriverSession {
 
   readonly #serverParameters: ReadonlyMap<string, string>;
 
-  constructor(client: pg.Client, host: string, port: number, serverParameters = new Map<string, string>()) {
+  /** Opens the cancel request's socket through the SSH tunnel the session came through, if any. */
+  readonly #dial: (() => Duplex) | undefined;
+
+  constructor(
+    client: pg.Client,
+    host: string,
+    port: number,
+    serverParameters = new Map<string, string>(),
+    dial?: () => Duplex,
+  ) {
     this.#client = client;
+    this.#dial = dial;
     this.#serverParameters = serverParameters;
     this.#host = host;
     this.#port = port;
@@ -174,8 +184,16 @@ export class PostgresSession implements DriverSession {
     packet.writeInt32BE(processID, 8);
     packet.writeInt32BE(secretKey, 12);
     await new Promise<void>((resolve) => {
-      const socket = tcpConnect({ host: this.#host, port: this.#port }, () => socket.end(packet));
-      socket.setTimeout(2000, () => socket.destroy());
+      let socket: Duplex;
+      if (this.#dial) {
+        socket = this.#dial();
+        socket.once("connect", () => socket.end(packet));
+        setTimeout(() => socket.destroy(), 2000).unref();
+      } else {
+        const tcp = tcpConnect({ host: this.#host, port: this.#port }, () => tcp.end(packet));
+        tcp.setTimeout(2000, () => tcp.destroy());
+        socket = tcp;
+      }
       socket.once("close", () => resolve());
       socket.once("error", () => resolve());
     });

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file berth/v1/types.proto.
  */
 export const file_berth_v1_types: GenFile = /*@__PURE__*/
-  fileDesc("ChRiZXJ0aC92MS90eXBlcy5wcm90bxIIYmVydGgudjEiKwoLSG9zdEFkZHJlc3MSDgoGc2VydmVyGAEgASgJEgwKBHBvcnQYAiABKA0i9AYKDkNvbm5lY3Rpb25TcGVjEgwKBG5hbWUYASABKAkSHgoEdHlwZRgCIAEoDjIQLmJlcnRoLnYxLkVuZ2luZRIOCgZzZXJ2ZXIYAyABKAkSEQoEcG9ydBgEIAEoDUgAiAEBEhAKCGRhdGFiYXNlGAUgASgJEhUKCHVzZXJuYW1lGAYgASgJSAGIAQESFQoIcGFzc3dvcmQYByABKAlIAogBARIUCgd1c2Vfc3NsGAggASgISAOIAQESIwoIc3NsX21vZGUYCSABKA4yES5iZXJ0aC52MS5Tc2xNb2RlEhYKDmNhX2NlcnRpZmljYXRlGAogASgJEhoKEmNsaWVudF9jZXJ0aWZpY2F0ZRgLIAEoCRIXCgpjbGllbnRfa2V5GAwgASgJSASIAQESFwoPdGxzX3NlcnZlcl9uYW1lGA0gASgJEhoKDW1heF9wb29sX3NpemUYDiABKA1IBYgBARIaCg1taW5fcG9vbF9zaXplGA8gASgNSAaIAQESHwoSYWNxdWlyZV90aW1lb3V0X21zGBAgASgNSAeIAQESHAoPaWRsZV90aW1lb3V0X21zGBEgASgNSAiIAQESHAoPbWF4X2xpZmV0aW1lX21zGBIgASgNSAmIAQESJwoIcmVwbGljYXMYEyADKAsyFS5iZXJ0aC52MS5Ib3N0QWRkcmVzcxITCgtkZXNjcmlwdGlvbhgUIAEoCRIVCg1pbnN0YW5jZV9uYW1lGBUgASgJEhkKEXN0cmljdF9lbmNyeXB0aW9uGBYgASgIEhIKCm9yYWNsZV9zaWQYFyABKAkSIAoYYWxsb3dfY2xlYXJ0ZXh0X3Bhc3N3b3JkGBggASgIEhwKFGZyb250X2Rvb3JfcG9vbF9tb2RlGBkgASgJEh8KEm1heF9yZXBsaWNhX2xhZ19tcxgaIAEoDUgKiAEBQgcKBV9wb3J0QgsKCV91c2VybmFtZUILCglfcGFzc3dvcmRCCgoIX3VzZV9zc2xCDQoLX2NsaWVudF9rZXlCEAoOX21heF9wb29sX3NpemVCEAoOX21pbl9wb29sX3NpemVCFQoTX2FjcXVpcmVfdGltZW91dF9tc0ISChBfaWRsZV90aW1lb3V0X21zQhIKEF9tYXhfbGlmZXRpbWVfbXNCFQoTX21heF9yZXBsaWNhX2xhZ19tcyKvBwoKQ29ubmVjdGlvbhIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEh4KBHR5cGUYAyABKA4yEC5iZXJ0aC52MS5FbmdpbmUSDgoGc2VydmVyGAQgASgJEgwKBHBvcnQYBSABKA0SEAoIZGF0YWJhc2UYBiABKAkSDwoHdXNlX3NzbBgHIAEoCBIjCghzc2xfbW9kZRgIIAEoDjIRLmJlcnRoLnYxLlNzbE1vZGUSFgoOY2FfY2VydGlmaWNhdGUYCSABKAkSGgoSY2xpZW50X2NlcnRpZmljYXRlGAogASgJEhcKD3Rsc19zZXJ2ZXJfbmFtZRgLIAEoCRIWCg5oYXNfY2xpZW50X2tleRgMIAEoCBIVCg1tYXhfcG9vbF9zaXplGA0gASgNEhUKDW1pbl9wb29sX3NpemUYDiABKA0SGgoSYWNxdWlyZV90aW1lb3V0X21zGA8gASgNEhcKD2lkbGVfdGltZW91dF9tcxgQIAEoDRIXCg9tYXhfbGlmZXRpbWVfbXMYESABKA0SJwoIcmVwbGljYXMYEiADKAsyFS5iZXJ0aC52MS5Ib3N0QWRkcmVzcxITCgtkZXNjcmlwdGlvbhgTIAEoCRIVCg1jcmVhdGVkX2J5X2lkGBQgASgJEiQKF2NyZWF0ZWRfYnlfZ29vZ2xlX2VtYWlsGBUgASgJSACIAQESLgoKY3JlYXRlZF9hdBgWIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgXIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNwoObGFzdF90ZXN0ZWRfYXQYGCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSAGIAQESKgoGc3RhdHVzGBkgASgOMhouYmVydGgudjEuQ29ubmVjdGlvblN0YXR1cxIPCgd2ZXJzaW9uGBogASgNEhUKDWluc3RhbmNlX25hbWUYGyABKAkSGQoRc3RyaWN0X2VuY3J5cHRpb24YHCABKAgSEgoKb3JhY2xlX3NpZBgdIAEoCRIgChhhbGxvd19jbGVhcnRleHRfcGFzc3dvcmQYHiABKAgSHAoUZnJvbnRfZG9vcl9wb29sX21vZGUYHyABKAkSGgoSbWF4X3JlcGxpY2FfbGFnX21zGCAgASgNQhoKGF9jcmVhdGVkX2J5X2dvb2dsZV9lbWFpbEIRCg9fbGFzdF90ZXN0ZWRfYXQimgIKC1N0YWdlUmVzdWx0EiMKBXN0YWdlGAEgASgOMhQuYmVydGgudjEuQ2hlY2tTdGFnZRInCgdvdXRjb21lGAIgASgOMhYuYmVydGgudjEuQ2hlY2tPdXRjb21lEhMKC2R1cmF0aW9uX21zGAMgASgBEg4KBnJlYXNvbhgEIAEoCRISCgplcnJvcl9jb2RlGAUgASgJEg8KB21lc3NhZ2UYBiABKAkSDgoGcmVtZWR5GAcgASgJEjMKB2RldGFpbHMYCCADKAsyIi5iZXJ0aC52MS5TdGFnZVJlc3VsdC5EZXRhaWxzRW50cnkaLgoMRGV0YWlsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiqgEKC0NoZWNrUmVzdWx0EgoKAm9rGAEgASgIEiUKBnN0YWdlcxgCIAMoCzIVLmJlcnRoLnYxLlN0YWdlUmVzdWx0EhYKDnNlcnZlcl92ZXJzaW9uGAMgASgJEhAKCHRvdGFsX21zGAQgASgBEi4KCmNoZWNrZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnRhcmdldBgGIAEoCSKOAQoEVXNlchIKCgJpZBgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRIMCgRyb2xlGAMgASgJEhkKDGdvb2dsZV9lbWFpbBgEIAEoCUgAiAEBEi4KCmNyZWF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQg8KDV9nb29nbGVfZW1haWwqcgoGRW5naW5lEhYKEkVOR0lORV9VTlNQRUNJRklFRBAAEhUKEUVOR0lORV9QT1NUR1JFU1FMEAESEAoMRU5HSU5FX01ZU1FMEAISFAoQRU5HSU5FX1NRTFNFUlZFUhADEhEKDUVOR0lORV9PUkFDTEUQBCqWAQoHU3NsTW9kZRIYChRTU0xfTU9ERV9VTlNQRUNJRklFRBAAEhQKEFNTTF9NT0RFX0RJU0FCTEUQARITCg9TU0xfTU9ERV9QUkVGRVIQAhIUChBTU0xfTU9ERV9SRVFVSVJFEAMSFgoSU1NMX01PREVfVkVSSUZZX0NBEAQSGAoUU1NMX01PREVfVkVSSUZZX0ZVTEwQBSrVAQoQQ29ubmVjdGlvblN0YXR1cxIhCh1DT05ORUNUSU9OX1NUQVRVU19VTlNQRUNJRklFRBAAEh4KGkNPTk5FQ1RJT05fU1RBVFVTX1VOVEVTVEVEEAESHQoZQ09OTkVDVElPTl9TVEFUVVNfSEVBTFRIWRACEh4KGkNPTk5FQ1RJT05fU1RBVFVTX0RFR1JBREVEEAMSIQodQ09OTkVDVElPTl9TVEFUVVNfVU5BVkFJTEFCTEUQBBIcChhDT05ORUNUSU9OX1NUQVRVU19GQUlMRUQQBSrKAQoKQ2hlY2tTdGFnZRIbChdDSEVDS19TVEFHRV9VTlNQRUNJRklFRBAAEhYKEkNIRUNLX1NUQUdFX0NPTkZJRxABEhsKF0NIRUNLX1NUQUdFX0NSRURFTlRJQUxTEAISEwoPQ0hFQ0tfU1RBR0VfRE5TEAMSEwoPQ0hFQ0tfU1RBR0VfVENQEAQSEwoPQ0hFQ0tfU1RBR0VfVExTEAUSFAoQQ0hFQ0tfU1RBR0VfQVVUSBAGEhUKEUNIRUNLX1NUQUdFX1FVRVJZEAcqfAoMQ2hlY2tPdXRjb21lEh0KGUNIRUNLX09VVENPTUVfVU5TUEVDSUZJRUQQABIYChRDSEVDS19PVVRDT01FX1BBU1NFRBABEhgKFENIRUNLX09VVENPTUVfRkFJTEVEEAISGQoVQ0hFQ0tfT1VUQ09NRV9TS0lQUEVEEANiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChRiZXJ0aC92MS90eXBlcy5wcm90bxIIYmVydGgudjEiKwoLSG9zdEFkZHJlc3MSDgoGc2VydmVyGAEgASgJEgwKBHBvcnQYAiABKA0ipwcKDkNvbm5lY3Rpb25TcGVjEgwKBG5hbWUYASABKAkSHgoEdHlwZRgCIAEoDjIQLmJlcnRoLnYxLkVuZ2luZRIOCgZzZXJ2ZXIYAyABKAkSEQoEcG9ydBgEIAEoDUgAiAEBEhAKCGRhdGFiYXNlGAUgASgJEhUKCHVzZXJuYW1lGAYgASgJSAGIAQESFQoIcGFzc3dvcmQYByABKAlIAogBARIUCgd1c2Vfc3NsGAggASgISAOIAQESIwoIc3NsX21vZGUYCSABKA4yES5iZXJ0aC52MS5Tc2xNb2RlEhYKDmNhX2NlcnRpZmljYXRlGAogASgJEhoKEmNsaWVudF9jZXJ0aWZpY2F0ZRgLIAEoCRIXCgpjbGllbnRfa2V5GAwgASgJSASIAQESFwoPdGxzX3NlcnZlcl9uYW1lGA0gASgJEhoKDW1heF9wb29sX3NpemUYDiABKA1IBYgBARIaCg1taW5fcG9vbF9zaXplGA8gASgNSAaIAQESHwoSYWNxdWlyZV90aW1lb3V0X21zGBAgASgNSAeIAQESHAoPaWRsZV90aW1lb3V0X21zGBEgASgNSAiIAQESHAoPbWF4X2xpZmV0aW1lX21zGBIgASgNSAmIAQESJwoIcmVwbGljYXMYEyADKAsyFS5iZXJ0aC52MS5Ib3N0QWRkcmVzcxITCgtkZXNjcmlwdGlvbhgUIAEoCRIVCg1pbnN0YW5jZV9uYW1lGBUgASgJEhkKEXN0cmljdF9lbmNyeXB0aW9uGBYgASgIEhIKCm9yYWNsZV9zaWQYFyABKAkSIAoYYWxsb3dfY2xlYXJ0ZXh0X3Bhc3N3b3JkGBggASgIEhwKFGZyb250X2Rvb3JfcG9vbF9tb2RlGBkgASgJEh8KEm1heF9yZXBsaWNhX2xhZ19tcxgaIAEoDUgKiAEBEikKA3NzaBgbIAEoCzIXLmJlcnRoLnYxLlNzaFR1bm5lbFNwZWNIC4gBAUIHCgVfcG9ydEILCglfdXNlcm5hbWVCCwoJX3Bhc3N3b3JkQgoKCF91c2Vfc3NsQg0KC19jbGllbnRfa2V5QhAKDl9tYXhfcG9vbF9zaXplQhAKDl9taW5fcG9vbF9zaXplQhUKE19hY3F1aXJlX3RpbWVvdXRfbXNCEgoQX2lkbGVfdGltZW91dF9tc0ISChBfbWF4X2xpZmV0aW1lX21zQhUKE19tYXhfcmVwbGljYV9sYWdfbXNCBgoEX3NzaCLPAQoNU3NoVHVubmVsU3BlYxIMCgRob3N0GAEgASgJEhEKBHBvcnQYAiABKA1IAIgBARIMCgR1c2VyGAMgASgJEhgKC3ByaXZhdGVfa2V5GAQgASgJSAGIAQESFwoKcGFzc3BocmFzZRgFIAEoCUgCiAEBEhUKCHBhc3N3b3JkGAYgASgJSAOIAQESEAoIaG9zdF9rZXkYByABKAlCBwoFX3BvcnRCDgoMX3ByaXZhdGVfa2V5Qg0KC19wYXNzcGhyYXNlQgsKCV9wYXNzd29yZCKOAQoJU3NoVHVubmVsEgwKBGhvc3QYASABKAkSDAoEcG9ydBgCIAEoDRIMCgR1c2VyGAMgASgJEhAKCGhvc3Rfa2V5GAQgASgJEhcKD2hhc19wcml2YXRlX2tleRgFIAEoCBIWCg5oYXNfcGFzc3BocmFzZRgGIAEoCBIUCgxoYXNfcGFzc3dvcmQYByABKAgi3gcKCkNvbm5lY3Rpb24SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIeCgR0eXBlGAMgASgOMhAuYmVydGgudjEuRW5naW5lEg4KBnNlcnZlchgEIAEoCRIMCgRwb3J0GAUgASgNEhAKCGRhdGFiYXNlGAYgASgJEg8KB3VzZV9zc2wYByABKAgSIwoIc3NsX21vZGUYCCABKA4yES5iZXJ0aC52MS5Tc2xNb2RlEhYKDmNhX2NlcnRpZmljYXRlGAkgASgJEhoKEmNsaWVudF9jZXJ0aWZpY2F0ZRgKIAEoCRIXCg90bHNfc2VydmVyX25hbWUYCyABKAkSFgoOaGFzX2NsaWVudF9rZXkYDCABKAgSFQoNbWF4X3Bvb2xfc2l6ZRgNIAEoDRIVCg1taW5fcG9vbF9zaXplGA4gASgNEhoKEmFjcXVpcmVfdGltZW91dF9tcxgPIAEoDRIXCg9pZGxlX3RpbWVvdXRfbXMYECABKA0SFwoPbWF4X2xpZmV0aW1lX21zGBEgASgNEicKCHJlcGxpY2FzGBIgAygLMhUuYmVydGgudjEuSG9zdEFkZHJlc3MSEwoLZGVzY3JpcHRpb24YEyABKAkSFQoNY3JlYXRlZF9ieV9pZBgUIAEoCRIkChdjcmVhdGVkX2J5X2dvb2dsZV9lbWFpbBgVIAEoCUgAiAEBEi4KCmNyZWF0ZWRfYXQYFiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYFyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjcKDmxhc3RfdGVzdGVkX2F0GBggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEgBiAEBEioKBnN0YXR1cxgZIAEoDjIaLmJlcnRoLnYxLkNvbm5lY3Rpb25TdGF0dXMSDwoHdmVyc2lvbhgaIAEoDRIVCg1pbnN0YW5jZV9uYW1lGBsgASgJEhkKEXN0cmljdF9lbmNyeXB0aW9uGBwgASgIEhIKCm9yYWNsZV9zaWQYHSABKAkSIAoYYWxsb3dfY2xlYXJ0ZXh0X3Bhc3N3b3JkGB4gASgIEhwKFGZyb250X2Rvb3JfcG9vbF9tb2RlGB8gASgJEhoKEm1heF9yZXBsaWNhX2xhZ19tcxggIAEoDRIlCgNzc2gYISABKAsyEy5iZXJ0aC52MS5Tc2hUdW5uZWxIAogBAUIaChhfY3JlYXRlZF9ieV9nb29nbGVfZW1haWxCEQoPX2xhc3RfdGVzdGVkX2F0QgYKBF9zc2gimgIKC1N0YWdlUmVzdWx0EiMKBXN0YWdlGAEgASgOMhQuYmVydGgudjEuQ2hlY2tTdGFnZRInCgdvdXRjb21lGAIgASgOMhYuYmVydGgudjEuQ2hlY2tPdXRjb21lEhMKC2R1cmF0aW9uX21zGAMgASgBEg4KBnJlYXNvbhgEIAEoCRISCgplcnJvcl9jb2RlGAUgASgJEg8KB21lc3NhZ2UYBiABKAkSDgoGcmVtZWR5GAcgASgJEjMKB2RldGFpbHMYCCADKAsyIi5iZXJ0aC52MS5TdGFnZVJlc3VsdC5EZXRhaWxzRW50cnkaLgoMRGV0YWlsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiqgEKC0NoZWNrUmVzdWx0EgoKAm9rGAEgASgIEiUKBnN0YWdlcxgCIAMoCzIVLmJlcnRoLnYxLlN0YWdlUmVzdWx0EhYKDnNlcnZlcl92ZXJzaW9uGAMgASgJEhAKCHRvdGFsX21zGAQgASgBEi4KCmNoZWNrZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnRhcmdldBgGIAEoCSKOAQoEVXNlchIKCgJpZBgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRIMCgRyb2xlGAMgASgJEhkKDGdvb2dsZV9lbWFpbBgEIAEoCUgAiAEBEi4KCmNyZWF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQg8KDV9nb29nbGVfZW1haWwqcgoGRW5naW5lEhYKEkVOR0lORV9VTlNQRUNJRklFRBAAEhUKEUVOR0lORV9QT1NUR1JFU1FMEAESEAoMRU5HSU5FX01ZU1FMEAISFAoQRU5HSU5FX1NRTFNFUlZFUhADEhEKDUVOR0lORV9PUkFDTEUQBCqWAQoHU3NsTW9kZRIYChRTU0xfTU9ERV9VTlNQRUNJRklFRBAAEhQKEFNTTF9NT0RFX0RJU0FCTEUQARITCg9TU0xfTU9ERV9QUkVGRVIQAhIUChBTU0xfTU9ERV9SRVFVSVJFEAMSFgoSU1NMX01PREVfVkVSSUZZX0NBEAQSGAoUU1NMX01PREVfVkVSSUZZX0ZVTEwQBSrVAQoQQ29ubmVjdGlvblN0YXR1cxIhCh1DT05ORUNUSU9OX1NUQVRVU19VTlNQRUNJRklFRBAAEh4KGkNPTk5FQ1RJT05fU1RBVFVTX1VOVEVTVEVEEAESHQoZQ09OTkVDVElPTl9TVEFUVVNfSEVBTFRIWRACEh4KGkNPTk5FQ1RJT05fU1RBVFVTX0RFR1JBREVEEAMSIQodQ09OTkVDVElPTl9TVEFUVVNfVU5BVkFJTEFCTEUQBBIcChhDT05ORUNUSU9OX1NUQVRVU19GQUlMRUQQBSrwAgoKQ2hlY2tTdGFnZRIbChdDSEVDS19TVEFHRV9VTlNQRUNJRklFRBAAEhYKEkNIRUNLX1NUQUdFX0NPTkZJRxABEhsKF0NIRUNLX1NUQUdFX0NSRURFTlRJQUxTEAISEwoPQ0hFQ0tfU1RBR0VfRE5TEAMSEwoPQ0hFQ0tfU1RBR0VfVENQEAQSEwoPQ0hFQ0tfU1RBR0VfVExTEAUSFAoQQ0hFQ0tfU1RBR0VfQVVUSBAGEhUKEUNIRUNLX1NUQUdFX1FVRVJZEAcSFwoTQ0hFQ0tfU1RBR0VfU1NIX0ROUxAIEhcKE0NIRUNLX1NUQUdFX1NTSF9UQ1AQCRIdChlDSEVDS19TVEFHRV9TU0hfSEFORFNIQUtFEAoSHAoYQ0hFQ0tfU1RBR0VfU1NIX0hPU1RfS0VZEAsSGAoUQ0hFQ0tfU1RBR0VfU1NIX0FVVEgQDBIbChdDSEVDS19TVEFHRV9TU0hfRk9SV0FSRBANKnwKDENoZWNrT3V0Y29tZRIdChlDSEVDS19PVVRDT01FX1VOU1BFQ0lGSUVEEAASGAoUQ0hFQ0tfT1VUQ09NRV9QQVNTRUQQARIYChRDSEVDS19PVVRDT01FX0ZBSUxFRBACEhkKFUNIRUNLX09VVENPTUVfU0tJUFBFRBADYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * One database host.
@@ -216,6 +216,15 @@ export type ConnectionSpec = Message<"berth.v1.ConnectionSpec"> & {
    * @generated from field: optional uint32 max_replica_lag_ms = 26;
    */
   maxReplicaLagMs?: number | undefined;
+
+  /**
+   * Reach the database through an SSH bastion (a tunnel per connection, opened by Berth). Like the
+   * other settings, an Update states it whole: absent means no tunnel (removing one is an endpoint
+   * change, which needs the credentials again).
+   *
+   * @generated from field: optional berth.v1.SshTunnelSpec ssh = 27;
+   */
+  ssh?: SshTunnelSpec | undefined;
 };
 
 /**
@@ -224,6 +233,116 @@ export type ConnectionSpec = Message<"berth.v1.ConnectionSpec"> & {
  */
 export const ConnectionSpecSchema: GenMessage<ConnectionSpec> = /*@__PURE__*/
   messageDesc(file_berth_v1_types, 1);
+
+/**
+ * The SSH bastion a connection's sessions are forwarded through. `server` and `port` of the
+ * connection are then as the bastion sees them (often 127.0.0.1).
+ *
+ * @generated from message berth.v1.SshTunnelSpec
+ */
+export type SshTunnelSpec = Message<"berth.v1.SshTunnelSpec"> & {
+  /**
+   * @generated from field: string host = 1;
+   */
+  host: string;
+
+  /**
+   * Absent or 0: 22.
+   *
+   * @generated from field: optional uint32 port = 2;
+   */
+  port?: number | undefined;
+
+  /**
+   * @generated from field: string user = 3;
+   */
+  user: string;
+
+  /**
+   * Write-only OpenSSH or PEM private key (ed25519, ECDSA, RSA). On Update, absent keeps the stored one.
+   *
+   * @generated from field: optional string private_key = 4;
+   */
+  privateKey?: string | undefined;
+
+  /**
+   * Write-only passphrase of an encrypted private key. On Update, absent keeps the stored one.
+   *
+   * @generated from field: optional string passphrase = 5;
+   */
+  passphrase?: string | undefined;
+
+  /**
+   * Write-only password, for bastions that sign in by password. On Update, absent keeps the stored one.
+   *
+   * @generated from field: optional string password = 6;
+   */
+  password?: string | undefined;
+
+  /**
+   * The bastion's host key in OpenSSH known_hosts key format ("ssh-ed25519 AAAA..."). Empty: the
+   * first test fails its ssh_host_key stage and shows the key the bastion presented, to confirm.
+   *
+   * @generated from field: string host_key = 7;
+   */
+  hostKey: string;
+};
+
+/**
+ * Describes the message berth.v1.SshTunnelSpec.
+ * Use `create(SshTunnelSpecSchema)` to create a new message.
+ */
+export const SshTunnelSpecSchema: GenMessage<SshTunnelSpec> = /*@__PURE__*/
+  messageDesc(file_berth_v1_types, 2);
+
+/**
+ * The SSH bastion of a stored connection; its secrets are never returned.
+ *
+ * @generated from message berth.v1.SshTunnel
+ */
+export type SshTunnel = Message<"berth.v1.SshTunnel"> & {
+  /**
+   * @generated from field: string host = 1;
+   */
+  host: string;
+
+  /**
+   * @generated from field: uint32 port = 2;
+   */
+  port: number;
+
+  /**
+   * @generated from field: string user = 3;
+   */
+  user: string;
+
+  /**
+   * @generated from field: string host_key = 4;
+   */
+  hostKey: string;
+
+  /**
+   * @generated from field: bool has_private_key = 5;
+   */
+  hasPrivateKey: boolean;
+
+  /**
+   * @generated from field: bool has_passphrase = 6;
+   */
+  hasPassphrase: boolean;
+
+  /**
+   * @generated from field: bool has_password = 7;
+   */
+  hasPassword: boolean;
+};
+
+/**
+ * Describes the message berth.v1.SshTunnel.
+ * Use `create(SshTunnelSchema)` to create a new message.
+ */
+export const SshTunnelSchema: GenMessage<SshTunnel> = /*@__PURE__*/
+  messageDesc(file_berth_v1_types, 3);
 
 /**
  * A stored connection, as every API returns it. Credentials never appear here.
@@ -398,6 +517,13 @@ export type Connection = Message<"berth.v1.Connection"> & {
    * @generated from field: uint32 max_replica_lag_ms = 32;
    */
   maxReplicaLagMs: number;
+
+  /**
+   * Absent: the database is reached directly.
+   *
+   * @generated from field: optional berth.v1.SshTunnel ssh = 33;
+   */
+  ssh?: SshTunnel | undefined;
 };
 
 /**
@@ -405,7 +531,7 @@ export type Connection = Message<"berth.v1.Connection"> & {
  * Use `create(ConnectionSchema)` to create a new message.
  */
 export const ConnectionSchema: GenMessage<Connection> = /*@__PURE__*/
-  messageDesc(file_berth_v1_types, 2);
+  messageDesc(file_berth_v1_types, 4);
 
 /**
  * One stage of a check with its latency and, on failure, what to do about it.
@@ -472,7 +598,7 @@ export type StageResult = Message<"berth.v1.StageResult"> & {
  * Use `create(StageResultSchema)` to create a new message.
  */
 export const StageResultSchema: GenMessage<StageResult> = /*@__PURE__*/
-  messageDesc(file_berth_v1_types, 3);
+  messageDesc(file_berth_v1_types, 5);
 
 /**
  * The result of Test or Validate.
@@ -520,7 +646,7 @@ export type CheckResult = Message<"berth.v1.CheckResult"> & {
  * Use `create(CheckResultSchema)` to create a new message.
  */
 export const CheckResultSchema: GenMessage<CheckResult> = /*@__PURE__*/
-  messageDesc(file_berth_v1_types, 4);
+  messageDesc(file_berth_v1_types, 6);
 
 /**
  * Who a user is, without secrets.
@@ -561,7 +687,7 @@ export type User = Message<"berth.v1.User"> & {
  * Use `create(UserSchema)` to create a new message.
  */
 export const UserSchema: GenMessage<User> = /*@__PURE__*/
-  messageDesc(file_berth_v1_types, 5);
+  messageDesc(file_berth_v1_types, 7);
 
 /**
  * The database engines Berth brokers. JSON/REST spells them "postgresql", "mysql", "sqlserver",
@@ -759,6 +885,39 @@ export enum CheckStage {
    * @generated from enum value: CHECK_STAGE_QUERY = 7;
    */
   QUERY = 7,
+
+  /**
+   * Through an SSH tunnel, these run first: resolve and reach the bastion, the SSH handshake, the
+   * bastion's host key against the pinned one, signing in, and opening the forward to the database.
+   *
+   * @generated from enum value: CHECK_STAGE_SSH_DNS = 8;
+   */
+  SSH_DNS = 8,
+
+  /**
+   * @generated from enum value: CHECK_STAGE_SSH_TCP = 9;
+   */
+  SSH_TCP = 9,
+
+  /**
+   * @generated from enum value: CHECK_STAGE_SSH_HANDSHAKE = 10;
+   */
+  SSH_HANDSHAKE = 10,
+
+  /**
+   * @generated from enum value: CHECK_STAGE_SSH_HOST_KEY = 11;
+   */
+  SSH_HOST_KEY = 11,
+
+  /**
+   * @generated from enum value: CHECK_STAGE_SSH_AUTH = 12;
+   */
+  SSH_AUTH = 12,
+
+  /**
+   * @generated from enum value: CHECK_STAGE_SSH_FORWARD = 13;
+   */
+  SSH_FORWARD = 13,
 }
 
 /**

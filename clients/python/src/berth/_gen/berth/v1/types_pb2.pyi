@@ -14,6 +14,12 @@ CHECK_STAGE_CONFIG: CheckStage
 CHECK_STAGE_CREDENTIALS: CheckStage
 CHECK_STAGE_DNS: CheckStage
 CHECK_STAGE_QUERY: CheckStage
+CHECK_STAGE_SSH_AUTH: CheckStage
+CHECK_STAGE_SSH_DNS: CheckStage
+CHECK_STAGE_SSH_FORWARD: CheckStage
+CHECK_STAGE_SSH_HANDSHAKE: CheckStage
+CHECK_STAGE_SSH_HOST_KEY: CheckStage
+CHECK_STAGE_SSH_TCP: CheckStage
 CHECK_STAGE_TCP: CheckStage
 CHECK_STAGE_TLS: CheckStage
 CHECK_STAGE_UNSPECIFIED: CheckStage
@@ -53,7 +59,7 @@ class CheckResult(_message.Message):
     def __init__(self, ok: bool = ..., stages: _Optional[_Iterable[_Union[StageResult, _Mapping]]] = ..., server_version: _Optional[str] = ..., total_ms: _Optional[float] = ..., checked_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., target: _Optional[str] = ...) -> None: ...
 
 class Connection(_message.Message):
-    __slots__ = ["acquire_timeout_ms", "allow_cleartext_password", "ca_certificate", "client_certificate", "created_at", "created_by_google_email", "created_by_id", "database", "description", "front_door_pool_mode", "has_client_key", "id", "idle_timeout_ms", "instance_name", "last_tested_at", "max_lifetime_ms", "max_pool_size", "max_replica_lag_ms", "min_pool_size", "name", "oracle_sid", "port", "replicas", "server", "ssl_mode", "status", "strict_encryption", "tls_server_name", "type", "updated_at", "use_ssl", "version"]
+    __slots__ = ["acquire_timeout_ms", "allow_cleartext_password", "ca_certificate", "client_certificate", "created_at", "created_by_google_email", "created_by_id", "database", "description", "front_door_pool_mode", "has_client_key", "id", "idle_timeout_ms", "instance_name", "last_tested_at", "max_lifetime_ms", "max_pool_size", "max_replica_lag_ms", "min_pool_size", "name", "oracle_sid", "port", "replicas", "server", "ssh", "ssl_mode", "status", "strict_encryption", "tls_server_name", "type", "updated_at", "use_ssl", "version"]
     ACQUIRE_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     ALLOW_CLEARTEXT_PASSWORD_FIELD_NUMBER: _ClassVar[int]
     CA_CERTIFICATE_FIELD_NUMBER: _ClassVar[int]
@@ -78,6 +84,7 @@ class Connection(_message.Message):
     PORT_FIELD_NUMBER: _ClassVar[int]
     REPLICAS_FIELD_NUMBER: _ClassVar[int]
     SERVER_FIELD_NUMBER: _ClassVar[int]
+    SSH_FIELD_NUMBER: _ClassVar[int]
     SSL_MODE_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     STRICT_ENCRYPTION_FIELD_NUMBER: _ClassVar[int]
@@ -110,6 +117,7 @@ class Connection(_message.Message):
     port: int
     replicas: _containers.RepeatedCompositeFieldContainer[HostAddress]
     server: str
+    ssh: SshTunnel
     ssl_mode: SslMode
     status: ConnectionStatus
     strict_encryption: bool
@@ -118,10 +126,10 @@ class Connection(_message.Message):
     updated_at: _timestamp_pb2.Timestamp
     use_ssl: bool
     version: int
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., type: _Optional[_Union[Engine, str]] = ..., server: _Optional[str] = ..., port: _Optional[int] = ..., database: _Optional[str] = ..., use_ssl: bool = ..., ssl_mode: _Optional[_Union[SslMode, str]] = ..., ca_certificate: _Optional[str] = ..., client_certificate: _Optional[str] = ..., tls_server_name: _Optional[str] = ..., has_client_key: bool = ..., max_pool_size: _Optional[int] = ..., min_pool_size: _Optional[int] = ..., acquire_timeout_ms: _Optional[int] = ..., idle_timeout_ms: _Optional[int] = ..., max_lifetime_ms: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[HostAddress, _Mapping]]] = ..., description: _Optional[str] = ..., created_by_id: _Optional[str] = ..., created_by_google_email: _Optional[str] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_tested_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[ConnectionStatus, str]] = ..., version: _Optional[int] = ..., instance_name: _Optional[str] = ..., strict_encryption: bool = ..., oracle_sid: _Optional[str] = ..., allow_cleartext_password: bool = ..., front_door_pool_mode: _Optional[str] = ..., max_replica_lag_ms: _Optional[int] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., type: _Optional[_Union[Engine, str]] = ..., server: _Optional[str] = ..., port: _Optional[int] = ..., database: _Optional[str] = ..., use_ssl: bool = ..., ssl_mode: _Optional[_Union[SslMode, str]] = ..., ca_certificate: _Optional[str] = ..., client_certificate: _Optional[str] = ..., tls_server_name: _Optional[str] = ..., has_client_key: bool = ..., max_pool_size: _Optional[int] = ..., min_pool_size: _Optional[int] = ..., acquire_timeout_ms: _Optional[int] = ..., idle_timeout_ms: _Optional[int] = ..., max_lifetime_ms: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[HostAddress, _Mapping]]] = ..., description: _Optional[str] = ..., created_by_id: _Optional[str] = ..., created_by_google_email: _Optional[str] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_tested_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[ConnectionStatus, str]] = ..., version: _Optional[int] = ..., instance_name: _Optional[str] = ..., strict_encryption: bool = ..., oracle_sid: _Optional[str] = ..., allow_cleartext_password: bool = ..., front_door_pool_mode: _Optional[str] = ..., max_replica_lag_ms: _Optional[int] = ..., ssh: _Optional[_Union[SshTunnel, _Mapping]] = ...) -> None: ...
 
 class ConnectionSpec(_message.Message):
-    __slots__ = ["acquire_timeout_ms", "allow_cleartext_password", "ca_certificate", "client_certificate", "client_key", "database", "description", "front_door_pool_mode", "idle_timeout_ms", "instance_name", "max_lifetime_ms", "max_pool_size", "max_replica_lag_ms", "min_pool_size", "name", "oracle_sid", "password", "port", "replicas", "server", "ssl_mode", "strict_encryption", "tls_server_name", "type", "use_ssl", "username"]
+    __slots__ = ["acquire_timeout_ms", "allow_cleartext_password", "ca_certificate", "client_certificate", "client_key", "database", "description", "front_door_pool_mode", "idle_timeout_ms", "instance_name", "max_lifetime_ms", "max_pool_size", "max_replica_lag_ms", "min_pool_size", "name", "oracle_sid", "password", "port", "replicas", "server", "ssh", "ssl_mode", "strict_encryption", "tls_server_name", "type", "use_ssl", "username"]
     ACQUIRE_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     ALLOW_CLEARTEXT_PASSWORD_FIELD_NUMBER: _ClassVar[int]
     CA_CERTIFICATE_FIELD_NUMBER: _ClassVar[int]
@@ -142,6 +150,7 @@ class ConnectionSpec(_message.Message):
     PORT_FIELD_NUMBER: _ClassVar[int]
     REPLICAS_FIELD_NUMBER: _ClassVar[int]
     SERVER_FIELD_NUMBER: _ClassVar[int]
+    SSH_FIELD_NUMBER: _ClassVar[int]
     SSL_MODE_FIELD_NUMBER: _ClassVar[int]
     STRICT_ENCRYPTION_FIELD_NUMBER: _ClassVar[int]
     TLS_SERVER_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -168,13 +177,14 @@ class ConnectionSpec(_message.Message):
     port: int
     replicas: _containers.RepeatedCompositeFieldContainer[HostAddress]
     server: str
+    ssh: SshTunnelSpec
     ssl_mode: SslMode
     strict_encryption: bool
     tls_server_name: str
     type: Engine
     use_ssl: bool
     username: str
-    def __init__(self, name: _Optional[str] = ..., type: _Optional[_Union[Engine, str]] = ..., server: _Optional[str] = ..., port: _Optional[int] = ..., database: _Optional[str] = ..., username: _Optional[str] = ..., password: _Optional[str] = ..., use_ssl: bool = ..., ssl_mode: _Optional[_Union[SslMode, str]] = ..., ca_certificate: _Optional[str] = ..., client_certificate: _Optional[str] = ..., client_key: _Optional[str] = ..., tls_server_name: _Optional[str] = ..., max_pool_size: _Optional[int] = ..., min_pool_size: _Optional[int] = ..., acquire_timeout_ms: _Optional[int] = ..., idle_timeout_ms: _Optional[int] = ..., max_lifetime_ms: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[HostAddress, _Mapping]]] = ..., description: _Optional[str] = ..., instance_name: _Optional[str] = ..., strict_encryption: bool = ..., oracle_sid: _Optional[str] = ..., allow_cleartext_password: bool = ..., front_door_pool_mode: _Optional[str] = ..., max_replica_lag_ms: _Optional[int] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., type: _Optional[_Union[Engine, str]] = ..., server: _Optional[str] = ..., port: _Optional[int] = ..., database: _Optional[str] = ..., username: _Optional[str] = ..., password: _Optional[str] = ..., use_ssl: bool = ..., ssl_mode: _Optional[_Union[SslMode, str]] = ..., ca_certificate: _Optional[str] = ..., client_certificate: _Optional[str] = ..., client_key: _Optional[str] = ..., tls_server_name: _Optional[str] = ..., max_pool_size: _Optional[int] = ..., min_pool_size: _Optional[int] = ..., acquire_timeout_ms: _Optional[int] = ..., idle_timeout_ms: _Optional[int] = ..., max_lifetime_ms: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[HostAddress, _Mapping]]] = ..., description: _Optional[str] = ..., instance_name: _Optional[str] = ..., strict_encryption: bool = ..., oracle_sid: _Optional[str] = ..., allow_cleartext_password: bool = ..., front_door_pool_mode: _Optional[str] = ..., max_replica_lag_ms: _Optional[int] = ..., ssh: _Optional[_Union[SshTunnelSpec, _Mapping]] = ...) -> None: ...
 
 class HostAddress(_message.Message):
     __slots__ = ["port", "server"]
@@ -183,6 +193,42 @@ class HostAddress(_message.Message):
     port: int
     server: str
     def __init__(self, server: _Optional[str] = ..., port: _Optional[int] = ...) -> None: ...
+
+class SshTunnel(_message.Message):
+    __slots__ = ["has_passphrase", "has_password", "has_private_key", "host", "host_key", "port", "user"]
+    HAS_PASSPHRASE_FIELD_NUMBER: _ClassVar[int]
+    HAS_PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    HAS_PRIVATE_KEY_FIELD_NUMBER: _ClassVar[int]
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    HOST_KEY_FIELD_NUMBER: _ClassVar[int]
+    PORT_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    has_passphrase: bool
+    has_password: bool
+    has_private_key: bool
+    host: str
+    host_key: str
+    port: int
+    user: str
+    def __init__(self, host: _Optional[str] = ..., port: _Optional[int] = ..., user: _Optional[str] = ..., host_key: _Optional[str] = ..., has_private_key: bool = ..., has_passphrase: bool = ..., has_password: bool = ...) -> None: ...
+
+class SshTunnelSpec(_message.Message):
+    __slots__ = ["host", "host_key", "passphrase", "password", "port", "private_key", "user"]
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    HOST_KEY_FIELD_NUMBER: _ClassVar[int]
+    PASSPHRASE_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    PORT_FIELD_NUMBER: _ClassVar[int]
+    PRIVATE_KEY_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    host: str
+    host_key: str
+    passphrase: str
+    password: str
+    port: int
+    private_key: str
+    user: str
+    def __init__(self, host: _Optional[str] = ..., port: _Optional[int] = ..., user: _Optional[str] = ..., private_key: _Optional[str] = ..., passphrase: _Optional[str] = ..., password: _Optional[str] = ..., host_key: _Optional[str] = ...) -> None: ...
 
 class StageResult(_message.Message):
     __slots__ = ["details", "duration_ms", "error_code", "message", "outcome", "reason", "remedy", "stage"]

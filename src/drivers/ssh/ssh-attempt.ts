@@ -1,0 +1,174 @@
+import type { Duplex } from "node:stream";
+import { type AuthMethod, Client, type ConnectConfig, type ParsedKey, utils } from "ssh2";
+import type { SshSecrets } from "../../connections/settings.js";
+import type { ConnectParams } from "../driver.js";
+import { describeNodeError, safeMessage } from "../failures.js";
+import { fingerprint, formatHostKey, parseHostKey } from "./host-key.js";
+import { SshError } from "./ssh-error.js";
+
+export type { SshSecrets };
+
+/**
+ * Where a bastion is and who signs in there; nothing secret. `address` is the one the target
+ * policy checked `host` to resolve to (absent: `host`); an empty host key means none is pinned yet,
+ * and every sign-in fails at it.
+ */
+export type SshTarget = NonNullable<ConnectParams["ssh"]>;
+
+/**
+ * One sign-in to a bastion, observable stage by stage: `presented` when the server has shown its
+ * host key (the handshake got that far), `verified` when that key is the pinned one, `ready` when
+ * signed in. Each rejects with an SshError naming what failed; a later promise rejects with the
+ * same error as the earlier one that failed.
+ */
+export interface SshAttempt {
+  readonly client: Client;
+  readonly presented: Promise<Buffer>;
+  readonly verified: Promise<void>;
+  readonly ready: Promise<Client>;
+}
+
+function deferred<T>() {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => {});
+  return { promise, resolve, reject };
+}
+
+/** Checks a private key (and its passphrase) the way the sign-in will read it; a reason, or undefined. */
+export function privateKeyProblem(privateKey: string, passphrase: string | undefined): string | undefined {
+  const parsed = utils.parseKey(privateKey, passphrase);
+  if (!(parsed instanceof Error)) return undefined;
+  // ssh2's messages name the problem, never the key's bytes; they are still replaced by fixed text.
+  if (/no passphrase/i.test(parsed.message)) return "is encrypted: give its passphrase";
+  if (/passphrase/i.test(parsed.message)) return "cannot be decrypted with the passphrase given";
+  return "is not a private key ssh can read (OpenSSH or PEM; ed25519, ECDSA or RSA)";
+}
+
+/**
+ * Decrypting an OpenSSH key takes its KDF's rounds (bcrypt: seconds on a busy machine), which
+ * would be paid on every sign-in and eat the connect timeout: each secrets object (one per
+ * connection's credentials) has its key parsed once.
+ */
+const parsedKeys = new WeakMap<SshSecrets, ParsedKey | Error>();
+
+function parsedKeyOf(secrets: SshSecrets): ParsedKey | undefined {
+  if (!secrets.privateKey) return undefined;
+  let parsed = parsedKeys.get(secrets);
+  if (!parsed) {
+    const result: ParsedKey | ParsedKey[] | Error = utils.parseKey(secrets.privateKey, secrets.passphrase);
+    const one: ParsedKey | Error = Array.isArray(result) ? (result[0] ?? new Error("no key")) : result;
+    parsedKeys.set(secrets, one);
+    parsed = one;
+  }
+  if (parsed instanceof Error)
+    throw new SshError("ssh_private_key_invalid", "The SSH private key cannot be read");
+  return parsed;
+}
+
+/** The key first, then the password: each only if given. */
+function authMethods(username: string, secrets: SshSecrets): AuthMethod[] {
+  const key = parsedKeyOf(secrets);
+  return [
+    ...(key ? [{ type: "publickey", username, key } as AuthMethod] : []),
+    ...(secrets.password ? [{ type: "password", username, password: secrets.password } as AuthMethod] : []),
+  ];
+}
+
+/**
+ * Starts signing in to `target` over `sock` (an open TCP connection to it) or, without one, over a
+ * connection ssh2 opens itself. keepaliveMs > 0 makes a dead bastion show as a closed tunnel.
+ */
+export function startSsh(
+  target: SshTarget,
+  secrets: SshSecrets,
+  options: { sock?: Duplex | undefined; timeoutMs: number; keepaliveMs?: number },
+): SshAttempt {
+  const client = new Client();
+  const presented = deferred<Buffer>();
+  const verified = deferred<void>();
+  const ready = deferred<Client>();
+  let verdict: SshError | null | undefined;
+  const fail = (err: SshError) => {
+    presented.reject(err);
+    verified.reject(err);
+    ready.reject(err);
+  };
+  const pinned = target.hostKey ? parseHostKey(target.hostKey) : undefined;
+  const config: ConnectConfig = {
+    username: target.user,
+    readyTimeout: Math.max(1, options.timeoutMs),
+    keepaliveInterval: options.keepaliveMs ?? 0,
+    keepaliveCountMax: 3,
+    hostVerifier: (key: Buffer) => {
+      const shown = { host_key: formatHostKey(key), fingerprint: fingerprint(key) };
+      presented.resolve(key);
+      if (!pinned) {
+        verdict = new SshError(
+          "ssh_host_key_unknown",
+          `The SSH server presented a host key that is not pinned yet (${shown.fingerprint})`,
+          shown,
+        );
+      } else if ("problem" in pinned || !pinned.blob.equals(key)) {
+        verdict = new SshError(
+          "ssh_host_key_changed",
+          `The SSH server presented a host key other than the pinned one (${shown.fingerprint})`,
+          shown,
+        );
+      } else verdict = null;
+      if (verdict) verified.reject(verdict);
+      else verified.resolve();
+      return verdict === null;
+    },
+    ...(options.sock
+      ? { sock: options.sock as never }
+      : { host: target.address ?? target.host, port: target.port }),
+  };
+  client.on("ready", () => ready.resolve(client));
+  client.on("error", (err) => fail(classify(err, verdict)));
+  client.on("close", () =>
+    fail(
+      verdict ??
+        (verdict === undefined
+          ? new SshError(
+              "ssh_handshake_failed",
+              "The server closed the connection before the SSH handshake completed: is it an SSH server?",
+            )
+          : new SshError("ssh_connection_lost", "The SSH server closed the connection")),
+    ),
+  );
+  try {
+    client.connect({ ...config, authHandler: authMethods(target.user, secrets) });
+  } catch (err) {
+    // A private key that cannot be read fails synchronously; validation should have caught it.
+    fail(
+      err instanceof SshError
+        ? err
+        : new SshError("ssh_private_key_invalid", "The SSH private key cannot be read"),
+    );
+  }
+  return { client, presented: presented.promise, verified: verified.promise, ready: ready.promise };
+}
+
+function classify(
+  err: Error & { level?: string; code?: unknown },
+  verdict: SshError | null | undefined,
+): SshError {
+  if (verdict) return verdict;
+  if (err.level === "client-authentication")
+    return new SshError(
+      "ssh_auth_failed",
+      "The SSH server rejected the sign-in (every method tried: key or password)",
+    );
+  if (err.level === "client-timeout")
+    return new SshError("timeout", "The SSH server did not complete the handshake in time", {}, "ETIMEDOUT");
+  const node = describeNodeError(err);
+  if (node) return new SshError(node.reason, `SSH server: ${node.message}`, {}, node.code);
+  if (verdict === undefined)
+    return new SshError("ssh_handshake_failed", `The SSH handshake failed: ${safeMessage(err)}`);
+  return new SshError("ssh_failed", `SSH: ${safeMessage(err)}`);
+}
