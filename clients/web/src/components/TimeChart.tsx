@@ -1,0 +1,150 @@
+import { type KeyboardEvent, useEffect, useId, useRef } from "react";
+import uPlot from "uplot";
+import "uplot/dist/uPlot.min.css";
+
+export interface ChartSeries {
+  label: string;
+  /** One value per time point; null is a gap. */
+  values: (number | null)[];
+  color: string;
+  /** Digits after the point in the readout. */
+  digits?: number;
+}
+
+/** Colours that keep 3:1 against white (WCAG 1.4.11) and stay apart for the common colour blindnesses. */
+export const CHART_COLORS = ["#1f5fbf", "#b3470e", "#1a7f37", "#8250df"] as const;
+
+const HEIGHT = 180;
+
+function options(title: string, unit: string, series: ChartSeries[], width: number): uPlot.Options {
+  return {
+    width,
+    height: HEIGHT,
+    // Seconds since the epoch on x: uPlot draws a time scale in the browser's time zone.
+    scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.15 : 1] } },
+    axes: [
+      { stroke: "#5b6470", grid: { stroke: "#eceff3" }, ticks: { stroke: "#d9dde3" } },
+      {
+        stroke: "#5b6470",
+        grid: { stroke: "#eceff3" },
+        ticks: { stroke: "#d9dde3" },
+        size: 48,
+        // Whole numbers of sessions; milliseconds to two places at most.
+        values: (_u, splits) => splits.map((v) => String(+v.toFixed(2))),
+      },
+    ],
+    series: [
+      {
+        label: "Time",
+        value: (_u, ts) => (ts == null ? "—" : new Date(ts * 1000).toLocaleTimeString()),
+      },
+      ...series.map(
+        (s): uPlot.Series => ({
+          label: s.label,
+          stroke: s.color,
+          width: 2,
+          points: { show: false },
+          value: (_u, v) => (v == null ? "—" : `${v.toFixed(s.digits ?? 2)} ${unit}`),
+        }),
+      ),
+    ],
+    legend: { live: true },
+    cursor: { drag: { x: false, y: false }, points: { size: 7 } },
+    // The title is the figure's caption (in the page), not drawn on the canvas.
+    title: undefined,
+    class: `time-chart-${title.toLowerCase().replace(/\W+/g, "-")}`,
+  };
+}
+
+/**
+ * A time series chart (uPlot, canvas): a time axis, a value axis in `unit`, and a legend that reads
+ * out the values under the cursor. The axes' titles are text in the page (not canvas pixels) so that
+ * screen readers and tests read them. With the keyboard: focus the chart, ← → move the readout.
+ */
+export function TimeChart({
+  title,
+  unit,
+  times,
+  series,
+  description,
+  yLabel,
+}: {
+  title: string;
+  unit: string;
+  /** Seconds since the epoch, ascending. */
+  times: number[];
+  series: ChartSeries[];
+  description?: string;
+  /** The value axis' title, e.g. "milliseconds". */
+  yLabel: string;
+}) {
+  const host = useRef<HTMLDivElement>(null);
+  const plot = useRef<uPlot | null>(null);
+  const captionId = useId();
+  const hintId = useId();
+  const shape = series.map((s) => s.label).join("|");
+
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the chart is rebuilt only when its series change; new points go through setData below.
+  useEffect(() => {
+    const el = host.current;
+    if (!el) return;
+    const u = new uPlot(options(title, unit, series, el.clientWidth || 300), [[]], el);
+    plot.current = u;
+    const resize = new ResizeObserver(() => u.setSize({ width: el.clientWidth, height: HEIGHT }));
+    resize.observe(el);
+    return () => {
+      resize.disconnect();
+      u.destroy();
+      plot.current = null;
+    };
+  }, [shape, unit, title]);
+
+  useEffect(() => {
+    plot.current?.setData([times, ...series.map((s) => s.values)] as uPlot.AlignedData);
+  }, [times, series]);
+
+  // ← → walk the points (Home / End to the ends); Escape hides the readout's cursor.
+  const onKey = (e: KeyboardEvent) => {
+    const u = plot.current;
+    if (!u || times.length === 0) return;
+    const now = u.legend.idx ?? times.length - 1;
+    const moves: Record<string, number> = {
+      ArrowLeft: Math.max(0, now - 1),
+      ArrowRight: Math.min(times.length - 1, now + 1),
+      Home: 0,
+      End: times.length - 1,
+    };
+    const next = moves[e.key];
+    if (next === undefined) return;
+    e.preventDefault();
+    u.setCursor({ left: u.valToPos(times[next]!, "x"), top: u.valToPos(0, "y") });
+  };
+
+  const last = series.map((s) => `${s.label} ${(s.values.at(-1) ?? 0).toFixed(s.digits ?? 2)} ${unit}`);
+  return (
+    <figure className="time-chart">
+      <figcaption id={captionId}>
+        <strong>{title}</strong>
+        {description && <span className="muted"> · {description}</span>}
+      </figcaption>
+      <div className="time-chart-body">
+        <span className="axis-title y">{yLabel}</span>
+        {/* biome-ignore lint/a11y/noNoninteractiveTabindex: the chart takes focus so that ← → move its readout (the keyboard's hover). */}
+        {/* biome-ignore lint/a11y/useSemanticElements: a group of a canvas and its live legend, not a form fieldset. */}
+        <div
+          ref={host}
+          className="time-chart-plot"
+          role="group"
+          tabIndex={0}
+          aria-labelledby={captionId}
+          aria-describedby={hintId}
+          onKeyDown={onKey}
+        />
+      </div>
+      <div className="axis-title x">time (your clock)</div>
+      <p className="sr-only" id={hintId}>
+        Latest: {last.join(", ")}. The left and right arrow keys read earlier points.
+      </p>
+    </figure>
+  );
+}
