@@ -1,3 +1,4 @@
+// biome-ignore-all lint/a11y/noNoninteractiveTabindex: the chart takes focus so that ← → move its readout (the keyboard's hover).
 import { type KeyboardEvent, useEffect, useId, useRef } from "react";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
@@ -129,7 +130,6 @@ export function TimeChart({
       </figcaption>
       <div className="time-chart-body">
         <span className="axis-title y">{yLabel}</span>
-        {/* biome-ignore lint/a11y/noNoninteractiveTabindex: the chart takes focus so that ← → move its readout (the keyboard's hover). */}
         {/* biome-ignore lint/a11y/useSemanticElements: a group of a canvas and its live legend, not a form fieldset. */}
         <div
           ref={host}

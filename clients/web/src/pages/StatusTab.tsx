@@ -89,8 +89,8 @@ function PoolCharts({ history }: { history: StatusSample[] }) {
       />
       <p className="muted chart-note">
         Drawn from this page's own snapshots, every {INTERVAL_MS / 1000} s while it is open (the last{" "}
-        {minutes} minutes at most): Berth keeps no history of these numbers. Hover a chart, or focus it
-        and use ← →, to read a point.
+        {minutes} minutes at most): Berth keeps no history of these numbers. Hover a chart, or focus it and
+        use ← →, to read a point.
       </p>
     </section>
   );

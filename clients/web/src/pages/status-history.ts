@@ -44,6 +44,9 @@ export function appendSample(history: StatusSample[], s: StatusSample): StatusSa
 export function hostLatencies(history: StatusSample[]): Record<string, number[]> {
   const out: Record<string, number[]> = {};
   for (const s of history)
-    for (const [slot, ms] of Object.entries(s.hosts)) (out[slot] ??= []).push(ms);
+    for (const [slot, ms] of Object.entries(s.hosts)) {
+      out[slot] ??= [];
+      out[slot].push(ms);
+    }
   return out;
 }
