@@ -1,15 +1,18 @@
 import { type FormEvent, useCallback, useEffect, useState } from "react";
 import { AccessLevel, type ConnectionAccess } from "../../../../src/gen/berth/v1/access_service_pb.js";
+import type { ServiceToken } from "../../../../src/gen/berth/v1/token_service_pb.js";
 import type { User } from "../../../../src/gen/berth/v1/types_pb.js";
 import { api } from "../api.js";
 import { Alert } from "../components/Alert.js";
 import { problemOf } from "../errors.js";
 import { LEVELS, levelLabel } from "../labels.js";
+import { TokensTable } from "./TokensTable.js";
 
 /** Grants on one connection: to a user or a Google address, with a level; revoke. */
 export function AccessTab({ connectionId, isGlobalAdmin }: { connectionId: string; isGlobalAdmin: boolean }) {
   const [grants, setGrants] = useState<ConnectionAccess[]>([]);
   const [users, setUsers] = useState<User[]>([]);
+  const [tokens, setTokens] = useState<ServiceToken[] | undefined>();
   const [who, setWho] = useState("");
   const [level, setLevel] = useState(AccessLevel.VIEWER);
   const [error, setError] = useState("");
@@ -22,12 +25,18 @@ export function AccessTab({ connectionId, isGlobalAdmin }: { connectionId: strin
   useEffect(() => {
     load();
     // The user list is for global admins; others grant by user id or Google address.
-    if (isGlobalAdmin)
+    if (isGlobalAdmin) {
       api.users
         .listUsers({})
         .then((r) => setUsers(r.users))
         .catch(() => {});
-  }, [load, isGlobalAdmin]);
+      // Tokens are for global admins too: those whose scope includes this connection.
+      api.tokens
+        .listServiceTokens({})
+        .then((r) => setTokens(r.serviceTokens.filter((t) => t.connectionIds.includes(connectionId))))
+        .catch(() => {});
+    }
+  }, [load, isGlobalAdmin, connectionId]);
   const nameOf = (g: ConnectionAccess) =>
     g.googleEmail ?? users.find((u) => u.id === g.userId)?.username ?? g.userId ?? "?";
 
@@ -131,6 +140,7 @@ export function AccessTab({ connectionId, isGlobalAdmin }: { connectionId: strin
         </label>
         <button type="submit">Grant</button>
       </form>
+      {tokens && <TokensTable tokens={tokens} />}
     </section>
   );
 }
