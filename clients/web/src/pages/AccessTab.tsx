@@ -4,6 +4,7 @@ import type { ServiceToken } from "../../../../src/gen/berth/v1/token_service_pb
 import type { User } from "../../../../src/gen/berth/v1/types_pb.js";
 import { api } from "../api.js";
 import { Alert } from "../components/Alert.js";
+import { ScrollBox } from "../components/ScrollBox.js";
 import { problemOf } from "../errors.js";
 import { LEVELS, levelLabel } from "../labels.js";
 import { TokensTable } from "./TokensTable.js";
@@ -77,7 +78,7 @@ export function AccessTab({ connectionId, isGlobalAdmin }: { connectionId: strin
   return (
     <section aria-label="Access">
       <Alert message={error} />
-      <div className="table-wrap">
+      <ScrollBox label="Grants, scrolls sideways">
         <table aria-label="Grants">
           <thead>
             <tr>
@@ -106,7 +107,7 @@ export function AccessTab({ connectionId, isGlobalAdmin }: { connectionId: strin
             ))}
           </tbody>
         </table>
-      </div>
+      </ScrollBox>
       <form onSubmit={grant} className="row" aria-label="Grant access">
         <label>
           User or Google address

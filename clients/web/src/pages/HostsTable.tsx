@@ -1,6 +1,7 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { ConnectionHealth, HostHealth } from "../../../../src/gen/berth/v1/connection_service_pb.js";
 import { ConnectionStatus } from "../../../../src/gen/berth/v1/types_pb.js";
+import { ScrollBox } from "../components/ScrollBox.js";
 import { Sparkline } from "../components/Sparkline.js";
 import { STATUS_LABELS } from "../labels.js";
 
@@ -38,7 +39,7 @@ export function HostsTable({
   latencies?: Record<string, number[]>;
 }) {
   return (
-    <div className="table-wrap">
+    <ScrollBox label="Hosts, scrolls sideways">
       {health.noPrimary && (
         <p className="error" role="alert">
           No host is the primary now: writes fail with no_primary until one is promoted (or the primary is
@@ -94,6 +95,6 @@ export function HostsTable({
           })}
         </tbody>
       </table>
-    </div>
+    </ScrollBox>
   );
 }

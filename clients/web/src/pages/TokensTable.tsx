@@ -1,5 +1,6 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceToken } from "../../../../src/gen/berth/v1/token_service_pb.js";
+import { ScrollBox } from "../components/ScrollBox.js";
 import { levelLabel } from "../labels.js";
 
 const dateOf = (t: ServiceToken["expiresAt"]) => (t ? timestampDate(t).toLocaleDateString() : "—");
@@ -12,7 +13,7 @@ export function TokensTable({ tokens }: { tokens: ServiceToken[] }) {
       {tokens.length === 0 ? (
         <p className="muted">None. Global admins create them with the API (POST /api/tokens).</p>
       ) : (
-        <div className="table-wrap">
+        <ScrollBox label="Service tokens, scrolls sideways">
           <table aria-label="Service tokens">
             <thead>
               <tr>
@@ -33,7 +34,7 @@ export function TokensTable({ tokens }: { tokens: ServiceToken[] }) {
               ))}
             </tbody>
           </table>
-        </div>
+        </ScrollBox>
       )}
     </section>
   );

@@ -104,7 +104,7 @@ export function CredentialsSection({ b, editing }: { b: Binding; editing: boolea
         <CheckField
           b={b}
           name="allowCleartextPassword"
-          label="Send the password in clear text without TLS if the server asks"
+          label="Allow a clear-text sign-in without TLS if the server asks for one"
           hint="Off: such a server is refused and never sees the password."
         />
       )}
