@@ -425,6 +425,28 @@ describe.skipIf(!enabled)("the console's status, form, audit and access pages", 
     await tokens.getByRole("cell", { name: "nightly-report", exact: true }).waitFor();
     expect((await page.locator("main").textContent())!).not.toContain(memberId);
     expect((await axeProblems()).join("; ")).toBe("");
+
+    // A connection's admin who is no global admin (and may not list users) sees names too.
+    const ari = { username: "ari-conn-admin", password: "ari-conn-admin-password-1" };
+    const created = await b.api("/api/users", { body: { ...ari, role: "member" } });
+    await b.api(`/api/connections/${connectionId}/access`, {
+      body: { userId: created.body.id, accessLevel: "admin" },
+    });
+    const other = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    try {
+      await other.goto(`${b.url}/#/login`);
+      await other.getByLabel("User name").fill(ari.username);
+      await other.getByLabel("Password").fill(ari.password);
+      await other.getByRole("button", { name: "Sign in" }).click();
+      await other.getByRole("heading", { name: "Connections" }).waitFor();
+      await other.goto(`${b.url}/#/connections/${connectionId}/access`);
+      await other.getByRole("cell", { name: MEMBER.username, exact: true }).waitFor();
+      const grants = (await other.getByRole("table", { name: "Grants" }).textContent())!;
+      expect(grants).toContain("admin");
+      expect(UUID.test(grants), grants).toBe(false);
+    } finally {
+      await other.close();
+    }
   });
 
   it("every page of this part, at 1280 and 390 px: no sideways overflow, axe-clean, photographed", async () => {

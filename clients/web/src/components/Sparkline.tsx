@@ -9,9 +9,10 @@ export function Sparkline({ values, label, unit }: { values: number[]; label: st
   const peak = Math.max(...values, 0);
   const top = peak > 0 ? peak : 1;
   const x = (i: number) => (i / (values.length - 1)) * w;
-  const y = (v: number) => h - 1 - (v / top) * (h - 2);
-  const line = values.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
   const low = Math.min(...values);
+  // A steady value is a level line through the middle, not one pressed against the top.
+  const y = (v: number) => (low === peak ? h / 2 : h - 1 - (v / top) * (h - 2));
+  const line = values.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
   return (
     <svg
       className="sparkline"

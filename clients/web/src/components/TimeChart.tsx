@@ -17,12 +17,22 @@ export const CHART_COLORS = ["#1f5fbf", "#b3470e", "#1a7f37", "#8250df"] as cons
 
 const HEIGHT = 180;
 
-function options(title: string, unit: string, series: ChartSeries[], width: number): uPlot.Options {
+function options(
+  title: string,
+  unit: string,
+  series: ChartSeries[],
+  width: number,
+  legendHost: HTMLElement | null,
+): uPlot.Options {
   return {
     width,
     height: HEIGHT,
     // Seconds since the epoch on x: uPlot draws a time scale in the browser's time zone.
-    scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.15 : 1] } },
+    scales: {
+      // At least the last minute: a chart of the first few seconds says so by its short line.
+      x: { time: true, range: (_u, min, max) => [Math.min(min, max - 60), max] },
+      y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.15 : 1] },
+    },
     axes: [
       { stroke: "#5b6470", grid: { stroke: "#eceff3" }, ticks: { stroke: "#d9dde3" } },
       {
@@ -30,6 +40,8 @@ function options(title: string, unit: string, series: ChartSeries[], width: numb
         grid: { stroke: "#eceff3" },
         ticks: { stroke: "#d9dde3" },
         size: 48,
+        // Counts (sessions) in whole steps; durations as they come.
+        ...(series.every((s) => s.digits === 0) ? { incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] } : {}),
         // Whole numbers of sessions; milliseconds to two places at most.
         values: (_u, splits) => splits.map((v) => String(+v.toFixed(2))),
       },
@@ -49,7 +61,8 @@ function options(title: string, unit: string, series: ChartSeries[], width: numb
         }),
       ),
     ],
-    legend: { live: true },
+    // The readout goes under the time axis' title (uPlot would put it right under the canvas).
+    legend: { live: true, ...(legendHost ? { mount: (_u, el) => legendHost.append(el) } : {}) },
     cursor: { drag: { x: false, y: false }, points: { size: 7 } },
     // The title is the figure's caption (in the page), not drawn on the canvas.
     title: undefined,
@@ -81,6 +94,7 @@ export function TimeChart({
 }) {
   const host = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
+  const legendHost = useRef<HTMLDivElement>(null);
   const captionId = useId();
   const hintId = useId();
   const shape = series.map((s) => s.label).join("|");
@@ -89,7 +103,7 @@ export function TimeChart({
   useEffect(() => {
     const el = host.current;
     if (!el) return;
-    const u = new uPlot(options(title, unit, series, el.clientWidth || 300), [[]], el);
+    const u = new uPlot(options(title, unit, series, el.clientWidth || 300, legendHost.current), [[]], el);
     plot.current = u;
     const resize = new ResizeObserver(() => u.setSize({ width: el.clientWidth, height: HEIGHT }));
     resize.observe(el);
@@ -142,6 +156,7 @@ export function TimeChart({
         />
       </div>
       <div className="axis-title x">time (your clock)</div>
+      <div className="time-chart-readout" ref={legendHost} />
       <p className="sr-only" id={hintId}>
         Latest: {last.join(", ")}. The left and right arrow keys read earlier points.
       </p>

@@ -38,8 +38,9 @@ export function AccessTab({ connectionId, isGlobalAdmin }: { connectionId: strin
         .catch(() => {});
     }
   }, [load, isGlobalAdmin, connectionId]);
+  // The list carries each grantee's name (connection admins may not list users).
   const nameOf = (g: ConnectionAccess) =>
-    g.googleEmail ?? users.find((u) => u.id === g.userId)?.username ?? g.userId ?? "?";
+    g.googleEmail ?? (g.username || users.find((u) => u.id === g.userId)?.username || g.userId) ?? "?";
 
   const grant = async (e: FormEvent) => {
     e.preventDefault();
