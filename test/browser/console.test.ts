@@ -137,8 +137,8 @@ describe.skipIf(!enabled)("the web console", () => {
     expect(Number(await page.getByTestId("pool-idle").textContent())).toBeGreaterThanOrEqual(1);
     expect(await page.getByTestId("pool-in-use").textContent()).toBe("0");
     // The charts draw from successive snapshots of the status stream (every 2 s).
-    await page.getByText("Acquire wait p95").waitFor({ timeout: 10_000 });
-    await page.getByText("Statement latency p95").waitFor();
+    await page.getByRole("figure", { name: "Acquire wait p95" }).waitFor({ timeout: 10_000 });
+    await page.getByRole("figure", { name: "Statement latency p95" }).waitFor();
     await shot("journey-connection-status");
   });
 
@@ -300,7 +300,7 @@ describe.skipIf(!enabled)("the web console", () => {
         await page.locator("main h1").first().waitFor();
         // The status page's charts draw from two or more snapshots of its stream.
         if (name === "connection-status")
-          await page.getByText("Acquire wait p95").waitFor({ timeout: 10_000 });
+          await page.getByRole("figure", { name: "Acquire wait p95" }).waitFor({ timeout: 10_000 });
         // Nothing wider than the screen but the tables and the grid, which scroll in their own box —
         // once the page has its data (a page still loading may be wider for a moment). What sticks
         // out is named in the failure.
