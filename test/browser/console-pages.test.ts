@@ -160,12 +160,13 @@ describe.skipIf(!enabled)("the console's status, form, audit and access pages", 
       "Waiting",
     ]);
 
-    // Hover: the readout says the time and the value with its unit.
+    // Away from the chart, the readout says the latest values; under the mouse, the point's.
     const latency = charts.nth(1);
+    const values = latency.locator(".u-legend .u-series td.u-value");
+    await expect.poll(() => values.first().textContent()).toMatch(/^latest, \d{1,2}:\d{2}:\d{2}/);
     const over = await latency.locator(".u-over").boundingBox();
     await page.mouse.move(over!.x + over!.width - 3, over!.y + over!.height / 2);
-    const values = latency.locator(".u-legend .u-series td.u-value");
-    await expect.poll(() => values.first().textContent()).toMatch(/\d{1,2}:\d{2}:\d{2}/);
+    await expect.poll(() => values.first().textContent()).toMatch(/^\d{1,2}:\d{2}:\d{2}/);
     expect(await values.nth(1).textContent()).toMatch(/^\d+\.\d{2} ms$/);
     const statementP95 = Number.parseFloat((await values.nth(1).textContent())!);
     expect(statementP95, "pg_sleep(0.02) takes 20 ms").toBeGreaterThanOrEqual(15);
@@ -177,7 +178,7 @@ describe.skipIf(!enabled)("the console's status, form, audit and access pages", 
     await wait.locator(".time-chart-plot").focus();
     await page.keyboard.press("End");
     const timeCell = wait.locator(".u-legend td.u-value").first();
-    await expect.poll(() => timeCell.textContent()).toMatch(/\d{1,2}:\d{2}:\d{2}/);
+    await expect.poll(() => timeCell.textContent()).toMatch(/^\d{1,2}:\d{2}:\d{2}/);
     const last = await timeCell.textContent();
     await page.keyboard.press("ArrowLeft");
     await expect.poll(() => timeCell.textContent()).not.toBe(last);

@@ -17,6 +17,16 @@ export const CHART_COLORS = ["#1f5fbf", "#b3470e", "#1a7f37", "#8250df"] as cons
 
 const HEIGHT = 180;
 
+const clock = (seconds: number) =>
+  new Date(seconds * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+
+/** The last value of a series that is not a gap. */
+function latest(u: uPlot, series: number): number | null {
+  const values = u.data[series] ?? [];
+  for (let i = values.length - 1; i >= 0; i--) if (values[i] != null) return values[i] as number;
+  return null;
+}
+
 function options(
   title: string,
   unit: string,
@@ -34,7 +44,15 @@ function options(
       y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.15 : 1] },
     },
     axes: [
-      { stroke: "#5b6470", grid: { stroke: "#eceff3" }, ticks: { stroke: "#d9dde3" } },
+      {
+        stroke: "#5b6470",
+        grid: { stroke: "#eceff3" },
+        ticks: { stroke: "#d9dde3" },
+        // One line of clock time per tick (uPlot's default adds a date row that collides when narrow).
+        space: 72,
+        size: 32,
+        values: (_u, splits) => splits.map((t) => clock(t)),
+      },
       {
         stroke: "#5b6470",
         grid: { stroke: "#eceff3" },
@@ -49,15 +67,23 @@ function options(
     series: [
       {
         label: "Time",
-        value: (_u, ts) => (ts == null ? "—" : new Date(ts * 1000).toLocaleTimeString()),
+        // Away from the chart, the readout says the latest values (and that they are the latest).
+        value: (u, ts, _i, idx) => {
+          if (idx != null) return ts == null ? "—" : clock(ts);
+          const last = latest(u, 0);
+          return last == null ? "—" : `latest, ${clock(last)}`;
+        },
       },
       ...series.map(
-        (s): uPlot.Series => ({
+        (s, i): uPlot.Series => ({
           label: s.label,
           stroke: s.color,
           width: 2,
           points: { show: false },
-          value: (_u, v) => (v == null ? "—" : `${v.toFixed(s.digits ?? 2)} ${unit}`),
+          value: (u, v, _i, idx) => {
+            const shown = idx == null ? latest(u, i + 1) : v;
+            return shown == null ? "—" : `${shown.toFixed(s.digits ?? 2)} ${unit}`;
+          },
         }),
       ),
     ],
