@@ -322,6 +322,22 @@ describe.skipIf(!enabled)("the console's status, form, audit and access pages", 
     expect(await page.content()).not.toContain(APP_PASSWORD);
   });
 
+  it("form, editing: says when Test would check the saved settings rather than the changes", async () => {
+    await open(`#/connections/${connectionId}/settings`);
+    const note = page.getByTestId("tests-saved");
+    await page.getByLabel("Host", { exact: true }).waitFor();
+    expect(await note.count()).toBe(0);
+    await page.getByLabel("Host", { exact: true }).fill("localhost");
+    await note.waitFor();
+    expect(await note.textContent()).toMatch(/Test checks the saved settings, not your changes/);
+    // With the credentials typed, Test checks the form as it is.
+    await page.getByLabel("Password", { exact: true }).fill(APP_PASSWORD);
+    await page.getByLabel("User name", { exact: true }).fill("app");
+    expect(await note.count()).toBe(0);
+    expect(await page.getByLabel("Password", { exact: true }).inputValue()).toBe(APP_PASSWORD);
+    await open("#/connections");
+  });
+
   it("audit: names instead of ids, and each filter narrows the list", async () => {
     await page.goto(`${b.url}/#/audit`);
     const table = page.getByRole("table", { name: "Audit events" });

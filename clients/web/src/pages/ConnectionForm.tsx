@@ -159,6 +159,11 @@ export function ConnectionForm({ existing }: { existing?: Connection }) {
   };
 
   const busy = progress.kind !== "idle";
+  // On edit without credentials typed, Test can only check the saved settings (an unsaved spec
+  // needs its credentials): say so when the form holds changes.
+  const testsSaved = editing && !f.password && !f.username && !f.clientKey;
+  const changed =
+    editing && JSON.stringify(toSpec(f, true)) !== JSON.stringify(toSpec(initialForm(existing), true));
   const pg = f.type === Engine.POSTGRESQL;
   return (
     <form
@@ -185,6 +190,12 @@ export function ConnectionForm({ existing }: { existing?: Connection }) {
           Cancel
         </a>
       </div>
+      {testsSaved && changed && (
+        <p className="muted" data-testid="tests-saved">
+          Test checks the saved settings, not your changes: enter the user name and password to test these.
+          Save tries changes to the host, TLS or credentials against the database before it keeps them.
+        </p>
+      )}
       {progress.kind === "testing" && <LiveStages done={progress.done} />}
       {check && progress.kind !== "testing" && <CheckList result={check} />}
     </form>
