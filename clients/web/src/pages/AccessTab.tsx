@@ -1,3 +1,4 @@
+import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { type FormEvent, useCallback, useEffect, useState } from "react";
 import { AccessLevel, type ConnectionAccess } from "../../../../src/gen/berth/v1/access_service_pb.js";
 import type { ServiceToken } from "../../../../src/gen/berth/v1/token_service_pb.js";
@@ -85,6 +86,7 @@ export function AccessTab({ connectionId, isGlobalAdmin }: { connectionId: strin
             <tr>
               <th scope="col">Who</th>
               <th scope="col">Level</th>
+              <th scope="col">Granted</th>
               <th scope="col">
                 <span className="sr-only">Actions</span>
               </th>
@@ -95,6 +97,7 @@ export function AccessTab({ connectionId, isGlobalAdmin }: { connectionId: strin
               <tr key={g.userId ?? g.googleEmail}>
                 <td>{nameOf(g)}</td>
                 <td>{levelLabel(g.accessLevel)}</td>
+                <td>{g.assignedAt ? timestampDate(g.assignedAt).toLocaleDateString() : "—"}</td>
                 <td>
                   <button
                     type="button"
