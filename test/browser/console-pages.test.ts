@@ -219,6 +219,12 @@ describe.skipIf(!enabled)("the console's status, form, audit and access pages", 
       "verify-ca — TLS, trusted CA",
       "verify-full — TLS, trusted CA and host name",
     ]);
+    // Oracle's default is plain TCP: no certificate fields until a TLS mode is chosen.
+    await page.getByTestId("tls-off").waitFor();
+    expect(await label("CA certificate (PEM)").count()).toBe(0);
+    await label("TLS").selectOption({ label: "verify-full — TLS, trusted CA and host name" });
+    expect(await label("CA certificate (PEM)").count()).toBe(1);
+    expect(await label("Client key (PEM)").getAttribute("type")).toBe("password");
     await page.getByRole("radio", { name: "MySQL/MariaDB" }).check();
     expect(await label("Port").getAttribute("placeholder")).toBe("3306");
     expect(await page.getByText("Front-door pooling").count()).toBe(0);

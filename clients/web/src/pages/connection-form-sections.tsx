@@ -121,6 +121,11 @@ export function TlsSection({
   engine: EngineInfo | undefined;
   hasClientKey: boolean;
 }) {
+  const { f, errors } = b;
+  const mode = f.sslMode === SslMode.UNSPECIFIED ? SSL_VALUES[engine?.defaultSslMode ?? ""] : f.sslMode;
+  // Without TLS the certificate fields mean nothing: hidden, unless they hold something to fix.
+  const tlsFields = ["caCertificate", "clientCertificate", "clientKey", "tlsServerName"] as const;
+  const plain = mode === SslMode.DISABLE && !tlsFields.some((k) => f[k] !== "" || errors[k]) && !hasClientKey;
   return (
     <Section id="tls" title="TLS">
       <Field b={b} name="sslMode" label="TLS">
@@ -148,31 +153,39 @@ export function TlsSection({
           hint="TLS before any TDS byte; needs verify-full."
         />
       )}
-      <PemField
-        b={b}
-        name="caCertificate"
-        label="CA certificate (PEM)"
-        hint="Empty: the system's trusted CAs."
-      />
-      <PemField b={b} name="clientCertificate" label="Client certificate (PEM)" hint="For mutual TLS." />
-      <PemField
-        b={b}
-        name="clientKey"
-        label="Client key (PEM)"
-        secret
-        hint={
-          hasClientKey
-            ? "A key is stored: leave empty to keep it. Write-only, like the password."
-            : "Write-only, like the password."
-        }
-      />
-      {engine?.supportsTlsServerName && (
-        <TextField
-          b={b}
-          name="tlsServerName"
-          label="TLS server name"
-          hint="When the certificate names the server differently from Host."
-        />
+      {plain ? (
+        <p className="muted" data-testid="tls-off">
+          No TLS: certificates are not used. Choose a TLS mode to give a CA or a client certificate.
+        </p>
+      ) : (
+        <>
+          <PemField
+            b={b}
+            name="caCertificate"
+            label="CA certificate (PEM)"
+            hint="Empty: the system's trusted CAs."
+          />
+          <PemField b={b} name="clientCertificate" label="Client certificate (PEM)" hint="For mutual TLS." />
+          <PemField
+            b={b}
+            name="clientKey"
+            label="Client key (PEM)"
+            secret
+            hint={
+              hasClientKey
+                ? "A key is stored: leave empty to keep it. Write-only, like the password."
+                : "Write-only, like the password."
+            }
+          />
+          {engine?.supportsTlsServerName && (
+            <TextField
+              b={b}
+              name="tlsServerName"
+              label="TLS server name"
+              hint="When the certificate names the server differently from Host."
+            />
+          )}
+        </>
       )}
     </Section>
   );
