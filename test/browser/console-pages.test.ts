@@ -467,6 +467,13 @@ describe.skipIf(!enabled)("the console's status, form, audit and access pages", 
       const grants = (await other.getByRole("table", { name: "Grants" }).textContent())!;
       expect(grants).toContain("admin");
       expect(UUID.test(grants), grants).toBe(false);
+      // Its Audit tab shows the connection's events, and asks for nothing ari may not read: each
+      // refusal would be a denial in the log.
+      await other.goto(`${b.url}/#/connections/${connectionId}/audit`);
+      await expect.poll(() => other.locator("table.audit-table tbody tr").count()).toBeGreaterThan(0);
+      const denied = await b.api(`/api/audit?actorId=${created.body.id}&outcome=denied`);
+      expect(denied.status, denied.text).toBe(200);
+      expect(denied.body.events).toEqual([]);
     } finally {
       await other.close();
     }

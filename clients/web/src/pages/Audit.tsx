@@ -192,8 +192,17 @@ function EventRow({ e, dir, broken }: { e: AuditEvent; dir: Directory; broken: b
  * Audit events, newest first, with names for ids, filters and paging. On a connection's page
  * (connectionId) only its events; `brokenSeq` jumps to that event and marks it.
  */
-export function AuditList({ connectionId, brokenSeq }: { connectionId?: string; brokenSeq?: bigint }) {
-  const dir = useDirectory();
+export function AuditList({
+  connectionId,
+  brokenSeq,
+  globalAdmin = true,
+}: {
+  connectionId?: string;
+  brokenSeq?: bigint;
+  /** Whether the reader may list users and tokens (for their names). */
+  globalAdmin?: boolean;
+}) {
+  const dir = useDirectory(globalAdmin);
   const [filters, setFilters] = useState<Filters>(NO_FILTERS);
   // To show the broken event: its page starts right at it.
   const start = brokenSeq ? brokenSeq + 1n : 0n;

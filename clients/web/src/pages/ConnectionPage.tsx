@@ -104,7 +104,7 @@ export function ConnectionPage({
       )}
       {current === "query" && <QueryConsole connectionId={id} />}
       {current === "access" && <AccessTab connectionId={id} isGlobalAdmin={isAdmin} />}
-      {current === "audit" && <AuditList connectionId={id} />}
+      {current === "audit" && <AuditList connectionId={id} globalAdmin={isAdmin} />}
       {current === "settings" && <ConnectionForm existing={connection} />}
     </main>
   );

@@ -15,14 +15,15 @@ const empty = (): Directory => ({ users: new Map(), tokens: new Map(), connectio
  * The names the caller may read: every connection they see; users and tokens for global admins
  * (a connection's admins get the names the events carry, actor_name, instead).
  */
-export function useDirectory(): Directory {
+export function useDirectory(globalAdmin: boolean): Directory {
   const [dir, setDir] = useState<Directory>(empty);
   useEffect(() => {
     let live = true;
     const ignore = () => undefined;
+    // Others are not asked for users and tokens: each refusal would be a denial in the audit log.
     Promise.all([
-      api.users.listUsers({}).catch(ignore),
-      api.tokens.listServiceTokens({}).catch(ignore),
+      globalAdmin ? api.users.listUsers({}).catch(ignore) : undefined,
+      globalAdmin ? api.tokens.listServiceTokens({}).catch(ignore) : undefined,
       api.connections.listConnections({}).catch(ignore),
     ]).then(([users, tokens, connections]) => {
       if (!live) return;
@@ -35,7 +36,7 @@ export function useDirectory(): Directory {
     return () => {
       live = false;
     };
-  }, []);
+  }, [globalAdmin]);
   return dir;
 }
 
