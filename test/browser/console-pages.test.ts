@@ -391,12 +391,12 @@ describe.skipIf(!enabled)("the console's status, form, audit and access pages", 
     const [, low1] = first.match(/#(\d+)–/)!;
     expect(await page.getByRole("button", { name: "← Newer" }).isDisabled()).toBe(true);
     await page.getByRole("button", { name: "Older →" }).click();
-    await expect.poll(() => pageInfo.textContent()).toMatch(/^Page 2/);
+    await expect.poll(() => pageInfo.textContent()).toMatch(/^Page 2 · events/);
     const [, , high2] = (await pageInfo.textContent())!.match(/#(\d+)–#(\d+)/)!;
     expect(Number(high2)).toBe(Number(low1) - 1);
     await page.getByRole("button", { name: "← Newer" }).click();
     // Back at the newest (reading the log is itself audited: it has grown meanwhile).
-    await expect.poll(() => pageInfo.textContent()).toMatch(/^Page 1/);
+    await expect.poll(() => pageInfo.textContent()).toMatch(/^Page 1 · events/);
     const [, , high1] = (await pageInfo.textContent())!.match(/#(\d+)–#(\d+)/)!;
     expect(Number(high1)).toBeGreaterThan(Number(first.match(/–#(\d+)/)![1]));
   });

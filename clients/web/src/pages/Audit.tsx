@@ -25,16 +25,20 @@ const stamp = (local: string) => (local ? timestampFromDate(new Date(local)) : u
 /** Newest first, PAGE at a time: `cursors` holds each page's before_seq, so Newer goes back one. */
 function useAuditPage(filters: Filters, fixedConnection: string | undefined, start: bigint) {
   const [cursors, setCursors] = useState<bigint[]>([start]);
-  const [events, setEvents] = useState<AuditEvent[]>([]);
-  const [hasOlder, setHasOlder] = useState(false);
-  const [loading, setLoading] = useState(true);
+  // The events with the query they answer: until the answer to the current one is in, it is loading.
+  const [page, setPage] = useState<{ key: string; events: AuditEvent[]; hasOlder: boolean }>({
+    key: "",
+    events: [],
+    hasOlder: false,
+  });
   const [error, setError] = useState("");
   // biome-ignore lint/correctness/useExhaustiveDependencies: a new filter or start point begins at its first page.
   useEffect(() => setCursors([start]), [filters, start]);
   const before = cursors.at(-1) ?? 0n;
+  const key = JSON.stringify([filters, fixedConnection ?? "", String(before)]);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `key` is filters, connection and cursor together.
   useEffect(() => {
     let live = true;
-    setLoading(true);
     api.audit
       .listAuditEvents({
         connectionId: fixedConnection ?? filters.connectionId,
@@ -49,22 +53,26 @@ function useAuditPage(filters: Filters, fixedConnection: string | undefined, sta
       })
       .then((r) => {
         if (!live) return;
-        setEvents(r.events.slice(0, PAGE));
-        setHasOlder(r.events.length > PAGE);
+        setPage({ key, events: r.events.slice(0, PAGE), hasOlder: r.events.length > PAGE });
         setError("");
       })
-      .catch((err) => live && setError(problemOf(err).message))
-      .finally(() => live && setLoading(false));
+      .catch((err) => {
+        if (!live) return;
+        setError(problemOf(err).message);
+        setPage({ key, events: [], hasOlder: false });
+      });
     return () => {
       live = false;
     };
-  }, [filters, fixedConnection, before]);
+  }, [key]);
+  const { events, hasOlder } = page;
+  const loading = page.key !== key;
   return {
     events,
     error,
     loading,
     page: cursors.length,
-    older: hasOlder ? () => setCursors((c) => [...c, events.at(-1)!.seq]) : undefined,
+    older: hasOlder && !loading ? () => setCursors((c) => [...c, events.at(-1)!.seq]) : undefined,
     newer: cursors.length > 1 ? () => setCursors((c) => c.slice(0, -1)) : undefined,
   };
 }
@@ -245,8 +253,11 @@ export function AuditList({
         </button>
         <span data-testid="audit-page">
           Page {list.page}
-          {list.events.length > 0 &&
-            ` · events #${String(list.events.at(-1)!.seq)}–#${String(list.events[0]!.seq)}`}
+          {/* The range once this page's events are in (not the last page's, while loading). */}
+          {list.loading
+            ? " · loading…"
+            : list.events.length > 0 &&
+              ` · events #${String(list.events.at(-1)!.seq)}–#${String(list.events[0]!.seq)}`}
         </span>
         <button type="button" onClick={list.older} disabled={!list.older}>
           Older →
