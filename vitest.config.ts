@@ -20,6 +20,8 @@ const POSTGRES_STORE_SUITES = [
   "test/integration/frontdoor-access.test.ts",
   "test/integration/nul-in-lookups.test.ts",
   "test/integration/instances.test.ts",
+  "test/integration/bundles.test.ts",
+  "test/integration/role-memory-restart.test.ts",
   "test/rpc/*.test.ts",
   "test/unit/principal-recheck.test.ts",
   "test/unit/front-door-accounts.test.ts",

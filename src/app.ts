@@ -2,20 +2,28 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { DestinationStream } from "pino";
-import { applyRetention, scheduleRetention } from "./audit/retention.js";
+import { applyRetention, markPoolsInUse, scheduleRetention } from "./audit/retention.js";
 import { Membership } from "./cluster/membership.js";
 import type { Config } from "./config/config.js";
 import { sealClearRows } from "./connections/seal-clear-rows.js";
 import { type Core, createCore } from "./core.js";
+import type { KeyProvider } from "./crypto/key-provider.js";
 import { KeySet } from "./crypto/key-set.js";
 import { KEYRING_FILE, openLocalKeyring } from "./crypto/local-keyring.js";
+import { StoredKeyring } from "./crypto/stored-keyring.js";
 import { asBerthError } from "./errors/mapping.js";
 import { bootstrapAdmin } from "./identity/users.js";
 import { createLogger, type Logger } from "./observability/logger.js";
+import { startTracing } from "./observability/tracing-sdk.js";
 import type { DataPlane } from "./pools/data-plane.js";
 import { type FrontDoorEntry, startFrontDoorEntry } from "./server/front-door-entry.js";
 import { type GrpcJsServer, startGrpcJsServer } from "./server/grpc-js-server.js";
-import { createHttpEntry, createMetricsEntry, type ReadinessCheck } from "./server/http-entry.js";
+import {
+  createHttpEntry,
+  createMetricsEntry,
+  type NotChecked,
+  type ReadinessCheck,
+} from "./server/http-entry.js";
 import { type Listener, listen } from "./server/listener.js";
 import { describeCertificate, listenerTls, readServerTls } from "./server/tls-files.js";
 import { describeStoreUrl, openPostgresStore } from "./store/postgres-store.js";
@@ -59,7 +67,7 @@ export interface StartOptions {
  * `berth keys rewrap` has moved them. A missing transit key or a refused token stops the start; a
  * Vault that does not answer does not (decrypting calls answer UNAVAILABLE until it does).
  */
-async function openKeys(config: Config, log: Logger): Promise<KeySet> {
+async function openKeys(config: Config, store: Store, log: Logger): Promise<KeySet> {
   // node-vault loads only where Vault is configured: every other start is spared its module graph.
   const vault = config.vault
     ? new (await import("./crypto/vault-transit.js")).VaultTransit(config.vault)
@@ -77,16 +85,26 @@ async function openKeys(config: Config, log: Logger): Promise<KeySet> {
       log.warn({ reason: e.details.reason, error: e.message }, "vault transit is not answering yet");
     }
   }
-  const hasKeyring = config.masterKey !== undefined || existsSync(join(config.dataDir, KEYRING_FILE));
-  const local =
-    config.kms === "local" || hasKeyring
-      ? await openLocalKeyring(config.dataDir, config.masterKey)
-      : undefined;
+  const local = await openLocal(config, store);
   const primary = config.kms === "vault" ? vault! : local!;
   return new KeySet(
     primary,
     [local, vault].filter((p): p is NonNullable<typeof p> => p !== undefined && p !== primary),
   );
+}
+
+/**
+ * Shared mode (a PostgreSQL store) with BERTH_MASTER_KEY: the keyring in the store, wrapped by it,
+ * so that every instance decrypts what another wrote. Otherwise the embedded default: the master
+ * key itself, or the keyring file in the data directory.
+ */
+async function openLocal(config: Config, store: Store): Promise<KeyProvider | undefined> {
+  if (config.storeUrl && config.masterKey)
+    return StoredKeyring.open(store.db, config.masterKey, config.dataDir);
+  const hasKeyring = config.masterKey !== undefined || existsSync(join(config.dataDir, KEYRING_FILE));
+  return config.kms === "local" || hasKeyring
+    ? openLocalKeyring(config.dataDir, config.masterKey)
+    : undefined;
 }
 
 /** What Berth runs on: the store, the keys, the core (services, data plane) and retention. */
@@ -110,8 +128,9 @@ async function buildDeps(config: Config, options: StartOptions, ready: () => boo
     onPruned: (ids) => log.info({ instances: ids }, "instances without a heartbeat dropped"),
   });
   let stopSealing = () => {};
+  let keys: KeySet | undefined;
   try {
-    const keys = await openKeys(config, log);
+    keys = await openKeys(config, store, log);
     stopSealing = await startSealing(store, keys, log, membership);
     await bootstrapAdmin(store.db, config.adminPassword, log, options.announce);
     const core = createCore({ db: store.db, keys, log, settings: config, ready, instances: membership });
@@ -121,6 +140,7 @@ async function buildDeps(config: Config, options: StartOptions, ready: () => boo
   } catch (err) {
     // A start that failed lets go of the store: its sessions, and SQLite's data directory lock.
     stopSealing();
+    keys?.stop();
     await store.close().catch(() => {});
     throw err;
   }
@@ -198,6 +218,11 @@ function startRetention(
   membership.duty("retention", () => tick());
   const stop = scheduleRetention(
     async () => {
+      // On every instance, before the holder's pass: the pools open here are use.
+      await markPoolsInUse(
+        store.db,
+        core.dataPlane.pools.all().map((p) => p.connectionId),
+      );
       if (!membership.holds("retention")) return;
       const r = await applyRetention(
         store.db,
@@ -238,9 +263,11 @@ async function serve(config: Config, deps: Deps, ready: () => boolean): Promise<
     shutdownSignal: shutdown.signal,
     googleClientId: config.google.clientIds[0],
     ready,
-    checks: readinessChecks(deps),
+    checks: readinessChecks(config, deps),
+    notChecked: notChecked(deps),
     log: deps.log,
     metrics: dataPlane.metrics.registry,
+    observeRequest: dataPlane.metrics.observeRequest,
     metricsToken: config.metrics.token,
     hsts: config.tls !== undefined,
   });
@@ -265,14 +292,24 @@ async function serve(config: Config, deps: Deps, ready: () => boolean): Promise<
 }
 
 /** What /readyz checks: the store and the key provider always, Redis when it is configured. */
-function readinessChecks(deps: Deps): ReadinessCheck[] {
+function readinessChecks(config: Config, deps: Deps): ReadinessCheck[] {
+  const store = config.storeUrl ? "PostgreSQL" : "SQLite";
   const checks: ReadinessCheck[] = [
-    { name: "store", run: () => deps.store.ping() },
-    { name: "keys", run: () => deps.keys.status() },
+    { name: "store", checked: `SELECT 1 on the ${store} store`, run: () => deps.store.ping() },
+    {
+      name: "keys",
+      checked: `the status of the ${deps.keys.primary.name} key provider (its current key version)`,
+      run: () => deps.keys.status(),
+    },
   ];
   const pingRedis = deps.core.pingRedis;
-  if (pingRedis) checks.push({ name: "redis", run: pingRedis });
+  if (pingRedis) checks.push({ name: "redis", checked: "PING to Redis", run: pingRedis });
   return checks;
+}
+
+/** What /readyz leaves out, named so that its absence is not mistaken for a pass. */
+function notChecked(deps: Deps): NotChecked[] {
+  return deps.core.pingRedis ? [] : [{ name: "redis", why: "not configured (BERTH_REDIS_URL is unset)" }];
 }
 
 /** The URL to announce: a wildcard address is reached on loopback; IPv6 goes in brackets. */
@@ -282,8 +319,31 @@ function listeningUrl(config: Config, port: number): string {
   return `${scheme}://${displayHost === "0.0.0.0" ? "127.0.0.1" : displayHost}:${port}`;
 }
 
-/** The composition root: config → dependencies → serve. */
+/**
+ * The composition root: config → dependencies → serve. With an OTLP endpoint configured, tracing
+ * starts first (so that the start's own calls are traced) and stops after everything else.
+ */
 export async function startBerth(config: Config, options: StartOptions = {}): Promise<Berth> {
+  const tracing = startTracing({
+    serviceName: config.tracing.serviceName,
+    endpoint: config.tracing.endpoint,
+  });
+  const berth = await startServing(config, options).catch(async (err: unknown) => {
+    await tracing?.shutdown();
+    throw err;
+  });
+  if (!tracing) return berth;
+  berth.log.info({ otlp_endpoint: redactedUrl(config.tracing.endpoint!) }, "tracing to OTLP");
+  return { ...berth, close: () => berth.close().then(() => tracing.shutdown()) };
+}
+
+/** An endpoint as the log may show it: no user or password from its URL. */
+function redactedUrl(url: string): string {
+  const u = new URL(url);
+  return `${u.origin}${u.pathname}`;
+}
+
+async function startServing(config: Config, options: StartOptions): Promise<Berth> {
   let ready = true;
   const deps = await buildDeps(config, options, () => ready);
   const serving = await serve(config, deps, () => ready).catch(async (err: unknown) => {
@@ -370,6 +430,7 @@ function berthHandle(config: Config, deps: Deps, serving: Serving, url: string, 
         serving.shutdown.abort(goingAway);
         await core.dataPlane.close(config.shutdownGraceMs);
         await core.close();
+        deps.keys.stop();
         // Last, while the store is still open: the row goes, and the duties move at once.
         await membership.stop();
         await store.close();

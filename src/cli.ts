@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
+import { BUNDLE_HELP, BundleService, runBundle } from "./cli-bundle.js";
 import {
   AdminService,
   type GetKeyStatusResponse,
@@ -18,6 +19,8 @@ const HELP = `berth keys — manage the keys that encrypt stored credentials (a 
   berth keys rewrap [--batch N] [--max N]
                                      re-encrypt every secret under the newest version (resumable)
   berth keys retire --below N        stop versions below N from decrypting
+
+${BUNDLE_HELP}
 
 Environment:
   BERTH_URL       Berth's address (default http://127.0.0.1:8080)
@@ -105,29 +108,50 @@ export async function main(argv: string[]): Promise<number> {
       below: { type: "string" },
       batch: { type: "string", default: "100" },
       max: { type: "string", default: "0" },
+      id: { type: "string", multiple: true, default: [] },
+      all: { type: "boolean", default: false },
+      out: { type: "string" },
+      in: { type: "string" },
+      "dry-run": { type: "boolean", default: false },
+      "timeout-ms": { type: "string" },
+      "passphrase-file": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
   const [group, command] = positionals;
-  if (values.help || group !== "keys" || !command) {
+  if (values.help || (group !== "keys" && group !== "bundle") || !command) {
     line(HELP);
     return values.help ? 0 : 2;
   }
   const baseUrl = process.env.BERTH_URL ?? "http://127.0.0.1:8080";
   const bearer = await token(baseUrl);
-  const admin = createClient(
-    AdminService,
-    createConnectTransport({
-      baseUrl,
-      httpVersion: "1.1",
-      interceptors: [
-        (next) => (req) => {
-          req.header.set("authorization", `Bearer ${bearer}`);
-          return next(req);
-        },
-      ],
-    }),
-  );
+  const transport = createConnectTransport({
+    baseUrl,
+    httpVersion: "1.1",
+    interceptors: [
+      (next) => (req) => {
+        req.header.set("authorization", `Bearer ${bearer}`);
+        return next(req);
+      },
+    ],
+  });
+  if (group === "bundle") {
+    return runBundle(
+      createClient(BundleService, transport),
+      {
+        command,
+        ids: values.id,
+        all: values.all,
+        out: values.out,
+        in: values.in,
+        dryRun: values["dry-run"],
+        timeoutMs: values["timeout-ms"],
+        passphraseFile: values["passphrase-file"],
+      },
+      line,
+    );
+  }
+  const admin = createClient(AdminService, transport);
   switch (command) {
     case "status": {
       const s = await admin.getKeyStatus({});

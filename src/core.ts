@@ -36,11 +36,14 @@ import { createAdminService, type InstanceDirectory } from "./services/admin-ser
 import { createAuditService } from "./services/audit-service.js";
 import { createAuthService } from "./services/auth-service.js";
 import { createBrokerService } from "./services/broker-service.js";
+import { createBundleService } from "./services/bundle-service.js";
+import { checkObservation } from "./services/check-observation.js";
 import { createConnectionService } from "./services/connection-service.js";
 import type { FrontDoorClientsSource, FrontDoorClientsView } from "./services/front-door-clients.js";
 import { createHealthService } from "./services/health-service.js";
 import { createTokenService } from "./services/token-service.js";
 import { createUserService } from "./services/user-service.js";
+import { loadRoleMemory, saveRoleMemory } from "./store/role-memory-repository.js";
 import type { Db } from "./store/store.js";
 
 /** The settings the core uses: a slice of Config, so tests can pass their own. */
@@ -65,7 +68,17 @@ export type CoreSettings = Pick<
   | "requireTls"
 > &
   // Optional so that tests may leave them out: the defaults (24 h; the default denials; 300 ms) apply.
-  Partial<Pick<Config, "leaseMaxLifetimeMs" | "targets" | "redisCommandTimeoutMs" | "audit" | "budgetTtlMs">>;
+  Partial<
+    Pick<
+      Config,
+      | "leaseMaxLifetimeMs"
+      | "targets"
+      | "redisCommandTimeoutMs"
+      | "audit"
+      | "budgetTtlMs"
+      | "createInitializesPool"
+    >
+  >;
 
 export interface Core {
   registry: ConnectionRegistry;
@@ -99,6 +112,37 @@ export interface FrontDoorCore {
 }
 
 /**
+ * Invalidations reach every instance through Redis when it is configured (`kind|key`): cached
+ * sessions and access answers are dropped, and what is already open is re-checked too (a revoke
+ * ends open leases and Session streams).
+ */
+function invalidationBus(
+  settings: CoreSettings,
+  sessionCache: TtlCache<Principal>,
+  accessCache: TtlCache<true>,
+  on: {
+    connectionChanged(id: string): void;
+    keysChanged(): void;
+    revoked(change: NonNullable<ReturnType<typeof invalidationOf>>): void;
+  },
+) {
+  return createCacheBus(
+    settings.redisUrl,
+    (message) => {
+      const [kind, key = ""] = message.split("|");
+      if (kind === "tag") sessionCache.invalidateTag(key);
+      if (kind === "tag") accessCache.invalidateTag(key);
+      if (kind === "session") sessionCache.delete(key);
+      if (kind === "connection") on.connectionChanged(key);
+      if (kind === "keys") on.keysChanged();
+      const change = invalidationOf(message);
+      if (change) on.revoked(change);
+    },
+    settings.redisCommandTimeoutMs,
+  );
+}
+
+/**
  * Every service and the interceptor chain, wired once. The composition root (app.ts) puts it behind
  * the listeners; the in-memory test stack puts it behind a router transport — the same wiring.
  */
@@ -116,21 +160,14 @@ export function createCore(deps: {
   // Caches that keep the per-statement path off the store; invalidated on change (and by TTL).
   const sessionCache = new TtlCache<Principal>({ ttlMs: settings.authCacheTtlMs });
   const accessCache = new TtlCache<true>({ ttlMs: settings.authCacheTtlMs });
-  // Invalidations reach every instance through Redis when it is configured (`kind|key`).
-  const bus = createCacheBus(
-    settings.redisUrl,
-    (message) => {
-      const [kind, key = ""] = message.split("|");
-      if (kind === "tag") sessionCache.invalidateTag(key);
-      if (kind === "tag") accessCache.invalidateTag(key);
-      if (kind === "session") sessionCache.delete(key);
-      if (kind === "connection") dataPlane?.connectionChanged(key);
-      // What is already open is re-checked too: a revoke ends open leases and Session streams.
-      const change = invalidationOf(message);
-      if (change) void revocations?.changed(change);
-    },
-    settings.redisCommandTimeoutMs,
-  );
+  const bus = invalidationBus(settings, sessionCache, accessCache, {
+    connectionChanged: (id) => dataPlane?.connectionChanged(id),
+    revoked: (change) => void revocations?.changed(change),
+    // Another instance rotated or retired a key of the keyring in the shared store.
+    keysChanged: () => void keys.refresh().catch((err: unknown) => keysNotReread(deps.log, err)),
+  });
+  // A rotation or retirement here is announced to the others (`keys|<new primary>`).
+  keys.onChange((version) => bus.publish(`keys|${version}`));
   let dataPlane: DataPlane | undefined;
   let revocations: ReturnType<typeof watchRevocations> | undefined;
   // One policy for every way Berth reaches a database: tests, validations, pools, health checks.
@@ -145,6 +182,7 @@ export function createCore(deps: {
     onChanged: (id) => bus.publish(`connection|${id}`),
     requireTls: settings.requireTls,
     targets,
+    observeCheck: (...check) => dataPlane?.metrics.observeCheck(checkObservation(...check)),
   });
   const audit = openAudit(db, keys, settings, deps.log);
   const plane = createDataPlane(registry, accessCache, {
@@ -155,6 +193,10 @@ export function createCore(deps: {
     targets,
     budget,
     onReplicaRefused: replicaRefusedReporter(deps.log, audit),
+    roleMemory: {
+      load: (id) => loadRoleMemory(db, id),
+      save: (id, memory) => saveRoleMemory(db, id, memory),
+    },
   });
   dataPlane = plane;
   const access = createAccessManager({
@@ -162,6 +204,8 @@ export function createCore(deps: {
     registry,
     onAccessChanged: (id) => bus.publish(`tag|connection:${id}`),
   });
+  // The problem is free text: the event is counted without it (it is in the Verify answer).
+  const onChainBroken = () => plane.metrics.securityEvent("audit_chain_broken");
   const loginGuard = loginGuardFor(settings, bus.redis);
   const users = createUserAdmin({
     db,
@@ -186,13 +230,15 @@ export function createCore(deps: {
   const services: Services = {
     token: createTokenService({ tokens: serviceTokens }),
     admin: createAdminService({ db, keys, audit, ...(deps.instances ? { instances: deps.instances } : {}) }),
-    audit: createAuditService({ audit, levelOf: (p, id) => registry.levelOf(p, id) }),
+    audit: createAuditService({ audit, levelOf: (p, id) => registry.levelOf(p, id), onChainBroken }),
     access: createAccessService({ access }),
     user: createUserService({ users }),
+    bundle: createBundleService({ db, registry, audit, requireTls: settings.requireTls }),
     connection: createConnectionService({
       registry,
       dataPlane: plane,
       resetGraceMs: settings.shutdownGraceMs,
+      initializePoolOnCreate: settings.createInitializesPool ?? false,
       frontDoorClients: frontDoor.clients,
     }),
     auth: createAuthService({
@@ -220,7 +266,8 @@ export function createCore(deps: {
     log: deps.log,
     db,
     sessionCache,
-    countError: (kind, reason) => plane.metrics.countError(kind, reason),
+    countError: (kind, reason, method) => plane.metrics.countError(kind, reason, method),
+    observeRequest: plane.metrics.observeRequest,
     audit,
     serviceTokens,
     ...(settings.rateLimits === "rfc" ? { rateLimit: rateLimitInterceptor({ redis: bus.redis }) } : {}),
@@ -241,6 +288,10 @@ export function createCore(deps: {
       await bus.close();
     },
   };
+}
+
+function keysNotReread(log: Logger, err: unknown): void {
+  log.warn({ error: (err as Error).message }, "the keyring could not be re-read from the store");
 }
 
 /**

@@ -78,6 +78,22 @@ export async function applyRetention(
   return report;
 }
 
+/**
+ * Records that the connections whose pools are open on this instance are in use. Every instance
+ * does it daily (not only the retention duty's holder, which sees its own pools alone): a pool open
+ * for months on another instance keeps its connection, whose last_used_at would otherwise stay
+ * where the pool opened.
+ */
+export async function markPoolsInUse(db: Db, connectionIds: readonly string[], now: Date = new Date()) {
+  const ids = [...new Set(connectionIds)];
+  for (let at = 0; at < ids.length; at += 500)
+    await db
+      .updateTable("connections")
+      .set({ last_used_at: now.toISOString() })
+      .where("id", "in", ids.slice(at, at + 500))
+      .execute();
+}
+
 /** Runs retention at start and then daily; returns a stop function. Failures are logged, not fatal. */
 export function scheduleRetention(
   run: () => Promise<unknown>,

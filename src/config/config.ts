@@ -69,6 +69,12 @@ function storeUrlProblems(value: string | undefined, ctx: z.RefinementCtx): void
     ctx.addIssue({ code: "custom", message: `sslmode must be one of ${SSL_MODES.join(", ")}` });
 }
 
+/** An OTLP/HTTP endpoint: http(s) only (`collector:4318` parses as a URL of scheme "collector:"). */
+const httpUrl = z
+  .string()
+  .url()
+  .refine((u) => /^https?:\/\//i.test(u), "must be an http:// or https:// URL");
+
 const schema = z.object({
   BERTH_HOST: z.string().min(1).default("127.0.0.1"),
   BERTH_PORT: port(8080),
@@ -87,6 +93,7 @@ const schema = z.object({
   BERTH_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   BERTH_SESSION_TTL_MS: positiveMs(12 * 3_600_000),
   BERTH_TEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(5_000),
+  BERTH_CREATE_INITIALIZES_POOL: z.enum(["true", "false"]).default("false"),
   BERTH_MAX_BODY_BYTES: z.coerce
     .number()
     .int()
@@ -129,6 +136,11 @@ const schema = z.object({
   BERTH_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   BERTH_METRICS_HOST: z.string().min(1).default("127.0.0.1"),
   BERTH_METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+  // OpenTelemetry traces: off unless an OTLP/HTTP endpoint is given (Berth's, or the standard ones).
+  BERTH_OTLP_ENDPOINT: httpUrl.optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: httpUrl.optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl.optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).default("berth"),
   BERTH_REQUIRE_TLS: z.enum(["true", "false"]).default("false"),
   BERTH_ALLOWED_TARGETS: z.string().optional(),
   BERTH_DENIED_TARGETS: z.string().default(""),
@@ -140,7 +152,8 @@ const schema = z.object({
   BERTH_GOOGLE_ALLOWED_DOMAINS: z.string().default(""),
   BERTH_RETENTION_CHECKS_DAYS: z.coerce.number().int().min(0).max(36_500).default(30),
   BERTH_RETENTION_AUDIT_DAYS: z.coerce.number().int().min(0).max(36_500).default(90),
-  BERTH_RETENTION_INACTIVE_CONNECTION_DAYS: z.coerce.number().int().min(0).max(36_500).default(0),
+  // RFC 002 §9.1: inactive connections are kept 6 months.
+  BERTH_RETENTION_INACTIVE_CONNECTION_DAYS: z.coerce.number().int().min(0).max(36_500).default(183),
   BERTH_AUDIT_CHECKPOINT_FILE: z.string().optional(),
   BERTH_AUDIT_CHECKPOINT_EVERY: z.coerce.number().int().min(1).max(1_000_000).default(100),
   BERTH_AUDIT_CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(0).max(86_400_000).default(60_000),
@@ -180,6 +193,11 @@ function crossFieldProblems(c: z.infer<typeof schema>): string[] {
   const problems: string[] = [];
   if (c.BERTH_KMS === "vault" && !c.BERTH_VAULT_ADDR)
     problems.push("BERTH_VAULT_ADDR: is required with BERTH_KMS=vault");
+  // Shared mode: a keyring file per instance would make each unable to read what the others wrote.
+  if (c.BERTH_STORE_URL && c.BERTH_KMS !== "vault" && !c.BERTH_MASTER_KEY)
+    problems.push(
+      "BERTH_MASTER_KEY: is required with BERTH_STORE_URL (shared mode) unless BERTH_KMS=vault: the keyring lives in the store, wrapped by this key, and every instance needs the same one (make one with: openssl rand -base64 32)",
+    );
   if (c.BERTH_VAULT_ADDR && !c.BERTH_VAULT_TOKEN && !(c.BERTH_VAULT_ROLE_ID && c.BERTH_VAULT_SECRET_ID))
     problems.push(
       "BERTH_VAULT_TOKEN: is required with BERTH_VAULT_ADDR (or BERTH_VAULT_ROLE_ID and BERTH_VAULT_SECRET_ID for AppRole)",
@@ -214,12 +232,20 @@ export interface Config {
    * password: never logged (describeStoreUrl gives host, port and database).
    */
   readonly storeUrl: string | undefined;
-  /** A 32-byte key that replaces the keyring file; never written to disk. */
+  /**
+   * A 32-byte key, never written anywhere. With SQLite it replaces the keyring file; in shared
+   * mode (storeUrl set) it wraps the keyring the store holds.
+   */
   readonly masterKey: Buffer | undefined;
   readonly adminPassword: string | undefined;
   readonly logLevel: z.infer<typeof schema>["BERTH_LOG_LEVEL"];
   readonly sessionTtlMs: number;
   readonly testTimeoutMs: number;
+  /**
+   * A Create that does not say opens the new connection's pool and records its status (the RFC's
+   * creation flow). Off by default: a create then answers at once, whatever the database does.
+   */
+  readonly createInitializesPool: boolean;
   readonly maxBodyBytes: number;
   readonly shutdownGraceMs: number;
   /** A dedicated grpc-js port for internal gRPC callers; undefined = none. */
@@ -257,6 +283,8 @@ export interface Config {
   readonly frontDoor: FrontDoorSettings | undefined;
   /** /metrics: on its own loopback listener (port set), and/or behind a bearer token on the main port. */
   readonly metrics: MetricsSettings;
+  /** OpenTelemetry traces: the OTLP/HTTP traces URL (undefined: tracing off) and the service name. */
+  readonly tracing: { readonly endpoint: string | undefined; readonly serviceName: string };
   readonly rateLimits: "rfc" | "off";
   /** Refuse connections whose sslMode allows plain text (disable, prefer). */
   readonly requireTls: boolean;
@@ -345,6 +373,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: c.BERTH_LOG_LEVEL,
     sessionTtlMs: c.BERTH_SESSION_TTL_MS,
     testTimeoutMs: c.BERTH_TEST_TIMEOUT_MS,
+    createInitializesPool: c.BERTH_CREATE_INITIALIZES_POOL === "true",
     maxBodyBytes: c.BERTH_MAX_BODY_BYTES,
     shutdownGraceMs: c.BERTH_SHUTDOWN_GRACE_MS,
     grpcPort: c.BERTH_GRPC_PORT,
@@ -381,6 +410,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       port: c.BERTH_METRICS_PORT,
       host: c.BERTH_METRICS_HOST,
       token: c.BERTH_METRICS_TOKEN,
+    }),
+    tracing: Object.freeze({
+      // The standard variable names a base URL, to which the traces path is added (OTLP spec).
+      endpoint:
+        c.BERTH_OTLP_ENDPOINT ??
+        c.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
+        (c.OTEL_EXPORTER_OTLP_ENDPOINT && `${c.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, "")}/v1/traces`),
+      serviceName: c.OTEL_SERVICE_NAME,
     }),
     rateLimits: c.BERTH_RATE_LIMITS,
     requireTls: c.BERTH_REQUIRE_TLS === "true",

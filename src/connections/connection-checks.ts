@@ -40,6 +40,8 @@ export interface ConnectionChecksDeps {
   requireTls: boolean | undefined;
   /** Where tests and validations may connect; absent: the default denials only. */
   targets?: TargetPolicy | undefined;
+  /** Told of every test and validation's result (the metrics: success rate, stage durations). */
+  observe?: ((kind: "test" | "validate", engine: string, result: CheckResult) => void) | undefined;
 }
 
 /**
@@ -49,8 +51,11 @@ export interface ConnectionChecksDeps {
  */
 export function createConnectionChecks(deps: ConnectionChecksDeps) {
   // Every test below is held to the target policy (checked after DNS, before any packet is sent).
-  const testConnection: typeof runTest = (driver, settings, credentials, timeoutMs) =>
-    runTest(driver, settings, credentials, timeoutMs, deps.targets);
+  const testConnection: typeof runTest = async (driver, settings, credentials, timeoutMs) => {
+    const out = await runTest(driver, settings, credentials, timeoutMs, deps.targets);
+    deps.observe?.("test", settings.type, out.result);
+    return out;
+  };
 
   function driverOrThrow(engine: EngineId): Driver {
     const driver = deps.drivers(engine);
@@ -125,6 +130,7 @@ export function createConnectionChecks(deps: ConnectionChecksDeps) {
         },
         bound,
       );
+      deps.observe?.("validate", spec.type ?? "unknown", result);
       if (row) await record(row.id, principal, "validate", result);
       if (!result.ok) throw new ConnectionCheckError(result, spec.type ?? "unknown");
       return result;

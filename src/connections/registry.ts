@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { requirePerson } from "../access/guards.js";
 import type { AccessLevel } from "../access/levels.js";
 import type { AccessPolicy } from "../access/policy.js";
@@ -8,20 +7,29 @@ import type { EngineId } from "../engines/index.js";
 import { ConflictError, NotFoundError } from "../errors/berth-error.js";
 import type { CheckResult } from "../gen/berth/v1/types_pb.js";
 import type { Principal } from "../identity/principal.js";
-import { accessRepository } from "../store/access-repository.js";
 import { type ConnectionRepository, connectionRepository } from "../store/connection-repository.js";
 import { isUniqueViolation } from "../store/errors.js";
 import type { ConnectionRow, NewConnectionRow, SealedConnectionRow } from "../store/schema.js";
 import type { Db } from "../store/store.js";
-import { type ConnectionChecks, createConnectionChecks, statusAfterCheck } from "./connection-checks.js";
-import { createConnectionGate, nameTaken, staleVersion } from "./connection-gate.js";
+import { type ConnectionChecks, createConnectionChecks } from "./connection-checks.js";
+import {
+  type CreateContext,
+  type ExtraGrant,
+  insertConnections,
+  type KnownCheck,
+  type PreparedConnection,
+  prepareConnection,
+  preparedView,
+  validateNew,
+} from "./connection-create.js";
+import { createConnectionGate, staleVersion } from "./connection-gate.js";
 import { type CredentialCipher, createCredentialCipher, credentialsFromInput } from "./credential-cipher.js";
 import { endpointChanges, requireCredentialsFor } from "./endpoint-change.js";
 import { decodeCursor, type PageRequest, pageOf, pageSizeOf } from "./paging.js";
 import { enforceTls } from "./require-tls.js";
-import { type ConnectionView, settingsColumns, view } from "./row-mapping.js";
+import { type ConnectionView, inputFromRow, view } from "./row-mapping.js";
 import { createSettingsSeal, isUnreadable, type SettingsSeal } from "./sealed-settings.js";
-import type { ConnectionSettings, ConnectionSpecInput, Credentials } from "./settings.js";
+import type { ConnectionSettings, ConnectionSpecInput, ConnectionStatusId, Credentials } from "./settings.js";
 import type { TargetPolicy } from "./target-policy.js";
 import { createTestedConfigs, sameTestedFields, type TestedConfigs } from "./tested-configs.js";
 import { validateSpec } from "./validation.js";
@@ -45,6 +53,8 @@ export interface ConnectionRegistryDeps {
   targets?: TargetPolicy;
   /** Results of tests of unsaved configurations, for a Create of the same one (default: in memory). */
   testedConfigs?: TestedConfigs;
+  /** Told of every test and validation's result (for the metrics). */
+  observeCheck?: (kind: "test" | "validate", engine: string, result: CheckResult) => void;
 }
 
 export interface ConnectionStatusView {
@@ -81,10 +91,21 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
     testTimeoutMs: deps.testTimeoutMs,
     requireTls: deps.requireTls,
     targets: deps.targets,
+    observe: deps.observeCheck,
   });
+
+  const create: CreateContext = {
+    db: deps.db,
+    requireTls: deps.requireTls,
+    clock,
+    cipher,
+    seal,
+    assertNameFree,
+  };
 
   const ctx: RegistryContext = {
     deps,
+    create,
     repo,
     clock,
     cipher,
@@ -100,6 +121,16 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
       return createConnection(ctx, principal, input);
     },
 
+    /** For a bundle: the connection as a caller would send it, credentials included (admin level). */
+    exportSpec(principal: Principal, id: string): Promise<ConnectionSpecInput> {
+      return exportSpec(ctx, openedRow, principal, id);
+    },
+
+    /** Creates connections together (a bundle's import), each with its test result and grants: all or none. */
+    createAll(principal: Principal, items: readonly NewWithGrants[]): Promise<ConnectionView[]> {
+      return createAll(ctx, principal, items);
+    },
+
     async get(principal: Principal, id: string): Promise<ConnectionView> {
       return view(await openedRow(principal, id));
     },
@@ -109,17 +140,8 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
       return deps.policy.levelOf(principal, id);
     },
 
-    async list(
-      principal: Principal,
-      page: PageRequest,
-    ): Promise<{ connections: ConnectionView[]; nextPageToken: string }> {
-      const size = pageSizeOf(page);
-      const after = page.pageToken ? decodeCursor(page.pageToken) : undefined;
-      const rows = await repo.list({ limit: size + 1, after, visibleTo: deps.policy.listScope(principal) });
-      const { shown, nextPageToken } = pageOf(rows, size);
-      // One decryption per row, in parallel (a local keyring: microseconds; Vault: a round trip each).
-      const opened = await Promise.all(shown.map((r) => seal.openListed(r)));
-      return { connections: opened.map(view), nextPageToken };
+    list(principal: Principal, page: PageRequest): Promise<ConnectionPage> {
+      return listConnections(ctx, principal, page);
     },
 
     update(
@@ -150,38 +172,21 @@ export function createConnectionRegistry(deps: ConnectionRegistryDeps) {
     },
 
     /** For the pool manager: settings and decrypted credentials, no policy (callers authorize). */
-    async loadForPool(id: string): Promise<{ settings: ConnectionSettings; credentials: Credentials }> {
-      const row = await repo.findById(id);
-      if (!row) throw new NotFoundError("connection", id);
-      // Opened once here; the pool keeps them for its life.
-      const settings = await seal.openSettings(row);
-      // No pool may open plain-text sessions under BERTH_REQUIRE_TLS, whenever the connection was saved.
-      enforceTls(deps.requireTls, settings);
-      const credentials = await cipher.decrypt(row);
-      // A pool opening is use: the inactive-connection retention counts from here.
-      await deps.db
-        .updateTable("connections")
-        .set({ last_used_at: clock().toISOString() })
-        .where("id", "=", id)
-        .execute();
-      return { settings, credentials };
+    loadForPool(id: string): Promise<{ settings: ConnectionSettings; credentials: Credentials }> {
+      return loadForPool(ctx, id);
     },
 
     /**
      * A connection by its name (case-insensitive) or id, with the principal's level on it; undefined
      * when there is none or the principal may not see it (the two must look alike to a caller).
      */
-    async findForUse(
-      principal: Principal,
-      nameOrId: string,
-    ): Promise<{ id: string; name: string; type: string; level: AccessLevel } | undefined> {
-      if (nameOrId === "" || nameOrId.length > 200) return undefined;
-      const id = (await repo.idOfNameKey(nameOrId.toLowerCase())) ?? nameOrId;
-      // Id, name and type are clear columns: nothing here is decrypted.
-      const row = await repo.findById(id);
-      if (!row) return undefined;
-      const level = await deps.policy.levelOf(principal, row.id);
-      return level ? { id: row.id, name: row.name, type: row.type, level } : undefined;
+    findForUse(principal: Principal, nameOrId: string): Promise<FoundForUse | undefined> {
+      return findForUse(ctx, principal, nameOrId);
+    },
+
+    /** The RFC's creation flow, "Update Status": what initializing the new connection's pool found. */
+    async recordPoolStatus(id: string, status: ConnectionStatusId): Promise<void> {
+      await repo.setStatus(id, status, undefined);
     },
 
     /** Authorizes a principal for using a connection (tests, pools), answering not_found if unseen. */
@@ -201,6 +206,7 @@ export type ConnectionRegistry = ReturnType<typeof createConnectionRegistry>;
 /** What create and update share with the registry (they are written out below it). */
 interface RegistryContext {
   deps: ConnectionRegistryDeps;
+  create: CreateContext;
   repo: ConnectionRepository;
   clock: () => Date;
   cipher: CredentialCipher;
@@ -221,61 +227,130 @@ async function createConnection(
   principal: Principal,
   input: ConnectionSpecInput,
 ): Promise<ConnectionView> {
-  requirePerson(principal, "register connections");
-  const { settings, credentials } = validateSpec(input, { kind: "new" });
-  enforceTls(ctx.deps.requireTls, settings);
-  const nameKey = settings.name.toLowerCase();
-  await ctx.assertNameFree(nameKey);
-  const id = randomUUID();
-  const now = ctx.clock().toISOString();
+  const validated = validateNew({ requireTls: ctx.deps.requireTls }, input);
   // The caller tested exactly this configuration a moment ago: that result stands.
-  const known = ctx.tested.recall(principal.userId, settings, credentialsFromInput(credentials));
-  // Encrypted before the transaction: a key provider's round trip must not hold the store's lock.
-  const knownEnc = known ? await ctx.seal.sealCheck(id, known.result) : undefined;
-  const row: NewConnectionRow = {
-    id,
-    name_key: nameKey,
-    name: settings.name,
-    type: settings.type,
-    ...(await ctx.seal.seal(id, settings)),
-    ...(await ctx.cipher.encryptAll(id, credentials)),
-    created_by_id: principal.userId,
-    created_by_google_email: principal.googleEmail,
-    created_at: now,
-    updated_at: now,
-    last_tested_at: known?.testedAt ?? null,
-    status: known ? statusAfterCheck(known.result) : "untested",
-    version: 1,
+  const known = ctx.tested.recall(
+    principal.userId,
+    validated.settings,
+    credentialsFromInput(validated.credentials),
+  );
+  const prepared = await prepareConnection(ctx.create, principal, validated, known);
+  // The connection, its creator's ownership and the kept test land together or not at all.
+  await insertConnections(ctx.deps.db, principal, [{ prepared }]);
+  return preparedView(prepared);
+}
+
+export interface FoundForUse {
+  id: string;
+  name: string;
+  type: string;
+  level: AccessLevel;
+}
+
+async function findForUse(
+  ctx: RegistryContext,
+  principal: Principal,
+  nameOrId: string,
+): Promise<FoundForUse | undefined> {
+  if (nameOrId === "" || nameOrId.length > 200) return undefined;
+  const id = (await ctx.repo.idOfNameKey(nameOrId.toLowerCase())) ?? nameOrId;
+  // Id, name and type are clear columns: nothing here is decrypted.
+  const row = await ctx.repo.findById(id);
+  if (!row) return undefined;
+  const level = await ctx.deps.policy.levelOf(principal, row.id);
+  return level ? { id: row.id, name: row.name, type: row.type, level } : undefined;
+}
+
+export interface ConnectionPage {
+  connections: ConnectionView[];
+  nextPageToken: string;
+}
+
+async function listConnections(
+  ctx: RegistryContext,
+  principal: Principal,
+  page: PageRequest,
+): Promise<ConnectionPage> {
+  const size = pageSizeOf(page);
+  const after = page.pageToken ? decodeCursor(page.pageToken) : undefined;
+  const rows = await ctx.repo.list({
+    limit: size + 1,
+    after,
+    visibleTo: ctx.deps.policy.listScope(principal),
+  });
+  const { shown, nextPageToken } = pageOf(rows, size);
+  // One decryption per row, in parallel (a local keyring: microseconds; Vault: a round trip each).
+  const opened = await Promise.all(shown.map((r) => ctx.seal.openListed(r)));
+  return { connections: opened.map(view), nextPageToken };
+}
+
+async function loadForPool(
+  ctx: RegistryContext,
+  id: string,
+): Promise<{ settings: ConnectionSettings; credentials: Credentials }> {
+  const row = await ctx.repo.findById(id);
+  if (!row) throw new NotFoundError("connection", id);
+  // Opened once here; the pool keeps them for its life.
+  const settings = await ctx.seal.openSettings(row);
+  // No pool may open plain-text sessions under BERTH_REQUIRE_TLS, whenever the connection was saved.
+  enforceTls(ctx.deps.requireTls, settings);
+  const credentials = await ctx.cipher.decrypt(row);
+  // A pool opening is use: the inactive-connection retention counts from here.
+  await ctx.deps.db
+    .updateTable("connections")
+    .set({ last_used_at: ctx.clock().toISOString() })
+    .where("id", "=", id)
+    .execute();
+  return { settings, credentials };
+}
+
+/** A connection to create with the test result it was checked with and grants besides its creator's. */
+export interface NewWithGrants {
+  input: ConnectionSpecInput;
+  known: KnownCheck | undefined;
+  grants: ExtraGrant[];
+}
+
+/** Reading the credentials back is what a bundle is for, so it takes the admin level (README, Bundles). */
+async function exportSpec(
+  ctx: RegistryContext,
+  openedRow: (
+    principal: Principal,
+    id: string,
+    required: AccessLevel,
+    what: string,
+  ) => Promise<ConnectionRow>,
+  principal: Principal,
+  id: string,
+): Promise<ConnectionSpecInput> {
+  // The level first: a connection the caller cannot see is not_found, whoever asks.
+  const row = await openedRow(principal, id, "admin", "export");
+  requirePerson(principal, "export connections");
+  const c = await ctx.cipher.decrypt(row);
+  return {
+    ...inputFromRow(row),
+    username: c.username,
+    password: c.password,
+    ...(c.clientKey !== undefined ? { clientKey: c.clientKey } : {}),
   };
-  try {
-    // The connection, its creator's ownership and the kept test land together or not at all.
-    await ctx.deps.db.transaction().execute(async (trx) => {
-      await connectionRepository(trx).insert(row);
-      await accessRepository(trx).upsert({
-        connection_id: id,
-        user_id: principal.userId,
-        google_email: null,
-        access_level: "owner",
-        assigned_at: now,
-        assigned_by_id: principal.userId,
-      });
-      if (known && knownEnc) {
-        await connectionRepository(trx).recordCheck({
-          connectionId: id,
-          kind: "test",
-          ok: known.result.ok,
-          resultEnc: knownEnc,
-          checkedAt: known.testedAt,
-          checkedById: principal.userId,
-        });
-      }
+}
+
+/** The specs were validated and tested by the caller; rules and names are checked again here. */
+async function createAll(
+  ctx: RegistryContext,
+  principal: Principal,
+  items: readonly NewWithGrants[],
+): Promise<ConnectionView[]> {
+  const prepared: { prepared: PreparedConnection; grants: ExtraGrant[] }[] = [];
+  for (const item of items) {
+    const validated = validateNew(ctx.create, item.input);
+    prepared.push({
+      prepared: await prepareConnection(ctx.create, principal, validated, item.known),
+      grants: item.grants,
     });
-  } catch (err) {
-    if (isUniqueViolation(err)) throw nameTaken();
-    throw err;
   }
-  const { settings_enc: _sealed, ...clear } = row;
-  return view({ ...clear, ...settingsColumns(settings) } as ConnectionRow);
+  await insertConnections(ctx.deps.db, principal, prepared);
+  return prepared.map((p) => preparedView(p.prepared));
 }
 
 async function updateConnection(

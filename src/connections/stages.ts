@@ -10,6 +10,7 @@ import {
   CheckStage,
   type StageResult,
 } from "../gen/berth/v1/types_pb.js";
+import { inChildSpan } from "../observability/tracing.js";
 import { remedyFor } from "./remedies.js";
 
 /** A stage that failed, already in Berth's vocabulary. */
@@ -32,7 +33,21 @@ export type StageRun = (signal: AbortSignal) => Promise<StageOutput>;
  * stops the run and the rest are reported as skipped. Nothing here ever sees a secret's value
  * except the driver's connect, and failures carry only the driver's message.
  */
-export async function runStages(
+export function runStages(
+  target: string,
+  stages: readonly [CheckStage, StageRun][],
+  timeoutMs: number,
+  describe: (err: unknown) => DriverFailure,
+): Promise<CheckResult> {
+  // A span for the check, and one per stage inside it (when the call is traced).
+  return inChildSpan("berth.connection.check", {}, async (span) => {
+    const result = await runStagesTimed(target, stages, timeoutMs, describe);
+    span?.setAttribute("berth.check.ok", result.ok);
+    return result;
+  });
+}
+
+async function runStagesTimed(
   target: string,
   stages: readonly [CheckStage, StageRun][],
   timeoutMs: number,
@@ -53,7 +68,12 @@ export async function runStages(
     }
     const t0 = performance.now();
     try {
-      const out = await withDeadline(run, deadline - t0, `The ${stageLabel(stage)} stage`);
+      const label = stageLabel(stage);
+      const out = await inChildSpan(`berth.check.${label}`, { "berth.check.stage": label }, async (span) => {
+        const o = await withDeadline(run, deadline - t0, `The ${label} stage`);
+        if (o.skipped) span?.setAttribute("berth.check.skipped", true);
+        return o;
+      });
       const ms = performance.now() - t0;
       results.push(
         out.skipped

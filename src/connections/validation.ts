@@ -283,8 +283,11 @@ function replicaLagOf(value: number | undefined, engine: EngineId, bad: Bad): nu
     bad("maxReplicaLagMs", `must be an integer from 0 (no bound) to ${MAX_REPLICA_LAG_MS} milliseconds`);
     return 0;
   }
-  if (engine !== "postgresql") {
-    bad("maxReplicaLagMs", "applies only to PostgreSQL connections (where replica lag is measured)");
+  if (engine !== "postgresql" && engine !== "mysql") {
+    bad(
+      "maxReplicaLagMs",
+      "applies only to PostgreSQL and MariaDB connections (where replica lag is measured)",
+    );
     return 0;
   }
   return value;

@@ -57,6 +57,15 @@ export interface KeyProvider {
   mac(data: Buffer): Promise<string>;
   /** Whether `mac` (an envelope from `mac`) is the MAC of `data` under the version it names. */
   verifyMac(data: Buffer, mac: string): Promise<boolean>;
+  /**
+   * Providers whose keys other instances change (the keyring in a shared store): told after this
+   * instance rotated or retired, so that the change can be announced to the others…
+   */
+  onChange?(listener: (version: number) => void): void;
+  /** …which re-read their keys when told. */
+  refresh?(): Promise<void>;
+  /** Stops background work (a periodic re-read). */
+  stop?(): void;
 }
 
 export function associatedData(binding: SecretBinding): Buffer {

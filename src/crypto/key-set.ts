@@ -79,6 +79,20 @@ export class KeySet implements KeyProvider {
     return owner.verifyMac(data, mac);
   }
 
+  /** Every provider that can say its keys changed (the keyring in a shared store). */
+  onChange(listener: (version: number) => void): void {
+    for (const p of this.all) p.onChange?.(listener);
+  }
+
+  /** Re-reads keys another instance changed. */
+  async refresh(): Promise<void> {
+    await Promise.all(this.all.map((p) => p.refresh?.()));
+  }
+
+  stop(): void {
+    for (const p of this.all) p.stop?.();
+  }
+
   #owner(envelope: string, binding: SecretBinding): KeyProvider {
     const owner = this.ownerOf(envelope);
     if (owner) return owner;

@@ -23,7 +23,7 @@ const ENVELOPE = /^berth:v(\d{1,9}):([A-Za-z0-9_-]+)$/;
 /** The audit MAC key of a version is derived from its data key: the data key itself never MACs. */
 const MAC_INFO = "berth audit chain v1";
 
-interface KeyringFile {
+export interface KeyringFile {
   format: 1;
   primary: number;
   /** Versions below this are retired: kept in the file (so retiring can be undone) but never used. */
@@ -69,6 +69,15 @@ export class LocalKeyring implements KeyProvider {
 
   get primaryVersion(): number {
     return this.#primary;
+  }
+
+  get minDecryptionVersion(): number {
+    return this.#minDecryptionVersion;
+  }
+
+  /** Whether the ring holds a version (retired or not). */
+  hasVersion(version: number): boolean {
+    return this.#keys.has(version);
   }
 
   async encrypt(plaintext: string, binding: SecretBinding): Promise<string> {

@@ -137,6 +137,8 @@ export async function* rewrapSecrets(
   keys: KeySet,
   options: { batchSize: number; maxSecrets: number; signal?: AbortSignal },
 ): AsyncGenerator<RewrapProgress> {
+  // A rotation on another instance counts: "current" is the store's newest version.
+  await keys.refresh();
   const latest = await keys.status();
   const progress: RewrapProgress = {
     total: await countSecrets(db),
@@ -223,6 +225,7 @@ export interface SecretInventory {
  * below the provider's minimum, or with a provider that is not configured, are listed as stale.
  */
 export async function secretInventory(db: Db, keys: KeySet): Promise<SecretInventory> {
+  await keys.refresh();
   const statuses = new Map<string, KeyStatus>();
   for (const p of keys.all) statuses.set(p.name, await p.status());
   const latest = statuses.get(keys.primary.name)!;

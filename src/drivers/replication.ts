@@ -7,11 +7,12 @@ import type { DriverSession } from "./driver.js";
  * written or replayed, and how far behind it is. Observed on every check, never configured.
  */
 export interface ReplicationState {
-  /** In recovery (PostgreSQL) or read-only (MariaDB): it does not take writes. */
+  /** In recovery (PostgreSQL) or read-only / replicating (MariaDB): it does not take writes. */
   readonly standby: boolean;
   /**
    * PostgreSQL's timeline (a promotion starts a new, higher one): among two hosts that both take
-   * writes, the higher timeline is the newer primary. 0 where the engine has no such thing.
+   * writes, the higher timeline is the newer primary. 0 where the engine has no such thing (the
+   * health monitor then numbers the times it saw a host become writable: see `timelines`).
    */
   readonly timeline: number;
   /** The primary's current WAL position, or what a standby has replayed ("0/3000148"); "" if unknown. */
@@ -25,6 +26,12 @@ export interface ReplicationState {
 
 /** What an engine can be asked about replication, each on a session the caller holds. */
 export interface ReplicationQuestions {
+  /**
+   * Where a primary's timeline comes from: the server ("server", PostgreSQL), or Berth, which
+   * numbers each time it sees a host of the connection become writable ("writable-since",
+   * MariaDB/MySQL, whose servers have no such number): the one that became writable last wins.
+   */
+  readonly timelines: "server" | "writable-since";
   /** What the host is (a health probe's own session). Throws as a statement would. */
   observe(session: DriverSession): Promise<ReplicationState>;
   /**
@@ -41,6 +48,26 @@ export interface ReplicationQuestions {
   compare(a: string, b: string): number | undefined;
 }
 
+/** A value of a result row as text (null as null). */
+function text(v: Value): string | null {
+  return v.kind.case === "text" ? v.kind.value : v.kind.case === "null" ? null : String(v.kind.value);
+}
+
+/** The first row of a statement, by column name, as text; undefined when it returned no row. */
+export async function firstRowNamed(
+  session: DriverSession,
+  sql: string,
+): Promise<Record<string, string | null> | undefined> {
+  let names: string[] = [];
+  let row: Record<string, string | null> | undefined;
+  for await (const chunk of session.query(sql, [], { maxRows: 1, batchBytes: 65_536 })) {
+    if (chunk.columns) names = chunk.columns.map((c) => c.name);
+    const first = chunk.rows?.[0];
+    if (first && !row) row = Object.fromEntries(first.values.map((v, i) => [names[i] ?? String(i), text(v)]));
+  }
+  return row;
+}
+
 /** The first row of a statement as text (every column cast to text by the statement itself). */
 export async function firstRowText(
   session: DriverSession,
@@ -50,10 +77,7 @@ export async function firstRowText(
   let row: (string | null)[] | undefined;
   for await (const chunk of session.query(sql, params, { maxRows: 1, batchBytes: 16_384 })) {
     const first = chunk.rows?.[0];
-    if (first && !row)
-      row = first.values.map((v) =>
-        v.kind.case === "text" ? v.kind.value : v.kind.case === "null" ? null : String(v.kind.value),
-      );
+    if (first && !row) row = first.values.map(text);
   }
   if (!row) throw new Error("the replication query returned no row");
   return row;

@@ -41,6 +41,10 @@ const KINDS: Record<ErrorKind, { code: Code; http: number }> = {
 const REASON_OVERRIDES: Record<string, { code: Code; http: number }> = {
   // Stored data failed its integrity check: the server's problem, and data is lost until re-entered.
   "security_violation/credential_integrity_failed": { code: Code.DataLoss, http: 500 },
+  // A pool operation that failed because Berth is stopping or the database does not answer: the
+  // RFC's pool error body on REST, but UNAVAILABLE on gRPC, so that clients retry elsewhere or later.
+  "pool_operation_failed/shutting_down": { code: Code.Unavailable, http: 503 },
+  "pool_operation_failed/database_not_answering": { code: Code.Unavailable, http: 503 },
 };
 
 export const ERROR_DOMAIN = "berth.dev";

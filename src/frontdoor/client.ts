@@ -1,5 +1,6 @@
 import type { Socket } from "node:net";
 import type { RevocationReason } from "../access/revocation-watch.js";
+import { ValidationError } from "../errors/berth-error.js";
 import type { Principal } from "../identity/principal.js";
 import type { ConnectionPool } from "../pools/pool.js";
 import type { Intent, PoolManager } from "../pools/pool-manager.js";
@@ -11,7 +12,8 @@ import { ClientStatements } from "./prepared.js";
 import { CLIENT_TYPES, handleRequest, type RequestContext } from "./requests.js";
 import { ResponseTracker } from "./responses.js";
 import { applySettingChanges, forgetAfter, settingsReplay } from "./session-settings.js";
-import type { SettingChange } from "./statement-kind.js";
+import { READ_AFTER } from "./startup-options.js";
+import { type SettingChange, settingValue } from "./statement-kind.js";
 import { errorResponse, message, noticeResponse, readyForQuery } from "./wire.js";
 
 const CANCELLED = {
@@ -120,6 +122,10 @@ export class FrontDoorClient {
     return new ResponseTracker({
       toClient: (bytes) => this.#toClient(bytes),
       ready: (status, seen) => this.#onReady(status, seen),
+      // A write refused as read-only (25006): the primary may have moved; roles are checked now.
+      serverError: (code) => {
+        if (this.#backend) this.#pools.noteServerError(this.#backend.pool, code);
+      },
     });
   }
 
@@ -327,10 +333,29 @@ export class FrontDoorClient {
   }
 
   #acquireThroughManager(started: number): void {
-    this.#pools.acquire(this.identity.connectionId, this.identity.intent, { acceptState: true }).then(
-      ({ pool, pooled }) => this.#acquired(pool, pooled, started),
-      (err: unknown) => this.#acquireFailed(err),
-    );
+    const consistencyToken = this.#readAfter();
+    this.#pools
+      .acquire(this.identity.connectionId, this.identity.intent, { acceptState: true, consistencyToken })
+      .then(
+        ({ pool, pooled }) => this.#acquired(pool, pooled, started),
+        (err: unknown) => {
+          // A token Berth did not give fails this statement, once, and is forgotten (else even the
+          // RESET that would clear it could not get a backend).
+          if (err instanceof ValidationError && consistencyToken) this.identity.settings.delete(READ_AFTER);
+          this.#acquireFailed(err);
+        },
+      );
+  }
+
+  /**
+   * A READ client's read-your-writes token: `SET berth.read_after = '<token>'` (or the startup
+   * option `-c berth.read_after=<token>`). Each transaction then goes to a replica that has replayed
+   * that far, or to the primary.
+   */
+  #readAfter(): string {
+    if (this.identity.intent !== "read") return "";
+    const statement = this.identity.settings.get(READ_AFTER);
+    return statement ? (settingValue(statement) ?? "") : "";
   }
 
   #acquired(pool: ConnectionPool, pooled: PooledSession, started: number): void {

@@ -42,5 +42,7 @@ export interface FrontDoorDeps {
   opened(access: OpenAccess): void;
   readonly log: Logger;
   readonly metrics: Registry;
+  /** Told of each refused sign-in with its reason (a security event on /metrics). */
+  readonly onSignInRefused?: (reason: string) => void;
   readonly limits: FrontDoorLimits;
 }

@@ -1,4 +1,4 @@
-import { BerthError } from "../errors/berth-error.js";
+import { BerthError, ValidationError } from "../errors/berth-error.js";
 import type { ErrorFields } from "./wire.js";
 
 /** An error Berth raises itself on the front door, as the client's ErrorResponse fields. */
@@ -51,6 +51,17 @@ export function frontDoorErrorOf(err: unknown, connectionName: string): FrontDoo
       message: `${err.message} (connection "${connectionName}")`,
       detail: detailOf(err.details, ["reason", "in_use", "max_size", "waiting"]),
       hint: "Check Berth's Redis (BERTH_REDIS_URL): sessions already open keep serving meanwhile.",
+    };
+  if (
+    err instanceof ValidationError &&
+    err.details.fields &&
+    "consistencyToken" in (err.details.fields as object)
+  )
+    return {
+      severity: "ERROR",
+      code: "22023",
+      message: `berth.read_after is not a token Berth gave for a write on connection "${connectionName}"; it was reset`,
+      hint: "Set it to the value of SELECT 'postgresql:' || pg_current_wal_insert_lsn() run after the write committed.",
     };
   if (reason === "shutting_down" || reason === "pool_closed")
     return { severity: "ERROR", code: "57P01", message: `Berth is shutting down: ${err.message}` };

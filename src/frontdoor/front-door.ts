@@ -95,7 +95,10 @@ export async function startFrontDoor(deps: FrontDoorDeps): Promise<FrontDoor> {
   const admission: AdmissionContext = {
     deps,
     audit,
-    signIn: (outcome) => metrics.signIn(outcome),
+    signIn: (outcome) => {
+      metrics.signIn(outcome);
+      if (outcome !== "ok") deps.onSignInRefused?.(outcome);
+    },
     cancel: (processId, secretKey) => cancelFor(byProcessId.get(processId), secretKey),
     parametersOf: serverParametersOf(deps.pools),
     closing: () => closing,

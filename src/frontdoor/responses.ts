@@ -36,6 +36,8 @@ export interface ResponseSink {
   toClient(bytes: Buffer): void;
   /** A ReadyForQuery arrived with this transaction status; `seen` unless it answered an injected message. */
   ready(status: string, seen: boolean): void;
+  /** The backend refused a statement with this SQLSTATE (ERROR, not FATAL: those end the backend). */
+  serverError?(code: string): void;
 }
 
 export class ResponseTracker {
@@ -169,7 +171,10 @@ export class ResponseTracker {
     const severity = fields.get("V") ?? fields.get("S");
     if (severity === "FATAL" || severity === "PANIC")
       this.fatal = `${fields.get("C") ?? ""} ${fields.get("M") ?? ""}`.trim();
-    else this.sink.toClient(message);
+    else {
+      this.sink.toClient(message);
+      this.sink.serverError?.(fields.get("C") ?? "");
+    }
   }
 
   /**

@@ -11,6 +11,9 @@ export interface StartupOptions {
   readonly reported: Map<string, string>;
 }
 
+/** The setting a front-door client presents a read-your-writes token in. */
+export const READ_AFTER = "berth.read_after";
+
 /** Startup parameters that are not settings. */
 const NOT_SETTINGS = new Set(["user", "database", "options", "replication"]);
 
@@ -67,6 +70,12 @@ export function readStartupOptions(params: ReadonlyMap<string, string>): Startup
       if (value !== "transaction" && value !== "session")
         return { error: `berth.pool_mode=${value.slice(0, 40)}: use transaction or session` };
       sessionPooling = value === "session";
+      continue;
+    }
+    // A read-your-writes token (client.ts): a setting like any other, replayed on every backend
+    // (PostgreSQL takes dotted names as placeholders), and read by Berth at each transaction.
+    if (name === READ_AFTER) {
+      settings.set(name, setStatement(name, value));
       continue;
     }
     if (name.startsWith("berth.")) return { error: `unknown Berth option ${rawName.slice(0, 60)}` };

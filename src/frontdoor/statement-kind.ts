@@ -136,3 +136,14 @@ export function resetStatement(key: string): string {
   if (key === "session_authorization") return "RESET SESSION AUTHORIZATION";
   return `RESET "${key.replace(/"/g, '""')}"`;
 }
+
+/**
+ * The value a remembered SET statement gives its setting (`SET x = 'v'`, `SET "x" TO 'v'`, `SET x
+ * TO v`); undefined when it is not one Berth can read (`SET x TO DEFAULT`, a list).
+ */
+export function settingValue(statement: string): string | undefined {
+  const m = /(?:=|\bto\b)\s*(?:'((?:[^']|'')*)'|([A-Za-z0-9_./:+-]+))\s*;?\s*$/i.exec(statement);
+  if (!m) return undefined;
+  if (m[1] !== undefined) return m[1].replace(/''/g, "'");
+  return m[2]!.toLowerCase() === "default" ? undefined : m[2];
+}

@@ -9,8 +9,13 @@ const FREED_CHANNEL = "berth:budget-freed";
 const WANTED_CHANNEL = "berth:budget-wanted";
 /** An instance says it wants at most this often per key… */
 const WANT_EVERY_MS = 100;
-/** …and counts as wanting for this long after it last said so. */
-const WANT_FRESH_MS = 500;
+/**
+ * …and counts as wanting for this long after it last said so. Long against event-loop lag: an
+ * instance opening its first sessions while the others hold the budget must win a race for each
+ * permit they free, and one whose announcements lapsed between its (lagging) retries lost every
+ * race — the others took their whole budget back each time — until its callers timed out.
+ */
+const WANT_FRESH_MS = 3_000;
 
 export interface RedisBudgetOptions {
   redisUrl: string;
@@ -110,7 +115,18 @@ export class RedisSessionBudget implements SessionBudget {
   async take(key: BudgetKey, max: number): ReturnType<SessionBudget["take"]> {
     const name = this.#keyOf(key);
     const member = `${this.#instanceId}:${++this.#seq}`;
-    const [taken, held] = await this.#redis.budgetTake(name, member, max, this.#options.ttlMs);
+    let answer: [number, number];
+    try {
+      answer = await this.#redis.budgetTake(name, member, max, this.#options.ttlMs);
+    } catch (err) {
+      // The take may have run in Redis although its answer came too late (a slow Redis, or this
+      // event loop lagging past the command timeout): its member would hold a permit for a whole
+      // lease for nobody, starving the pools that wait. It is given back as soon as Redis answers
+      // (removing a member that was never added does nothing).
+      void this.#redis.budgetGiveBack(name, member, FREED_CHANNEL).catch(() => {});
+      throw err;
+    }
+    const [taken, held] = answer;
     if (taken !== 1) return { full: { held, max } };
     const permit = new LeasedPermit(member, (p) => this.#giveBack(name, p));
     let holding = this.#holdings.get(name);

@@ -29,6 +29,10 @@ const RULES: Readonly<Record<string, Rule>> = {
   "berth.v1.ConnectionService/ListConnections": { name: "connection_list", points: 60, durationSec: MINUTE },
   "berth.v1.ConnectionService/GetConnectionStatus": { name: "status", points: 120, durationSec: MINUTE },
   "berth.v1.ConnectionService/WatchConnectionStatus": { name: "pool_stats", points: 60, durationSec: MINUTE },
+  // Not in the RFC: each bundle call derives a key with scrypt (128 MiB, ~0.3 s), and an import
+  // creates and tests many connections at once.
+  "berth.v1.BundleService/ExportBundle": { name: "bundle", points: 20, durationSec: HOUR },
+  "berth.v1.BundleService/ImportBundle": { name: "bundle", points: 20, durationSec: HOUR },
 };
 
 type Limiter = RateLimiterMemory | RateLimiterRedis;

@@ -1,4 +1,5 @@
 import pino, { type DestinationStream, type Logger } from "pino";
+import { traceFields } from "./tracing.js";
 
 export type { Logger };
 
@@ -34,6 +35,8 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: { paths: REDACTED_PATHS, censor: "[redacted]" },
       formatters: { level: (label) => ({ level: label }) },
+      // With tracing on, each line written while a call's span is active carries its trace id.
+      mixin: traceFields,
     },
     destination,
   );

@@ -9,6 +9,8 @@ export interface RequestInfo {
   readonly transport: string;
   /** For REST: "POST /api/connections". */
   readonly route?: string;
+  /** For REST: the matched route's template, "GET /api/connections/:id" (a bounded metrics label). */
+  readonly routeTemplate?: string;
   /** A client certificate that the client CA verified during the TLS handshake (mutual TLS). */
   readonly clientCertificate?: ClientCertificate | undefined;
 }

@@ -2,10 +2,10 @@ import type { TtlCache } from "../access/ttl-cache.js";
 import type { ConnectionRegistry } from "../connections/registry.js";
 import { guardDrivers } from "../connections/target-guard.js";
 import { createTargetPolicy, type TargetPolicy } from "../connections/target-policy.js";
-import { driverFor } from "../engines/index.js";
+import { driverFor, ENGINES } from "../engines/index.js";
 import { createMetrics, type Metrics } from "../observability/metrics.js";
 import type { SessionBudget } from "./budget.js";
-import { HealthMonitor, mayFallBack } from "./health.js";
+import { HealthMonitor, type HealthMonitorOptions, mayFallBack } from "./health.js";
 import { LeaseManager } from "./leases.js";
 import { PoolManager } from "./pool-manager.js";
 
@@ -22,6 +22,8 @@ export interface DataPlaneOptions {
   onReplicaRefused?: (connectionId: string, host: string, reason: string) => void;
   /** The connection budget shared with other instances (see PoolManagerDeps.budget). */
   budget?: SessionBudget | undefined;
+  /** Where role memory outlives a restart (see HealthMonitorOptions.durable). */
+  roleMemory?: HealthMonitorOptions["durable"];
 }
 
 export interface DataPlane {
@@ -47,6 +49,7 @@ export function createDataPlane(
     intervalMs: options.healthIntervalMs,
     timeoutMs: options.connectTimeoutMs,
     minBackoffMs: Math.min(500, options.healthIntervalMs),
+    ...(options.roleMemory ? { durable: options.roleMemory } : {}),
   });
   let metrics: Metrics | undefined;
   const pools = new PoolManager({
@@ -83,7 +86,7 @@ export function createDataPlane(
     pools,
     options.leaseMaxLifetimeMs ? { maxLifetimeMs: options.leaseMaxLifetimeMs } : {},
   );
-  metrics = createMetrics({ pools, leases, health });
+  metrics = createMetrics({ pools, leases, health, engines: Object.keys(ENGINES) });
   return {
     pools,
     leases,

@@ -3,7 +3,8 @@ import type { ConnectionStatusId } from "../connections/settings.js";
 import type { ReplicationState } from "../drivers/replication.js";
 import { ENGINES } from "../engines/index.js";
 import type { ConnectionPool } from "./pool.js";
-import { elect, type HostRole, type RoleMemory } from "./roles.js";
+import { type DurableRoles, RoleMemories } from "./role-memory.js";
+import { elect, type HostRole, writableSince } from "./roles.js";
 import { NOT_ANSWERING, UNREACHABLE } from "./unreachable.js";
 
 export type { HostRole };
@@ -66,6 +67,12 @@ export interface HealthMonitorOptions {
   timeoutMs: number;
   /** First retry after a failure; doubles up to intervalMs. Also the least time between urgent checks. */
   minBackoffMs: number;
+  /**
+   * Where a connection's role memory (highest timeline seen, when each host became writable)
+   * outlives Berth: a restarted Berth still fences an old primary that comes back behind. Without
+   * it, what Berth saw is forgotten at a restart or a pool reset.
+   */
+  durable?: DurableRoles;
 }
 
 interface Watched {
@@ -79,16 +86,12 @@ interface Watched {
   /** A check has ended (either way) since the host was watched. */
   checked: boolean;
   timer: NodeJS.Timeout | undefined;
+  /** performance.now() when the pending timer fires. */
+  dueAt: number;
   /** performance.now() of the last check's start. */
   lastStartedAt: number;
   backoffMs: number;
   running: boolean;
-}
-
-/** A connection's observed roles between checks. */
-interface Roles {
-  memory: RoleMemory;
-  writer: string | undefined;
 }
 
 export interface HealthEvents {
@@ -113,7 +116,7 @@ export interface HealthEvents {
  */
 export class HealthMonitor extends EventEmitter<HealthEvents> {
   readonly #watched = new Map<string, Watched>();
-  readonly #roles = new Map<string, Roles>();
+  readonly #roles: RoleMemories;
   readonly #options: HealthMonitorOptions;
   /** Callers of settle() waiting for a check to end (woken by every one; few, and only at first use). */
   readonly #waiting = new Set<() => void>();
@@ -122,6 +125,10 @@ export class HealthMonitor extends EventEmitter<HealthEvents> {
   constructor(options: HealthMonitorOptions) {
     super();
     this.#options = options;
+    this.#roles = new RoleMemories(options.durable, (id) => {
+      this.#decide(id);
+      this.#wake();
+    });
   }
 
   /**
@@ -140,11 +147,13 @@ export class HealthMonitor extends EventEmitter<HealthEvents> {
       answering: previous?.answering ?? false,
       checked: previous?.checked ?? false,
       timer: undefined,
+      dueAt: 0,
       lastStartedAt: 0,
       backoffMs: this.#options.minBackoffMs,
       running: false,
     };
     this.#watched.set(key, w);
+    this.#roles.of(pool.connectionId);
     // A failed session open is news: a host that cannot be reached (or does not answer) is shown
     // unavailable at once, with why, rather than a check later; and a check runs now to confirm.
     pool.on("createFailed", (failure) => {
@@ -168,7 +177,7 @@ export class HealthMonitor extends EventEmitter<HealthEvents> {
       if (w.timer) clearTimeout(w.timer);
       this.#watched.delete(key);
     }
-    this.#roles.delete(connectionId);
+    this.#roles.forget(connectionId);
     this.#wake();
   }
 
@@ -264,7 +273,9 @@ export class HealthMonitor extends EventEmitter<HealthEvents> {
    * must not take writes because the newer one had not answered yet.
    */
   async settle(connectionId: string, until: number): Promise<void> {
-    const settled = () => this.#of(connectionId).every((w) => w.checked || !observable(w.pool));
+    const settled = () =>
+      this.#roles.peek(connectionId)?.loaded !== false &&
+      this.#of(connectionId).every((w) => w.checked || !observable(w.pool));
     while (!settled() && performance.now() < until && !this.#closed) {
       await new Promise<void>((resolve) => {
         const wake = () => {
@@ -284,12 +295,15 @@ export class HealthMonitor extends EventEmitter<HealthEvents> {
 
   /**
    * Something suggests the roles moved (a write found no primary, or a host said it is read-only):
-   * checks every host of the connection now, except those checked less than minBackoffMs ago.
+   * checks every host of the connection now, or, for one checked less than minBackoffMs ago, as
+   * soon as that much time has passed (never later than its next check was due). A check running
+   * now answers.
    */
   checkSoon(connectionId: string): void {
     const now = performance.now();
     for (const w of this.#of(connectionId)) {
-      if (!w.running && now - w.lastStartedAt >= this.#options.minBackoffMs) this.#schedule(w, 0);
+      const delay = Math.max(0, this.#options.minBackoffMs - (now - w.lastStartedAt));
+      if (!w.running && (!w.timer || now + delay < w.dueAt)) this.#schedule(w, delay);
     }
   }
 
@@ -309,7 +323,11 @@ export class HealthMonitor extends EventEmitter<HealthEvents> {
   #schedule(w: Watched, delayMs: number): void {
     if (this.#closed) return;
     if (w.timer) clearTimeout(w.timer);
-    w.timer = setTimeout(() => void this.#check(w), delayMs);
+    w.dueAt = performance.now() + delayMs;
+    w.timer = setTimeout(() => {
+      w.timer = undefined;
+      void this.#check(w);
+    }, delayMs);
     w.timer.unref();
   }
 
@@ -362,10 +380,19 @@ export class HealthMonitor extends EventEmitter<HealthEvents> {
   #decide(connectionId: string): void {
     const ws = this.#of(connectionId);
     if (!ws.some((w) => w.replication)) return;
-    let roles = this.#roles.get(connectionId);
-    if (!roles) {
-      roles = { memory: { maxTimeline: 0, incumbent: undefined }, writer: undefined };
-      this.#roles.set(connectionId, roles);
+    const roles = this.#roles.of(connectionId);
+    if (!roles.loaded) return;
+    for (const w of ws) {
+      if (
+        !w.answering ||
+        !w.replication ||
+        ENGINES[w.pool.settings.type]?.replication?.timelines !== "writable-since"
+      )
+        continue;
+      // By slot, not by address: this memory is stored in clear, and hosts are sealed at rest.
+      const timeline = writableSince(roles.memory, w.snapshot.slot, w.replication.standby);
+      w.replication = { ...w.replication, timeline };
+      w.snapshot = { ...w.snapshot, timeline };
     }
     const views = ws.map((w) => ({
       key: hostKey(w.pool),
@@ -378,6 +405,7 @@ export class HealthMonitor extends EventEmitter<HealthEvents> {
     const incumbent = roles.memory.incumbent;
     roles.memory.maxTimeline = election.maxTimeline;
     roles.writer = election.writer;
+    this.#roles.persist(connectionId, roles);
     // The incumbent keeps its claim while silent; once it answers as anything but the writer, it lost it.
     if (election.writer) roles.memory.incumbent = election.writer;
     else if (ws.find((w) => hostKey(w.pool) === incumbent)?.answering) roles.memory.incumbent = undefined;

@@ -98,3 +98,31 @@ export function whyNoSession(at: {
   if (at.budget === "unreachable") return budgetUnreachable(stats, at.waitedMs);
   return new PoolExhaustedError(stats, at.waitedMs, at.budget);
 }
+
+/** Failures of a pool operation that the RFC's pool_operation_failed body reports (others keep their kind). */
+const POOL_FAILURE_KINDS: ReadonlySet<string> = new Set([
+  "unavailable",
+  "connection_operation_failed",
+  "deadline_exceeded",
+]);
+
+/**
+ * A failure of a pool operation (reset, initialization) in the RFC §9.3 shape: error
+ * `pool_operation_failed`, with the underlying reason and, when known, the pool's size and bound.
+ * Refusals that are not the pool's (not found, denied, TLS policy, a damaged secret) and server
+ * faults keep their own kind.
+ */
+export function poolOperationFailed(err: unknown, stats?: PoolStatsSnapshot): BerthError {
+  if (!(err instanceof BerthError)) return err as BerthError;
+  if (err.kind === "pool_operation_failed" || !POOL_FAILURE_KINDS.has(err.kind)) return err;
+  return new BerthError(
+    "pool_operation_failed",
+    `Unable to manage connection pool: ${err.message}`,
+    {
+      ...err.details,
+      reason: String(err.details.reason ?? err.kind),
+      ...(stats ? { current_size: stats.size, max_size: stats.maxSize } : {}),
+    },
+    { cause: err },
+  );
+}

@@ -3,6 +3,7 @@ import type { Driver } from "../drivers/driver.js";
 import { CLEARTEXT_PASSWORD_REFUSED } from "../engines/cleartext-refusal.js";
 import { ENGINES, type EngineId } from "../engines/index.js";
 import { BerthError, UnavailableError, UnimplementedError } from "../errors/berth-error.js";
+import { inChildSpan } from "../observability/tracing.js";
 import type { SessionBudget } from "./budget.js";
 import { positionOf, tokenOf } from "./consistency.js";
 import { mayFallBack } from "./health.js";
@@ -170,6 +171,23 @@ export class PoolManager {
     intent: Intent = "write",
     options: AcquireOptions = {},
   ): Promise<{ pool: ConnectionPool; pooled: PooledSession }> {
+    return inChildSpan(
+      "berth.pool.acquire",
+      { "berth.connection_id": connectionId, "berth.intent": intent },
+      async (span) => {
+        const got = await this.#acquireReset(connectionId, intent, options);
+        // The host's role, not its address: settings are sealed, and traces leave the machine.
+        span?.setAttribute("berth.pool.role", got.pool.role);
+        return got;
+      },
+    );
+  }
+
+  async #acquireReset(
+    connectionId: string,
+    intent: Intent,
+    options: AcquireOptions,
+  ): Promise<{ pool: ConnectionPool; pooled: PooledSession }> {
     const got = await this.#acquireAny(connectionId, intent, options.consistencyToken ?? "");
     if (options.acceptState || !got.pooled.carriesState) return got;
     // Settings a front-door client left for its next transaction are no one else's: reset first.
@@ -325,6 +343,11 @@ export class PoolManager {
     const roles = this.#deps.roles;
     if (READ_ONLY_CODES.has(code) || (reason === "connection_lost" && roles?.isWriter(pool)))
       roles?.checkSoon(pool.connectionId);
+  }
+
+  /** The server refused a statement on `pool` with `code` (the front door's ErrorResponses): see noteFailure. */
+  noteServerError(pool: ConnectionPool, code: string): void {
+    if (READ_ONLY_CODES.has(code)) this.#deps.roles?.checkSoon(pool.connectionId);
   }
 
   /** Whether `pool`'s host lost the primary role since the pool was made (see demote). */

@@ -55,6 +55,8 @@ export interface PoolEvents {
   destroyed: [PooledSession, DestroyReason];
   createFailed: [BerthError];
   acquired: [waitMs: number];
+  /** A caller got no session in time: pool_exhausted, or why the database gave none. */
+  acquireFailed: [reason: string];
 }
 
 export interface ConnectionPoolOptions {

@@ -237,7 +237,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
     // Only a failure since this caller started waiting says why it got nothing.
     const last =
       this.#lastOpenFailure && this.#lastOpenFailure.at >= started ? this.#lastOpenFailure.error : undefined;
-    return whyNoSession({
+    const err = whyNoSession({
       stats: this.stats(),
       waitedMs: performance.now() - started,
       host: this.host,
@@ -246,6 +246,9 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
       unanswered,
       budget: this.#permits?.refusedSince(started),
     });
+    // For the metrics: pool_exhausted, or why the database gave no session (closed set of reasons).
+    this.emit("acquireFailed", typeof err.details.reason === "string" ? err.details.reason : err.kind);
+    return err;
   }
 
   #lend(pooled: PooledSession, started: number): PooledSession {

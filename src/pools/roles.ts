@@ -28,6 +28,38 @@ export interface RoleMemory {
   maxTimeline: number;
   /** The host writes went to last, kept while it is silent: it wins a tie on timeline. */
   incumbent: string | undefined;
+  /**
+   * Engines without timelines (MariaDB): the number Berth gave each host (by its slot: "server",
+   * "replicas[0]"..., since hosts are sealed in the store and this is not) when it
+   * first saw it writable, one more than any before, so that the one that became writable last is
+   * on the highest "timeline". A host keeps its number while silent or writable; it loses it only
+   * when seen read-only (rebuilt as a replica), and gets a new one when next seen writable.
+   */
+  writableSince: Map<string, number>;
+}
+
+/** What of a connection's role memory outlives Berth (the store keeps it: see HealthMonitorOptions). */
+export interface DurableRoleMemory {
+  maxTimeline: number;
+  writableSince: Record<string, number>;
+}
+
+/**
+ * Engines whose servers have no timeline: numbers a writable host by when Berth first saw it so,
+ * forgets the number of a host seen read-only. Answers the host's "timeline".
+ */
+export function writableSince(memory: RoleMemory, host: string, standby: boolean): number {
+  if (standby) {
+    memory.writableSince.delete(host);
+    return 0;
+  }
+  let since = memory.writableSince.get(host);
+  if (since === undefined) {
+    since = memory.maxTimeline + 1;
+    memory.writableSince.set(host, since);
+    memory.maxTimeline = since;
+  }
+  return since;
 }
 
 export interface Election {
@@ -44,7 +76,10 @@ export interface Election {
  * other host answering as a primary is fenced, and stays fenced while silent, until it answers as
  * a replica (rebuilt and following) or wins an election.
  */
-export function elect(hosts: readonly HostView[], memory: RoleMemory): Election {
+export function elect(
+  hosts: readonly HostView[],
+  memory: Pick<RoleMemory, "maxTimeline" | "incumbent">,
+): Election {
   const claimants = hosts.filter((h) => h.answering && h.replication && !h.replication.standby);
   const timelineOf = (h: HostView) => h.replication?.timeline ?? 0;
   const maxTimeline = Math.max(memory.maxTimeline, ...claimants.map(timelineOf));

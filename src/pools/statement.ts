@@ -9,6 +9,7 @@ import {
 } from "../errors/berth-error.js";
 import { serverGoingAway } from "../errors/mapping.js";
 import type { Value } from "../gen/berth/v1/values_pb.js";
+import { failed, startChildSpan } from "../observability/tracing.js";
 import type { PooledSession } from "./pool.js";
 
 export interface StatementInput {
@@ -61,6 +62,8 @@ export async function* runStatement(
   options: StatementOptions,
 ): AsyncGenerator<QueryChunk & { durationMs?: number }> {
   checkStatement(statement);
+  // The statement's text stays out of the span: it can carry data, and traces leave the machine.
+  const span = startChildSpan("berth.statement", { "db.system": driver.engine });
   const session = pooled.session;
   const timeoutMs = statement.timeoutMs || options.defaultTimeoutMs;
   const started = performance.now();
@@ -89,8 +92,11 @@ export async function* runStatement(
       }
     }
   } catch (err) {
-    throw describeStatementError(err, driver, pooled, stopped, timeoutMs, options.signal);
+    const described = describeStatementError(err, driver, pooled, stopped, timeoutMs, options.signal);
+    if (span) failed(span, described);
+    throw described;
   } finally {
+    span?.end();
     clearTimeout(timer);
     clearTimeout(grace);
     options.signal.removeEventListener("abort", onAbort);

@@ -59,6 +59,10 @@ export async function startFrontDoorEntry(
     opened: fd.opened,
     log,
     metrics: core.dataPlane.metrics.registry,
+    // A wrong password or a locked account is a failed sign-in; a garbled handshake is a client bug.
+    onSignInRefused: (reason) => {
+      if (reason !== "protocol") core.dataPlane.metrics.securityEvent("sign_in_failed");
+    },
     limits: settings,
   });
   fd.watch(() => door.openAccess());

@@ -1,9 +1,11 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import { performance } from "node:perf_hooks";
 import type { Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Registry } from "prom-client";
+import type { ObservedRequest } from "../observability/request-metrics.js";
 import { createConsoleHandler } from "./console.js";
 import type { RequestHandler } from "./listener.js";
 import { createProtoBodyCheck } from "./proto-body-check.js";
@@ -25,6 +27,8 @@ export interface HttpEntryDeps {
   ready: () => boolean;
   /** What must answer for Berth to be ready (each rejects when it cannot). */
   checks: readonly ReadinessCheck[];
+  /** Dependencies not configured, named in /readyz's answer so that their absence is visible. */
+  notChecked?: readonly NotChecked[];
   metrics: Registry;
   /** /metrics on this port needs `Authorization: Bearer <token>`; without a token it is not served here. */
   metricsToken: string | undefined;
@@ -32,13 +36,25 @@ export interface HttpEntryDeps {
   hsts: boolean;
   /** Logs requests refused before any RPC runs (unknown paths, missing metrics token). */
   log?: { info(fields: Record<string, unknown>, message: string): void };
+  /** Counts REST requests no route answers (the interceptor chain counts the others). */
+  observeRequest?: ((r: ObservedRequest) => void) | undefined;
 }
 
 /** One dependency /readyz checks; a check that does not answer within READY_CHECK_MS has failed. */
 export interface ReadinessCheck {
   readonly name: string;
+  /** What the check does, as /readyz reports it ("SELECT 1 on the SQLite store"); never a secret. */
+  readonly checked: string;
   run(): Promise<unknown>;
 }
+
+/** A dependency /readyz does not check, and why (Redis when BERTH_REDIS_URL is unset). */
+export interface NotChecked {
+  readonly name: string;
+  readonly why: string;
+}
+
+type CheckState = "ok" | "failing" | "timeout";
 
 const READY_CHECK_MS = 1_000;
 const HSTS = "max-age=31536000; includeSubDomains";
@@ -60,7 +76,7 @@ export function createHttpEntry(deps: HttpEntryDeps): RequestHandler {
       sendJson(res, 400, { error: "validation_failed", message: "The request target is not a valid path" });
       return;
     }
-    if (url.pathname === "/healthz") sendJson(res, 200, { status: "ok" });
+    if (url.pathname === "/healthz") sendJson(res, 200, LIVENESS);
     else if (url.pathname === "/readyz") void answerReady(res, deps);
     else if (url.pathname === "/metrics") answerMetricsWithToken(req, res, deps);
     else if (url.pathname.startsWith("/api/")) void rest(req, res, url, req.socket?.remoteAddress ?? "");
@@ -102,19 +118,46 @@ function sendJson(res: NodeResponse, status: number, body: unknown) {
   res.end(JSON.stringify(body));
 }
 
-/** Ready: not stopping, and every check answers in time. The body names each check and its state. */
+/**
+ * Liveness checks the process alone (it answers HTTP): a dependency that is down must not get a
+ * healthy instance restarted. The body says so, for whoever wonders what was checked.
+ */
+const LIVENESS = {
+  status: "ok",
+  checks: { process: "ok" },
+  checked: {
+    process: { state: "ok", what: "the process answers HTTP (dependencies are checked by /readyz)" },
+  },
+};
+
+/**
+ * Ready: not stopping, and every check answers in time. The body names each check and its state
+ * (`checks`), what each did and how long it took (`checked`), and what was not checked and why.
+ */
 async function answerReady(res: NodeResponse, deps: HttpEntryDeps) {
-  const states = await Promise.all(deps.checks.map((c) => checkState(c)));
-  const checks = Object.fromEntries(deps.checks.map((c, i) => [c.name, states[i]]));
-  const up = deps.ready() && states.every((s) => s === "ok");
+  const results = await Promise.all(deps.checks.map((c) => timedState(c)));
+  const checks = Object.fromEntries(deps.checks.map((c, i) => [c.name, results[i]!.state]));
+  const checked = Object.fromEntries(
+    deps.checks.map((c, i) => [c.name, { state: results[i]!.state, what: c.checked, ms: results[i]!.ms }]),
+  );
+  const up = deps.ready() && results.every((r) => r.state === "ok");
+  const notChecked = deps.notChecked ?? [];
   sendJson(res, up ? 200 : 503, {
     status: up ? "ready" : "not_ready",
     ...(deps.ready() ? {} : { reason: "stopping" }),
     checks,
+    checked,
+    ...(notChecked.length ? { notChecked: Object.fromEntries(notChecked.map((n) => [n.name, n.why])) } : {}),
   });
 }
 
-async function checkState(check: ReadinessCheck): Promise<"ok" | "failing" | "timeout"> {
+async function timedState(check: ReadinessCheck): Promise<{ state: CheckState; ms: number }> {
+  const t0 = performance.now();
+  const state = await checkState(check);
+  return { state, ms: Math.round((performance.now() - t0) * 10) / 10 };
+}
+
+async function checkState(check: ReadinessCheck): Promise<CheckState> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<"timeout">((resolve) => {
     timer = setTimeout(() => resolve("timeout"), READY_CHECK_MS);

@@ -4,10 +4,12 @@ import { create, type DescMessage, type MessageShape } from "@bufbuild/protobuf"
 import type { Interceptor } from "@connectrpc/connect";
 import { PayloadTooLargeError, ValidationError } from "../errors/berth-error.js";
 import { toRestError } from "../errors/mapping.js";
+import type { ObservedRequest } from "../observability/request-metrics.js";
 import { invokeThroughChain } from "./interceptor-chain.js";
 import { clientCertificateOf, contextValuesFor, type RequestInfo, requestIdFrom } from "./request-info.js";
 import { ACCOUNT_ROUTES } from "./rest/accounts.js";
 import { ADMIN_ROUTES } from "./rest/admin.js";
+import { BUNDLE_ROUTES } from "./rest/bundles.js";
 import { CONNECTION_ROUTES } from "./rest/connections.js";
 import { compileRoutes, type Json, type Parsed, type RestRoute } from "./rest/route.js";
 import { methodsByPath, type Services } from "./service-table.js";
@@ -18,7 +20,12 @@ type Send = (status: number, body: unknown, headers?: Record<string, string>) =>
 type Method = (req: unknown, ctx: unknown) => unknown;
 
 /** The RFC's REST paths (§3.3) and /api/auth, each mapped onto one RPC. */
-const ROUTES: readonly RestRoute[] = [...ADMIN_ROUTES, ...ACCOUNT_ROUTES, ...CONNECTION_ROUTES];
+const ROUTES: readonly RestRoute[] = [
+  ...ADMIN_ROUTES,
+  ...ACCOUNT_ROUTES,
+  ...CONNECTION_ROUTES,
+  ...BUNDLE_ROUTES,
+];
 
 export interface RestDeps {
   services: Services;
@@ -26,6 +33,8 @@ export interface RestDeps {
   maxBodyBytes: number;
   /** Logs requests refused before any RPC runs (no route); the chain logs all the others. */
   log?: { info(fields: Record<string, unknown>, message: string): void };
+  /** Counts requests refused before any RPC runs (the chain counts all the others). */
+  observeRequest?: ((r: ObservedRequest) => void) | undefined;
 }
 
 /**
@@ -43,7 +52,7 @@ export function createRestHandler(deps: RestDeps) {
     url: URL,
     peer: string,
   ): Promise<void> {
-    const info: RequestInfo = {
+    let info: RequestInfo = {
       requestId: requestIdFrom(req.headers["x-request-id"]),
       peer,
       transport: "rest",
@@ -58,8 +67,17 @@ export function createRestHandler(deps: RestDeps) {
         "request refused",
       );
       sendUnrouted(send, found, req.method, url.pathname, info.requestId);
+      // One bounded series for every path no route has (a probe's paths must not become labels).
+      deps.observeRequest?.({
+        transport: "rest",
+        method: "",
+        route: "unmatched",
+        code: found ? "unimplemented" : "not_found",
+        seconds: 0,
+      });
       return;
     }
+    info = { ...info, routeTemplate: `${found.route.verb} ${found.route.path}` };
     try {
       const parsed: Parsed = {
         params: found.params,
@@ -113,6 +131,18 @@ function pathOnlyInput(route: RestRoute, parsed: Parsed): MessageShape<DescMessa
 
 function sender(res: NodeResponse, requestId: string): Send {
   return (status, body, headers = {}) => {
+    if (body instanceof Uint8Array) {
+      // A route that answers bytes (a bundle): sent as they are.
+      res.writeHead(status, {
+        "x-request-id": requestId,
+        "content-type": "application/octet-stream",
+        "content-length": String(body.length),
+        "cache-control": "no-store",
+        ...headers,
+      });
+      res.end(body);
+      return;
+    }
     // A protobuf message passed through as-is must not show its internals ($typeName) to clients.
     const payload = body === undefined ? "" : JSON.stringify(body, withoutTypeName);
     res.writeHead(status, {

@@ -4,11 +4,14 @@ import type { AuditLog } from "../audit/audit-log.js";
 import type { Principal } from "../identity/principal.js";
 import type { ServiceTokens } from "../identity/service-tokens.js";
 import type { Logger } from "../observability/logger.js";
+import type { ObservedRequest } from "../observability/request-metrics.js";
 import type { Db } from "../store/store.js";
 import { auditInterceptor } from "./interceptors/audit.js";
 import { authnInterceptor } from "./interceptors/authn.js";
 import { errorInterceptor } from "./interceptors/errors.js";
 import { loggingInterceptor } from "./interceptors/logging.js";
+import { metricsInterceptor } from "./interceptors/metrics.js";
+import { tracingInterceptor } from "./interceptors/tracing.js";
 import { type Services, servedServices } from "./service-table.js";
 
 /**
@@ -27,13 +30,17 @@ export function createInterceptors(deps: {
   log: Logger;
   db: Db;
   sessionCache?: TtlCache<Principal>;
-  countError?: (kind: string, reason: string) => void;
+  countError?: (kind: string, reason: string, method: string) => void;
+  observeRequest?: (r: ObservedRequest) => void;
   audit?: AuditLog;
   serviceTokens?: ServiceTokens;
   rateLimit?: Interceptor;
 }): Interceptor[] {
   return [
+    // Outermost: the call's span is active for everything below, the log lines included.
+    tracingInterceptor(),
     loggingInterceptor(deps.log),
+    ...(deps.observeRequest ? [metricsInterceptor(deps.observeRequest)] : []),
     errorInterceptor(deps.log, deps.countError),
     // Inside error mapping (it sees Berth's own errors), outside authn (it sees who was refused).
     ...(deps.audit ? [auditInterceptor(deps.audit)] : []),

@@ -5,6 +5,7 @@ import { AdminService } from "../gen/berth/v1/admin_service_pb.js";
 import { AuditService } from "../gen/berth/v1/audit_service_pb.js";
 import { AuthService } from "../gen/berth/v1/auth_service_pb.js";
 import { BrokerService } from "../gen/berth/v1/broker_service_pb.js";
+import { BundleService } from "../gen/berth/v1/bundle_service_pb.js";
 import { ConnectionService } from "../gen/berth/v1/connection_service_pb.js";
 import { TokenService } from "../gen/berth/v1/token_service_pb.js";
 import { UserService } from "../gen/berth/v1/user_service_pb.js";
@@ -32,6 +33,7 @@ export const SERVICE_TABLE = {
   audit: { service: AuditService, healthChecked: true },
   token: { service: TokenService, healthChecked: true },
   admin: { service: AdminService, healthChecked: true },
+  bundle: { service: BundleService, healthChecked: true },
   health: { service: Health, healthChecked: false },
 } as const satisfies Record<string, TableEntry>;
 

@@ -36,7 +36,9 @@ export function createAdminService(deps: {
   const requireAdmin = (ctx: HandlerContext) =>
     requireGlobalAdmin(principalOf(ctx), "Keys are managed by global admins");
   const status = async (): Promise<GetKeyStatusResponse> => {
-    const [key, inventory] = await Promise.all([deps.keys.status(), secretInventory(deps.db, deps.keys)]);
+    // The inventory re-reads keys another instance changed; the status after it is as fresh.
+    const inventory = await secretInventory(deps.db, deps.keys);
+    const key = await deps.keys.status();
     return create(GetKeyStatusResponseSchema, {
       provider: key.provider,
       keyName: key.keyName,

@@ -16,6 +16,8 @@ export function createAuditService(deps: {
   audit: AuditLog;
   /** The principal's level on a connection; undefined when it does not exist for them. */
   levelOf?: (principal: Principal, connectionId: string) => Promise<AccessLevel | undefined>;
+  /** Told when a Verify finds the chain broken (a security event on the metrics). */
+  onChainBroken?: () => void;
 }): ServiceImpl<typeof AuditService> {
   const mayRead = async (p: Principal, connectionId: string) => {
     if (isGlobalAdmin(p)) return;
@@ -74,6 +76,7 @@ export function createAuditService(deps: {
     async verifyAuditLog(_req, ctx) {
       requireGlobalAdmin(principalOf(ctx), "The audit log is for global admins");
       const r = await deps.audit.verify();
+      if (!r.ok) deps.onChainBroken?.();
       return {
         ok: r.ok,
         checked: BigInt(r.checked),

@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { atLeast } from "../access/levels.js";
-import type { CheckTarget, ConnectionRegistry } from "../connections/registry.js";
+import type { CheckTarget, ConnectionRegistry, ConnectionView } from "../connections/registry.js";
 import type { ConnectionStatusId } from "../connections/settings.js";
 import { UnimplementedError, ValidationError } from "../errors/berth-error.js";
 import { AccessLevel } from "../gen/berth/v1/access_service_pb.js";
@@ -16,6 +16,9 @@ import type { Principal } from "../identity/principal.js";
 import type { DataPlane } from "../pools/data-plane.js";
 import type { HostHealthSnapshot } from "../pools/health.js";
 import type { PoolStatsSnapshot } from "../pools/pool.js";
+import { poolOperationFailed } from "../pools/pool-errors.js";
+import { initializePool } from "../pools/pool-init.js";
+import { UNREACHABLE } from "../pools/unreachable.js";
 import { ACCESS_LEVEL_NAMES } from "./access-service.js";
 import { principalOf } from "./context.js";
 import { type FrontDoorClientsSource, frontDoorClientsMessage } from "./front-door-clients.js";
@@ -29,6 +32,8 @@ export interface ConnectionServiceDeps {
   resetGraceMs?: number;
   /** The PostgreSQL front door's clients of a connection on this instance (absent: no front door). */
   frontDoorClients?: FrontDoorClientsSource;
+  /** BERTH_CREATE_INITIALIZES_POOL: what a Create that does not say initialize_pool does. */
+  initializePoolOnCreate?: boolean;
 }
 
 type Target =
@@ -51,6 +56,7 @@ export function createConnectionService({
   dataPlane,
   resetGraceMs = 10_000,
   frontDoorClients,
+  initializePoolOnCreate = false,
 }: ConnectionServiceDeps): ServiceImpl<typeof ConnectionService> {
   async function health(principal: Principal, id: string): Promise<ConnectionHealth> {
     const s = await registry.status(principal, id);
@@ -76,9 +82,10 @@ export function createConnectionService({
 
   return {
     async createConnection(req, ctx) {
-      return {
-        connection: connectionToProto(await registry.create(principalOf(ctx), specFromProto(req.spec))),
-      };
+      const created = await registry.create(principalOf(ctx), specFromProto(req.spec));
+      if (!(req.initializePool ?? initializePoolOnCreate) || !dataPlane)
+        return { connection: connectionToProto(created) };
+      return withPoolInitialized(registry, dataPlane, created);
     },
     async getConnection(req, ctx) {
       const principal = principalOf(ctx);
@@ -111,7 +118,12 @@ export function createConnectionService({
       if (!dataPlane) throw new UnimplementedError("ResetPool without a data plane");
       // Resetting drops every session of every user of the connection: an editor's decision.
       await registry.authorize(principalOf(ctx), req.id, "editor", "reset its pool");
-      return { pool: poolStatsMessage(await dataPlane.pools.reset(req.id, resetGraceMs)) };
+      try {
+        return { pool: poolStatsMessage(await dataPlane.pools.reset(req.id, resetGraceMs)) };
+      } catch (err) {
+        // The RFC's pool error body, with the pool's numbers where there is a pool.
+        throw poolOperationFailed(err, dataPlane.pools.poolsOf(req.id)[0]?.stats());
+      }
     },
     async getConnectionStatus(req, ctx) {
       return { health: await health(principalOf(ctx), req.id) };
@@ -143,6 +155,39 @@ export function createConnectionService({
       } finally {
         dataPlane?.health.off("change", onChange);
       }
+    },
+  };
+}
+
+/**
+ * The RFC's creation flow past "Store Connection": Initialize Pool, then Update Status. A pool that
+ * does not open leaves the connection created, with the status that says why and the pool error.
+ */
+async function withPoolInitialized(
+  registry: ConnectionRegistry,
+  dataPlane: DataPlane,
+  created: ConnectionView,
+) {
+  const init = await initializePool(dataPlane.pools, created.id);
+  const status: ConnectionStatusId = init.ok
+    ? "healthy"
+    : UNREACHABLE.has(String(init.error.details.reason))
+      ? "unavailable"
+      : "failed";
+  await registry.recordPoolStatus(created.id, status);
+  const stats = init.ok ? init.stats : dataPlane.pools.poolsOf(created.id)[0]?.stats();
+  return {
+    connection: connectionToProto({ ...created, status }),
+    poolInitialization: {
+      initialized: init.ok,
+      ...(stats ? { pool: poolStatsMessage(stats) } : {}),
+      ...(init.ok
+        ? {}
+        : {
+            errorKind: init.error.kind,
+            errorReason: String(init.error.details.reason ?? init.error.kind),
+            errorMessage: init.error.message,
+          }),
     },
   };
 }

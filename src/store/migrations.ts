@@ -254,6 +254,41 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  "0011_role_memory": {
+    async up(db: Kysely<unknown>) {
+      // What the health checks learned about a connection's roles that must outlive Berth: the
+      // highest timeline a primary was seen on, and (MariaDB) when each host was first seen
+      // writable, so that a restarted Berth still fences an old primary that comes back behind.
+      await db.schema
+        .createTable("connection_roles")
+        .addColumn("connection_id", "text", (c) =>
+          c.primaryKey().references("connections.id").onDelete("cascade"),
+        )
+        .addColumn("max_timeline", "integer", (c) => c.notNull())
+        .addColumn("writable_since", "text", (c) => c.notNull().defaultTo("{}"))
+        .addColumn("updated_at", "text", (c) => c.notNull())
+        .execute();
+    },
+  },
+  "0012_stored_keyring": {
+    async up(db: Kysely<unknown>) {
+      // Shared mode's local keyring: each data key wrapped by BERTH_MASTER_KEY, never in clear.
+      await db.schema
+        .createTable("key_versions")
+        .addColumn("version", "integer", (c) => c.primaryKey())
+        .addColumn("wrapped_key", "text")
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .execute();
+      // One row (id 1): which version encrypts, and below which versions no longer decrypt.
+      await db.schema
+        .createTable("keyring_state")
+        .addColumn("id", "integer", (c) => c.primaryKey())
+        .addColumn("primary_version", "integer", (c) => c.notNull())
+        .addColumn("min_decryption_version", "integer", (c) => c.notNull())
+        .addColumn("updated_at", "text", (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

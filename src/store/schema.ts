@@ -173,6 +173,38 @@ export interface DutyLeasesTable {
   expires_at: string;
 }
 
+/** A connection's role memory (pools/roles.ts): what a restart must not forget. */
+export interface ConnectionRolesTable {
+  connection_id: string;
+  /** The highest timeline a primary of the connection was seen on (MariaDB: Berth's own count). */
+  max_timeline: number;
+  /**
+   * JSON: a host's slot ("server", "replicas[0]"...; never its address, which is sealed) → the
+   * number Berth gave it when it first saw it writable (MariaDB).
+   */
+  writable_since: string;
+  updated_at: string;
+}
+
+/**
+ * One version of the keyring shared by the instances (local key provider, shared mode): its data
+ * key wrapped by BERTH_MASTER_KEY (AES-256-GCM, `wrap1:…`). Null for a version whose data key is
+ * the master key itself (a store whose secrets were written before the keyring moved into it).
+ */
+export interface KeyVersionsTable {
+  version: number;
+  wrapped_key: string | null;
+  created_at: string;
+}
+
+/** The keyring's one state row (id 1): the version that encrypts and the lowest that decrypts. */
+export interface KeyringStateTable {
+  id: number;
+  primary_version: number;
+  min_decryption_version: number;
+  updated_at: string;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -184,6 +216,9 @@ export interface Database {
   service_tokens: ServiceTokensTable;
   instances: InstancesTable;
   duty_leases: DutyLeasesTable;
+  connection_roles: ConnectionRolesTable;
+  key_versions: KeyVersionsTable;
+  keyring_state: KeyringStateTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -6,6 +6,7 @@ const BENCHES: Record<string, string> = {
   "connection-test": "./connection-test-latency.js",
   broker: "./broker-bench.js",
   frontdoor: "./frontdoor-bench.js",
+  shared: "./shared-bench.js",
 };
 
 const name = process.argv[2];

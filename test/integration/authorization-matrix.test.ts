@@ -6,6 +6,7 @@ import { AdminService } from "../../src/gen/berth/v1/admin_service_pb.js";
 import { AuditService } from "../../src/gen/berth/v1/audit_service_pb.js";
 import { AuthService } from "../../src/gen/berth/v1/auth_service_pb.js";
 import { BrokerService } from "../../src/gen/berth/v1/broker_service_pb.js";
+import { BundleService } from "../../src/gen/berth/v1/bundle_service_pb.js";
 import { ConnectionService } from "../../src/gen/berth/v1/connection_service_pb.js";
 import { TokenService } from "../../src/gen/berth/v1/token_service_pb.js";
 import { Engine } from "../../src/gen/berth/v1/types_pb.js";
@@ -154,6 +155,7 @@ function rpcCases(): RpcCase[] {
   const audit = createClient(AuditService, t);
   const tok = createClient(TokenService, t);
   const admin = createClient(AdminService, t);
+  const bundles = createClient(BundleService, t);
   const auth = createClient(AuthService, t);
   const health = createClient(Health, t);
   const pgSpec = {
@@ -424,6 +426,20 @@ function rpcCases(): RpcCase[] {
       need: "globalAdmin",
       call: (_c, headers) => admin.retireKeyVersions({ minVersion: 1 }, { headers }),
     },
+    {
+      // Credentials leave in a bundle: the admin level on each connection.
+      name: "BundleService/ExportBundle",
+      need: "admin",
+      call: (_c, headers) =>
+        bundles.exportBundle({ connectionIds: [id], passphrase: "matrix passphrase 1" }, { headers }),
+    },
+    {
+      // What a create takes (a person); the bundle is no bundle, so past authorization it is refused.
+      name: "BundleService/ImportBundle",
+      need: "person",
+      call: (_c, headers) =>
+        bundles.importBundle({ bundle: new Uint8Array(3), passphrase: "matrix passphrase 1" }, { headers }),
+    },
   ];
 }
 
@@ -514,6 +530,8 @@ describe("authorization matrix", () => {
       ["GET", "/api/instances", "globalAdmin"],
       ["GET", "/api/admin/keys", "globalAdmin"],
       ["POST", "/api/admin/keys/retire", "globalAdmin", { minVersion: 1 }],
+      ["POST", "/api/bundles/export", "admin", { connectionIds: [id], passphrase: "matrix passphrase 1" }],
+      ["POST", "/api/bundles/import", "person", { bundle: "AAAA", passphrase: "matrix passphrase 1" }],
     ];
     const STATUS: Record<string, number> = {
       [Code.Unauthenticated]: 401,

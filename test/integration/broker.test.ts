@@ -465,7 +465,9 @@ describe.skipIf(!hasPostgres)("status, reset and metrics", () => {
     const metrics = await (
       await fetch(`${b.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })
     ).text();
-    expect(metrics).toMatch(/berth_pool_sessions\{connection_id="[^"]+",state="max"\} 10/);
+    expect(metrics).toMatch(
+      /berth_pool_sessions\{connection_id="[^"]+",connection_name="[^"]+",state="max"\} 10/,
+    );
     expect(metrics).toMatch(/berth_query_duration_seconds_count/);
     expect(metrics).toMatch(/berth_leases_active 0/);
   });

@@ -334,8 +334,12 @@ describe.skipIf(!hasPostgres)("failover: following a promotion, fencing the old 
       const metrics = await (
         await fetch(`${b.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })
       ).text();
-      expect(metrics).toContain(`berth_host_fenced{connection_id="${id}",slot="server"} 1`);
-      expect(metrics).toContain(`berth_connection_no_primary{connection_id="${id}"} 0`);
+      expect(metrics).toContain(
+        `berth_host_fenced{connection_id="${id}",connection_name="${name}",slot="server"} 1`,
+      );
+      expect(metrics).toContain(
+        `berth_connection_no_primary{connection_id="${id}",connection_name="${name}"} 0`,
+      );
 
       // What Berth remembers can be lost (a restart, a pool reset): the timelines decide alone then.
       expect((await b.api(`/api/connections/${id}/reset`, { method: "POST" })).status).toBe(200);

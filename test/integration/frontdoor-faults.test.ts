@@ -103,8 +103,8 @@ describe.skipIf(!hasPostgres)("a pool of 2 and 20 clients holding transactions o
     await until("the pool to be idle", () => stats(id).inUse === 0 && stats(id).waiting === 0, 2_000);
     expect(stats(id).size).toBeLessThanOrEqual(2);
     const sessions = await metricSamples(t, METRICS_TOKEN, "berth_pool_sessions");
-    expect(sessions.get(`{connection_id="${id}",state="in_use"}`)).toBe(0);
-    expect(sessions.get(`{connection_id="${id}",state="waiting"}`)).toBe(0);
+    expect(sessions.get(`{connection_id="${id}",connection_name="fd-pool2",state="in_use"}`)).toBe(0);
+    expect(sessions.get(`{connection_id="${id}",connection_name="fd-pool2",state="waiting"}`)).toBe(0);
     const status = await t.api(`/api/connections/${id}/status`);
     expect(status.status).toBe(200);
     expect(status.body.pool).toMatchObject({ inUse: 0, waiting: 0 });

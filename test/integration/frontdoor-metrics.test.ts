@@ -58,6 +58,7 @@ async function counted(o: Partial<FrontDoorClientOptions> = {}) {
 describe.skipIf(!hasPostgres)("front-door metrics", () => {
   it("berth_frontdoor_sign_ins_total moves by outcome: ok, invalid_credentials, sign_in_locked, protocol", async () => {
     const before = await samples("berth_frontdoor_sign_ins_total");
+    const failedBefore = await value("berth_security_events_total", '{event="sign_in_failed"}');
     const c = frontDoorClient(t, { user: "mona", password: "mona-password-0001", database: "fd-m" });
     await c.connect();
     await c.end();
@@ -83,6 +84,9 @@ describe.skipIf(!hasPostgres)("front-door metrics", () => {
       sign_in_locked: delta("sign_in_locked"),
       protocol: delta("protocol"),
     }).toEqual({ ok: 1, invalid_credentials: 2, sign_in_locked: 1, protocol: 1 });
+    // The wrong passwords and the locked account are failed sign-ins (security events); the
+    // garbled handshake is not.
+    expect((await value("berth_security_events_total", '{event="sign_in_failed"}')) - failedBefore).toBe(3);
   });
 
   it("transactions, bytes in and out, and backend waits count exactly what one client did", async () => {

@@ -41,6 +41,8 @@ async function database() {
   return db;
 }
 
+const MASTER_KEY = randomBytes(32).toString("base64");
+
 /** A Berth on `storeUrl` with its own data directory and captured log lines. */
 async function berthOn(storeUrl: string, env: Record<string, string> = {}) {
   const dataDir = await mkdtemp(join(tmpdir(), "berth-pgstore-"));
@@ -53,6 +55,8 @@ async function berthOn(storeUrl: string, env: Record<string, string> = {}) {
       BERTH_ADMIN_PASSWORD: ADMIN_PASSWORD,
       BERTH_SHUTDOWN_GRACE_MS: "1000",
       BERTH_RATE_LIMITS: "off",
+      // Shared mode keeps the keyring in the store, wrapped by this key (one for the whole file).
+      BERTH_MASTER_KEY: MASTER_KEY,
       ...env,
     }),
     {
@@ -123,6 +127,8 @@ describe.skipIf(!hasPostgres)("Berth on a PostgreSQL store", () => {
       "0008_scram_verifiers",
       "0009_connection_fields_at_rest",
       "0010_instances",
+      "0011_role_memory",
+      "0012_stored_keyring",
     ]);
     // One admin, whoever created it; every instance signs it in.
     expect(await query(db.url, "select username from users")).toEqual([{ username: "admin" }]);

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -123,6 +124,7 @@ describe("the RFC's rate limits", () => {
         BERTH_RATE_LIMITS: "rfc",
         BERTH_REDIS_URL: `redis://${LOCAL.redis.host}:${LOCAL.redis.port}`,
         BERTH_STORE_URL: store.url,
+        BERTH_MASTER_KEY: randomBytes(32).toString("base64"),
       };
       const a = await instance(dir, env);
       onStore.push(a.berth);

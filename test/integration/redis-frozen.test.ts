@@ -29,7 +29,12 @@ describe("Redis frozen with SIGSTOP", () => {
   it("reports Redis in /readyz while it answers", async () => {
     const ready = await b.api("/readyz", { token: null });
     expect(ready.status).toBe(200);
-    expect(ready.body).toEqual({ status: "ready", checks: { store: "ok", keys: "ok", redis: "ok" } });
+    expect(ready.body).toMatchObject({
+      status: "ready",
+      checks: { store: "ok", keys: "ok", redis: "ok" },
+      checked: { redis: { state: "ok", what: "PING to Redis" } },
+    });
+    expect(ready.body.notChecked).toBeUndefined();
   });
 
   it("answers sign-in 503 and listing 200, each within 1 s; /readyz says not ready", async () => {
@@ -50,6 +55,11 @@ describe("Redis frozen with SIGSTOP", () => {
       expect(ready.value.status).toBe(503);
       expect(ready.value.body.status).toBe("not_ready");
       expect(ready.value.body.checks.redis).not.toBe("ok");
+      // Redis's own command timeout (failing) or /readyz's bound (timeout), whichever comes first.
+      expect(ready.value.body.checked.redis).toMatchObject({
+        state: expect.stringMatching(/^(failing|timeout)$/),
+        what: "PING to Redis",
+      });
       expect(ready.value.body.checks.store).toBe("ok");
       expect(ready.ms).toBeLessThan(1_500);
     } finally {

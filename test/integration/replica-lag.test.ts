@@ -88,11 +88,11 @@ describe.skipIf(!hasPostgres)("replica lag and least-outstanding reads", () => {
       body: { ...base, type: "postgresql", maxReplicaLagMs: -5 },
     });
     expect(negative.status).toBe(400);
-    const mysql = await b.api("/api/connections", {
-      body: { ...base, name: "y", type: "mysql", maxReplicaLagMs: 500 },
+    const sqlserver = await b.api("/api/connections", {
+      body: { ...base, name: "y", type: "sqlserver", maxReplicaLagMs: 500 },
     });
-    expect(mysql.status).toBe(400);
-    expect(mysql.body.details.fields.maxReplicaLagMs).toMatch(/only to PostgreSQL/);
+    expect(sqlserver.status).toBe(400);
+    expect(sqlserver.body.details.fields.maxReplicaLagMs).toMatch(/only to PostgreSQL and MariaDB/);
   });
 
   it("sends reads to the replica with fewer outstanding requests", async () => {

@@ -257,11 +257,35 @@ describe("REST: bad input gets a clear error and writes nothing", () => {
 });
 
 describe("health endpoints", () => {
-  it("answers /healthz and /readyz", async () => {
-    expect((await fetch(`${b.url}/healthz`)).status).toBe(200);
+  it("answers /healthz and /readyz, each saying what it checked", async () => {
+    const live = await fetch(`${b.url}/healthz`);
+    expect(live.status).toBe(200);
+    expect(await live.json()).toEqual({
+      status: "ok",
+      checks: { process: "ok" },
+      checked: { process: { state: "ok", what: expect.stringMatching(/answers HTTP.*\/readyz/) } },
+    });
     const ready = await fetch(`${b.url}/readyz`);
     expect(ready.status).toBe(200);
-    // Each check by name (Redis only when configured).
-    expect(await ready.json()).toEqual({ status: "ready", checks: { store: "ok", keys: "ok" } });
+    // Each check by name, what it did and how long it took; Redis named as not configured.
+    const body = (await ready.json()) as {
+      checks: Record<string, string>;
+      checked: Record<string, { ms: number }>;
+    };
+    expect(body).toMatchObject({
+      status: "ready",
+      checks: { store: "ok", keys: "ok" },
+      checked: {
+        store: {
+          state: "ok",
+          what: `SELECT 1 on the ${process.env.BERTH_TEST_STORE === "postgres" ? "PostgreSQL" : "SQLite"} store`,
+        },
+        keys: { state: "ok", what: expect.stringContaining("local key provider") },
+      },
+      notChecked: { redis: "not configured (BERTH_REDIS_URL is unset)" },
+    });
+    expect(Object.keys(body.checks)).toEqual(["store", "keys"]);
+    expect(body.checked.store?.ms).toBeGreaterThanOrEqual(0);
+    expect(body.checked.store?.ms).toBeLessThan(1_000);
   });
 });

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -44,6 +45,7 @@ describe.skipIf(!hasRedis || !hasPostgres)("two instances sharing a store", () =
     dir = await mkdtemp(join(tmpdir(), "berth-shared-"));
     const store = await createTestDatabase();
     dropStore = store.drop;
+    const masterKey = randomBytes(32).toString("base64");
     const start = () =>
       startBerth(
         loadConfig({
@@ -52,6 +54,7 @@ describe.skipIf(!hasRedis || !hasPostgres)("two instances sharing a store", () =
           // One keyring for both (shared mode needs the same keys everywhere).
           BERTH_DATA_DIR: dir,
           BERTH_STORE_URL: store.url,
+          BERTH_MASTER_KEY: masterKey,
           BERTH_REDIS_URL: `redis://${LOCAL.redis.host}:${LOCAL.redis.port}`,
           BERTH_ADMIN_PASSWORD: ADMIN_PASSWORD,
           BERTH_RATE_LIMITS: "off",

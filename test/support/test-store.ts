@@ -65,10 +65,22 @@ export async function testStoreUrl(dataDir: string): Promise<string | undefined>
   return urlOf(name);
 }
 
-/** The environment that points a Berth on `dataDir` at its test store ({} on SQLite). */
+/** The master key of each data directory's store: shared mode keeps the keyring in the store, wrapped by it. */
+const masterKeys = new Map<string, string>();
+
+/**
+ * The environment that points a Berth on `dataDir` at its test store ({} on SQLite), with the
+ * master key shared mode requires (the same for every Berth on that directory).
+ */
 export async function testStoreEnv(dataDir: string): Promise<Record<string, string>> {
   const url = await testStoreUrl(dataDir);
-  return url ? { BERTH_STORE_URL: url } : {};
+  if (!url) return {};
+  let key = masterKeys.get(dataDir);
+  if (!key) {
+    key = randomBytes(32).toString("base64");
+    masterKeys.set(dataDir, key);
+  }
+  return { BERTH_STORE_URL: url, BERTH_MASTER_KEY: key };
 }
 
 /** Drops the data directory's database, if it has one (its stores must be closed). */

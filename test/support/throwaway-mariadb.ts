@@ -17,6 +17,12 @@ export interface ThrowawayMariadb {
   readonly port: number;
   /** Runs SQL as root (no password, over TCP from 127.0.0.1). */
   sql(statement: string): Promise<void>;
+  /** Runs a query as root and answers its rows. */
+  rows(statement: string): Promise<Record<string, unknown>[]>;
+  /** Stops the server: SIGKILL for a crash, SIGTERM for a clean shutdown. */
+  stop(signal?: "SIGKILL" | "SIGTERM"): Promise<void>;
+  /** Starts it again on the same data directory and port, with the same options. */
+  start(): Promise<void>;
   destroy(): Promise<void>;
 }
 
@@ -25,7 +31,7 @@ export interface ThrowawayMariadb {
  * for tests that need server settings the shared one does not have: TLS with a test certificate.
  */
 export async function startThrowawayMariadb(
-  options: { tls?: { cert: string; key: string; ca: string } } = {},
+  options: { tls?: { cert: string; key: string; ca: string }; args?: string[] } = {},
 ): Promise<ThrowawayMariadb> {
   const dir = mkdtempSync(join(tmpdir(), "berth-mariadb-"));
   const uid = Number((await run("id", ["-u", "mysql"])).stdout);
@@ -62,31 +68,41 @@ export async function startThrowawayMariadb(
     }
   }
   const port = await freePort();
-  const child: ChildProcess = spawn(
-    MARIADBD,
-    [
-      "--no-defaults",
-      "--user=mysql",
-      `--datadir=${join(dir, "data")}`,
-      `--port=${port}`,
-      "--bind-address=127.0.0.1",
-      `--socket=${join(dir, "sock")}`,
-      `--pid-file=${join(dir, "pid")}`,
-      ...tlsArgs,
-    ],
-    { stdio: "ignore" },
-  );
+  const args = [
+    "--no-defaults",
+    "--user=mysql",
+    `--datadir=${join(dir, "data")}`,
+    `--port=${port}`,
+    "--bind-address=127.0.0.1",
+    `--socket=${join(dir, "sock")}`,
+    `--pid-file=${join(dir, "pid")}`,
+    ...tlsArgs,
+    ...(options.args ?? []),
+  ];
+  let child: ChildProcess | undefined;
   const root = async () => mysql.createConnection({ host: "127.0.0.1", port, user: "root" });
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    try {
-      await (await root()).end();
-      break;
-    } catch (err) {
-      if (Date.now() > deadline) throw new Error(`mariadbd did not start: ${(err as Error).message}`);
-      await new Promise((r) => setTimeout(r, 100));
+  const start = async () => {
+    child = spawn(MARIADBD, args, { stdio: "ignore" });
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      try {
+        await (await root()).end();
+        return;
+      } catch (err) {
+        if (Date.now() > deadline) throw new Error(`mariadbd did not start: ${(err as Error).message}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
     }
-  }
+  };
+  const stop = async (signal: "SIGKILL" | "SIGTERM" = "SIGTERM") => {
+    const c = child;
+    child = undefined;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const exited = new Promise((r) => c.once("exit", r));
+    c.kill(signal);
+    await exited;
+  };
+  await start();
   return {
     port,
     async sql(statement) {
@@ -97,9 +113,19 @@ export async function startThrowawayMariadb(
         await c.end();
       }
     },
+    async rows(statement) {
+      const c = await root();
+      try {
+        const [rows] = await c.query(statement);
+        return rows as Record<string, unknown>[];
+      } finally {
+        await c.end();
+      }
+    },
+    stop,
+    start,
     async destroy() {
-      child.kill("SIGTERM");
-      await new Promise((r) => child.once("exit", r));
+      await stop("SIGTERM");
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -44,15 +44,29 @@ describe("configuration", () => {
     );
   });
 
+  it("requires BERTH_MASTER_KEY in shared mode unless Vault is the key provider", () => {
+    const url = "postgres://berth:s3cret-pw@db.internal:5432/berth";
+    expect(() => loadConfig({ BERTH_STORE_URL: url })).toThrow(
+      /BERTH_MASTER_KEY: is required with BERTH_STORE_URL \(shared mode\) unless BERTH_KMS=vault/,
+    );
+    const vault = { BERTH_KMS: "vault", BERTH_VAULT_ADDR: "http://vault:8200", BERTH_VAULT_TOKEN: "t" };
+    expect(loadConfig({ BERTH_STORE_URL: url, ...vault }).kms).toBe("vault");
+    // SQLite keeps its keyring file: no master key needed.
+    expect(loadConfig({}).masterKey).toBeUndefined();
+  });
+
   it("takes a postgres:// store URL, SQLite in the data directory without one, and never echoes it", () => {
     expect(loadConfig({}).storeUrl).toBeUndefined();
     const url =
       "postgres://berth:s3cret-pw@db.internal:5432/berth?sslmode=verify-full&sslrootcert=/etc/ca.pem";
-    expect(loadConfig({ BERTH_STORE_URL: url }).storeUrl).toBe(url);
-    expect(loadConfig({ BERTH_STORE_URL: "postgresql://db/berth" }).storeUrl).toBe("postgresql://db/berth");
+    const key = { BERTH_MASTER_KEY: Buffer.alloc(32, 7).toString("base64") };
+    expect(loadConfig({ BERTH_STORE_URL: url, ...key }).storeUrl).toBe(url);
+    expect(loadConfig({ BERTH_STORE_URL: "postgresql://db/berth", ...key }).storeUrl).toBe(
+      "postgresql://db/berth",
+    );
     // A Unix socket directory, as pg takes it.
     const socket = "postgres:///berth?host=/var/run/postgresql";
-    expect(loadConfig({ BERTH_STORE_URL: socket }).storeUrl).toBe(socket);
+    expect(loadConfig({ BERTH_STORE_URL: socket, ...key }).storeUrl).toBe(socket);
     const problem = (value: string) => {
       try {
         loadConfig({ BERTH_STORE_URL: value });

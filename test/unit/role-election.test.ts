@@ -19,7 +19,7 @@ function host(
   return { key, slot, replication, answering: true, fenced: false, ...extra };
 }
 
-const fresh = (): RoleMemory => ({ maxTimeline: 0, incumbent: undefined });
+const fresh = (): Pick<RoleMemory, "maxTimeline" | "incumbent"> => ({ maxTimeline: 0, incumbent: undefined });
 
 /** Who takes writes, decided from what each host answered (src/pools/roles.ts). */
 describe("role election", () => {

@@ -1,5 +1,6 @@
 import type { EngineDefinition } from "../definition.js";
 import { mysqlDriver } from "./driver.js";
+import { mysqlReplication } from "./replication.js";
 import { TABLE } from "./table.js";
 
-export const mysql: EngineDefinition = { ...TABLE, driver: mysqlDriver };
+export const mysql: EngineDefinition = { ...TABLE, driver: mysqlDriver, replication: mysqlReplication };

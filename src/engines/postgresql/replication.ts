@@ -36,6 +36,7 @@ export function lsnValue(lsn: string): bigint | undefined {
 }
 
 export const postgresReplication: ReplicationQuestions = {
+  timelines: "server",
   observe,
   // The insert position: at or past the end of the commit record of what this session just wrote
   // (the write position may trail it under synchronous_commit = off).

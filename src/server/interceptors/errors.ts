@@ -9,13 +9,14 @@ import { requestInfoKey } from "../request-info.js";
  */
 export function errorInterceptor(
   log: Logger,
-  countError?: (kind: string, reason: string) => void,
+  countError?: (kind: string, reason: string, method: string) => void,
 ): Interceptor {
   return (next) => async (req) => {
     const { requestId } = req.contextValues.get(requestInfoKey);
     const convert = (err: unknown) => {
       const berth = asBerthError(err, req.signal);
-      countError?.(berth.kind, typeof berth.details.reason === "string" ? berth.details.reason : "");
+      const reason = typeof berth.details.reason === "string" ? berth.details.reason : "";
+      countError?.(berth.kind, reason, `${req.service.typeName}/${req.method.name}`);
       if (isServerFault(berth))
         log.error({ request_id: requestId, err: berth.cause ?? berth }, "request failed with a server fault");
       return toConnectError(berth, requestId);

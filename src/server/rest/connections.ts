@@ -3,6 +3,7 @@ import { ValidationError } from "../../errors/berth-error.js";
 import type {
   FrontDoorClients,
   GetConnectionStatusResponse,
+  PoolInitialization,
   PoolStats,
 } from "../../gen/berth/v1/connection_service_pb.js";
 import { ConnectionService } from "../../gen/berth/v1/connection_service_pb.js";
@@ -48,6 +49,27 @@ function poolToJson(p: PoolStats | undefined) {
   if (!p) return null;
   const { $typeName: _type, ...fields } = p;
   return fields;
+}
+
+/**
+ * What opening a new connection's pool gave; a failure in the RFC §9.3 body, as an error answer
+ * would carry it (pool_operation_failed, reason, current_size, max_size).
+ */
+function poolInitializationToJson(p: PoolInitialization) {
+  return {
+    initialized: p.initialized,
+    pool: poolToJson(p.pool),
+    error: p.initialized
+      ? null
+      : {
+          error: p.errorKind || "pool_operation_failed",
+          message: p.errorMessage,
+          details: {
+            reason: p.errorReason,
+            ...(p.pool ? { current_size: p.pool.size, max_size: p.pool.maxSize } : {}),
+          },
+        },
+  };
 }
 
 /** The front door's clients, or null when the front door is off on this instance. */
@@ -108,9 +130,19 @@ export const CONNECTION_ROUTES: RestRoute[] = [
     path: "/api/connections",
     method: C.createConnection,
     status: 201,
-    request: ({ body }) => ({ spec: spec(body) }),
+    request: ({ body }) => {
+      const { initializePool, ...rest } = body;
+      if (initializePool !== undefined && typeof initializePool !== "boolean")
+        throw ValidationError.field("initializePool", "must be true or false");
+      return { spec: spec(rest), ...(initializePool !== undefined ? { initializePool } : {}) };
+    },
     response: (r) => ({
-      body: connectionToJson(r.connection!),
+      body: {
+        ...connectionToJson(r.connection!),
+        ...(r.poolInitialization
+          ? { poolInitialization: poolInitializationToJson(r.poolInitialization) }
+          : {}),
+      },
       headers: { location: `/api/connections/${r.connection!.id}`, ...etag(r.connection!.version) },
     }),
   }),

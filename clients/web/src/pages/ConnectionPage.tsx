@@ -102,7 +102,7 @@ export function ConnectionPage({
       {current === "status" && (
         <StatusTab connection={connection} canReset={can(AccessLevel.USER)} username={me?.username} />
       )}
-      {current === "query" && <QueryConsole connectionId={id} />}
+      {current === "query" && <QueryConsole connectionId={id} engine={connection.type} />}
       {current === "access" && <AccessTab connectionId={id} isGlobalAdmin={isAdmin} />}
       {current === "audit" && <AuditList connectionId={id} globalAdmin={isAdmin} />}
       {current === "settings" && <ConnectionForm existing={connection} />}

@@ -210,7 +210,7 @@ export type ConnectionSpec = Message<"berth.v1.ConnectionSpec"> & {
   frontDoorPoolMode: string;
 
   /**
-   * PostgreSQL only: a replica whose replay lags more than this many milliseconds gets no reads
+   * PostgreSQL and MariaDB: a replica whose replay lags more than this many milliseconds gets no reads
    * until it catches up (they go to another replica, or the primary). Absent or 0: no bound.
    *
    * @generated from field: optional uint32 max_replica_lag_ms = 26;

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file berth/v1/connection_service.proto.
  */
 export const file_berth_v1_connection_service: GenFile = /*@__PURE__*/
-  fileDesc("CiFiZXJ0aC92MS9jb25uZWN0aW9uX3NlcnZpY2UucHJvdG8SCGJlcnRoLnYxIkEKF0NyZWF0ZUNvbm5lY3Rpb25SZXF1ZXN0EiYKBHNwZWMYASABKAsyGC5iZXJ0aC52MS5Db25uZWN0aW9uU3BlYyJEChhDcmVhdGVDb25uZWN0aW9uUmVzcG9uc2USKAoKY29ubmVjdGlvbhgBIAEoCzIULmJlcnRoLnYxLkNvbm5lY3Rpb24iIgoUR2V0Q29ubmVjdGlvblJlcXVlc3QSCgoCaWQYASABKAkibgoVR2V0Q29ubmVjdGlvblJlc3BvbnNlEigKCmNvbm5lY3Rpb24YASABKAsyFC5iZXJ0aC52MS5Db25uZWN0aW9uEisKDGFjY2Vzc19sZXZlbBgCIAEoDjIVLmJlcnRoLnYxLkFjY2Vzc0xldmVsIj8KFkxpc3RDb25uZWN0aW9uc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgNEhIKCnBhZ2VfdG9rZW4YAiABKAkiXQoXTGlzdENvbm5lY3Rpb25zUmVzcG9uc2USKQoLY29ubmVjdGlvbnMYASADKAsyFC5iZXJ0aC52MS5Db25uZWN0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKBAQoXVXBkYXRlQ29ubmVjdGlvblJlcXVlc3QSCgoCaWQYASABKAkSJgoEc3BlYxgCIAEoCzIYLmJlcnRoLnYxLkNvbm5lY3Rpb25TcGVjEh0KEGV4cGVjdGVkX3ZlcnNpb24YAyABKA1IAIgBAUITChFfZXhwZWN0ZWRfdmVyc2lvbiJEChhVcGRhdGVDb25uZWN0aW9uUmVzcG9uc2USKAoKY29ubmVjdGlvbhgBIAEoCzIULmJlcnRoLnYxLkNvbm5lY3Rpb24iWQoXRGVsZXRlQ29ubmVjdGlvblJlcXVlc3QSCgoCaWQYASABKAkSHQoQZXhwZWN0ZWRfdmVyc2lvbhgCIAEoDUgAiAEBQhMKEV9leHBlY3RlZF92ZXJzaW9uIhoKGERlbGV0ZUNvbm5lY3Rpb25SZXNwb25zZSJtChVUZXN0Q29ubmVjdGlvblJlcXVlc3QSDAoCaWQYASABKAlIABIoCgRzcGVjGAIgASgLMhguYmVydGgudjEuQ29ubmVjdGlvblNwZWNIABISCgp0aW1lb3V0X21zGAMgASgNQggKBnRhcmdldCI/ChZUZXN0Q29ubmVjdGlvblJlc3BvbnNlEiUKBnJlc3VsdBgBIAEoCzIVLmJlcnRoLnYxLkNoZWNrUmVzdWx0InEKGVZhbGlkYXRlQ29ubmVjdGlvblJlcXVlc3QSDAoCaWQYASABKAlIABIoCgRzcGVjGAIgASgLMhguYmVydGgudjEuQ29ubmVjdGlvblNwZWNIABISCgp0aW1lb3V0X21zGAMgASgNQggKBnRhcmdldCJDChpWYWxpZGF0ZUNvbm5lY3Rpb25SZXNwb25zZRIlCgZyZXN1bHQYASABKAsyFS5iZXJ0aC52MS5DaGVja1Jlc3VsdCIeChBSZXNldFBvb2xSZXF1ZXN0EgoKAmlkGAEgASgJIjYKEVJlc2V0UG9vbFJlc3BvbnNlEiEKBHBvb2wYASABKAsyEy5iZXJ0aC52MS5Qb29sU3RhdHMiKAoaR2V0Q29ubmVjdGlvblN0YXR1c1JlcXVlc3QSCgoCaWQYASABKAkiSQobR2V0Q29ubmVjdGlvblN0YXR1c1Jlc3BvbnNlEioKBmhlYWx0aBgBIAEoCzIaLmJlcnRoLnYxLkNvbm5lY3Rpb25IZWFsdGgiPwocV2F0Y2hDb25uZWN0aW9uU3RhdHVzUmVxdWVzdBIKCgJpZBgBIAEoCRITCgtpbnRlcnZhbF9tcxgCIAEoDSJLCh1XYXRjaENvbm5lY3Rpb25TdGF0dXNSZXNwb25zZRIqCgZoZWFsdGgYASABKAsyGi5iZXJ0aC52MS5Db25uZWN0aW9uSGVhbHRoIs0BCglQb29sU3RhdHMSDAoEc2l6ZRgBIAEoDRIMCgRpZGxlGAIgASgNEg4KBmluX3VzZRgDIAEoDRIPCgd3YWl0aW5nGAQgASgNEhAKCG1heF9zaXplGAUgASgNEhAKCG1pbl9zaXplGAYgASgNEhsKE2FjcXVpcmVfd2FpdF9wOTVfbXMYByABKAESFAoMcXVlcnlfcDk1X21zGAggASgBEhsKE3F1ZXJpZXNfbGFzdF9taW51dGUYCSABKA0SDwoHb3BlbmluZxgKIAEoDSLnAwoKSG9zdEhlYWx0aBIjCgRob3N0GAEgASgLMhUuYmVydGgudjEuSG9zdEFkZHJlc3MSDAoEcm9sZRgCIAEoCRIqCgZzdGF0dXMYAyABKA4yGi5iZXJ0aC52MS5Db25uZWN0aW9uU3RhdHVzEjgKD2xhc3RfY2hlY2tlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBIAIgBARIZChFsYXN0X2Vycm9yX3JlYXNvbhgFIAEoCRIXCg9sYXN0X2xhdGVuY3lfbXMYBiABKAESFwoPY29uZmlndXJlZF9yb2xlGAcgASgJEgwKBHNsb3QYCCABKAkSEAoIdGltZWxpbmUYCSABKA0SEAoIcG9zaXRpb24YCiABKAkSGwoOcmVwbGljYV9sYWdfbXMYCyABKAFIAYgBARIOCgZmZW5jZWQYDCABKAgSOAoPcm9sZV9jaGFuZ2VkX2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEgCiAEBEg4KBndyaXRlchgOIAEoCBIPCgdsYWdnaW5nGA8gASgIQhIKEF9sYXN0X2NoZWNrZWRfYXRCEQoPX3JlcGxpY2FfbGFnX21zQhIKEF9yb2xlX2NoYW5nZWRfYXQi1wIKEENvbm5lY3Rpb25IZWFsdGgSFQoNY29ubmVjdGlvbl9pZBgBIAEoCRIqCgZzdGF0dXMYAiABKA4yGi5iZXJ0aC52MS5Db25uZWN0aW9uU3RhdHVzEjcKDmxhc3RfdGVzdGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEgAiAEBEigKCWxhc3RfdGVzdBgEIAEoCzIVLmJlcnRoLnYxLkNoZWNrUmVzdWx0EiEKBHBvb2wYBSABKAsyEy5iZXJ0aC52MS5Qb29sU3RhdHMSIwoFaG9zdHMYBiADKAsyFC5iZXJ0aC52MS5Ib3N0SGVhbHRoEi4KCmZyb250X2Rvb3IYByABKAsyGi5iZXJ0aC52MS5Gcm9udERvb3JDbGllbnRzEhIKCm5vX3ByaW1hcnkYCCABKAhCEQoPX2xhc3RfdGVzdGVkX2F0IoEBChBGcm9udERvb3JDbGllbnRzEgwKBGlkbGUYASABKA0SDwoHd2FpdGluZxgCIAEoDRIOCgZhY3RpdmUYAyABKA0SDgoGcGlubmVkGAQgASgNEi4KB2NsaWVudHMYBSADKAsyHS5iZXJ0aC52MS5Gcm9udERvb3JDbGllbnRJbmZvIroBChNGcm9udERvb3JDbGllbnRJbmZvEhAKCHVzZXJuYW1lGAEgASgJEhYKDnByaW5jaXBhbF9raW5kGAIgASgJEg4KBnNvdXJjZRgDIAEoCRINCgVzdGF0ZRgEIAEoCRISCgpwaW5uZWRfd2h5GAUgASgJEjAKDGNvbm5lY3RlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMdHJhbnNhY3Rpb25zGAcgASgEMqkHChFDb25uZWN0aW9uU2VydmljZRJZChBDcmVhdGVDb25uZWN0aW9uEiEuYmVydGgudjEuQ3JlYXRlQ29ubmVjdGlvblJlcXVlc3QaIi5iZXJ0aC52MS5DcmVhdGVDb25uZWN0aW9uUmVzcG9uc2USVQoNR2V0Q29ubmVjdGlvbhIeLmJlcnRoLnYxLkdldENvbm5lY3Rpb25SZXF1ZXN0Gh8uYmVydGgudjEuR2V0Q29ubmVjdGlvblJlc3BvbnNlIgOQAgESWwoPTGlzdENvbm5lY3Rpb25zEiAuYmVydGgudjEuTGlzdENvbm5lY3Rpb25zUmVxdWVzdBohLmJlcnRoLnYxLkxpc3RDb25uZWN0aW9uc1Jlc3BvbnNlIgOQAgESWQoQVXBkYXRlQ29ubmVjdGlvbhIhLmJlcnRoLnYxLlVwZGF0ZUNvbm5lY3Rpb25SZXF1ZXN0GiIuYmVydGgudjEuVXBkYXRlQ29ubmVjdGlvblJlc3BvbnNlElkKEERlbGV0ZUNvbm5lY3Rpb24SIS5iZXJ0aC52MS5EZWxldGVDb25uZWN0aW9uUmVxdWVzdBoiLmJlcnRoLnYxLkRlbGV0ZUNvbm5lY3Rpb25SZXNwb25zZRJTCg5UZXN0Q29ubmVjdGlvbhIfLmJlcnRoLnYxLlRlc3RDb25uZWN0aW9uUmVxdWVzdBogLmJlcnRoLnYxLlRlc3RDb25uZWN0aW9uUmVzcG9uc2USXwoSVmFsaWRhdGVDb25uZWN0aW9uEiMuYmVydGgudjEuVmFsaWRhdGVDb25uZWN0aW9uUmVxdWVzdBokLmJlcnRoLnYxLlZhbGlkYXRlQ29ubmVjdGlvblJlc3BvbnNlEkQKCVJlc2V0UG9vbBIaLmJlcnRoLnYxLlJlc2V0UG9vbFJlcXVlc3QaGy5iZXJ0aC52MS5SZXNldFBvb2xSZXNwb25zZRJnChNHZXRDb25uZWN0aW9uU3RhdHVzEiQuYmVydGgudjEuR2V0Q29ubmVjdGlvblN0YXR1c1JlcXVlc3QaJS5iZXJ0aC52MS5HZXRDb25uZWN0aW9uU3RhdHVzUmVzcG9uc2UiA5ACARJqChVXYXRjaENvbm5lY3Rpb25TdGF0dXMSJi5iZXJ0aC52MS5XYXRjaENvbm5lY3Rpb25TdGF0dXNSZXF1ZXN0GicuYmVydGgudjEuV2F0Y2hDb25uZWN0aW9uU3RhdHVzUmVzcG9uc2UwAWIGcHJvdG8z", [file_berth_v1_access_service, file_berth_v1_types, file_google_protobuf_timestamp]);
+  fileDesc("CiFiZXJ0aC92MS9jb25uZWN0aW9uX3NlcnZpY2UucHJvdG8SCGJlcnRoLnYxInMKF0NyZWF0ZUNvbm5lY3Rpb25SZXF1ZXN0EiYKBHNwZWMYASABKAsyGC5iZXJ0aC52MS5Db25uZWN0aW9uU3BlYxIcCg9pbml0aWFsaXplX3Bvb2wYAiABKAhIAIgBAUISChBfaW5pdGlhbGl6ZV9wb29sIo0BChJQb29sSW5pdGlhbGl6YXRpb24SEwoLaW5pdGlhbGl6ZWQYASABKAgSIQoEcG9vbBgCIAEoCzITLmJlcnRoLnYxLlBvb2xTdGF0cxIUCgxlcnJvcl9yZWFzb24YAyABKAkSFQoNZXJyb3JfbWVzc2FnZRgEIAEoCRISCgplcnJvcl9raW5kGAUgASgJIn8KGENyZWF0ZUNvbm5lY3Rpb25SZXNwb25zZRIoCgpjb25uZWN0aW9uGAEgASgLMhQuYmVydGgudjEuQ29ubmVjdGlvbhI5ChNwb29sX2luaXRpYWxpemF0aW9uGAIgASgLMhwuYmVydGgudjEuUG9vbEluaXRpYWxpemF0aW9uIiIKFEdldENvbm5lY3Rpb25SZXF1ZXN0EgoKAmlkGAEgASgJIm4KFUdldENvbm5lY3Rpb25SZXNwb25zZRIoCgpjb25uZWN0aW9uGAEgASgLMhQuYmVydGgudjEuQ29ubmVjdGlvbhIrCgxhY2Nlc3NfbGV2ZWwYAiABKA4yFS5iZXJ0aC52MS5BY2Nlc3NMZXZlbCI/ChZMaXN0Q29ubmVjdGlvbnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoDRISCgpwYWdlX3Rva2VuGAIgASgJIl0KF0xpc3RDb25uZWN0aW9uc1Jlc3BvbnNlEikKC2Nvbm5lY3Rpb25zGAEgAygLMhQuYmVydGgudjEuQ29ubmVjdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkigQEKF1VwZGF0ZUNvbm5lY3Rpb25SZXF1ZXN0EgoKAmlkGAEgASgJEiYKBHNwZWMYAiABKAsyGC5iZXJ0aC52MS5Db25uZWN0aW9uU3BlYxIdChBleHBlY3RlZF92ZXJzaW9uGAMgASgNSACIAQFCEwoRX2V4cGVjdGVkX3ZlcnNpb24iRAoYVXBkYXRlQ29ubmVjdGlvblJlc3BvbnNlEigKCmNvbm5lY3Rpb24YASABKAsyFC5iZXJ0aC52MS5Db25uZWN0aW9uIlkKF0RlbGV0ZUNvbm5lY3Rpb25SZXF1ZXN0EgoKAmlkGAEgASgJEh0KEGV4cGVjdGVkX3ZlcnNpb24YAiABKA1IAIgBAUITChFfZXhwZWN0ZWRfdmVyc2lvbiIaChhEZWxldGVDb25uZWN0aW9uUmVzcG9uc2UibQoVVGVzdENvbm5lY3Rpb25SZXF1ZXN0EgwKAmlkGAEgASgJSAASKAoEc3BlYxgCIAEoCzIYLmJlcnRoLnYxLkNvbm5lY3Rpb25TcGVjSAASEgoKdGltZW91dF9tcxgDIAEoDUIICgZ0YXJnZXQiPwoWVGVzdENvbm5lY3Rpb25SZXNwb25zZRIlCgZyZXN1bHQYASABKAsyFS5iZXJ0aC52MS5DaGVja1Jlc3VsdCJxChlWYWxpZGF0ZUNvbm5lY3Rpb25SZXF1ZXN0EgwKAmlkGAEgASgJSAASKAoEc3BlYxgCIAEoCzIYLmJlcnRoLnYxLkNvbm5lY3Rpb25TcGVjSAASEgoKdGltZW91dF9tcxgDIAEoDUIICgZ0YXJnZXQiQwoaVmFsaWRhdGVDb25uZWN0aW9uUmVzcG9uc2USJQoGcmVzdWx0GAEgASgLMhUuYmVydGgudjEuQ2hlY2tSZXN1bHQiHgoQUmVzZXRQb29sUmVxdWVzdBIKCgJpZBgBIAEoCSI2ChFSZXNldFBvb2xSZXNwb25zZRIhCgRwb29sGAEgASgLMhMuYmVydGgudjEuUG9vbFN0YXRzIigKGkdldENvbm5lY3Rpb25TdGF0dXNSZXF1ZXN0EgoKAmlkGAEgASgJIkkKG0dldENvbm5lY3Rpb25TdGF0dXNSZXNwb25zZRIqCgZoZWFsdGgYASABKAsyGi5iZXJ0aC52MS5Db25uZWN0aW9uSGVhbHRoIj8KHFdhdGNoQ29ubmVjdGlvblN0YXR1c1JlcXVlc3QSCgoCaWQYASABKAkSEwoLaW50ZXJ2YWxfbXMYAiABKA0iSwodV2F0Y2hDb25uZWN0aW9uU3RhdHVzUmVzcG9uc2USKgoGaGVhbHRoGAEgASgLMhouYmVydGgudjEuQ29ubmVjdGlvbkhlYWx0aCLNAQoJUG9vbFN0YXRzEgwKBHNpemUYASABKA0SDAoEaWRsZRgCIAEoDRIOCgZpbl91c2UYAyABKA0SDwoHd2FpdGluZxgEIAEoDRIQCghtYXhfc2l6ZRgFIAEoDRIQCghtaW5fc2l6ZRgGIAEoDRIbChNhY3F1aXJlX3dhaXRfcDk1X21zGAcgASgBEhQKDHF1ZXJ5X3A5NV9tcxgIIAEoARIbChNxdWVyaWVzX2xhc3RfbWludXRlGAkgASgNEg8KB29wZW5pbmcYCiABKA0i5wMKCkhvc3RIZWFsdGgSIwoEaG9zdBgBIAEoCzIVLmJlcnRoLnYxLkhvc3RBZGRyZXNzEgwKBHJvbGUYAiABKAkSKgoGc3RhdHVzGAMgASgOMhouYmVydGgudjEuQ29ubmVjdGlvblN0YXR1cxI4Cg9sYXN0X2NoZWNrZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSACIAQESGQoRbGFzdF9lcnJvcl9yZWFzb24YBSABKAkSFwoPbGFzdF9sYXRlbmN5X21zGAYgASgBEhcKD2NvbmZpZ3VyZWRfcm9sZRgHIAEoCRIMCgRzbG90GAggASgJEhAKCHRpbWVsaW5lGAkgASgNEhAKCHBvc2l0aW9uGAogASgJEhsKDnJlcGxpY2FfbGFnX21zGAsgASgBSAGIAQESDgoGZmVuY2VkGAwgASgIEjgKD3JvbGVfY2hhbmdlZF9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBIAogBARIOCgZ3cml0ZXIYDiABKAgSDwoHbGFnZ2luZxgPIAEoCEISChBfbGFzdF9jaGVja2VkX2F0QhEKD19yZXBsaWNhX2xhZ19tc0ISChBfcm9sZV9jaGFuZ2VkX2F0ItcCChBDb25uZWN0aW9uSGVhbHRoEhUKDWNvbm5lY3Rpb25faWQYASABKAkSKgoGc3RhdHVzGAIgASgOMhouYmVydGgudjEuQ29ubmVjdGlvblN0YXR1cxI3Cg5sYXN0X3Rlc3RlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBIAIgBARIoCglsYXN0X3Rlc3QYBCABKAsyFS5iZXJ0aC52MS5DaGVja1Jlc3VsdBIhCgRwb29sGAUgASgLMhMuYmVydGgudjEuUG9vbFN0YXRzEiMKBWhvc3RzGAYgAygLMhQuYmVydGgudjEuSG9zdEhlYWx0aBIuCgpmcm9udF9kb29yGAcgASgLMhouYmVydGgudjEuRnJvbnREb29yQ2xpZW50cxISCgpub19wcmltYXJ5GAggASgIQhEKD19sYXN0X3Rlc3RlZF9hdCKBAQoQRnJvbnREb29yQ2xpZW50cxIMCgRpZGxlGAEgASgNEg8KB3dhaXRpbmcYAiABKA0SDgoGYWN0aXZlGAMgASgNEg4KBnBpbm5lZBgEIAEoDRIuCgdjbGllbnRzGAUgAygLMh0uYmVydGgudjEuRnJvbnREb29yQ2xpZW50SW5mbyK6AQoTRnJvbnREb29yQ2xpZW50SW5mbxIQCgh1c2VybmFtZRgBIAEoCRIWCg5wcmluY2lwYWxfa2luZBgCIAEoCRIOCgZzb3VyY2UYAyABKAkSDQoFc3RhdGUYBCABKAkSEgoKcGlubmVkX3doeRgFIAEoCRIwCgxjb25uZWN0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHRyYW5zYWN0aW9ucxgHIAEoBDKpBwoRQ29ubmVjdGlvblNlcnZpY2USWQoQQ3JlYXRlQ29ubmVjdGlvbhIhLmJlcnRoLnYxLkNyZWF0ZUNvbm5lY3Rpb25SZXF1ZXN0GiIuYmVydGgudjEuQ3JlYXRlQ29ubmVjdGlvblJlc3BvbnNlElUKDUdldENvbm5lY3Rpb24SHi5iZXJ0aC52MS5HZXRDb25uZWN0aW9uUmVxdWVzdBofLmJlcnRoLnYxLkdldENvbm5lY3Rpb25SZXNwb25zZSIDkAIBElsKD0xpc3RDb25uZWN0aW9ucxIgLmJlcnRoLnYxLkxpc3RDb25uZWN0aW9uc1JlcXVlc3QaIS5iZXJ0aC52MS5MaXN0Q29ubmVjdGlvbnNSZXNwb25zZSIDkAIBElkKEFVwZGF0ZUNvbm5lY3Rpb24SIS5iZXJ0aC52MS5VcGRhdGVDb25uZWN0aW9uUmVxdWVzdBoiLmJlcnRoLnYxLlVwZGF0ZUNvbm5lY3Rpb25SZXNwb25zZRJZChBEZWxldGVDb25uZWN0aW9uEiEuYmVydGgudjEuRGVsZXRlQ29ubmVjdGlvblJlcXVlc3QaIi5iZXJ0aC52MS5EZWxldGVDb25uZWN0aW9uUmVzcG9uc2USUwoOVGVzdENvbm5lY3Rpb24SHy5iZXJ0aC52MS5UZXN0Q29ubmVjdGlvblJlcXVlc3QaIC5iZXJ0aC52MS5UZXN0Q29ubmVjdGlvblJlc3BvbnNlEl8KElZhbGlkYXRlQ29ubmVjdGlvbhIjLmJlcnRoLnYxLlZhbGlkYXRlQ29ubmVjdGlvblJlcXVlc3QaJC5iZXJ0aC52MS5WYWxpZGF0ZUNvbm5lY3Rpb25SZXNwb25zZRJECglSZXNldFBvb2wSGi5iZXJ0aC52MS5SZXNldFBvb2xSZXF1ZXN0GhsuYmVydGgudjEuUmVzZXRQb29sUmVzcG9uc2USZwoTR2V0Q29ubmVjdGlvblN0YXR1cxIkLmJlcnRoLnYxLkdldENvbm5lY3Rpb25TdGF0dXNSZXF1ZXN0GiUuYmVydGgudjEuR2V0Q29ubmVjdGlvblN0YXR1c1Jlc3BvbnNlIgOQAgESagoVV2F0Y2hDb25uZWN0aW9uU3RhdHVzEiYuYmVydGgudjEuV2F0Y2hDb25uZWN0aW9uU3RhdHVzUmVxdWVzdBonLmJlcnRoLnYxLldhdGNoQ29ubmVjdGlvblN0YXR1c1Jlc3BvbnNlMAFiBnByb3RvMw", [file_berth_v1_access_service, file_berth_v1_types, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message berth.v1.CreateConnectionRequest
@@ -26,6 +26,16 @@ export type CreateConnectionRequest = Message<"berth.v1.CreateConnectionRequest"
    * @generated from field: berth.v1.ConnectionSpec spec = 1;
    */
   spec?: ConnectionSpec | undefined;
+
+  /**
+   * The RFC's creation flow: open the new connection's pool (one session) and record its status
+   * before answering. A failure to open does not undo the creation: it is reported in
+   * pool_initialization and the status says it. Absent: the server's default
+   * (BERTH_CREATE_INITIALIZES_POOL, false unless set).
+   *
+   * @generated from field: optional bool initialize_pool = 2;
+   */
+  initializePool?: boolean | undefined;
 };
 
 /**
@@ -36,6 +46,52 @@ export const CreateConnectionRequestSchema: GenMessage<CreateConnectionRequest> 
   messageDesc(file_berth_v1_connection_service, 0);
 
 /**
+ * What opening the pool of a new connection gave (only when it was asked for).
+ *
+ * @generated from message berth.v1.PoolInitialization
+ */
+export type PoolInitialization = Message<"berth.v1.PoolInitialization"> & {
+  /**
+   * @generated from field: bool initialized = 1;
+   */
+  initialized: boolean;
+
+  /**
+   * The pool's counters once the first session opened.
+   *
+   * @generated from field: berth.v1.PoolStats pool = 2;
+   */
+  pool?: PoolStats | undefined;
+
+  /**
+   * Why it did not open (the pool error's reason, e.g. connection_refused, authentication_failed).
+   *
+   * @generated from field: string error_reason = 3;
+   */
+  errorReason: string;
+
+  /**
+   * @generated from field: string error_message = 4;
+   */
+  errorMessage: string;
+
+  /**
+   * The error's kind: pool_operation_failed, or another when the failure is not the pool's
+   * (security_violation for a configuration BERTH_REQUIRE_TLS refuses, say).
+   *
+   * @generated from field: string error_kind = 5;
+   */
+  errorKind: string;
+};
+
+/**
+ * Describes the message berth.v1.PoolInitialization.
+ * Use `create(PoolInitializationSchema)` to create a new message.
+ */
+export const PoolInitializationSchema: GenMessage<PoolInitialization> = /*@__PURE__*/
+  messageDesc(file_berth_v1_connection_service, 1);
+
+/**
  * @generated from message berth.v1.CreateConnectionResponse
  */
 export type CreateConnectionResponse = Message<"berth.v1.CreateConnectionResponse"> & {
@@ -43,6 +99,13 @@ export type CreateConnectionResponse = Message<"berth.v1.CreateConnectionRespons
    * @generated from field: berth.v1.Connection connection = 1;
    */
   connection?: Connection | undefined;
+
+  /**
+   * Present when the pool was initialized (or tried): see CreateConnectionRequest.initialize_pool.
+   *
+   * @generated from field: berth.v1.PoolInitialization pool_initialization = 2;
+   */
+  poolInitialization?: PoolInitialization | undefined;
 };
 
 /**
@@ -50,7 +113,7 @@ export type CreateConnectionResponse = Message<"berth.v1.CreateConnectionRespons
  * Use `create(CreateConnectionResponseSchema)` to create a new message.
  */
 export const CreateConnectionResponseSchema: GenMessage<CreateConnectionResponse> = /*@__PURE__*/
-  messageDesc(file_berth_v1_connection_service, 1);
+  messageDesc(file_berth_v1_connection_service, 2);
 
 /**
  * @generated from message berth.v1.GetConnectionRequest
@@ -67,7 +130,7 @@ export type GetConnectionRequest = Message<"berth.v1.GetConnectionRequest"> & {
  * Use `create(GetConnectionRequestSchema)` to create a new message.
  */
 export const GetConnectionRequestSchema: GenMessage<GetConnectionRequest> = /*@__PURE__*/
-  messageDesc(file_berth_v1_connection_service, 2);
+  messageDesc(file_berth_v1_connection_service, 3);
 
 /**
  * @generated from message berth.v1.GetConnectionResponse
@@ -91,7 +154,7 @@ export type GetConnectionResponse = Message<"berth.v1.GetConnectionResponse"> & 
  * Use `create(GetConnectionResponseSchema)` to create a new message.
  */
 export const GetConnectionResponseSchema: GenMessage<GetConnectionResponse> = /*@__PURE__*/
-  messageDesc(file_berth_v1_connection_service, 3);
+  messageDesc(file_berth_v1_connection_service, 4);
 
 /**
  * @generated from message berth.v1.ListConnectionsRequest
@@ -117,7 +180,7 @@ export type ListConnectionsRequest = Message<"berth.v1.ListConnectionsRequest"> 
  * Use `create(ListConnectionsRequestSchema)` to create a new message.
  */
 export const ListConnectionsRequestSchema: GenMessage<ListConnectionsRequest> = /*@__PURE__*/
-  messageDesc(file_berth_v1_connection_service, 4);
+  messageDesc(file_berth_v1_connection_service, 5);
 
 /**
  * @generated from message berth.v1.ListConnectionsResponse
@@ -141,7 +204,7 @@ export type ListConnectionsResponse = Message<"berth.v1.ListConnectionsResponse"
  * Use `create(ListConnectionsResponseSchema)` to create a new message.
  */
 export const ListConnectionsResponseSchema: GenMessage<ListConnectionsResponse> = /*@__PURE__*/
-  messageDesc(file_berth_v1_connection_service, 5);
+  messageDesc(file_berth_v1_connection_service, 6);
 
 /**
  * @generated from message berth.v1.UpdateConnectionRequest
@@ -172,7 +235,7 @@ export type UpdateConnectionRequest = Message<"berth.v1.UpdateConnectionRequest"
  * Use `create(UpdateConnectionRequestSchema)` to create a new message.
  */
 export const UpdateConnectionRequestSchema: GenMessage<UpdateConnectionRequest> = /*@__PURE__*/
-  messageDesc(file_berth_v1_connection_service, 6);
+  messageDesc(file_berth_v1_connection_service, 7);
 
 /**
  * @generated from message berth.v1.UpdateConnectionResponse
@@ -189,7 +252,7 @@ export type UpdateConnectionResponse = Message<"berth.v1.UpdateConnectionRespons
  * Use `create(UpdateConnectionResponseSchema)` to create a new message.
  */
 export const UpdateConnectionResponseSchema: GenMessage<UpdateConnectionResponse> = /*@__PURE__*/
-  messageDesc(file_berth_v1_connection_service, 7);
+  messageDesc(file_berth_v1_connection_service, 8);
 
 /**
  * @generated from message berth.v1.DeleteConnectionRequest
@@ -211,7 +274,7 @@ export type DeleteConnectionRequest = Message<"berth.v1.DeleteConnectionRequest"
  * Use `create(DeleteConnectionRequestSchema)` to create a new message.
  */
 export const DeleteConnectionRequestSchema: GenMessage<DeleteConnectionRequest> = /*@__PURE__*/
-  messageDesc(file_berth_v1_connection_service, 8);
+  messageDesc(file_berth_v1_connection_service, 9);
 
 /**
  * @generated from message berth.v1.DeleteConnectionResponse
@@ -224,7 +287,7 @@ export type DeleteConnectionResponse = Message<"berth.v1.DeleteConnectionRespons
  * Use `create(DeleteConnectionResponseSchema)` to create a new message.
  */
 export const DeleteConnectionResponseSchema: GenMessage<DeleteConnectionResponse> = /*@__PURE__*/
-  messageDesc(file_berth_v1_connection_service, 9);
+  messageDesc(file_berth_v1_connection_service, 10);
 
 /**
  * @generated from message berth.v1.TestConnectionRequest
@@ -264,7 +327,7 @@ export type TestConnectionRequest = Message<"berth.v1.TestConnectionRequest"> & 
  * Use `create(TestConnectionRequestSchema)` to create a new message.
  */
 export const TestConnectionRequestSchema: GenMessage<TestConnectionRequest> = /*@__PURE__*/
-  messageDesc(file_berth_v1_connection_service, 10);
+  messageDesc(file_berth_v1_connection_service, 11);
 
 /**
  * @generated from message berth.v1.TestConnectionResponse
@@ -281,7 +344,7 @@ export type TestConnectionResponse = Message<"berth.v1.TestConnectionResponse"> 
  * Use `create(TestConnectionResponseSchema)` to create a new message.
  */
 export const TestConnectionResponseSchema: GenMessage<TestConnectionResponse> = /*@__PURE__*/
-  messageDesc(file_berth_v1_connection_service, 11);
+  messageDesc(file_berth_v1_connection_service, 12);
 
 /**
  * @generated from message berth.v1.ValidateConnectionRequest
@@ -315,7 +378,7 @@ export type ValidateConnectionRequest = Message<"berth.v1.ValidateConnectionRequ
  * Use `create(ValidateConnectionRequestSchema)` to create a new message.
  */
 export const ValidateConnectionRequestSchema: GenMessage<ValidateConnectionRequest> = /*@__PURE__*/
-  messageDesc(file_berth_v1_connection_service, 12);
+  messageDesc(file_berth_v1_connection_service, 13);
 
 /**
  * @generated from message berth.v1.ValidateConnectionResponse
@@ -332,7 +395,7 @@ export type ValidateConnectionResponse = Message<"berth.v1.ValidateConnectionRes
  * Use `create(ValidateConnectionResponseSchema)` to create a new message.
  */
 export const ValidateConnectionResponseSchema: GenMessage<ValidateConnectionResponse> = /*@__PURE__*/
-  messageDesc(file_berth_v1_connection_service, 13);
+  messageDesc(file_berth_v1_connection_service, 14);
 
 /**
  * @generated from message berth.v1.ResetPoolRequest
@@ -349,7 +412,7 @@ export type ResetPoolRequest = Message<"berth.v1.ResetPoolRequest"> & {
  * Use `create(ResetPoolRequestSchema)` to create a new message.
  */
 export const ResetPoolRequestSchema: GenMessage<ResetPoolRequest> = /*@__PURE__*/
-  messageDesc(file_berth_v1_connection_service, 14);
+  messageDesc(file_berth_v1_connection_service, 15);
 
 /**
  * @generated from message berth.v1.ResetPoolResponse
@@ -366,7 +429,7 @@ export type ResetPoolResponse = Message<"berth.v1.ResetPoolResponse"> & {
  * Use `create(ResetPoolResponseSchema)` to create a new message.
  */
 export const ResetPoolResponseSchema: GenMessage<ResetPoolResponse> = /*@__PURE__*/
-  messageDesc(file_berth_v1_connection_service, 15);
+  messageDesc(file_berth_v1_connection_service, 16);
 
 /**
  * @generated from message berth.v1.GetConnectionStatusRequest
@@ -383,7 +446,7 @@ export type GetConnectionStatusRequest = Message<"berth.v1.GetConnectionStatusRe
  * Use `create(GetConnectionStatusRequestSchema)` to create a new message.
  */
 export const GetConnectionStatusRequestSchema: GenMessage<GetConnectionStatusRequest> = /*@__PURE__*/
-  messageDesc(file_berth_v1_connection_service, 16);
+  messageDesc(file_berth_v1_connection_service, 17);
 
 /**
  * @generated from message berth.v1.GetConnectionStatusResponse
@@ -400,7 +463,7 @@ export type GetConnectionStatusResponse = Message<"berth.v1.GetConnectionStatusR
  * Use `create(GetConnectionStatusResponseSchema)` to create a new message.
  */
 export const GetConnectionStatusResponseSchema: GenMessage<GetConnectionStatusResponse> = /*@__PURE__*/
-  messageDesc(file_berth_v1_connection_service, 17);
+  messageDesc(file_berth_v1_connection_service, 18);
 
 /**
  * @generated from message berth.v1.WatchConnectionStatusRequest
@@ -424,7 +487,7 @@ export type WatchConnectionStatusRequest = Message<"berth.v1.WatchConnectionStat
  * Use `create(WatchConnectionStatusRequestSchema)` to create a new message.
  */
 export const WatchConnectionStatusRequestSchema: GenMessage<WatchConnectionStatusRequest> = /*@__PURE__*/
-  messageDesc(file_berth_v1_connection_service, 18);
+  messageDesc(file_berth_v1_connection_service, 19);
 
 /**
  * @generated from message berth.v1.WatchConnectionStatusResponse
@@ -441,7 +504,7 @@ export type WatchConnectionStatusResponse = Message<"berth.v1.WatchConnectionSta
  * Use `create(WatchConnectionStatusResponseSchema)` to create a new message.
  */
 export const WatchConnectionStatusResponseSchema: GenMessage<WatchConnectionStatusResponse> = /*@__PURE__*/
-  messageDesc(file_berth_v1_connection_service, 19);
+  messageDesc(file_berth_v1_connection_service, 20);
 
 /**
  * Pool counters at one instant.
@@ -511,7 +574,7 @@ export type PoolStats = Message<"berth.v1.PoolStats"> & {
  * Use `create(PoolStatsSchema)` to create a new message.
  */
 export const PoolStatsSchema: GenMessage<PoolStats> = /*@__PURE__*/
-  messageDesc(file_berth_v1_connection_service, 20);
+  messageDesc(file_berth_v1_connection_service, 21);
 
 /**
  * Health of one host of a connection (primary or replica).
@@ -623,7 +686,7 @@ export type HostHealth = Message<"berth.v1.HostHealth"> & {
  * Use `create(HostHealthSchema)` to create a new message.
  */
 export const HostHealthSchema: GenMessage<HostHealth> = /*@__PURE__*/
-  messageDesc(file_berth_v1_connection_service, 21);
+  messageDesc(file_berth_v1_connection_service, 22);
 
 /**
  * @generated from message berth.v1.ConnectionHealth
@@ -684,7 +747,7 @@ export type ConnectionHealth = Message<"berth.v1.ConnectionHealth"> & {
  * Use `create(ConnectionHealthSchema)` to create a new message.
  */
 export const ConnectionHealthSchema: GenMessage<ConnectionHealth> = /*@__PURE__*/
-  messageDesc(file_berth_v1_connection_service, 22);
+  messageDesc(file_berth_v1_connection_service, 23);
 
 /**
  * The front door's clients of one connection at one instant.
@@ -734,7 +797,7 @@ export type FrontDoorClients = Message<"berth.v1.FrontDoorClients"> & {
  * Use `create(FrontDoorClientsSchema)` to create a new message.
  */
 export const FrontDoorClientsSchema: GenMessage<FrontDoorClients> = /*@__PURE__*/
-  messageDesc(file_berth_v1_connection_service, 23);
+  messageDesc(file_berth_v1_connection_service, 24);
 
 /**
  * One client of the front door.
@@ -795,7 +858,7 @@ export type FrontDoorClientInfo = Message<"berth.v1.FrontDoorClientInfo"> & {
  * Use `create(FrontDoorClientInfoSchema)` to create a new message.
  */
 export const FrontDoorClientInfoSchema: GenMessage<FrontDoorClientInfo> = /*@__PURE__*/
-  messageDesc(file_berth_v1_connection_service, 24);
+  messageDesc(file_berth_v1_connection_service, 25);
 
 /**
  * The connection registry (RFC 002 §3.3, connection management and operations).

@@ -29,16 +29,20 @@ class ConnectionHealth(_message.Message):
     def __init__(self, connection_id: _Optional[str] = ..., status: _Optional[_Union[_types_pb2.ConnectionStatus, str]] = ..., last_tested_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_test: _Optional[_Union[_types_pb2.CheckResult, _Mapping]] = ..., pool: _Optional[_Union[PoolStats, _Mapping]] = ..., hosts: _Optional[_Iterable[_Union[HostHealth, _Mapping]]] = ..., front_door: _Optional[_Union[FrontDoorClients, _Mapping]] = ..., no_primary: bool = ...) -> None: ...
 
 class CreateConnectionRequest(_message.Message):
-    __slots__ = ["spec"]
+    __slots__ = ["initialize_pool", "spec"]
+    INITIALIZE_POOL_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
+    initialize_pool: bool
     spec: _types_pb2.ConnectionSpec
-    def __init__(self, spec: _Optional[_Union[_types_pb2.ConnectionSpec, _Mapping]] = ...) -> None: ...
+    def __init__(self, spec: _Optional[_Union[_types_pb2.ConnectionSpec, _Mapping]] = ..., initialize_pool: bool = ...) -> None: ...
 
 class CreateConnectionResponse(_message.Message):
-    __slots__ = ["connection"]
+    __slots__ = ["connection", "pool_initialization"]
     CONNECTION_FIELD_NUMBER: _ClassVar[int]
+    POOL_INITIALIZATION_FIELD_NUMBER: _ClassVar[int]
     connection: _types_pb2.Connection
-    def __init__(self, connection: _Optional[_Union[_types_pb2.Connection, _Mapping]] = ...) -> None: ...
+    pool_initialization: PoolInitialization
+    def __init__(self, connection: _Optional[_Union[_types_pb2.Connection, _Mapping]] = ..., pool_initialization: _Optional[_Union[PoolInitialization, _Mapping]] = ...) -> None: ...
 
 class DeleteConnectionRequest(_message.Message):
     __slots__ = ["expected_version", "id"]
@@ -159,6 +163,20 @@ class ListConnectionsResponse(_message.Message):
     connections: _containers.RepeatedCompositeFieldContainer[_types_pb2.Connection]
     next_page_token: str
     def __init__(self, connections: _Optional[_Iterable[_Union[_types_pb2.Connection, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class PoolInitialization(_message.Message):
+    __slots__ = ["error_kind", "error_message", "error_reason", "initialized", "pool"]
+    ERROR_KIND_FIELD_NUMBER: _ClassVar[int]
+    ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_REASON_FIELD_NUMBER: _ClassVar[int]
+    INITIALIZED_FIELD_NUMBER: _ClassVar[int]
+    POOL_FIELD_NUMBER: _ClassVar[int]
+    error_kind: str
+    error_message: str
+    error_reason: str
+    initialized: bool
+    pool: PoolStats
+    def __init__(self, initialized: bool = ..., pool: _Optional[_Union[PoolStats, _Mapping]] = ..., error_reason: _Optional[str] = ..., error_message: _Optional[str] = ..., error_kind: _Optional[str] = ...) -> None: ...
 
 class PoolStats(_message.Message):
     __slots__ = ["acquire_wait_p95_ms", "idle", "in_use", "max_size", "min_size", "opening", "queries_last_minute", "query_p95_ms", "size", "waiting"]
