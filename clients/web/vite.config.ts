@@ -11,7 +11,7 @@ export default defineConfig({
     // No inline scripts or eval: the console runs under a strict Content-Security-Policy.
     assetsInlineLimit: 0,
     sourcemap: true,
-    // One page, one bundle (about 130 kB gzipped): splitting it would only add round trips.
+    // One page, one main bundle (about 166 kB gzipped, uPlot 22.5 kB of it): splitting it would only add round trips.
     chunkSizeWarningLimit: 1024,
   },
   oxc: { jsx: { runtime: "automatic" } },

@@ -72,7 +72,10 @@ export function createAccessManager(deps: AccessManagerDeps) {
       return (await grants.find(connectionId, target))!;
     },
 
-    async list(principal: Principal, connectionId: string): Promise<ConnectionAccessRow[]> {
+    async list(
+      principal: Principal,
+      connectionId: string,
+    ): Promise<(ConnectionAccessRow & { username: string | null })[]> {
       await deps.registry.authorize(principal, connectionId, "admin", "see the access list of");
       return grants.list(connectionId);
     },

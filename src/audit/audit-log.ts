@@ -232,6 +232,10 @@ export interface ListFilter {
   until?: string | undefined;
   limit: number;
   afterSeq?: number | undefined;
+  beforeSeq?: number | undefined;
+  outcome?: string | undefined;
+  /** Descending seq: the newest page first. */
+  newestFirst?: boolean | undefined;
 }
 
 function listEvents(db: Db, filter: ListFilter): Promise<AuditEventRow[]> {
@@ -241,7 +245,12 @@ function listEvents(db: Db, filter: ListFilter): Promise<AuditEventRow[]> {
   if (filter.since) q = q.where("at", ">=", filter.since);
   if (filter.until) q = q.where("at", "<", filter.until);
   if (filter.afterSeq) q = q.where("seq", ">", filter.afterSeq);
-  return q.orderBy("seq").limit(filter.limit).execute();
+  if (filter.beforeSeq) q = q.where("seq", "<", filter.beforeSeq);
+  if (filter.outcome) q = q.where("outcome", "=", filter.outcome);
+  return q
+    .orderBy("seq", filter.newestFirst ? "desc" : "asc")
+    .limit(filter.limit)
+    .execute();
 }
 
 /** Appends that lost the race for the next seq this many times in a row give up (and are reported). */

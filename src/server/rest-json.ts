@@ -136,6 +136,8 @@ export function accessToJson(a: ConnectionAccess) {
   return {
     connectionId: a.connectionId,
     userId: a.userId ?? null,
+    // The grantee's user name (lists only); null for a grant to a Google address.
+    username: a.username || null,
     googleEmail: a.googleEmail ?? null,
     accessLevel: nameOf(ACCESS_LEVEL_NAMES, a.accessLevel) ?? "unspecified",
     assignedAt: iso(a.assignedAt),

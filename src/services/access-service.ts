@@ -26,9 +26,10 @@ function levelFromProto(level: AccessLevel): Level {
   throw ValidationError.field("accessLevel", "must be one of viewer, user, editor, admin, owner");
 }
 
-export function accessToProto(row: ConnectionAccessRow): ConnectionAccess {
+export function accessToProto(row: ConnectionAccessRow & { username?: string | null }): ConnectionAccess {
   return create(ConnectionAccessSchema, {
     connectionId: row.connection_id,
+    username: row.username ?? "",
     ...(row.user_id ? { userId: row.user_id } : {}),
     ...(row.google_email ? { googleEmail: row.google_email } : {}),
     accessLevel: isAccessLevel(row.access_level)

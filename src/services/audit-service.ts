@@ -40,12 +40,18 @@ export function createAuditService(deps: {
       await mayRead(principalOf(ctx), req.connectionId);
       const size = req.pageSize || 100;
       if (size > 1000) throw ValidationError.field("pageSize", "must be at most 1000");
+      // Outcomes are lower-case words (ok, denied, failed, cancelled, ...).
+      if (req.outcome && !/^[a-z_]{1,32}$/.test(req.outcome))
+        throw ValidationError.field("outcome", "must be an outcome such as ok, denied or failed");
       const rows = await deps.audit.list({
         target: req.connectionId || undefined,
         actorId: req.actorId || undefined,
         since: req.since ? timestampDate(req.since).toISOString() : undefined,
         until: req.until ? timestampDate(req.until).toISOString() : undefined,
         afterSeq: Number(req.afterSeq) || undefined,
+        beforeSeq: Number(req.beforeSeq) || undefined,
+        outcome: req.outcome || undefined,
+        newestFirst: req.newestFirst,
         limit: size,
       });
       return {

@@ -27,12 +27,15 @@ export function accessRepository(db: Db) {
         .execute();
     },
 
-    async list(connectionId: string): Promise<ConnectionAccessRow[]> {
+    /** With each grantee's user name (null for a grant to a Google address), for lists people read. */
+    async list(connectionId: string): Promise<(ConnectionAccessRow & { username: string | null })[]> {
       return db
         .selectFrom("connection_access")
-        .selectAll()
-        .where("connection_id", "=", connectionId)
-        .orderBy("id")
+        .leftJoin("users", "users.id", "connection_access.user_id")
+        .selectAll("connection_access")
+        .select("users.username")
+        .where("connection_access.connection_id", "=", connectionId)
+        .orderBy("connection_access.id")
         .execute();
     },
 

@@ -78,14 +78,14 @@ describe.skipIf(!enabled)("the web console", () => {
     await page.getByLabel("User name").fill("app");
     await page.getByLabel("Password").fill("not-the-password");
     // The engine's TLS modes come from Berth's engine table: Oracle has no prefer and no require.
-    await page.getByLabel("Engine").selectOption({ label: "Oracle" });
+    await page.getByRole("radio", { name: "Oracle" }).check();
     expect(await page.getByLabel("TLS", { exact: true }).locator("option").allTextContents()).toEqual([
       "default (disable)",
       "disable — plain text",
       "verify-ca — TLS, trusted CA",
       "verify-full — TLS, trusted CA and host name",
     ]);
-    await page.getByLabel("Engine").selectOption({ label: "PostgreSQL" });
+    await page.getByRole("radio", { name: "PostgreSQL" }).check();
     await page.getByLabel("TLS", { exact: true }).selectOption({ label: "disable — plain text" });
     await page.getByRole("button", { name: "Test" }).click();
     const signInStage = page.locator('li[data-stage="Sign-in"]');
@@ -137,8 +137,8 @@ describe.skipIf(!enabled)("the web console", () => {
     expect(Number(await page.getByTestId("pool-idle").textContent())).toBeGreaterThanOrEqual(1);
     expect(await page.getByTestId("pool-in-use").textContent()).toBe("0");
     // The charts draw from successive snapshots of the status stream (every 2 s).
-    await page.getByText("Acquire wait p95").waitFor({ timeout: 10_000 });
-    await page.getByText("Query latency p95").waitFor();
+    await page.getByRole("figure", { name: "Acquire wait p95" }).waitFor({ timeout: 10_000 });
+    await page.getByRole("figure", { name: "Statement latency p95" }).waitFor();
     await shot("journey-connection-status");
   });
 
@@ -300,7 +300,7 @@ describe.skipIf(!enabled)("the web console", () => {
         await page.locator("main h1").first().waitFor();
         // The status page's charts draw from two or more snapshots of its stream.
         if (name === "connection-status")
-          await page.getByText("Acquire wait p95").waitFor({ timeout: 10_000 });
+          await page.getByRole("figure", { name: "Acquire wait p95" }).waitFor({ timeout: 10_000 });
         // Nothing wider than the screen but the tables and the grid, which scroll in their own box —
         // once the page has its data (a page still loading may be wider for a moment). What sticks
         // out is named in the failure.

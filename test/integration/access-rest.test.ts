@@ -56,6 +56,11 @@ describe.skipIf(!hasPostgres)("the RFC's /access paths", () => {
       "owner",
       "user",
     ]);
+    // By name too, for the people reading the list (a connection's admins may not list users).
+    expect(list.body.access.map((a: { username: string | null }) => a.username).sort()).toEqual([
+      "admin",
+      "dave",
+    ]);
     // dave may see and use it, but not manage it.
     expect((await b.api(`/api/connections/${id}`, { token: daveToken })).status).toBe(200);
     expect((await b.api(`/api/connections/${id}/access`, { token: daveToken })).status).toBe(403);

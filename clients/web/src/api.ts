@@ -6,6 +6,7 @@ import { AuditService } from "../../../src/gen/berth/v1/audit_service_pb.js";
 import { AuthService } from "../../../src/gen/berth/v1/auth_service_pb.js";
 import { BrokerService } from "../../../src/gen/berth/v1/broker_service_pb.js";
 import { ConnectionService } from "../../../src/gen/berth/v1/connection_service_pb.js";
+import { TokenService } from "../../../src/gen/berth/v1/token_service_pb.js";
 import { UserService } from "../../../src/gen/berth/v1/user_service_pb.js";
 
 const TOKEN_KEY = "berth.token";
@@ -57,4 +58,5 @@ export const api = {
   access: client(AccessService),
   users: client(UserService),
   audit: client(AuditService),
+  tokens: client(TokenService),
 };

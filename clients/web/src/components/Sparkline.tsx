@@ -1,37 +1,35 @@
-/** A small line chart of recent values (SVG, no library), scaled from zero to a little above the peak. */
+/**
+ * A word-sized line of recent values (SVG, no axes): the trend next to a number in a table cell,
+ * scaled from zero to the peak. Its label says what it shows and the range, for screen readers.
+ */
 export function Sparkline({ values, label, unit }: { values: number[]; label: string; unit: string }) {
-  const w = 300;
-  const h = 60;
+  const w = 80;
+  const h = 20;
+  if (values.length < 2) return null;
   const peak = Math.max(...values, 0);
-  const top = peak > 0 ? peak * 1.25 : 1;
-  const x = (i: number) => (i / Math.max(1, values.length - 1)) * w;
-  const y = (v: number) => h - 2 - (v / top) * (h - 4);
+  const top = peak > 0 ? peak : 1;
+  const x = (i: number) => (i / (values.length - 1)) * w;
+  const low = Math.min(...values);
+  // A steady value is a level line through the middle, not one pressed against the top.
+  const y = (v: number) => (low === peak ? h / 2 : h - 1 - (v / top) * (h - 2));
   const line = values.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
-  const last = values.at(-1) ?? 0;
   return (
-    <figure className="spark">
-      <figcaption>
-        {label}:{" "}
-        <strong>
-          {last.toFixed(2)} {unit}
-        </strong>{" "}
-        <span className="muted">(peak {peak.toFixed(2)})</span>
-      </figcaption>
-      <svg
-        viewBox={`0 0 ${w} ${h}`}
-        preserveAspectRatio="none"
-        role="img"
-        aria-label={`${label} over the last minutes`}
-      >
-        <line x1="0" y1={h - 1} x2={w} y2={h - 1} stroke="#d9dde3" strokeWidth="1" />
-        <polyline
-          fill="none"
-          stroke="currentColor"
-          strokeWidth="2"
-          vectorEffect="non-scaling-stroke"
-          points={line}
-        />
-      </svg>
-    </figure>
+    <svg
+      className="sparkline"
+      viewBox={`0 0 ${w} ${h}`}
+      width={w}
+      height={h}
+      preserveAspectRatio="none"
+      role="img"
+      aria-label={`${label}: ${values.length} samples from ${low.toFixed(1)} to ${peak.toFixed(1)} ${unit}`}
+    >
+      <polyline
+        fill="none"
+        stroke="currentColor"
+        strokeWidth="1.5"
+        vectorEffect="non-scaling-stroke"
+        points={line}
+      />
+    </svg>
   );
 }

@@ -1,15 +1,20 @@
+import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { type FormEvent, useCallback, useEffect, useState } from "react";
 import { AccessLevel, type ConnectionAccess } from "../../../../src/gen/berth/v1/access_service_pb.js";
+import type { ServiceToken } from "../../../../src/gen/berth/v1/token_service_pb.js";
 import type { User } from "../../../../src/gen/berth/v1/types_pb.js";
 import { api } from "../api.js";
 import { Alert } from "../components/Alert.js";
+import { ScrollBox } from "../components/ScrollBox.js";
 import { problemOf } from "../errors.js";
 import { LEVELS, levelLabel } from "../labels.js";
+import { TokensTable } from "./TokensTable.js";
 
 /** Grants on one connection: to a user or a Google address, with a level; revoke. */
 export function AccessTab({ connectionId, isGlobalAdmin }: { connectionId: string; isGlobalAdmin: boolean }) {
   const [grants, setGrants] = useState<ConnectionAccess[]>([]);
   const [users, setUsers] = useState<User[]>([]);
+  const [tokens, setTokens] = useState<ServiceToken[] | undefined>();
   const [who, setWho] = useState("");
   const [level, setLevel] = useState(AccessLevel.VIEWER);
   const [error, setError] = useState("");
@@ -22,14 +27,21 @@ export function AccessTab({ connectionId, isGlobalAdmin }: { connectionId: strin
   useEffect(() => {
     load();
     // The user list is for global admins; others grant by user id or Google address.
-    if (isGlobalAdmin)
+    if (isGlobalAdmin) {
       api.users
         .listUsers({})
         .then((r) => setUsers(r.users))
         .catch(() => {});
-  }, [load, isGlobalAdmin]);
+      // Tokens are for global admins too: those whose scope includes this connection.
+      api.tokens
+        .listServiceTokens({})
+        .then((r) => setTokens(r.serviceTokens.filter((t) => t.connectionIds.includes(connectionId))))
+        .catch(() => {});
+    }
+  }, [load, isGlobalAdmin, connectionId]);
+  // The list carries each grantee's name (connection admins may not list users).
   const nameOf = (g: ConnectionAccess) =>
-    g.googleEmail ?? users.find((u) => u.id === g.userId)?.username ?? g.userId ?? "?";
+    g.googleEmail ?? (g.username || users.find((u) => u.id === g.userId)?.username || g.userId) ?? "?";
 
   const grant = async (e: FormEvent) => {
     e.preventDefault();
@@ -68,12 +80,13 @@ export function AccessTab({ connectionId, isGlobalAdmin }: { connectionId: strin
   return (
     <section aria-label="Access">
       <Alert message={error} />
-      <div className="table-wrap">
+      <ScrollBox label="Grants, scrolls sideways">
         <table aria-label="Grants">
           <thead>
             <tr>
               <th scope="col">Who</th>
               <th scope="col">Level</th>
+              <th scope="col">Granted</th>
               <th scope="col">
                 <span className="sr-only">Actions</span>
               </th>
@@ -84,6 +97,7 @@ export function AccessTab({ connectionId, isGlobalAdmin }: { connectionId: strin
               <tr key={g.userId ?? g.googleEmail}>
                 <td>{nameOf(g)}</td>
                 <td>{levelLabel(g.accessLevel)}</td>
+                <td>{g.assignedAt ? timestampDate(g.assignedAt).toLocaleDateString() : "—"}</td>
                 <td>
                   <button
                     type="button"
@@ -97,7 +111,7 @@ export function AccessTab({ connectionId, isGlobalAdmin }: { connectionId: strin
             ))}
           </tbody>
         </table>
-      </div>
+      </ScrollBox>
       <form onSubmit={grant} className="row" aria-label="Grant access">
         <label>
           User or Google address
@@ -131,6 +145,7 @@ export function AccessTab({ connectionId, isGlobalAdmin }: { connectionId: strin
         </label>
         <button type="submit">Grant</button>
       </form>
+      {tokens && <TokensTable tokens={tokens} />}
     </section>
   );
 }

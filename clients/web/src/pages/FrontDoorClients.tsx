@@ -1,5 +1,6 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { FrontDoorClients } from "../../../../src/gen/berth/v1/connection_service_pb.js";
+import { ScrollBox } from "../components/ScrollBox.js";
 
 /** A libpq connection-string value: quoted when it has spaces, quotes or backslashes. */
 function conninfoValue(v: string): string {
@@ -65,7 +66,7 @@ export function FrontDoorClientsSection({
 function ClientTable({ clients, total }: { clients: FrontDoorClients; total: number }) {
   return (
     <>
-      <div className="table-wrap">
+      <ScrollBox label="Front-door clients, scrolls sideways">
         <table aria-label="Front-door clients">
           <thead>
             <tr>
@@ -95,7 +96,7 @@ function ClientTable({ clients, total }: { clients: FrontDoorClients; total: num
             ))}
           </tbody>
         </table>
-      </div>
+      </ScrollBox>
       {total > clients.clients.length && (
         <p className="muted">
           Showing {clients.clients.length} of {total}: those holding or waiting for a backend first, then the

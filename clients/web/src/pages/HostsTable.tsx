@@ -1,6 +1,8 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { ConnectionHealth, HostHealth } from "../../../../src/gen/berth/v1/connection_service_pb.js";
 import { ConnectionStatus } from "../../../../src/gen/berth/v1/types_pb.js";
+import { ScrollBox } from "../components/ScrollBox.js";
+import { Sparkline } from "../components/Sparkline.js";
 import { STATUS_LABELS } from "../labels.js";
 
 /** What a host does for the connection now, in words: takes writes, serves reads, fenced, lagging. */
@@ -28,9 +30,16 @@ function lagOf(h: HostHealth): string {
  * saved with when they differ), timeline, replica lag, whether it takes writes or is fenced, when
  * its role last changed. Without a primary, writes fail (no_primary) and the table says so first.
  */
-export function HostsTable({ health }: { health: ConnectionHealth }) {
+export function HostsTable({
+  health,
+  latencies = {},
+}: {
+  health: ConnectionHealth;
+  /** Each host's recent check latencies (ms) by slot, oldest first: drawn as a sparkline. */
+  latencies?: Record<string, number[]>;
+}) {
   return (
-    <div className="table-wrap">
+    <ScrollBox label="Hosts, scrolls sideways">
       {health.noPrimary && (
         <p className="error" role="alert">
           No host is the primary now: writes fail with no_primary until one is promoted (or the primary is
@@ -71,7 +80,14 @@ export function HostsTable({ health }: { health: ConnectionHealth }) {
                 <td>{STATUS_LABELS[h.status]}</td>
                 <td>{h.timeline || "—"}</td>
                 <td>{lagOf(h)}</td>
-                <td>{h.lastLatencyMs.toFixed(1)} ms</td>
+                <td className="latency">
+                  {h.lastLatencyMs.toFixed(1)} ms
+                  <Sparkline
+                    values={latencies[h.slot] ?? []}
+                    label={`Check latency of ${h.host?.server}:${h.host?.port}`}
+                    unit="ms"
+                  />
+                </td>
                 <td>{h.roleChangedAt ? timestampDate(h.roleChangedAt).toLocaleString() : "—"}</td>
                 <td>{h.lastErrorReason || "—"}</td>
               </tr>
@@ -79,6 +95,6 @@ export function HostsTable({ health }: { health: ConnectionHealth }) {
           })}
         </tbody>
       </table>
-    </div>
+    </ScrollBox>
   );
 }

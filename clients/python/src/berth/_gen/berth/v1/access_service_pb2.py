@@ -14,7 +14,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x62\x65rth/v1/access_service.proto\x12\x08\x62\x65rth.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd5\x01\n\x10\x43onnectionAccess\x12\x15\n\rconnection_id\x18\x01 \x01(\t\x12\x14\n\x07user_id\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x19\n\x0cgoogle_email\x18\x03 \x01(\tH\x01\x88\x01\x01\x12+\n\x0c\x61\x63\x63\x65ss_level\x18\x04 \x01(\x0e\x32\x15.berth.v1.AccessLevel\x12/\n\x0b\x61ssigned_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\n\n\x08_user_idB\x0f\n\r_google_email\"\x8e\x01\n\x12GrantAccessRequest\x12\x15\n\rconnection_id\x18\x01 \x01(\t\x12\x11\n\x07user_id\x18\x02 \x01(\tH\x00\x12\x16\n\x0cgoogle_email\x18\x03 \x01(\tH\x00\x12+\n\x0c\x61\x63\x63\x65ss_level\x18\x04 \x01(\x0e\x32\x15.berth.v1.AccessLevelB\t\n\x07grantee\"A\n\x13GrantAccessResponse\x12*\n\x06\x61\x63\x63\x65ss\x18\x01 \x01(\x0b\x32\x1a.berth.v1.ConnectionAccess\"*\n\x11ListAccessRequest\x12\x15\n\rconnection_id\x18\x01 \x01(\t\"@\n\x12ListAccessResponse\x12*\n\x06\x61\x63\x63\x65ss\x18\x01 \x03(\x0b\x32\x1a.berth.v1.ConnectionAccess\"b\n\x13RevokeAccessRequest\x12\x15\n\rconnection_id\x18\x01 \x01(\t\x12\x11\n\x07user_id\x18\x02 \x01(\tH\x00\x12\x16\n\x0cgoogle_email\x18\x03 \x01(\tH\x00\x42\t\n\x07grantee\"\x16\n\x14RevokeAccessResponse*\xa4\x01\n\x0b\x41\x63\x63\x65ssLevel\x12\x1c\n\x18\x41\x43\x43\x45SS_LEVEL_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41\x43\x43\x45SS_LEVEL_VIEWER\x10\x01\x12\x15\n\x11\x41\x43\x43\x45SS_LEVEL_USER\x10\x02\x12\x17\n\x13\x41\x43\x43\x45SS_LEVEL_EDITOR\x10\x03\x12\x16\n\x12\x41\x43\x43\x45SS_LEVEL_ADMIN\x10\x04\x12\x16\n\x12\x41\x43\x43\x45SS_LEVEL_OWNER\x10\x05\x32\xf8\x01\n\rAccessService\x12J\n\x0bGrantAccess\x12\x1c.berth.v1.GrantAccessRequest\x1a\x1d.berth.v1.GrantAccessResponse\x12L\n\nListAccess\x12\x1b.berth.v1.ListAccessRequest\x1a\x1c.berth.v1.ListAccessResponse\"\x03\x90\x02\x01\x12M\n\x0cRevokeAccess\x12\x1d.berth.v1.RevokeAccessRequest\x1a\x1e.berth.v1.RevokeAccessResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x62\x65rth/v1/access_service.proto\x12\x08\x62\x65rth.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe7\x01\n\x10\x43onnectionAccess\x12\x15\n\rconnection_id\x18\x01 \x01(\t\x12\x14\n\x07user_id\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x19\n\x0cgoogle_email\x18\x03 \x01(\tH\x01\x88\x01\x01\x12+\n\x0c\x61\x63\x63\x65ss_level\x18\x04 \x01(\x0e\x32\x15.berth.v1.AccessLevel\x12/\n\x0b\x61ssigned_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08username\x18\x06 \x01(\tB\n\n\x08_user_idB\x0f\n\r_google_email\"\x8e\x01\n\x12GrantAccessRequest\x12\x15\n\rconnection_id\x18\x01 \x01(\t\x12\x11\n\x07user_id\x18\x02 \x01(\tH\x00\x12\x16\n\x0cgoogle_email\x18\x03 \x01(\tH\x00\x12+\n\x0c\x61\x63\x63\x65ss_level\x18\x04 \x01(\x0e\x32\x15.berth.v1.AccessLevelB\t\n\x07grantee\"A\n\x13GrantAccessResponse\x12*\n\x06\x61\x63\x63\x65ss\x18\x01 \x01(\x0b\x32\x1a.berth.v1.ConnectionAccess\"*\n\x11ListAccessRequest\x12\x15\n\rconnection_id\x18\x01 \x01(\t\"@\n\x12ListAccessResponse\x12*\n\x06\x61\x63\x63\x65ss\x18\x01 \x03(\x0b\x32\x1a.berth.v1.ConnectionAccess\"b\n\x13RevokeAccessRequest\x12\x15\n\rconnection_id\x18\x01 \x01(\t\x12\x11\n\x07user_id\x18\x02 \x01(\tH\x00\x12\x16\n\x0cgoogle_email\x18\x03 \x01(\tH\x00\x42\t\n\x07grantee\"\x16\n\x14RevokeAccessResponse*\xa4\x01\n\x0b\x41\x63\x63\x65ssLevel\x12\x1c\n\x18\x41\x43\x43\x45SS_LEVEL_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41\x43\x43\x45SS_LEVEL_VIEWER\x10\x01\x12\x15\n\x11\x41\x43\x43\x45SS_LEVEL_USER\x10\x02\x12\x17\n\x13\x41\x43\x43\x45SS_LEVEL_EDITOR\x10\x03\x12\x16\n\x12\x41\x43\x43\x45SS_LEVEL_ADMIN\x10\x04\x12\x16\n\x12\x41\x43\x43\x45SS_LEVEL_OWNER\x10\x05\x32\xf8\x01\n\rAccessService\x12J\n\x0bGrantAccess\x12\x1c.berth.v1.GrantAccessRequest\x1a\x1d.berth.v1.GrantAccessResponse\x12L\n\nListAccess\x12\x1b.berth.v1.ListAccessRequest\x1a\x1c.berth.v1.ListAccessResponse\"\x03\x90\x02\x01\x12M\n\x0cRevokeAccess\x12\x1d.berth.v1.RevokeAccessRequest\x1a\x1e.berth.v1.RevokeAccessResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'berth.v1.access_service_pb2', globals())
@@ -23,22 +23,22 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   DESCRIPTOR._options = None
   _ACCESSSERVICE.methods_by_name['ListAccess']._options = None
   _ACCESSSERVICE.methods_by_name['ListAccess']._serialized_options = b'\220\002\001'
-  _ACCESSLEVEL._serialized_start=739
-  _ACCESSLEVEL._serialized_end=903
+  _ACCESSLEVEL._serialized_start=757
+  _ACCESSLEVEL._serialized_end=921
   _CONNECTIONACCESS._serialized_start=77
-  _CONNECTIONACCESS._serialized_end=290
-  _GRANTACCESSREQUEST._serialized_start=293
-  _GRANTACCESSREQUEST._serialized_end=435
-  _GRANTACCESSRESPONSE._serialized_start=437
-  _GRANTACCESSRESPONSE._serialized_end=502
-  _LISTACCESSREQUEST._serialized_start=504
-  _LISTACCESSREQUEST._serialized_end=546
-  _LISTACCESSRESPONSE._serialized_start=548
-  _LISTACCESSRESPONSE._serialized_end=612
-  _REVOKEACCESSREQUEST._serialized_start=614
-  _REVOKEACCESSREQUEST._serialized_end=712
-  _REVOKEACCESSRESPONSE._serialized_start=714
-  _REVOKEACCESSRESPONSE._serialized_end=736
-  _ACCESSSERVICE._serialized_start=906
-  _ACCESSSERVICE._serialized_end=1154
+  _CONNECTIONACCESS._serialized_end=308
+  _GRANTACCESSREQUEST._serialized_start=311
+  _GRANTACCESSREQUEST._serialized_end=453
+  _GRANTACCESSRESPONSE._serialized_start=455
+  _GRANTACCESSRESPONSE._serialized_end=520
+  _LISTACCESSREQUEST._serialized_start=522
+  _LISTACCESSREQUEST._serialized_end=564
+  _LISTACCESSRESPONSE._serialized_start=566
+  _LISTACCESSRESPONSE._serialized_end=630
+  _REVOKEACCESSREQUEST._serialized_start=632
+  _REVOKEACCESSREQUEST._serialized_end=730
+  _REVOKEACCESSRESPONSE._serialized_start=732
+  _REVOKEACCESSRESPONSE._serialized_end=754
+  _ACCESSSERVICE._serialized_start=924
+  _ACCESSSERVICE._serialized_end=1172
 # @@protoc_insertion_point(module_scope)

@@ -14,18 +14,20 @@ ACCESS_LEVEL_VIEWER: AccessLevel
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ConnectionAccess(_message.Message):
-    __slots__ = ["access_level", "assigned_at", "connection_id", "google_email", "user_id"]
+    __slots__ = ["access_level", "assigned_at", "connection_id", "google_email", "user_id", "username"]
     ACCESS_LEVEL_FIELD_NUMBER: _ClassVar[int]
     ASSIGNED_AT_FIELD_NUMBER: _ClassVar[int]
     CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
     GOOGLE_EMAIL_FIELD_NUMBER: _ClassVar[int]
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     access_level: AccessLevel
     assigned_at: _timestamp_pb2.Timestamp
     connection_id: str
     google_email: str
     user_id: str
-    def __init__(self, connection_id: _Optional[str] = ..., user_id: _Optional[str] = ..., google_email: _Optional[str] = ..., access_level: _Optional[_Union[AccessLevel, str]] = ..., assigned_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    username: str
+    def __init__(self, connection_id: _Optional[str] = ..., user_id: _Optional[str] = ..., google_email: _Optional[str] = ..., access_level: _Optional[_Union[AccessLevel, str]] = ..., assigned_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., username: _Optional[str] = ...) -> None: ...
 
 class GrantAccessRequest(_message.Message):
     __slots__ = ["access_level", "connection_id", "google_email", "user_id"]

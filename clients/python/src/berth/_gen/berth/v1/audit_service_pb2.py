@@ -14,7 +14,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x62\x65rth/v1/audit_service.proto\x12\x08\x62\x65rth.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8f\x02\n\nAuditEvent\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61\x63tor_id\x18\x03 \x01(\t\x12\x12\n\nactor_name\x18\x04 \x01(\t\x12\x0e\n\x06source\x18\x05 \x01(\t\x12\x11\n\ttransport\x18\x06 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x07 \x01(\t\x12\x0e\n\x06target\x18\x08 \x01(\t\x12\x0f\n\x07outcome\x18\t \x01(\t\x12\x0e\n\x06reason\x18\n \x01(\t\x12\x12\n\nrequest_id\x18\x0b \x01(\t\x12\x0c\n\x04hash\x18\x0c \x01(\t\x12\x0b\n\x03mac\x18\r \x01(\t\x12\x13\n\x0bkey_version\x18\x0e \x01(\r\"\xdb\x01\n\x16ListAuditEventsRequest\x12\x15\n\rconnection_id\x18\x01 \x01(\t\x12\x10\n\x08\x61\x63tor_id\x18\x02 \x01(\t\x12.\n\x05since\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00\x88\x01\x01\x12.\n\x05until\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x01\x88\x01\x01\x12\x11\n\tpage_size\x18\x05 \x01(\r\x12\x11\n\tafter_seq\x18\x06 \x01(\x04\x42\x08\n\x06_sinceB\x08\n\x06_until\"?\n\x17ListAuditEventsResponse\x12$\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x14.berth.v1.AuditEvent\"\x17\n\x15VerifyAuditLogRequest\"\xc2\x01\n\x16VerifyAuditLogResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x0f\n\x07\x63hecked\x18\x02 \x01(\x04\x12\x18\n\x10\x66irst_broken_seq\x18\x03 \x01(\x04\x12\x0f\n\x07problem\x18\x04 \x01(\t\x12\x31\n\tsigned_by\x18\x05 \x03(\x0b\x32\x1e.berth.v1.AuditKeyVersionCount\x12\x10\n\x08unsigned\x18\x06 \x01(\x04\x12\x1b\n\x13\x63heckpoints_checked\x18\x07 \x01(\x04\"n\n\x14\x41uditKeyVersionCount\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\r\x12\x0e\n\x06\x65vents\x18\x03 \x01(\x04\x12\x11\n\tfirst_seq\x18\x04 \x01(\x04\x12\x10\n\x08last_seq\x18\x05 \x01(\x04\"\x15\n\x13GetAuditHeadRequest\"a\n\x14GetAuditHeadResponse\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x0c\n\x04head\x18\x02 \x01(\t\x12\x0c\n\x04time\x18\x03 \x01(\t\x12\x13\n\x0bkey_version\x18\x04 \x01(\r\x12\x0b\n\x03mac\x18\x05 \x01(\t2\x94\x02\n\x0c\x41uditService\x12[\n\x0fListAuditEvents\x12 .berth.v1.ListAuditEventsRequest\x1a!.berth.v1.ListAuditEventsResponse\"\x03\x90\x02\x01\x12S\n\x0eVerifyAuditLog\x12\x1f.berth.v1.VerifyAuditLogRequest\x1a .berth.v1.VerifyAuditLogResponse\x12R\n\x0cGetAuditHead\x12\x1d.berth.v1.GetAuditHeadRequest\x1a\x1e.berth.v1.GetAuditHeadResponse\"\x03\x90\x02\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x62\x65rth/v1/audit_service.proto\x12\x08\x62\x65rth.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8f\x02\n\nAuditEvent\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61\x63tor_id\x18\x03 \x01(\t\x12\x12\n\nactor_name\x18\x04 \x01(\t\x12\x0e\n\x06source\x18\x05 \x01(\t\x12\x11\n\ttransport\x18\x06 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x07 \x01(\t\x12\x0e\n\x06target\x18\x08 \x01(\t\x12\x0f\n\x07outcome\x18\t \x01(\t\x12\x0e\n\x06reason\x18\n \x01(\t\x12\x12\n\nrequest_id\x18\x0b \x01(\t\x12\x0c\n\x04hash\x18\x0c \x01(\t\x12\x0b\n\x03mac\x18\r \x01(\t\x12\x13\n\x0bkey_version\x18\x0e \x01(\r\"\x96\x02\n\x16ListAuditEventsRequest\x12\x15\n\rconnection_id\x18\x01 \x01(\t\x12\x10\n\x08\x61\x63tor_id\x18\x02 \x01(\t\x12.\n\x05since\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00\x88\x01\x01\x12.\n\x05until\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x01\x88\x01\x01\x12\x11\n\tpage_size\x18\x05 \x01(\r\x12\x11\n\tafter_seq\x18\x06 \x01(\x04\x12\x0f\n\x07outcome\x18\x07 \x01(\t\x12\x12\n\nbefore_seq\x18\x08 \x01(\x04\x12\x14\n\x0cnewest_first\x18\t \x01(\x08\x42\x08\n\x06_sinceB\x08\n\x06_until\"?\n\x17ListAuditEventsResponse\x12$\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x14.berth.v1.AuditEvent\"\x17\n\x15VerifyAuditLogRequest\"\xc2\x01\n\x16VerifyAuditLogResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x0f\n\x07\x63hecked\x18\x02 \x01(\x04\x12\x18\n\x10\x66irst_broken_seq\x18\x03 \x01(\x04\x12\x0f\n\x07problem\x18\x04 \x01(\t\x12\x31\n\tsigned_by\x18\x05 \x03(\x0b\x32\x1e.berth.v1.AuditKeyVersionCount\x12\x10\n\x08unsigned\x18\x06 \x01(\x04\x12\x1b\n\x13\x63heckpoints_checked\x18\x07 \x01(\x04\"n\n\x14\x41uditKeyVersionCount\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\r\x12\x0e\n\x06\x65vents\x18\x03 \x01(\x04\x12\x11\n\tfirst_seq\x18\x04 \x01(\x04\x12\x10\n\x08last_seq\x18\x05 \x01(\x04\"\x15\n\x13GetAuditHeadRequest\"a\n\x14GetAuditHeadResponse\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x0c\n\x04head\x18\x02 \x01(\t\x12\x0c\n\x04time\x18\x03 \x01(\t\x12\x13\n\x0bkey_version\x18\x04 \x01(\r\x12\x0b\n\x03mac\x18\x05 \x01(\t2\x94\x02\n\x0c\x41uditService\x12[\n\x0fListAuditEvents\x12 .berth.v1.ListAuditEventsRequest\x1a!.berth.v1.ListAuditEventsResponse\"\x03\x90\x02\x01\x12S\n\x0eVerifyAuditLog\x12\x1f.berth.v1.VerifyAuditLogRequest\x1a .berth.v1.VerifyAuditLogResponse\x12R\n\x0cGetAuditHead\x12\x1d.berth.v1.GetAuditHeadRequest\x1a\x1e.berth.v1.GetAuditHeadResponse\"\x03\x90\x02\x01\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'berth.v1.audit_service_pb2', globals())
@@ -28,19 +28,19 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _AUDITEVENT._serialized_start=76
   _AUDITEVENT._serialized_end=347
   _LISTAUDITEVENTSREQUEST._serialized_start=350
-  _LISTAUDITEVENTSREQUEST._serialized_end=569
-  _LISTAUDITEVENTSRESPONSE._serialized_start=571
-  _LISTAUDITEVENTSRESPONSE._serialized_end=634
-  _VERIFYAUDITLOGREQUEST._serialized_start=636
-  _VERIFYAUDITLOGREQUEST._serialized_end=659
-  _VERIFYAUDITLOGRESPONSE._serialized_start=662
-  _VERIFYAUDITLOGRESPONSE._serialized_end=856
-  _AUDITKEYVERSIONCOUNT._serialized_start=858
-  _AUDITKEYVERSIONCOUNT._serialized_end=968
-  _GETAUDITHEADREQUEST._serialized_start=970
-  _GETAUDITHEADREQUEST._serialized_end=991
-  _GETAUDITHEADRESPONSE._serialized_start=993
-  _GETAUDITHEADRESPONSE._serialized_end=1090
-  _AUDITSERVICE._serialized_start=1093
-  _AUDITSERVICE._serialized_end=1369
+  _LISTAUDITEVENTSREQUEST._serialized_end=628
+  _LISTAUDITEVENTSRESPONSE._serialized_start=630
+  _LISTAUDITEVENTSRESPONSE._serialized_end=693
+  _VERIFYAUDITLOGREQUEST._serialized_start=695
+  _VERIFYAUDITLOGREQUEST._serialized_end=718
+  _VERIFYAUDITLOGRESPONSE._serialized_start=721
+  _VERIFYAUDITLOGRESPONSE._serialized_end=915
+  _AUDITKEYVERSIONCOUNT._serialized_start=917
+  _AUDITKEYVERSIONCOUNT._serialized_end=1027
+  _GETAUDITHEADREQUEST._serialized_start=1029
+  _GETAUDITHEADREQUEST._serialized_end=1050
+  _GETAUDITHEADRESPONSE._serialized_start=1052
+  _GETAUDITHEADRESPONSE._serialized_end=1149
+  _AUDITSERVICE._serialized_start=1152
+  _AUDITSERVICE._serialized_end=1428
 # @@protoc_insertion_point(module_scope)

@@ -71,20 +71,26 @@ class GetAuditHeadResponse(_message.Message):
     def __init__(self, seq: _Optional[int] = ..., head: _Optional[str] = ..., time: _Optional[str] = ..., key_version: _Optional[int] = ..., mac: _Optional[str] = ...) -> None: ...
 
 class ListAuditEventsRequest(_message.Message):
-    __slots__ = ["actor_id", "after_seq", "connection_id", "page_size", "since", "until"]
+    __slots__ = ["actor_id", "after_seq", "before_seq", "connection_id", "newest_first", "outcome", "page_size", "since", "until"]
     ACTOR_ID_FIELD_NUMBER: _ClassVar[int]
     AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
+    BEFORE_SEQ_FIELD_NUMBER: _ClassVar[int]
     CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    NEWEST_FIRST_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     SINCE_FIELD_NUMBER: _ClassVar[int]
     UNTIL_FIELD_NUMBER: _ClassVar[int]
     actor_id: str
     after_seq: int
+    before_seq: int
     connection_id: str
+    newest_first: bool
+    outcome: str
     page_size: int
     since: _timestamp_pb2.Timestamp
     until: _timestamp_pb2.Timestamp
-    def __init__(self, connection_id: _Optional[str] = ..., actor_id: _Optional[str] = ..., since: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., until: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., after_seq: _Optional[int] = ...) -> None: ...
+    def __init__(self, connection_id: _Optional[str] = ..., actor_id: _Optional[str] = ..., since: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., until: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., after_seq: _Optional[int] = ..., outcome: _Optional[str] = ..., before_seq: _Optional[int] = ..., newest_first: bool = ...) -> None: ...
 
 class ListAuditEventsResponse(_message.Message):
     __slots__ = ["events"]
