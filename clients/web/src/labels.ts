@@ -28,6 +28,12 @@ export const STAGE_LABELS: Record<CheckStage, string> = {
   [CheckStage.TLS]: "TLS",
   [CheckStage.AUTH]: "Sign-in",
   [CheckStage.QUERY]: "Query",
+  [CheckStage.SSH_DNS]: "SSH: bastion DNS",
+  [CheckStage.SSH_TCP]: "SSH: bastion TCP",
+  [CheckStage.SSH_HANDSHAKE]: "SSH: handshake",
+  [CheckStage.SSH_HOST_KEY]: "SSH: host key",
+  [CheckStage.SSH_AUTH]: "SSH: sign-in",
+  [CheckStage.SSH_FORWARD]: "SSH: forward",
 };
 
 export const OUTCOME_LABELS: Record<CheckOutcome, string> = {
