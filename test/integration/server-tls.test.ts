@@ -83,7 +83,8 @@ describe("TLS on Berth's port", () => {
       " %{http_version}",
       url,
     ]);
-    expect(h1.stdout).toBe('{"status":"ok"} 1.1');
+    // The body says what was checked (process, store...); the status and the protocol are what count.
+    expect(h1.stdout).toMatch(/^\{"status":"ok",.*\} 1\.1$/);
     const h2 = await run("curl", [
       "-sS",
       "--cacert",
@@ -93,7 +94,7 @@ describe("TLS on Berth's port", () => {
       " %{http_version}",
       url,
     ]);
-    expect(h2.stdout).toBe('{"status":"ok"} 2');
+    expect(h2.stdout).toMatch(/^\{"status":"ok",.*\} 2$/);
     const r = await get(
       port(),
       "/api/auth/me",

@@ -52,6 +52,18 @@ export const ConnectionJson = z.strictObject({
   idleTimeoutMs: uint,
   maxLifetimeMs: uint,
   replicas: z.array(z.strictObject({ server: z.string(), port: uint })),
+  /** The SSH bastion, null without a tunnel; its secrets are never returned, only whether they are stored. */
+  ssh: z
+    .strictObject({
+      host: z.string(),
+      port: uint,
+      user: z.string(),
+      hostKey: z.string().nullable(),
+      hasPrivateKey: z.boolean(),
+      hasPassphrase: z.boolean(),
+      hasPassword: z.boolean(),
+    })
+    .nullable(),
   description: z.string(),
   createdById: z.string(),
   createdByGoogleEmail: z.string().nullable(),
@@ -163,6 +175,7 @@ export const ConnectionStatusJson = z.strictObject({
 export const AccessJson = z.strictObject({
   connectionId: z.string(),
   userId: z.string().nullable(),
+  username: z.string().nullable(),
   googleEmail: z.string().nullable(),
   accessLevel: AccessLevelName,
   assignedAt: timeOrNull,
