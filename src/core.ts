@@ -44,7 +44,7 @@ import { createHealthService } from "./services/health-service.js";
 import { createReflectionServices } from "./services/reflection-service.js";
 import { createTokenService } from "./services/token-service.js";
 import { createUserService } from "./services/user-service.js";
-import { loadRoleMemory, saveRoleMemory } from "./store/role-memory-repository.js";
+import { forgetRoleMemory, loadRoleMemory, saveRoleMemory } from "./store/role-memory-repository.js";
 import type { Db } from "./store/store.js";
 
 /** The settings the core uses: a slice of Config, so tests can pass their own. */
@@ -197,6 +197,7 @@ export function createCore(deps: {
     roleMemory: {
       load: (id) => loadRoleMemory(db, id),
       save: (id, memory) => saveRoleMemory(db, id, memory),
+      clear: (id) => forgetRoleMemory(db, id),
     },
   });
   dataPlane = plane;

@@ -9,6 +9,7 @@ import type { CheckResult } from "../gen/berth/v1/types_pb.js";
 import type { Principal } from "../identity/principal.js";
 import { type ConnectionRepository, connectionRepository } from "../store/connection-repository.js";
 import { isUniqueViolation } from "../store/errors.js";
+import { forgetRoleMemory } from "../store/role-memory-repository.js";
 import type { ConnectionRow, NewConnectionRow, SealedConnectionRow } from "../store/schema.js";
 import type { Db } from "../store/store.js";
 import { type ConnectionChecks, createConnectionChecks } from "./connection-checks.js";
@@ -431,6 +432,9 @@ async function updateConnection(
     throw staleVersion(current.version, expectedVersion ?? row.version);
   }
   if (result) await ctx.checks.record(id, principal, "test", result);
+  // Other hosts now: what was learned of the old ones' roles (highest timeline, writable-since)
+  // would fence the new ones, so it goes before the pools are rebuilt.
+  if (changed.length > 0) await forgetRoleMemory(ctx.deps.db, id);
   ctx.deps.onChanged?.(id);
   return view(await ctx.seal.open((await ctx.repo.findById(id))!));
 }

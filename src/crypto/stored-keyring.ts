@@ -41,6 +41,7 @@ export class StoredKeyring implements KeyProvider {
   readonly #masterKey: Buffer;
   #ring: LocalKeyring;
   #reading: Promise<void> | undefined;
+  #nextRead: Promise<void> | undefined;
   readonly #listeners: ((version: number) => void)[] = [];
   readonly #timer: NodeJS.Timeout;
 
@@ -70,16 +71,31 @@ export class StoredKeyring implements KeyProvider {
     this.#listeners.push(listener);
   }
 
-  /** Re-reads the keyring from the store (one read at a time; callers meanwhile share it). */
+  /**
+   * Re-reads the keyring from the store. One read at a time; a caller arriving while one is in
+   * flight gets the next read, which starts after it — the one in flight may have begun before the
+   * change the caller saw (a rotation or retirement committed since), and joining it would leave the
+   * old ring in place: encrypting under a version another instance just retired. Callers arriving
+   * meanwhile share that next read.
+   */
   refresh(): Promise<void> {
-    this.#reading ??= readRing(this.#db, this.#wrapper, this.#masterKey)
-      .then((ring) => {
-        this.#ring = ring;
-      })
-      .finally(() => {
-        this.#reading = undefined;
+    if (!this.#reading) {
+      this.#reading = readRing(this.#db, this.#wrapper, this.#masterKey)
+        .then((ring) => {
+          this.#ring = ring;
+        })
+        .finally(() => {
+          this.#reading = undefined;
+        });
+      return this.#reading;
+    }
+    this.#nextRead ??= this.#reading
+      .catch(() => undefined)
+      .then(() => {
+        this.#nextRead = undefined;
+        return this.refresh();
       });
-    return this.#reading;
+    return this.#nextRead;
   }
 
   stop(): void {

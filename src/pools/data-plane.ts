@@ -9,6 +9,7 @@ import type { SessionBudget } from "./budget.js";
 import { HealthMonitor, type HealthMonitorOptions, mayFallBack } from "./health.js";
 import { LeaseManager } from "./leases.js";
 import { PoolManager } from "./pool-manager.js";
+import type { PoolStatsSnapshot } from "./pool-types.js";
 
 export interface DataPlaneOptions {
   connectTimeoutMs: number;
@@ -34,6 +35,12 @@ export interface DataPlane {
   metrics: Metrics;
   /** Call when a connection changed or was deleted. */
   connectionChanged(connectionId: string): void;
+  /**
+   * The admin's reset: the pools are drained and rebuilt, and what Berth remembers of the hosts'
+   * roles is forgotten too (in the store as well), so a rebuilt cluster back on timeline 1 is not
+   * fenced by the memory of the old one. Until the next checks, writes wait for a primary.
+   */
+  resetPool(connectionId: string, graceMs: number): Promise<PoolStatsSnapshot>;
   close(graceMs: number): Promise<void>;
 }
 
@@ -98,6 +105,10 @@ export function createDataPlane(
     connectionChanged(connectionId) {
       accessCache.invalidateTag(`connection:${connectionId}`);
       void pools.retire(connectionId);
+    },
+    async resetPool(connectionId, graceMs) {
+      await options.roleMemory?.clear(connectionId);
+      return pools.reset(connectionId, graceMs);
     },
     async close(graceMs) {
       health.close();

@@ -4,6 +4,8 @@ import type { DurableRoleMemory, RoleMemory } from "./roles.js";
 export interface DurableRoles {
   load(connectionId: string): Promise<DurableRoleMemory | undefined>;
   save(connectionId: string, memory: DurableRoleMemory): Promise<void>;
+  /** Forgets what outlives Berth (an admin's pool reset). */
+  clear(connectionId: string): Promise<void>;
 }
 
 /** A connection's observed roles between checks. */

@@ -31,6 +31,14 @@ export async function loadRoleMemory(db: Db, connectionId: string): Promise<Stor
 }
 
 /**
+ * Forgets it: the connection now points elsewhere, or an admin reset its pool after rebuilding the
+ * cluster (a fresh initdb starts again at timeline 1, which the old memory would fence for good).
+ */
+export async function forgetRoleMemory(db: Db, connectionId: string): Promise<void> {
+  await db.deleteFrom("connection_roles").where("connection_id", "=", connectionId).execute();
+}
+
+/**
  * Saves it; the highest timeline never goes down, even when instances sharing the store race
  * (each saves what it saw: the highest wins).
  */
