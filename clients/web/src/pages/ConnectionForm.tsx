@@ -77,7 +77,14 @@ function EnginePicker({ b, engines }: { b: Binding; engines: EngineInfo[] }) {
  * (connection, credentials, TLS, SSH tunnel, replicas, pool); the server's field errors next to their fields;
  * Test shows the stages as they are answered (Validate's first, then the sign-in), before Save.
  */
-export function ConnectionForm({ existing }: { existing?: Connection }) {
+export function ConnectionForm({
+  existing,
+  onSaved,
+}: {
+  existing?: Connection;
+  /** The connection as saved: the page around the form shows it (and its new version) at once. */
+  onSaved?: (c: Connection) => void;
+}) {
   const editing = existing !== undefined;
   const [f, setF] = useState<FormState>(() => initialForm(existing));
   const [errors, setErrors] = useState<Record<string, string>>({});
@@ -162,6 +169,7 @@ export function ConnectionForm({ existing }: { existing?: Connection }) {
             expectedVersion: existing.version,
           })
         : await api.connections.createConnection({ spec: toSpec(f, false) });
+      onSaved?.(r.connection!);
       go(`connections/${r.connection!.id}`);
     } catch (err) {
       fail(err);
