@@ -300,4 +300,35 @@ describe.skipIf(!enabled)("the connection form's SSH tunnel", () => {
     const names = (await b.api("/api/connections")).body.connections.map((c: { name: string }) => c.name);
     expect(names).not.toContain("orders-bad-bastion");
   });
+  it("editing a connection with no pinned key: its test shows the key, Trust and Save pin it without credentials", async () => {
+    const created = await b.api("/api/connections", {
+      body: {
+        name: "orders-unpinned",
+        type: "postgresql",
+        server: "127.0.0.1",
+        port: LOCAL.postgres.port,
+        database: LOCAL.postgres.database,
+        username: LOCAL.postgres.user,
+        password: "",
+        sslMode: "disable",
+        ssh: { host: sshd.host, port: sshd.port, user: sshd.user, privateKey: sshd.keys.rsa.privateKey },
+      },
+    });
+    expect(created.status, created.text).toBe(201);
+    const id = created.body.id as string;
+    await open(`#/connections/${id}/settings`);
+    await page.getByRole("button", { name: "Test" }).click();
+    const confirm = page.getByRole("region", { name: "Confirm the bastion's host key" });
+    await confirm.waitFor();
+    expect(await confirm.getByTestId("offered-host-key").textContent()).toBe(sshd.hostKey);
+    await confirm.getByRole("button", { name: "Trust this host key" }).click();
+    expect(await confirm.getByRole("status").textContent()).toMatch(/Save to keep it/);
+    await page.getByRole("button", { name: "Save changes" }).click();
+    // Saved: the page goes back to the connection's status.
+    await page.locator("form.connection-form").waitFor({ state: "detached" });
+    const read = await b.api(`/api/connections/${id}`);
+    expect(read.body.ssh).toMatchObject({ hostKey: sshd.hostKey, hasPrivateKey: true });
+    const tested = await b.api(`/api/connections/${id}/test`, { body: {} });
+    expect(tested.status, tested.text).toBe(200);
+  });
 });

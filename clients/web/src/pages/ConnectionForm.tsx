@@ -217,7 +217,7 @@ export function ConnectionForm({
       {progress.kind === "testing" && <LiveStages done={progress.done} tunnel={f.ssh} />}
       {check && progress.kind !== "testing" && (
         <>
-          <HostKeyConfirm b={b} check={check} />
+          <HostKeyConfirm b={b} check={check} testsSaved={testsSaved} />
           <CheckList result={check} />
         </>
       )}

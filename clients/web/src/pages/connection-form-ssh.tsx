@@ -115,7 +115,16 @@ export function offeredHostKey(
  * Trust on first use, made a decision: the key the bastion presented and its fingerprint, to compare
  * with the bastion's own before pinning it in the Host key field.
  */
-export function HostKeyConfirm({ b, check }: { b: Binding; check: CheckResult | undefined }) {
+export function HostKeyConfirm({
+  b,
+  check,
+  testsSaved,
+}: {
+  b: Binding;
+  check: CheckResult | undefined;
+  /** Test checks the saved settings (an edit without credentials typed): the key counts once saved. */
+  testsSaved: boolean;
+}) {
   const offered = offeredHostKey(check);
   const [trusted, setTrusted] = useState("");
   if (!offered) return null;
@@ -140,7 +149,9 @@ export function HostKeyConfirm({ b, check }: { b: Binding; check: CheckResult | 
       </dl>
       {pinned ? (
         <p role="status" className="ok">
-          Pinned in the SSH host key field: Test again, then Save.
+          {testsSaved
+            ? "Pinned in the SSH host key field: Save to keep it (pinning a first key needs no credentials), then Test."
+            : "Pinned in the SSH host key field: Test again, then Save."}
         </p>
       ) : (
         <button
