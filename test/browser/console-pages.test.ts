@@ -236,6 +236,7 @@ describe.skipIf(!enabled)("the console's status, form, audit and access pages", 
       "Connection",
       "Credentials",
       "TLS",
+      "SSH tunnel",
       "Replicas",
       "Pool",
     ]);

@@ -11,13 +11,27 @@ export const TEST_STAGES = [
   CheckStage.QUERY,
 ];
 
+/** Through an SSH bastion these come first: reach it, its host key, sign in, open the forward. */
+export const SSH_STAGES = [
+  CheckStage.SSH_DNS,
+  CheckStage.SSH_TCP,
+  CheckStage.SSH_HANDSHAKE,
+  CheckStage.SSH_HOST_KEY,
+  CheckStage.SSH_AUTH,
+  CheckStage.SSH_FORWARD,
+];
+
+/** The stages of a test of this form: with a tunnel, the ssh stages after the configuration's. */
+export const testStages = (tunnel: boolean) =>
+  tunnel ? [TEST_STAGES[0]!, ...SSH_STAGES, ...TEST_STAGES.slice(1)] : TEST_STAGES;
+
 /**
  * A test in progress: the stages already answered (with their times), the one running now, and
  * those still to come. Replaced by the full CheckList when the test ends.
  */
-export function LiveStages({ done }: { done: StageResult[] }) {
+export function LiveStages({ done, tunnel = false }: { done: StageResult[]; tunnel?: boolean }) {
   const answered = new Set(done.map((s) => s.stage));
-  const rest = TEST_STAGES.filter((s) => !answered.has(s));
+  const rest = testStages(tunnel).filter((s) => !answered.has(s));
   return (
     <section className="checklist live" aria-label="Connection test in progress" aria-busy="true">
       <p role="status">

@@ -21,7 +21,16 @@ import {
   ReplicasSection,
   TlsSection,
 } from "./connection-form-sections.js";
-import { type FormState, initialForm, localProblems, sectionOf, toSpec } from "./connection-form-state.js";
+import { HostKeyConfirm, SshSection } from "./connection-form-ssh.js";
+import {
+  type FormState,
+  formFieldOf,
+  initialForm,
+  localProblems,
+  sectionOf,
+  sshSecretsTyped,
+  toSpec,
+} from "./connection-form-state.js";
 
 type Progress = { kind: "idle" } | { kind: "testing"; done: StageResult[] } | { kind: "saving" };
 
@@ -65,10 +74,17 @@ function EnginePicker({ b, engines }: { b: Binding; engines: EngineInfo[] }) {
 
 /**
  * Create or edit a connection: an engine picker and each engine's own fields, in sections
- * (connection, credentials, TLS, replicas, pool); the server's field errors next to their fields;
+ * (connection, credentials, TLS, SSH tunnel, replicas, pool); the server's field errors next to their fields;
  * Test shows the stages as they are answered (Validate's first, then the sign-in), before Save.
  */
-export function ConnectionForm({ existing }: { existing?: Connection }) {
+export function ConnectionForm({
+  existing,
+  onSaved,
+}: {
+  existing?: Connection;
+  /** The connection as saved: the page around the form shows it (and its new version) at once. */
+  onSaved?: (c: Connection) => void;
+}) {
   const editing = existing !== undefined;
   const [f, setF] = useState<FormState>(() => initialForm(existing));
   const [errors, setErrors] = useState<Record<string, string>>({});
@@ -100,7 +116,8 @@ export function ConnectionForm({ existing }: { existing?: Connection }) {
   };
   const fail = (err: unknown) => {
     const p = problemOf(err);
-    if (Object.keys(p.fields).length) showProblems(p.fields);
+    const fields = Object.fromEntries(Object.entries(p.fields).map(([k, v]) => [formFieldOf(k), v]));
+    if (Object.keys(fields).length) showProblems(fields);
     // A failed check speaks for itself in the checklist below; other errors are said here.
     else setError(p.check ? "" : p.message);
     if (p.check) setCheck(p.check);
@@ -115,13 +132,15 @@ export function ConnectionForm({ existing }: { existing?: Connection }) {
     return false;
   };
 
+  // On edit without credentials typed, Test can only check the saved settings (an unsaved spec
+  // needs its credentials): said when the form holds changes.
+  const testsSaved = editing && !f.password && !f.username && !f.clientKey && !sshSecretsTyped(f);
   const test = async () => {
     if (!start()) return;
     setProgress({ kind: "testing", done: [] });
-    const target =
-      editing && !f.password && !f.username && !f.clientKey
-        ? { case: "id" as const, value: existing.id }
-        : { case: "spec" as const, value: toSpec(f, false) };
+    const target = testsSaved
+      ? { case: "id" as const, value: existing.id }
+      : { case: "spec" as const, value: toSpec(f, false) };
     try {
       // Validate answers the first stages (the rules, DNS, TCP) without signing in: shown at once.
       const early = await api.connections.validateConnection({ target }).then(
@@ -150,6 +169,7 @@ export function ConnectionForm({ existing }: { existing?: Connection }) {
             expectedVersion: existing.version,
           })
         : await api.connections.createConnection({ spec: toSpec(f, false) });
+      onSaved?.(r.connection!);
       go(`connections/${r.connection!.id}`);
     } catch (err) {
       fail(err);
@@ -159,9 +179,6 @@ export function ConnectionForm({ existing }: { existing?: Connection }) {
   };
 
   const busy = progress.kind !== "idle";
-  // On edit without credentials typed, Test can only check the saved settings (an unsaved spec
-  // needs its credentials): say so when the form holds changes.
-  const testsSaved = editing && !f.password && !f.username && !f.clientKey;
   const changed =
     editing && JSON.stringify(toSpec(f, true)) !== JSON.stringify(toSpec(initialForm(existing), true));
   const pg = f.type === Engine.POSTGRESQL;
@@ -176,6 +193,7 @@ export function ConnectionForm({ existing }: { existing?: Connection }) {
       <ConnectionSection b={b} engine={engine} />
       <CredentialsSection b={b} editing={editing} />
       <TlsSection b={b} engine={engine} hasClientKey={existing?.hasClientKey ?? false} />
+      <SshSection b={b} existing={existing?.ssh} />
       <ReplicasSection b={b} lagBound={pg} />
       <PoolSection b={b} frontDoor={pg} />
       <Alert message={error} />
@@ -196,8 +214,13 @@ export function ConnectionForm({ existing }: { existing?: Connection }) {
           Save tries changes to the host, TLS or credentials against the database before it keeps them.
         </p>
       )}
-      {progress.kind === "testing" && <LiveStages done={progress.done} />}
-      {check && progress.kind !== "testing" && <CheckList result={check} />}
+      {progress.kind === "testing" && <LiveStages done={progress.done} tunnel={f.ssh} />}
+      {check && progress.kind !== "testing" && (
+        <>
+          <HostKeyConfirm b={b} check={check} testsSaved={testsSaved} />
+          <CheckList result={check} />
+        </>
+      )}
     </form>
   );
 }

@@ -105,7 +105,7 @@ export function ConnectionPage({
       {current === "query" && <QueryConsole connectionId={id} engine={connection.type} />}
       {current === "access" && <AccessTab connectionId={id} isGlobalAdmin={isAdmin} />}
       {current === "audit" && <AuditList connectionId={id} globalAdmin={isAdmin} />}
-      {current === "settings" && <ConnectionForm existing={connection} />}
+      {current === "settings" && <ConnectionForm existing={connection} onSaved={setConnection} />}
     </main>
   );
 }

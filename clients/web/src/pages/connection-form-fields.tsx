@@ -90,7 +90,7 @@ export function CheckField({
   hint,
 }: {
   b: Binding;
-  name: "strictEncryption" | "allowCleartextPassword";
+  name: "strictEncryption" | "allowCleartextPassword" | "ssh";
   label: string;
   hint?: ReactNode;
 }) {
@@ -135,12 +135,17 @@ export function PemField({
   label,
   hint,
   secret,
+  multiline,
+  placeholder = "-----BEGIN CERTIFICATE-----",
 }: {
   b: Binding;
-  name: "caCertificate" | "clientCertificate" | "clientKey";
+  name: "caCertificate" | "clientCertificate" | "clientKey" | "sshPrivateKey";
   label: string;
   hint?: ReactNode;
   secret?: boolean;
+  /** A secret kept on its lines (an OpenSSH key): a textarea whose characters are masked. */
+  multiline?: boolean;
+  placeholder?: string;
 }) {
   const [fileNote, setFileNote] = useState("");
   const read = async (e: ChangeEvent<HTMLInputElement>) => {
@@ -159,7 +164,7 @@ export function PemField({
     <Field b={b} name={name} label={label} hint={hint}>
       {(hintId) => (
         <>
-          {secret ? (
+          {secret && !multiline ? (
             <input
               type="password"
               autoComplete="off"
@@ -174,7 +179,11 @@ export function PemField({
               rows={3}
               value={b.f[name]}
               onChange={(e) => b.set(name, e.target.value)}
-              placeholder="-----BEGIN CERTIFICATE-----"
+              placeholder={placeholder}
+              // An input would drop a pasted key's line breaks; masked instead, as a password is.
+              className={secret ? "secret-text" : undefined}
+              autoComplete={secret ? "off" : undefined}
+              spellCheck={secret ? false : undefined}
               {...describe(b, name, hintId)}
             />
           )}

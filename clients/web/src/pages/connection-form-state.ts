@@ -32,6 +32,17 @@ export interface FormState {
   idleTimeoutMs: string;
   maxLifetimeMs: string;
   description: string;
+  /** Reach the database through an SSH bastion (the section's switch). */
+  ssh: boolean;
+  sshHost: string;
+  sshPort: string;
+  sshUser: string;
+  /** Write-only like the password, as are the passphrase and the SSH password: empty = keep. */
+  sshPrivateKey: string;
+  sshPassphrase: string;
+  sshPassword: string;
+  /** The bastion's host key, known_hosts format: pinned, checked at every sign-in. */
+  sshHostKey: string;
 }
 
 const str = (n: number | undefined) => (n ? String(n) : "");
@@ -64,6 +75,36 @@ export function initialForm(c?: Connection): FormState {
     idleTimeoutMs: str(c?.idleTimeoutMs),
     maxLifetimeMs: str(c?.maxLifetimeMs),
     description: c?.description ?? "",
+    ssh: c?.ssh !== undefined,
+    sshHost: c?.ssh?.host ?? "",
+    sshPort: str(c?.ssh?.port),
+    sshUser: c?.ssh?.user ?? "",
+    sshPrivateKey: "",
+    sshPassphrase: "",
+    sshPassword: "",
+    sshHostKey: c?.ssh?.hostKey ?? "",
+  };
+}
+
+/** Whether any of the bastion's write-only secrets was typed (sending any replaces all three). */
+export const sshSecretsTyped = (f: FormState) => !!(f.sshPrivateKey || f.sshPassphrase || f.sshPassword);
+
+/**
+ * The tunnel as the spec states it. Always sent while the switch is on, like the replicas: an
+ * update states the whole configuration, and leaving it out removes the tunnel. The secrets only
+ * when typed (absent keeps the stored ones).
+ */
+function sshSpec(f: FormState, num: (s: string) => number | undefined): Spec["ssh"] {
+  if (!f.ssh) return undefined;
+  const typed = (s: string) => (s === "" ? undefined : s);
+  return {
+    host: f.sshHost.trim(),
+    port: num(f.sshPort),
+    user: f.sshUser,
+    hostKey: f.sshHostKey.trim(),
+    privateKey: typed(f.sshPrivateKey),
+    passphrase: typed(f.sshPassphrase),
+    password: typed(f.sshPassword),
   };
 }
 
@@ -103,6 +144,7 @@ export function toSpec(f: FormState, editing: boolean): Spec {
     idleTimeoutMs: num(f.idleTimeoutMs),
     maxLifetimeMs: num(f.maxLifetimeMs),
     description: f.description,
+    ssh: sshSpec(f, num),
   };
 }
 
@@ -126,7 +168,24 @@ export const SECTION_OF: Record<string, string> = {
   frontDoorPoolMode: "pool",
 };
 export const sectionOf = (field: string) =>
-  field.startsWith("replicas") ? "replicas" : (SECTION_OF[field] ?? "connection");
+  field.startsWith("replicas")
+    ? "replicas"
+    : field.startsWith("ssh")
+      ? "SSH tunnel"
+      : (SECTION_OF[field] ?? "connection");
+
+/** The server names the tunnel's fields by their place in the spec (`ssh.host`); the form by its own. */
+const SSH_FIELDS: Record<string, keyof FormState> = {
+  ssh: "ssh",
+  "ssh.host": "sshHost",
+  "ssh.port": "sshPort",
+  "ssh.user": "sshUser",
+  "ssh.privateKey": "sshPrivateKey",
+  "ssh.passphrase": "sshPassphrase",
+  "ssh.password": "sshPassword",
+  "ssh.hostKey": "sshHostKey",
+};
+export const formFieldOf = (serverField: string): string => SSH_FIELDS[serverField] ?? serverField;
 
 const NUMERIC: (keyof FormState)[] = [
   "port",
@@ -136,6 +195,7 @@ const NUMERIC: (keyof FormState)[] = [
   "acquireTimeoutMs",
   "idleTimeoutMs",
   "maxLifetimeMs",
+  "sshPort",
 ];
 
 /**
