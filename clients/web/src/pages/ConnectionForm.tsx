@@ -194,7 +194,7 @@ export function ConnectionForm({
       <CredentialsSection b={b} editing={editing} />
       <TlsSection b={b} engine={engine} hasClientKey={existing?.hasClientKey ?? false} />
       <SshSection b={b} existing={existing?.ssh} />
-      <ReplicasSection b={b} lagBound={pg} />
+      <ReplicasSection b={b} lagBound={pg || f.type === Engine.MYSQL} />
       <PoolSection b={b} frontDoor={pg} />
       <Alert message={error} />
       <div className="actions">

@@ -137,7 +137,8 @@ export function toSpec(f: FormState, editing: boolean): Spec {
     replicas: f.replicas
       .filter((r) => r.server.trim() !== "" || r.port.trim() !== "")
       .map((r) => ({ server: r.server, port: num(r.port) ?? 0 })),
-    maxReplicaLagMs: pg ? num(f.maxReplicaLagMs) : undefined,
+    // Both engines bound replica lag (MariaDB by Seconds_Behind_Master): sent for both, or an edit resets it.
+    maxReplicaLagMs: pg || f.type === Engine.MYSQL ? num(f.maxReplicaLagMs) : undefined,
     maxPoolSize: num(f.maxPoolSize),
     minPoolSize: num(f.minPoolSize),
     acquireTimeoutMs: num(f.acquireTimeoutMs),
