@@ -74,7 +74,7 @@ describe.skipIf(!enabled)("the web console", () => {
     await page.getByLabel("Name", { exact: true }).fill("orders");
     await page.getByLabel("Host").fill("127.0.0.1");
     await page.getByLabel("Port").fill(String(pg.port));
-    await page.getByLabel("Database").fill("postgres");
+    await page.getByLabel("Database", { exact: true }).fill("postgres");
     await page.getByLabel("User name").fill("app");
     await page.getByLabel("Password").fill("not-the-password");
     // The engine's TLS modes come from Berth's engine table: Oracle has no prefer and no require.
