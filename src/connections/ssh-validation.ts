@@ -1,5 +1,5 @@
 import { parseHostKey } from "../drivers/ssh/host-key.js";
-import { privateKeyProblem } from "../drivers/ssh/ssh-attempt.js";
+import { privateKeyProblem } from "../drivers/ssh/private-key.js";
 import type { EngineId } from "../engines/engine.js";
 import { hostProblem, normalizeHost } from "./host.js";
 import type { SshSecrets, SshSettings, SshSpecInput } from "./settings.js";
