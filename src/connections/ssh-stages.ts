@@ -8,7 +8,7 @@ import { CheckStage } from "../gen/berth/v1/types_pb.js";
 import { dnsStage, type NetworkState, tcpStage } from "./network-stages.js";
 import type { SshSecrets, SshSettings } from "./settings.js";
 import { StageFailure, type StageRun } from "./stages.js";
-import type { TargetPolicy } from "./target-policy.js";
+import { TARGET_DENIED, TargetDeniedError, type TargetPolicy } from "./target-policy.js";
 
 /** What the ssh stages leave for the database's stages: the tunnel, and the channel they opened. */
 export interface SshRoute {
@@ -78,6 +78,14 @@ export function sshStages(
       CheckStage.SSH_FORWARD,
       async () => {
         const ready = attempt!.ready;
+        // The bastion would go where Berth itself may not: refused before the forward is asked for.
+        try {
+          targets.checkForwarded(database.server);
+        } catch (err) {
+          if (err instanceof TargetDeniedError)
+            throw new StageFailure({ reason: TARGET_DENIED, code: "", message: err.message });
+          throw err;
+        }
         route.tunnel = new SshTunnel({ ...ssh, address: net.address }, secrets, () => ready);
         route.channel = await route.tunnel
           .forward(database.server, database.port, remainingMs())
