@@ -1,6 +1,7 @@
 import type { Duplex } from "node:stream";
 import type { ClientChannel } from "ssh2";
 import { fingerprint, formatHostKey } from "../drivers/ssh/host-key.js";
+import { warmPrivateKey } from "../drivers/ssh/private-key.js";
 import { type SshAttempt, startSsh } from "../drivers/ssh/ssh-attempt.js";
 import { SshError } from "../drivers/ssh/ssh-error.js";
 import { SshTunnel } from "../drivers/ssh/tunnel.js";
@@ -51,6 +52,7 @@ export function sshStages(
     [
       CheckStage.SSH_HANDSHAKE,
       async () => {
+        await warmPrivateKey(secrets.privateKey, secrets.passphrase, remainingMs());
         attempt = startSsh({ ...ssh, address: net.address }, secrets, {
           sock: net.socket as Duplex,
           timeoutMs: remainingMs(),

@@ -8,6 +8,7 @@ import {
   MAX_KDF_ROUNDS,
   openSshKeyHeaderProblem,
   parsePrivateKey,
+  warmPrivateKey,
 } from "../../src/drivers/ssh/private-key.js";
 import { ValidationError } from "../../src/errors/berth-error.js";
 
@@ -16,22 +17,28 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const PASSPHRASE = "secret passphrase";
 
-function keygen(name: string, rounds: number): string {
+function keygen(name: string, rounds: number, extra: string[] = ["-t", "ed25519"]): string {
   const file = join(dir, name);
-  execFileSync("ssh-keygen", [
-    "-q",
-    "-t",
-    "ed25519",
-    "-a",
-    String(rounds),
-    "-N",
-    PASSPHRASE,
-    "-C",
-    "c",
-    "-f",
-    file,
-  ]);
+  const args = ["-q", ...extra, "-a", String(rounds), "-N", PASSPHRASE, "-C", "c", "-f", file];
+  execFileSync("ssh-keygen", args);
   return readFileSync(file, "utf8");
+}
+
+/** The longest the event loop went without running a 5 ms timer while `work` ran. */
+async function longestStall(work: () => Promise<unknown>): Promise<number> {
+  let last = performance.now();
+  let longest = 0;
+  const probe = setInterval(() => {
+    const now = performance.now();
+    longest = Math.max(longest, now - last);
+    last = now;
+  }, 5);
+  try {
+    await work();
+  } finally {
+    clearInterval(probe);
+  }
+  return Math.max(longest, performance.now() - last);
 }
 
 /** The key's bytes between the armor lines, and a way to armor changed bytes again. */
@@ -129,5 +136,41 @@ describe("encrypted OpenSSH private keys", () => {
     expect(againMs).toBeLessThan(firstMs / 4);
     // A wrong passphrase is its own entry, not the right one's answer.
     expect(violations(key, "wrong")["ssh.passphrase"]).toMatch("cannot be decrypted");
+  });
+
+  it("decrypt in a worker thread: the event loop keeps running, and validation then finds the key", async () => {
+    const key = keygen("worker", 32);
+    const stall = await longestStall(() => warmPrivateKey(key, PASSPHRASE));
+    expect(stall).toBeLessThan(200);
+    const started = performance.now();
+    expect(violations(key)).toEqual({});
+    expect(performance.now() - started).toBeLessThan(100);
+    // The key re-exported unencrypted is the same key: ssh2's own parse of it with the passphrase agrees.
+    const mine = parsePrivateKey(key, PASSPHRASE);
+    if (mine instanceof Error) throw mine;
+    const { utils } = await import("ssh2");
+    const theirs = utils.parseKey(key, PASSPHRASE);
+    if (theirs instanceof Error || Array.isArray(theirs)) throw new Error("ssh2 could not parse the key");
+    expect(mine.getPublicSSH().equals(theirs.getPublicSSH())).toBe(true);
+    expect(mine.getPrivatePEM()).toBe(theirs.getPrivatePEM());
+  });
+
+  it.each([
+    ["aes256-gcm@openssh.com", ["-t", "ecdsa", "-Z", "aes256-gcm@openssh.com"]],
+    ["aes128-ctr", ["-t", "rsa", "-b", "2048", "-Z", "aes128-ctr"]],
+  ])("decrypt %s keys in the worker, and tell a wrong passphrase", async (cipher, extra) => {
+    const key = keygen(`worker-${cipher}`, 4, extra);
+    await warmPrivateKey(key, PASSPHRASE);
+    await warmPrivateKey(key, "not it");
+    const started = performance.now();
+    expect(violations(key)).toEqual({});
+    expect(violations(key, "not it")["ssh.passphrase"]).toMatch("cannot be decrypted");
+    expect(performance.now() - started).toBeLessThan(100);
+  });
+
+  it("give up on a worker that takes too long, refusing the key with a reason", async () => {
+    const key = keygen("slow", 64);
+    await warmPrivateKey(key, PASSPHRASE, 1);
+    expect(violations(key)["ssh.privateKey"]).toMatch("could not be decrypted within 1 ms");
   });
 });

@@ -1,5 +1,6 @@
 import { createHmac, randomBytes } from "node:crypto";
 import { type ParsedKey, utils } from "ssh2";
+import { decryptInWorker } from "./key-decryptor.js";
 
 /**
  * The most bcrypt rounds an encrypted OpenSSH private key may ask for. ssh2 decrypts such a key
@@ -81,13 +82,21 @@ export function parsePrivateKey(
     const raw: ParsedKey | ParsedKey[] | Error = utils.parseKey(privateKey, passphrase);
     result = Array.isArray(raw) ? (raw[0] ?? new Error("no key")) : raw;
   }
-  if (parsed.size >= CACHE_LIMIT) parsed.delete(parsed.keys().next().value as string);
-  parsed.set(digest, result);
+  remember(digest, result);
   return result;
 }
 
-/** Checks a private key (and its passphrase) the way the sign-in will read it; a reason, or undefined. */
-export function privateKeyProblem(privateKey: string, passphrase: string | undefined): string | undefined {
+/**
+ * Checks a private key (and its passphrase) the way the sign-in will read it; a reason, or
+ * undefined. Without `decrypt`, an encrypted OpenSSH key not decrypted yet is checked by its header
+ * only (see warmPrivateKey).
+ */
+export function privateKeyProblem(
+  privateKey: string,
+  passphrase: string | undefined,
+  decrypt = true,
+): string | undefined {
+  if (!decrypt && needsWorker(privateKey, passphrase)) return openSshKeyHeaderProblem(privateKey);
   const result = parsePrivateKey(privateKey, passphrase);
   if (!(result instanceof Error)) return undefined;
   if ("reason" in result && typeof result.reason === "string") return result.reason;
@@ -95,4 +104,51 @@ export function privateKeyProblem(privateKey: string, passphrase: string | undef
   if (/no passphrase/i.test(result.message)) return "is encrypted: give its passphrase";
   if (/passphrase/i.test(result.message)) return "cannot be decrypted with the passphrase given";
   return NOT_A_KEY;
+}
+
+/** How long a worker may spend decrypting one key (64 rounds take about 8 s on a busy machine). */
+export const DECRYPT_TIMEOUT_MS = 20_000;
+
+/**
+ * Decrypts an encrypted OpenSSH key (bcrypt) in a worker thread, ahead of the synchronous parses
+ * (validation, sign-in), which then find it remembered: the main thread never runs the KDF. Keys
+ * that need no KDF, or whose header is refused, are left to those parses (they are quick). A
+ * worker that does not answer in time leaves a refusal in place of the key.
+ */
+export async function warmPrivateKey(
+  privateKey: string | undefined,
+  passphrase: string | undefined,
+  timeoutMs = DECRYPT_TIMEOUT_MS,
+): Promise<void> {
+  if (privateKey === undefined || passphrase === undefined || !needsWorker(privateKey, passphrase)) return;
+  const digest = digestOf(privateKey, passphrase);
+  const armored = OPENSSH_ARMOR.exec(privateKey.trim());
+  const answer = await decryptInWorker(armored?.[1]?.replace(/\s/g, "") ?? "", passphrase, timeoutMs);
+  let result: ParsedKey | Error;
+  if ("unencrypted" in answer) {
+    const raw: ParsedKey | ParsedKey[] | Error = utils.parseKey(answer.unencrypted);
+    result = Array.isArray(raw) ? (raw[0] ?? new Error("no key")) : raw;
+  } else if ("wrongPassphrase" in answer) result = new Error("bad passphrase");
+  else if ("timedOut" in answer) {
+    const reason = `could not be decrypted within ${timeoutMs} ms`;
+    result = Object.assign(new Error(reason), { reason });
+  } else return; // Let ssh2's own parse name the problem.
+  remember(digest, result);
+}
+
+/** An encrypted OpenSSH key with a sound header and a passphrase, not decrypted yet: bcrypt to run. */
+function needsWorker(privateKey: string, passphrase: string | undefined): passphrase is string {
+  if (passphrase === undefined || passphrase === "") return false;
+  if (parsed.has(digestOf(privateKey, passphrase)) || openSshKeyHeaderProblem(privateKey)) return false;
+  const armored = OPENSSH_ARMOR.exec(privateKey.trim());
+  if (!armored) return false;
+  const data = Buffer.from(armored[1] ?? "", "base64");
+  const cipher = readString(data, MAGIC.length);
+  const kdfName = cipher && readString(data, cipher.next);
+  return kdfName?.value.toString("latin1") === "bcrypt";
+}
+
+function remember(digest: string, result: ParsedKey | Error): void {
+  if (parsed.size >= CACHE_LIMIT) parsed.delete(parsed.keys().next().value as string);
+  parsed.set(digest, result);
 }
