@@ -130,16 +130,21 @@ export async function warmPrivateKey(
     result = Array.isArray(raw) ? (raw[0] ?? new Error("no key")) : raw;
   } else if ("wrongPassphrase" in answer) result = new Error("bad passphrase");
   else if ("timedOut" in answer) {
+    // This attempt fails (the synchronous parse must not run the KDF instead); the next one, which
+    // may have more time or a quieter machine, tries the worker again.
     const reason = `could not be decrypted within ${timeoutMs} ms`;
-    result = Object.assign(new Error(reason), { reason });
-  } else return; // Let ssh2's own parse name the problem.
+    remember(digest, Object.assign(new Error(reason), { reason }));
+    timedOut.add(digest);
+    return;
+  } else result = new Error("malformed"); // Not for ssh2 to find out on the main thread, KDF first.
   remember(digest, result);
 }
 
 /** An encrypted OpenSSH key with a sound header and a passphrase, not decrypted yet: bcrypt to run. */
 function needsWorker(privateKey: string, passphrase: string | undefined): passphrase is string {
   if (passphrase === undefined || passphrase === "") return false;
-  if (parsed.has(digestOf(privateKey, passphrase)) || openSshKeyHeaderProblem(privateKey)) return false;
+  const digest = digestOf(privateKey, passphrase);
+  if ((parsed.has(digest) && !timedOut.has(digest)) || openSshKeyHeaderProblem(privateKey)) return false;
   const armored = OPENSSH_ARMOR.exec(privateKey.trim());
   if (!armored) return false;
   const data = Buffer.from(armored[1] ?? "", "base64");
@@ -148,7 +153,11 @@ function needsWorker(privateKey: string, passphrase: string | undefined): passph
   return kdfName?.value.toString("latin1") === "bcrypt";
 }
 
+/** Digests whose worker ran out of time: refused for now, tried again by the next warmPrivateKey. */
+const timedOut = new Set<string>();
+
 function remember(digest: string, result: ParsedKey | Error): void {
+  timedOut.delete(digest);
   if (parsed.size >= CACHE_LIMIT) parsed.delete(parsed.keys().next().value as string);
   parsed.set(digest, result);
 }
