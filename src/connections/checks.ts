@@ -1,6 +1,7 @@
 import type { Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import type { Driver, DriverSession } from "../drivers/driver.js";
+import { warmPrivateKey } from "../drivers/ssh/private-key.js";
 import { ValidationError } from "../errors/berth-error.js";
 import { type CheckResult, CheckStage } from "../gen/berth/v1/types_pb.js";
 import { dnsStage, type NetworkState, tcpStage } from "./network-stages.js";
@@ -211,6 +212,7 @@ export async function validateConfiguration(
       CheckStage.CONFIG,
       async () => {
         try {
+          await warmPrivateKey(input.spec.ssh?.privateKey, input.spec.ssh?.passphrase);
           settings = validateSpec(input.spec, input.mode).settings;
         } catch (err) {
           if (!(err instanceof ValidationError)) throw err;

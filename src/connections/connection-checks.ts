@@ -1,6 +1,7 @@
 import { requirePerson } from "../access/guards.js";
 import type { AccessLevel } from "../access/levels.js";
 import type { Driver } from "../drivers/driver.js";
+import { warmPrivateKey } from "../drivers/ssh/private-key.js";
 import { ENGINES, type EngineId } from "../engines/index.js";
 import { ConnectionCheckError, UnimplementedError, ValidationError } from "../errors/berth-error.js";
 import { type CheckResult, CheckStage } from "../gen/berth/v1/types_pb.js";
@@ -94,6 +95,7 @@ export function createConnectionChecks(deps: ConnectionChecksDeps) {
       if ("spec" in target) {
         // An unsaved configuration can point anywhere: probing the network is for people.
         requirePerson(principal, "test unsaved configurations");
+        await warmPrivateKey(target.spec.ssh?.privateKey, target.spec.ssh?.passphrase);
         const { settings, credentials } = validateSpec(target.spec, { kind: "new" });
         enforceTls(deps.requireTls, settings);
         const creds = credentialsFromInput(credentials);

@@ -42,8 +42,10 @@ export function endpointChanges(before: ConnectionSettings, after: ConnectionSet
 /**
  * Through an SSH bastion the credentials pass the bastion (and its forward goes where the database
  * host is, as the bastion sees it): adding, removing or moving the bastion, signing in there as
- * someone else, or trusting another host key moves them. Pinning a first host key only narrows
- * (until then no sign-in could complete), as does nothing else.
+ * someone else, or trusting a host key moves them. Pinning a FIRST host key counts too: the update
+ * is tested (and later used) with the stored SSH secrets and database credentials against the key
+ * the caller chose, which may be a server of theirs (nobody is exempt, see above). Removing the pin
+ * only narrows: no sign-in can complete without one.
  */
 function sshChanges(before: ConnectionSettings, after: ConnectionSettings): string[] {
   const [a, b] = [before.ssh, after.ssh];
@@ -53,7 +55,7 @@ function sshChanges(before: ConnectionSettings, after: ConnectionSettings): stri
   if (a.host !== b.host) changed.push("ssh.host");
   if (a.port !== b.port) changed.push("ssh.port");
   if (a.user !== b.user) changed.push("ssh.user");
-  if (a.hostKey !== "" && a.hostKey !== b.hostKey) changed.push("ssh.hostKey");
+  if (b.hostKey !== "" && a.hostKey !== b.hostKey) changed.push("ssh.hostKey");
   return changed;
 }
 

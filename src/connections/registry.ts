@@ -3,6 +3,7 @@ import type { AccessLevel } from "../access/levels.js";
 import type { AccessPolicy } from "../access/policy.js";
 import type { KeyProvider } from "../crypto/key-provider.js";
 import type { Driver } from "../drivers/driver.js";
+import { warmPrivateKey } from "../drivers/ssh/private-key.js";
 import type { EngineId } from "../engines/index.js";
 import { ConflictError, NotFoundError } from "../errors/berth-error.js";
 import type { CheckResult } from "../gen/berth/v1/types_pb.js";
@@ -234,6 +235,7 @@ async function createConnection(
   principal: Principal,
   input: ConnectionSpecInput,
 ): Promise<ConnectionView> {
+  await warmPrivateKey(input.ssh?.privateKey, input.ssh?.passphrase);
   const validated = validateNew({ requireTls: ctx.deps.requireTls }, input);
   // The caller tested exactly this configuration a moment ago: that result stands.
   const known = ctx.tested.recall(
@@ -357,6 +359,7 @@ async function createAll(
 ): Promise<ConnectionView[]> {
   const prepared: { prepared: PreparedConnection; grants: ExtraGrant[] }[] = [];
   for (const item of items) {
+    await warmPrivateKey(item.input.ssh?.privateKey, item.input.ssh?.passphrase);
     const validated = validateNew(ctx.create, item.input);
     prepared.push({
       prepared: await prepareConnection(ctx.create, principal, validated, item.known),
@@ -383,6 +386,7 @@ async function updateConnection(
     if (isUnreadable(err)) return undefined;
     throw err;
   });
+  await warmPrivateKey(input.ssh?.privateKey, input.ssh?.passphrase);
   const { settings, credentials } = validateSpec(input, {
     kind: "update",
     hasStoredClientKey: row.client_key_enc !== null,

@@ -154,7 +154,10 @@ export interface ConnectionSpecInput {
   maxLifetimeMs?: number | undefined;
   replicas?: { server?: string | undefined; port?: number | undefined }[] | undefined;
   description?: string | undefined;
-  /** Absent on update: keep the stored tunnel; an empty host removes it. */
+  /**
+   * Absent, or an empty host: no tunnel — on update too, where that removes a stored one (an
+   * endpoint change). Secrets absent from a present `ssh` keep the stored ones (see sshOf).
+   */
   ssh?: SshSpecInput | undefined;
 }
 

@@ -1,6 +1,7 @@
 import type { Duplex } from "node:stream";
 import type { ClientChannel } from "ssh2";
 import { fingerprint, formatHostKey } from "../drivers/ssh/host-key.js";
+import { warmPrivateKey } from "../drivers/ssh/private-key.js";
 import { type SshAttempt, startSsh } from "../drivers/ssh/ssh-attempt.js";
 import { SshError } from "../drivers/ssh/ssh-error.js";
 import { SshTunnel } from "../drivers/ssh/tunnel.js";
@@ -8,7 +9,7 @@ import { CheckStage } from "../gen/berth/v1/types_pb.js";
 import { dnsStage, type NetworkState, tcpStage } from "./network-stages.js";
 import type { SshSecrets, SshSettings } from "./settings.js";
 import { StageFailure, type StageRun } from "./stages.js";
-import type { TargetPolicy } from "./target-policy.js";
+import { TARGET_DENIED, TargetDeniedError, type TargetPolicy } from "./target-policy.js";
 
 /** What the ssh stages leave for the database's stages: the tunnel, and the channel they opened. */
 export interface SshRoute {
@@ -51,6 +52,7 @@ export function sshStages(
     [
       CheckStage.SSH_HANDSHAKE,
       async () => {
+        await warmPrivateKey(secrets.privateKey, secrets.passphrase, remainingMs());
         attempt = startSsh({ ...ssh, address: net.address }, secrets, {
           sock: net.socket as Duplex,
           timeoutMs: remainingMs(),
@@ -78,6 +80,14 @@ export function sshStages(
       CheckStage.SSH_FORWARD,
       async () => {
         const ready = attempt!.ready;
+        // The bastion would go where Berth itself may not: refused before the forward is asked for.
+        try {
+          targets.checkForwarded(database.server);
+        } catch (err) {
+          if (err instanceof TargetDeniedError)
+            throw new StageFailure({ reason: TARGET_DENIED, code: "", message: err.message });
+          throw err;
+        }
         route.tunnel = new SshTunnel({ ...ssh, address: net.address }, secrets, () => ready);
         route.channel = await route.tunnel
           .forward(database.server, database.port, remainingMs())

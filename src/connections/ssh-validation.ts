@@ -1,5 +1,5 @@
 import { parseHostKey } from "../drivers/ssh/host-key.js";
-import { privateKeyProblem } from "../drivers/ssh/ssh-attempt.js";
+import { privateKeyProblem } from "../drivers/ssh/private-key.js";
 import type { EngineId } from "../engines/engine.js";
 import { hostProblem, normalizeHost } from "./host.js";
 import type { SshSecrets, SshSettings, SshSpecInput } from "./settings.js";
@@ -26,6 +26,7 @@ export function sshOf(
   stored: SshSettings["stored"] | undefined,
   engine: EngineId,
   bad: Bad,
+  options: { decrypt: boolean } = { decrypt: true },
 ): { ssh: SshSettings | undefined; secrets: SshSecrets | undefined } {
   if (!input || (input.host ?? "") === "") {
     const sent = input && Object.values(input).some((v) => v !== undefined && v !== "" && v !== 0);
@@ -59,7 +60,7 @@ export function sshOf(
   let secrets: SshSecrets | undefined;
   let flags = stored ?? { privateKey: false, passphrase: false, password: false };
   if (given) {
-    secrets = secretsOf(input, bad);
+    secrets = secretsOf(input, bad, options.decrypt);
     flags = {
       privateKey: secrets.privateKey !== undefined,
       passphrase: secrets.passphrase !== undefined,
@@ -78,7 +79,7 @@ function normalizedKey(text: string): string | undefined {
   return "problem" in parsed ? undefined : `${parsed.type} ${parsed.blob.toString("base64")}`;
 }
 
-function secretsOf(input: SshSpecInput, bad: Bad): SshSecrets {
+function secretsOf(input: SshSpecInput, bad: Bad, decrypt: boolean): SshSecrets {
   const privateKey = input.privateKey === "" ? undefined : input.privateKey;
   const passphrase = input.passphrase === "" ? undefined : input.passphrase;
   const password = input.password === "" ? undefined : input.password;
@@ -87,7 +88,7 @@ function secretsOf(input: SshSpecInput, bad: Bad): SshSecrets {
       bad("ssh.privateKey", `must be at most ${SSH_LIMITS.keyChars} characters`);
     else {
       // Never the key or the parser's words: fixed descriptions only.
-      const problem = privateKeyProblem(privateKey, passphrase);
+      const problem = privateKeyProblem(privateKey, passphrase, decrypt);
       if (problem)
         bad(problem.startsWith("cannot be decrypted") ? "ssh.passphrase" : "ssh.privateKey", problem);
     }

@@ -11,7 +11,9 @@ import { TARGET_DENIED, TargetDeniedError, type TargetPolicy } from "./target-po
  *
  * Through an SSH bastion, Berth's own socket goes to the bastion: that is the address held to the
  * policy, and the database host is left for the bastion to resolve (it is often a name only the
- * bastion's network knows). The guarded driver opens the tunnel (see tunnelled).
+ * bastion's network knows). What the bastion is asked to forward to is checked too, before the
+ * tunnel opens (checkForwarded: an IP address fully, a name by the name rules). The guarded driver
+ * opens the tunnel (see tunnelled).
  */
 export function guardDriver(plain: Driver, policy: TargetPolicy, tunnels?: TunnelRegistry): Driver {
   const driver = tunnelled(plain, tunnels);
@@ -21,6 +23,7 @@ export function guardDriver(plain: Driver, policy: TargetPolicy, tunnels?: Tunne
     async connect(params) {
       if (params.ssh) {
         const ssh = params.ssh;
+        policy.checkForwarded(params.host);
         if (ssh.address !== undefined) policy.check(ssh.host, [ssh.address]);
         const address = ssh.address ?? (await bounded(policy.resolve(ssh.host), params.connectTimeoutMs))[0];
         return driver.connect({ ...params, ssh: { ...ssh, address } });

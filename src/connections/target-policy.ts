@@ -28,6 +28,12 @@ export interface TargetPolicy {
   resolve(host: string): Promise<string[]>;
   /** Checks a host and addresses it was already resolved to; throws TargetDeniedError. */
   check(host: string, addresses: readonly string[]): void;
+  /**
+   * Checks where an SSH bastion is asked to forward to (the database host behind it), before the
+   * forward: an IP address fully (denied, default-denied and allowed lists); a name by the name
+   * rules only, since the bastion resolves it in its own network, where Berth cannot look.
+   */
+  checkForwarded(host: string): void;
 }
 
 type Why = "denied" | "default" | "not_allowed";
@@ -133,6 +139,11 @@ export function createTargetPolicy(
 
   return {
     check,
+    checkForwarded(host: string): void {
+      const literal = normalizeHost(host);
+      if (isIP(literal)) check(host, [literal]);
+      else checkName(host);
+    },
     async resolve(host: string): Promise<string[]> {
       const literal = normalizeHost(host);
       if (isIP(literal)) {

@@ -49,8 +49,11 @@ export interface ValidatedSpec {
 }
 
 export type ValidationMode =
-  /** Create or test an unsaved spec: credentials are required. */
-  | { kind: "new" }
+  /**
+   * Create or test an unsaved spec: credentials are required. `keyDecryption: false` (a first pass
+   * over a request body, validated in full later) leaves an encrypted SSH key's decryption out.
+   */
+  | { kind: "new"; keyDecryption?: boolean }
   /** Update: absent credentials keep the stored ones. */
   | {
       kind: "update";
@@ -166,7 +169,9 @@ export function validateSpec(input: ConnectionSpecInput, mode: ValidationMode): 
   const pool = poolSettings(input, bad);
   const replicas = replicaList(input.replicas, type as keyof typeof ENGINES, { server, port }, bad);
   const description = text(input.description, "description", LIMITS.descriptionChars, bad, false, true);
-  const tunnel = sshOf(input.ssh, mode.kind === "update" ? mode.storedSsh : undefined, engine.id, bad);
+  const tunnel = sshOf(input.ssh, mode.kind === "update" ? mode.storedSsh : undefined, engine.id, bad, {
+    decrypt: mode.kind === "update" || mode.keyDecryption !== false,
+  });
   if (tunnel.secrets) credentials.ssh = tunnel.secrets;
 
   if (v.length > 0) throw new ValidationError(v, "The connection is invalid");

@@ -121,10 +121,21 @@ describe.each([
       )!;
       expect(stage.details?.host_key).toBe(sshd.hostKey);
 
-      // Pinning the key shown needs no credentials: until now nothing could sign in.
-      const pinned = await b.api(`/api/connections/${id}`, {
+      // Pinning the key shown is an endpoint change: the stored secrets would be tried against it.
+      const bare = await b.api(`/api/connections/${id}`, {
         method: "PUT",
         body: { ...specOf(engine, `ssh-${engine}-${RUN}`), ssh: sshOf(stage.details!.host_key) },
+      });
+      expect(bare.status, bare.text).toBe(400);
+      expect(bare.body.details).toMatchObject({ reason: "credentials_required", changed: ["ssh.hostKey"] });
+      const pinned = await b.api(`/api/connections/${id}`, {
+        method: "PUT",
+        body: {
+          ...specOf(engine, `ssh-${engine}-${RUN}`),
+          username: LOCAL[engine].user,
+          password: "",
+          ssh: { ...sshOf(stage.details!.host_key), privateKey: key.privateKey, passphrase: key.passphrase },
+        },
       });
       expect(pinned.status, pinned.text).toBe(200);
       expect(pinned.body.ssh.hostKey).toBe(sshd.hostKey);

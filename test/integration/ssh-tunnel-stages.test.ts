@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { defaultTargetRules, parseTargetList } from "../../src/config/target-rules.js";
 import { testConnection } from "../../src/connections/checks.js";
 import { Credentials, type SshSecrets } from "../../src/connections/settings.js";
@@ -6,6 +6,7 @@ import { guardDriver } from "../../src/connections/target-guard.js";
 import { createTargetPolicy } from "../../src/connections/target-policy.js";
 import { PLAIN } from "../../src/connections/tls-plan.js";
 import { validateSpec } from "../../src/connections/validation.js";
+import { SshTunnel } from "../../src/drivers/ssh/tunnel.js";
 import { mysqlDriver } from "../../src/engines/mysql/driver.js";
 import { postgresDriver } from "../../src/engines/postgresql/driver.js";
 import { type CheckResult, CheckStage } from "../../src/gen/berth/v1/types_pb.js";
@@ -242,5 +243,65 @@ describe.skipIf(!hasPostgres)("the target policy", () => {
     } finally {
       await session.close();
     }
+  });
+
+  describe("the database behind the bastion", () => {
+    const METADATA = "169.254.169.254";
+
+    it("is refused in the staged test when it is an address the policy denies: no forward is asked for", async () => {
+      const forward = vi.spyOn(SshTunnel.prototype, "forward");
+      try {
+        const credentials = new Credentials("postgres", "", undefined, secretsOf(sshd.keys.ed25519));
+        const { result } = await testConnection(
+          postgresDriver,
+          specFor("postgres", sshd.hostKey, { server: METADATA }),
+          credentials,
+          5000,
+          createTargetPolicy(),
+        );
+        expect(failed(result)).toMatchObject({ stage: "ssh_forward", reason: "target_denied" });
+        expect(failed(result).message).toMatch(/169\.254\.169\.254: link-local and cloud metadata/);
+        expect(forward).not.toHaveBeenCalled();
+      } finally {
+        forward.mockRestore();
+      }
+    });
+
+    it("is refused when a pool opens a session, before the tunnel opens; BERTH_ALLOWED_TARGETS holds too", async () => {
+      const forward = vi.spyOn(SshTunnel.prototype, "forward");
+      const connectTo = (host: string, policy = createTargetPolicy()) =>
+        guardDriver(postgresDriver, policy)
+          .connect({
+            host,
+            port: LOCAL.postgres.port,
+            database: LOCAL.postgres.database,
+            credentials: new Credentials("postgres", "", undefined, secretsOf(sshd.keys.ed25519)),
+            tls: PLAIN,
+            connectTimeoutMs: 5000,
+            engineOptions: specFor("postgres", sshd.hostKey).engineOptions,
+            ssh: specFor("postgres", sshd.hostKey).ssh,
+          })
+          .then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+      try {
+        const denied = await connectTo(METADATA);
+        expect(guardDriver(postgresDriver, createTargetPolicy()).describeError(denied)).toMatchObject({
+          reason: "target_denied",
+          message: expect.stringMatching(/link-local and cloud metadata/),
+        });
+        // An allowlist naming only the bastion's address: a database address outside it is refused.
+        const onlyBastion = createTargetPolicy({
+          ...defaultTargetRules(),
+          allowed: parseTargetList(`${sshd.host}/32`).rules,
+        });
+        const outside = await connectTo("10.1.2.3", onlyBastion);
+        expect((outside as Error).message).toMatch(/BERTH_ALLOWED_TARGETS does not list it/);
+        expect(forward).not.toHaveBeenCalled();
+      } finally {
+        forward.mockRestore();
+      }
+    });
   });
 });

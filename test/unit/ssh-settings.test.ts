@@ -153,8 +153,18 @@ describe("the endpoint rule with a bastion", () => {
     expect(endpointChanges(direct, before)).toEqual(["ssh"]);
   });
 
-  it("lets a first host key be pinned without credentials (nothing could sign in before)", () => {
-    expect(endpointChanges(changedTo({ hostKey: "" }), before)).toEqual([]);
+  it("counts pinning a first host key (the stored secrets would go to the key the caller chose)", () => {
+    const unpinned = changedTo({ hostKey: "" });
+    expect(endpointChanges(unpinned, before)).toEqual(["ssh.hostKey"]);
+    const given = { username: "app", password: "pw", clientKey: undefined };
+    expect(() =>
+      requireCredentialsFor(endpointChanges(unpinned, before), before, { ...given, username: undefined }),
+    ).toThrow(/credentials/);
+    expect(() =>
+      requireCredentialsFor(endpointChanges(unpinned, before), before, given, false, true),
+    ).toThrow(/credentials/);
+    // Removing a pin only narrows: no sign-in can complete without one.
+    expect(endpointChanges(before, unpinned)).toEqual([]);
   });
 
   it("asks for the bastion's secrets too when they are stored", () => {

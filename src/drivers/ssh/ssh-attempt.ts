@@ -1,14 +1,16 @@
 import type { Duplex } from "node:stream";
-import type { AuthMethod, Client as SshClient, ConnectConfig, ParsedKey } from "ssh2";
+import type { AuthMethod, ConnectConfig, ParsedKey, Client as SshClient } from "ssh2";
 // ssh2 is CommonJS: Node's ESM loader offers only its default export (named ones work under vitest,
 // not in the built process).
 import ssh2 from "ssh2";
 
-const { Client, utils } = ssh2;
+const { Client } = ssh2;
+
 import type { SshSecrets } from "../../connections/settings.js";
 import type { ConnectParams } from "../driver.js";
 import { describeNodeError, safeMessage } from "../failures.js";
 import { fingerprint, formatHostKey, parseHostKey } from "./host-key.js";
+import { parsePrivateKey } from "./private-key.js";
 import { SshError } from "./ssh-error.js";
 
 export type { SshSecrets };
@@ -44,34 +46,15 @@ function deferred<T>() {
   return { promise, resolve, reject };
 }
 
-/** Checks a private key (and its passphrase) the way the sign-in will read it; a reason, or undefined. */
-export function privateKeyProblem(privateKey: string, passphrase: string | undefined): string | undefined {
-  const parsed = utils.parseKey(privateKey, passphrase);
-  if (!(parsed instanceof Error)) return undefined;
-  // ssh2's messages name the problem, never the key's bytes; they are still replaced by fixed text.
-  if (/no passphrase/i.test(parsed.message)) return "is encrypted: give its passphrase";
-  if (/passphrase/i.test(parsed.message)) return "cannot be decrypted with the passphrase given";
-  return "is not a private key ssh can read (OpenSSH or PEM; ed25519, ECDSA or RSA)";
-}
-
-/**
- * Decrypting an OpenSSH key takes its KDF's rounds (bcrypt: seconds on a busy machine), which
- * would be paid on every sign-in and eat the connect timeout: each secrets object (one per
- * connection's credentials) has its key parsed once.
- */
-const parsedKeys = new WeakMap<SshSecrets, ParsedKey | Error>();
-
 function parsedKeyOf(secrets: SshSecrets): ParsedKey | undefined {
   if (!secrets.privateKey) return undefined;
-  let parsed = parsedKeys.get(secrets);
-  if (!parsed) {
-    const result: ParsedKey | ParsedKey[] | Error = utils.parseKey(secrets.privateKey, secrets.passphrase);
-    const one: ParsedKey | Error = Array.isArray(result) ? (result[0] ?? new Error("no key")) : result;
-    parsedKeys.set(secrets, one);
-    parsed = one;
-  }
+  // Remembered per (key, passphrase): a sign-in does not pay the key's KDF again.
+  const parsed = parsePrivateKey(secrets.privateKey, secrets.passphrase);
   if (parsed instanceof Error)
-    throw new SshError("ssh_private_key_invalid", "The SSH private key cannot be read");
+    throw new SshError(
+      "ssh_private_key_invalid",
+      parsed.reason ? `The SSH private key ${parsed.reason}` : "The SSH private key cannot be read",
+    );
   return parsed;
 }
 

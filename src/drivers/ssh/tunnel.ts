@@ -1,5 +1,6 @@
 import type { Duplex } from "node:stream";
 import type { Client, ClientChannel } from "ssh2";
+import { warmPrivateKey } from "./private-key.js";
 import { type SshSecrets, type SshTarget, startSsh } from "./ssh-attempt.js";
 import { SshError } from "./ssh-error.js";
 import { TunnelSocket } from "./tunnel-socket.js";
@@ -24,8 +25,11 @@ export class SshTunnel {
   constructor(
     readonly target: SshTarget,
     secrets: SshSecrets,
-    private readonly connectClient: (timeoutMs: number) => Promise<Client> = (timeoutMs) =>
-      startSsh(target, secrets, { timeoutMs, keepaliveMs: KEEPALIVE_MS }).ready,
+    private readonly connectClient: (timeoutMs: number) => Promise<Client> = async (timeoutMs) => {
+      // An encrypted key is decrypted off the main thread (once per key) before the sign-in reads it.
+      await warmPrivateKey(secrets.privateKey, secrets.passphrase, timeoutMs);
+      return startSsh(target, secrets, { timeoutMs, keepaliveMs: KEEPALIVE_MS }).ready;
+    },
     private readonly idleCloseMs = IDLE_CLOSE_MS,
   ) {}
 
