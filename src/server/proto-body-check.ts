@@ -13,7 +13,7 @@ type NodeResponse = ServerResponse | Http2ServerResponse;
  * garbage answers 400 `invalid_argument`, and a good body is replayed to connect-node as it came.
  * Answers true when it has answered the request itself.
  */
-export function createProtoBodyCheck(maxBytes: number) {
+export function createProtoBodyCheck(defaultMaxBytes: number, limits: Readonly<Record<string, number>> = {}) {
   const unary = new Map<string, DescMethod>();
   for (const service of SERVED)
     for (const m of service.methods)
@@ -21,6 +21,9 @@ export function createProtoBodyCheck(maxBytes: number) {
 
   return async (req: NodeRequest, res: NodeResponse, pathname: string): Promise<boolean> => {
     const method = unary.get(pathname);
+    // The method's own limit when it has one (it must match connect-node's, or a body over the
+    // default would be replayed cut short).
+    const maxBytes = limits[pathname.slice(1)] ?? defaultMaxBytes;
     if (!method || req.method !== "POST" || req.headers["content-type"] !== "application/proto") return false;
     if (req.headers["content-encoding"] && req.headers["content-encoding"] !== "identity") return false;
     const chunks: Buffer[] = [];

@@ -1,4 +1,8 @@
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BundleService } from "../../src/gen/berth/v1/bundle_service_pb.js";
+import { makeCertificates } from "../support/certs.js";
 import { startTestBerth, type TestBerth } from "../support/test-berth.js";
 
 const PASSPHRASE = "a long bundle passphrase, 2026";
@@ -16,10 +20,15 @@ const spec = (name: string) => ({
 });
 
 /** A bundle of `n` connections, exported from `source` (where rate limits are off). */
-async function bundleOf(source: TestBerth, prefix: string, n: number): Promise<string> {
+async function bundleOf(
+  source: TestBerth,
+  prefix: string,
+  n: number,
+  extra: Record<string, unknown> = {},
+): Promise<string> {
   const ids: string[] = [];
   for (let i = 0; i < n; i++) {
-    const r = await source.api("/api/connections", { body: spec(`${prefix}-${i}`) });
+    const r = await source.api("/api/connections", { body: { ...spec(`${prefix}-${i}`), ...extra } });
     expect(r.status, r.text).toBe(201);
     ids.push(r.body.id);
   }
@@ -106,5 +115,69 @@ describe("bundle imports pay the RFC's rate limits per connection", () => {
     }
     const t = await limited.api("/api/connections/test", { body: spec("probe-3") });
     expect(t.status).toBe(429);
+  }, 60_000);
+});
+
+describe("bundles over BERTH_MAX_BODY_BYTES (1 MiB) import, up to BERTH_MAX_BUNDLE_BYTES", () => {
+  let source: TestBerth;
+  let target: TestBerth;
+  let narrow: TestBerth;
+  let big: string;
+
+  beforeAll(async () => {
+    [source, target, narrow] = await Promise.all([
+      startTestBerth(),
+      startTestBerth(),
+      startTestBerth({ BERTH_MAX_BUNDLE_BYTES: String(64 * 1024) }),
+    ]);
+    // A CA bundle of ~60 KiB per connection (one real certificate, repeated): 20 make ~1.2 MiB.
+    const ca = makeCertificates().caPem.trim();
+    const caCertificate = Array.from({ length: Math.floor(60_000 / (ca.length + 1)) }, () => ca).join("\n");
+    big = await bundleOf(source, "big", 20, { caCertificate, sslMode: "verify-full" });
+    expect(Buffer.from(big, "base64").length).toBeGreaterThan(1024 * 1024);
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all([source?.close(), target?.close(), narrow?.close()]);
+  });
+
+  it("a bundle of more than 1 MiB exported is accepted back over REST (base64 in JSON)", async () => {
+    const r = await target.api("/api/bundles/import", importing(big, true));
+    expect(r.status, r.text.slice(0, 300)).toBe(200);
+    expect(r.body.connections).toHaveLength(20);
+  }, 60_000);
+
+  it("and over Connect, binary and JSON", async () => {
+    for (const useBinaryFormat of [true, false]) {
+      const client = createClient(
+        BundleService,
+        createConnectTransport({
+          baseUrl: target.url,
+          httpVersion: "1.1",
+          useBinaryFormat,
+          interceptors: [
+            (next) => (req) => {
+              req.header.set("authorization", `Bearer ${target.adminToken}`);
+              return next(req);
+            },
+          ],
+        }),
+      );
+      const r = await client.importBundle({
+        bundle: Buffer.from(big, "base64"),
+        passphrase: PASSPHRASE,
+        dryRun: true,
+      });
+      expect(r.connections).toHaveLength(20);
+    }
+  }, 60_000);
+
+  it("the larger limit is the import's alone, and BERTH_MAX_BUNDLE_BYTES bounds it", async () => {
+    const other = await target.api("/api/bundles/export", {
+      body: { connectionIds: ["x".repeat(2 * 1024 * 1024)], passphrase: PASSPHRASE },
+    });
+    expect(other.status).toBe(413);
+    const refused = await narrow.api("/api/bundles/import", importing(big, true));
+    expect(refused.status).toBe(413);
   }, 60_000);
 });
