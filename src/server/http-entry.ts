@@ -87,7 +87,7 @@ export function createHttpEntry(deps: HttpEntryDeps): RequestHandler {
         (answered) => {
           if (!answered) return rpc(req, res);
           deps.log?.info(
-            { path: url.pathname, peer: req.socket?.remoteAddress ?? "", outcome: "invalid_argument" },
+            { path: url.pathname, peer: req.socket?.remoteAddress ?? "", outcome: answered },
             "request refused",
           );
         },

@@ -1,4 +1,4 @@
-import { createClient } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BundleService } from "../../src/gen/berth/v1/bundle_service_pb.js";
@@ -179,5 +179,23 @@ describe("bundles over BERTH_MAX_BODY_BYTES (1 MiB) import, up to BERTH_MAX_BUND
     expect(other.status).toBe(413);
     const refused = await narrow.api("/api/bundles/import", importing(big, true));
     expect(refused.status).toBe(413);
+    // Over Connect too, in both encodings, at once (a binary body over the limit used to leave the
+    // client waiting until its deadline).
+    for (const useBinaryFormat of [true, false]) {
+      const client = createClient(
+        BundleService,
+        createConnectTransport({ baseUrl: narrow.url, httpVersion: "1.1", useBinaryFormat }),
+      );
+      const err = await client
+        .importBundle(
+          { bundle: Buffer.from(big, "base64"), passphrase: PASSPHRASE, dryRun: true },
+          { timeoutMs: 10_000 },
+        )
+        .then(
+          () => undefined,
+          (e: unknown) => ConnectError.from(e),
+        );
+      expect(err?.code).toBe(Code.ResourceExhausted);
+    }
   }, 60_000);
 });
