@@ -19,7 +19,11 @@ export function createProtoBodyCheck(defaultMaxBytes: number, limits: Readonly<R
     for (const m of service.methods)
       if (m.methodKind === "unary") unary.set(`/${service.typeName}/${m.name}`, m);
 
-  return async (req: NodeRequest, res: NodeResponse, pathname: string): Promise<false | "invalid_argument" | "resource_exhausted"> => {
+  return async (
+    req: NodeRequest,
+    res: NodeResponse,
+    pathname: string,
+  ): Promise<false | "invalid_argument" | "resource_exhausted"> => {
     const method = unary.get(pathname);
     // The method's own limit when it has one (it must match connect-node's, or a body over the
     // default would be replayed cut short).
