@@ -253,6 +253,15 @@ interface Serving {
   shutdown: AbortController;
 }
 
+/**
+ * Methods whose request body may be larger than BERTH_MAX_BODY_BYTES: ImportBundle carries a whole
+ * bundle (BERTH_MAX_BUNDLE_BYTES), base64-encoded in JSON (4/3 of it), with room for the rest.
+ */
+function bodyLimitsFor(config: Config): Record<string, number> {
+  const importBytes = Math.ceil(config.maxBundleBytes / 3) * 4 + 64 * 1024;
+  return { "berth.v1.BundleService/ImportBundle": Math.max(config.maxBodyBytes, importBytes) };
+}
+
 async function serve(config: Config, deps: Deps, ready: () => boolean): Promise<Serving> {
   const { services, interceptors, dataPlane } = deps.core;
   const shutdown = new AbortController();
@@ -260,6 +269,7 @@ async function serve(config: Config, deps: Deps, ready: () => boolean): Promise<
     services,
     interceptors,
     maxBodyBytes: config.maxBodyBytes,
+    bodyLimits: bodyLimitsFor(config),
     shutdownSignal: shutdown.signal,
     googleClientId: config.google.clientIds[0],
     ready,
@@ -286,7 +296,13 @@ async function serve(config: Config, deps: Deps, ready: () => boolean): Promise<
   const grpc =
     config.grpcPort === undefined
       ? undefined
-      : await startGrpcJsServer({ host: config.host, port: config.grpcPort, services, interceptors });
+      : await startGrpcJsServer({
+          host: config.host,
+          port: config.grpcPort,
+          services,
+          interceptors,
+          maxReceiveBytes: Math.max(16 * 1024 * 1024, ...Object.values(bodyLimitsFor(config))),
+        });
   const frontDoor = await startFrontDoorEntry(config, deps.core, deps.log, tls?.context);
   return { listener, grpc, metrics, frontDoor, shutdown };
 }

@@ -1,4 +1,6 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import type { Client } from "@connectrpc/connect";
 import { stageName } from "./errors/berth-error.js";
 import { AccessLevel } from "./gen/berth/v1/access_service_pb.js";
@@ -30,6 +32,22 @@ export interface BundleArgs {
 
 type Line = (s: string) => void;
 
+/**
+ * Writes a file only its owner can read, whatever was there before: `writeFileSync`'s mode applies
+ * only to a file it creates, so an existing 0644 file would have kept its mode. A new file (O_EXCL)
+ * beside the target, renamed over it, is 0600 from its first byte and replaces the old one whole.
+ */
+export function writePrivateFile(path: string, data: Uint8Array): void {
+  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
+  try {
+    writeFileSync(temp, data, { mode: 0o600, flag: "wx" });
+    renameSync(temp, path);
+  } catch (err) {
+    rmSync(temp, { force: true });
+    throw err;
+  }
+}
+
 function passphrase(args: BundleArgs): string {
   if (args.passphraseFile) return readFileSync(args.passphraseFile, "utf8").replace(/\r?\n$/, "");
   const p = process.env.BERTH_BUNDLE_PASSPHRASE;
@@ -55,7 +73,7 @@ export async function runBundle(
         passphrase: passphrase(args),
       });
       // Encrypted, but a copy of credentials all the same: only its owner reads it.
-      writeFileSync(args.out, r.bundle, { mode: 0o600 });
+      writePrivateFile(args.out, r.bundle);
       line(`wrote ${args.out}: ${r.connections} connections, ${r.grants} grants (${r.bundle.length} bytes)`);
       return 0;
     }

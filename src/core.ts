@@ -25,7 +25,7 @@ import { createServiceTokens } from "./identity/service-tokens.js";
 import { createUserAdmin } from "./identity/user-admin.js";
 import { createCacheBus } from "./limits/cache-bus.js";
 import { RedisSessionBudget } from "./limits/connection-budget.js";
-import { rateLimitInterceptor } from "./limits/rate-limits.js";
+import { createRateLimits } from "./limits/rate-limits.js";
 import type { Logger } from "./observability/logger.js";
 import { createDataPlane, type DataPlane } from "./pools/data-plane.js";
 import type { Lease } from "./pools/lease.js";
@@ -229,13 +229,14 @@ export function createCore(deps: {
   });
   revocations = watchRevocations({ db, plane, log: deps.log });
   const frontDoor = frontDoorCore({ db, serviceTokens, loginGuard, settings, watcher: revocations });
+  const rl = settings.rateLimits === "rfc" ? createRateLimits({ redis: bus.redis }) : undefined;
   const services: Services = {
     token: createTokenService({ tokens: serviceTokens }),
     admin: createAdminService({ db, keys, audit, ...(deps.instances ? { instances: deps.instances } : {}) }),
     audit: createAuditService({ audit, levelOf: (p, id) => registry.levelOf(p, id), onChainBroken }),
     access: createAccessService({ access }),
     user: createUserService({ users }),
-    bundle: createBundleService({ db, registry, audit, requireTls: settings.requireTls }),
+    bundle: createBundleService({ db, registry, audit, requireTls: settings.requireTls, budget: rl?.budget }),
     connection: createConnectionService({
       registry,
       dataPlane: plane,
@@ -273,7 +274,7 @@ export function createCore(deps: {
     observeRequest: plane.metrics.observeRequest,
     audit,
     serviceTokens,
-    ...(settings.rateLimits === "rfc" ? { rateLimit: rateLimitInterceptor({ redis: bus.redis }) } : {}),
+    ...(rl ? { rateLimit: rl.interceptor } : {}),
   });
   return {
     registry,

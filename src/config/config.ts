@@ -100,6 +100,13 @@ const schema = z.object({
     .min(1024)
     .max(64 * 1024 * 1024)
     .default(1024 * 1024),
+  // The bundle import's own body limit (README, Bundles): a bundle may hold 16 MiB (the format's cap).
+  BERTH_MAX_BUNDLE_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(16 * 1024 * 1024)
+    .default(16 * 1024 * 1024),
   BERTH_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   BERTH_GRPC_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   BERTH_PG_PORT: z.coerce.number().int().min(0).max(65535).optional(),
@@ -247,6 +254,8 @@ export interface Config {
    */
   readonly createInitializesPool: boolean;
   readonly maxBodyBytes: number;
+  /** The largest bundle ImportBundle accepts (its request may be that, base64-encoded, and more). */
+  readonly maxBundleBytes: number;
   readonly shutdownGraceMs: number;
   /** A dedicated grpc-js port for internal gRPC callers; undefined = none. */
   readonly grpcPort: number | undefined;
@@ -375,6 +384,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     testTimeoutMs: c.BERTH_TEST_TIMEOUT_MS,
     createInitializesPool: c.BERTH_CREATE_INITIALIZES_POOL === "true",
     maxBodyBytes: c.BERTH_MAX_BODY_BYTES,
+    maxBundleBytes: c.BERTH_MAX_BUNDLE_BYTES,
     shutdownGraceMs: c.BERTH_SHUTDOWN_GRACE_MS,
     grpcPort: c.BERTH_GRPC_PORT,
     connectTimeoutMs: c.BERTH_CONNECT_TIMEOUT_MS,

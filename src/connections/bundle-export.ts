@@ -16,6 +16,19 @@ export interface BundleDeps {
   db: Db;
   registry: ConnectionRegistry;
   clock?: () => Date;
+  /**
+   * The caller's rate-limit budgets (unset when BERTH_RATE_LIMITS=off): an import pays one test per
+   * connection it tests and one creation per connection it creates (rate-limits.ts, RateBudget).
+   */
+  budget?: ImportBudget | undefined;
+}
+
+/** RateBudget's shape, as the import needs it (limits/ implements it; core.ts wires it). */
+export interface ImportBudget {
+  charge(
+    principalId: string,
+    wants: { connection_test?: number; connection_create?: number },
+  ): Promise<() => Promise<void>>;
 }
 
 export interface ExportedBundle {

@@ -48,9 +48,14 @@ export interface ScryptParams {
 
 /** OWASP's scrypt recommendation (N=2^17, r=8, p=1): 128 MiB and about 0.3 s per derivation here. */
 export const DEFAULT_SCRYPT: ScryptParams = { log2N: 17, r: 8, p: 1 };
-/** What a bundle's header may ask for: below, too weak to accept; above, a denial of service. */
-const SCRYPT_BOUNDS = { log2N: [14, 20], r: [1, 16], p: [1, 4] } as const;
-const MAX_SCRYPT_MEMORY = 512 * 1024 * 1024;
+/**
+ * What a bundle's header may ask for. The header is read before anything authenticates it, so its
+ * cost is the sender's to choose: only what Berth itself writes is obeyed (at most the default,
+ * 128 MiB and one pass; p > 1 only multiplies the work). Below, too weak to accept.
+ */
+const SCRYPT_BOUNDS = { log2N: [14, DEFAULT_SCRYPT.log2N], r: [1, DEFAULT_SCRYPT.r], p: [1, 1] } as const;
+/** Node's scrypt needs a little over 128·N·r bytes; this leaves room for the default and no more than twice it. */
+const MAX_SCRYPT_MEMORY = 256 * 1024 * 1024;
 
 /** Why a bundle was refused, as a stable reason (details.reason) with a message saying what to do. */
 export type BundleProblem =

@@ -63,7 +63,9 @@ export async function importBundle(
   requirePerson(principal, "import connections");
   const payload = parsePayload(await openBundle(req.bundle, req.passphrase));
   const userIds = await userIdsByName(deps.db, payload.connections);
-  const reports = await checkAll(deps, principal, payload.connections, req, userIds);
+  const reports = await checkAll(deps, payload.connections, req, userIds);
+  const creates = req.dryRun ? 0 : payload.connections.length;
+  const refund = await checkAndTest(deps, principal, payload.connections, req, reports, creates);
   const ok = reports.every((r) => r.outcome === "would_create");
   const report: ImportReport = {
     applied: false,
@@ -74,15 +76,26 @@ export async function importBundle(
     connections: reports,
   };
   if (req.dryRun) return report;
-  if (!ok) throw importRefused(reports);
-  const created = await deps.registry.createAll(
-    principal,
-    payload.connections.map((c, i) => ({
-      input: c.spec,
-      known: reports[i]!.test ? { result: reports[i]!.test!, testedAt: new Date().toISOString() } : undefined,
-      grants: extraGrants(reports[i]!.grants, userIds),
-    })),
-  );
+  if (!ok) {
+    // Nothing created: the creations paid for are given back (the tests ran, and stay paid).
+    await refund.creates();
+    throw importRefused(reports);
+  }
+  const created = await deps.registry
+    .createAll(
+      principal,
+      payload.connections.map((c, i) => ({
+        input: c.spec,
+        known: reports[i]!.test
+          ? { result: reports[i]!.test!, testedAt: new Date().toISOString() }
+          : undefined,
+        grants: extraGrants(reports[i]!.grants, userIds),
+      })),
+    )
+    .catch(async (err: unknown) => {
+      await refund.creates();
+      throw err;
+    });
   created.forEach((c, i) => {
     reports[i]!.outcome = "created";
     reports[i]!.id = c.id;
@@ -90,9 +103,9 @@ export async function importBundle(
   return { ...report, applied: true };
 }
 
+/** The checks that cost nothing: each connection's rules and its name, here and in the bundle. */
 async function checkAll(
   deps: BundleDeps,
-  principal: Principal,
   connections: readonly BundledConnection[],
   req: ImportRequest,
   userIds: Map<string, string>,
@@ -100,7 +113,6 @@ async function checkAll(
   const repo = connectionRepository(deps.db);
   const seen = new Set<string>();
   const reports = connections.map((c) => initialReport(c, userIds));
-  const toTest: number[] = [];
   for (const [i, c] of connections.entries()) {
     const r = reports[i]!;
     try {
@@ -117,9 +129,48 @@ async function checkAll(
     } else if ((await repo.idOfNameKey(key)) !== undefined) {
       r.outcome = "name_taken";
       r.message = `A connection named "${r.name}" exists here: rename or delete it, or leave it out of the bundle`;
-    } else toTest.push(i);
+    }
     seen.add(key);
   }
+  return reports;
+}
+
+/**
+ * Pays for the import, then runs the staged tests. Every test is charged to the caller's test budget
+ * and (for a real import) every connection to the creation budget, before anything is tested: a
+ * short budget refuses the import whole (RESOURCE_EXHAUSTED, with how many points it needs).
+ * Answers a refund of the creations, for an import that then creates nothing.
+ */
+async function checkAndTest(
+  deps: BundleDeps,
+  principal: Principal,
+  connections: readonly BundledConnection[],
+  req: ImportRequest,
+  reports: ImportedConnectionReport[],
+  creates: number,
+): Promise<{ creates: () => Promise<void> }> {
+  const toTest = reports.flatMap((r, i) => (r.outcome === "would_create" ? [i] : []));
+  // Creation first and alone, so that its refund gives back creations only.
+  const refundCreates =
+    (await deps.budget?.charge(principal.userId, { connection_create: creates })) ?? (async () => {});
+  try {
+    await deps.budget?.charge(principal.userId, { connection_test: toTest.length });
+  } catch (err) {
+    await refundCreates();
+    throw err;
+  }
+  await testAll(deps, principal, connections, req, reports, toTest);
+  return { creates: refundCreates };
+}
+
+async function testAll(
+  deps: BundleDeps,
+  principal: Principal,
+  connections: readonly BundledConnection[],
+  req: ImportRequest,
+  reports: ImportedConnectionReport[],
+  toTest: readonly number[],
+): Promise<void> {
   for (let at = 0; at < toTest.length; at += TEST_CONCURRENCY) {
     await Promise.all(
       toTest.slice(at, at + TEST_CONCURRENCY).map(async (i) => {
@@ -134,7 +185,6 @@ async function checkAll(
       }),
     );
   }
-  return reports;
 }
 
 function initialReport(c: BundledConnection, userIds: Map<string, string>): ImportedConnectionReport {

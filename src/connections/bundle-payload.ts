@@ -26,7 +26,11 @@ export interface BundlePayload {
   connections: BundledConnection[];
 }
 
-export const MAX_BUNDLE_CONNECTIONS = 1000;
+/**
+ * Connections per bundle. An import tests each one (a network probe) and creates each one, charged
+ * to the caller's budgets of 30 tests and 10 creations an hour: more than 100 could never be imported.
+ */
+export const MAX_BUNDLE_CONNECTIONS = 100;
 
 const str = z.string().max(70_000).optional();
 const int = z.number().int().optional();

@@ -24,10 +24,12 @@ export async function startGrpcJsServer(options: {
   port: number;
   services: Services;
   interceptors: readonly Interceptor[];
+  /** The largest message received (16 MiB, or more for a bundle import's own limit). */
+  maxReceiveBytes?: number;
 }): Promise<GrpcJsServer> {
   const server = new grpc.Server({
     "grpc.keepalive_permit_without_calls": 1,
-    "grpc.max_receive_message_length": 16 * 1024 * 1024,
+    "grpc.max_receive_message_length": options.maxReceiveBytes ?? 16 * 1024 * 1024,
   });
   const methods = methodsByPath(options.services);
   for (const { service } of servedServices(options.services)) {

@@ -20,6 +20,8 @@ export interface HttpEntryDeps {
   services: Services;
   interceptors: Interceptor[];
   maxBodyBytes: number;
+  /** Larger limits for some methods, by "package.Service/Method" (ImportBundle: BERTH_MAX_BUNDLE_BYTES). */
+  bodyLimits?: Readonly<Record<string, number>>;
   /** Aborted on shutdown: open streams end. */
   shutdownSignal: AbortSignal;
   googleClientId: string | undefined;
@@ -66,7 +68,7 @@ const HSTS = "max-age=31536000; includeSubDomains";
 export function createHttpEntry(deps: HttpEntryDeps): RequestHandler {
   const rpc = createRpcHandler(deps);
   const rest = createRestHandler(deps);
-  const checkProto = createProtoBodyCheck(deps.maxBodyBytes);
+  const checkProto = createProtoBodyCheck(deps.maxBodyBytes, deps.bodyLimits);
   return (req, res) => {
     // Browsers must not guess a type for an API answer (a JSON error rendered as HTML).
     res.setHeader("x-content-type-options", "nosniff");
@@ -85,7 +87,7 @@ export function createHttpEntry(deps: HttpEntryDeps): RequestHandler {
         (answered) => {
           if (!answered) return rpc(req, res);
           deps.log?.info(
-            { path: url.pathname, peer: req.socket?.remoteAddress ?? "", outcome: "invalid_argument" },
+            { path: url.pathname, peer: req.socket?.remoteAddress ?? "", outcome: answered },
             "request refused",
           );
         },
@@ -98,7 +100,7 @@ export function createHttpEntry(deps: HttpEntryDeps): RequestHandler {
 function createRpcHandler(deps: HttpEntryDeps) {
   const serveConsole = createConsoleHandler({ googleClientId: deps.googleClientId });
   return connectNodeAdapter({
-    routes: registerRoutes(deps.services),
+    routes: registerRoutes(deps.services, deps.bodyLimits),
     interceptors: deps.interceptors,
     readMaxBytes: deps.maxBodyBytes,
     shutdownSignal: deps.shutdownSignal,

@@ -35,6 +35,8 @@ export interface RestDeps {
   services: Services;
   interceptors: Interceptor[];
   maxBodyBytes: number;
+  /** Larger limits for some methods, by "package.Service/Method" (ImportBundle's bundle). */
+  bodyLimits?: Readonly<Record<string, number>>;
   /** Logs requests refused before any RPC runs (no route); the chain logs all the others. */
   log?: { info(fields: Record<string, unknown>, message: string): void };
   /** Counts requests refused before any RPC runs (the chain counts all the others). */
@@ -102,7 +104,8 @@ export function createRestHandler(deps: RestDeps) {
       // an anonymous client cannot make Berth buffer and parse a megabyte. Until then the chain
       // sees the request built from the path alone (enough for the audit's target).
       const readBody: Interceptor = (next) => async (r) => {
-        parsed.body = bodyOf(route, await readJsonBody(req, deps.maxBodyBytes));
+        const limit = deps.bodyLimits?.[`${route.method.parent.typeName}/${route.method.name}`];
+        parsed.body = bodyOf(route, await readJsonBody(req, limit ?? deps.maxBodyBytes));
         return next({ ...r, message: create(route.method.input, route.request(parsed)) } as never);
       };
       const impl = methods.get(`${route.method.parent.typeName}/${route.method.name}`)!;

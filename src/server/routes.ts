@@ -19,9 +19,21 @@ import { type Services, servedServices } from "./service-table.js";
  * service table; REST and the grpc-js port take the same table and the same interceptors, so every
  * transport shares one pipeline.
  */
-export function registerRoutes(services: Services) {
+export function registerRoutes(services: Services, bodyLimits: Readonly<Record<string, number>> = {}) {
   return (router: ConnectRouter) => {
-    for (const { service, impl } of servedServices(services)) router.service(service, impl as never);
+    for (const { service, impl } of servedServices(services)) {
+      const limitOf = (m: { name: string }) => bodyLimits[`${service.typeName}/${m.name}`];
+      if (!service.methods.some(limitOf)) {
+        router.service(service, impl as never);
+        continue;
+      }
+      // A method with its own body limit is registered alone, with it (the others keep the default).
+      for (const method of service.methods) {
+        const limit = limitOf(method);
+        const fn = (impl as Record<string, unknown>)[method.localName];
+        router.rpc(method as never, fn as never, limit ? { readMaxBytes: limit } : undefined);
+      }
+    }
   };
 }
 

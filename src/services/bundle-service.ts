@@ -65,13 +65,24 @@ export function createBundleService(deps: BundleServiceDeps): ServiceImpl<typeof
         requireTls: deps.requireTls,
       });
       if (report.applied)
-        for (const c of report.connections)
+        for (const c of report.connections) {
           await record(
             ctx,
             "bundle.import",
             c.id,
             `imported "${c.name}" from a bundle by ${report.exportedBy}`,
           );
+          // The import writes these grants itself, not through GrantAccess: each is recorded here.
+          // (A grant to the importer is not written: they own what they import.)
+          const self = principalOf(ctx).username;
+          for (const g of c.grants.filter((g) => g.applied && !(g.kind === "user" && g.principal === self)))
+            await record(
+              ctx,
+              "bundle.import.grant",
+              c.id,
+              `granted ${g.level} to ${g.kind} ${g.principal} on "${c.name}" (from a bundle)`,
+            );
+        }
       return importResponse(report);
     },
   };

@@ -222,6 +222,14 @@ describe.skipIf(!hasPostgres || !hasMariadb)("portable bundles between two Berth
     const audit = await target.api("/api/audit?pageSize=200");
     const imported = audit.body.events.filter((e: { action: string }) => e.action === "bundle.import");
     expect(imported.map((e: { target: string }) => e.target).sort()).toEqual([...created].sort());
+    // Each grant the import wrote is an event of its own (GrantAccess, bypassed, would have made one).
+    const grants = audit.body.events.filter((e: { action: string }) => e.action === "bundle.import.grant");
+    expect(grants.map((e: { target: string; reason: string }) => [e.target, e.reason]).sort()).toEqual(
+      [
+        [created[0], `granted user to user alice on "orders-${RUN}" (from a bundle)`],
+        [created[1], `granted viewer to google carol@example.com on "billing-${RUN}" (from a bundle)`],
+      ].sort(),
+    );
     const exported = (await source.api("/api/audit?pageSize=200")).body.events.filter(
       (e: { action: string }) => e.action === "bundle.export",
     );
@@ -287,9 +295,10 @@ describe.skipIf(!hasPostgres || !hasMariadb)("portable bundles between two Berth
       body: { connectionIds: ["00000000-0000-4000-8000-000000000000"], passphrase: PASSPHRASE },
     });
     expect(unknown.status).toBe(404);
-    // Larger than the request body may be: refused before it is read in full.
-    const huge = await source.api("/api/bundles/import", {
-      body: { bundle: "A".repeat(2 * 1024 * 1024), passphrase: PASSPHRASE },
+    // Larger than the request body may be: refused before it is read in full. (The import's own,
+    // larger limit is tested in bundle-limits.test.ts.)
+    const huge = await source.api("/api/bundles/export", {
+      body: { connectionIds: ["A".repeat(2 * 1024 * 1024)], passphrase: PASSPHRASE },
     });
     expect(huge.status).toBe(413);
   }, 30_000);

@@ -88,6 +88,13 @@ describe("the bundle file format", () => {
       [10, 10],
       [11, 200],
       [12, 9],
+      // Within the old bounds (2^20, r=4, p=4: 512 MiB) yet more than Berth writes: refused unread.
+      [10, 18],
+      [10, 20],
+      [11, 9],
+      [11, 16],
+      [12, 2],
+      [12, 4],
     ] as const) {
       const altered = Buffer.from(bundle);
       altered[offset] = value;
