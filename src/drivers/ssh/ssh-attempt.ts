@@ -1,5 +1,10 @@
 import type { Duplex } from "node:stream";
-import { type AuthMethod, Client, type ConnectConfig, type ParsedKey, utils } from "ssh2";
+import ssh2, { type AuthMethod, type ConnectConfig, type ParsedKey } from "ssh2";
+
+// ssh2 is CommonJS: Node's ESM loader finds neither `utils` nor `Client` as named exports in dist/.
+const { Client, utils } = ssh2;
+type Client = InstanceType<typeof Client>;
+
 import type { SshSecrets } from "../../connections/settings.js";
 import type { ConnectParams } from "../driver.js";
 import { describeNodeError, safeMessage } from "../failures.js";
