@@ -42,10 +42,9 @@ export async function startGrpcJsServer(options: {
         path: `/${service.typeName}/${method.name}`,
         requestStream,
         responseStream,
-        requestSerialize: (m: unknown) => Buffer.from(toBinary(method.input, m as MessageShape<DescMessage>)),
+        requestSerialize: (m: unknown) => asBuffer(toBinary(method.input, m as MessageShape<DescMessage>)),
         requestDeserialize: (b: Buffer) => fromBinary(method.input, b),
-        responseSerialize: (m: unknown) =>
-          Buffer.from(toBinary(method.output, m as MessageShape<DescMessage>)),
+        responseSerialize: (m: unknown) => asBuffer(toBinary(method.output, m as MessageShape<DescMessage>)),
         responseDeserialize: (b: Buffer) => fromBinary(method.output, b),
       };
       const fn = methods.get(`${service.typeName}/${method.name}`)!;
@@ -134,6 +133,11 @@ export async function startGrpcJsServer(options: {
         });
       }),
   };
+}
+
+/** The encoded bytes as a Buffer over the same memory: no copy per message. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function drainedOrAborted(call: grpc.ServerWritableStream<unknown, unknown>, signal: AbortSignal) {
