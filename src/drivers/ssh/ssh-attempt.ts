@@ -1,10 +1,10 @@
 import type { Duplex } from "node:stream";
-import ssh2, { type AuthMethod, type ConnectConfig, type ParsedKey } from "ssh2";
+import type { AuthMethod, Client as SshClient, ConnectConfig, ParsedKey } from "ssh2";
+// ssh2 is CommonJS: Node's ESM loader offers only its default export (named ones work under vitest,
+// not in the built process).
+import ssh2 from "ssh2";
 
-// ssh2 is CommonJS: Node's ESM loader finds neither `utils` nor `Client` as named exports in dist/.
 const { Client, utils } = ssh2;
-type Client = InstanceType<typeof Client>;
-
 import type { SshSecrets } from "../../connections/settings.js";
 import type { ConnectParams } from "../driver.js";
 import { describeNodeError, safeMessage } from "../failures.js";
@@ -27,10 +27,10 @@ export type SshTarget = NonNullable<ConnectParams["ssh"]>;
  * same error as the earlier one that failed.
  */
 export interface SshAttempt {
-  readonly client: Client;
+  readonly client: SshClient;
   readonly presented: Promise<Buffer>;
   readonly verified: Promise<void>;
-  readonly ready: Promise<Client>;
+  readonly ready: Promise<SshClient>;
 }
 
 function deferred<T>() {
@@ -96,7 +96,7 @@ export function startSsh(
   const client = new Client();
   const presented = deferred<Buffer>();
   const verified = deferred<void>();
-  const ready = deferred<Client>();
+  const ready = deferred<SshClient>();
   let verdict: SshError | null | undefined;
   const fail = (err: SshError) => {
     presented.reject(err);
