@@ -72,6 +72,8 @@ export class Lease {
   #endAfter: LeaseEndReason | undefined;
   readonly #onSettled: ((lease: Lease) => void) | undefined;
   readonly #writeToken: LeaseInit["writeToken"];
+  /** The caller's signal joined with the lease's, kept while the caller passes the same one (a stream's). */
+  #joined: { outer: AbortSignal; signal: AbortSignal } | undefined;
 
   constructor(init: LeaseInit) {
     this.id = init.id;
@@ -136,7 +138,7 @@ export class Lease {
   async *run(statement: StatementInput, options: StatementOptions) {
     const leave = await this.#enter();
     try {
-      const signal = AbortSignal.any([options.signal, this.#stop.signal]);
+      const signal = this.#joinedSignal(options.signal);
       for await (const chunk of runStatement(this.pooled, this.pool.driver, statement, {
         ...options,
         signal,
@@ -235,6 +237,16 @@ export class Lease {
       default:
         return new NotFoundError("lease", this.id);
     }
+  }
+
+  /**
+   * AbortSignal.any per statement costs an allocation and a registration on both sources (and GC
+   * work for each): a session stream passes the same signal to every statement, so it is joined once.
+   */
+  #joinedSignal(outer: AbortSignal): AbortSignal {
+    if (this.#joined?.outer !== outer)
+      this.#joined = { outer, signal: AbortSignal.any([outer, this.#stop.signal]) };
+    return this.#joined.signal;
   }
 
   /** Waits for the lease's turn; the returned function gives the turn back. */

@@ -1,3 +1,4 @@
+import type { Server as NetServer, Socket } from "node:net";
 import type { Readable } from "node:stream";
 import { type DescMessage, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
@@ -44,10 +45,9 @@ export async function startGrpcJsServer(options: {
         path: `/${service.typeName}/${method.name}`,
         requestStream,
         responseStream,
-        requestSerialize: (m: unknown) => Buffer.from(toBinary(method.input, m as MessageShape<DescMessage>)),
+        requestSerialize: (m: unknown) => asBuffer(toBinary(method.input, m as MessageShape<DescMessage>)),
         requestDeserialize: (b: Buffer) => fromBinary(method.input, b),
-        responseSerialize: (m: unknown) =>
-          Buffer.from(toBinary(method.output, m as MessageShape<DescMessage>)),
+        responseSerialize: (m: unknown) => asBuffer(toBinary(method.output, m as MessageShape<DescMessage>)),
         responseDeserialize: (b: Buffer) => fromBinary(method.output, b),
       };
       const fn = methods.get(`${service.typeName}/${method.name}`)!;
@@ -122,6 +122,7 @@ export async function startGrpcJsServer(options: {
       (err, p) => (err ? reject(err) : resolve(p)),
     ),
   );
+  noDelayOnAccept(server);
   return {
     port,
     close: (graceMs) =>
@@ -136,6 +137,24 @@ export async function startGrpcJsServer(options: {
         });
       }),
   };
+}
+
+/**
+ * TCP_NODELAY on every accepted connection. grpc-js sets it on its client sockets but not on the
+ * server's, so Nagle's algorithm held each small response frame back until the client's delayed ACK
+ * (up to 40 ms) whenever another was in flight on the same HTTP/2 connection: several calls at once
+ * (one-shot calls, session streams sharing a channel) stalled with Berth and the database idle.
+ * grpc-js has no option for it; its HTTP/2 servers are reached through its (private) server list
+ * (pinned version; without the list the sockets keep Node's default, slower under concurrency).
+ */
+function noDelayOnAccept(server: grpc.Server): void {
+  const servers = (server as unknown as { http2Servers?: Map<NetServer, unknown> }).http2Servers;
+  for (const s of servers?.keys() ?? []) s.on("connection", (socket: Socket) => socket.setNoDelay(true));
+}
+
+/** The encoded bytes as a Buffer over the same memory: no copy per message. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function drainedOrAborted(call: grpc.ServerWritableStream<unknown, unknown>, signal: AbortSignal) {

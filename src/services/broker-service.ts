@@ -120,15 +120,23 @@ function brokerSteps(deps: BrokerServiceDeps) {
     );
   }
 
+  /** What every statement of one session stream shares, made once when it opens. */
+  function streamContext(lease: Lease, signal: AbortSignal) {
+    const connectionId = lease.connectionId;
+    return {
+      lease,
+      options: statementOptions(signal),
+      observe: (ms: number) => deps.observeQuery?.(connectionId, ms),
+    };
+  }
+
   /** One request of a session stream, answered with its events. */
-  async function* sessionStep(lease: Lease, r: SessionRequest["request"], signal: AbortSignal) {
+  async function* sessionStep(stream: ReturnType<typeof streamContext>, r: SessionRequest["request"]) {
+    const { lease } = stream;
     switch (r.case) {
       case "execute":
-        for await (const m of results(
-          lease.connectionId,
-          leases.run(lease, statementInput(r.value), statementOptions(signal)),
-        )) {
-          yield sessionResponse(m);
+        for await (const c of leases.run(lease, statementInput(r.value), stream.options)) {
+          yield sessionResponse(resultMessage(c, stream.observe));
         }
         return;
       case "begin":
@@ -144,12 +152,13 @@ function brokerSteps(deps: BrokerServiceDeps) {
     }
   }
 
-  return { authorizeUse, statementOptions, results, openStream, sessionStep };
+  return { authorizeUse, statementOptions, results, openStream, streamContext, sessionStep };
 }
 
 export function createBrokerService(deps: BrokerServiceDeps): ServiceImpl<typeof BrokerService> {
   const { pools, leases } = deps;
-  const { authorizeUse, statementOptions, results, openStream, sessionStep } = brokerSteps(deps);
+  const { authorizeUse, statementOptions, results, openStream, streamContext, sessionStep } =
+    brokerSteps(deps);
   return {
     async *execute(req, ctx) {
       const principal = principalOf(ctx);
@@ -180,6 +189,7 @@ export function createBrokerService(deps: BrokerServiceDeps): ServiceImpl<typeof
       }
       const lease = await openStream(principal, first.value.request.value);
       const idle = idleGuard(it, lease);
+      const stream = streamContext(lease, ctx.signal);
       try {
         yield { event: { case: "opened", value: leaseMessage(lease) } } satisfies Omit<
           SessionResponse,
@@ -190,7 +200,7 @@ export function createBrokerService(deps: BrokerServiceDeps): ServiceImpl<typeof
           if (next.done) return;
           lease.touch();
           try {
-            yield* sessionStep(lease, next.value.request, ctx.signal);
+            yield* sessionStep(stream, next.value.request);
           } catch (err) {
             yield statementError(err, lease);
           }

@@ -8,14 +8,19 @@ import { freePort } from "../support/throwaway-postgres.js";
 export const BENCH_ADMIN_PASSWORD = "bench-admin-password";
 
 /** Berth as its own process (built first), so that client, broker and database are three processes. */
-export async function startBerthProcess(env: Record<string, string> = {}, nodeArgs: string[] = []) {
+export async function startBerthProcess(
+  env: Record<string, string> = {},
+  nodeArgs: string[] = [],
+  /** Another build's entry point (a baseline to compare with); the worktree's dist/ by default. */
+  main = "dist/main.js",
+) {
   // Tests build in their global setup; a benchmark run builds here, when a source changed.
   if (process.env.BERTH_DIST_BUILT !== "1") {
     execFileSync(process.execPath, ["scripts/build-if-stale.mjs"], { stdio: "inherit" });
   }
   const dataDir = await mkdtemp(join(tmpdir(), "berth-bench-"));
   const [port, grpcPort] = [await freePort(), await freePort()];
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, "dist/main.js"], {
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, main], {
     env: {
       ...process.env,
       BERTH_PORT: String(port),

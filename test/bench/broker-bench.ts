@@ -8,6 +8,7 @@
 import mysql from "mysql2/promise";
 import pg from "pg";
 import Cursor from "pg-cursor";
+import { createBerthClient } from "../../clients/typescript/src/index.js";
 import {
   BrokerService,
   type ExecuteResponse,
@@ -156,6 +157,8 @@ const maria = await conn({
   maxPoolSize: 10,
 });
 const broker = grpcJsClient(BrokerService, berth.grpcAddress);
+// The TypeScript SDK (clients/typescript, its source through tsx) over its default gRPC transport.
+const sdk = createBerthClient({ url: `http://${berth.grpcAddress}`, token: berth.token });
 const direct10 = new pg.Pool({ ...PG, max: 10 });
 const direct64 = new pg.Pool({ ...PG, max: 64 });
 
@@ -178,6 +181,18 @@ try {
     fmt(percentile(o, 50)),
     fmt(percentile(o, 99)),
     `${fmt(percentile(o, 50) / dp50, 2)}×`,
+  ]);
+  const sdkS = await sdk.session(pg10, (ss) => latency(() => ss.query("SELECT 1")));
+  row("SDK session (@berth/client)", [
+    fmt(percentile(sdkS, 50)),
+    fmt(percentile(sdkS, 99)),
+    `${fmt(percentile(sdkS, 50) / dp50, 2)}×`,
+  ]);
+  const sdkQ = await latency(() => sdk.query(pg10, "SELECT 1"));
+  row("SDK query (@berth/client, one-shot Execute)", [
+    fmt(percentile(sdkQ, 50)),
+    fmt(percentile(sdkQ, 99)),
+    `${fmt(percentile(sdkQ, 50) / dp50, 2)}×`,
   ]);
 
   console.log(`\nThroughput, 64 concurrent clients, SELECT 1 (${THROUGHPUT_SECONDS} s each; queries/s)`);
@@ -202,6 +217,35 @@ try {
   ]);
   const to = await throughput(64, async () => () => oneShot(broker, pg10, md, "SELECT 1"));
   row("Berth one-shot Execute (pool 10)", [Math.round(to.qps), to.errors, `${fmt(to.qps / t10.qps, 2)}×`]);
+  // Each SDK session holds its lease until the throughput loop has ended.
+  let endSessions!: () => void;
+  const sessionsEnd = new Promise<void>((r) => {
+    endSessions = r;
+  });
+  const held: Promise<unknown>[] = [];
+  const tsdk = await throughput(
+    64,
+    (_i) =>
+      new Promise<() => Promise<unknown>>((resolve, reject) => {
+        held.push(
+          sdk
+            .session(pg64, async (ss) => {
+              resolve(() => ss.query("SELECT 1"));
+              await sessionsEnd;
+            })
+            .catch(reject),
+        );
+      }),
+  );
+  endSessions();
+  await Promise.all(held);
+  row("SDK sessions (64 leases, pool 64)", [
+    Math.round(tsdk.qps),
+    tsdk.errors,
+    `${fmt(tsdk.qps / t10.qps, 2)}×`,
+  ]);
+  const tq = await throughput(64, async () => () => sdk.query(pg10, "SELECT 1"));
+  row("SDK query (one-shot, pool 10)", [Math.round(tq.qps), tq.errors, `${fmt(tq.qps / t10.qps, 2)}×`]);
   const bouncer = await startPgBouncer({
     databases: { test: PG.database },
     poolSize: 10,
@@ -376,6 +420,7 @@ try {
   }
 } finally {
   broker.close();
+  sdk.close();
   await direct10.end();
   await direct64.end().catch(() => {});
   await berth.stop();

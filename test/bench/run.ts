@@ -8,6 +8,7 @@ const BENCHES: Record<string, string> = {
   frontdoor: "./frontdoor-bench.js",
   shared: "./shared-bench.js",
   "execute-profile": "./execute-profile.js",
+  session: "./session-bench.js",
 };
 
 const name = process.argv[2];

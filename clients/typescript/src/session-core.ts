@@ -24,6 +24,7 @@ export class SessionCore {
   #reading = false;
   #broken: BerthError | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerMs = 0;
   #idle: (() => void)[] = [];
 
   constructor(
@@ -88,20 +89,34 @@ export class SessionCore {
     }
   }
 
-  /** The oldest request gets its own timeout plus a grace to be answered, or the session is given up. */
+  /**
+   * The oldest request gets its own timeout plus a grace to be answered, or the session is given up.
+   * One timer, restarted per request (not a new one twice per statement); while nothing waits it
+   * may still run, and finds nothing to time out when it fires.
+   */
   #armTimer(): void {
-    clearTimeout(this.#timer);
     const head = this.#ops[0];
     if (!head) return;
-    this.#timer = setTimeout(() => {
-      this.break(
-        clientError(
-          "DEADLINE_EXCEEDED",
-          "timeout",
-          `Berth did not answer within ${head.timeoutMs + ANSWER_GRACE_MS} ms; the session was ended`,
-        ),
-      );
-    }, head.timeoutMs + ANSWER_GRACE_MS);
+    const ms = head.timeoutMs + ANSWER_GRACE_MS;
+    if (this.#timer && this.#timerMs === ms) {
+      this.#timer.refresh();
+      return;
+    }
+    clearTimeout(this.#timer);
+    this.#timerMs = ms;
+    this.#timer = setTimeout(() => this.#expired(), ms);
+  }
+
+  #expired(): void {
+    const head = this.#ops[0];
+    if (!head) return;
+    this.break(
+      clientError(
+        "DEADLINE_EXCEEDED",
+        "timeout",
+        `Berth did not answer within ${head.timeoutMs + ANSWER_GRACE_MS} ms; the session was ended`,
+      ),
+    );
   }
 
   /** Resolves once no request waits for an answer (or the session broke). */
@@ -141,6 +156,7 @@ export class SessionCore {
       this.break(toBerthError(e, this.#abort.signal));
     } finally {
       clearTimeout(timer);
+      clearTimeout(this.#timer);
       this.#broken ??= clientError("FAILED_PRECONDITION", "session_ended", "The session has ended");
       this.#abort.abort();
     }
