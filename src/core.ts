@@ -194,11 +194,7 @@ export function createCore(deps: {
     targets,
     budget,
     onReplicaRefused: replicaRefusedReporter(deps.log, audit),
-    roleMemory: {
-      load: (id) => loadRoleMemory(db, id),
-      save: (id, memory) => saveRoleMemory(db, id, memory),
-      clear: (id) => forgetRoleMemory(db, id),
-    },
+    roleMemory: storedRoleMemory(db),
   });
   dataPlane = plane;
   const access = createAccessManager({
@@ -291,6 +287,15 @@ export function createCore(deps: {
       await budget?.close();
       await bus.close();
     },
+  };
+}
+
+/** Where each connection's role memory outlives Berth: the store's connection_roles. */
+function storedRoleMemory(db: Db) {
+  return {
+    load: (id: string) => loadRoleMemory(db, id),
+    save: (id: string, memory: Parameters<typeof saveRoleMemory>[2]) => saveRoleMemory(db, id, memory),
+    clear: (id: string) => forgetRoleMemory(db, id),
   };
 }
 
