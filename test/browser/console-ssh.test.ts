@@ -300,7 +300,7 @@ describe.skipIf(!enabled)("the connection form's SSH tunnel", () => {
     const names = (await b.api("/api/connections")).body.connections.map((c: { name: string }) => c.name);
     expect(names).not.toContain("orders-bad-bastion");
   });
-  it("editing a connection with no pinned key: its test shows the key, Trust and Save pin it without credentials", async () => {
+  it("editing a connection with no pinned key: its test shows the key; Trust, the credentials again, and Save pin it", async () => {
     const created = await b.api("/api/connections", {
       body: {
         name: "orders-unpinned",
@@ -322,7 +322,15 @@ describe.skipIf(!enabled)("the connection form's SSH tunnel", () => {
     await confirm.waitFor();
     expect(await confirm.getByTestId("offered-host-key").textContent()).toBe(sshd.hostKey);
     await confirm.getByRole("button", { name: "Trust this host key" }).click();
-    expect(await confirm.getByRole("status").textContent()).toMatch(/Save to keep it/);
+    expect(await confirm.getByRole("status").textContent()).toMatch(/enter the database password and the SSH key/);
+    // Without the credentials the server refuses the pin (it decides where the stored secrets go).
+    await page.getByRole("button", { name: "Save changes" }).click();
+    await page.getByRole("alert").filter({ hasText: /credentials/i }).first().waitFor();
+    expect((await b.api(`/api/connections/${id}`)).body.ssh.hostKey ?? null).toBeNull();
+    await page.getByLabel("User name", { exact: true }).fill(LOCAL.postgres.user);
+    // (The local server trusts loopback: any password signs in; what counts is that one is given.)
+    await page.getByLabel("Password", { exact: true }).fill("given-again");
+    await page.getByLabel("SSH private key", { exact: true }).fill(sshd.keys.rsa.privateKey);
     await page.getByRole("button", { name: "Save changes" }).click();
     // Saved: the page goes back to the connection's status.
     await page.locator("form.connection-form").waitFor({ state: "detached" });

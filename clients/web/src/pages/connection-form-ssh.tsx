@@ -150,7 +150,7 @@ export function HostKeyConfirm({
       {pinned ? (
         <p role="status" className="ok">
           {testsSaved
-            ? "Pinned in the SSH host key field: Save to keep it (pinning a first key needs no credentials), then Test."
+            ? "Pinned in the SSH host key field. Pinning decides where the stored secrets go, so enter the database password and the SSH key (or password) again, then Test and Save."
             : "Pinned in the SSH host key field: Test again, then Save."}
         </p>
       ) : (
