@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { validateSpec } from "../../src/connections/validation.js";
+import { decryptionsRunning } from "../../src/drivers/ssh/key-decryptor.js";
 import {
   MAX_KDF_ROUNDS,
   openSshKeyHeaderProblem,
@@ -166,6 +167,21 @@ describe("encrypted OpenSSH private keys", () => {
     expect(violations(key)).toEqual({});
     expect(violations(key, "not it")["ssh.passphrase"]).toMatch("cannot be decrypted");
     expect(performance.now() - started).toBeLessThan(100);
+  });
+
+  it("decrypt many keys at once two threads at a time, every one of them", async () => {
+    const keys = Array.from({ length: 6 }, (_, i) => keygen(`many-${i}`, 8));
+    let most = 0;
+    const probe = setInterval(() => {
+      most = Math.max(most, decryptionsRunning());
+    }, 2);
+    try {
+      await Promise.all(keys.map((key) => warmPrivateKey(key, PASSPHRASE)));
+    } finally {
+      clearInterval(probe);
+    }
+    expect(most).toBe(2);
+    for (const key of keys) expect(violations(key)).toEqual({});
   });
 
   it("give up on a worker that takes too long, refusing the key with a reason", async () => {

@@ -71,8 +71,39 @@ export type Decrypted =
   | { failed: true }
   | { timedOut: true };
 
+/**
+ * At most this many decryptions at once; the rest wait their turn. Each is up to 64 bcrypt rounds of
+ * CPU in its own thread: many requests at once with different encrypted keys must not start a thread
+ * apiece and take every core from the event loop.
+ */
+const MAX_CONCURRENT_DECRYPTIONS = 2;
+let running = 0;
+const waiting: (() => void)[] = [];
+
+/** Decryption threads running now (for the tests of the bound). */
+export function decryptionsRunning(): number {
+  return running;
+}
+
 /** `body`: the key's base64 between the armor lines (a sound header, checked by the caller). */
-export function decryptInWorker(body: string, passphrase: string, timeoutMs: number): Promise<Decrypted> {
+export async function decryptInWorker(
+  body: string,
+  passphrase: string,
+  timeoutMs: number,
+): Promise<Decrypted> {
+  // A slot is handed straight to the next waiter, so no newcomer slips in between.
+  if (running < MAX_CONCURRENT_DECRYPTIONS) running++;
+  else await new Promise<void>((go) => waiting.push(go));
+  try {
+    return await decryptNow(body, passphrase, timeoutMs);
+  } finally {
+    const next = waiting.shift();
+    if (next) next();
+    else running--;
+  }
+}
+
+function decryptNow(body: string, passphrase: string, timeoutMs: number): Promise<Decrypted> {
   return new Promise((resolve) => {
     const worker = new Worker(WORKER, { eval: true, workerData: { body, passphrase, paths } });
     const timer = setTimeout(() => {
