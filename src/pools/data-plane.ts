@@ -36,11 +36,16 @@ export interface DataPlane {
   /** Call when a connection changed or was deleted. */
   connectionChanged(connectionId: string): void;
   /**
-   * The admin's reset: the pools are drained and rebuilt, and what Berth remembers of the hosts'
-   * roles is forgotten too (in the store as well), so a rebuilt cluster back on timeline 1 is not
-   * fenced by the memory of the old one. Until the next checks, writes wait for a primary.
+   * The RFC's reset: the pools are drained and rebuilt. What Berth remembers of the hosts' roles
+   * survives it (a reset is a reflex while things are broken, and a newer primary may merely be
+   * down); with `forgetRoles` it is forgotten too, in the store as well — the deliberate way back
+   * after rebuilding a cluster, whose fresh timeline 1 the old memory would fence for good.
    */
-  resetPool(connectionId: string, graceMs: number): Promise<PoolStatsSnapshot>;
+  resetPool(
+    connectionId: string,
+    graceMs: number,
+    options?: { forgetRoles?: boolean },
+  ): Promise<PoolStatsSnapshot>;
   close(graceMs: number): Promise<void>;
 }
 
@@ -106,8 +111,8 @@ export function createDataPlane(
       accessCache.invalidateTag(`connection:${connectionId}`);
       void pools.retire(connectionId);
     },
-    async resetPool(connectionId, graceMs) {
-      await options.roleMemory?.clear(connectionId);
+    async resetPool(connectionId, graceMs, reset) {
+      if (reset?.forgetRoles) await options.roleMemory?.clear(connectionId);
       return pools.reset(connectionId, graceMs);
     },
     async close(graceMs) {

@@ -119,7 +119,8 @@ export function createConnectionService({
       // Resetting drops every session of every user of the connection: an editor's decision.
       await registry.authorize(principalOf(ctx), req.id, "editor", "reset its pool");
       try {
-        return { pool: poolStatsMessage(await dataPlane.resetPool(req.id, resetGraceMs)) };
+        const reset = await dataPlane.resetPool(req.id, resetGraceMs, { forgetRoles: req.forgetRoles });
+        return { pool: poolStatsMessage(reset) };
       } catch (err) {
         // The RFC's pool error body, with the pool's numbers where there is a pool.
         throw poolOperationFailed(err, dataPlane.pools.poolsOf(req.id)[0]?.stats());

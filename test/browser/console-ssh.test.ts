@@ -322,10 +322,16 @@ describe.skipIf(!enabled)("the connection form's SSH tunnel", () => {
     await confirm.waitFor();
     expect(await confirm.getByTestId("offered-host-key").textContent()).toBe(sshd.hostKey);
     await confirm.getByRole("button", { name: "Trust this host key" }).click();
-    expect(await confirm.getByRole("status").textContent()).toMatch(/enter the database password and the SSH key/);
+    expect(await confirm.getByRole("status").textContent()).toMatch(
+      /enter the database password and the SSH key/,
+    );
     // Without the credentials the server refuses the pin (it decides where the stored secrets go).
     await page.getByRole("button", { name: "Save changes" }).click();
-    await page.getByRole("alert").filter({ hasText: /credentials/i }).first().waitFor();
+    await page
+      .getByRole("alert")
+      .filter({ hasText: /credentials/i })
+      .first()
+      .waitFor();
     expect((await b.api(`/api/connections/${id}`)).body.ssh.hostKey ?? null).toBeNull();
     await page.getByLabel("User name", { exact: true }).fill(LOCAL.postgres.user);
     // (The local server trusts loopback: any password signs in; what counts is that one is given.)

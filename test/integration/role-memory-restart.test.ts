@@ -133,7 +133,13 @@ describe.skipIf(!hasPostgres)("role memory across a Berth restart", () => {
       expect(answer).not.toBe(old.port);
       return answer === "no_primary";
     });
-    const reset = await b.api(`/api/connections/${id}/reset`, { body: {} });
+    // A plain reset (the reflex while things look broken) keeps it: still no primary.
+    const plain = await b.api(`/api/connections/${id}/reset`, { body: {} });
+    expect(plain.status, plain.text).toBe(200);
+    expect(await write("INSERT INTO w VALUES (5) RETURNING inet_server_port()").catch(reasonOf)).toBe(
+      "no_primary",
+    );
+    const reset = await b.api(`/api/connections/${id}/reset`, { body: { forgetRoles: true } });
     expect(reset.status, reset.text).toBe(200);
     await until("writes go to the old primary after the reset", async () => {
       const port = await write("INSERT INTO w VALUES (6) RETURNING inet_server_port()").catch(

@@ -241,9 +241,10 @@ export const CONNECTION_ROUTES: RestRoute[] = [
     verb: "POST",
     path: "/api/connections/:id/reset",
     method: C.resetPool,
+    body: z.strictObject({ forgetRoles: z.boolean().optional() }),
     reply: z.strictObject({ pool: PoolJson.nullable() }),
     errors: ["pool_operation_failed"],
-    request: ({ params }) => ({ id: params.id! }),
+    request: ({ params, body }) => ({ id: params.id!, forgetRoles: body.forgetRoles === true }),
     response: (r) => ({ body: { pool: poolToJson(r.pool) } }),
   }),
   route({

@@ -203,10 +203,12 @@ class PoolStats(_message.Message):
     def __init__(self, size: _Optional[int] = ..., idle: _Optional[int] = ..., in_use: _Optional[int] = ..., waiting: _Optional[int] = ..., max_size: _Optional[int] = ..., min_size: _Optional[int] = ..., acquire_wait_p95_ms: _Optional[float] = ..., query_p95_ms: _Optional[float] = ..., queries_last_minute: _Optional[int] = ..., opening: _Optional[int] = ...) -> None: ...
 
 class ResetPoolRequest(_message.Message):
-    __slots__ = ["id"]
+    __slots__ = ["forget_roles", "id"]
+    FORGET_ROLES_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
+    forget_roles: bool
     id: str
-    def __init__(self, id: _Optional[str] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., forget_roles: bool = ...) -> None: ...
 
 class ResetPoolResponse(_message.Message):
     __slots__ = ["pool"]
