@@ -3,13 +3,9 @@ because the slowness travels back to the database (flow control end to end)."""
 
 import gc
 import time
-from typing import Iterator
 
-import pytest
-from berth_process import BerthProcess, rss_mib, until
+from berth_process import rss_mib, until
 from conftest import direct
-
-from berth import BerthClient
 
 ROWS = 1_000_000
 PAD = 100
@@ -19,27 +15,6 @@ SQL = {
 }
 PAUSE_AT = (100_000, 600_000)
 PAUSE_S = 1.0
-# Berth's V8 heap is capped well below the stream's size (over 100 MB of rows, several times that as
-# JavaScript objects): a Berth that held the stream instead of passing it on would die out of memory.
-# The cap is the measure, not resident memory, which V8 grows and shrinks lazily by tens of MiB.
-HEAP_CAP_MIB = 96
-
-
-@pytest.fixture(scope="module")
-def berth_server() -> Iterator[BerthProcess]:
-    server = BerthProcess(env={"NODE_OPTIONS": f"--max-old-space-size={HEAP_CAP_MIB}"})
-    try:
-        server.start()
-        server.set_up()
-        yield server
-    finally:
-        server.cleanup()
-
-
-@pytest.fixture(scope="module")
-def client(berth_server: BerthProcess) -> Iterator[BerthClient]:
-    with BerthClient(berth_server.grpc_url, token=berth_server.token) as c:
-        yield c
 
 
 def waiting_on_the_client(engine: str) -> bool:
@@ -76,9 +51,9 @@ def test_a_million_rows_to_a_slow_consumer_keep_memory_flat_on_both_ends(client,
                 # The slowness itself (what is tested, not a wait for a condition).
                 time.sleep(max(0.0, PAUSE_S - (time.monotonic() - started)))
                 # Still waiting at the end of the pause: Berth did not go on reading meanwhile. Had it,
-                # the database would have sent the rest of the result (~90 MB: a second or two) and be
-                # done, never waiting again. The state is read again for a moment rather than once:
-                # MariaDB's processlist flickers between states while a write blocks.
+                # the database would have sent the rest of the result and be done, never waiting
+                # again. The state is read again for a moment rather than once: MariaDB's processlist
+                # flickers between states while a write blocks.
                 until(lambda: waiting_on_the_client(engine), timeout=2.0, interval=0.05,
                       what="the database still waiting for Berth after the pause")
         completion = rows.completion
@@ -86,8 +61,9 @@ def test_a_million_rows_to_a_slow_consumer_keep_memory_flat_on_both_ends(client,
     assert pad_bytes == ROWS * PAD
     assert completion.rows_returned == ROWS
     assert blocked_seen == len(PAUSE_AT)
-    # More than 100 MB went through each process. This one grew by a fraction of it; Berth, held to a
-    # heap smaller than the stream, served all of it and is still up.
+    # More than 100 MB went through each process. This one grew by a fraction of it. Berth's resident
+    # memory moves with V8's lazy heap growth (110 MiB seen once in CI with backpressure holding), so
+    # its bound is looser: held in Berth, the million rows would be several hundred MiB of JavaScript
+    # objects, far above it. The database waiting on Berth during the pauses is the sharper proof.
     assert client_peak - client_base < 48, f"client grew {client_peak - client_base:.0f} MiB"
-    assert berth_server.proc is not None and berth_server.proc.poll() is None, "Berth died during the stream"
-    assert server_peak - server_base < 2 * HEAP_CAP_MIB, f"Berth grew {server_peak - server_base:.0f} MiB"
+    assert server_peak - server_base < 160, f"Berth grew {server_peak - server_base:.0f} MiB"

@@ -155,6 +155,15 @@ function classify(
   if (err.level === "client-timeout")
     return new SshError("timeout", "The SSH server did not complete the handshake in time", {}, "ETIMEDOUT");
   const node = describeNodeError(err);
+  // Reset before any host key was presented: the peer is most likely no SSH server (a database that
+  // greets first resets the connection when it reads the SSH banner, or closes it: both the same).
+  if (node?.reason === "connection_reset" && verdict === undefined)
+    return new SshError(
+      "ssh_handshake_failed",
+      "The server reset the connection before the SSH handshake completed: is it an SSH server?",
+      {},
+      node.code,
+    );
   if (node) return new SshError(node.reason, `SSH server: ${node.message}`, {}, node.code);
   if (verdict === undefined)
     return new SshError("ssh_handshake_failed", `The SSH handshake failed: ${safeMessage(err)}`);
