@@ -1,9 +1,8 @@
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { brokerClients, collect, stmt } from "../support/broker-client.js";
-import { hasChromium, launchChromium } from "../support/browser.js";
+import { hasChromium, launchChromium, seriousAxeViolations } from "../support/browser.js";
 import { ADMIN_PASSWORD, startTestBerth, type TestBerth } from "../support/test-berth.js";
 import { withRawStore } from "../support/test-store.js";
 import {
@@ -16,7 +15,6 @@ const enabled = hasChromium() && postgresBinDir() !== undefined;
 const APP_PASSWORD = "pages-app-pw-canary-41c9";
 const MEMBER = { username: "mona-member", password: "mona-member-password-1" };
 const SHOTS = join(import.meta.dirname, "../../test-results/console");
-const AXE = readFileSync(join(import.meta.dirname, "../../node_modules/axe-core/axe.min.js"), "utf8");
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
 
 /**
@@ -93,19 +91,7 @@ describe.skipIf(!enabled)("the console's status, form, audit and access pages", 
   const shot = (name: string) =>
     page.screenshot({ path: join(SHOTS, `${name}-${page.viewportSize()!.width}.png`), fullPage: true });
 
-  /** axe-core in the page: the serious and critical violations, named with their elements. */
-  async function axeProblems(): Promise<string[]> {
-    // Not a <script>: the console's Content-Security-Policy refuses inline scripts, rightly.
-    if (!(await page.evaluate("typeof window.axe !== 'undefined'"))) await page.evaluate(AXE);
-    const found = JSON.parse(
-      String(
-        await page.evaluate(`axe.run(document, { resultTypes: ["violations"] }).then((r) => JSON.stringify(
-          r.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
-            .map((v) => v.id + ": " + v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(" | "))))`),
-      ),
-    ) as string[];
-    return found;
-  }
+  const axeProblems = () => seriousAxeViolations(page);
 
   /** Nothing sticks out of the page sideways (what does is named). */
   async function overflow(): Promise<string> {

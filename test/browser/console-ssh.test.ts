@@ -1,16 +1,14 @@
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hasChromium, launchChromium } from "../support/browser.js";
+import { hasChromium, launchChromium, seriousAxeViolations } from "../support/browser.js";
 import { LOCAL, serviceAvailable } from "../support/services.js";
 import { type Sshd, startSshd } from "../support/sshd.js";
 import { ADMIN_PASSWORD, startTestBerth, type TestBerth } from "../support/test-berth.js";
 
 const enabled = hasChromium() && (await serviceAvailable("postgres"));
 const SHOTS = join(import.meta.dirname, "../../test-results/console");
-const AXE = readFileSync(join(import.meta.dirname, "../../node_modules/axe-core/axe.min.js"), "utf8");
 const NAME = "orders-via-bastion";
 
 /**
@@ -62,16 +60,7 @@ describe.skipIf(!enabled)("the connection form's SSH tunnel", () => {
   const shot = (name: string) =>
     page.screenshot({ path: join(SHOTS, `${name}-${page.viewportSize()!.width}.png`), fullPage: true });
 
-  /** axe-core in the page: the serious and critical violations, named with their elements. */
-  async function axeProblems(): Promise<string> {
-    // Not a <script>: the console's Content-Security-Policy refuses inline scripts.
-    if (!(await page.evaluate("typeof window.axe !== 'undefined'"))) await page.evaluate(AXE);
-    return String(
-      await page.evaluate(`axe.run(document, { resultTypes: ["violations"] }).then((r) =>
-        r.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
-          .map((v) => v.id + ": " + v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(" | ")).join("; "))`),
-    );
-  }
+  const axeProblems = async () => (await seriousAxeViolations(page)).join("; ");
 
   /** Nothing sticks out of the page sideways (what does is named). */
   async function overflow(): Promise<string> {

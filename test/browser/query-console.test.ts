@@ -1,9 +1,8 @@
 import { mkdirSync, readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hasChromium, launchChromium } from "../support/browser.js";
+import { hasChromium, launchChromium, seriousAxeViolations } from "../support/browser.js";
 import { ADMIN_PASSWORD, startTestBerth, type TestBerth } from "../support/test-berth.js";
 import {
   postgresBinDir,
@@ -14,7 +13,6 @@ import {
 const enabled = hasChromium() && postgresBinDir() !== undefined;
 const PASSWORD = "query-console-pw";
 const SHOTS = join(import.meta.dirname, "../../test-results/console");
-const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
 /** The rows of the test table, as the grid, the CSV and the JSON must show them. */
 const ITEMS = `INSERT INTO line_items VALUES
@@ -104,17 +102,7 @@ describe.skipIf(!enabled)("the console's query page", () => {
     await schema().getByRole("button", { name: "line_items" }).waitFor({ timeout: 10_000 });
   }
 
-  /** axe-core's serious and critical findings on the page as it is (injected: the CSP allows no inline script). */
-  async function seriousViolations() {
-    if (!(await page.evaluate("typeof axe !== 'undefined'"))) await page.evaluate(AXE);
-    const found = JSON.parse(
-      String(
-        await page.evaluate(`axe.run(document, { resultTypes: ["violations"] }).then((r) =>
-              JSON.stringify(r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ")) }))))`),
-      ),
-    ) as { id: string; impact: string; nodes: string[] }[];
-    return found.filter((v) => v.impact === "serious" || v.impact === "critical");
-  }
+  const seriousViolations = () => seriousAxeViolations(page);
 
   /** Tab until the focused element's accessible text matches, as a keyboard user would. */
   async function tabTo(name: RegExp, limit = 60) {

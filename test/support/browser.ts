@@ -1,5 +1,6 @@
-import { existsSync } from "node:fs";
-import { type Browser, chromium } from "playwright-core";
+import { existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { type Browser, chromium, type Page } from "playwright-core";
 
 /** Debian's chromium (installed by .ci/run); playwright-core never downloads a browser of its own. */
 export const CHROMIUM = process.env.BERTH_CHROMIUM ?? "/usr/bin/chromium";
@@ -32,4 +33,23 @@ export function launchChromium(): Promise<Browser> {
       "--disable-sync",
     ],
   });
+}
+
+let axeSource: string | undefined;
+
+/**
+ * axe-core run in the page: its serious and critical violations, each as "rule: the first three
+ * elements". Evaluated rather than added as a <script>: the console's Content-Security-Policy
+ * refuses inline scripts, rightly.
+ */
+export async function seriousAxeViolations(page: Page): Promise<string[]> {
+  axeSource ??= readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+  if (!(await page.evaluate("typeof window.axe !== 'undefined'"))) await page.evaluate(axeSource);
+  return JSON.parse(
+    String(
+      await page.evaluate(`axe.run(document, { resultTypes: ["violations"] }).then((r) => JSON.stringify(
+        r.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
+          .map((v) => v.id + ": " + v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(" | "))))`),
+    ),
+  ) as string[];
 }
