@@ -9,9 +9,10 @@ import { startTestBerth, type TestBerth } from "../support/test-berth.js";
 import { onPostgresStore, storeContents, withRawStore } from "../support/test-store.js";
 
 /**
- * Distinctive values in every field of a connection string. The hosts resolve nowhere (.example),
- * which Create accepts: the target policy is applied when Berth connects, and the test below fails
- * at DNS, as it should, leaving a check result that names the host.
+ * Distinctive values in every field of a connection string, its SSH target included. The hosts
+ * resolve nowhere (.example), which Create accepts: Create does not connect (nor reach the bastion),
+ * the target policy is applied when Berth connects, and the test below fails at the bastion's DNS,
+ * as it should, leaving a check result that names the host, the bastion and its user.
  */
 const C = {
   host: "canary-host-7f3a.example",
@@ -26,6 +27,9 @@ const C = {
   sqlDatabase: "canary_mssql_db_61f0",
   oracleHost: "canary-oracle-9a1c.example",
   sid: "CANARYSID73D",
+  sshHost: "canary-bastion-4f8e.example",
+  sshUser: "canary_ssh_user_a93d",
+  sshPassword: "CANARY-ssh-pw-6c2b1f",
 };
 
 /** A CA certificate made for this test; a line of its PEM is a canary too (a PEM stored in clear would show it). */
@@ -70,6 +74,7 @@ const SPECS = [
     tlsServerName: C.sni,
     replicas: [{ server: C.replica, port: 47114 }],
     description: C.description,
+    ssh: { host: C.sshHost, user: C.sshUser, password: C.sshPassword },
   },
   {
     name: "canary-mssql",
@@ -143,6 +148,8 @@ beforeAll(async () => {
       ...SPECS[0],
       username: undefined,
       password: undefined,
+      // Without its secrets the bastion keeps the stored ones (new secrets would be tested first).
+      ssh: { host: C.sshHost, user: C.sshUser },
       version: current.body.version,
       maxPoolSize: 7,
     },
@@ -164,6 +171,7 @@ describe("connection settings at rest", () => {
       replicas: [{ server: C.replica, port: 47114 }],
       description: C.description,
       maxPoolSize: 7,
+      ssh: { host: C.sshHost, port: 22, user: C.sshUser, hasPassword: true },
     });
     const list = await b.api("/api/connections");
     const byName = Object.fromEntries(list.body.connections.map((c: { name: string }) => [c.name, c]));
@@ -174,7 +182,7 @@ describe("connection settings at rest", () => {
     });
     expect(byName["canary-oracle"]).toMatchObject({ server: C.oracleHost, oracleSid: C.sid });
     const status = await b.api(`/api/connections/${ids["canary-pg"]}/status`);
-    expect(status.body.lastTest.target).toBe(`${C.host}:47113`);
+    expect(status.body.lastTest.target).toBe(`${C.host}:47113 via ssh ${C.sshUser}@${C.sshHost}:22`);
   });
 
   it("the store holds only placeholders in the old columns, and sealed envelopes", async () => {
@@ -186,6 +194,9 @@ describe("connection settings at rest", () => {
       // Only id, name, type, owner, times and status are readable.
       expect(["postgresql", "sqlserver", "oracle"]).toContain(row.type);
     }
+    // The bastion's secrets are sealed in a column of their own.
+    const pgRow = connections.find((r) => r.name === "canary-pg");
+    expect(pgRow?.ssh_secrets_enc).toMatch(/^berth:v1:/);
     expect(checks.length).toBeGreaterThanOrEqual(2);
     for (const c of checks) {
       expect(c.result_json).toBe("");
@@ -213,7 +224,12 @@ describe("connection settings at rest", () => {
     b = await startTestBerth({}, { dataDir });
     const pg = await b.api(`/api/connections/${ids["canary-pg"]}`);
     expect(pg.status, pg.text).toBe(200);
-    expect(pg.body).toMatchObject({ server: C.host, tlsServerName: C.sni, description: C.description });
+    expect(pg.body).toMatchObject({
+      server: C.host,
+      tlsServerName: C.sni,
+      description: C.description,
+      ssh: { host: C.sshHost, user: C.sshUser },
+    });
     expect(findValues(await storeContents(dataDir), CANARIES)).toEqual([]);
   });
 });

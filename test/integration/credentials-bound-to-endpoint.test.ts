@@ -32,11 +32,14 @@ let b: TestBerth;
 let editorToken = "";
 let editorId = "";
 let tls: { cert: string; key: string };
+/** The CA that signed the fakes' certificate: trusting it would let them pass verify-ca. */
+let fakeCa = "";
 
 beforeAll(async () => {
   b = await startTestBerth({ BERTH_HEALTH_INTERVAL_MS: "500", BERTH_PG_PORT: "0" });
   const certs = makeCertificates();
   tls = { cert: readFileSync(certs.serverCert, "utf8"), key: readFileSync(certs.serverKey, "utf8") };
+  fakeCa = certs.caPem;
   const user = await b.api("/api/users", { body: { username: `editor-${RUN}`, password: EDITOR_PASSWORD } });
   expect(user.status, user.text).toBe(201);
   editorId = user.body.id;
@@ -173,6 +176,8 @@ for (const t of TARGETS) {
         [{ sslMode: "disable" }, ["sslMode"]],
         [{ allowCleartextPassword: true }, ["allowCleartextPassword"]],
         [{ tlsServerName: "localhost" }, ["tlsServerName"]],
+        // A second CA (the one behind the fake's certificate) where only the system's CAs were trusted.
+        [{ caCertificate: fakeCa }, ["caCertificate"]],
         // Half the credentials is not the credentials: the stored password would still go.
         [{ port: fake.port, username: t.user }, ["port"]],
         [{ port: fake.port, password: "guess" }, ["port"]],

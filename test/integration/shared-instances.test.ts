@@ -3,10 +3,12 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
+import { Code, ConnectError } from "@connectrpc/connect";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Berth, startBerth } from "../../src/app.js";
 import { loadConfig } from "../../src/config/config.js";
+import { brokerClients, collect, openSession, stmt } from "../support/broker-client.js";
 import { LOCAL, serviceAvailable } from "../support/services.js";
 import { ADMIN_PASSWORD, requestJson } from "../support/test-berth.js";
 import { createTestDatabase } from "../support/test-store.js";
@@ -14,9 +16,10 @@ import { until } from "../support/waits.js";
 
 /**
  * Two instances on one PostgreSQL store and one Redis (shared mode): what is created on one is
- * there on the other at once, a revoke or a disabled user announced on one ends the front-door
- * clients open on the other within 1 s and frees their backends, and the audit log stays one chain
- * with events from both.
+ * there on the other at once, every way of ending access (grant revoked, level lowered, user
+ * disabled, service token revoked, sign-out) done on one ends the Session streams, leases and
+ * front-door clients open on the other within 1 s and frees their slots, and the audit log stays
+ * one chain with events from both.
  */
 const hasRedis = await serviceAvailable("redis");
 const hasPostgres = await serviceAvailable("postgres");
@@ -32,10 +35,19 @@ describe.skipIf(!hasRedis || !hasPostgres)("two instances sharing a store", () =
   const MEMBERS = { mia: "mia-shared-pw-0001", noah: "noah-shared-pw-0001" };
   const userIds: Record<string, string> = {};
 
-  async function api(on: Berth, path: string, init: { method?: string; body?: unknown } = {}) {
+  async function api(
+    on: Berth,
+    path: string,
+    init: { method?: string; body?: unknown; token?: string | null } = {},
+  ) {
+    // The admin's token unless told otherwise (null: none, as for a sign-in).
+    const bearer = init.token === undefined ? token : init.token;
     const res = await requestJson(on.url + path, {
       method: init.method ?? (init.body === undefined ? "GET" : "POST"),
-      headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      headers: {
+        "content-type": "application/json",
+        ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+      },
       body: init.body === undefined ? undefined : JSON.stringify(init.body),
     });
     return { status: res.status, body: res.text ? JSON.parse(res.text) : undefined, text: res.text };
@@ -99,14 +111,16 @@ describe.skipIf(!hasRedis || !hasPostgres)("two instances sharing a store", () =
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function clientOnA(user: keyof typeof MEMBERS) {
-    const c = new pg.Client({
-      host: "127.0.0.1",
-      port: a.pgPort,
-      user,
-      password: MEMBERS[user],
-      database: "shared-fd",
-    });
+  /** What A's pools of a connection have in use, as A's status reports it. */
+  const inUseOnA = async (connectionId: string) =>
+    (await api(a, `/api/connections/${connectionId}/status`)).body.pool?.inUse as number | undefined;
+
+  async function clientOnA(
+    user: string,
+    password: string = MEMBERS[user as keyof typeof MEMBERS],
+    database = "shared-fd",
+  ) {
+    const c = new pg.Client({ host: "127.0.0.1", port: a.pgPort, user, password, database });
     const errors: { code?: string; message: string }[] = [];
     c.on("error", (e) => errors.push(e as { code?: string; message: string }));
     await c.connect();
@@ -130,10 +144,8 @@ describe.skipIf(!hasRedis || !hasPostgres)("two instances sharing a store", () =
     await until("the client on A is ended", () => errors.length > 0, 1_000);
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(errors[0]).toMatchObject({ code: "57P01" });
-    await until(
-      "A's pool has nothing in use",
-      async () => (await api(a, `/api/connections/${id}/status`)).body.pool?.inUse === 0,
-    );
+    await until("A's pool has nothing in use", async () => (await inUseOnA(id)) === 0, 1_000);
+    expect(Date.now() - started).toBeLessThan(1_000);
     await c.end().catch(() => {});
   });
 
@@ -148,7 +160,192 @@ describe.skipIf(!hasRedis || !hasPostgres)("two instances sharing a store", () =
     await until("the client on A is ended", () => errors.length > 0, 1_000);
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(errors[0]).toMatchObject({ code: "57P01" });
+    await until("A's pool has nothing in use", async () => (await inUseOnA(id)) === 0, 1_000);
+    expect(Date.now() - started).toBeLessThan(1_000);
     await c.end().catch(() => {});
+  });
+
+  describe("every way of ending access, done on B, ends what is open on A", () => {
+    let paths = "";
+    let seq = 0;
+
+    beforeAll(async () => {
+      // Room for a stream, a lease and a front-door client at once.
+      const created = await api(a, "/api/connections", {
+        body: {
+          name: "shared-paths",
+          type: "postgresql",
+          server: "127.0.0.1",
+          port: 5432,
+          database: "test",
+          username: "postgres",
+          password: "",
+          maxPoolSize: 4,
+        },
+      });
+      expect(created.status, created.text).toBe(201);
+      paths = created.body.id;
+    });
+
+    interface Holder {
+      /** A session token (signed in on A) or a service token. */
+      token: string;
+      /** How a front-door client signs in, where the principal can have one. */
+      frontDoor?: { user: string; password: string };
+      /** The change that takes the access away, made on B. */
+      revoke: () => Promise<void>;
+    }
+
+    async function member(level: "user" | "editor") {
+      const username = `paths-${seq++}`;
+      const password = "paths-member-password-1";
+      const u = await api(b, "/api/users", { body: { username, password } });
+      expect(u.status, u.text).toBe(201);
+      const grant = await api(b, `/api/connections/${paths}/access`, {
+        body: { userId: u.body.id, accessLevel: level },
+      });
+      expect(grant.status, grant.text).toBeLessThan(300);
+      const login = await api(a, "/api/auth/login", { body: { username, password }, token: null });
+      expect(login.status, login.text).toBe(200);
+      return { userId: u.body.id as string, token: login.body.token as string, username, password };
+    }
+
+    const ways: [string, () => Promise<Holder>][] = [
+      [
+        "grant revoked",
+        async () => {
+          const m = await member("user");
+          return {
+            token: m.token,
+            frontDoor: { user: m.username, password: m.password },
+            revoke: async () => {
+              const r = await api(b, `/api/connections/${paths}/access/${m.userId}`, { method: "DELETE" });
+              expect(r.status, r.text).toBe(204);
+            },
+          };
+        },
+      ],
+      [
+        "level lowered to viewer",
+        async () => {
+          const m = await member("editor");
+          return {
+            token: m.token,
+            frontDoor: { user: m.username, password: m.password },
+            revoke: async () => {
+              const r = await api(b, `/api/connections/${paths}/access`, {
+                body: { userId: m.userId, accessLevel: "viewer" },
+              });
+              expect(r.status, r.text).toBeLessThan(300);
+            },
+          };
+        },
+      ],
+      [
+        "user disabled",
+        async () => {
+          const m = await member("user");
+          return {
+            token: m.token,
+            frontDoor: { user: m.username, password: m.password },
+            revoke: async () => {
+              const r = await api(b, `/api/users/${m.userId}`, { method: "PATCH", body: { disabled: true } });
+              expect(r.status, r.text).toBe(200);
+            },
+          };
+        },
+      ],
+      [
+        "service token revoked",
+        async () => {
+          const name = `paths-svc-${seq++}`;
+          const created = await api(b, "/api/tokens", {
+            body: { name, connectionIds: [paths], accessLevel: "user" },
+          });
+          expect(created.status, created.text).toBe(201);
+          return {
+            token: created.body.token,
+            frontDoor: { user: name, password: created.body.token },
+            revoke: async () => {
+              const r = await api(b, `/api/tokens/${created.body.serviceToken.id}`, { method: "DELETE" });
+              expect(r.status, r.text).toBeLessThan(300);
+            },
+          };
+        },
+      ],
+      [
+        // No front-door client: those sign in with the password, not with the HTTP session.
+        "signed out",
+        async () => {
+          const m = await member("user");
+          return {
+            token: m.token,
+            revoke: async () => {
+              const r = await api(b, "/api/auth/logout", { method: "POST", token: m.token });
+              expect(r.status, r.text).toBeLessThan(300);
+            },
+          };
+        },
+      ],
+    ];
+
+    const failure = async (p: Promise<unknown>) =>
+      ConnectError.from(
+        await p.then(
+          () => new Error("no error"),
+          (e) => e,
+        ),
+      );
+
+    it.each(ways)(
+      "%s: what is open on A (Session stream, lease, front-door client) ends within 1 s, slots freed",
+      async (_way, make) => {
+        const holder = await make();
+        const client = brokerClients(a.url, holder.token);
+        const s = openSession(client);
+        s.send({ case: "open", value: { connectionId: paths } });
+        await s.next();
+        s.send({ case: "execute", value: stmt("SELECT 1 AS one") });
+        expect((await s.result()).rows).toHaveLength(1);
+        const { lease } = await client.broker.acquireLease({ connectionId: paths }, client.call);
+        const onLease = () =>
+          collect(
+            client.broker.execute(
+              { target: { case: "leaseId", value: lease!.id }, statement: stmt("SELECT 1") },
+              client.call,
+            ),
+          );
+        expect((await onLease()).rows).toHaveLength(1);
+        const fd = holder.frontDoor
+          ? await clientOnA(holder.frontDoor.user, holder.frontDoor.password, "shared-paths")
+          : undefined;
+        expect(await inUseOnA(paths)).toBe(fd ? 3 : 2);
+        // Read before the change: the stream ends by itself, without a statement from the holder.
+        let streamEndedAt = 0;
+        const streamEnd = failure(s.next()).finally(() => {
+          streamEndedAt = Date.now();
+        });
+
+        const started = Date.now();
+        await holder.revoke();
+        await until("A's pool has nothing in use", async () => (await inUseOnA(paths)) === 0, 1_000);
+        await until("the Session stream on A is ended", () => streamEndedAt > 0, 1_000);
+        if (fd) await until("the front-door client on A is ended", () => fd.errors.length > 0, 1_000);
+        expect(Date.now() - started).toBeLessThan(1_000);
+        expect([Code.PermissionDenied, Code.Unauthenticated]).toContain((await streamEnd).code);
+        if (fd) expect(fd.errors[0]).toMatchObject({ code: "57P01" });
+
+        // The next statement on each of them fails.
+        s.send({ case: "execute", value: stmt("SELECT 2") });
+        await expect(s.next()).rejects.toThrow();
+        expect([Code.NotFound, Code.PermissionDenied, Code.Unauthenticated]).toContain(
+          (await failure(onLease())).code,
+        );
+        if (fd) await expect(fd.c.query("select 3")).rejects.toThrow();
+        s.close();
+        await fd?.c.end().catch(() => {});
+      },
+    );
   });
 
   it("the audit log is one chain with events from both instances", async () => {

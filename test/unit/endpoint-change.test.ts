@@ -42,6 +42,14 @@ describe("credentials bound to the endpoint", () => {
     expect(endpointChanges(stored, settingsOf({ allowCleartextPassword: true }))).toEqual([
       "allowCleartextPassword",
     ]);
+    // Trusting a CA, or another one: a server with a certificate from it would get the password.
+    const pem = (body: string) => `-----BEGIN CERTIFICATE-----\n${body}\n-----END CERTIFICATE-----`;
+    const trusting = { ...stored, caCertificate: pem("first-ca") };
+    expect(endpointChanges(stored, trusting)).toEqual(["caCertificate"]);
+    expect(endpointChanges(trusting, { ...trusting, caCertificate: pem("second-ca") })).toEqual([
+      "caCertificate",
+    ]);
+    expect(endpointChanges(trusting, { ...trusting })).toEqual([]);
     const mysql = settingsOf({ type: "mysql" });
     expect(endpointChanges(stored, mysql)).toEqual(["type"]);
     const sqlserver = validateSpec(
