@@ -1,4 +1,5 @@
 import pg from "pg";
+import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN_PASSWORD, startTestBerth, type TestBerth } from "../support/test-berth.js";
 import {
@@ -123,6 +124,35 @@ describe.skipIf(!hasPostgres)("front door: read-your-writes tokens", () => {
       return x.port === replica.port && x;
     });
     expect(r.saw).toBe(true);
+  });
+
+  it("routes a client whose startup packet says target_session_attrs=read-only to the replica", async () => {
+    // postgres.js sends the keys of `connection` as startup parameters, as they are.
+    const open = (connection: Record<string, string>) =>
+      postgres({
+        host: "127.0.0.1",
+        port: b.berth.pgPort!,
+        user: "admin",
+        password: ADMIN_PASSWORD,
+        database: NAME,
+        max: 1,
+        connection,
+        onnotice: () => {},
+      });
+    const where = async (sql: postgres.Sql) => {
+      const [r] = await sql`SELECT inet_server_port() AS port, pg_is_in_recovery() AS standby`;
+      return { port: Number(r!.port), standby: r!.standby as boolean };
+    };
+    const readOnly = open({ target_session_attrs: "read-only" });
+    const readWrite = open({ target_session_attrs: "read-write" });
+    try {
+      for (let i = 0; i < 5; i++) {
+        expect(await where(readOnly)).toEqual({ port: replica.port, standby: true });
+        expect(await where(readWrite)).toEqual({ port: primary.port, standby: false });
+      }
+    } finally {
+      await Promise.all([readOnly.end({ timeout: 2 }), readWrite.end({ timeout: 2 })]);
+    }
   });
 
   it("fails a statement once with 22023 for a token Berth did not give, then forgets it", async () => {
