@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { TLSSocket } from "node:tls";
-import { RateLimitedError } from "../errors/berth-error.js";
+import { RateLimitedError, UnauthenticatedError } from "../errors/berth-error.js";
 import type { FrontDoorAccount } from "../identity/front-door-accounts.js";
 import type { LoginGuard } from "../identity/login-throttle.js";
 import type { Principal } from "../identity/principal.js";
@@ -92,10 +92,23 @@ async function scram(sign: SignIn, account: FrontDoorAccount | undefined): Promi
   }
 }
 
+/**
+ * A verified certificate naming the startup user: its service principal, or a refusal the client
+ * reads and the audit records (a revoked or expired token's certificate), as the HTTP port's 401.
+ */
+async function byCertificate(cn: string, deps: AuthenticateDeps): Promise<Principal> {
+  try {
+    return await deps.certificate(cn);
+  } catch (err) {
+    if (!(err instanceof UnauthenticatedError)) throw err;
+    throw new SignInRefused("28000", err.message, String(err.details.reason ?? "unknown_certificate"));
+  }
+}
+
 /** Checks who the client is; the principal it stands for, or SignInRefused. AuthenticationOk is the caller's. */
 export async function authenticate(sign: SignIn, deps: AuthenticateDeps): Promise<Principal> {
   const cn = verifiedCommonName(sign);
-  if (cn !== undefined && cn === sign.user) return deps.certificate(cn);
+  if (cn !== undefined && cn === sign.user) return byCertificate(cn, deps);
   const attempt = { account: sign.user.toLowerCase(), source: sign.source };
   const started = Date.now();
   let delayMs = deps.failureDelayMs;

@@ -152,8 +152,34 @@ function upgrade(socket: Socket, tls: FrontDoorTls): Promise<Socket> {
       requestCert: tls.requestCert,
       rejectUnauthorized: tls.requireCert,
     });
-    secure.once("secure", () => resolve(secure));
+    secure.once("secure", () => {
+      if (tls.requestCert && !checkClientCertificate(secure, tls.requireCert)) {
+        secure.destroy();
+        reject(new ProtocolError("the client certificate was not signed by the client CA"));
+        return;
+      }
+      resolve(secure);
+    });
     secure.once("error", reject);
     secure.once("close", () => reject(new ProtocolError("the TLS handshake did not complete")));
   });
+}
+
+/**
+ * Sets `authorized` as a tls.Server does for the sockets it handshakes: Node checks the client
+ * certificate against the client CA (onServerSocketSecure) only for those, so a TLSSocket made
+ * by hand with isServer (the SSLRequest upgrade) reports even a good certificate as unauthorized
+ * and lets a bad one through `rejectUnauthorized`. Node's own verdict is read where that check
+ * reads it; without it nothing is authorized. False when the handshake must be refused.
+ */
+function checkClientCertificate(secure: TLSSocket, required: boolean): boolean {
+  const handle = (secure as unknown as { _handle?: { verifyError?: () => Error | null } })._handle;
+  const error = typeof handle?.verifyError === "function" ? handle.verifyError() : new Error("cannot verify");
+  if (!error) {
+    secure.authorized = true;
+    return true;
+  }
+  secure.authorized = false;
+  secure.authorizationError = error;
+  return !required;
 }

@@ -1,6 +1,7 @@
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { directClient, type FrontDoorBerth, startFrontDoorBerth } from "../support/frontdoor.js";
+import { runningWithMarker } from "../support/pg-activity.js";
 import { serviceAvailable } from "../support/services.js";
 import { ADMIN_PASSWORD } from "../support/test-berth.js";
 import { until } from "../support/waits.js";
@@ -155,5 +156,51 @@ describe.skipIf(!hasPostgres)("postgres.js through the front door", () => {
     await sql`SELECT pg_notify('fd_pgjs_channel', ${"from postgres.js"})`;
     await until("the notification", () => got.length > 0, 5000);
     expect(got).toEqual(["from postgres.js"]);
+  });
+  it("SET search_path / application_name survive across transactions while 4 driver connections share 2 backends", async () => {
+    // One postgres.js connection each (max 1): a SET is that connection's session state.
+    const sqls = Array.from({ length: 4 }, () => sqlOf({ max: 1 }));
+    const expected = sqls.map((_, i) => ({ path: `fd_pgjs_schema_${i}, public`, app: `fd_pgjs_app_${i}` }));
+    for (const [i, sql] of sqls.entries()) {
+      await sql.unsafe(`SET search_path TO fd_pgjs_schema_${i}, public`);
+      await sql.unsafe(`SET application_name = 'fd_pgjs_app_${i}'`);
+    }
+    const pidsOf = sqls.map(() => new Set<number>());
+    for (let round = 0; round < 20; round++) {
+      await Promise.all(
+        sqls.map(async (sql, i) => {
+          const read = (q: postgres.Sql | postgres.TransactionSql) =>
+            q`SELECT current_setting('search_path') AS path, current_setting('application_name') AS app, pg_backend_pid() AS pid`;
+          // Every third round inside a transaction, the others single statements.
+          const [row] = (round + i) % 3 === 0 ? await sql.begin((tx) => read(tx)) : await read(sql);
+          pidsOf[i]!.add(row!.pid);
+          expect({ path: row!.path, app: row!.app }).toEqual(expected[i]);
+        }),
+      );
+    }
+    // The connections really did share the backends (at most two; one while sql.listen above keeps
+    // the other pinned): a backend served several connections, each with its own settings.
+    const pids = pidsOf.flatMap((s) => [...s]);
+    expect(new Set(pids).size).toBeLessThanOrEqual(2);
+    const clientsPerBackend = [...new Set(pids)].map((pid) => pidsOf.filter((s) => s.has(pid)).length);
+    expect(Math.max(...clientsPerBackend)).toBeGreaterThanOrEqual(2);
+  });
+
+  it("query.cancel() stops a running pg_sleep with 57014; the connection works afterwards", async () => {
+    const sql = sqlOf({ max: 1 });
+    const marker = `fd-pgjs-cancel-${process.pid}-${Date.now()}`;
+    const started = Date.now();
+    const query = sql.unsafe(`SELECT pg_sleep(30) /* ${marker} */`);
+    const outcome = query.then(
+      () => "completed",
+      (err: { code?: string }) => err.code,
+    );
+    // Other suites sleep on this server too: this statement is told apart by its marker.
+    await until("pg_sleep running", async () => (await runningWithMarker(marker)) === 1);
+    query.cancel();
+    expect(await outcome).toBe("57014");
+    expect(Date.now() - started).toBeLessThan(10_000);
+    await until("the sleep to be gone from the server", async () => (await runningWithMarker(marker)) === 0);
+    expect([...(await sql`SELECT ${"usable"}::text AS s`)]).toEqual([{ s: "usable" }]);
   });
 });
