@@ -8,6 +8,7 @@ import { startTestBerth, type TestBerth } from "../support/test-berth.js";
 import { openTestStore, withRawStore } from "../support/test-store.js";
 import {
   postgresBinDir,
+  replayedUpTo,
   startThrowawayPostgres,
   startThrowawayReplica,
   type ThrowawayPostgres,
@@ -88,6 +89,7 @@ describe.skipIf(!hasPostgres)("role memory across a Berth restart", () => {
     expect(await write("INSERT INTO w VALUES (1) RETURNING inet_server_port()")).toBe(old.port);
 
     // A split brain: the replica is promoted (timeline 2) while the old primary runs on (timeline 1).
+    await replayedUpTo(old, promoted);
     await promoted.promote();
     const first = b;
     await until("the old primary is fenced", async () => (await hostOf(first, id, old.port))?.fenced);

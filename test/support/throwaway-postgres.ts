@@ -186,3 +186,18 @@ export async function startThrowawayReplica(primary: ThrowawayPostgres): Promise
   await run(c2!, a2);
   return runCluster(bin, dir, primary.password, port);
 }
+
+/**
+ * Waits until the replica has replayed everything the primary had written when called. A test that
+ * promotes a replica right after a write needs it: under load the standby can lag by more than the
+ * test's next step, and the promoted server then lacks the table the test just made.
+ */
+export async function replayedUpTo(primary: ThrowawayPostgres, replica: ThrowawayPostgres): Promise<void> {
+  const lsn = await primary.sql("SELECT pg_current_wal_lsn()");
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if ((await replica.sql(`SELECT pg_last_wal_replay_lsn() >= '${lsn}'::pg_lsn`)) === "t") return;
+    if (Date.now() > deadline) throw new Error(`the replica did not replay up to ${lsn} within 15 s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
