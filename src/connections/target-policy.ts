@@ -85,6 +85,50 @@ function aliasesOf(address: string): string[] {
   return [address];
 }
 
+/**
+ * What a denial must also see: the aliases, plus the IPv4 address an IPv6 one carries where the
+ * network may translate it to that IPv4 host — NAT64's well-known prefix (64:ff9b::/96, RFC 6052),
+ * 6to4 (2002::/16, RFC 3056) and the old IPv4-compatible form (::a.b.c.d). Without it,
+ * 64:ff9b::a9fe:a9fe reaches 169.254.169.254 through a NAT64 gateway past every IPv4 rule.
+ * (IPv4-mapped ::ffff:a.b.c.d needs nothing: BlockList matches it already.)
+ */
+function denialAliasesOf(address: string): string[] {
+  const aliases = aliasesOf(address);
+  const v4 = isIP(address) === 6 ? embeddedIPv4(address) : undefined;
+  return v4 === undefined ? aliases : [...aliases, v4];
+}
+
+function embeddedIPv4(address: string): string | undefined {
+  const h = ipv6Hextets(address);
+  if (!h) return undefined;
+  const quad = (hi: number, lo: number) => `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+  const zero = (from: number, to: number) => h.slice(from, to).every((x) => x === 0);
+  if (h[0] === 0x64 && h[1] === 0xff9b && zero(2, 6)) return quad(h[6]!, h[7]!);
+  if (h[0] === 0x2002) return quad(h[1]!, h[2]!);
+  // ::a.b.c.d, but not :: or ::1 (themselves, handled as such).
+  if (zero(0, 6) && (h[6] !== 0 || h[7]! > 1)) return quad(h[6]!, h[7]!);
+  return undefined;
+}
+
+/** The eight 16-bit groups of an IPv6 address (a trailing dotted quad included), or undefined. */
+function ipv6Hextets(address: string): number[] | undefined {
+  let text = address.toLowerCase().replace(/%.*$/, "");
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (dotted) {
+    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.split("::");
+  const part = (p: string | undefined) => (p ? p.split(":").map((x) => Number.parseInt(x, 16)) : []);
+  const left = part(head);
+  const right = part(tail);
+  const groups =
+    tail === undefined ? left : [...left, ...Array(8 - left.length - right.length).fill(0), ...right];
+  return groups.length === 8 && groups.every((g) => Number.isInteger(g) && g >= 0 && g <= 0xffff)
+    ? groups
+    : undefined;
+}
+
 /** The host as the policy sees it: lower case, no brackets or trailing dot; undefined for an IP literal. */
 function nameOf(host: string): string | undefined {
   const h = normalizeHost(host).toLowerCase().replace(/\.$/, "");
@@ -124,7 +168,7 @@ export function createTargetPolicy(
     checkName(host);
     const name = nameOf(host);
     for (const address of addresses) {
-      for (const a of aliasesOf(normalizeHost(address))) {
+      for (const a of denialAliasesOf(normalizeHost(address))) {
         if (denied.some((c) => matchesAddress(c, a))) deny(host, address, "denied");
         if (defaultDenies((c) => matchesAddress(c, a))) deny(host, address, "default");
       }
