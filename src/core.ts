@@ -133,7 +133,7 @@ function invalidationBus(
       const [kind, key = ""] = message.split("|");
       if (kind === "tag") sessionCache.invalidateTag(key);
       if (kind === "tag") accessCache.invalidateTag(key);
-      if (kind === "session") sessionCache.delete(key);
+      if (kind === "session") sessionCache.invalidate(key);
       if (kind === "connection") on.connectionChanged(key);
       if (kind === "keys") on.keysChanged();
       const change = invalidationOf(message);

@@ -89,8 +89,9 @@ function brokerSteps(deps: BrokerServiceDeps) {
   async function authorizeUse(principal: Principal, connectionId: string): Promise<void> {
     const key = `${principal.userId}|${connectionId}`;
     if (deps.accessCache.get(key)) return;
+    const readAt = deps.accessCache.generation;
     await deps.registry.authorizeUse(principal, connectionId);
-    deps.accessCache.set(key, true, [`connection:${connectionId}`, `user:${principal.userId}`]);
+    deps.accessCache.set(key, true, [`connection:${connectionId}`, `user:${principal.userId}`], readAt);
   }
 
   function statementOptions(signal: AbortSignal): StatementOptions {

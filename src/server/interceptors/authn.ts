@@ -35,11 +35,12 @@ export function authnInterceptor(deps: {
     const key = hashToken(token);
     const cached = deps.cache?.get(key);
     if (cached && cached.sessionExpiresAt > clock()) return cached;
+    const readAt = deps.cache?.generation;
     const principal =
       isServiceToken(token) && deps.serviceTokens
         ? await deps.serviceTokens.authenticate(token)
         : await authenticateToken(deps.db, token, clock());
-    deps.cache?.set(key, principal, [`user:${principal.userId}`]);
+    deps.cache?.set(key, principal, [`user:${principal.userId}`], readAt);
     return principal;
   };
   // The same for client certificates, by fingerprint: a service calling per statement over mutual
@@ -51,8 +52,9 @@ export function authnInterceptor(deps: {
     const key = `cert:${certificate.fingerprint256}`;
     const cached = deps.cache?.get(key);
     if (cached && cached.sessionExpiresAt > clock()) return cached;
+    const readAt = deps.cache?.generation;
     const principal = await tokens.authenticateCertificate(certificate.commonName);
-    deps.cache?.set(key, principal, [`user:${principal.userId}`]);
+    deps.cache?.set(key, principal, [`user:${principal.userId}`], readAt);
     return principal;
   };
   return (next) => async (req) => {
