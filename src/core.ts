@@ -41,6 +41,7 @@ import { checkObservation } from "./services/check-observation.js";
 import { createConnectionService } from "./services/connection-service.js";
 import type { FrontDoorClientsSource, FrontDoorClientsView } from "./services/front-door-clients.js";
 import { createHealthService } from "./services/health-service.js";
+import { InFlightStatements } from "./services/in-flight-statements.js";
 import { createReflectionServices } from "./services/reflection-service.js";
 import { createTokenService } from "./services/token-service.js";
 import { createUserService } from "./services/user-service.js";
@@ -258,6 +259,7 @@ export function createCore(deps: {
       batchBytes: settings.rowBatchBytes,
       cancelGraceMs: settings.cancelGraceMs,
       observeQuery: (id, ms) => plane.metrics.observeQuery(id, ms),
+      inFlight: revocations.inFlight,
     }),
     health: createHealthService({ ready: deps.ready, services: HEALTH_CHECKED.map((s) => s.typeName) }),
     ...createReflectionServices(SERVED),
@@ -390,6 +392,9 @@ function watchRevocations(deps: { db: Db; plane: DataPlane; log: Logger }) {
     connectionId: lease.connectionId,
     end: (why) => deps.plane.leases.end(lease, why === "access_revoked" ? "revoked" : "session_ended"),
   });
+  // One-shot Execute calls hold a pooled session too: a revoke cancels them like a lease.
+  const inFlight = new InFlightStatements();
+  others.push(() => inFlight.list());
   const watch = createRevocationWatch({
     open: () => [...deps.plane.leases.list().map(access), ...others.flatMap((source) => [...source()])],
     recheck: createPrincipalRecheck({ db: deps.db }),
@@ -398,6 +403,7 @@ function watchRevocations(deps: { db: Db; plane: DataPlane; log: Logger }) {
   });
   const logged = (what: string) => (err: unknown) => deps.log.warn({ err }, `revocation ${what} failed`);
   deps.plane.leases.on("opened", (lease) => void watch.opened(access(lease)).catch(logged("check")));
+  inFlight.onOpened = (a) => void watch.opened(a).catch(logged("check"));
   let ticks = 0;
   const sweeper = setInterval(() => {
     void watch.sweep().catch(logged("sweep"));
@@ -408,6 +414,8 @@ function watchRevocations(deps: { db: Db; plane: DataPlane; log: Logger }) {
   return {
     changed: (change: Invalidation) => watch.changed(change).catch(logged("check")),
     stop: () => clearInterval(sweeper),
+    /** One-shot statements in flight, for the broker to register. */
+    inFlight,
     /** Adds open access the watch must re-check (read at every change and sweep). */
     watch: (source: () => Iterable<OpenAccess>) => others.push(source),
     /** Access that has just opened, re-checked if a change concerning it came while it was opening. */

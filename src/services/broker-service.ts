@@ -21,6 +21,7 @@ import { runOnce } from "../pools/one-shot.js";
 import type { Intent as PoolIntent, PoolManager } from "../pools/pool-manager.js";
 import type { StatementInput, StatementOptions } from "../pools/statement.js";
 import { principalOf } from "./context.js";
+import type { InFlightStatements } from "./in-flight-statements.js";
 
 export interface BrokerServiceDeps {
   registry: ConnectionRegistry;
@@ -32,6 +33,8 @@ export interface BrokerServiceDeps {
   batchBytes: number;
   cancelGraceMs: number;
   observeQuery?: (connectionId: string, ms: number) => void;
+  /** One-shot statements in flight, ended by the revocation watch like leases. */
+  inFlight?: InFlightStatements;
 }
 
 const ISOLATION: Record<IsolationLevel, IsolationLevelId | undefined> = {
@@ -175,10 +178,25 @@ export function createBrokerService(deps: BrokerServiceDeps): ServiceImpl<typeof
       }
       const connectionId = req.target.value;
       await authorizeUse(principal, connectionId);
-      yield* results(
-        connectionId,
-        runOnce(pools, connectionId, intentOf(req.intent), statement, options, req.consistencyToken),
-      );
+      const tracked = deps.inFlight?.track(principal, connectionId, ctx.signal);
+      const signal = tracked?.signal ?? ctx.signal;
+      try {
+        yield* results(
+          connectionId,
+          runOnce(
+            pools,
+            connectionId,
+            intentOf(req.intent),
+            statement,
+            statementOptions(signal),
+            req.consistencyToken,
+          ),
+        );
+      } catch (err) {
+        throw tracked?.endedError() ?? err;
+      } finally {
+        tracked?.done();
+      }
     },
 
     async *session(requests, ctx: HandlerContext) {

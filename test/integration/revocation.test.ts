@@ -9,7 +9,7 @@ import { until } from "../support/waits.js";
  * Revocation reaches what is already open: for each way access ends — a grant revoked, a level
  * lowered, a user disabled, a sign-out, a service token revoked — an open Session stream and an open
  * lease of that principal are ended within a second: the next statement fails, the pooled session
- * is back in the pool, and the end is audited.
+ * is back in the pool, and the end is audited. A one-shot statement running then is cancelled.
  */
 const hasPostgres = await serviceAvailable("postgres");
 
@@ -164,14 +164,27 @@ describe.skipIf(!hasPostgres)("revocation ends open access", () => {
         )
       ).rows,
     ).toHaveLength(1);
-    expect(inUse()).toBe(2);
+    // A one-shot statement still running holds a pooled session too.
+    const oneShot = failure(
+      collect(
+        client.broker.execute(
+          { target: { case: "connectionId", value: connectionId }, statement: stmt("SELECT pg_sleep(30)") },
+          client.call,
+        ),
+      ),
+    );
+    await until("the one-shot statement to run", () => inUse() === 3);
 
     const revokedBefore = await revokedLeaseEnds();
     const started = Date.now();
     await holder.revoke();
-    // Both pooled sessions go back without anyone touching the stream or the lease again.
-    await until("both slots to be freed", () => inUse() === 0, 1_000);
+    // The three pooled sessions go back without anyone touching the stream or the lease again,
+    // and the one-shot statement is cancelled, its caller told why.
+    await until("the slots to be freed", () => inUse() === 0, 1_000);
     expect(Date.now() - started).toBeLessThan(1_000);
+    const shot = await oneShot;
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect([Code.PermissionDenied, Code.Unauthenticated], shot.message).toContain(shot.code);
     expect(b.berth.dataPlane.leases.list().filter((l) => l.connectionId === connectionId)).toHaveLength(0);
 
     // The stream is over, with the reason; the lease's next statement fails.
