@@ -7,6 +7,7 @@ import type { Db } from "../store/store.js";
 import type { KeyProvider, KeyStatus, SecretBinding } from "./key-provider.js";
 import { KeyWrapper } from "./key-wrap.js";
 import { KEYRING_FILE, type KeyringFile, LocalKeyring } from "./local-keyring.js";
+import { rewrapUnderNewMaster } from "./master-key-rotation.js";
 
 const KEY_BYTES = 32;
 /** Without a notification (no Redis, or one lost), a retirement elsewhere is seen within this. */
@@ -58,11 +59,18 @@ export class StoredKeyring implements KeyProvider {
    * Opens the store's keyring, setting it up on first use: from `<dataDir>/keyring.json` when one is
    * there (a deployment moving into shared mode), else version 1 = the master key itself when the
    * store already holds secrets written with it (shared mode before the keyring moved into the
-   * store), else a new random key. Instances starting together set it up once.
+   * store), else a new random key. Instances starting together set it up once. With the master key
+   * being replaced (`previousMasterKey`), what only it opens is rewrapped first (master-key-rotation.ts).
    */
-  static async open(db: Db, masterKey: Buffer, dataDir: string): Promise<StoredKeyring> {
+  static async open(
+    db: Db,
+    masterKey: Buffer,
+    dataDir: string,
+    previousMasterKey?: Buffer,
+  ): Promise<StoredKeyring> {
     const wrapper = new KeyWrapper(masterKey);
     if (!(await readState(db))) await seedOnce(db, wrapper, await seedFor(db, dataDir));
+    else if (previousMasterKey) await rewrapUnderNewMaster(db, masterKey, previousMasterKey);
     return new StoredKeyring(db, masterKey, await readRing(db, wrapper, masterKey));
   }
 

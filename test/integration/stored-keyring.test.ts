@@ -10,6 +10,7 @@ import { StoredKeyring } from "../../src/crypto/stored-keyring.js";
 import { openPostgresStore } from "../../src/store/postgres-store.js";
 import { openSqliteStore, type Store } from "../../src/store/store.js";
 import { serviceAvailable } from "../support/services.js";
+import { insertTestConnection } from "../support/store-rows.js";
 import { createTestDatabase } from "../support/test-store.js";
 
 /**
@@ -227,6 +228,109 @@ describe.each(dialects)("the keyring in the store (%s)", (_dialect, openStore, a
   );
 });
 
+describe.each(dialects)("replacing the master key (%s)", (_dialect, openStore, available) => {
+  it.skipIf(!available)(
+    "rewraps every version under the new key once; the data keys, and so every secret, stay the same",
+    async () => {
+      const s = await openStore();
+      const oldMaster = randomBytes(32);
+      const newMaster = randomBytes(32);
+      const before = await StoredKeyring.open(s.store.db, oldMaster, s.dataDir);
+      const v1 = await before.encrypt("canary-secret-1", binding);
+      await before.rotate();
+      const v2 = await before.encrypt("canary-secret-2", binding);
+      before.stop();
+      const wrappedBefore = await s.store.db
+        .selectFrom("key_versions")
+        .selectAll()
+        .orderBy("version")
+        .execute();
+
+      // The new key alone does not open the store: nothing is changed by trying.
+      await expect(StoredKeyring.open(s.store.db, newMaster, s.dataDir)).rejects.toBeInstanceOf(
+        KeyUnwrapError,
+      );
+      expect(await s.store.db.selectFrom("key_versions").selectAll().orderBy("version").execute()).toEqual(
+        wrappedBefore,
+      );
+
+      // Both keys: rewrapped, and everything written before reads the same.
+      const after = await StoredKeyring.open(s.store.db, newMaster, s.dataDir, oldMaster);
+      cleanups.push(async () => after.stop());
+      expect(await after.decrypt(v1, binding)).toBe("canary-secret-1");
+      expect(await after.decrypt(v2, binding)).toBe("canary-secret-2");
+      const rows = await s.store.db.selectFrom("key_versions").selectAll().orderBy("version").execute();
+      const oldWrap = new KeyWrapper(oldMaster);
+      const newWrap = new KeyWrapper(newMaster);
+      for (const [i, row] of rows.entries()) {
+        expect(row.wrapped_key).not.toBe(wrappedBefore[i]!.wrapped_key);
+        expect(newWrap.unwrap(row.version, row.wrapped_key!)).toEqual(
+          oldWrap.unwrap(row.version, wrappedBefore[i]!.wrapped_key!),
+        );
+        expect(() => oldWrap.unwrap(row.version, row.wrapped_key!)).toThrow(KeyUnwrapError);
+      }
+      // The new key alone opens it now; the old one no longer does.
+      (await StoredKeyring.open(s.store.db, newMaster, s.dataDir)).stop();
+      await expect(StoredKeyring.open(s.store.db, oldMaster, s.dataDir)).rejects.toBeInstanceOf(
+        KeyUnwrapError,
+      );
+      // Starting again with both keys (left in the configuration) changes nothing.
+      (await StoredKeyring.open(s.store.db, newMaster, s.dataDir, oldMaster)).stop();
+      expect(await s.store.db.selectFrom("key_versions").selectAll().orderBy("version").execute()).toEqual(
+        rows,
+      );
+    },
+  );
+
+  it.skipIf(!available)(
+    "a legacy version that is the master key itself is wrapped; a wrong previous key changes nothing",
+    async () => {
+      const s = await openStore();
+      const oldMaster = randomBytes(32);
+      const newMaster = randomBytes(32);
+      // A store from before the stored keyring: version 1 is the master key (the row has no wrap).
+      const legacy = await new LocalKeyring(new Map([[1, oldMaster]]), 1).encrypt("legacy-secret", {
+        connectionId: "c-legacy",
+        field: "username",
+      });
+      await s.store.db
+        .insertInto("key_versions")
+        .values({ version: 1, wrapped_key: null, created_at: new Date().toISOString() })
+        .execute();
+      await s.store.db
+        .insertInto("keyring_state")
+        .values({
+          id: 1,
+          primary_version: 1,
+          min_decryption_version: 1,
+          updated_at: new Date().toISOString(),
+        })
+        .execute();
+      await insertConnectionWithUsername(s.store, "c-legacy", legacy);
+
+      // A previous key that is not the one the store was set up with: refused, nothing written.
+      await expect(StoredKeyring.open(s.store.db, newMaster, s.dataDir, randomBytes(32))).rejects.toThrow(
+        /neither BERTH_MASTER_KEY nor BERTH_MASTER_KEY_PREVIOUS unwraps key version 1/,
+      );
+      expect(
+        (await s.store.db.selectFrom("key_versions").selectAll().executeTakeFirstOrThrow()).wrapped_key,
+      ).toBeNull();
+
+      const after = await StoredKeyring.open(s.store.db, newMaster, s.dataDir, oldMaster);
+      cleanups.push(async () => after.stop());
+      expect(await after.decrypt(legacy, { connectionId: "c-legacy", field: "username" })).toBe(
+        "legacy-secret",
+      );
+      const row = await s.store.db.selectFrom("key_versions").selectAll().executeTakeFirstOrThrow();
+      expect(new KeyWrapper(newMaster).unwrap(1, row.wrapped_key!)).toEqual(oldMaster);
+      // The old master key is no longer needed, nor accepted alone.
+      await expect(StoredKeyring.open(s.store.db, oldMaster, s.dataDir)).rejects.toBeInstanceOf(
+        KeyUnwrapError,
+      );
+    },
+  );
+});
+
 describe.skipIf(!hasPostgres)("instances setting up the keyring together", () => {
   it("set it up once: what each writes, the others read", async () => {
     const s = await postgresStore();
@@ -243,3 +347,9 @@ describe.skipIf(!hasPostgres)("instances setting up the keyring together", () =>
     }
   });
 });
+
+/** A connection row whose sealed user name is the legacy sample. */
+async function insertConnectionWithUsername(store: Store, id: string, usernameEnc: string): Promise<void> {
+  await insertTestConnection(store.db, "system", new Date(), id);
+  await store.db.updateTable("connections").set({ username_enc: usernameEnc }).where("id", "=", id).execute();
+}
