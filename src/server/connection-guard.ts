@@ -29,6 +29,17 @@ export function createConnectionGuard(limits: ListenerLimits) {
   const sockets = new Set<Socket>();
   const firstRequest = new Map<Socket, NodeJS.Timeout>();
   const perSource = new Map<string, number>();
+  // TLS connections still in their handshake, per source, and how each one's count is dropped once
+  // its TLSSocket is accepted (found by its remote address and port: the same TCP connection).
+  const handshaking = new Map<string, number>();
+  const handshakeDone = new Map<string, () => void>();
+  const adjust = (counts: Map<string, number>, source: string, by: number) => {
+    const n = (counts.get(source) ?? 0) + by;
+    if (n > 0) counts.set(source, n);
+    else counts.delete(source);
+  };
+  const held = (source: string) => (perSource.get(source) ?? 0) + (handshaking.get(source) ?? 0);
+  const tcpKey = (socket: Socket) => `${socket.remoteAddress}|${socket.remotePort}`;
   const served = (socket: Socket) => {
     const timer = firstRequest.get(socket);
     if (timer) clearTimeout(timer);
@@ -42,16 +53,40 @@ export function createConnectionGuard(limits: ListenerLimits) {
     servedThroughProxy(proxy: unknown) {
       (proxy as Marked)[SERVED]?.();
     },
+    /**
+     * A TLS connection as it arrives, before its handshake: it counts against its source from now
+     * (a flood of handshakes that never finish is bounded like open connections), until its TLS
+     * socket is accepted or it closes. False (and the socket destroyed) when the source has too many.
+     */
+    beginHandshake(raw: Socket): boolean {
+      const source = sourceOf(raw.remoteAddress ?? "");
+      if (held(source) + 1 > limits.maxConnectionsPerSource) {
+        raw.destroy();
+        return false;
+      }
+      adjust(handshaking, source, 1);
+      const key = tcpKey(raw);
+      let counted = true;
+      const done = () => {
+        if (!counted) return;
+        counted = false;
+        adjust(handshaking, source, -1);
+        if (handshakeDone.get(key) === done) handshakeDone.delete(key);
+      };
+      handshakeDone.set(key, done);
+      raw.once("close", done);
+      return true;
+    },
     /** Registers a new socket; false (and the socket destroyed) when its address has too many. */
     accept(socket: Socket, onClose: () => void): boolean {
+      handshakeDone.get(tcpKey(socket))?.();
       // By address, and an IPv6 client by its /64 (one host's usual share), as sign-in counts them.
       const source = sourceOf(socket.remoteAddress ?? "");
-      const open = (perSource.get(source) ?? 0) + 1;
-      if (open > limits.maxConnectionsPerSource) {
+      if (held(source) + 1 > limits.maxConnectionsPerSource) {
         socket.destroy();
         return false;
       }
-      perSource.set(source, open);
+      adjust(perSource, source, 1);
       sockets.add(socket);
       firstRequest.set(
         socket,
@@ -62,9 +97,7 @@ export function createConnectionGuard(limits: ListenerLimits) {
         served(socket);
         sockets.delete(socket);
         onClose();
-        const left = (perSource.get(source) ?? 1) - 1;
-        if (left > 0) perSource.set(source, left);
-        else perSource.delete(source);
+        adjust(perSource, source, -1);
       });
       socket.once("error", () => socket.destroy());
       return true;

@@ -122,6 +122,9 @@ export async function listen(
       });
   // A failed handshake (unknown client CA, no certificate when one is required) ends that socket only.
   tcp.on("tlsClientError", () => {});
+  // With TLS, a connection counts against its source from its first byte, not only once its
+  // handshake is done (a listener registered first runs before tls.Server's own).
+  if (tls) tcp.prependListener("connection", (raw: Socket) => void guard.beginHandshake(raw));
   await new Promise<void>((resolve, reject) => {
     tcp.once("error", reject);
     tcp.listen(port, host, () => {

@@ -1,5 +1,6 @@
 import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { issueCertificate, makeCertificates } from "../support/certs.js";
 import { requestJson, startTestBerth, type TestBerth } from "../support/test-berth.js";
 
 /** A raw TCP client: resolves when connected; `closed` resolves (with the time) when the server ends it. */
@@ -72,5 +73,45 @@ describe("connections per source", () => {
     await expect
       .poll(async () => (await requestJson(`${b.url}/healthz`, { method: "GET", headers: {} })).status)
       .toBe(200);
+  });
+});
+
+describe("connections per source, with TLS", () => {
+  let b: TestBerth;
+  let ca: string;
+  beforeAll(async () => {
+    const certs = makeCertificates();
+    const server = issueCertificate(certs, "berth-server", { cn: "localhost", dns: ["localhost"] });
+    ca = certs.caPem;
+    b = await startTestBerth(
+      {
+        BERTH_TLS_CERT_FILE: server.cert,
+        BERTH_TLS_KEY_FILE: server.key,
+        BERTH_MAX_CONNECTIONS_PER_SOURCE: "5",
+      },
+      { tls: { ca } },
+    );
+  });
+  afterAll(async () => b?.close());
+  const healthz = (localAddress?: string) =>
+    requestJson(`${b.url}/healthz`, { method: "GET", headers: {}, tls: { ca }, localAddress });
+
+  it("counts a connection from its first byte, not from the end of its handshake", async () => {
+    // Five connections that never send a ClientHello hold the source's share...
+    const held = Array.from({ length: 5 }, () => rawSocket(b.berth.port));
+    await Promise.all(held.map((s) => s.connected));
+    const started = performance.now();
+    const extra = rawSocket(b.berth.port);
+    // ...so a sixth is closed at once, long before the handshake bound (10 s) would end it.
+    expect((await extra.closed) - started).toBeLessThan(2_000);
+    await expect(healthz()).rejects.toThrow();
+    // Another source is served meanwhile.
+    expect((await healthz("127.0.0.2")).status).toBe(200);
+    for (const s of held) s.socket.destroy();
+    await Promise.all(held.map((s) => s.closed));
+    // Handshakes that finished are counted once, as open connections, and the source is served again.
+    await expect.poll(async () => (await healthz().catch(() => ({ status: 0 }))).status).toBe(200);
+    const many = await Promise.all(Array.from({ length: 5 }, () => healthz()));
+    expect(many.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
   });
 });
