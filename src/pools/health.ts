@@ -2,63 +2,13 @@ import { EventEmitter } from "node:events";
 import type { ConnectionStatusId } from "../connections/settings.js";
 import type { ReplicationState } from "../drivers/replication.js";
 import { ENGINES } from "../engines/index.js";
+import { freshSnapshot, type HostHealthSnapshot, hostKey } from "./host-snapshot.js";
 import type { ConnectionPool } from "./pool.js";
+import { mayFallBack } from "./read-fallback.js";
 import { type DurableRoles, RoleMemories } from "./role-memory.js";
+import { observable, probeRoles, replicationFields } from "./role-observation.js";
 import { elect, type HostRole, writableSince } from "./roles.js";
 import { NOT_ANSWERING, UNREACHABLE } from "./unreachable.js";
-
-export type { HostRole };
-export { UNREACHABLE };
-
-export interface HostHealthSnapshot {
-  server: string;
-  port: number;
-  /** As the last check that could tell observed it; as configured until one has. */
-  role: HostRole;
-  /** Where the connection's configuration lists it: its `server` (primary) or a replica. */
-  configuredRole: HostRole;
-  /** The host's place in the configuration, as its audit events and metrics name it. */
-  slot: string;
-  status: ConnectionStatusId;
-  lastCheckedAt: Date | undefined;
-  lastErrorReason: string;
-  lastLatencyMs: number;
-  /** PostgreSQL's timeline as last observed; 0 unknown. */
-  timeline: number;
-  /** WAL position last observed: the primary's current one, what a replica has replayed; "" unknown. */
-  position: string;
-  /** A replica's replay lag as last observed, ms; undefined for a primary or when unknown. */
-  replicaLagMs: number | undefined;
-  /** Takes writes although another host was promoted past it: Berth gives it nothing. */
-  fenced: boolean;
-  /** When the observed role or the fenced flag last changed. */
-  roleChangedAt: Date | undefined;
-  /** The host the connection's writes go to now. */
-  writer: boolean;
-}
-
-/**
- * Reached, but it cannot serve right now for reasons that say nothing about who it is. With the
- * unreachable ones, the only failures a READ may leave a replica for: any other (a refused sign-in,
- * a certificate that does not verify) means the host may not be the replica it was saved as.
- */
-const PASSING: ReadonlySet<string> = new Set([
-  "server_starting",
-  "server_shutting_down",
-  "too_many_connections",
-  "pool_closed",
-  // The connection budget shared by the instances could not be asked (Redis): says nothing of the host.
-  "budget_unavailable",
-]);
-
-/** Whether a replica that failed with `reason` may have its READ served elsewhere. */
-export function mayFallBack(reason: string): boolean {
-  // A host the target policy denies was never contacted: it learned nothing and proved nothing.
-  return UNREACHABLE.has(reason) || PASSING.has(reason) || reason === "target_denied";
-}
-
-/** A host of a connection, as the health monitor and the pool manager both name it. */
-export const hostKey = (pool: ConnectionPool) => `${pool.connectionId}|${pool.role}|${pool.host}`;
 
 export interface HealthMonitorOptions {
   /** Between checks of a healthy connection. */
@@ -436,60 +386,4 @@ export class HealthMonitor extends EventEmitter<HealthEvents> {
     for (const w of this.#watched.values()) if (w.timer) clearTimeout(w.timer);
     this.#watched.clear();
   }
-}
-
-function freshSnapshot(pool: ConnectionPool, slot: number): HostHealthSnapshot {
-  return {
-    server: pool.settings.server,
-    port: pool.settings.port,
-    role: pool.role,
-    configuredRole: pool.role,
-    slot: slot === 0 ? "server" : `replicas[${slot - 1}]`,
-    status: "untested",
-    lastCheckedAt: undefined,
-    lastErrorReason: "",
-    lastLatencyMs: 0,
-    timeline: 0,
-    position: "",
-    replicaLagMs: undefined,
-    fenced: false,
-    roleChangedAt: undefined,
-    writer: false,
-  };
-}
-
-function replicationFields(r: ReplicationState) {
-  return { timeline: r.timeline, position: r.position, replicaLagMs: r.standby ? r.lagMs : undefined };
-}
-
-/** Whether the engine's hosts are asked what they are. */
-function observable(pool: ConnectionPool): boolean {
-  return ENGINES[pool.settings.type]?.replication !== undefined;
-}
-
-/**
- * One check: a probe that asks the engine's replication question where there is one. A host that
- * cannot answer it (a statement error, not a lost connection: old version, a function revoked)
- * is pinged instead and keeps the role it was saved with.
- */
-async function probeRoles(
-  pool: ConnectionPool,
-  timeoutMs: number,
-): Promise<{ latency: number; replication: ReplicationState | undefined }> {
-  const observe = ENGINES[pool.settings.type]?.replication;
-  let replication: ReplicationState | undefined;
-  const latency = await pool.probe(
-    timeoutMs,
-    observe
-      ? async (session) => {
-          try {
-            replication = await observe.observe(session);
-          } catch (err) {
-            if (pool.driver.isConnectionError(err) || !session.healthy) throw err;
-            await session.ping();
-          }
-        }
-      : undefined,
-  );
-  return { latency, replication };
 }

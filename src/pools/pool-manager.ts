@@ -6,8 +6,8 @@ import { BerthError, UnavailableError, UnimplementedError } from "../errors/bert
 import { inChildSpan } from "../observability/tracing.js";
 import type { SessionBudget } from "./budget.js";
 import { positionOf, tokenOf } from "./consistency.js";
-import { mayFallBack } from "./health.js";
 import { ConnectionPool, type PooledSession, type PoolStatsSnapshot } from "./pool.js";
+import { mayFallBack } from "./read-fallback.js";
 
 export type Intent = "read" | "write";
 
