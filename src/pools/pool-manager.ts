@@ -5,7 +5,8 @@ import { BerthError, UnavailableError, UnimplementedError } from "../errors/bert
 import { inChildSpan } from "../observability/tracing.js";
 import type { SessionBudget } from "./budget.js";
 import { positionOf, tokenOf } from "./consistency.js";
-import { ConnectionPool, type PooledSession, type PoolStatsSnapshot } from "./pool.js";
+import { ConnectionPool } from "./pool.js";
+import type { PooledSession, PoolStatsSnapshot } from "./pool-types.js";
 import { acquireForRead, type PoolGroup, type RoutingDeps, writerOf } from "./routing.js";
 
 export type Intent = "read" | "write";
@@ -280,5 +281,3 @@ export class PoolManager {
     await Promise.all(pools.map((pool) => pool.close(graceMs, "closed")));
   }
 }
-
-export type { PoolStatsSnapshot };

@@ -19,15 +19,6 @@ import { withdraw } from "./pool-waiters.js";
 import { RecentDurations } from "./recent.js";
 import { spentReason, stillUsable, VALIDATE_AFTER_IDLE_MS } from "./session-fitness.js";
 
-export { PoolExhaustedError } from "./pool-errors.js";
-export type {
-  ConnectionPoolOptions,
-  DestroyReason,
-  PoolEvents,
-  PooledSession,
-  PoolStatsSnapshot,
-} from "./pool-types.js";
-
 // Time is read from the global `performance` (not node:perf_hooks' export) so tests' fake timers move it.
 
 /**

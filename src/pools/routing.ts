@@ -1,6 +1,7 @@
 import { ENGINES } from "../engines/index.js";
 import { BerthError } from "../errors/berth-error.js";
-import type { ConnectionPool, PooledSession } from "./pool.js";
+import type { ConnectionPool } from "./pool.js";
+import type { PooledSession } from "./pool-types.js";
 import { mayFallBack } from "./read-fallback.js";
 import { noPrimary, replicaRefused } from "./routing-errors.js";
 
