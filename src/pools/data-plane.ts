@@ -6,10 +6,11 @@ import { createTunnelRegistry } from "../drivers/ssh/tunnel-driver.js";
 import { driverFor, ENGINES } from "../engines/index.js";
 import { createMetrics, type Metrics } from "../observability/metrics.js";
 import type { SessionBudget } from "./budget.js";
-import { HealthMonitor, type HealthMonitorOptions, mayFallBack } from "./health.js";
+import { HealthMonitor, type HealthMonitorOptions } from "./health.js";
 import { LeaseManager } from "./leases.js";
 import { PoolManager } from "./pool-manager.js";
 import type { PoolStatsSnapshot } from "./pool-types.js";
+import { mayFallBack } from "./read-fallback.js";
 
 export interface DataPlaneOptions {
   connectTimeoutMs: number;

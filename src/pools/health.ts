@@ -1,64 +1,13 @@
 import { EventEmitter } from "node:events";
 import type { ConnectionStatusId } from "../connections/settings.js";
-import type { ReplicationState } from "../drivers/replication.js";
-import { ENGINES } from "../engines/index.js";
+import { freshSnapshot, type HostHealthSnapshot, hostKey } from "./host-snapshot.js";
 import type { ConnectionPool } from "./pool.js";
+import { mayFallBack } from "./read-fallback.js";
+import { decideRoles } from "./role-decision.js";
 import { type DurableRoles, RoleMemories } from "./role-memory.js";
-import { elect, type HostRole, writableSince } from "./roles.js";
+import { observable, probeRoles, replicationFields } from "./role-observation.js";
 import { NOT_ANSWERING, UNREACHABLE } from "./unreachable.js";
-
-export type { HostRole };
-export { UNREACHABLE };
-
-export interface HostHealthSnapshot {
-  server: string;
-  port: number;
-  /** As the last check that could tell observed it; as configured until one has. */
-  role: HostRole;
-  /** Where the connection's configuration lists it: its `server` (primary) or a replica. */
-  configuredRole: HostRole;
-  /** The host's place in the configuration, as its audit events and metrics name it. */
-  slot: string;
-  status: ConnectionStatusId;
-  lastCheckedAt: Date | undefined;
-  lastErrorReason: string;
-  lastLatencyMs: number;
-  /** PostgreSQL's timeline as last observed; 0 unknown. */
-  timeline: number;
-  /** WAL position last observed: the primary's current one, what a replica has replayed; "" unknown. */
-  position: string;
-  /** A replica's replay lag as last observed, ms; undefined for a primary or when unknown. */
-  replicaLagMs: number | undefined;
-  /** Takes writes although another host was promoted past it: Berth gives it nothing. */
-  fenced: boolean;
-  /** When the observed role or the fenced flag last changed. */
-  roleChangedAt: Date | undefined;
-  /** The host the connection's writes go to now. */
-  writer: boolean;
-}
-
-/**
- * Reached, but it cannot serve right now for reasons that say nothing about who it is. With the
- * unreachable ones, the only failures a READ may leave a replica for: any other (a refused sign-in,
- * a certificate that does not verify) means the host may not be the replica it was saved as.
- */
-const PASSING: ReadonlySet<string> = new Set([
-  "server_starting",
-  "server_shutting_down",
-  "too_many_connections",
-  "pool_closed",
-  // The connection budget shared by the instances could not be asked (Redis): says nothing of the host.
-  "budget_unavailable",
-]);
-
-/** Whether a replica that failed with `reason` may have its READ served elsewhere. */
-export function mayFallBack(reason: string): boolean {
-  // A host the target policy denies was never contacted: it learned nothing and proved nothing.
-  return UNREACHABLE.has(reason) || PASSING.has(reason) || reason === "target_denied";
-}
-
-/** A host of a connection, as the health monitor and the pool manager both name it. */
-export const hostKey = (pool: ConnectionPool) => `${pool.connectionId}|${pool.role}|${pool.host}`;
+import type { HealthEvents, Watched } from "./watched-host.js";
 
 export interface HealthMonitorOptions {
   /** Between checks of a healthy connection. */
@@ -75,41 +24,11 @@ export interface HealthMonitorOptions {
   durable?: DurableRoles;
 }
 
-interface Watched {
-  pool: ConnectionPool;
-  /** 0 for the connection's `server`, then its replicas in order. */
-  slot: number;
-  snapshot: HostHealthSnapshot;
-  /** The last answer to the replication question (kept while the host is silent, for the status). */
-  replication: ReplicationState | undefined;
-  answering: boolean;
-  /** A check has ended (either way) since the host was watched. */
-  checked: boolean;
-  timer: NodeJS.Timeout | undefined;
-  /** performance.now() when the pending timer fires. */
-  dueAt: number;
-  /** performance.now() of the last check's start. */
-  lastStartedAt: number;
-  backoffMs: number;
-  running: boolean;
-}
-
-export interface HealthEvents {
-  /** A host's status, role or fenced flag changed (what WatchConnectionStatus streams). */
-  change: [connectionId: string, host: HostHealthSnapshot];
-  /** A host's observed role changed (from the configured one, the first time it is seen). */
-  role: [connectionId: string, host: HostHealthSnapshot, from: HostRole];
-  /** A host takes writes although another was promoted past it (or is the primary): given nothing. */
-  fenced: [connectionId: string, host: HostHealthSnapshot];
-  /** The host writes went to lost that role: its pool is retired, sessions on it end. */
-  demoted: [connectionId: string, pool: ConnectionPool];
-}
-
 /**
  * Background checks of every open pool's server: a probe on a session of its own, every intervalMs
  * while healthy, with doubling backoff while not. Each check also asks the host what it is (the
  * engine's replication question: in recovery or not, timeline, lag), and the connection's roles
- * are decided again from the answers (roles.ts): which host takes writes, which is fenced. Emits
+ * are decided again from the answers (role-decision.ts, roles.ts): which host takes writes, which is fenced. Emits
  * `change` when a status changes, which is what WatchConnectionStatus streams. A failed check also
  * flushes the pool's idle sessions' chance of being handed out dead: they fail validation on
  * borrow and are replaced.
@@ -320,6 +239,11 @@ export class HealthMonitor extends EventEmitter<HealthEvents> {
     this.#decide(w.pool.connectionId);
   }
 
+  /** Decides the connection's roles again from its hosts' last answers (role-decision.ts). */
+  #decide(connectionId: string): void {
+    decideRoles(connectionId, this.#of(connectionId), this.#roles, this);
+  }
+
   #schedule(w: Watched, delayMs: number): void {
     if (this.#closed) return;
     if (w.timer) clearTimeout(w.timer);
@@ -376,120 +300,10 @@ export class HealthMonitor extends EventEmitter<HealthEvents> {
     }
   }
 
-  /** Decides the connection's roles again from its hosts' last answers, and tells what changed. */
-  #decide(connectionId: string): void {
-    const ws = this.#of(connectionId);
-    if (!ws.some((w) => w.replication)) return;
-    const roles = this.#roles.of(connectionId);
-    if (!roles.loaded) return;
-    for (const w of ws) {
-      if (
-        !w.answering ||
-        !w.replication ||
-        ENGINES[w.pool.settings.type]?.replication?.timelines !== "writable-since"
-      )
-        continue;
-      // By slot, not by address: this memory is stored in clear, and hosts are sealed at rest.
-      const timeline = writableSince(roles.memory, w.snapshot.slot, w.replication.standby);
-      w.replication = { ...w.replication, timeline };
-      w.snapshot = { ...w.snapshot, timeline };
-    }
-    const views = ws.map((w) => ({
-      key: hostKey(w.pool),
-      slot: w.slot,
-      replication: w.replication,
-      answering: w.answering,
-      fenced: w.snapshot.fenced,
-    }));
-    const election = elect(views, roles.memory);
-    const incumbent = roles.memory.incumbent;
-    roles.memory.maxTimeline = election.maxTimeline;
-    roles.writer = election.writer;
-    this.#roles.persist(connectionId, roles);
-    // The incumbent keeps its claim while silent; once it answers as anything but the writer, it lost it.
-    if (election.writer) roles.memory.incumbent = election.writer;
-    else if (ws.find((w) => hostKey(w.pool) === incumbent)?.answering) roles.memory.incumbent = undefined;
-    for (const w of ws)
-      this.#apply(w, election.writer === hostKey(w.pool), election.fenced.has(hostKey(w.pool)));
-    const lost = incumbent !== undefined && incumbent !== roles.memory.incumbent;
-    // A connection of one host routes by configuration: there is no other host to move writes to.
-    const demoted = lost && ws.length > 1 ? ws.find((w) => hostKey(w.pool) === incumbent) : undefined;
-    if (demoted) this.emit("demoted", connectionId, demoted.pool);
-  }
-
-  /** A host's share of an election: its role, writer and fenced flags, and the events they make. */
-  #apply(w: Watched, writer: boolean, fenced: boolean): void {
-    const before = w.snapshot;
-    const role: HostRole = w.replication ? (w.replication.standby ? "replica" : "primary") : before.role;
-    if (before.role === role && before.fenced === fenced && before.writer === writer) return;
-    const moved = before.role !== role || before.fenced !== fenced;
-    w.snapshot = { ...before, role, fenced, writer, ...(moved ? { roleChangedAt: new Date() } : {}) };
-    const id = w.pool.connectionId;
-    if (before.role !== role) this.emit("role", id, w.snapshot, before.role);
-    if (fenced && !before.fenced) this.emit("fenced", id, w.snapshot);
-    this.emit("change", id, w.snapshot);
-  }
-
   close(): void {
     this.#closed = true;
     this.#wake();
     for (const w of this.#watched.values()) if (w.timer) clearTimeout(w.timer);
     this.#watched.clear();
   }
-}
-
-function freshSnapshot(pool: ConnectionPool, slot: number): HostHealthSnapshot {
-  return {
-    server: pool.settings.server,
-    port: pool.settings.port,
-    role: pool.role,
-    configuredRole: pool.role,
-    slot: slot === 0 ? "server" : `replicas[${slot - 1}]`,
-    status: "untested",
-    lastCheckedAt: undefined,
-    lastErrorReason: "",
-    lastLatencyMs: 0,
-    timeline: 0,
-    position: "",
-    replicaLagMs: undefined,
-    fenced: false,
-    roleChangedAt: undefined,
-    writer: false,
-  };
-}
-
-function replicationFields(r: ReplicationState) {
-  return { timeline: r.timeline, position: r.position, replicaLagMs: r.standby ? r.lagMs : undefined };
-}
-
-/** Whether the engine's hosts are asked what they are. */
-function observable(pool: ConnectionPool): boolean {
-  return ENGINES[pool.settings.type]?.replication !== undefined;
-}
-
-/**
- * One check: a probe that asks the engine's replication question where there is one. A host that
- * cannot answer it (a statement error, not a lost connection: old version, a function revoked)
- * is pinged instead and keeps the role it was saved with.
- */
-async function probeRoles(
-  pool: ConnectionPool,
-  timeoutMs: number,
-): Promise<{ latency: number; replication: ReplicationState | undefined }> {
-  const observe = ENGINES[pool.settings.type]?.replication;
-  let replication: ReplicationState | undefined;
-  const latency = await pool.probe(
-    timeoutMs,
-    observe
-      ? async (session) => {
-          try {
-            replication = await observe.observe(session);
-          } catch (err) {
-            if (pool.driver.isConnectionError(err) || !session.healthy) throw err;
-            await session.ping();
-          }
-        }
-      : undefined,
-  );
-  return { latency, replication };
 }

@@ -9,7 +9,8 @@ import {
   ValidationError,
 } from "../errors/berth-error.js";
 import type { Principal } from "../identity/principal.js";
-import type { ConnectionPool, PooledSession } from "./pool.js";
+import type { ConnectionPool } from "./pool.js";
+import type { PooledSession } from "./pool-types.js";
 import { unacknowledged } from "./roles.js";
 import { runStatement, type StatementInput, type StatementOptions } from "./statement.js";
 

@@ -126,3 +126,18 @@ export function poolOperationFailed(err: unknown, stats?: PoolStatsSnapshot): Be
     { cause: err },
   );
 }
+
+/** Asked of a pool that has closed (or closed while a session was being opened for the caller). */
+export function poolClosed(): UnavailableError {
+  return new UnavailableError("The connection's pool is closed", { reason: "pool_closed" });
+}
+
+/**
+ * What a caller still queued hears when its pool closes: `pool_retired` when the connection changed
+ * and a successor pool takes over (PoolManager.acquire queues it there), else `pool_closed`.
+ */
+export function waitEndedByClose(why: "closed" | "retired"): UnavailableError {
+  return why === "retired"
+    ? new UnavailableError("The connection changed while waiting for a session", { reason: "pool_retired" })
+    : new UnavailableError("The connection's pool was closed", { reason: "pool_closed" });
+}

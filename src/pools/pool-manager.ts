@@ -1,17 +1,17 @@
 import type { ConnectionSettings, Credentials } from "../connections/settings.js";
 import type { Driver } from "../drivers/driver.js";
-import { CLEARTEXT_PASSWORD_REFUSED } from "../engines/cleartext-refusal.js";
 import { ENGINES, type EngineId } from "../engines/index.js";
 import { BerthError, UnavailableError, UnimplementedError } from "../errors/berth-error.js";
 import { inChildSpan } from "../observability/tracing.js";
 import type { SessionBudget } from "./budget.js";
 import { positionOf, tokenOf } from "./consistency.js";
-import { mayFallBack } from "./health.js";
-import { ConnectionPool, type PooledSession, type PoolStatsSnapshot } from "./pool.js";
+import { ConnectionPool } from "./pool.js";
+import type { PooledSession, PoolStatsSnapshot } from "./pool-types.js";
+import { acquireForRead, type PoolGroup, type RoutingDeps, writerOf } from "./routing.js";
 
 export type Intent = "read" | "write";
 
-export interface PoolManagerDeps {
+export interface PoolManagerDeps extends RoutingDeps {
   /** Settings and decrypted credentials of a connection: called once per pool group, not per statement. */
   load(connectionId: string): Promise<{ settings: ConnectionSettings; credentials: Credentials }>;
   drivers(engine: EngineId): Driver | undefined;
@@ -23,37 +23,13 @@ export interface PoolManagerDeps {
   onPool?(pool: ConnectionPool, slot: number): void;
   /** Told when a connection's pools are retired. */
   onRetire?(connectionId: string): void;
-  /** Whether a host may be given work now; absent: every host may. */
-  usable?(pool: ConnectionPool): boolean;
-  /** Why a host is known to refuse Berth for a reason reads must not route around (health.refusal). */
-  refusal?(pool: ConnectionPool): string | undefined;
-  /** A replica refused a session for such a reason: show it in the status, log and audit it. */
-  onReplicaRefused?(pool: ConnectionPool, reason: string): void;
   /**
    * The budget shared with other Berth instances (Redis): every session of every host takes a permit
    * of its connection's host. Absent: each pool's maxPoolSize is the only bound.
    */
   budget?: SessionBudget | undefined;
-  /** The hosts' observed roles (health checks); absent: every host keeps its configured role. */
-  roles?: RoleSource;
   /** A host lost the primary role and its pool was replaced: end what holds its sessions. */
   onDemoted?(old: ConnectionPool): void;
-}
-
-/** What routing needs of the observed roles (HealthMonitor fits it). */
-export interface RoleSource {
-  /** Whether any host of the connection answered what it is; false: route by configuration. */
-  observed(connectionId: string): boolean;
-  /** Whether writes go to this host now. */
-  isWriter(pool: ConnectionPool): boolean;
-  /** Whether the host may serve reads as a replica, lagging at most maxLagMs (0: any lag). */
-  readable(pool: ConnectionPool, maxLagMs: number): boolean;
-  /** Resolves once the first checks have told who takes writes, or at `until` (performance.now()). */
-  settle(connectionId: string, until: number): Promise<void>;
-  /** Something suggests the roles moved: check the connection's hosts now (rate-limited). */
-  checkSoon(connectionId: string): void;
-  /** The host's position at its last check (a replica's replayed one); undefined unknown. */
-  position(pool: ConnectionPool): string | undefined;
 }
 
 export interface AcquireOptions {
@@ -64,19 +40,6 @@ export interface AcquireOptions {
    * replayed that far serves it, else the primary. "" or absent: any replica.
    */
   consistencyToken?: string;
-}
-
-/**
- * A connection's pools, one per configured host: its `server` first, then its replicas. Which
- * host is the primary is observed, not configured: the pool in any slot may be the one writes go
- * to. A pool whose host loses the primary role is replaced by a fresh one for that host.
- */
-interface PoolGroup {
-  hosts: ConnectionPool[];
-  /** Opens a pool for the host in `slot` (a replacement keeps the settings and credentials). */
-  open(slot: number): ConnectionPool;
-  /** Rotates where a read starts among equally loaded replicas. */
-  next: number;
 }
 
 /** SQLSTATE 25006 and MySQL's 1290 / 1836: the host refused a write because it is read-only. */
@@ -217,88 +180,14 @@ export class PoolManager {
       try {
         if (group.hosts.length === 1)
           return { pool: group.hosts[0]!, pooled: await group.hosts[0]!.acquire(until) };
-        if (intent === "read") return await this.#acquireForRead(connectionId, group, until, atLeast);
-        const writer = await this.#writer(connectionId, group, until);
+        if (intent === "read") return await acquireForRead(this.#deps, connectionId, group, until, atLeast);
+        const writer = await writerOf(this.#deps.roles, connectionId, group, until);
         return { pool: writer, pooled: await writer.acquire(until) };
       } catch (err) {
         const retired = err instanceof BerthError && err.details.reason === "pool_retired";
         if (!retired || attempt >= 3) throw err;
       }
     }
-  }
-
-  /** The pool writes go to now; no_primary when no host is one. */
-  async #writer(connectionId: string, group: PoolGroup, until: number): Promise<ConnectionPool> {
-    const roles = this.#deps.roles;
-    if (!roles) return group.hosts[0]!;
-    await roles.settle(connectionId, until);
-    if (!roles.observed(connectionId)) return group.hosts[0]!;
-    const writer = group.hosts.find((p) => roles.isWriter(p));
-    if (writer) return writer;
-    roles.checkSoon(connectionId);
-    throw noPrimary(group);
-  }
-
-  /**
-   * Replicas by fewest outstanding requests (ties rotate), those known to be down, fenced or
-   * lagging skipped; a replica that cannot serve hands on; then the primary.
-   */
-  async #acquireForRead(
-    connectionId: string,
-    group: PoolGroup,
-    until: number,
-    atLeast: string | undefined,
-  ): Promise<{ pool: ConnectionPool; pooled: PooledSession }> {
-    let passed: BerthError | undefined;
-    const usable = this.#deps.usable ?? (() => true);
-    for (const replica of this.#readCandidates(connectionId, group)) {
-      const refused = this.#deps.refusal?.(replica);
-      if (refused) throw replicaRefused(replica, refused);
-      if (!usable(replica)) continue;
-      try {
-        const pooled = await replica.acquire(until);
-        if (atLeast === undefined || (await this.#replayed(replica, pooled, atLeast)))
-          return { pool: replica, pooled };
-      } catch (err) {
-        // Cannot reach it: the next host. Reached and refused: this READ fails. Exhausted or retired: say so.
-        if (!(err instanceof BerthError)) throw err;
-        const reason = String(err.details.reason ?? "");
-        if (reason === "pool_retired") throw err;
-        if (err.kind === "unavailable" && mayFallBack(reason)) {
-          passed = err;
-          continue;
-        }
-        if (err.kind !== "unavailable" && err.kind !== "security_violation") throw err;
-        this.#deps.onReplicaRefused?.(replica, reason);
-        throw replicaRefused(replica, reason, err);
-      }
-    }
-    // A replica that did not answer used up the caller's time: its answer, not the primary's.
-    if (passed && performance.now() >= until) throw passed;
-    const roles = this.#deps.roles;
-    const observed = roles?.observed(connectionId) === true;
-    const primary = observed ? group.hosts.find((p) => roles!.isWriter(p)) : group.hosts[0]!;
-    if (!primary) throw passed ?? noPrimary(group, "read");
-    return { pool: primary, pooled: await primary.acquire(until) };
-  }
-
-  /**
-   * Whether the replica has replayed `atLeast` (a read-your-writes token's position): known from
-   * its last check when that was already past it, else asked on the session just taken — which goes
-   * back to the pool when the answer is no (or is destroyed when there is none).
-   */
-  async #replayed(pool: ConnectionPool, pooled: PooledSession, atLeast: string): Promise<boolean> {
-    const questions = ENGINES[pool.settings.type].replication;
-    if (!questions) return true;
-    const seen = this.#deps.roles?.position(pool);
-    if (seen && (questions.compare(seen, atLeast) ?? -1) >= 0) return true;
-    try {
-      if (await questions.hasReplayed(pooled.session, atLeast)) return true;
-      void pool.release(pooled, { reset: false }).catch(() => {});
-    } catch {
-      void pool.destroy(pooled);
-    }
-    return false;
   }
 
   /**
@@ -315,21 +204,6 @@ export class PoolManager {
     } catch {
       return undefined;
     }
-  }
-
-  /** The replicas a READ may try, the least busy first; rotation breaks ties so that idle replicas share the load. */
-  #readCandidates(connectionId: string, group: PoolGroup): ConnectionPool[] {
-    const roles = this.#deps.roles;
-    const observed = roles?.observed(connectionId) === true;
-    const maxLagMs = group.hosts[0]!.settings.engineOptions.maxReplicaLagMs;
-    const replicas = group.hosts.filter((p) =>
-      observed ? roles!.readable(p, maxLagMs) : p.role === "replica",
-    );
-    const n = replicas.length;
-    if (n === 0) return [];
-    const start = group.next++ % n;
-    const rotated = replicas.map((_, i) => replicas[(start + i) % n]!);
-    return rotated.sort((a, b) => a.outstanding - b.outstanding);
   }
 
   /**
@@ -406,42 +280,4 @@ export class PoolManager {
     this.#building.clear();
     await Promise.all(pools.map((pool) => pool.close(graceMs, "closed")));
   }
-}
-
-/** No host takes writes: said at once, with what each host is, rather than a timeout per call. */
-function noPrimary(group: PoolGroup, intent: Intent = "write"): UnavailableError {
-  const what =
-    intent === "write"
-      ? "writes cannot be served until a host is promoted (or the primary is back)"
-      : "no replica can serve this read either";
-  return new UnavailableError(`No host of this connection is a primary now: ${what}. Retry later`, {
-    reason: "no_primary",
-    hosts: group.hosts.length,
-  });
-}
-
-export type { PoolStatsSnapshot };
-
-/** How a refusal known only from a health check reads (the session's own error says it otherwise). */
-const REFUSAL_TEXT: Record<string, string> = {
-  authentication_failed: "refused Berth's sign-in",
-  [CLEARTEXT_PASSWORD_REFUSED]:
-    "asked for the password in clear text on a connection without TLS; Berth did not send it",
-};
-
-/**
- * The READ's answer when its replica refuses Berth: the replica's own error (same kind, so a
- * refused clear-text request still answers like one), which replica, and what to do.
- */
-function replicaRefused(replica: ConnectionPool, reason: string, cause?: BerthError): BerthError {
-  const what = cause
-    ? cause.message
-    : `The read replica ${replica.host} ${REFUSAL_TEXT[reason] ?? `refuses Berth (${reason})`}`;
-  const kind = cause?.kind ?? (reason === CLEARTEXT_PASSWORD_REFUSED ? "security_violation" : "unavailable");
-  return new BerthError(
-    kind,
-    `${what}. Reads are not sent to another host while a replica refuses Berth: it may not be the server it was saved as; check the replica and the connection's replicas`,
-    { ...cause?.details, reason, replica: replica.host },
-    { cause },
-  );
 }

@@ -1,11 +1,11 @@
 import { EventEmitter } from "node:events";
-import { type ConnectionSettings, scrubSecrets } from "../connections/settings.js";
-import { tlsPlanFor } from "../connections/tls-plan.js";
+import type { ConnectionSettings } from "../connections/settings.js";
 import type { Driver, DriverSession } from "../drivers/driver.js";
-import { BerthError, UnavailableError } from "../errors/berth-error.js";
+import { BerthError } from "../errors/berth-error.js";
 import { within } from "./bounded.js";
 import { NoPermit, type Permit } from "./budget.js";
-import { OpenTimedOut, whyNoSession } from "./pool-errors.js";
+import { HostOpener } from "./host-opener.js";
+import { OpenTimedOut, poolClosed, waitEndedByClose, whyNoSession } from "./pool-errors.js";
 import { PoolPermits } from "./pool-permits.js";
 import type {
   ConnectionPoolOptions,
@@ -15,22 +15,11 @@ import type {
   PoolStatsSnapshot,
   Waiter,
 } from "./pool-types.js";
+import { withdraw } from "./pool-waiters.js";
 import { RecentDurations } from "./recent.js";
-import { notAnswering } from "./unreachable.js";
-
-export { PoolExhaustedError } from "./pool-errors.js";
-export type {
-  ConnectionPoolOptions,
-  DestroyReason,
-  PoolEvents,
-  PooledSession,
-  PoolStatsSnapshot,
-} from "./pool-types.js";
+import { spentReason, stillUsable, VALIDATE_AFTER_IDLE_MS } from "./session-fitness.js";
 
 // Time is read from the global `performance` (not node:perf_hooks' export) so tests' fake timers move it.
-
-/** Sessions idle longer than this are pinged before they are handed out. */
-const VALIDATE_AFTER_IDLE_MS = 5_000;
 
 /**
  * One connection's pool, on pg-pool's model: idle sessions are reused most-recent first; when none is
@@ -52,8 +41,8 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
   readonly settings: ConnectionSettings;
   readonly #driver: Driver;
   readonly #connectTimeoutMs: number;
-  readonly #open: (connectTimeoutMs: number) => Promise<DriverSession>;
-  readonly #scrub: (text: string) => string;
+  /** Opens sessions to the host and says why an open failed (nothing on a borrowed session's path). */
+  readonly #opener: HostOpener;
   /** Idle sessions; the end of the array is the most recently released. */
   readonly #idle: PooledSession[] = [];
   /** Every open session, idle or in use. */
@@ -79,22 +68,8 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
     this.settings = options.settings;
     this.#driver = options.driver;
     this.#connectTimeoutMs = options.connectTimeoutMs;
-    const { settings, credentials, driver } = options;
-    const plan = tlsPlanFor(settings, settings.server, credentials.clientKey);
-    this.#scrub = (text) => scrubSecrets(text, credentials);
-    this.#open = (connectTimeoutMs) =>
-      driver.connect({
-        host: settings.server,
-        port: settings.port,
-        database: settings.database,
-        credentials,
-        tls: plan,
-        connectTimeoutMs,
-        engineOptions: settings.engineOptions,
-        // Through the connection's SSH bastion: the guarded driver opens (and reopens) the tunnel.
-        ...(settings.ssh ? { ssh: settings.ssh } : {}),
-      });
-    const every = Math.min(30_000, Math.max(1_000, Math.floor(settings.pool.idleTimeoutMs / 2)));
+    this.#opener = new HostOpener(options);
+    const every = Math.min(30_000, Math.max(1_000, Math.floor(this.settings.pool.idleTimeoutMs / 2)));
     this.#evictor = setInterval(() => this.#evict(), every);
     this.#evictor.unref();
     this.#permits = options.budget
@@ -143,8 +118,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
    * validating an idle session, opening one and waiting in the queue all count against that bound.
    */
   async acquire(deadline = Number.POSITIVE_INFINITY): Promise<PooledSession> {
-    if (this.#closed)
-      throw new UnavailableError("The connection's pool is closed", { reason: "pool_closed" });
+    if (this.#closed) throw poolClosed();
     const started = performance.now();
     const until = Math.min(deadline, started + this.settings.pool.acquireTimeoutMs);
     let unanswered = false;
@@ -152,12 +126,12 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
       const idle = this.#idle.pop();
       if (!idle) break;
       // Past its lifetime (or its permit lost) before the evictor got to it: replaced, not handed out.
-      const spent = this.#spent(idle);
+      const spent = spentReason(idle, this.settings.pool.maxLifetimeMs);
       if (spent) {
         this.#drop(idle, spent);
         continue;
       }
-      const usable = await this.#usable(idle, until);
+      const usable = await stillUsable(idle, until, this.#connectTimeoutMs);
       if (usable === true) return this.#lend(idle, started);
       unanswered ||= usable === "no_answer";
       this.#drop(idle, "validation_failed");
@@ -186,8 +160,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
         reject,
         timer: setTimeout(
           () => {
-            const at = this.#waiters.indexOf(waiter);
-            if (at >= 0) this.#waiters.splice(at, 1);
+            withdraw(this.#waiters, waiter);
             reject(this.#timedOut(started, unanswered));
           },
           Math.max(0, until - performance.now()),
@@ -270,26 +243,6 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
   readonly #queryTimes = new RecentDurations();
 
   /**
-   * The driver's open, bounded by the connect timeout whatever the driver does with it (DNS, TLS
-   * fallback and sign-in each take their time): a session that arrives later is closed, and only
-   * then is its permit given back (another instance must not open one while it still exists).
-   */
-  #openBounded(permit: Permit | undefined): Promise<DriverSession> {
-    const ms = this.#connectTimeoutMs;
-    const attempt = this.#open(ms);
-    return within(attempt, ms, () => {
-      attempt.then(
-        (late) => {
-          late.destroy();
-          permit?.release();
-        },
-        () => permit?.release(),
-      );
-      throw new OpenTimedOut(ms);
-    });
-  }
-
-  /**
    * A permit of the shared budget, when there is one: NoPermit when it is spent or cannot be asked.
    * The slot is held meanwhile (#permitting), and handed to #creating in the same turn.
    */
@@ -304,13 +257,13 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
       }
       if (this.#closed) {
         permit.release();
-        throw new UnavailableError("The connection's pool is closed", { reason: "pool_closed" });
+        throw poolClosed();
       }
     }
     this.#creating++;
     let opened = false;
     try {
-      const session = await this.#openBounded(permit);
+      const session = await this.#opener.open(permit);
       opened = true;
       this.#lastOpenFailure = undefined;
       const pooled: PooledSession = {
@@ -326,51 +279,21 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
       this.emit("created", pooled);
       if (this.#closed) {
         this.#drop(pooled, "pool_closed");
-        throw new UnavailableError("The connection's pool is closed", { reason: "pool_closed" });
+        throw poolClosed();
       }
       return pooled;
     } catch (err) {
       // Until the session exists the permit is this open's (a timed-out open gives it back once the
-      // late session is gone, in #openBounded); then the session's, given back by #drop.
+      // late session is gone, in HostOpener.open); then the session's, given back by #drop.
       if (!opened && !(err instanceof OpenTimedOut)) permit?.release();
       if (err instanceof BerthError) throw err;
-      const f = err instanceof OpenTimedOut ? undefined : this.#driver.describeError(err);
-      // A connect timeout means the host took (or swallowed) the connection and said nothing.
-      const failure =
-        !f || f.reason === "timeout"
-          ? notAnswering(
-              this.host,
-              `no session opened within the connect timeout (${this.#connectTimeoutMs} ms)`,
-              {
-                error_code: f?.code ?? "ETIMEDOUT",
-              },
-            )
-          : new UnavailableError(`Cannot open a session to ${this.host}: ${this.#scrub(f.message)}`, {
-              reason: f.reason,
-              error_code: f.code,
-            });
+      const failure = this.#opener.failure(err);
       this.#lastOpenFailure = { error: failure, at: performance.now() };
       this.emit("createFailed", failure);
       throw failure;
     } finally {
       this.#creating--;
     }
-  }
-
-  /**
-   * Idle sessions are fine if their socket is; after a while idle, only if they answer a ping in
-   * time (and before the caller's deadline): "no_answer" when the ping went unanswered.
-   */
-  async #usable(pooled: PooledSession, until: number): Promise<boolean | "no_answer"> {
-    if (!pooled.session.healthy) return false;
-    if (performance.now() - pooled.lastReleasedAt < VALIDATE_AFTER_IDLE_MS) return true;
-    // Bounded: a ping into a black-holed network must not hold the caller forever.
-    const bound = Math.max(0, Math.min(2_000, this.#connectTimeoutMs, until - performance.now()));
-    const answered = pooled.session.ping().then(
-      () => true,
-      () => false,
-    );
-    return within(answered, bound, () => "no_answer" as const);
   }
 
   /**
@@ -381,7 +304,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
   takeIdleNow(): PooledSession | undefined {
     if (this.#closed) return undefined;
     const idle = this.#idle[this.#idle.length - 1];
-    if (!idle?.session.healthy || this.#spent(idle)) return undefined;
+    if (!idle?.session.healthy || spentReason(idle, this.settings.pool.maxLifetimeMs)) return undefined;
     if (performance.now() - idle.lastReleasedAt >= VALIDATE_AFTER_IDLE_MS) return undefined;
     this.#idle.pop();
     return this.#lend(idle, performance.now());
@@ -402,8 +325,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
       resolve: (p) => onSession(this.#lend(p, started)),
       reject: onError,
       timer: setTimeout(() => {
-        const at = this.#waiters.indexOf(waiter);
-        if (at >= 0) this.#waiters.splice(at, 1);
+        withdraw(this.#waiters, waiter);
         onError(this.#timedOut(started, false));
       }, this.settings.pool.acquireTimeoutMs),
     };
@@ -416,7 +338,8 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
    * The caller vouches that nothing is left open on the session.
    */
   releaseKept(pooled: PooledSession): void {
-    if (!pooled.session.healthy || this.#closed || this.#spent(pooled) || this.#aboveShare()) {
+    const { maxLifetimeMs } = this.settings.pool;
+    if (!pooled.session.healthy || this.#closed || spentReason(pooled, maxLifetimeMs) || this.#aboveShare()) {
       void this.release(pooled, { reset: false });
       return;
     }
@@ -435,7 +358,9 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
   async release(pooled: PooledSession, options: { reset: boolean }): Promise<void> {
     if (!this.#inUse.delete(pooled)) return;
     if (!pooled.session.healthy) return this.#dropAndRefill(pooled, "unhealthy");
-    const spent = this.#spent(pooled) ?? (this.#aboveShare() ? "over_share" : undefined);
+    const spent =
+      spentReason(pooled, this.settings.pool.maxLifetimeMs) ??
+      (this.#aboveShare() ? "over_share" : undefined);
     if (spent) return this.#dropAndRefill(pooled, spent);
     if (this.#closed) return this.#dropAndRefill(pooled, "pool_closed");
     if (options.reset) {
@@ -458,17 +383,6 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
     } else {
       this.#idle.push(pooled);
     }
-  }
-
-  #pastLifetime(pooled: PooledSession, now = performance.now()): boolean {
-    const { maxLifetimeMs } = this.settings.pool;
-    return maxLifetimeMs > 0 && now - pooled.createdAt > maxLifetimeMs;
-  }
-
-  /** Why a session must not be handed out again though it works: too old, or its permit lost. */
-  #spent(pooled: PooledSession, now = performance.now()): "max_lifetime" | "permit_lost" | undefined {
-    if (this.#pastLifetime(pooled, now)) return "max_lifetime";
-    return pooled.permit?.lost ? "permit_lost" : undefined;
   }
 
   /** Takes a session out of the pool for good (its socket failed, or its state is unknown). */
@@ -556,7 +470,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
       const idleTooLong = now - p.lastReleasedAt > idleTimeoutMs && this.#all.size > minPoolSize;
       const reason: DestroyReason | undefined = !p.session.healthy
         ? "unhealthy"
-        : (this.#spent(p, now) ?? (idleTooLong ? "idle" : undefined));
+        : (spentReason(p, this.settings.pool.maxLifetimeMs, now) ?? (idleTooLong ? "idle" : undefined));
       if (reason) {
         this.#idle.splice(i, 1);
         this.#drop(p, reason);
@@ -607,21 +521,8 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
    * latency; throws the driver's failure. It takes no permit of the shared budget, for the same
    * reason: the budget's one documented exception (one short session per instance and host at a time).
    */
-  async probe(timeoutMs: number, inspect?: (session: DriverSession) => Promise<void>): Promise<number> {
-    const started = performance.now();
-    let session: DriverSession | undefined;
-    const attempt = this.#open(timeoutMs).then(async (s) => {
-      session = s;
-      await (inspect ? inspect(s) : s.ping());
-    });
-    try {
-      await within(attempt, timeoutMs, () => {
-        throw Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: "ETIMEDOUT" });
-      });
-      return performance.now() - started;
-    } finally {
-      attempt.catch(() => {}).finally(() => session?.destroy());
-    }
+  probe(timeoutMs: number, inspect?: (session: DriverSession) => Promise<void>): Promise<number> {
+    return this.#opener.probe(timeoutMs, inspect);
   }
 
   /**
@@ -636,13 +537,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
     this.#permits?.close();
     for (const w of this.#waiters.splice(0)) {
       clearTimeout(w.timer);
-      w.reject(
-        why === "retired"
-          ? new UnavailableError("The connection changed while waiting for a session", {
-              reason: "pool_retired",
-            })
-          : new UnavailableError("The connection's pool was closed", { reason: "pool_closed" }),
-      );
+      w.reject(waitEndedByClose(why));
     }
     for (const p of this.#idle.splice(0)) this.#drop(p, "pool_closed");
     if (this.#all.size > 0) {

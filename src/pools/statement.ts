@@ -10,7 +10,7 @@ import {
 import { serverGoingAway } from "../errors/mapping.js";
 import type { Value } from "../gen/berth/v1/values_pb.js";
 import { failed, startChildSpan } from "../observability/tracing.js";
-import type { PooledSession } from "./pool.js";
+import type { PooledSession } from "./pool-types.js";
 
 export interface StatementInput {
   readonly sql: string;

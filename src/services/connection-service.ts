@@ -14,10 +14,10 @@ import {
 import type { ConnectionSpec } from "../gen/berth/v1/types_pb.js";
 import type { Principal } from "../identity/principal.js";
 import type { DataPlane } from "../pools/data-plane.js";
-import type { HostHealthSnapshot } from "../pools/health.js";
-import type { PoolStatsSnapshot } from "../pools/pool.js";
+import type { HostHealthSnapshot } from "../pools/host-snapshot.js";
 import { poolOperationFailed } from "../pools/pool-errors.js";
 import { initializePool } from "../pools/pool-init.js";
+import type { PoolStatsSnapshot } from "../pools/pool-types.js";
 import { UNREACHABLE } from "../pools/unreachable.js";
 import { ACCESS_LEVEL_NAMES } from "./access-service.js";
 import { principalOf } from "./context.js";

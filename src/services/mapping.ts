@@ -23,7 +23,7 @@ import {
   type User,
   UserSchema,
 } from "../gen/berth/v1/types_pb.js";
-import type { PoolStatsSnapshot } from "../pools/pool.js";
+import type { PoolStatsSnapshot } from "../pools/pool-types.js";
 import type { UserRow } from "../store/schema.js";
 
 /** Proto enums ↔ the RFC's lower-case names, in one table each. */

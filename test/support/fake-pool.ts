@@ -7,7 +7,8 @@ import {
   type PoolSettings,
 } from "../../src/connections/settings.js";
 import type { SessionBudget } from "../../src/pools/budget.js";
-import { ConnectionPool, type DestroyReason } from "../../src/pools/pool.js";
+import { ConnectionPool } from "../../src/pools/pool.js";
+import type { DestroyReason } from "../../src/pools/pool-types.js";
 import { FakeDriver } from "./fake-driver.js";
 
 export function fakeSettings(pool: Partial<PoolSettings> = {}): ConnectionSettings {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { PoolExhaustedError } from "../../src/pools/pool.js";
+import { PoolExhaustedError } from "../../src/pools/pool-errors.js";
 import { FakeDriver } from "../support/fake-driver.js";
 import { advance, closePoolsAfterEach, fakePool, track } from "../support/fake-pool.js";
 

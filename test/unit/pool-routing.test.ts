@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { Credentials } from "../../src/connections/settings.js";
 import { QueryFailedError } from "../../src/errors/berth-error.js";
 import type { ConnectionPool } from "../../src/pools/pool.js";
-import { PoolManager, type RoleSource } from "../../src/pools/pool-manager.js";
+import { PoolManager } from "../../src/pools/pool-manager.js";
+import type { RoleSource } from "../../src/pools/routing.js";
 import { FakeDriver } from "../support/fake-driver.js";
 import { fakeSettings } from "../support/fake-pool.js";
 
