@@ -23,9 +23,6 @@ import type { ConnectionSettings, ConnectionSpecInput, ConnectionStatusId, Crede
 import type { TargetPolicy } from "./target-policy.js";
 import { createTestedConfigs, type TestedConfigs } from "./tested-configs.js";
 
-export type { CheckTarget } from "./connection-checks.js";
-export type { ConnectionView } from "./row-mapping.js";
-
 export interface ConnectionRegistryDeps {
   db: Db;
   keys: KeyProvider;
