@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { requirePerson } from "../access/guards.js";
 import type { AccessLevel } from "../access/levels.js";
+import { warmPrivateKey } from "../drivers/ssh/private-key.js";
 import type { CheckResult } from "../gen/berth/v1/types_pb.js";
 import type { Principal } from "../identity/principal.js";
 import { accessRepository } from "../store/access-repository.js";
@@ -10,11 +11,12 @@ import type { ConnectionRow, NewConnectionRow } from "../store/schema.js";
 import type { Db } from "../store/store.js";
 import { statusAfterCheck } from "./connection-checks.js";
 import { nameTaken } from "./connection-gate.js";
-import type { CredentialCipher } from "./credential-cipher.js";
+import { type CredentialCipher, credentialsFromInput } from "./credential-cipher.js";
 import { enforceTls } from "./require-tls.js";
 import { type ConnectionView, settingsColumns, view } from "./row-mapping.js";
 import type { SettingsSeal } from "./sealed-settings.js";
 import type { ConnectionSettings, ConnectionSpecInput } from "./settings.js";
+import type { TestedConfigs } from "./tested-configs.js";
 import { type CredentialInput, validateSpec } from "./validation.js";
 
 /** What creating a connection needs of the registry. */
@@ -46,6 +48,56 @@ export interface ExtraGrant {
   userId?: string | undefined;
   googleEmail?: string | undefined;
   level: AccessLevel;
+}
+
+/** A connection to create with the test result it was checked with and grants besides its creator's. */
+export interface NewWithGrants {
+  input: ConnectionSpecInput;
+  known: KnownCheck | undefined;
+  grants: ExtraGrant[];
+}
+
+/** Creates one connection from a caller's spec, owned by the caller. */
+export async function createConnection(
+  ctx: CreateContext,
+  tested: Pick<TestedConfigs, "recall">,
+  principal: Principal,
+  input: ConnectionSpecInput,
+): Promise<ConnectionView> {
+  await warmPrivateKey(input.ssh?.privateKey, input.ssh?.passphrase);
+  const validated = validateNew(ctx, input);
+  // The caller tested exactly this configuration a moment ago: that result stands.
+  const known = tested.recall(
+    principal.userId,
+    validated.settings,
+    credentialsFromInput(validated.credentials),
+  );
+  const prepared = await prepareConnection(ctx, principal, validated, known);
+  // The connection, its creator's ownership and the kept test land together or not at all.
+  await insertConnections(ctx.db, principal, [{ prepared }]);
+  return preparedView(prepared);
+}
+
+/**
+ * Creates connections together (a bundle's import), each with its test result and grants: all or
+ * none. The specs were validated and tested by the caller; rules and names are checked again here.
+ */
+export async function createAll(
+  ctx: CreateContext,
+  principal: Principal,
+  items: readonly NewWithGrants[],
+): Promise<ConnectionView[]> {
+  const prepared: { prepared: PreparedConnection; grants: ExtraGrant[] }[] = [];
+  for (const item of items) {
+    await warmPrivateKey(item.input.ssh?.privateKey, item.input.ssh?.passphrase);
+    const validated = validateNew(ctx, item.input);
+    prepared.push({
+      prepared: await prepareConnection(ctx, principal, validated, item.known),
+      grants: item.grants,
+    });
+  }
+  await insertConnections(ctx.db, principal, prepared);
+  return prepared.map((p) => preparedView(p.prepared));
 }
 
 /** The validated settings and credentials of a spec for a new connection (ValidationError if it breaks a rule). */

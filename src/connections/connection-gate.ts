@@ -36,6 +36,8 @@ export function createConnectionGate(repo: ConnectionRepository, policy: AccessP
   };
 }
 
+export type ConnectionGate = ReturnType<typeof createConnectionGate>;
+
 export function nameTaken(): ConflictError {
   return new ConflictError("A connection with this name already exists", {
     reason: "name_taken",

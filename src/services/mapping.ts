@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { ConnectionView } from "../connections/registry.js";
+import type { ConnectionView } from "../connections/row-mapping.js";
 import type {
   ConnectionSpecInput,
   ConnectionStatusId,
