@@ -2,10 +2,11 @@
  * Berth's layering, checked in CI (`npm run check:deps`). Dependencies point one way:
  *   server → services, frontdoor → domain (cluster, connections, pools, access, identity, audit, limits, engines, drivers)
  *          → foundation (store, crypto, errors, config, observability, gen).
+ * src/app/ and src/core/ hold the parts of the composition root (app.ts, core.ts) and sit with them on top.
  * A cycle (type-only imports included) or an upward import fails the build.
  */
 const FOUNDATION = "^src/(store|crypto|errors|config|observability)/";
-const ABOVE_FOUNDATION = "^src/(cluster|connections|pools|services|server|frontdoor|access|identity|audit|limits|engines|drivers)/|^src/(app|core|main|cli)[.]ts$";
+const ABOVE_FOUNDATION = "^src/(cluster|connections|pools|services|server|frontdoor|access|identity|audit|limits|engines|drivers)/|^src/(app|core|main|cli)[.]ts$|^src/(app|core)/";
 const DOMAIN = "^src/(cluster|connections|pools|access|identity|audit|limits|engines|drivers|crypto|store|errors|config|observability)/";
 
 /** @type {import('dependency-cruiser').IConfiguration} */
@@ -30,14 +31,14 @@ module.exports = {
       severity: "error",
       comment: "The domain (connections, pools, access, identity, ...) does not call services or the server.",
       from: { path: DOMAIN },
-      to: { path: "^src/(services|server|frontdoor)/|^src/(app|main|cli)[.]ts$" },
+      to: { path: "^src/(services|server|frontdoor|app)/|^src/(app|main|cli)[.]ts$" },
     },
     {
       name: "services-below-server",
       severity: "error",
       comment: "Services map proto to domain; transports (src/server) sit on top of them.",
       from: { path: "^src/services/" },
-      to: { path: "^src/server/|^src/(app|main|cli)[.]ts$" },
+      to: { path: "^src/(server|app)/|^src/(app|main|cli)[.]ts$" },
     },
     {
       name: "src-not-test",

@@ -1,4 +1,4 @@
-import type { RetentionPolicy } from "../config/config.js";
+import type { RetentionPolicy } from "../config/audit-settings.js";
 import type { Db } from "../store/store.js";
 import type { AuditLog } from "./audit-log.js";
 

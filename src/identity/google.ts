@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { createRemoteJWKSet, errors, jwtVerify } from "jose";
-import type { GoogleSettings } from "../config/config.js";
+import type { GoogleSettings } from "../config/google-settings.js";
 import { PermissionDeniedError, UnauthenticatedError, UnavailableError } from "../errors/berth-error.js";
 import type { UserRow } from "../store/schema.js";
 import type { Db } from "../store/store.js";

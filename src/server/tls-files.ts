@@ -1,7 +1,7 @@
 import { X509Certificate } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { createSecureContext, type SecureContextOptions } from "node:tls";
-import type { ServerTlsSettings } from "../config/config.js";
+import type { ServerTlsSettings } from "../config/tls-settings.js";
 import type { ListenerTls } from "./listener.js";
 
 /** The certificate, key and client CA files, checked as a set before they replace anything. */

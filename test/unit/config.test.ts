@@ -29,6 +29,59 @@ describe("configuration", () => {
     }
   });
 
+  // The schema is assembled from one module per area (src/config/*-variables.ts, *-settings.ts);
+  // the problems keep one order across areas, so that a message reads the same from start to start.
+  it("lists the bad variables of every area in one order: the schema's, then the rules between them", () => {
+    const problemsOf = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+      } catch (err) {
+        return (err as ConfigError).problems.map((p) => p.slice(0, p.indexOf(":")));
+      }
+      return expect.unreachable();
+    };
+    expect(
+      problemsOf({
+        BERTH_TLS_CLIENT_AUTH: "maybe",
+        BERTH_KMS: "aws",
+        BERTH_AUDIT_EXPORT: "syslog",
+        BERTH_GOOGLE_JWKS_URL: "nope",
+        BERTH_METRICS_TOKEN: "short",
+        BERTH_PG_PORT: "-1",
+        BERTH_LOG_LEVEL: "loud",
+        BERTH_STORE_URL: "nope",
+        BERTH_PORT: "70000",
+      }),
+    ).toEqual([
+      "BERTH_PORT",
+      "BERTH_STORE_URL",
+      "BERTH_LOG_LEVEL",
+      "BERTH_PG_PORT",
+      "BERTH_METRICS_TOKEN",
+      "BERTH_GOOGLE_JWKS_URL",
+      "BERTH_AUDIT_EXPORT",
+      "BERTH_KMS",
+      "BERTH_TLS_CLIENT_AUTH",
+    ]);
+    expect(
+      problemsOf({
+        BERTH_ALLOWED_TARGETS: " , ",
+        BERTH_TLS_CLIENT_CA_FILE: "ca.pem",
+        BERTH_TLS_KEY_FILE: "key.pem",
+        BERTH_VAULT_ROLE_ID: "role",
+        BERTH_VAULT_ADDR: "http://vault:8200",
+        BERTH_STORE_URL: "postgres://h/d",
+      }),
+    ).toEqual([
+      "BERTH_MASTER_KEY",
+      "BERTH_VAULT_TOKEN",
+      "BERTH_VAULT_SECRET_ID",
+      "BERTH_TLS_KEY_FILE",
+      "BERTH_TLS_CLIENT_CA_FILE",
+      "BERTH_ALLOWED_TARGETS",
+    ]);
+  });
+
   it("puts the audit checkpoints beside the store by default, and checks the export target", () => {
     expect(loadConfig({ BERTH_DATA_DIR: "/var/lib/berth" }).audit).toEqual({
       checkpointFile: "/var/lib/berth/audit-checkpoints.jsonl",
