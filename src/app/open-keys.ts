@@ -48,7 +48,7 @@ export async function openKeys(config: Config, store: Store, log: Logger): Promi
  */
 async function openLocal(config: Config, store: Store): Promise<KeyProvider | undefined> {
   if (config.storeUrl && config.masterKey)
-    return StoredKeyring.open(store.db, config.masterKey, config.dataDir);
+    return StoredKeyring.open(store.db, config.masterKey, config.dataDir, config.previousMasterKey);
   const hasKeyring = config.masterKey !== undefined || existsSync(join(config.dataDir, KEYRING_FILE));
   return config.kms === "local" || hasKeyring
     ? openLocalKeyring(config.dataDir, config.masterKey)

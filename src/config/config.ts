@@ -67,6 +67,8 @@ export interface Config {
    * mode (storeUrl set) it wraps the keyring the store holds.
    */
   readonly masterKey: Buffer | undefined;
+  /** The master key being replaced (shared mode): rewrapped from at start. */
+  readonly previousMasterKey: Buffer | undefined;
   readonly adminPassword: string | undefined;
   readonly logLevel: LogLevel;
   readonly sessionTtlMs: number;
@@ -162,6 +164,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dataDir: c.BERTH_DATA_DIR,
     storeUrl: c.BERTH_STORE_URL,
     masterKey: c.BERTH_MASTER_KEY === undefined ? undefined : Buffer.from(c.BERTH_MASTER_KEY, "base64"),
+    previousMasterKey:
+      c.BERTH_MASTER_KEY_PREVIOUS === undefined
+        ? undefined
+        : Buffer.from(c.BERTH_MASTER_KEY_PREVIOUS, "base64"),
     adminPassword: c.BERTH_ADMIN_PASSWORD,
     logLevel: c.BERTH_LOG_LEVEL,
     sessionTtlMs: c.BERTH_SESSION_TTL_MS,

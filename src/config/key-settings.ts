@@ -36,6 +36,14 @@ export function keyProblems(c: KeyVariables & ParsedVariables<typeof storeVariab
     problems.push(
       "BERTH_MASTER_KEY: is required with BERTH_STORE_URL (shared mode) unless BERTH_KMS=vault: the keyring lives in the store, wrapped by this key, and every instance needs the same one (make one with: openssl rand -base64 32)",
     );
+  if (c.BERTH_MASTER_KEY_PREVIOUS && !(c.BERTH_STORE_URL && c.BERTH_MASTER_KEY))
+    problems.push(
+      "BERTH_MASTER_KEY_PREVIOUS: is only for replacing the master key of a shared store: give it with BERTH_STORE_URL and the new BERTH_MASTER_KEY",
+    );
+  if (c.BERTH_MASTER_KEY_PREVIOUS && c.BERTH_MASTER_KEY_PREVIOUS === c.BERTH_MASTER_KEY)
+    problems.push(
+      "BERTH_MASTER_KEY_PREVIOUS: is the same key as BERTH_MASTER_KEY; give the key being replaced",
+    );
   if (c.BERTH_VAULT_ADDR && !c.BERTH_VAULT_TOKEN && !(c.BERTH_VAULT_ROLE_ID && c.BERTH_VAULT_SECRET_ID))
     problems.push(
       "BERTH_VAULT_TOKEN: is required with BERTH_VAULT_ADDR (or BERTH_VAULT_ROLE_ID and BERTH_VAULT_SECRET_ID for AppRole)",

@@ -33,10 +33,16 @@ function storeUrlProblems(value: string | undefined, ctx: z.RefinementCtx): void
 export const storeVariables = {
   BERTH_DATA_DIR: z.string().min(1).default("./data"),
   BERTH_STORE_URL: z.string().optional().superRefine(storeUrlProblems),
-  BERTH_MASTER_KEY: z
+  BERTH_MASTER_KEY: masterKey(),
+  // The master key being replaced (shared mode): what only it unwraps is rewrapped at start.
+  BERTH_MASTER_KEY_PREVIOUS: masterKey(),
+};
+
+function masterKey() {
+  return z
     .string()
     .optional()
     .refine((v) => v === undefined || Buffer.from(v, "base64").length === 32, {
       message: "must be 32 bytes encoded as base64 (for example: openssl rand -base64 32)",
-    }),
-};
+    });
+}

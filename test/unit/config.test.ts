@@ -108,6 +108,34 @@ describe("configuration", () => {
     expect(loadConfig({}).masterKey).toBeUndefined();
   });
 
+  it("takes BERTH_MASTER_KEY_PREVIOUS only to replace a shared store's master key, never quoting it", () => {
+    const url = "postgres://db/berth";
+    const now = Buffer.alloc(32, 1).toString("base64");
+    const before = Buffer.alloc(32, 2).toString("base64");
+    const c = loadConfig({ BERTH_STORE_URL: url, BERTH_MASTER_KEY: now, BERTH_MASTER_KEY_PREVIOUS: before });
+    expect(c.previousMasterKey).toEqual(Buffer.alloc(32, 2));
+    expect(loadConfig({ BERTH_STORE_URL: url, BERTH_MASTER_KEY: now }).previousMasterKey).toBeUndefined();
+    const refused = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        expect((err as Error).message).not.toContain(before);
+        return (err as Error).message;
+      }
+      return "";
+    };
+    expect(refused({ BERTH_MASTER_KEY: now, BERTH_MASTER_KEY_PREVIOUS: before })).toMatch(
+      /BERTH_MASTER_KEY_PREVIOUS: is only for replacing the master key of a shared store/,
+    );
+    expect(
+      refused({ BERTH_STORE_URL: url, BERTH_MASTER_KEY: before, BERTH_MASTER_KEY_PREVIOUS: before }),
+    ).toMatch(/BERTH_MASTER_KEY_PREVIOUS: is the same key as BERTH_MASTER_KEY/);
+    expect(
+      refused({ BERTH_STORE_URL: url, BERTH_MASTER_KEY: now, BERTH_MASTER_KEY_PREVIOUS: "c2hvcnQ=" }),
+    ).toMatch(/BERTH_MASTER_KEY_PREVIOUS: must be 32 bytes/);
+  });
+
   it("takes a postgres:// store URL, SQLite in the data directory without one, and never echoes it", () => {
     expect(loadConfig({}).storeUrl).toBeUndefined();
     const url =
