@@ -1,4 +1,5 @@
 import type { Config } from "../config/config.js";
+import { clientAddresses } from "../server/client-address.js";
 import { type FrontDoorEntry, startFrontDoorEntry } from "../server/front-door-entry.js";
 import { type GrpcJsServer, startGrpcJsServer } from "../server/grpc-js-server.js";
 import {
@@ -35,6 +36,7 @@ function bodyLimitsFor(config: Config): Record<string, number> {
 export async function serve(config: Config, deps: Deps, ready: () => boolean): Promise<Serving> {
   const { services, interceptors, dataPlane } = deps.core;
   const shutdown = new AbortController();
+  const addresses = clientAddresses(config.trustedProxies);
   const handler = createHttpEntry({
     services,
     interceptors,
@@ -50,9 +52,13 @@ export async function serve(config: Config, deps: Deps, ready: () => boolean): P
     observeRequest: dataPlane.metrics.observeRequest,
     metricsToken: config.metrics.token,
     hsts: config.tls !== undefined,
+    clientAddresses: addresses,
   });
   const tls = config.tls ? await listenerTls(config.tls) : undefined;
-  const listener = await listen(config.host, config.port, handler, tls, config.connectionLimits);
+  const listener = await listen(config.host, config.port, handler, tls, {
+    ...config.connectionLimits,
+    uncapped: addresses.isTrustedProxy,
+  });
   const metrics =
     config.metrics.port === undefined
       ? undefined

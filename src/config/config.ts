@@ -24,6 +24,7 @@ import {
   type TracingSettings,
   tracingSettings,
 } from "./observability-settings.js";
+import { proxyProblems, proxyVariables, type TrustedNetwork, trustedProxies } from "./proxy-settings.js";
 import { type LogLevel, listenerVariables, serverVariables } from "./server-variables.js";
 import { storeVariables } from "./store-variables.js";
 import type { TargetRules } from "./target-rules.js";
@@ -42,6 +43,7 @@ const schema = z.object({
   ...limitsVariables,
   ...observabilityVariables,
   ...accessPolicyVariables,
+  ...proxyVariables,
   ...googleVariables,
   ...auditVariables,
   ...keyVariables,
@@ -50,7 +52,7 @@ const schema = z.object({
 
 /** Rules between variables, each with the variables it names. */
 function crossFieldProblems(c: z.infer<typeof schema>): string[] {
-  return [...keyProblems(c), ...tlsProblems(c), ...targetProblems(c)];
+  return [...keyProblems(c), ...tlsProblems(c), ...targetProblems(c), ...proxyProblems(c)];
 }
 
 export interface Config {
@@ -113,6 +115,8 @@ export interface Config {
   readonly budgetTtlMs: number;
   /** Bounds on the HTTP port's connections (slow or silent clients are closed). */
   readonly connectionLimits: ConnectionLimits;
+  /** Reverse proxies whose X-Forwarded-For names the client (BERTH_TRUSTED_PROXIES); empty: none. */
+  readonly trustedProxies: readonly TrustedNetwork[];
   /** The PostgreSQL front door (BERTH_PG_PORT); undefined when it is off. */
   readonly frontDoor: FrontDoorSettings | undefined;
   /** /metrics: on its own loopback listener (port set), and/or behind a bearer token on the main port. */
@@ -193,6 +197,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     budgetTtlMs: c.BERTH_BUDGET_TTL_MS,
     frontDoor: frontDoorSettings(c),
     connectionLimits: connectionLimits(c),
+    trustedProxies: trustedProxies(c),
     metrics: metricsSettings(c),
     tracing: tracingSettings(c),
     rateLimits: c.BERTH_RATE_LIMITS,

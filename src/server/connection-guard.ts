@@ -7,6 +7,8 @@ export interface ListenerLimits {
   readonly requestTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly maxConnectionsPerSource: number;
+  /** Sources the per-source cap does not apply to (trusted reverse proxies carry many clients). */
+  readonly uncapped?: ((peer: string) => boolean) | undefined;
 }
 
 export const DEFAULT_LIMITS: ListenerLimits = {
@@ -39,6 +41,8 @@ export function createConnectionGuard(limits: ListenerLimits) {
     else counts.delete(source);
   };
   const held = (source: string) => (perSource.get(source) ?? 0) + (handshaking.get(source) ?? 0);
+  const overCap = (socket: Socket, source: string) =>
+    held(source) + 1 > limits.maxConnectionsPerSource && !limits.uncapped?.(socket.remoteAddress ?? "");
   const tcpKey = (socket: Socket) => `${socket.remoteAddress}|${socket.remotePort}`;
   const served = (socket: Socket) => {
     const timer = firstRequest.get(socket);
@@ -60,7 +64,7 @@ export function createConnectionGuard(limits: ListenerLimits) {
      */
     beginHandshake(raw: Socket): boolean {
       const source = sourceOf(raw.remoteAddress ?? "");
-      if (held(source) + 1 > limits.maxConnectionsPerSource) {
+      if (overCap(raw, source)) {
         raw.destroy();
         return false;
       }
@@ -82,7 +86,7 @@ export function createConnectionGuard(limits: ListenerLimits) {
       handshakeDone.get(tcpKey(socket))?.();
       // By address, and an IPv6 client by its /64 (one host's usual share), as sign-in counts them.
       const source = sourceOf(socket.remoteAddress ?? "");
-      if (held(source) + 1 > limits.maxConnectionsPerSource) {
+      if (overCap(socket, source)) {
         socket.destroy();
         return false;
       }

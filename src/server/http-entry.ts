@@ -6,6 +6,7 @@ import type { Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Registry } from "prom-client";
 import type { ObservedRequest } from "../observability/request-metrics.js";
+import type { ClientAddresses } from "./client-address.js";
 import { createConsoleHandler } from "./console.js";
 import type { RequestHandler } from "./listener.js";
 import { createProtoBodyCheck } from "./proto-body-check.js";
@@ -40,6 +41,14 @@ export interface HttpEntryDeps {
   log?: { info(fields: Record<string, unknown>, message: string): void };
   /** Counts REST requests no route answers (the interceptor chain counts the others). */
   observeRequest?: ((r: ObservedRequest) => void) | undefined;
+  /** Who the client is behind trusted reverse proxies (BERTH_TRUSTED_PROXIES); without it, the peer. */
+  clientAddresses?: ClientAddresses | undefined;
+}
+
+/** The request's client address: its socket's peer, or whom a trusted proxy forwarded it for. */
+function peerOf(req: IncomingMessage | Http2ServerRequest, addresses: ClientAddresses | undefined): string {
+  const peer = req.socket?.remoteAddress ?? "";
+  return addresses ? addresses.of(peer, req.headers["x-forwarded-for"]) : peer;
 }
 
 /** One dependency /readyz checks; a check that does not answer within READY_CHECK_MS has failed. */
@@ -81,13 +90,13 @@ export function createHttpEntry(deps: HttpEntryDeps): RequestHandler {
     if (url.pathname === "/healthz") sendJson(res, 200, LIVENESS);
     else if (url.pathname === "/readyz") void answerReady(res, deps);
     else if (url.pathname === "/metrics") answerMetricsWithToken(req, res, deps);
-    else if (url.pathname.startsWith("/api/")) void rest(req, res, url, req.socket?.remoteAddress ?? "");
+    else if (url.pathname.startsWith("/api/")) void rest(req, res, url, peerOf(req, deps.clientAddresses));
     else
       void checkProto(req, res, url.pathname).then(
         (answered) => {
           if (!answered) return rpc(req, res);
           deps.log?.info(
-            { path: url.pathname, peer: req.socket?.remoteAddress ?? "", outcome: answered },
+            { path: url.pathname, peer: peerOf(req, deps.clientAddresses), outcome: answered },
             "request refused",
           );
         },
@@ -107,7 +116,7 @@ function createRpcHandler(deps: HttpEntryDeps) {
     contextValues: (req: IncomingMessage | Http2ServerRequest) =>
       contextValuesFor({
         requestId: requestIdFrom(req.headers["x-request-id"]),
-        peer: req.socket?.remoteAddress ?? "",
+        peer: peerOf(req, deps.clientAddresses),
         transport: transportOf(req.headers["content-type"]),
         clientCertificate: clientCertificateOf(req.socket),
       }),
