@@ -3,6 +3,7 @@ import type { KeyProvider } from "../crypto/key-provider.js";
 import { NUL_STAND_IN } from "../store/postgres-text.js";
 import type { Db } from "../store/store.js";
 import {
+  type AuditAnchor,
   type AuditEventRow,
   type AuditHead,
   checkpointData,
@@ -15,7 +16,7 @@ import { appendCheckpoint, appendPruned, readCheckpoints } from "./checkpoints.j
 import type { AuditExport } from "./export.js";
 import { type VerifyReport, verifyChain } from "./verify-chain.js";
 
-export { type AuditEventRow, type AuditHead, eventHash } from "./chain.js";
+export { type AuditAnchor, type AuditEventRow, type AuditHead, eventHash } from "./chain.js";
 export type { VerifyReport } from "./verify-chain.js";
 
 /** One security-relevant event. Never a secret: who, from where, did what to what, and how it ended. */
@@ -199,8 +200,11 @@ export function createAuditLog(db: Db, options: AuditLogOptions = {}) {
     verify,
     list: (filter: ListFilter) => listEvents(db, filter),
     prune,
-    /** The newest seq and hash, signed now (GET /api/audit/head, for an outside monitor). */
-    head: () => serialized(signedHead),
+    /**
+     * The newest seq and hash, signed now, and the retention anchor (GET /api/audit/head, for an
+     * outside monitor: a moved anchor is a retention cut, which a pruned line must match).
+     */
+    head: () => serialized(async () => ({ ...(await signedHead()), anchor: await readAnchor(db) })),
     /** A checkpoint now (tests, shutdown); normally by count and interval. */
     checkpoint: () => serialized(checkpointNow),
     close,
@@ -208,6 +212,12 @@ export function createAuditLog(db: Db, options: AuditLogOptions = {}) {
 }
 
 export type AuditLog = ReturnType<typeof createAuditLog>;
+
+/** The retention anchor as published; undefined before any cut. */
+async function readAnchor(db: Db): Promise<AuditAnchor | undefined> {
+  const a = await db.selectFrom("audit_anchor").selectAll().where("id", "=", 1).executeTakeFirst();
+  return a && { seq: a.seq, hash: a.hash, time: a.at, mac: a.mac };
+}
 
 /**
  * Text as every store keeps it: PostgreSQL's holds no U+0000 (a sign-in name or a path can carry

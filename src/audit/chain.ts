@@ -61,3 +61,11 @@ export interface AuditHead {
   keyVersion: number;
   mac: string;
 }
+
+/** A retention cut as published (head, Verify): the anchor and its retention-cut MAC (over prunedData). */
+export interface AuditAnchor {
+  seq: number;
+  hash: string;
+  time: string;
+  mac: string;
+}

@@ -1,6 +1,6 @@
 import type { Db } from "../store/store.js";
 import { type AnchorProof, type AnchorRules, proveAnchor } from "./anchor-proof.js";
-import { type AuditEventRow, eventHash, GENESIS, linkData } from "./chain.js";
+import { type AuditAnchor, type AuditEventRow, eventHash, GENESIS, linkData } from "./chain.js";
 import { type ChainView, checkCheckpoints, readCheckpoints } from "./checkpoints.js";
 
 export interface VerifyReport {
@@ -16,7 +16,7 @@ export interface VerifyReport {
   /** Checkpoints compared with the chain (those past retention are skipped). */
   checkpointsChecked: number;
   /** The retention anchor the chain starts from, and what proved it (absent before any retention cut). */
-  anchor?: { seq: number; hash: string; proof: AnchorProof | undefined };
+  anchor?: AuditAnchor & { proof: AnchorProof | undefined };
 }
 
 export interface Verifier {
@@ -76,7 +76,9 @@ export async function verifyChain(
     }),
     unsigned,
     checkpointsChecked,
-    ...(anchor ? { anchor: { seq: anchor.seq, hash: anchor.hash, proof } } : {}),
+    ...(anchor
+      ? { anchor: { seq: anchor.seq, hash: anchor.hash, time: anchor.at, mac: anchor.mac, proof } }
+      : {}),
   });
   let prev = anchor?.hash ?? GENESIS;
   let checked = 0;

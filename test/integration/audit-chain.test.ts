@@ -361,4 +361,37 @@ describe.runIf(hasPostgres)("a Berth with checkpoints, and audit writes that fai
     const { lease: again } = await client.broker.acquireLease({ connectionId: id }, client.call);
     await client.broker.releaseLease({ leaseId: again!.id }, client.call);
   });
+
+  it("publishes the retention anchor with the head, and Verify names it", async () => {
+    expect((await b.api("/api/audit/head")).body).toMatchObject({ anchor: null });
+    expect((await b.api("/api/audit/verify", { body: {} })).body).toMatchObject({
+      anchor: null,
+      anchorProof: null,
+    });
+    // An anchor written into the store by hand (history deleted outside Berth): a monitor polling the
+    // head sees the anchor move; Verify names it and finds no proof for it.
+    const first = await withRawStore(b.dataDir, (raw) =>
+      raw.get<{ seq: number; hash: string; mac: string }>(
+        "select seq, hash, mac from audit_events order by seq limit 1",
+      ),
+    );
+    await withRawStore(b.dataDir, async (raw) => {
+      await raw.run("delete from audit_events where seq <= ?", first!.seq);
+      await raw.run(
+        "insert into audit_anchor (id, seq, hash, at, mac) values (1, ?, ?, ?, ?)",
+        first!.seq,
+        first!.hash,
+        "2026-01-01T00:00:00.000Z",
+        first!.mac,
+      );
+    });
+    const anchor = { seq: first!.seq, hash: first!.hash, time: "2026-01-01T00:00:00.000Z", mac: first!.mac };
+    expect((await b.api("/api/audit/head")).body).toMatchObject({ anchor });
+    expect((await b.api("/api/audit/verify", { body: {} })).body).toMatchObject({
+      ok: false,
+      anchor,
+      anchorProof: null,
+      problem: expect.stringMatching(/retention anchor .* is not proven by a checkpoint/),
+    });
+  });
 });
