@@ -12,6 +12,7 @@ const POSTGRES_STORE_SUITES = [
   "test/integration/users-rest.test.ts",
   "test/integration/audit.test.ts",
   "test/integration/audit-chain.test.ts",
+  "test/integration/audit-retention-anchor.test.ts",
   "test/integration/revocation.test.ts",
   "test/integration/access-rest.test.ts",
   "test/integration/connection-fields-at-rest.test.ts",

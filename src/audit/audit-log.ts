@@ -1,12 +1,22 @@
+import { PostgresAdapter } from "kysely";
 import type { KeyProvider } from "../crypto/key-provider.js";
 import { NUL_STAND_IN } from "../store/postgres-text.js";
 import type { Db } from "../store/store.js";
-import { type AuditEventRow, type AuditHead, checkpointData, eventHash, GENESIS, linkData } from "./chain.js";
-import { appendCheckpoint, readCheckpoints } from "./checkpoints.js";
+import {
+  type AuditAnchor,
+  type AuditEventRow,
+  type AuditHead,
+  checkpointData,
+  eventHash,
+  GENESIS,
+  linkData,
+  prunedData,
+} from "./chain.js";
+import { appendCheckpoint, appendPruned, readCheckpoints } from "./checkpoints.js";
 import type { AuditExport } from "./export.js";
 import { type VerifyReport, verifyChain } from "./verify-chain.js";
 
-export { type AuditEventRow, type AuditHead, eventHash } from "./chain.js";
+export { type AuditAnchor, type AuditEventRow, type AuditHead, eventHash } from "./chain.js";
 export type { VerifyReport } from "./verify-chain.js";
 
 /** One security-relevant event. Never a secret: who, from where, did what to what, and how it ended. */
@@ -41,6 +51,12 @@ export interface AuditLogOptions {
   export?: AuditExport | undefined;
   /** A checkpoint or export that failed (the event itself is stored). */
   onError?: (err: unknown, what: string) => void;
+  /**
+   * Whether other instances may share the store (and run retention, writing the cut's line to their
+   * own checkpoints file): then Verify accepts a validly signed anchor without a line here. Default:
+   * a PostgreSQL store, which is what shared mode is.
+   */
+  sharedStore?: boolean;
 }
 
 /**
@@ -55,6 +71,7 @@ export function createAuditLog(db: Db, options: AuditLogOptions = {}) {
   const keys = options.keys;
   const cp = options.checkpoints;
   const onError = options.onError ?? (() => {});
+  const sharedStore = options.sharedStore ?? db.getExecutor().adapter instanceof PostgresAdapter;
   let tail: Promise<unknown> = Promise.resolve();
   let sinceCheckpoint = 0;
   let lastCheckpointSeq: number | undefined;
@@ -164,11 +181,11 @@ export function createAuditLog(db: Db, options: AuditLogOptions = {}) {
 
   /** Removes the events before `before` (ISO time) from the head of the chain; see pruneChain. */
   function prune(before: string): Promise<number> {
-    return serialized(() => pruneChain(db, before, clock));
+    return serialized(() => pruneChain(db, before, clock, keys, cp?.file));
   }
 
   function verify(): Promise<VerifyReport> {
-    return verifyChain(db, keys, cp?.file);
+    return verifyChain(db, keys, { file: cp?.file, sharedStore });
   }
 
   /** Stops the checkpoint timer, writes a last checkpoint and closes the export. */
@@ -183,8 +200,11 @@ export function createAuditLog(db: Db, options: AuditLogOptions = {}) {
     verify,
     list: (filter: ListFilter) => listEvents(db, filter),
     prune,
-    /** The newest seq and hash, signed now (GET /api/audit/head, for an outside monitor). */
-    head: () => serialized(signedHead),
+    /**
+     * The newest seq and hash, signed now, and the retention anchor (GET /api/audit/head, for an
+     * outside monitor: a moved anchor is a retention cut, which a pruned line must match).
+     */
+    head: () => serialized(async () => ({ ...(await signedHead()), anchor: await readAnchor(db) })),
     /** A checkpoint now (tests, shutdown); normally by count and interval. */
     checkpoint: () => serialized(checkpointNow),
     close,
@@ -192,6 +212,12 @@ export function createAuditLog(db: Db, options: AuditLogOptions = {}) {
 }
 
 export type AuditLog = ReturnType<typeof createAuditLog>;
+
+/** The retention anchor as published; undefined before any cut. */
+async function readAnchor(db: Db): Promise<AuditAnchor | undefined> {
+  const a = await db.selectFrom("audit_anchor").selectAll().where("id", "=", 1).executeTakeFirst();
+  return a && { seq: a.seq, hash: a.hash, time: a.at, mac: a.mac };
+}
 
 /**
  * Text as every store keeps it: PostgreSQL's holds no U+0000 (a sign-in name or a path can carry
@@ -201,25 +227,45 @@ const storable = (s: string) => (s.includes("\0") ? s.replaceAll("\0", NUL_STAND
 
 /**
  * Removes the events before `before` (ISO time) from the head of the chain. The last removed
- * event's seq, hash and MAC become the anchor, in the same transaction, and Verify starts from it:
- * a further event removed from the head no longer follows the anchor, and is reported.
+ * event's seq and hash become the anchor, and Verify starts from it: a further event removed from
+ * the head no longer follows the anchor, and is reported. The cut is signed as a retention cut (not
+ * with the event's own MAC, which anyone with the store could copy into the anchor) and appended to
+ * the checkpoints file first, outside the store, so that a cut made by hand is told from this one.
  */
-function pruneChain(db: Db, before: string, clock: () => Date): Promise<number> {
+async function pruneChain(
+  db: Db,
+  before: string,
+  clock: () => Date,
+  keys: AuditLogOptions["keys"],
+  file: string | undefined,
+): Promise<number> {
+  // Appends come after the head and prunes run inside the log's tail: this event stays the cut.
+  const last = await db
+    .selectFrom("audit_events")
+    .select(["seq", "hash"])
+    .where("at", "<", before)
+    .orderBy("seq", "desc")
+    .limit(1)
+    .executeTakeFirst();
+  if (!last) return 0;
+  const at = clock().toISOString();
+  const mac = keys ? await keys.mac(prunedData(last.seq, last.hash, at)) : "";
+  if (file)
+    await appendPruned(file, {
+      seq: last.seq,
+      head: last.hash,
+      time: at,
+      keyVersion: (mac && keys?.versionOf(mac)) || 0,
+      mac,
+    });
   return db.transaction().execute(async (trx) => {
-    const last = await trx
-      .selectFrom("audit_events")
-      .select(["seq", "hash", "mac"])
-      .where("at", "<", before)
-      .orderBy("seq", "desc")
-      .limit(1)
-      .executeTakeFirst();
-    if (!last) return 0;
     const r = await trx.deleteFrom("audit_events").where("seq", "<=", last.seq).executeTakeFirst();
-    const anchor = { seq: last.seq, hash: last.hash, mac: last.mac, at: clock().toISOString() };
+    const anchor = { seq: last.seq, hash: last.hash, mac, at };
+    // Only forward: a slower pass that read an older cut must not move the anchor back.
     await trx
       .insertInto("audit_anchor")
       .values({ id: 1, ...anchor })
-      .onConflict((oc) => oc.column("id").doUpdateSet(anchor))
+      .onConflict((oc) => oc.column("id").doUpdateSet(anchor).where("audit_anchor.seq", "<", last.seq))
       .execute();
     return Number(r.numDeletedRows);
   });

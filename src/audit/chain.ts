@@ -44,6 +44,14 @@ export function checkpointData(seq: number, head: string, time: string): Buffer 
   return Buffer.from(`berth audit checkpoint|${seq}|${head}|${time}`, "utf8");
 }
 
+/**
+ * What a retention cut's MAC signs (the anchor row's, and its "pruned" line in the checkpoints file).
+ * Its own prefix: an event's MAC, which signs the same seq and hash, cannot be copied into an anchor.
+ */
+export function prunedData(seq: number, hash: string, time: string): Buffer {
+  return Buffer.from(`berth audit pruned|${seq}|${hash}|${time}`, "utf8");
+}
+
 /** A signed statement that the chain had reached `seq` with hash `head` at `time`. */
 export interface AuditHead {
   seq: number;
@@ -51,5 +59,13 @@ export interface AuditHead {
   time: string;
   /** The key version that signed it (0 when the log has no key). */
   keyVersion: number;
+  mac: string;
+}
+
+/** A retention cut as published (head, Verify): the anchor and its retention-cut MAC (over prunedData). */
+export interface AuditAnchor {
+  seq: number;
+  hash: string;
+  time: string;
   mac: string;
 }

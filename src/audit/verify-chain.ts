@@ -1,5 +1,6 @@
 import type { Db } from "../store/store.js";
-import { type AuditEventRow, eventHash, GENESIS, linkData } from "./chain.js";
+import { type AnchorProof, type AnchorRules, proveAnchor } from "./anchor-proof.js";
+import { type AuditAnchor, type AuditEventRow, eventHash, GENESIS, linkData } from "./chain.js";
 import { type ChainView, checkCheckpoints, readCheckpoints } from "./checkpoints.js";
 
 export interface VerifyReport {
@@ -14,6 +15,8 @@ export interface VerifyReport {
   unsigned: number;
   /** Checkpoints compared with the chain (those past retention are skipped). */
   checkpointsChecked: number;
+  /** The retention anchor the chain starts from, and what proved it (absent before any retention cut). */
+  anchor?: AuditAnchor & { proof: AnchorProof | undefined };
 }
 
 export interface Verifier {
@@ -49,19 +52,20 @@ async function checkRow(
 }
 
 /**
- * Walks the chain from the retention anchor: every link, hash and MAC; then compares the chain with
+ * Walks the chain from the retention anchor (proven first: see proveAnchor): every link, hash and MAC; then compares the chain with
  * the checkpoints file, which catches what the chain alone cannot — its newest events removed, or
  * the whole chain rewritten with hashes anyone can compute. Counts events per signing key version.
  */
 export async function verifyChain(
   db: Db,
   keys: Verifier | undefined,
-  checkpointFile: string | undefined,
+  rules: AnchorRules,
 ): Promise<VerifyReport> {
-  const lines = checkpointFile ? await readCheckpoints(checkpointFile) : [];
+  const lines = rules.file ? await readCheckpoints(rules.file) : [];
   const wanted = new Set(lines.flatMap((l) => (l.head ? [l.head.seq] : [])));
   const anchor = await db.selectFrom("audit_anchor").selectAll().where("id", "=", 1).executeTakeFirst();
   const counts = new Map<string, { events: number; firstSeq: number; lastSeq: number }>();
+  let proof: AnchorProof | undefined;
   const report = (broken?: Broken, checkpointsChecked = 0): VerifyReport => ({
     ok: !broken,
     checked,
@@ -72,19 +76,20 @@ export async function verifyChain(
     }),
     unsigned,
     checkpointsChecked,
+    ...(anchor
+      ? { anchor: { seq: anchor.seq, hash: anchor.hash, time: anchor.at, mac: anchor.mac, proof } }
+      : {}),
   });
   let prev = anchor?.hash ?? GENESIS;
   let checked = 0;
   let unsigned = 0;
   let lastSeq = anchor?.seq ?? 0;
   let seenSigned = false;
-  if (anchor && anchor.mac !== "") {
-    seenSigned = true;
-    if (!keys || !(await keys.verifyMac(linkData(anchor.seq, anchor.hash), anchor.mac)))
-      return report({
-        seq: anchor.seq,
-        problem: "the retention anchor's MAC does not match (it was altered)",
-      });
+  if (anchor) {
+    seenSigned = anchor.mac !== "";
+    const proven = await proveAnchor(anchor, lines, keys, rules);
+    if (proven.problem !== undefined) return report({ seq: anchor.seq, problem: proven.problem });
+    proof = proven.proof;
   }
   const hashAt = new Map<number, string>();
   // In pages, so a long log does not have to fit in memory.

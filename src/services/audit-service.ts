@@ -2,7 +2,7 @@ import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { isGlobalAdmin, requireGlobalAdmin } from "../access/guards.js";
 import { type AccessLevel, atLeast } from "../access/levels.js";
-import type { AuditLog } from "../audit/audit-log.js";
+import type { AuditAnchor, AuditLog } from "../audit/audit-log.js";
 import { NotFoundError, PermissionDeniedError, ValidationError } from "../errors/berth-error.js";
 import type { AuditService } from "../gen/berth/v1/audit_service_pb.js";
 import type { Principal } from "../identity/principal.js";
@@ -90,12 +90,23 @@ export function createAuditService(deps: {
         })),
         unsigned: BigInt(r.unsigned),
         checkpointsChecked: BigInt(r.checkpointsChecked),
+        anchor: r.anchor && anchorMessage(r.anchor),
+        anchorProof: r.anchor?.proof ?? "",
       };
     },
     async getAuditHead(_req, ctx) {
       requireGlobalAdmin(principalOf(ctx), "The audit log is for global admins");
       const h = await deps.audit.head();
-      return { seq: BigInt(h.seq), head: h.head, time: h.time, keyVersion: h.keyVersion, mac: h.mac };
+      return {
+        seq: BigInt(h.seq),
+        head: h.head,
+        time: h.time,
+        keyVersion: h.keyVersion,
+        mac: h.mac,
+        anchor: h.anchor && anchorMessage(h.anchor),
+      };
     },
   };
 }
+
+const anchorMessage = (a: AuditAnchor) => ({ seq: BigInt(a.seq), hash: a.hash, time: a.time, mac: a.mac });

@@ -196,7 +196,8 @@ describe("the keyed audit chain", () => {
   it("keeps verifying from the retention anchor after old events are pruned", async () => {
     await sql("update audit_events set at = '2000-01-01T00:00:00.000Z' where seq <= 5");
     expect(await audit.prune("2001-01-01T00:00:00.000Z")).toBe(5);
-    expect(await audit.verify()).toMatchObject({ ok: true, checked: 5, checkpointsChecked: 1 });
+    // The checkpoint at 8, and the retention cut's own line at 5 (the anchor).
+    expect(await audit.verify()).toMatchObject({ ok: true, checked: 5, checkpointsChecked: 2 });
     // Moving the anchor (to hide more of the head) breaks its MAC.
     await sql("update audit_anchor set seq = 6");
     expect(await audit.verify()).toMatchObject({ ok: false, problem: expect.stringMatching(/anchor/) });
@@ -359,5 +360,38 @@ describe.runIf(hasPostgres)("a Berth with checkpoints, and audit writes that fai
     // Once audit writes work again, so do leases.
     const { lease: again } = await client.broker.acquireLease({ connectionId: id }, client.call);
     await client.broker.releaseLease({ leaseId: again!.id }, client.call);
+  });
+
+  it("publishes the retention anchor with the head, and Verify names it", async () => {
+    expect((await b.api("/api/audit/head")).body).toMatchObject({ anchor: null });
+    expect((await b.api("/api/audit/verify", { body: {} })).body).toMatchObject({
+      anchor: null,
+      anchorProof: null,
+    });
+    // An anchor written into the store by hand (history deleted outside Berth): a monitor polling the
+    // head sees the anchor move; Verify names it and finds no proof for it.
+    const first = await withRawStore(b.dataDir, (raw) =>
+      raw.get<{ seq: number; hash: string; mac: string }>(
+        "select seq, hash, mac from audit_events order by seq limit 1",
+      ),
+    );
+    await withRawStore(b.dataDir, async (raw) => {
+      await raw.run("delete from audit_events where seq <= ?", first!.seq);
+      await raw.run(
+        "insert into audit_anchor (id, seq, hash, at, mac) values (1, ?, ?, ?, ?)",
+        first!.seq,
+        first!.hash,
+        "2026-01-01T00:00:00.000Z",
+        first!.mac,
+      );
+    });
+    const anchor = { seq: first!.seq, hash: first!.hash, time: "2026-01-01T00:00:00.000Z", mac: first!.mac };
+    expect((await b.api("/api/audit/head")).body).toMatchObject({ anchor });
+    expect((await b.api("/api/audit/verify", { body: {} })).body).toMatchObject({
+      ok: false,
+      anchor,
+      anchorProof: null,
+      problem: expect.stringMatching(/retention anchor .* is not proven by a checkpoint/),
+    });
   });
 });

@@ -4,7 +4,11 @@ import {
   type GetKeyStatusResponse,
   type ListInstancesResponse,
 } from "../../gen/berth/v1/admin_service_pb.js";
-import { AuditService, type ListAuditEventsResponse } from "../../gen/berth/v1/audit_service_pb.js";
+import {
+  type AuditAnchor,
+  AuditService,
+  type ListAuditEventsResponse,
+} from "../../gen/berth/v1/audit_service_pb.js";
 import { timestampToJson } from "../rest-json.js";
 import { intParam, timestampParam } from "./params.js";
 import { type RestRoute, route } from "./route.js";
@@ -153,6 +157,8 @@ export const ADMIN_ROUTES: RestRoute[] = [
         })),
         unsigned: Number(r.unsigned),
         checkpointsChecked: Number(r.checkpointsChecked),
+        anchor: anchorJson(r.anchor),
+        anchorProof: proofJson(r.anchorProof),
       },
     }),
   }),
@@ -163,7 +169,20 @@ export const ADMIN_ROUTES: RestRoute[] = [
     reply: AuditHeadJson,
     request: () => ({}),
     response: (r) => ({
-      body: { seq: Number(r.seq), head: r.head, time: r.time, keyVersion: r.keyVersion, mac: r.mac },
+      body: {
+        seq: Number(r.seq),
+        head: r.head,
+        time: r.time,
+        keyVersion: r.keyVersion,
+        mac: r.mac,
+        anchor: anchorJson(r.anchor),
+      },
     }),
   }),
 ];
+
+const anchorJson = (a: AuditAnchor | undefined) =>
+  a ? { seq: Number(a.seq), hash: a.hash, time: a.time, mac: a.mac } : null;
+
+const proofJson = (p: string): "checkpoint" | "signature" | null =>
+  p === "checkpoint" || p === "signature" ? p : null;

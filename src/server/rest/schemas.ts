@@ -241,6 +241,14 @@ export const AuditEventsJson = z.strictObject({
   ),
 });
 
+/** A retention cut: the chain starts after seq; mac signs "berth audit pruned|seq|hash|time". */
+export const AuditAnchorJson = z.strictObject({
+  seq: uint,
+  hash: z.string(),
+  time: z.string(),
+  mac: z.string(),
+});
+
 export const AuditVerifyJson = z.strictObject({
   ok: z.boolean(),
   checked: uint,
@@ -249,6 +257,9 @@ export const AuditVerifyJson = z.strictObject({
   signedBy: z.array(z.strictObject({ provider: z.string(), version: uint, events: uint })),
   unsigned: uint,
   checkpointsChecked: uint,
+  /** The retention anchor (null before any cut) and what proved it. */
+  anchor: AuditAnchorJson.nullable(),
+  anchorProof: z.enum(["checkpoint", "signature"]).nullable(),
 });
 
 export const AuditHeadJson = z.strictObject({
@@ -257,6 +268,7 @@ export const AuditHeadJson = z.strictObject({
   time: z.string(),
   keyVersion: uint,
   mac: z.string(),
+  anchor: AuditAnchorJson.nullable(),
 });
 
 export const InstancesJson = z.strictObject({

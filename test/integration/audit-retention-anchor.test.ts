@@ -1,0 +1,207 @@
+import { appendFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeEach, describe, expect, it } from "vitest";
+import { type AuditLog, createAuditLog } from "../../src/audit/audit-log.js";
+import { prunedData } from "../../src/audit/chain.js";
+import { applyRetention } from "../../src/audit/retention.js";
+import { type LocalKeyring, openKeyringFile } from "../../src/crypto/local-keyring.js";
+import type { Store } from "../../src/store/store.js";
+import { dropTestStore, openTestStore, withRawStore } from "../support/test-store.js";
+
+/**
+ * A retention cut is provable outside the store. Someone with write access to the store (not
+ * Berth's keys, not its data directory) who deletes old events and writes a later event's seq,
+ * hash and MAC into audit_anchor must not pass for retention: the anchor is signed as a retention
+ * cut, and the cut is also a signed "pruned" line in the checkpoints file, which Verify matches.
+ */
+let dir: string;
+let store: Store;
+let keys: LocalKeyring;
+let checkpointFile: string;
+const logs: AuditLog[] = [];
+
+const OLD = "2000-01-01T00:00:00.000Z";
+const POLICY = { checksDays: 0, auditDays: 30, inactiveConnectionDays: 0 };
+
+const event = (i: number) => ({
+  actorId: `user-${i}`,
+  actorName: `user ${i}`,
+  source: "127.0.0.1",
+  transport: "rest",
+  action: "berth.v1.ConnectionService/GetConnection",
+  target: `conn-${i}`,
+  outcome: "ok",
+  reason: "",
+  requestId: `req-${i}`,
+});
+
+/** Raw SQL on the store, as someone with write access to it (not through Berth). */
+function sql(statement: string, ...params: unknown[]): Promise<number> {
+  return withRawStore(dir, (raw) => raw.run(statement, ...params));
+}
+
+/** An audit log on the test store; `sharedStore` says whether other instances may share it. */
+function openLog(sharedStore: boolean, file = checkpointFile): AuditLog {
+  const log = createAuditLog(store.db, {
+    keys,
+    sharedStore,
+    checkpoints: { file, everyEvents: 4, intervalMs: 0 },
+  });
+  logs.push(log);
+  return log;
+}
+
+/** A real retention pass that removes events 1..5 (dated long ago): the anchor is seq 5. */
+async function retainFirstFive(log: AuditLog): Promise<void> {
+  await sql("update audit_events set at = ? where seq <= 5", OLD);
+  const r = await applyRetention(store.db, log, POLICY);
+  expect(r.auditEvents).toBe(5);
+}
+
+/** What an insider does: deletes events up to `seq` and copies that event into the anchor. */
+async function forgeAnchorFrom(seq: number): Promise<void> {
+  const row = await withRawStore(dir, (raw) =>
+    raw.get<{ hash: string; mac: string }>("select hash, mac from audit_events where seq = ?", seq),
+  );
+  await sql("delete from audit_events where seq <= ?", seq);
+  await sql("delete from audit_anchor");
+  await sql(
+    "insert into audit_anchor (id, seq, hash, at, mac) values (1, ?, ?, ?, ?)",
+    seq,
+    row!.hash,
+    OLD,
+    row!.mac,
+  );
+}
+
+const prunedLines = async (file = checkpointFile) =>
+  (await readFile(file, "utf8"))
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l))
+    .filter((l) => l.type === "pruned");
+
+beforeEach(async () => {
+  await Promise.all(logs.splice(0).map((l) => l.close()));
+  await store?.close();
+  if (dir) {
+    await rm(dir, { recursive: true, force: true });
+    await dropTestStore(dir);
+  }
+  dir = await mkdtemp(join(tmpdir(), "berth-anchor-"));
+  store = await openTestStore(dir);
+  keys = await openKeyringFile(dir);
+  checkpointFile = join(dir, "audit-checkpoints.jsonl");
+  const log = openLog(false);
+  for (let i = 1; i <= 10; i++) await log.append(event(i));
+});
+afterAll(async () => {
+  await Promise.all(logs.splice(0).map((l) => l.close()));
+  await store?.close();
+  await rm(dir, { recursive: true, force: true });
+  await dropTestStore(dir);
+});
+
+describe("a retention cut, proven outside the store", () => {
+  it("a real retention pass writes a signed pruned line and the anchor verifies from it", async () => {
+    const log = logs[0]!;
+    await retainFirstFive(log);
+    const [line] = await prunedLines();
+    const anchor = await store.db.selectFrom("audit_anchor").selectAll().executeTakeFirstOrThrow();
+    expect(line).toMatchObject({ type: "pruned", seq: 5, head: anchor.hash, time: anchor.at, keyVersion: 1 });
+    expect(anchor.mac).toBe(line.mac);
+    expect(await keys.verifyMac(prunedData(5, anchor.hash, anchor.at), anchor.mac)).toBe(true);
+    const r = await log.verify();
+    expect(r).toMatchObject({ ok: true, anchor: { seq: 5, hash: anchor.hash, proof: "checkpoint" } });
+    // The retention.purge event follows the anchor.
+    expect(r.checked).toBe(6);
+  });
+
+  it("reports history deleted by hand with a later event copied into the anchor", async () => {
+    const log = logs[0]!;
+    await retainFirstFive(log);
+    await forgeAnchorFrom(8);
+    const r = await log.verify();
+    expect(r).toMatchObject({ ok: false, firstBrokenSeq: 8 });
+    expect(r.problem).toMatch(
+      /retention anchor \(seq 8\) is not proven by a checkpoint: it is signed as an event/,
+    );
+    // Also without any retention before it, and also where the store is shared.
+    expect(await openLog(true).verify()).toMatchObject({ ok: false, firstBrokenSeq: 8 });
+  });
+
+  it("reports a forged anchor whose MAC was stripped", async () => {
+    const log = logs[0]!;
+    await forgeAnchorFrom(7);
+    await sql("update audit_anchor set mac = ''");
+    const r = await log.verify();
+    expect(r).toMatchObject({ ok: false, firstBrokenSeq: 7 });
+    expect(r.problem).toMatch(/seq 7\) is not proven by a checkpoint: it is not signed/);
+  });
+
+  it("reports a pruned line in the file whose MAC does not verify", async () => {
+    const log = logs[0]!;
+    await retainFirstFive(log);
+    const [line] = await prunedLines();
+    // A forged cut at seq 8 (the MAC of the real one does not cover it), then one more checkpoint.
+    const hash8 = (
+      await store.db.selectFrom("audit_events").select("hash").where("seq", "=", 8).executeTakeFirstOrThrow()
+    ).hash;
+    await appendFile(checkpointFile, `${JSON.stringify({ ...line, seq: 8, head: hash8 })}\n`);
+    const r = await log.verify();
+    expect(r).toMatchObject({ ok: false, firstBrokenSeq: 8 });
+    expect(r.problem).toMatch(/retention cut line \d+ \(seq 8\) does not carry a valid MAC/);
+  });
+
+  it("reports an anchor with no pruned line at all (an anchor from before signed cuts), until a real pass", async () => {
+    const log = logs[0]!;
+    // What retention did before: the last removed event's own seq, hash and MAC became the anchor, and
+    // nothing was written to the checkpoints file.
+    await forgeAnchorFrom(5);
+    let r = await log.verify();
+    expect(r).toMatchObject({ ok: false, firstBrokenSeq: 5 });
+    expect(r.problem).toMatch(
+      /predates signed retention cuts \(an upgrade: the next retention pass that removes events replaces it\)/,
+    );
+    expect(r.problem).toMatch(/compare the events up to seq 5 with a backup/);
+    // The next pass that removes events leaves a signed anchor, proven by its line.
+    await sql("update audit_events set at = ? where seq <= 7", OLD);
+    expect((await applyRetention(store.db, log, POLICY)).auditEvents).toBe(2);
+    r = await log.verify();
+    expect(r).toMatchObject({ ok: true, anchor: { seq: 7, proof: "checkpoint" } });
+  });
+
+  it("reports a signed anchor whose pruned line is missing from this instance's file", async () => {
+    const log = logs[0]!;
+    await retainFirstFive(log);
+    const kept = (await readFile(checkpointFile, "utf8"))
+      .split("\n")
+      .filter((l) => !l.includes('"pruned"'))
+      .join("\n");
+    await writeFile(checkpointFile, kept);
+    const r = await log.verify();
+    expect(r).toMatchObject({ ok: false, firstBrokenSeq: 5 });
+    expect(r.problem).toMatch(/no signed retention-cut line in .*audit-checkpoints\.jsonl matches it/);
+  });
+
+  it("in shared mode accepts a cut another instance made on its signature, and still checks this file", async () => {
+    // Instance A runs the pass (the line goes to its file); instance B has its own file.
+    const a = logs[0]!;
+    const bFile = join(dir, "b-checkpoints.jsonl");
+    const b = openLog(true, bFile);
+    await b.checkpoint();
+    await retainFirstFive(a);
+    await b.append(event(11));
+    await b.checkpoint();
+    expect(await b.verify()).toMatchObject({ ok: true, anchor: { seq: 5, proof: "signature" } });
+    expect(await a.verify()).toMatchObject({ ok: true, anchor: { seq: 5, proof: "checkpoint" } });
+    // A forged cut line in B's file is still reported on B.
+    const [line] = await prunedLines();
+    await appendFile(bFile, `${JSON.stringify({ ...line, head: "f".repeat(64) })}\n`);
+    expect(await b.verify()).toMatchObject({
+      ok: false,
+      problem: expect.stringMatching(/does not carry a valid MAC/),
+    });
+  });
+});
