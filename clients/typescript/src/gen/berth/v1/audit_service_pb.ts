@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file berth/v1/audit_service.proto.
  */
 export const file_berth_v1_audit_service: GenFile = /*@__PURE__*/
-  fileDesc("ChxiZXJ0aC92MS9hdWRpdF9zZXJ2aWNlLnByb3RvEghiZXJ0aC52MSKPAgoKQXVkaXRFdmVudBILCgNzZXEYASABKAQSJgoCYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCGFjdG9yX2lkGAMgASgJEhIKCmFjdG9yX25hbWUYBCABKAkSDgoGc291cmNlGAUgASgJEhEKCXRyYW5zcG9ydBgGIAEoCRIOCgZhY3Rpb24YByABKAkSDgoGdGFyZ2V0GAggASgJEg8KB291dGNvbWUYCSABKAkSDgoGcmVhc29uGAogASgJEhIKCnJlcXVlc3RfaWQYCyABKAkSDAoEaGFzaBgMIAEoCRILCgNtYWMYDSABKAkSEwoLa2V5X3ZlcnNpb24YDiABKA0ilgIKFkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QSFQoNY29ubmVjdGlvbl9pZBgBIAEoCRIQCghhY3Rvcl9pZBgCIAEoCRIuCgVzaW5jZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBIAIgBARIuCgV1bnRpbBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBIAYgBARIRCglwYWdlX3NpemUYBSABKA0SEQoJYWZ0ZXJfc2VxGAYgASgEEg8KB291dGNvbWUYByABKAkSEgoKYmVmb3JlX3NlcRgIIAEoBBIUCgxuZXdlc3RfZmlyc3QYCSABKAhCCAoGX3NpbmNlQggKBl91bnRpbCI/ChdMaXN0QXVkaXRFdmVudHNSZXNwb25zZRIkCgZldmVudHMYASADKAsyFC5iZXJ0aC52MS5BdWRpdEV2ZW50IhcKFVZlcmlmeUF1ZGl0TG9nUmVxdWVzdCLCAQoWVmVyaWZ5QXVkaXRMb2dSZXNwb25zZRIKCgJvaxgBIAEoCBIPCgdjaGVja2VkGAIgASgEEhgKEGZpcnN0X2Jyb2tlbl9zZXEYAyABKAQSDwoHcHJvYmxlbRgEIAEoCRIxCglzaWduZWRfYnkYBSADKAsyHi5iZXJ0aC52MS5BdWRpdEtleVZlcnNpb25Db3VudBIQCgh1bnNpZ25lZBgGIAEoBBIbChNjaGVja3BvaW50c19jaGVja2VkGAcgASgEIm4KFEF1ZGl0S2V5VmVyc2lvbkNvdW50EhAKCHByb3ZpZGVyGAEgASgJEg8KB3ZlcnNpb24YAiABKA0SDgoGZXZlbnRzGAMgASgEEhEKCWZpcnN0X3NlcRgEIAEoBBIQCghsYXN0X3NlcRgFIAEoBCIVChNHZXRBdWRpdEhlYWRSZXF1ZXN0ImEKFEdldEF1ZGl0SGVhZFJlc3BvbnNlEgsKA3NlcRgBIAEoBBIMCgRoZWFkGAIgASgJEgwKBHRpbWUYAyABKAkSEwoLa2V5X3ZlcnNpb24YBCABKA0SCwoDbWFjGAUgASgJMpQCCgxBdWRpdFNlcnZpY2USWwoPTGlzdEF1ZGl0RXZlbnRzEiAuYmVydGgudjEuTGlzdEF1ZGl0RXZlbnRzUmVxdWVzdBohLmJlcnRoLnYxLkxpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlIgOQAgESUwoOVmVyaWZ5QXVkaXRMb2cSHy5iZXJ0aC52MS5WZXJpZnlBdWRpdExvZ1JlcXVlc3QaIC5iZXJ0aC52MS5WZXJpZnlBdWRpdExvZ1Jlc3BvbnNlElIKDEdldEF1ZGl0SGVhZBIdLmJlcnRoLnYxLkdldEF1ZGl0SGVhZFJlcXVlc3QaHi5iZXJ0aC52MS5HZXRBdWRpdEhlYWRSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("ChxiZXJ0aC92MS9hdWRpdF9zZXJ2aWNlLnByb3RvEghiZXJ0aC52MSKPAgoKQXVkaXRFdmVudBILCgNzZXEYASABKAQSJgoCYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCGFjdG9yX2lkGAMgASgJEhIKCmFjdG9yX25hbWUYBCABKAkSDgoGc291cmNlGAUgASgJEhEKCXRyYW5zcG9ydBgGIAEoCRIOCgZhY3Rpb24YByABKAkSDgoGdGFyZ2V0GAggASgJEg8KB291dGNvbWUYCSABKAkSDgoGcmVhc29uGAogASgJEhIKCnJlcXVlc3RfaWQYCyABKAkSDAoEaGFzaBgMIAEoCRILCgNtYWMYDSABKAkSEwoLa2V5X3ZlcnNpb24YDiABKA0ilgIKFkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QSFQoNY29ubmVjdGlvbl9pZBgBIAEoCRIQCghhY3Rvcl9pZBgCIAEoCRIuCgVzaW5jZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBIAIgBARIuCgV1bnRpbBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBIAYgBARIRCglwYWdlX3NpemUYBSABKA0SEQoJYWZ0ZXJfc2VxGAYgASgEEg8KB291dGNvbWUYByABKAkSEgoKYmVmb3JlX3NlcRgIIAEoBBIUCgxuZXdlc3RfZmlyc3QYCSABKAhCCAoGX3NpbmNlQggKBl91bnRpbCI/ChdMaXN0QXVkaXRFdmVudHNSZXNwb25zZRIkCgZldmVudHMYASADKAsyFC5iZXJ0aC52MS5BdWRpdEV2ZW50IhcKFVZlcmlmeUF1ZGl0TG9nUmVxdWVzdCL/AQoWVmVyaWZ5QXVkaXRMb2dSZXNwb25zZRIKCgJvaxgBIAEoCBIPCgdjaGVja2VkGAIgASgEEhgKEGZpcnN0X2Jyb2tlbl9zZXEYAyABKAQSDwoHcHJvYmxlbRgEIAEoCRIxCglzaWduZWRfYnkYBSADKAsyHi5iZXJ0aC52MS5BdWRpdEtleVZlcnNpb25Db3VudBIQCgh1bnNpZ25lZBgGIAEoBBIbChNjaGVja3BvaW50c19jaGVja2VkGAcgASgEEiUKBmFuY2hvchgIIAEoCzIVLmJlcnRoLnYxLkF1ZGl0QW5jaG9yEhQKDGFuY2hvcl9wcm9vZhgJIAEoCSJDCgtBdWRpdEFuY2hvchILCgNzZXEYASABKAQSDAoEaGFzaBgCIAEoCRIMCgR0aW1lGAMgASgJEgsKA21hYxgEIAEoCSJuChRBdWRpdEtleVZlcnNpb25Db3VudBIQCghwcm92aWRlchgBIAEoCRIPCgd2ZXJzaW9uGAIgASgNEg4KBmV2ZW50cxgDIAEoBBIRCglmaXJzdF9zZXEYBCABKAQSEAoIbGFzdF9zZXEYBSABKAQiFQoTR2V0QXVkaXRIZWFkUmVxdWVzdCKIAQoUR2V0QXVkaXRIZWFkUmVzcG9uc2USCwoDc2VxGAEgASgEEgwKBGhlYWQYAiABKAkSDAoEdGltZRgDIAEoCRITCgtrZXlfdmVyc2lvbhgEIAEoDRILCgNtYWMYBSABKAkSJQoGYW5jaG9yGAYgASgLMhUuYmVydGgudjEuQXVkaXRBbmNob3IylAIKDEF1ZGl0U2VydmljZRJbCg9MaXN0QXVkaXRFdmVudHMSIC5iZXJ0aC52MS5MaXN0QXVkaXRFdmVudHNSZXF1ZXN0GiEuYmVydGgudjEuTGlzdEF1ZGl0RXZlbnRzUmVzcG9uc2UiA5ACARJTCg5WZXJpZnlBdWRpdExvZxIfLmJlcnRoLnYxLlZlcmlmeUF1ZGl0TG9nUmVxdWVzdBogLmJlcnRoLnYxLlZlcmlmeUF1ZGl0TG9nUmVzcG9uc2USUgoMR2V0QXVkaXRIZWFkEh0uYmVydGgudjEuR2V0QXVkaXRIZWFkUmVxdWVzdBoeLmJlcnRoLnYxLkdldEF1ZGl0SGVhZFJlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message berth.v1.AuditEvent
@@ -253,6 +253,22 @@ export type VerifyAuditLogResponse = Message<"berth.v1.VerifyAuditLogResponse"> 
    * @generated from field: uint64 checkpoints_checked = 7;
    */
   checkpointsChecked: bigint;
+
+  /**
+   * The retention anchor the chain starts from; unset before any retention cut.
+   *
+   * @generated from field: berth.v1.AuditAnchor anchor = 8;
+   */
+  anchor?: AuditAnchor | undefined;
+
+  /**
+   * What proved the anchor: "checkpoint" (a signed pruned line in this instance's checkpoints file)
+   * or "signature" (its own retention-cut MAC alone: shared mode, the cut ran on another instance);
+   * empty when there is no anchor or it was not proven (then ok is false).
+   *
+   * @generated from field: string anchor_proof = 9;
+   */
+  anchorProof: string;
 };
 
 /**
@@ -261,6 +277,46 @@ export type VerifyAuditLogResponse = Message<"berth.v1.VerifyAuditLogResponse"> 
  */
 export const VerifyAuditLogResponseSchema: GenMessage<VerifyAuditLogResponse> = /*@__PURE__*/
   messageDesc(file_berth_v1_audit_service, 4);
+
+/**
+ * A retention cut: the last event removed; the chain starts after it.
+ *
+ * @generated from message berth.v1.AuditAnchor
+ */
+export type AuditAnchor = Message<"berth.v1.AuditAnchor"> & {
+  /**
+   * @generated from field: uint64 seq = 1;
+   */
+  seq: bigint;
+
+  /**
+   * The hash of event seq (the next kept event's prev_hash).
+   *
+   * @generated from field: string hash = 2;
+   */
+  hash: string;
+
+  /**
+   * When the cut was made: ISO 8601 with milliseconds, exactly the text the MAC covers.
+   *
+   * @generated from field: string time = 3;
+   */
+  time: string;
+
+  /**
+   * The key provider's MAC over "berth audit pruned|<seq>|<hash>|<time>", as in the checkpoint file's pruned line.
+   *
+   * @generated from field: string mac = 4;
+   */
+  mac: string;
+};
+
+/**
+ * Describes the message berth.v1.AuditAnchor.
+ * Use `create(AuditAnchorSchema)` to create a new message.
+ */
+export const AuditAnchorSchema: GenMessage<AuditAnchor> = /*@__PURE__*/
+  messageDesc(file_berth_v1_audit_service, 5);
 
 /**
  * @generated from message berth.v1.AuditKeyVersionCount
@@ -301,7 +357,7 @@ export type AuditKeyVersionCount = Message<"berth.v1.AuditKeyVersionCount"> & {
  * Use `create(AuditKeyVersionCountSchema)` to create a new message.
  */
 export const AuditKeyVersionCountSchema: GenMessage<AuditKeyVersionCount> = /*@__PURE__*/
-  messageDesc(file_berth_v1_audit_service, 5);
+  messageDesc(file_berth_v1_audit_service, 6);
 
 /**
  * @generated from message berth.v1.GetAuditHeadRequest
@@ -314,7 +370,7 @@ export type GetAuditHeadRequest = Message<"berth.v1.GetAuditHeadRequest"> & {
  * Use `create(GetAuditHeadRequestSchema)` to create a new message.
  */
 export const GetAuditHeadRequestSchema: GenMessage<GetAuditHeadRequest> = /*@__PURE__*/
-  messageDesc(file_berth_v1_audit_service, 6);
+  messageDesc(file_berth_v1_audit_service, 7);
 
 /**
  * @generated from message berth.v1.GetAuditHeadResponse
@@ -350,6 +406,14 @@ export type GetAuditHeadResponse = Message<"berth.v1.GetAuditHeadResponse"> & {
    * @generated from field: string mac = 5;
    */
   mac: string;
+
+  /**
+   * The retention anchor (unset before any cut): a monitor that sees its seq move sees a retention
+   * cut, which must match a pruned line in the checkpoints file of the instance that ran it.
+   *
+   * @generated from field: berth.v1.AuditAnchor anchor = 6;
+   */
+  anchor?: AuditAnchor | undefined;
 };
 
 /**
@@ -357,7 +421,7 @@ export type GetAuditHeadResponse = Message<"berth.v1.GetAuditHeadResponse"> & {
  * Use `create(GetAuditHeadResponseSchema)` to create a new message.
  */
 export const GetAuditHeadResponseSchema: GenMessage<GetAuditHeadResponse> = /*@__PURE__*/
-  messageDesc(file_berth_v1_audit_service, 7);
+  messageDesc(file_berth_v1_audit_service, 8);
 
 /**
  * The append-only audit log: hash-chained, each link MACed under the key provider's audit key, with

@@ -6,6 +6,18 @@ from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Map
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class AuditAnchor(_message.Message):
+    __slots__ = ["hash", "mac", "seq", "time"]
+    HASH_FIELD_NUMBER: _ClassVar[int]
+    MAC_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    hash: str
+    mac: str
+    seq: int
+    time: str
+    def __init__(self, seq: _Optional[int] = ..., hash: _Optional[str] = ..., time: _Optional[str] = ..., mac: _Optional[str] = ...) -> None: ...
+
 class AuditEvent(_message.Message):
     __slots__ = ["action", "actor_id", "actor_name", "at", "hash", "key_version", "mac", "outcome", "reason", "request_id", "seq", "source", "target", "transport"]
     ACTION_FIELD_NUMBER: _ClassVar[int]
@@ -57,18 +69,20 @@ class GetAuditHeadRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetAuditHeadResponse(_message.Message):
-    __slots__ = ["head", "key_version", "mac", "seq", "time"]
+    __slots__ = ["anchor", "head", "key_version", "mac", "seq", "time"]
+    ANCHOR_FIELD_NUMBER: _ClassVar[int]
     HEAD_FIELD_NUMBER: _ClassVar[int]
     KEY_VERSION_FIELD_NUMBER: _ClassVar[int]
     MAC_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
+    anchor: AuditAnchor
     head: str
     key_version: int
     mac: str
     seq: int
     time: str
-    def __init__(self, seq: _Optional[int] = ..., head: _Optional[str] = ..., time: _Optional[str] = ..., key_version: _Optional[int] = ..., mac: _Optional[str] = ...) -> None: ...
+    def __init__(self, seq: _Optional[int] = ..., head: _Optional[str] = ..., time: _Optional[str] = ..., key_version: _Optional[int] = ..., mac: _Optional[str] = ..., anchor: _Optional[_Union[AuditAnchor, _Mapping]] = ...) -> None: ...
 
 class ListAuditEventsRequest(_message.Message):
     __slots__ = ["actor_id", "after_seq", "before_seq", "connection_id", "newest_first", "outcome", "page_size", "since", "until"]
@@ -103,7 +117,9 @@ class VerifyAuditLogRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class VerifyAuditLogResponse(_message.Message):
-    __slots__ = ["checked", "checkpoints_checked", "first_broken_seq", "ok", "problem", "signed_by", "unsigned"]
+    __slots__ = ["anchor", "anchor_proof", "checked", "checkpoints_checked", "first_broken_seq", "ok", "problem", "signed_by", "unsigned"]
+    ANCHOR_FIELD_NUMBER: _ClassVar[int]
+    ANCHOR_PROOF_FIELD_NUMBER: _ClassVar[int]
     CHECKED_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINTS_CHECKED_FIELD_NUMBER: _ClassVar[int]
     FIRST_BROKEN_SEQ_FIELD_NUMBER: _ClassVar[int]
@@ -111,6 +127,8 @@ class VerifyAuditLogResponse(_message.Message):
     PROBLEM_FIELD_NUMBER: _ClassVar[int]
     SIGNED_BY_FIELD_NUMBER: _ClassVar[int]
     UNSIGNED_FIELD_NUMBER: _ClassVar[int]
+    anchor: AuditAnchor
+    anchor_proof: str
     checked: int
     checkpoints_checked: int
     first_broken_seq: int
@@ -118,4 +136,4 @@ class VerifyAuditLogResponse(_message.Message):
     problem: str
     signed_by: _containers.RepeatedCompositeFieldContainer[AuditKeyVersionCount]
     unsigned: int
-    def __init__(self, ok: bool = ..., checked: _Optional[int] = ..., first_broken_seq: _Optional[int] = ..., problem: _Optional[str] = ..., signed_by: _Optional[_Iterable[_Union[AuditKeyVersionCount, _Mapping]]] = ..., unsigned: _Optional[int] = ..., checkpoints_checked: _Optional[int] = ...) -> None: ...
+    def __init__(self, ok: bool = ..., checked: _Optional[int] = ..., first_broken_seq: _Optional[int] = ..., problem: _Optional[str] = ..., signed_by: _Optional[_Iterable[_Union[AuditKeyVersionCount, _Mapping]]] = ..., unsigned: _Optional[int] = ..., checkpoints_checked: _Optional[int] = ..., anchor: _Optional[_Union[AuditAnchor, _Mapping]] = ..., anchor_proof: _Optional[str] = ...) -> None: ...
