@@ -14,10 +14,10 @@ import { CANCELLED, FailureReplies } from "./failure-replies.js";
 import { ClientStatements } from "./prepared.js";
 import { CLIENT_TYPES, handleRequest, MAX_CLIENT_MESSAGE_BYTES, type RequestContext } from "./requests.js";
 import { ResponseTracker } from "./responses.js";
-import { applySettingChanges, forgetAfter, settingsReplay } from "./session-settings.js";
+import { applySettingChanges, forgetAfter, settingsReplayQuery } from "./session-settings.js";
 import { READ_AFTER } from "./startup-options.js";
-import { type SettingChange, settingValue } from "./statement-kind.js";
-import { errorResponse, message, noticeResponse } from "./wire.js";
+import { settingValue } from "./statement-kind.js";
+import { errorResponse } from "./wire.js";
 
 /** Who the client is and where it goes, settled at startup. */
 export interface ClientIdentity {
@@ -218,28 +218,20 @@ export class FrontDoorClient {
       get txStatus() {
         return client.#status;
       },
-      pin: (why) => this.#pin(why),
-      settingsChanged: (changes) => this.#settingsChanged(changes),
-      forgotPrepared: (sql) => this.#forgotPrepared(sql),
+      pin: (why) => {
+        if (this.#pinnedWhy) return;
+        this.#pinnedWhy = why;
+        this.#observer.pinned(why);
+      },
+      settingsChanged: (changes) =>
+        applySettingChanges(changes, this.identity.settings, this.#backend?.state.settings),
+      forgotPrepared: (sql) =>
+        forgetAfter(
+          sql,
+          { statements: this.#statements, settings: this.identity.settings },
+          this.#backend?.state,
+        ),
     };
-  }
-
-  #pin(why: string): void {
-    if (this.#pinnedWhy) return;
-    this.#pinnedWhy = why;
-    this.#observer.pinned(why);
-  }
-
-  #settingsChanged(changes: readonly SettingChange[]): void {
-    applySettingChanges(changes, this.identity.settings, this.#backend?.state.settings);
-  }
-
-  #forgotPrepared(sql: string): void {
-    forgetAfter(
-      sql,
-      { statements: this.#statements, settings: this.identity.settings },
-      this.#backend?.state,
-    );
   }
 
   /**
@@ -349,31 +341,10 @@ export class FrontDoorClient {
     }
   }
 
-  /** The client's settings on this backend, where they differ: one injected Query, its answers dropped. */
+  /** The client's settings on this backend, where they differ, before anything of the client's. */
   #replaySettings(backend: AttachedBackend): void {
-    const text = settingsReplay(this.identity.settings, backend.state.settings);
-    if (text === undefined) return;
-    this.#tracker.expect({
-      ends: "Z",
-      sync: true,
-      drop: true,
-      // Refused (a setting the server does not take): the backend's settings are unknown now, so it
-      // is reset when it goes back, and the client is warned that its settings did not apply.
-      onReady: (ok) => {
-        if (ok) return;
-        backend.state.settings.clear();
-        backend.tainted = true;
-        this.#socket.write(
-          noticeResponse({
-            severity: "WARNING",
-            code: "01000",
-            message:
-              "Berth could not apply this session's settings on the database session serving it; check the startup options and SET statements",
-          }),
-        );
-      },
-    });
-    this.#flow.toBackend([message("Q", Buffer.from(`${text}\0`, "utf8"))]);
+    const query = settingsReplayQuery(this.identity.settings, backend, this.#tracker, this.#failures);
+    if (query) this.#flow.toBackend([query]);
   }
 
   #onReady(status: string, seen: boolean): void {

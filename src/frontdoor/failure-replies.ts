@@ -2,7 +2,7 @@ import type { Socket } from "node:net";
 import { type FrontDoorError, lostBackend } from "./errors.js";
 import { CLIENT_TYPES, MAX_CLIENT_MESSAGE_BYTES } from "./requests.js";
 import type { ResponseTracker } from "./responses.js";
-import { errorResponse, readyForQuery } from "./wire.js";
+import { errorResponse, noticeResponse, readyForQuery } from "./wire.js";
 
 /** A statement cancelled while it waited for a backend: what PostgreSQL says of a cancelled one. */
 export const CANCELLED: FrontDoorError = {
@@ -12,10 +12,11 @@ export const CANCELLED: FrontDoorError = {
 };
 
 /**
- * What a client is told when its statements fail with no database to answer them: a batch that
- * got no backend (or was cancelled while it waited) is swallowed up to its Sync and answered once;
- * a backend that died owes an answer to each Sync it had not answered; a message Berth cannot
- * read ends the client. Written straight to the client's socket, in place of the database's answer.
+ * What a client is told when Berth, not the database, fails it: a batch that got no backend (or
+ * was cancelled while it waited) is swallowed up to its Sync and answered once; a backend that
+ * died owes an answer to each Sync it had not answered; a message Berth cannot read ends the
+ * client; settings that could not be replayed on a backend are warned of. Written straight to
+ * the client's socket, in place of (or beside) the database's answer.
  */
 export class FailureReplies {
   readonly #socket: Socket;
@@ -57,6 +58,18 @@ export class FailureReplies {
     for (let i = 0; i < owed; i++) this.#socket.write(failedSync(error));
     // Idle in a transaction, or mid-batch: the client's next batch learns its transaction is gone.
     if (owed === 0 && inTransaction) this.#failing = error;
+  }
+
+  /** The client's settings could not be applied on the backend serving it (see settingsReplayQuery). */
+  settingsNotApplied(): void {
+    this.#socket.write(
+      noticeResponse({
+        severity: "WARNING",
+        code: "01000",
+        message:
+          "Berth could not apply this session's settings on the database session serving it; check the startup options and SET statements",
+      }),
+    );
   }
 
   /** A header Berth will not read on (checked before the body is awaited or a backend taken); the client is closed next. */
