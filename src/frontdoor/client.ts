@@ -1,13 +1,14 @@
 import type { Socket } from "node:net";
 import type { RevocationReason } from "../access/revocation-watch.js";
-import { ValidationError } from "../errors/berth-error.js";
 import type { Principal } from "../identity/principal.js";
 import type { ConnectionPool } from "../pools/pool.js";
-import type { Intent, PoolManager } from "../pools/pool-manager.js";
+import type { PoolManager } from "../pools/pool-manager.js";
 import type { PooledSession } from "../pools/pool-types.js";
 import { AttachedBackend } from "./backend.js";
+import { BackendWait } from "./backend-wait.js";
 import { Backpressure } from "./backpressure.js";
 import { CancelsInFlight } from "./cancels.js";
+import type { ClientIdentity } from "./client-identity.js";
 import { ClientInput } from "./client-input.js";
 import { frontDoorErrorOf } from "./errors.js";
 import { CANCELLED, FailureReplies } from "./failure-replies.js";
@@ -15,24 +16,7 @@ import { ClientStatements } from "./prepared.js";
 import { CLIENT_TYPES, handleRequest, MAX_CLIENT_MESSAGE_BYTES, type RequestContext } from "./requests.js";
 import { ResponseTracker } from "./responses.js";
 import { applySettingChanges, forgetAfter, settingsReplayQuery } from "./session-settings.js";
-import { READ_AFTER } from "./startup-options.js";
-import { settingValue } from "./statement-kind.js";
 import { errorResponse } from "./wire.js";
-
-/** Who the client is and where it goes, settled at startup. */
-export interface ClientIdentity {
-  readonly principal: Principal;
-  readonly connectionId: string;
-  readonly connectionName: string;
-  readonly intent: Intent;
-  /** Session pooling: the first backend stays with the client until it leaves. */
-  readonly sessionPooling: boolean;
-  /** Startup parameters to apply on every backend (key → SET statement). */
-  readonly settings: Map<string, string>;
-  readonly processId: number;
-  readonly secretKey: number;
-  readonly source: string;
-}
 
 /** What a client reports to the front door (metrics, audit, the registry of clients). */
 export interface ClientObserver {
@@ -60,6 +44,7 @@ export class FrontDoorClient {
   readonly #observer: ClientObserver;
   readonly #statements = new ClientStatements();
   #phase: Phase = "idle";
+  /** The pool of the client's last write backend: the next is taken from it, at once when one is idle. */
   #pool: ConnectionPool | undefined;
   #backend: AttachedBackend | undefined;
   readonly #tracker: ResponseTracker;
@@ -76,6 +61,7 @@ export class FrontDoorClient {
   readonly #flow: Backpressure;
   readonly #failures: FailureReplies;
   readonly #cancels = new CancelsInFlight();
+  readonly #wait: BackendWait;
   readonly openedAt = Date.now();
   transactions = 0;
 
@@ -89,6 +75,10 @@ export class FrontDoorClient {
     this.#observer = deps.observer;
     this.#flow = new Backpressure(socket);
     this.#failures = new FailureReplies(socket, identity.connectionName);
+    this.#wait = new BackendWait(deps.pools, identity, {
+      acquired: (pool, pooled, started) => this.#acquired(pool, pooled, started),
+      failed: (err) => this.#acquireFailed(err),
+    });
     this.#tracker = this.#newTracker();
     this.#context = this.#requestContext();
     if (identity.sessionPooling) this.#pinnedWhy = "session pooling";
@@ -235,64 +225,23 @@ export class FrontDoorClient {
   }
 
   /**
-   * Takes a backend: at once when one is idle; else, when this client's pool is full, as the next
-   * one released (a callback, no promise: most transactions under load take this path); else
-   * through the pool manager (a new session, replicas, a retired pool). The client's reading
-   * pauses while it waits.
+   * Takes a backend: at once when the pool of the client's last write backend has one idle; else
+   * the client waits, unread (see BackendWait), and is told through #acquired or #acquireFailed.
    */
   #acquire(): boolean {
-    const pool = this.#pool;
+    const last = this.#pool;
+    const pool = last && !last.closed && this.identity.intent === "write" ? last : undefined;
     const started = performance.now();
-    if (pool && !pool.closed && this.identity.intent === "write") {
-      const pooled = pool.takeIdleNow();
-      if (pooled) {
-        this.#attach(pool, pooled, 0);
-        return true;
-      }
-      const queued = pool.waitForRelease(
-        (p) => this.#acquired(pool, p, started),
-        (err) => (isRetired(err) ? this.#acquireThroughManager(started) : this.#acquireFailed(err)),
-      );
-      if (queued) {
-        this.#startWaiting();
-        return false;
-      }
+    const pooled = pool?.takeIdleNow();
+    if (pooled) {
+      this.#attach(pool!, pooled, 0);
+      return true;
     }
-    this.#startWaiting();
-    this.#acquireThroughManager(started);
-    return false;
-  }
-
-  #startWaiting(): void {
     this.#phase = "acquiring";
     this.#observer.waiting(1);
     this.#flow.waitForBackend();
-  }
-
-  #acquireThroughManager(started: number): void {
-    const consistencyToken = this.#readAfter();
-    this.#pools
-      .acquire(this.identity.connectionId, this.identity.intent, { acceptState: true, consistencyToken })
-      .then(
-        ({ pool, pooled }) => this.#acquired(pool, pooled, started),
-        (err: unknown) => {
-          // A token Berth did not give fails this statement, once, and is forgotten (else even the
-          // RESET that would clear it could not get a backend).
-          if (err instanceof ValidationError && consistencyToken) this.identity.settings.delete(READ_AFTER);
-          this.#acquireFailed(err);
-        },
-      );
-  }
-
-  /**
-   * A READ client's read-your-writes token: `SET berth.read_after = '<token>'` (or the startup
-   * option `-c berth.read_after=<token>`). Each transaction then goes to a replica that has replayed
-   * that far, or to the primary.
-   */
-  #readAfter(): string {
-    if (this.identity.intent !== "read") return "";
-    const statement = this.identity.settings.get(READ_AFTER);
-    return statement ? (settingValue(statement) ?? "") : "";
+    this.#wait.start(pool, started);
+    return false;
   }
 
   #acquired(pool: ConnectionPool, pooled: PooledSession, started: number): void {
@@ -455,10 +404,4 @@ export class FrontDoorClient {
     // A cancel still on its way must reach this backend before anyone else's statement does.
     this.#cancels.afterAll(giveBack);
   }
-}
-
-/** The pool was retired while the client waited (the connection changed): its successor serves it. */
-function isRetired(err: unknown): boolean {
-  const reason = (err as { details?: { reason?: unknown } })?.details?.reason;
-  return reason === "pool_retired" || reason === "pool_closed";
 }
