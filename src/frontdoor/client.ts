@@ -139,6 +139,7 @@ export class FrontDoorClient {
       }
       if (this.#input.bytes < length + 1) return;
       if (this.#failures.batchFailed) {
+        // No backend will run it: dropped, and its Sync gets the failure.
         this.#input.take(length + 1);
         if (type === 0x58) {
           this.close("terminated");
