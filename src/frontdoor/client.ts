@@ -1,44 +1,22 @@
 import type { Socket } from "node:net";
 import type { RevocationReason } from "../access/revocation-watch.js";
-import { ValidationError } from "../errors/berth-error.js";
 import type { Principal } from "../identity/principal.js";
 import type { ConnectionPool } from "../pools/pool.js";
-import type { Intent, PoolManager } from "../pools/pool-manager.js";
+import type { PoolManager } from "../pools/pool-manager.js";
 import type { PooledSession } from "../pools/pool-types.js";
 import { AttachedBackend } from "./backend.js";
+import { BackendWait } from "./backend-wait.js";
+import { Backpressure } from "./backpressure.js";
+import { CancelsInFlight } from "./cancels.js";
+import type { ClientIdentity } from "./client-identity.js";
 import { ClientInput } from "./client-input.js";
-import { type FrontDoorError, frontDoorErrorOf, lostBackend } from "./errors.js";
+import { frontDoorErrorOf } from "./errors.js";
+import { CANCELLED, FailureReplies } from "./failure-replies.js";
 import { ClientStatements } from "./prepared.js";
-import { CLIENT_TYPES, handleRequest, type RequestContext } from "./requests.js";
+import { CLIENT_TYPES, handleRequest, MAX_CLIENT_MESSAGE_BYTES, type RequestContext } from "./requests.js";
 import { ResponseTracker } from "./responses.js";
-import { applySettingChanges, forgetAfter, settingsReplay } from "./session-settings.js";
-import { READ_AFTER } from "./startup-options.js";
-import { type SettingChange, settingValue } from "./statement-kind.js";
-import { errorResponse, message, noticeResponse, readyForQuery } from "./wire.js";
-
-const CANCELLED = {
-  severity: "ERROR",
-  code: "57014",
-  message: "canceling statement due to user request",
-} as const;
-
-/** The largest message a client may send (a Bind with big parameters, a CopyData). */
-export const MAX_CLIENT_MESSAGE_BYTES = 64 * 1024 * 1024;
-
-/** Who the client is and where it goes, settled at startup. */
-export interface ClientIdentity {
-  readonly principal: Principal;
-  readonly connectionId: string;
-  readonly connectionName: string;
-  readonly intent: Intent;
-  /** Session pooling: the first backend stays with the client until it leaves. */
-  readonly sessionPooling: boolean;
-  /** Startup parameters to apply on every backend (key → SET statement). */
-  readonly settings: Map<string, string>;
-  readonly processId: number;
-  readonly secretKey: number;
-  readonly source: string;
-}
+import { applySettingChanges, forgetAfter, settingsReplayQuery } from "./session-settings.js";
+import { errorResponse } from "./wire.js";
 
 /** What a client reports to the front door (metrics, audit, the registry of clients). */
 export interface ClientObserver {
@@ -66,6 +44,7 @@ export class FrontDoorClient {
   readonly #observer: ClientObserver;
   readonly #statements = new ClientStatements();
   #phase: Phase = "idle";
+  /** The pool of the client's last write backend: the next is taken from it, at once when one is idle. */
   #pool: ConnectionPool | undefined;
   #backend: AttachedBackend | undefined;
   readonly #tracker: ResponseTracker;
@@ -79,8 +58,10 @@ export class FrontDoorClient {
   #pinnedWhy: string | undefined;
   /** Bytes read but not yet handled: a partial message, or everything that came while acquiring. */
   readonly #input = new ClientInput();
-  /** The batch in progress failed without a backend: messages are swallowed up to the next Sync. */
-  #failing: FrontDoorError | undefined;
+  readonly #flow: Backpressure;
+  readonly #failures: FailureReplies;
+  readonly #cancels = new CancelsInFlight();
+  readonly #wait: BackendWait;
   readonly openedAt = Date.now();
   transactions = 0;
 
@@ -92,6 +73,12 @@ export class FrontDoorClient {
     this.#socket = socket;
     this.#pools = deps.pools;
     this.#observer = deps.observer;
+    this.#flow = new Backpressure(socket);
+    this.#failures = new FailureReplies(socket, identity.connectionName);
+    this.#wait = new BackendWait(deps.pools, identity, {
+      acquired: (pool, pooled, started) => this.#acquired(pool, pooled, started),
+      failed: (err) => this.#acquireFailed(err),
+    });
     this.#tracker = this.#newTracker();
     this.#context = this.#requestContext();
     if (identity.sessionPooling) this.#pinnedWhy = "session pooling";
@@ -120,72 +107,15 @@ export class FrontDoorClient {
 
   #newTracker(): ResponseTracker {
     return new ResponseTracker({
-      toClient: (bytes) => this.#toClient(bytes),
+      toClient: (bytes) => {
+        this.#observer.bytes("out", bytes.length);
+        this.#flow.toClient(bytes);
+      },
       ready: (status, seen) => this.#onReady(status, seen),
       // A write refused as read-only (25006): the primary may have moved; roles are checked now.
       serverError: (code) => {
         if (this.#backend) this.#pools.noteServerError(this.#backend.pool, code);
       },
-    });
-  }
-
-  /**
-   * A client that does not read what it asked for: its backend stops being read (neither Berth nor
-   * the kernel buffers more of the answer) and so does the client (it sends no more queries), until
-   * its socket drains. One drain listener at a time.
-   */
-  #toClient(bytes: Buffer): void {
-    this.#observer.bytes("out", bytes.length);
-    if (this.#socket.write(bytes) || this.#clientDrainPending) return;
-    this.#clientDrainPending = true;
-    const backend = this.#backend?.socket;
-    if (backend) {
-      this.#backendPaused = true;
-      backend.pause();
-    }
-    this.#socket.pause();
-    this.#socket.once("drain", () => {
-      this.#clientDrainPending = false;
-      // Only a backend still this client's: a released one was resumed when it was given back.
-      if (backend && this.#backend?.socket === backend && this.#backendPaused) {
-        this.#backendPaused = false;
-        backend.resume();
-      }
-      this.#resumeReading();
-    });
-  }
-
-  #backendPaused = false;
-  #clientPaused = false;
-  #clientDrainPending = false;
-
-  /** Reads the client again, unless it waits for a backend, for its backend to drain, or to drain itself. */
-  #resumeReading(): void {
-    if (this.#phase === "closed" || this.#phase === "acquiring") return;
-    if (this.#clientPaused || this.#clientDrainPending) return;
-    this.#socket.resume();
-  }
-
-  #toBackend(out: Buffer[]): void {
-    const backend = this.#backend!.socket;
-    if (out.length === 1) {
-      if (!backend.write(out[0])) this.#pauseClientUntilDrained(backend);
-      return;
-    }
-    backend.cork();
-    let full = false;
-    for (const b of out) full = !backend.write(b) || full;
-    backend.uncork();
-    if (full) this.#pauseClientUntilDrained(backend);
-  }
-
-  #pauseClientUntilDrained(backend: NodeJS.ReadWriteStream): void {
-    if (this.#clientPaused) return;
-    this.#clientPaused = true;
-    this.#socket.pause();
-    backend.once("drain", () => {
-      this.#clientPaused = false;
-      this.#resumeReading();
     });
   }
 
@@ -208,8 +138,14 @@ export class FrontDoorClient {
         return;
       }
       if (this.#input.bytes < length + 1) return;
-      if (this.#failing) {
-        this.#failMessage(type, this.#input.take(length + 1));
+      if (this.#failures.batchFailed) {
+        // No backend will run it: dropped, and its Sync gets the failure.
+        this.#input.take(length + 1);
+        if (type === 0x58) {
+          this.close("terminated");
+          return;
+        }
+        this.#failures.swallow(type);
         continue;
       }
       if (!this.#backend) {
@@ -244,7 +180,7 @@ export class FrontDoorClient {
       const outcome = handleRequest(ctx, chunk[at]!, chunk.subarray(at + 5, end));
       if (outcome === "terminate") {
         if (at > run) out.push(chunk.subarray(run, at));
-        if (out.length > 0) this.#toBackend(out);
+        if (out.length > 0) this.#flow.toBackend(out);
         this.close("terminated");
         return;
       }
@@ -258,7 +194,7 @@ export class FrontDoorClient {
     if (at > run) out.push(at === chunk.length && run === 0 ? chunk : chunk.subarray(run, at));
     // Consume what was handled; a partial message stays pending.
     this.#input.consumedFirst(at);
-    if (out.length > 0) this.#toBackend(out);
+    if (out.length > 0) this.#flow.toBackend(out);
   }
 
   /** One per client: its getters read the backend and status of the moment. */
@@ -273,105 +209,56 @@ export class FrontDoorClient {
       get txStatus() {
         return client.#status;
       },
-      pin: (why) => this.#pin(why),
-      settingsChanged: (changes) => this.#settingsChanged(changes),
-      forgotPrepared: (sql) => this.#forgotPrepared(sql),
+      pin: (why) => {
+        if (this.#pinnedWhy) return;
+        this.#pinnedWhy = why;
+        this.#observer.pinned(why);
+      },
+      settingsChanged: (changes) =>
+        applySettingChanges(changes, this.identity.settings, this.#backend?.state.settings),
+      forgotPrepared: (sql) =>
+        forgetAfter(
+          sql,
+          { statements: this.#statements, settings: this.identity.settings },
+          this.#backend?.state,
+        ),
     };
   }
 
-  #pin(why: string): void {
-    if (this.#pinnedWhy) return;
-    this.#pinnedWhy = why;
-    this.#observer.pinned(why);
-  }
-
-  #settingsChanged(changes: readonly SettingChange[]): void {
-    applySettingChanges(changes, this.identity.settings, this.#backend?.state.settings);
-  }
-
-  #forgotPrepared(sql: string): void {
-    forgetAfter(
-      sql,
-      { statements: this.#statements, settings: this.identity.settings },
-      this.#backend?.state,
-    );
-  }
-
   /**
-   * Takes a backend: at once when one is idle; else, when this client's pool is full, as the next
-   * one released (a callback, no promise: most transactions under load take this path); else
-   * through the pool manager (a new session, replicas, a retired pool). The client's reading
-   * pauses while it waits.
+   * Takes a backend: at once when the pool of the client's last write backend has one idle; else
+   * the client waits, unread (see BackendWait), and is told through #acquired or #acquireFailed.
    */
   #acquire(): boolean {
-    const pool = this.#pool;
+    const last = this.#pool;
+    const pool = last && !last.closed && this.identity.intent === "write" ? last : undefined;
     const started = performance.now();
-    if (pool && !pool.closed && this.identity.intent === "write") {
-      const pooled = pool.takeIdleNow();
-      if (pooled) {
-        this.#attach(pool, pooled, 0);
-        return true;
-      }
-      const queued = pool.waitForRelease(
-        (p) => this.#acquired(pool, p, started),
-        (err) => (isRetired(err) ? this.#acquireThroughManager(started) : this.#acquireFailed(err)),
-      );
-      if (queued) {
-        this.#startWaiting();
-        return false;
-      }
+    const pooled = pool?.takeIdleNow();
+    if (pooled) {
+      this.#attach(pool!, pooled, 0);
+      return true;
     }
-    this.#startWaiting();
-    this.#acquireThroughManager(started);
-    return false;
-  }
-
-  #startWaiting(): void {
     this.#phase = "acquiring";
     this.#observer.waiting(1);
-    this.#socket.pause();
-  }
-
-  #acquireThroughManager(started: number): void {
-    const consistencyToken = this.#readAfter();
-    this.#pools
-      .acquire(this.identity.connectionId, this.identity.intent, { acceptState: true, consistencyToken })
-      .then(
-        ({ pool, pooled }) => this.#acquired(pool, pooled, started),
-        (err: unknown) => {
-          // A token Berth did not give fails this statement, once, and is forgotten (else even the
-          // RESET that would clear it could not get a backend).
-          if (err instanceof ValidationError && consistencyToken) this.identity.settings.delete(READ_AFTER);
-          this.#acquireFailed(err);
-        },
-      );
-  }
-
-  /**
-   * A READ client's read-your-writes token: `SET berth.read_after = '<token>'` (or the startup
-   * option `-c berth.read_after=<token>`). Each transaction then goes to a replica that has replayed
-   * that far, or to the primary.
-   */
-  #readAfter(): string {
-    if (this.identity.intent !== "read") return "";
-    const statement = this.identity.settings.get(READ_AFTER);
-    return statement ? (settingValue(statement) ?? "") : "";
+    this.#flow.waitForBackend();
+    this.#wait.start(pool, started);
+    return false;
   }
 
   #acquired(pool: ConnectionPool, pooled: PooledSession, started: number): void {
     this.#observer.waiting(-1);
-    if (this.#phase === "closed" || this.#failing) {
+    if (this.#phase === "closed" || this.#failures.batchFailed) {
       // Gone, or cancelled while it waited: the backend goes straight back.
       pool.releaseKept(pooled);
       if (this.#phase === "closed") return;
       this.#phase = "idle";
-      this.#resumeReading();
+      this.#flow.backendWaitOver();
       this.#drain();
       return;
     }
     if (this.identity.intent === "write") this.#pool = pool;
     this.#attach(pool, pooled, performance.now() - started);
-    this.#resumeReading();
+    this.#flow.backendWaitOver();
     this.#drain();
   }
 
@@ -379,8 +266,8 @@ export class FrontDoorClient {
     this.#observer.waiting(-1);
     if (this.#phase === "closed") return;
     this.#phase = "idle";
-    this.#failing = frontDoorErrorOf(err, this.identity.connectionName);
-    this.#resumeReading();
+    this.#failures.failBatch(frontDoorErrorOf(err, this.identity.connectionName));
+    this.#flow.backendWaitOver();
     this.#drain();
   }
 
@@ -388,9 +275,9 @@ export class FrontDoorClient {
     this.#observer.waited(waitedMs);
     this.#observer.active(1);
     this.#tracker.clear();
-    this.#backendPaused = false;
     const backend = new AttachedBackend(pool, pooled, this.#wireHandler);
     this.#backend = backend;
+    this.#flow.attach(backend.socket);
     this.#phase = "attached";
     this.#replaySettings(backend);
   }
@@ -404,31 +291,10 @@ export class FrontDoorClient {
     }
   }
 
-  /** The client's settings on this backend, where they differ: one injected Query, its answers dropped. */
+  /** The client's settings on this backend, where they differ, before anything of the client's. */
   #replaySettings(backend: AttachedBackend): void {
-    const text = settingsReplay(this.identity.settings, backend.state.settings);
-    if (text === undefined) return;
-    this.#tracker.expect({
-      ends: "Z",
-      sync: true,
-      drop: true,
-      // Refused (a setting the server does not take): the backend's settings are unknown now, so it
-      // is reset when it goes back, and the client is warned that its settings did not apply.
-      onReady: (ok) => {
-        if (ok) return;
-        backend.state.settings.clear();
-        backend.tainted = true;
-        this.#socket.write(
-          noticeResponse({
-            severity: "WARNING",
-            code: "01000",
-            message:
-              "Berth could not apply this session's settings on the database session serving it; check the startup options and SET statements",
-          }),
-        );
-      },
-    });
-    this.#toBackend([message("Q", Buffer.from(`${text}\0`, "utf8"))]);
+    const query = settingsReplayQuery(this.identity.settings, backend, this.#tracker, this.#failures);
+    if (query) this.#flow.toBackend([query]);
   }
 
   #onReady(status: string, seen: boolean): void {
@@ -444,11 +310,11 @@ export class FrontDoorClient {
   /** Gives the backend back when the client is idle on it, nothing is in flight and no cancel is on its way. */
   #releaseIfIdle(): void {
     if (this.#status !== "I" || this.#pinnedWhy || !this.#tracker.settled || !this.#backend) return;
-    if (this.#cancels.size > 0) return;
+    if (this.#cancels.pending) return;
     const backend = this.#backend;
     this.#backend = undefined;
+    this.#flow.detach();
     this.#phase = "idle";
-    this.#backendPaused = false;
     this.#observer.active(-1);
     backend.release();
   }
@@ -458,6 +324,7 @@ export class FrontDoorClient {
     const backend = this.#backend;
     if (!backend) return;
     this.#backend = undefined;
+    this.#flow.detach();
     this.#phase = this.#phase === "closed" ? "closed" : "idle";
     this.#observer.active(-1);
     backend.destroy();
@@ -468,57 +335,16 @@ export class FrontDoorClient {
       this.close("backend_lost_mid_message");
       return;
     }
-    // Reading from the client waited for the backend to drain, which a dead socket never does.
-    if (this.#clientPaused && this.#phase !== "closed") {
-      this.#clientPaused = false;
-      this.#resumeReading();
-    }
-    const owed = this.#tracker.pendingSyncs();
-    const inTransaction = this.#status !== "I" || this.#tracker.pending > owed;
-    const serverSaid = this.#tracker.fatal;
-    this.#tracker.clear();
-    const error = lostBackend(this.identity.connectionName, serverSaid);
-    for (let i = 0; i < owed; i++)
-      this.#socket.write(Buffer.concat([errorResponse(error), readyForQuery("I")]));
+    this.#flow.backendWillNotDrain();
+    this.#failures.backendLost(this.#tracker, this.#status);
     this.#status = "I";
-    // Idle in a transaction, or mid-batch: the client's next batch learns its transaction is gone.
-    if (owed === 0 && inTransaction) this.#failing = error;
     if (this.#pinnedWhy && !this.identity.sessionPooling) this.#pinnedWhy = undefined;
   }
 
-  /** Without a backend: messages up to the next Sync are answered by the failure, once. */
-  #failMessage(type: number, _bytes: Buffer): void {
-    if (type === 0x58) {
-      this.close("terminated");
-      return;
-    }
-    if (type !== 0x53 && type !== 0x51 && type !== 0x46) return;
-    const error = this.#failing!;
-    this.#failing = undefined;
-    this.#socket.write(Buffer.concat([errorResponse(error), readyForQuery("I")]));
-  }
-
   #protocolViolation(type: number, length: number): void {
-    this.#socket.write(
-      errorResponse({
-        severity: "FATAL",
-        code: "08P01",
-        message: CLIENT_TYPES.has(type)
-          ? `invalid message length ${length} (the most Berth accepts is ${MAX_CLIENT_MESSAGE_BYTES} bytes)`
-          : `invalid frontend message type ${type}`,
-      }),
-    );
+    this.#failures.protocolViolation(type, length);
     this.close("protocol_violation");
   }
-
-  /** Asks the database to cancel what this client's backend runs now (a CancelRequest). */
-  /**
-   * Cancels forwarded to the database and not yet handled by it. The backend stays with this client
-   * until they are (PostgreSQL closes a CancelRequest's connection once it has signalled the
-   * backend): given to another client sooner, a late cancel would stop that client's statement
-   * (the race PgBouncer fixed in pgbouncer/pgbouncer#717).
-   */
-  readonly #cancels = new Set<Promise<void>>();
 
   /**
    * A CancelRequest for this client: what its backend runs now is cancelled; a statement still
@@ -526,19 +352,15 @@ export class FrontDoorClient {
    */
   cancel(): void {
     if (this.#phase === "acquiring") {
-      this.#failing = CANCELLED;
+      this.#failures.failBatch(CANCELLED);
       return;
     }
     const backend = this.#backend;
     if (!backend) return;
-    const sent: Promise<void> = backend.pooled.session
-      .cancel()
-      .catch(() => {})
-      .finally(() => {
-        this.#cancels.delete(sent);
-        if (this.#phase !== "closed" && this.#backend === backend) this.#releaseIfIdle();
-      });
-    this.#cancels.add(sent);
+    // The backend is released once the database handled the cancel, if it is still this client's.
+    this.#cancels.send(backend.pooled.session, () => {
+      if (this.#phase !== "closed" && this.#backend === backend) this.#releaseIfIdle();
+    });
   }
 
   /** Ends the client from outside (revoked, shutting down): FATAL with the reason, then close. */
@@ -551,6 +373,7 @@ export class FrontDoorClient {
   close(reason: string): void {
     if (this.#phase === "closed") return;
     this.#phase = "closed";
+    this.#flow.close();
     this.#returnBackend();
     this.#socket.end();
     this.#socket.destroySoon?.();
@@ -570,6 +393,7 @@ export class FrontDoorClient {
     const backend = this.#backend;
     if (!backend) return;
     this.#backend = undefined;
+    this.#flow.detach();
     this.#observer.active(-1);
     if (!this.#tracker.settled) {
       backend.destroy();
@@ -579,13 +403,6 @@ export class FrontDoorClient {
     const reset = status !== "I" || this.#pinnedWhy !== undefined;
     const giveBack = () => (reset ? backend.releaseReset(status) : backend.release());
     // A cancel still on its way must reach this backend before anyone else's statement does.
-    if (this.#cancels.size > 0) void Promise.allSettled([...this.#cancels]).then(giveBack);
-    else giveBack();
+    this.#cancels.afterAll(giveBack);
   }
-}
-
-/** The pool was retired while the client waited (the connection changed): its successor serves it. */
-function isRetired(err: unknown): boolean {
-  const reason = (err as { details?: { reason?: unknown } })?.details?.reason;
-  return reason === "pool_retired" || reason === "pool_closed";
 }

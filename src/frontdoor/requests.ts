@@ -199,3 +199,6 @@ export function handleRequest(ctx: RequestContext, type: number, body: Buffer): 
 export const CLIENT_TYPES = new Set([
   0x51, 0x50, 0x42, 0x44, 0x43, 0x45, 0x53, 0x46, 0x48, 0x64, 0x63, 0x66, 0x58,
 ]);
+
+/** The largest message a client may send (a Bind with big parameters, a CopyData). */
+export const MAX_CLIENT_MESSAGE_BYTES = 64 * 1024 * 1024;

@@ -1,6 +1,8 @@
-import type { BackendState } from "./backend.js";
+import type { AttachedBackend, BackendState } from "./backend.js";
 import type { ClientStatements } from "./prepared.js";
+import type { ResponseTracker } from "./responses.js";
 import { resetStatement, type SettingChange } from "./statement-kind.js";
+import { message } from "./wire.js";
 
 /** A client's remembered settings (key → the statement that set it), and those of its backend, as a SET/RESET changed them. */
 export function applySettingChanges(
@@ -53,4 +55,32 @@ export function settingsReplay(
   theirs.clear();
   for (const [k, v] of mine) theirs.set(k, v);
   return statements.join("; ");
+}
+
+/**
+ * The Query that gives a backend the client's settings where they differ (undefined when they
+ * match), its answers expected by the tracker and dropped. Refused (a setting the server does not
+ * take): the backend's settings are unknown now, so it is reset when it goes back, and the client
+ * is warned that its settings did not apply.
+ */
+export function settingsReplayQuery(
+  mine: ReadonlyMap<string, string>,
+  backend: AttachedBackend,
+  tracker: ResponseTracker,
+  client: { settingsNotApplied(): void },
+): Buffer | undefined {
+  const text = settingsReplay(mine, backend.state.settings);
+  if (text === undefined) return undefined;
+  tracker.expect({
+    ends: "Z",
+    sync: true,
+    drop: true,
+    onReady: (ok) => {
+      if (ok) return;
+      backend.state.settings.clear();
+      backend.tainted = true;
+      client.settingsNotApplied();
+    },
+  });
+  return message("Q", Buffer.from(`${text}\0`, "utf8"));
 }
