@@ -120,8 +120,10 @@ export async function listen(
     : createNetServer((socket) => {
         if (accept(socket)) dispatch(socket);
       });
-  // A failed handshake (unknown client CA, no certificate when one is required) ends that socket only.
-  tcp.on("tlsClientError", () => {});
+  // A failed handshake (unknown client CA, no certificate when one is required) ends that socket
+  // only. Destroyed here: a handshake past handshakeTimeout only raises this event (Node does not
+  // close it), so a client that sends nothing or half a ClientHello would hold its socket for good.
+  tcp.on("tlsClientError", (_err: Error, socket: Socket) => socket.destroy());
   // With TLS, a connection counts against its source from its first byte, not only once its
   // handshake is done (a listener registered first runs before tls.Server's own).
   if (tls) tcp.prependListener("connection", (raw: Socket) => void guard.beginHandshake(raw));
