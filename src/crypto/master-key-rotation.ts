@@ -4,9 +4,12 @@ import { LocalKeyring } from "./local-keyring.js";
 
 /** Neither master key opens a version of the stored keyring: nothing was changed. */
 export class MasterKeyRotationError extends Error {
-  constructor(readonly version: number) {
+  constructor(
+    readonly version: number,
+    why = "neither BERTH_MASTER_KEY nor BERTH_MASTER_KEY_PREVIOUS unwraps it",
+  ) {
     super(
-      `neither BERTH_MASTER_KEY nor BERTH_MASTER_KEY_PREVIOUS unwraps key version ${version} of the keyring in the store; nothing was rewrapped`,
+      `key version ${version} of the keyring in the store cannot be rewrapped: ${why}; nothing was rewrapped`,
     );
     this.name = "MasterKeyRotationError";
   }
@@ -19,10 +22,9 @@ export class MasterKeyRotationError extends Error {
  * once and an instance still on the previous key alone fails to start rather than write. The data
  * keys themselves do not change: no secret is re-encrypted. Returns the versions rewrapped.
  *
- * A version stored without a wrapped key (a store that predates the stored keyring, whose data key
- * is the master key it was set up with) gets its key wrapped too: the master key that decrypts one
- * of its envelopes, or, with none to try, the previous one (that is what the store was set up with
- * if a rotation is asked for).
+ * Version 1 stored without a wrapped key (a store that predates the stored keyring, whose data key
+ * is the master key it was set up with) gets its key wrapped too: the master key that decrypts a
+ * secret sealed with it. Without such a secret, or for any other version, nothing is changed.
  */
 export async function rewrapUnderNewMaster(db: Db, current: Buffer, previous: Buffer): Promise<number[]> {
   const now = new KeyWrapper(current);
@@ -68,22 +70,50 @@ function openedByPrevious(
   }
 }
 
-/** Which master key is an unwrapped version's data key: the one that decrypts its envelope. */
+/** Which master key is an unwrapped version's data key: the one that decrypts a secret sealed with it. */
 async function masterKeyInUse(db: Db, version: number, candidates: [Buffer, Buffer]): Promise<Buffer> {
-  const sample = await db
-    .selectFrom("connections")
-    .select(["id", "username_enc"])
-    .where("username_enc", "like", `berth:v${version}:%`)
-    .limit(1)
-    .executeTakeFirst();
-  if (!sample) return candidates[0];
+  // Only version 1 was ever stored unwrapped (the master key itself, before the keyring moved into
+  // the store): a later version without a wrap is a tampered row, never a key to adopt.
+  if (version !== 1)
+    throw new MasterKeyRotationError(
+      version,
+      "it has no wrapped key, which only version 1 of an old store may lack",
+    );
+  const sample = await sealedSample(db, version);
+  // Nothing sealed with it to tell the two keys apart: adopting a guess could replace the real data
+  // key by a wrong one (and lose everything sealed with it), so nothing is changed.
+  if (!sample)
+    throw new MasterKeyRotationError(
+      version,
+      "no secret sealed with it is left to tell which master key it is",
+    );
   for (const key of candidates) {
     const ring = new LocalKeyring(new Map([[version, key]]), version);
     const opened = await ring
-      .decrypt(sample.username_enc, { connectionId: sample.id, field: "username" })
+      .decrypt(sample.envelope, sample.binding)
       .then(() => true)
       .catch(() => false);
     if (opened) return key;
   }
   throw new MasterKeyRotationError(version);
+}
+
+/** One secret sealed with the version: a connection's user name, password or settings. */
+async function sealedSample(db: Db, version: number) {
+  const prefix = `berth:v${version}:%`;
+  for (const [column, field] of [
+    ["username_enc", "username"],
+    ["password_enc", "password"],
+    ["settings_enc", "settings"],
+  ] as const) {
+    const row = await db
+      .selectFrom("connections")
+      .select(["id", column])
+      .where(column, "like", prefix)
+      .limit(1)
+      .executeTakeFirst();
+    const envelope = row?.[column as keyof typeof row];
+    if (row && typeof envelope === "string") return { envelope, binding: { connectionId: row.id, field } };
+  }
+  return undefined;
 }

@@ -306,11 +306,16 @@ describe.each(dialects)("replacing the master key (%s)", (_dialect, openStore, a
           updated_at: new Date().toISOString(),
         })
         .execute();
+      // Nothing sealed with version 1 yet: which key it is cannot be told, so nothing is adopted (a
+      // wrong guess would replace the real data key).
+      await expect(StoredKeyring.open(s.store.db, newMaster, s.dataDir, oldMaster)).rejects.toThrow(
+        /key version 1 of the keyring in the store cannot be rewrapped: no secret sealed with it is left/,
+      );
       await insertConnectionWithUsername(s.store, "c-legacy", legacy);
 
       // A previous key that is not the one the store was set up with: refused, nothing written.
       await expect(StoredKeyring.open(s.store.db, newMaster, s.dataDir, randomBytes(32))).rejects.toThrow(
-        /neither BERTH_MASTER_KEY nor BERTH_MASTER_KEY_PREVIOUS unwraps key version 1/,
+        /cannot be rewrapped: neither BERTH_MASTER_KEY nor BERTH_MASTER_KEY_PREVIOUS unwraps it/,
       );
       expect(
         (await s.store.db.selectFrom("key_versions").selectAll().executeTakeFirstOrThrow()).wrapped_key,
@@ -326,6 +331,15 @@ describe.each(dialects)("replacing the master key (%s)", (_dialect, openStore, a
       // The old master key is no longer needed, nor accepted alone.
       await expect(StoredKeyring.open(s.store.db, oldMaster, s.dataDir)).rejects.toBeInstanceOf(
         KeyUnwrapError,
+      );
+
+      // A later version without a wrap is a tampered row, never a key to adopt.
+      await s.store.db
+        .insertInto("key_versions")
+        .values({ version: 2, wrapped_key: null, created_at: new Date().toISOString() })
+        .execute();
+      await expect(StoredKeyring.open(s.store.db, randomBytes(32), s.dataDir, newMaster)).rejects.toThrow(
+        /key version 2 .* cannot be rewrapped: it has no wrapped key/,
       );
     },
   );
