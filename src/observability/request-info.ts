@@ -3,8 +3,10 @@ import { createContextKey } from "@connectrpc/connect";
 /** Facts about the request that every layer may want: for logs, audit and error messages. */
 export interface RequestInfo {
   readonly requestId: string;
-  /** Remote address of the caller. */
+  /** Remote address of the caller (behind a trusted proxy, the client it forwarded for). */
   readonly peer: string;
+  /** The trusted proxy the request came through, when `peer` was read from X-Forwarded-For. */
+  readonly proxy?: string | undefined;
   /** "grpc" | "connect" | "grpc-web" | "rest". */
   readonly transport: string;
   /** For REST: "POST /api/connections". */

@@ -39,7 +39,7 @@ export function clientAddresses(proxies: readonly TrustedNetwork[]): ClientAddre
 
 /** An IPv4-mapped peer (::ffff:10.0.0.1) as the IPv4 address the rules are written for. */
 function plain(address: string): string {
-  return address.startsWith("::ffff:") && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
+  return /^::ffff:/i.test(address) && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
 }
 
 /** One hop of X-Forwarded-For: an address, with or without brackets or a port, or undefined. */

@@ -45,10 +45,17 @@ export interface HttpEntryDeps {
   clientAddresses?: ClientAddresses | undefined;
 }
 
-/** The request's client address: its socket's peer, or whom a trusted proxy forwarded it for. */
-function peerOf(req: IncomingMessage | Http2ServerRequest, addresses: ClientAddresses | undefined): string {
-  const peer = req.socket?.remoteAddress ?? "";
-  return addresses ? addresses.of(peer, req.headers["x-forwarded-for"]) : peer;
+/**
+ * The request's client address: its socket's peer, or whom a trusted proxy forwarded it for — then
+ * with the proxy's own address, which the audit and the logs keep beside it.
+ */
+function peerOf(
+  req: IncomingMessage | Http2ServerRequest,
+  addresses: ClientAddresses | undefined,
+): { peer: string; proxy?: string } {
+  const socketPeer = req.socket?.remoteAddress ?? "";
+  const peer = addresses ? addresses.of(socketPeer, req.headers["x-forwarded-for"]) : socketPeer;
+  return peer === socketPeer ? { peer } : { peer, proxy: socketPeer };
 }
 
 /** One dependency /readyz checks; a check that does not answer within READY_CHECK_MS has failed. */
@@ -96,7 +103,7 @@ export function createHttpEntry(deps: HttpEntryDeps): RequestHandler {
         (answered) => {
           if (!answered) return rpc(req, res);
           deps.log?.info(
-            { path: url.pathname, peer: peerOf(req, deps.clientAddresses), outcome: answered },
+            { path: url.pathname, ...peerOf(req, deps.clientAddresses), outcome: answered },
             "request refused",
           );
         },
@@ -116,7 +123,7 @@ function createRpcHandler(deps: HttpEntryDeps) {
     contextValues: (req: IncomingMessage | Http2ServerRequest) =>
       contextValuesFor({
         requestId: requestIdFrom(req.headers["x-request-id"]),
-        peer: peerOf(req, deps.clientAddresses),
+        ...peerOf(req, deps.clientAddresses),
         transport: transportOf(req.headers["content-type"]),
         clientCertificate: clientCertificateOf(req.socket),
       }),

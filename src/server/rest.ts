@@ -59,11 +59,11 @@ export function createRestHandler(deps: RestDeps) {
     req: NodeRequest,
     res: NodeResponse,
     url: URL,
-    peer: string,
+    from: { peer: string; proxy?: string },
   ): Promise<void> {
     let info: RequestInfo = {
       requestId: requestIdFrom(req.headers["x-request-id"]),
-      peer,
+      ...from,
       transport: "rest",
       route: `${req.method} ${url.pathname}`,
       clientCertificate: clientCertificateOf(req.socket),
@@ -77,7 +77,7 @@ export function createRestHandler(deps: RestDeps) {
     const found = match(req.method ?? "GET", url.pathname.replace(/\/+$/, "") || "/");
     if (found === undefined || found === "method_not_allowed") {
       deps.log?.info(
-        { request_id: info.requestId, route: info.route, peer, outcome: found ?? "not_found" },
+        { request_id: info.requestId, route: info.route, ...from, outcome: found ?? "not_found" },
         "request refused",
       );
       sendUnrouted(send, found, req.method, url.pathname, info.requestId);

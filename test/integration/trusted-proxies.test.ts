@@ -38,12 +38,12 @@ describe("sign-in behind a trusted reverse proxy", () => {
     expect((await login("127.0.0.1", "198.51.100.1, 203.0.113.7", "lee-right-password")).status).toBe(429);
     // Another client behind the same proxy signs in.
     expect((await login("127.0.0.1", "203.0.113.8", "lee-right-password")).status).toBe(200);
-    // The audit log names the client, not the proxy.
+    // The audit log names the client, and the proxy it came through.
     const events = (await b.api("/api/audit?pageSize=50")).body.events as {
       source: string;
       action: string;
     }[];
-    expect(events.map((e) => e.source)).toContain("203.0.113.8");
+    expect(events.map((e) => e.source)).toContain("203.0.113.8 via 127.0.0.1");
   });
 
   it("ignores X-Forwarded-For from a peer that is not a trusted proxy", async () => {

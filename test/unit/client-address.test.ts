@@ -13,6 +13,7 @@ describe("the client's address behind trusted proxies", () => {
     // A chain of trusted proxies is walked through.
     expect(a.of("10.0.0.5", "203.0.113.7, 10.1.1.1, 10.2.2.2")).toBe("203.0.113.7");
     expect(a.of("::ffff:10.0.0.5", "203.0.113.7")).toBe("203.0.113.7");
+    expect(a.of("10.0.0.5", "::FFFF:203.0.113.7")).toBe("203.0.113.7");
     expect(a.of("fd00::1", "[2001:db8::7]:4711")).toBe("2001:db8::7");
     expect(a.of("10.0.0.5", "203.0.113.7:5555")).toBe("203.0.113.7");
     expect(a.of("10.0.0.5", ["198.51.100.1", "203.0.113.9"])).toBe("203.0.113.9");

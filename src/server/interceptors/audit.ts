@@ -29,7 +29,8 @@ export function auditInterceptor(audit: AuditLog): Interceptor {
       await audit.append({
         actorId: p?.userId ?? "anonymous",
         actorName: p?.username ?? "",
-        source: info.peer,
+        // Behind a trusted proxy: the client it named, and the proxy itself (the socket's peer).
+        source: info.proxy ? `${info.peer} via ${info.proxy}` : info.peer,
         transport: info.transport,
         action,
         target,

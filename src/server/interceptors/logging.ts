@@ -21,6 +21,7 @@ export function loggingInterceptor(log: Logger): Interceptor {
         transport: info.transport,
         ...(info.route ? { route: info.route } : {}),
         peer: info.peer,
+        ...(info.proxy ? { proxy: info.proxy } : {}),
         principal: principal ? `${principal.kind}:${principal.username}` : "anonymous",
         outcome: code,
         duration_ms: Math.round((performance.now() - started) * 100) / 100,
