@@ -86,28 +86,40 @@ function aliasesOf(address: string): string[] {
 }
 
 /**
- * What a denial must also see: the aliases, plus the IPv4 address an IPv6 one carries where the
- * network may translate it to that IPv4 host — NAT64's well-known prefix (64:ff9b::/96, RFC 6052),
- * 6to4 (2002::/16, RFC 3056) and the old IPv4-compatible form (::a.b.c.d). Without it,
+ * What a denial must also see: the aliases, plus every IPv4 address an IPv6 one may carry where the
+ * network can translate it to that IPv4 host — NAT64's well-known prefix (64:ff9b::/96) and its
+ * local-use prefix (64:ff9b:1::/48, at each RFC 6052 prefix length an operator may pick), SIIT's
+ * ::ffff:0:0/96, 6to4 (2002::/16) and the old IPv4-compatible form (::a.b.c.d). Without it,
  * 64:ff9b::a9fe:a9fe reaches 169.254.169.254 through a NAT64 gateway past every IPv4 rule.
  * (IPv4-mapped ::ffff:a.b.c.d needs nothing: BlockList matches it already.)
  */
 function denialAliasesOf(address: string): string[] {
   const aliases = aliasesOf(address);
-  const v4 = isIP(address) === 6 ? embeddedIPv4(address) : undefined;
-  return v4 === undefined ? aliases : [...aliases, v4];
+  return isIP(address) === 6 ? [...aliases, ...embeddedIPv4(address)] : aliases;
 }
 
-function embeddedIPv4(address: string): string | undefined {
+function embeddedIPv4(address: string): string[] {
   const h = ipv6Hextets(address);
-  if (!h) return undefined;
-  const quad = (hi: number, lo: number) => `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+  if (!h) return [];
+  const quad = (a: number, b: number, c: number, d: number) => `${a}.${b}.${c}.${d}`;
+  const hi = (x: number) => x >> 8;
+  const lo = (x: number) => x & 255;
   const zero = (from: number, to: number) => h.slice(from, to).every((x) => x === 0);
-  if (h[0] === 0x64 && h[1] === 0xff9b && zero(2, 6)) return quad(h[6]!, h[7]!);
-  if (h[0] === 0x2002) return quad(h[1]!, h[2]!);
+  if (h[0] === 0x64 && h[1] === 0xff9b && zero(2, 6))
+    return [quad(hi(h[6]!), lo(h[6]!), hi(h[7]!), lo(h[7]!))];
+  if (h[0] === 0x64 && h[1] === 0xff9b && h[2] === 1)
+    // RFC 6052 §2.2 for /48, /56, /64 and /96 (bits 64–71 are always skipped).
+    return [
+      quad(hi(h[3]!), lo(h[3]!), lo(h[4]!), hi(h[5]!)),
+      quad(lo(h[3]!), lo(h[4]!), hi(h[5]!), lo(h[5]!)),
+      quad(lo(h[4]!), hi(h[5]!), lo(h[5]!), hi(h[6]!)),
+      quad(hi(h[6]!), lo(h[6]!), hi(h[7]!), lo(h[7]!)),
+    ];
+  if (zero(0, 4) && h[4] === 0xffff && h[5] === 0) return [quad(hi(h[6]!), lo(h[6]!), hi(h[7]!), lo(h[7]!))];
+  if (h[0] === 0x2002) return [quad(hi(h[1]!), lo(h[1]!), hi(h[2]!), lo(h[2]!))];
   // ::a.b.c.d, but not :: or ::1 (themselves, handled as such).
-  if (zero(0, 6) && (h[6] !== 0 || h[7]! > 1)) return quad(h[6]!, h[7]!);
-  return undefined;
+  if (zero(0, 6) && (h[6] !== 0 || h[7]! > 1)) return [quad(hi(h[6]!), lo(h[6]!), hi(h[7]!), lo(h[7]!))];
+  return [];
 }
 
 /** The eight 16-bit groups of an IPv6 address (a trailing dotted quad included), or undefined. */

@@ -119,20 +119,36 @@ describe("the operator's rules", () => {
     expect(verdict(p, "sub.exact.example.com", ["192.168.0.1"])).toBe("");
   });
 
-  it("an IPv6 address that carries an IPv4 one (NAT64, 6to4, IPv4-compatible) is held to that address's rules too", () => {
+  it("an IPv6 address that carries an IPv4 one (NAT64, SIIT, 6to4, IPv4-compatible) is held to that address's rules too", () => {
     const open = policy();
     for (const a of [
       "64:ff9b::a9fe:a9fe",
       "64:ff9b::169.254.169.254",
       "2002:a9fe:a9fe::1",
       "::169.254.169.254",
+      // SIIT, and NAT64's local-use prefix at /96 and at /48 (RFC 6052 skips bits 64–71).
+      "::ffff:0:a9fe:a9fe",
+      "64:ff9b:1::a9fe:a9fe",
+      "64:ff9b:1:a9fe:a9:fe00::",
     ])
       expect(verdict(open, a), a).toMatch(/denied by default/);
     const p = policy({ BERTH_DENIED_TARGETS: "10.0.0.0/8" });
-    for (const a of ["64:ff9b::a00:1", "64:FF9B::10.1.2.3", "2002:0a01:0203:1::5", "::10.9.9.9"])
+    for (const a of [
+      "64:ff9b::a00:1",
+      "64:FF9B::10.1.2.3",
+      "2002:0a01:0203:1::5",
+      "::10.9.9.9",
+      "64:ff9b:1::a00:1",
+    ])
       expect(verdict(p, a), a).toMatch(/BERTH_DENIED_TARGETS/);
     // Other IPv6 addresses, and these forms around allowed IPv4 hosts, are untouched.
-    for (const a of ["64:ff9b::c0a8:101", "2002:c0a8:101::1", "2001:db8::a00:1", "64:ff9b:1::a00:1", "::1"])
+    for (const a of [
+      "64:ff9b::c0a8:101",
+      "2002:c0a8:101::1",
+      "2001:db8::a00:1",
+      "64:ff9b:1::c0a8:101",
+      "::1",
+    ])
       expect(verdict(p, a), a).toBe("");
   });
 
