@@ -1,3 +1,4 @@
+import { AuditCutRefused } from "../audit/cut-check.js";
 import { applyRetention, markPoolsInUse, scheduleRetention } from "../audit/retention.js";
 import type { Membership } from "../cluster/membership.js";
 import type { Config } from "../config/config.js";
@@ -35,7 +36,13 @@ export function startRetention(
       );
       if (r.checks + r.auditEvents + r.connections.length > 0) log.info({ ...r }, "retention applied");
     },
-    (err) => log.warn({ error: (err as Error).message }, "retention pass failed"),
+    (err) => {
+      if (err instanceof AuditCutRefused) {
+        // The events it would have removed are not the chain Berth wrote: tampering, as Verify finds it.
+        core.dataPlane.metrics.securityEvent("audit_chain_broken");
+        log.error({ error: err.message, seq: err.seq }, "retention refused: the audit chain is broken");
+      } else log.warn({ error: (err as Error).message }, "retention pass failed");
+    },
     (run) => {
       tick = run;
     },

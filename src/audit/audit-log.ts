@@ -13,10 +13,12 @@ import {
   prunedData,
 } from "./chain.js";
 import { appendCheckpoint, appendPruned, readCheckpoints } from "./checkpoints.js";
+import { AuditCutRefused, checkCut } from "./cut-check.js";
 import type { AuditExport } from "./export.js";
 import { type VerifyReport, verifyChain } from "./verify-chain.js";
 
 export { type AuditAnchor, type AuditEventRow, type AuditHead, eventHash } from "./chain.js";
+export { AuditCutRefused } from "./cut-check.js";
 export type { VerifyReport } from "./verify-chain.js";
 
 /** One security-relevant event. Never a secret: who, from where, did what to what, and how it ended. */
@@ -231,6 +233,9 @@ const storable = (s: string) => (s.includes("\0") ? s.replaceAll("\0", NUL_STAND
  * the head no longer follows the anchor, and is reported. The cut is signed as a retention cut (not
  * with the event's own MAC, which anyone with the store could copy into the anchor) and appended to
  * the checkpoints file first, outside the store, so that a cut made by hand is told from this one.
+ * Before any of that, every event to remove is checked (checkCut): the cut is chosen by `at`, which
+ * the store alone can back-date, so a cut over events that are not the chain Berth wrote, or not
+ * old, is refused (AuditCutRefused) with nothing removed, and Verify still reports them.
  */
 async function pruneChain(
   db: Db,
@@ -239,37 +244,60 @@ async function pruneChain(
   keys: AuditLogOptions["keys"],
   file: string | undefined,
 ): Promise<number> {
-  // Appends come after the head and prunes run inside the log's tail: this event stays the cut.
-  const last = await db
-    .selectFrom("audit_events")
-    .select(["seq", "hash"])
-    .where("at", "<", before)
-    .orderBy("seq", "desc")
-    .limit(1)
-    .executeTakeFirst();
-  if (!last) return 0;
+  const cut = await checkedCut(db, before, keys);
+  if (!cut) return 0;
   const at = clock().toISOString();
-  const mac = keys ? await keys.mac(prunedData(last.seq, last.hash, at)) : "";
+  const mac = keys ? await keys.mac(prunedData(cut.seq, cut.hash, at)) : "";
   if (file)
     await appendPruned(file, {
-      seq: last.seq,
-      head: last.hash,
+      seq: cut.seq,
+      head: cut.hash,
       time: at,
       keyVersion: (mac && keys?.versionOf(mac)) || 0,
       mac,
     });
   return db.transaction().execute(async (trx) => {
-    const r = await trx.deleteFrom("audit_events").where("seq", "<=", last.seq).executeTakeFirst();
-    const anchor = { seq: last.seq, hash: last.hash, mac, at };
+    const r = await trx.deleteFrom("audit_events").where("seq", "<=", cut.seq).executeTakeFirst();
+    const anchor = { seq: cut.seq, hash: cut.hash, mac, at };
     // Only forward: a slower pass that read an older cut must not move the anchor back.
     await trx
       .insertInto("audit_anchor")
       .values({ id: 1, ...anchor })
-      .onConflict((oc) => oc.column("id").doUpdateSet(anchor).where("audit_anchor.seq", "<", last.seq))
+      .onConflict((oc) => oc.column("id").doUpdateSet(anchor).where("audit_anchor.seq", "<", cut.seq))
       .execute();
     return Number(r.numDeletedRows);
   });
 }
+
+/** The cut for `before` (the newest event dated before it), checked; undefined when none is due. */
+async function checkedCut(
+  db: Db,
+  before: string,
+  keys: AuditLogOptions["keys"],
+): Promise<{ seq: number; hash: string } | undefined> {
+  for (let attempt = 1; ; attempt++) {
+    const anchorSeq = await anchorSeqOf(db);
+    // Appends come after the head and prunes run inside the log's tail: this event stays the cut.
+    const last = await db
+      .selectFrom("audit_events")
+      .select("seq")
+      .where("at", "<", before)
+      .orderBy("seq", "desc")
+      .limit(1)
+      .executeTakeFirst();
+    if (!last) return undefined;
+    try {
+      return { seq: last.seq, hash: await checkCut(db, last.seq, before, keys) };
+    } catch (err) {
+      if (!(err instanceof AuditCutRefused) || attempt >= 3) throw err;
+      // Another instance's pass moved the anchor while this one walked (its rows went): walk again.
+      if ((await anchorSeqOf(db)) === anchorSeq) throw err;
+    }
+  }
+}
+
+const anchorSeqOf = async (db: Db) =>
+  (await db.selectFrom("audit_anchor").select("seq").where("id", "=", 1).executeTakeFirst())?.seq ?? 0;
 
 export interface ListFilter {
   target?: string | undefined;

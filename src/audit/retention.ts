@@ -1,6 +1,6 @@
 import type { RetentionPolicy } from "../config/audit-settings.js";
 import type { Db } from "../store/store.js";
-import type { AuditLog } from "./audit-log.js";
+import { AuditCutRefused, type AuditLog } from "./audit-log.js";
 
 export type { RetentionPolicy };
 
@@ -60,9 +60,16 @@ export async function applyRetention(
     }
   }
 
-  if (policy.auditDays > 0) report.auditEvents = await audit.prune(before(policy.auditDays));
+  // A refused cut removed nothing: the pass is still recorded (with why), then fails for the duty to log.
+  let refused: AuditCutRefused | undefined;
+  if (policy.auditDays > 0)
+    report.auditEvents = await audit.prune(before(policy.auditDays)).catch((err) => {
+      if (!(err instanceof AuditCutRefused)) throw err;
+      refused = err;
+      return 0;
+    });
 
-  if (report.checks + report.auditEvents + report.connections.length > 0) {
+  if (refused || report.checks + report.auditEvents + report.connections.length > 0) {
     await audit.append({
       actorId: "berth",
       actorName: "retention",
@@ -70,11 +77,12 @@ export async function applyRetention(
       transport: "internal",
       action: "retention.purge",
       target: "",
-      outcome: "ok",
-      reason: `removed ${report.checks} check results older than ${policy.checksDays} days, ${report.auditEvents} audit events older than ${policy.auditDays} days, ${report.connections.length} connections inactive for ${policy.inactiveConnectionDays} days${report.connections.length ? ` (${report.connections.join(", ")})` : ""}`,
+      outcome: refused ? "failed" : "ok",
+      reason: `removed ${report.checks} check results older than ${policy.checksDays} days, ${report.auditEvents} audit events older than ${policy.auditDays} days, ${report.connections.length} connections inactive for ${policy.inactiveConnectionDays} days${report.connections.length ? ` (${report.connections.join(", ")})` : ""}${refused ? `; ${refused.message}` : ""}`,
       requestId: "",
     });
   }
+  if (refused) throw refused;
   return report;
 }
 

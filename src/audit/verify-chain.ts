@@ -28,8 +28,11 @@ export interface Verifier {
 
 type Broken = { seq: number; problem: string };
 
-/** Each row's own checks: its link to the one before, its hash, its MAC and the version it names. */
-async function checkRow(
+/**
+ * Each row's own checks: its link to the one before, its hash, its MAC and the version it names.
+ * Also what a retention cut checks before it removes rows (see checkCut).
+ */
+export async function checkRow(
   row: AuditEventRow,
   prev: string,
   seenSigned: boolean,

@@ -2,8 +2,8 @@ import { appendFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
-import { type AuditLog, createAuditLog } from "../../src/audit/audit-log.js";
-import { prunedData } from "../../src/audit/chain.js";
+import { AuditCutRefused, type AuditLog, createAuditLog } from "../../src/audit/audit-log.js";
+import { eventHash, prunedData } from "../../src/audit/chain.js";
 import { applyRetention } from "../../src/audit/retention.js";
 import { type LocalKeyring, openKeyringFile } from "../../src/crypto/local-keyring.js";
 import type { Store } from "../../src/store/store.js";
@@ -22,7 +22,13 @@ let checkpointFile: string;
 const logs: AuditLog[] = [];
 
 const OLD = "2000-01-01T00:00:00.000Z";
+const DAY = 86_400_000;
 const POLICY = { checksDays: 0, auditDays: 30, inactiveConnectionDays: 0 };
+/** Event i is appended on day i (January 2026), by the logs' clock: events age honestly. */
+const dayOf = (i: number) => new Date(Date.UTC(2026, 0, i));
+let now: Date;
+/** The time of a retention pass whose cut falls just after event `seq` (an hour past its day). */
+const cutAfter = (seq: number) => new Date(dayOf(seq).getTime() + POLICY.auditDays * DAY + 3_600_000);
 
 const event = (i: number) => ({
   actorId: `user-${i}`,
@@ -45,6 +51,7 @@ function sql(statement: string, ...params: unknown[]): Promise<number> {
 function openLog(sharedStore: boolean, file = checkpointFile): AuditLog {
   const log = createAuditLog(store.db, {
     keys,
+    clock: () => now,
     sharedStore,
     checkpoints: { file, everyEvents: 4, intervalMs: 0 },
   });
@@ -52,11 +59,15 @@ function openLog(sharedStore: boolean, file = checkpointFile): AuditLog {
   return log;
 }
 
-/** A real retention pass that removes events 1..5 (dated long ago): the anchor is seq 5. */
+/** A real retention pass, at the time when events up to `seq` are past retention. */
+function retainThrough(log: AuditLog, seq: number) {
+  now = cutAfter(seq);
+  return applyRetention(store.db, log, POLICY, now);
+}
+
+/** A real retention pass that removes events 1..5: the anchor is seq 5. */
 async function retainFirstFive(log: AuditLog): Promise<void> {
-  await sql("update audit_events set at = ? where seq <= 5", OLD);
-  const r = await applyRetention(store.db, log, POLICY);
-  expect(r.auditEvents).toBe(5);
+  expect((await retainThrough(log, 5)).auditEvents).toBe(5);
 }
 
 /** What an insider does: deletes events up to `seq` and copies that event into the anchor. */
@@ -94,7 +105,10 @@ beforeEach(async () => {
   keys = await openKeyringFile(dir);
   checkpointFile = join(dir, "audit-checkpoints.jsonl");
   const log = openLog(false);
-  for (let i = 1; i <= 10; i++) await log.append(event(i));
+  for (let i = 1; i <= 10; i++) {
+    now = dayOf(i);
+    await log.append(event(i));
+  }
 });
 afterAll(async () => {
   await Promise.all(logs.splice(0).map((l) => l.close()));
@@ -166,8 +180,7 @@ describe("a retention cut, proven outside the store", () => {
     );
     expect(r.problem).toMatch(/compare the events up to seq 5 with a backup/);
     // The next pass that removes events leaves a signed anchor, proven by its line.
-    await sql("update audit_events set at = ? where seq <= 7", OLD);
-    expect((await applyRetention(store.db, log, POLICY)).auditEvents).toBe(2);
+    expect((await retainThrough(log, 7)).auditEvents).toBe(2);
     r = await log.verify();
     expect(r).toMatchObject({ ok: true, anchor: { seq: 7, proof: "checkpoint" } });
   });
@@ -203,5 +216,97 @@ describe("a retention cut, proven outside the store", () => {
       ok: false,
       problem: expect.stringMatching(/does not carry a valid MAC/),
     });
+  });
+});
+
+describe("a retention cut over events whose dates were edited in the store", () => {
+  /** Every event with its seq, as the store holds them now. */
+  const seqs = async () =>
+    (await store.db.selectFrom("audit_events").select("seq").orderBy("seq").execute()).map((e) => e.seq);
+
+  /** A pass now (an hour after the last event): nothing is past retention, unless a date lies. */
+  async function refusedPass(log: AuditLog): Promise<AuditCutRefused> {
+    now = new Date(dayOf(10).getTime() + 3_600_000);
+    const err = await applyRetention(store.db, log, POLICY, now).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AuditCutRefused);
+    return err as AuditCutRefused;
+  }
+
+  it("refuses to remove recent events when one was back-dated, and Verify still reports it", async () => {
+    const log = logs[0]!;
+    // The insider back-dates the newest event: the cut, chosen by date, would take all ten.
+    await sql("update audit_events set at = ? where seq = 10", OLD);
+    const err = await refusedPass(log);
+    expect(err).toMatchObject({
+      seq: 10,
+      problem: expect.stringMatching(/does not match its hash \(it was edited\)/),
+    });
+    // Nothing removed, no cut signed, no anchor; the refusal itself is on record after the chain.
+    expect(await seqs()).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    expect(await prunedLines()).toEqual([]);
+    expect(await store.db.selectFrom("audit_anchor").selectAll().execute()).toEqual([]);
+    const [purge] = await log.list({ limit: 1, newestFirst: true });
+    expect(purge).toMatchObject({ action: "retention.purge", outcome: "failed" });
+    expect(purge!.reason).toMatch(/removed 0 check results.*refused to remove audit events up to seq 10/);
+    expect(await log.verify()).toMatchObject({ ok: false, firstBrokenSeq: 10 });
+  });
+
+  it("refuses when the back-dated event was re-hashed too: its MAC no longer matches", async () => {
+    const log = logs[0]!;
+    const row = await store.db
+      .selectFrom("audit_events")
+      .selectAll()
+      .where("seq", "=", 10)
+      .executeTakeFirstOrThrow();
+    const { seq: _s, prev_hash, hash: _h, mac: _m, key_version: _k, ...fields } = row;
+    await sql(
+      "update audit_events set at = ?, hash = ? where seq = 10",
+      OLD,
+      eventHash(prev_hash, { ...fields, at: OLD }),
+    );
+    const err = await refusedPass(log);
+    expect(err).toMatchObject({ seq: 10, problem: expect.stringMatching(/its MAC does not match/) });
+    expect((await seqs()).length).toBe(11);
+    expect(await prunedLines()).toEqual([]);
+    expect(await log.verify()).toMatchObject({ ok: false, firstBrokenSeq: 10 });
+  });
+
+  it("without keys (hashes anyone can recompute), refuses a cut over events that are not old", async () => {
+    await sql("delete from audit_events");
+    const file = join(dir, "unkeyed-checkpoints.jsonl");
+    const log = createAuditLog(store.db, {
+      clock: () => now,
+      checkpoints: { file, everyEvents: 4, intervalMs: 0 },
+    });
+    logs.push(log);
+    for (let i = 1; i <= 10; i++) {
+      now = dayOf(i);
+      await log.append(event(i));
+    }
+    const row = await store.db
+      .selectFrom("audit_events")
+      .selectAll()
+      .where("seq", "=", 10)
+      .executeTakeFirstOrThrow();
+    const { seq: _s, prev_hash, hash: _h, mac: _m, key_version: _k, ...fields } = row;
+    await sql(
+      "update audit_events set at = ?, hash = ? where seq = 10",
+      OLD,
+      eventHash(prev_hash, { ...fields, at: OLD }),
+    );
+    const err = await refusedPass(log);
+    // The chain holds (nothing signs it), but event 1 is dated after the cut's time.
+    expect(err).toMatchObject({
+      seq: 1,
+      problem: expect.stringMatching(/is dated 2026-01-01.*a date was edited/),
+    });
+    expect((await seqs()).length).toBe(11);
+    expect(await prunedLines(file)).toEqual([]);
+  });
+
+  it("still cuts when the dates are honest, the cut's events all checked", async () => {
+    const log = logs[0]!;
+    expect((await retainThrough(log, 9)).auditEvents).toBe(9);
+    expect(await log.verify()).toMatchObject({ ok: true, anchor: { seq: 9, proof: "checkpoint" } });
   });
 });

@@ -5,7 +5,7 @@ import { Engine } from "../../src/gen/berth/v1/types_pb.js";
 import { inMemoryBerth } from "../support/in-memory.js";
 
 const DAY = 86_400_000;
-const ago = (days: number) => new Date(Date.now() - days * DAY).toISOString();
+const ago = (days: number, from = Date.now()) => new Date(from - days * DAY).toISOString();
 
 describe("retention (RFC 002 §9.1)", () => {
   let m: Awaited<ReturnType<typeof inMemoryBerth>>;
@@ -38,6 +38,18 @@ describe("retention (RFC 002 §9.1)", () => {
 
   it("removes old check results (keeping each connection's latest), old audit events, and abandoned connections", async () => {
     const db = m.store.db;
+    // The pass runs 90 days and a millisecond after the tenth audit event: it and those before it are
+    // past retention (dated honestly: a date edited in the store makes retention refuse the cut).
+    const tenth = await db
+      .selectFrom("audit_events")
+      .select("at")
+      .orderBy("seq")
+      .offset(9)
+      .limit(1)
+      .executeTakeFirstOrThrow();
+    const now = Date.parse(tenth.at) + 90 * DAY + 1;
+    const due = (await db.selectFrom("audit_events").select("seq").where("at", "<=", tenth.at).execute())
+      .length;
     // Every check but the newest is two months old; "abandoned" was last touched a year ago,
     // "idle-but-tested" was changed long ago but tested last week.
     const checks = await db
@@ -48,35 +60,30 @@ describe("retention (RFC 002 §9.1)", () => {
     expect(checks).toHaveLength(6);
     await db
       .updateTable("connection_checks")
-      .set({ checked_at: ago(60) })
+      .set({ checked_at: ago(60, now) })
       .execute();
     await db
       .updateTable("connections")
-      .set({ updated_at: ago(365), last_tested_at: ago(365) })
+      .set({ updated_at: ago(365, now), last_tested_at: ago(365, now) })
       .where("id", "=", ids[2]!)
       .execute();
     await db
       .updateTable("connections")
-      .set({ updated_at: ago(365), last_tested_at: ago(7) })
+      .set({ updated_at: ago(365, now), last_tested_at: ago(7, now) })
       .where("id", "=", ids[1]!)
-      .execute();
-    // The first ten audit events are four months old (they are about to go, so their hashes may stale).
-    const first = await db.selectFrom("audit_events").select("seq").orderBy("seq").limit(10).execute();
-    await db
-      .updateTable("audit_events")
-      .set({ at: ago(120) })
-      .where("seq", "<=", first.at(-1)!.seq)
       .execute();
     const total = (await db.selectFrom("audit_events").select("seq").execute()).length;
 
     const audit = createAuditLog(db, { keys: m.keys });
-    const report = await applyRetention(db, audit, {
-      checksDays: 30,
-      auditDays: 90,
-      inactiveConnectionDays: 180,
-    });
+    const report = await applyRetention(
+      db,
+      audit,
+      { checksDays: 30, auditDays: 90, inactiveConnectionDays: 180 },
+      new Date(now),
+    );
     // One old result per connection (three), then "abandoned" goes with its grants and its latest result.
-    expect(report).toEqual({ checks: 3, auditEvents: 10, connections: [ids[2]] });
+    expect(due).toBeGreaterThanOrEqual(10);
+    expect(report).toEqual({ checks: 3, auditEvents: due, connections: [ids[2]] });
 
     // Each remaining connection keeps exactly its newest result.
     const left = await db
@@ -94,7 +101,7 @@ describe("retention (RFC 002 §9.1)", () => {
     );
     // The chain still verifies from its anchor, and the pass is on record.
     const verified = await audit.verify();
-    expect(verified).toMatchObject({ ok: true, checked: total - 10 + 1 });
+    expect(verified).toMatchObject({ ok: true, checked: total - due + 1 });
     const events = await audit.list({ limit: 1000 });
     expect(events.at(-1)).toMatchObject({ action: "retention.purge", actor_id: "berth" });
     expect(events.at(-1)!.reason).toContain("removed 3 check results");
