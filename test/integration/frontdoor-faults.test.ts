@@ -253,15 +253,19 @@ describe.skipIf(!hasPostgres || !hasBinaries)("the database restarted under load
     running = false;
     await Promise.all(loops);
 
-    // Transactions in flight when the server went down lose their session: 08006, with the
-    // server's own FATAL (57P01) in the detail, never forwarded as the client's end. Those that
+    // Transactions in flight when the server went down lose their session: 08006, the server's
+    // own FATAL (57P01) never forwarded as the client's end. Those that
     // began while it was down or starting get 08006 too ("cannot be reached").
     const seen = `errors by SQLSTATE ${JSON.stringify([...errors])}: ${messages.slice(0, 8).join(" | ")}`;
     expect(errors.get("08006") ?? 0, seen).toBeGreaterThan(0);
     expect([...errors.keys()], seen).toEqual(["08006"]);
     const lost = messages.filter((m) => m.includes('session of connection "fd-restart" was lost'));
     expect(lost.length, seen).toBeGreaterThan(0);
-    for (const m of lost) expect(m).toMatch(/The database ended the session: 57P01/);
+    // The server's FATAL is in the detail when Berth read it before the socket closed (a reset can
+    // drop it under load); when it is there, it is the server's shutdown, never anything else.
+    for (const m of lost)
+      if (m.includes("The database ended the session"))
+        expect(m).toMatch(/The database ended the session: 57P01/);
     // Every client's connection to Berth survived: each runs a transaction now.
     for (const c of clients) {
       await c.query("BEGIN");
