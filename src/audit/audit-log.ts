@@ -233,9 +233,10 @@ const storable = (s: string) => (s.includes("\0") ? s.replaceAll("\0", NUL_STAND
  * the head no longer follows the anchor, and is reported. The cut is signed as a retention cut (not
  * with the event's own MAC, which anyone with the store could copy into the anchor) and appended to
  * the checkpoints file first, outside the store, so that a cut made by hand is told from this one.
- * Before any of that, every event to remove is checked (checkCut): the cut is chosen by `at`, which
- * the store alone can back-date, so a cut over events that are not the chain Berth wrote, or not
- * old, is refused (AuditCutRefused) with nothing removed, and Verify still reports them.
+ * Before any of that, every event to remove is checked (checkCut): the cut ends before the first
+ * event that is not old, whatever later events' dates say (the store alone can back-date them), and
+ * a cut over events that are not the chain Berth wrote is refused (AuditCutRefused) with nothing
+ * removed; Verify still reports them.
  */
 async function pruneChain(
   db: Db,
@@ -287,7 +288,7 @@ async function checkedCut(
       .executeTakeFirst();
     if (!last) return undefined;
     try {
-      return { seq: last.seq, hash: await checkCut(db, last.seq, before, keys) };
+      return await checkCut(db, last.seq, before, keys);
     } catch (err) {
       if (!(err instanceof AuditCutRefused) || attempt >= 3) throw err;
       // Another instance's pass moved the anchor while this one walked (its rows went): walk again.

@@ -17,53 +17,51 @@ export class AuditCutRefused extends Error {
 const PAGE = 1000;
 
 /**
- * Checks every event a retention cut would remove, from the current anchor up to `cutSeq`, as
- * Verify does (link, hash — which covers `at` —, MAC), and that each is older than `before`. The
- * cut is chosen by `at`, which anyone with write access to the store can back-date: without this
- * walk, one back-dated recent event would have Berth delete everything before it and sign the cut.
- * Returns the hash of the event at `cutSeq` as read and checked here (what the cut signs); throws
- * AuditCutRefused. Paged, so a cut of many events does not have to fit in memory.
+ * The retention cut: walks the events from the current anchor up to `lastSeq` (the newest dated
+ * before `before`) as Verify does — link, hash (which covers `at`), MAC — and cuts before the first
+ * one that is not older than `before`. `at` is chosen by whoever wrote the row, and anyone with
+ * write access to the store can back-date one: without the walk, one back-dated recent event would
+ * have Berth delete everything before it and sign the cut; stopping at the first recent event also
+ * keeps two instances' slightly different clocks from cutting an event another dated later. An
+ * event that fails its check refuses the cut (AuditCutRefused: nothing is removed). Returns the
+ * last event to remove and its hash as read and checked here (what the cut signs), or undefined
+ * when none may go. Paged, so a cut of many events does not have to fit in memory.
  */
 export async function checkCut(
   db: Db,
-  cutSeq: number,
+  lastSeq: number,
   before: string,
   keys: Verifier | undefined,
-): Promise<string> {
+): Promise<{ seq: number; hash: string } | undefined> {
   const anchor = await db
     .selectFrom("audit_anchor")
     .select(["seq", "hash", "mac"])
     .where("id", "=", 1)
     .executeTakeFirst();
   let prev = anchor?.hash ?? GENESIS;
-  let lastSeq = anchor?.seq ?? 0;
+  let walked = anchor?.seq ?? 0;
   let seenSigned = (anchor?.mac ?? "") !== "";
-  // A broken link names the edited event better than a date does: the first is reported after the walk.
-  let misdated: AuditCutRefused | undefined;
-  while (lastSeq < cutSeq) {
+  let cut: { seq: number; hash: string } | undefined;
+  while (walked < lastSeq) {
     const page = await db
       .selectFrom("audit_events")
       .selectAll()
-      .where("seq", ">", lastSeq)
-      .where("seq", "<=", cutSeq)
+      .where("seq", ">", walked)
+      .where("seq", "<=", lastSeq)
       .orderBy("seq")
       .limit(PAGE)
       .execute();
-    // The cut's own event is gone (removed after it was chosen): nothing checked to sign.
-    if (page.length === 0) throw new AuditCutRefused(cutSeq, "was removed while the cut was checked");
+    // The rows were removed after they were chosen (another instance's pass): nothing checked to sign.
+    if (page.length === 0) throw new AuditCutRefused(lastSeq, "was removed while the cut was checked");
     for (const row of page) {
       const problem = await checkRow(row, prev, seenSigned, keys);
       if (problem) throw new AuditCutRefused(row.seq, problem);
-      if (row.at >= before)
-        misdated ??= new AuditCutRefused(
-          row.seq,
-          `is dated ${row.at}, not before ${before}, yet precedes the event cut at (seq ${cutSeq}): a date was edited, or the instances' clocks disagree`,
-        );
+      if (row.at >= before) return cut;
       seenSigned ||= row.mac !== "";
       prev = row.hash;
-      lastSeq = row.seq;
+      walked = row.seq;
+      cut = { seq: row.seq, hash: row.hash };
     }
   }
-  if (misdated) throw misdated;
-  return prev;
+  return cut;
 }

@@ -225,53 +225,53 @@ describe("a retention cut over events whose dates were edited in the store", () 
     (await store.db.selectFrom("audit_events").select("seq").orderBy("seq").execute()).map((e) => e.seq);
 
   /** A pass now (an hour after the last event): nothing is past retention, unless a date lies. */
-  async function refusedPass(log: AuditLog): Promise<AuditCutRefused> {
+  const passNow = (log: AuditLog) => {
     now = new Date(dayOf(10).getTime() + 3_600_000);
-    const err = await applyRetention(store.db, log, POLICY, now).catch((e: unknown) => e);
+    return applyRetention(store.db, log, POLICY, now);
+  };
+  async function refusedPass(log: AuditLog): Promise<AuditCutRefused> {
+    const err = await passNow(log).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AuditCutRefused);
     return err as AuditCutRefused;
   }
 
-  it("refuses to remove recent events when one was back-dated, and Verify still reports it", async () => {
+  it("removes nothing when a recent event was back-dated (the cut stops at the first recent one), and Verify reports it", async () => {
     const log = logs[0]!;
-    // The insider back-dates the newest event: the cut, chosen by date, would take all ten.
+    // The insider back-dates the newest event: a cut chosen by that date alone would take all ten.
     await sql("update audit_events set at = ? where seq = 10", OLD);
-    const err = await refusedPass(log);
-    expect(err).toMatchObject({
-      seq: 10,
-      problem: expect.stringMatching(/does not match its hash \(it was edited\)/),
-    });
-    // Nothing removed, no cut signed, no anchor; the refusal itself is on record after the chain.
-    expect(await seqs()).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    expect((await passNow(log)).auditEvents).toBe(0);
+    // Nothing removed (no purge event either), no cut signed, no anchor; the edited event is
+    // still there for Verify.
+    expect(await seqs()).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(await prunedLines()).toEqual([]);
     expect(await store.db.selectFrom("audit_anchor").selectAll().execute()).toEqual([]);
-    const [purge] = await log.list({ limit: 1, newestFirst: true });
-    expect(purge).toMatchObject({ action: "retention.purge", outcome: "failed" });
-    expect(purge!.reason).toMatch(/removed 0 check results.*refused to remove audit events up to seq 10/);
     expect(await log.verify()).toMatchObject({ ok: false, firstBrokenSeq: 10 });
   });
 
-  it("refuses when the back-dated event was re-hashed too: its MAC no longer matches", async () => {
+  it("refuses a cut over an event back-dated and re-hashed: its MAC no longer matches", async () => {
     const log = logs[0]!;
     const row = await store.db
       .selectFrom("audit_events")
       .selectAll()
-      .where("seq", "=", 10)
+      .where("seq", "=", 1)
       .executeTakeFirstOrThrow();
     const { seq: _s, prev_hash, hash: _h, mac: _m, key_version: _k, ...fields } = row;
     await sql(
-      "update audit_events set at = ?, hash = ? where seq = 10",
+      "update audit_events set at = ?, hash = ? where seq = 1",
       OLD,
       eventHash(prev_hash, { ...fields, at: OLD }),
     );
     const err = await refusedPass(log);
-    expect(err).toMatchObject({ seq: 10, problem: expect.stringMatching(/its MAC does not match/) });
+    expect(err).toMatchObject({ seq: 1, problem: expect.stringMatching(/its MAC does not match/) });
     expect((await seqs()).length).toBe(11);
     expect(await prunedLines()).toEqual([]);
-    expect(await log.verify()).toMatchObject({ ok: false, firstBrokenSeq: 10 });
+    const [purge] = await log.list({ limit: 1, newestFirst: true });
+    expect(purge).toMatchObject({ action: "retention.purge", outcome: "failed" });
+    expect(purge!.reason).toMatch(/refused to remove audit events up to seq 1/);
+    expect(await log.verify()).toMatchObject({ ok: false, firstBrokenSeq: 1 });
   });
 
-  it("without keys (hashes anyone can recompute), refuses a cut over events that are not old", async () => {
+  it("without keys (hashes anyone can recompute), a back-dated recent event still removes nothing", async () => {
     await sql("delete from audit_events");
     const file = join(dir, "unkeyed-checkpoints.jsonl");
     const log = createAuditLog(store.db, {
@@ -294,13 +294,8 @@ describe("a retention cut over events whose dates were edited in the store", () 
       OLD,
       eventHash(prev_hash, { ...fields, at: OLD }),
     );
-    const err = await refusedPass(log);
-    // The chain holds (nothing signs it), but event 1 is dated after the cut's time.
-    expect(err).toMatchObject({
-      seq: 1,
-      problem: expect.stringMatching(/is dated 2026-01-01.*a date was edited/),
-    });
-    expect((await seqs()).length).toBe(11);
+    expect((await passNow(log)).auditEvents).toBe(0);
+    expect((await seqs()).length).toBe(10);
     expect(await prunedLines(file)).toEqual([]);
   });
 
