@@ -46,9 +46,9 @@ export function watchRevocations(deps: { db: Db; plane: DataPlane; log: Logger }
   return {
     changed: (change: Invalidation) => watch.changed(change).catch(logged("check")),
     stop: () => clearInterval(sweeper),
-    /** Adds open access the watch must re-check (read at every change and sweep). */
     /** One-shot statements in flight, for the broker to register. */
     inFlight,
+    /** Adds open access the watch must re-check (read at every change and sweep). */
     watch: (source: () => Iterable<OpenAccess>) => others.push(source),
     /** Access that has just opened, re-checked if a change concerning it came while it was opening. */
     opened: (a: OpenAccess) => void watch.opened(a).catch(logged("check")),

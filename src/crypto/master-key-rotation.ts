@@ -2,7 +2,7 @@ import type { Db } from "../store/store.js";
 import { KeyUnwrapError, KeyWrapper } from "./key-wrap.js";
 import { LocalKeyring } from "./local-keyring.js";
 
-/** Neither master key opens a version of the stored keyring: nothing was changed. */
+/** A version of the stored keyring cannot be rewrapped (see the reason): nothing was changed. */
 export class MasterKeyRotationError extends Error {
   constructor(
     readonly version: number,
