@@ -9,6 +9,7 @@ import {
   type ReadinessCheck,
 } from "../server/http-entry.js";
 import { type Listener, listen } from "../server/listener.js";
+import { STREAMING_REQUEST_PATHS } from "../server/service-table.js";
 import { listenerTls } from "../server/tls-files.js";
 import type { Deps } from "./build-deps.js";
 
@@ -58,6 +59,7 @@ export async function serve(config: Config, deps: Deps, ready: () => boolean): P
   const listener = await listen(config.host, config.port, handler, tls, {
     ...config.connectionLimits,
     uncapped: addresses.isTrustedProxy,
+    streamsRequestBody: (path) => STREAMING_REQUEST_PATHS.has(path),
   });
   const metrics =
     config.metrics.port === undefined

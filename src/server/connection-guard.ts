@@ -7,6 +7,11 @@ export interface ListenerLimits {
   readonly requestTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly maxConnectionsPerSource: number;
+  /**
+   * HTTP/2 requests whose body may stay open for the whole call (streaming RPCs, by path); every
+   * other stream's body must end within requestTimeoutMs. Without it, no stream is timed.
+   */
+  readonly streamsRequestBody?: ((path: string) => boolean) | undefined;
   /** Sources the per-source cap does not apply to (trusted reverse proxies carry many clients). */
   readonly uncapped?: ((peer: string) => boolean) | undefined;
 }

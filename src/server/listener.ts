@@ -4,6 +4,7 @@ import {
   type Http2ServerRequest,
   type Http2ServerResponse,
   type Http2Session,
+  constants as http2Constants,
 } from "node:http2";
 import { type AddressInfo, createServer as createNetServer, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer, type SecureContextOptions, type TLSSocket } from "node:tls";
@@ -88,7 +89,7 @@ export async function listen(
     sessions.add(s);
     s.once("close", () => sessions.delete(s));
     // s.socket is a proxy of the socket (not the same object).
-    trackStreams(s, limits.idleTimeoutMs, () => guard.servedThroughProxy(s.socket));
+    trackStreams(s, limits, () => guard.servedThroughProxy(s.socket));
   });
   const sockets = guard.sockets;
   const accept = (socket: Socket) => guard.accept(socket, () => inFlight.delete(socket));
@@ -167,14 +168,23 @@ export async function listen(
  * An HTTP/2 session: its first stream counts as the first request; while no stream is open for
  * idleMs, the session is closed (GOAWAY), but an open stream (a long Session, a watch) keeps it.
  */
-function trackStreams(session: Http2Session, idleMs: number, onFirstStream: () => void): void {
+function trackStreams(session: Http2Session, limits: ListenerLimits, onFirstStream: () => void): void {
   let open = 0;
-  session.on("stream", (stream) => {
+  session.on("stream", (stream, headers, flags) => {
     open++;
     onFirstStream();
     stream.once("close", () => open--);
+    // A request body that trickles for ever holds the stream (HTTP/1 has requestTimeout for this):
+    // unless the call streams its request, the body must be complete within the request timeout.
+    const path = String(headers[":path"] ?? "").split("?")[0]!;
+    const bodyEnded = (flags & http2Constants.NGHTTP2_FLAG_END_STREAM) !== 0;
+    if (bodyEnded || !limits.streamsRequestBody || limits.streamsRequestBody(path)) return;
+    const timer = setTimeout(() => stream.close(http2Constants.NGHTTP2_CANCEL), limits.requestTimeoutMs);
+    timer.unref();
+    stream.once("end", () => clearTimeout(timer));
+    stream.once("close", () => clearTimeout(timer));
   });
-  session.setTimeout(idleMs, () => {
+  session.setTimeout(limits.idleTimeoutMs, () => {
     if (open === 0) session.close();
   });
 }

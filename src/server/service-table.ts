@@ -66,6 +66,19 @@ export function servedServices(services: Services): ServedService[] {
 /** Every served service descriptor, in table order. */
 export const SERVED: readonly DescService[] = KEYS.map((k) => SERVICE_TABLE[k].service);
 
+/**
+ * `/package.Service/Method` of every method whose request is a stream (client or bidi streaming:
+ * a Session, reflection): its request body legitimately stays open for as long as the call lasts.
+ * Every other request's body must arrive within the request timeout.
+ */
+export const STREAMING_REQUEST_PATHS: ReadonlySet<string> = new Set(
+  SERVED.flatMap((s) =>
+    s.methods
+      .filter((m) => m.methodKind === "client_streaming" || m.methodKind === "bidi_streaming")
+      .map((m) => `/${s.typeName}/${m.name}`),
+  ),
+);
+
 /** The services grpc.health.v1 reports on. */
 export const HEALTH_CHECKED: readonly DescService[] = KEYS.filter((k) => SERVICE_TABLE[k].healthChecked).map(
   (k) => SERVICE_TABLE[k].service,

@@ -1,3 +1,4 @@
+import { type ClientHttp2Session, connect as http2Connect, constants as http2Constants } from "node:http2";
 import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { issueCertificate, makeCertificates } from "../support/certs.js";
@@ -118,5 +119,53 @@ describe("connections per source, with TLS", () => {
     await expect.poll(async () => (await healthz().catch(() => ({ status: 0 }))).status).toBe(200);
     const many = await Promise.all(Array.from({ length: 5 }, () => healthz()));
     expect(many.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
+  });
+});
+
+describe("HTTP/2 request bodies", () => {
+  let b: TestBerth;
+  beforeAll(async () => {
+    b = await startTestBerth({ BERTH_REQUEST_TIMEOUT_MS: "1000", BERTH_HEADERS_TIMEOUT_MS: "1000" });
+  });
+  afterAll(async () => b?.close());
+
+  /** A stream whose request body is begun and never finished; resolves with when it closed. */
+  function trickle(session: ClientHttp2Session, path: string, contentType: string) {
+    const stream = session.request({
+      ":method": "POST",
+      ":path": path,
+      "content-type": contentType,
+      authorization: `Bearer ${b.adminToken}`,
+    });
+    stream.on("error", () => {});
+    stream.on("data", () => {});
+    stream.write("{");
+    return {
+      stream,
+      closed: new Promise<number>((resolve) => stream.once("close", () => resolve(performance.now()))),
+    };
+  }
+
+  it("resets a unary call whose body never ends at the request bound; a Session stream stays open", async () => {
+    const session = http2Connect(b.url);
+    session.on("error", () => {});
+    try {
+      const started = performance.now();
+      const unary = trickle(session, "/berth.v1.ConnectionService/ListConnections", "application/json");
+      const streaming = trickle(session, "/berth.v1.BrokerService/Session", "application/connect+json");
+      const closedAt = await unary.closed;
+      expect(closedAt - started).toBeGreaterThan(1_000 * 0.8);
+      expect(closedAt - started).toBeLessThan(1_000 + SLACK_MS);
+      expect(unary.stream.rstCode).toBe(http2Constants.NGHTTP2_CANCEL);
+      // Twice the bound later the Session stream (a request that streams) is still open.
+      const stillOpen = await Promise.race([
+        streaming.closed.then(() => false),
+        new Promise<boolean>((r) => setTimeout(() => r(true), 1_000)),
+      ]);
+      expect(stillOpen).toBe(true);
+      streaming.stream.close();
+    } finally {
+      session.destroy();
+    }
   });
 });
