@@ -10,6 +10,7 @@ import { type LocalKeyring, openKeyringFile } from "../../src/crypto/local-keyri
 import { VaultTransit } from "../../src/crypto/vault-transit.js";
 import { Engine } from "../../src/gen/berth/v1/types_pb.js";
 import type { Store } from "../../src/store/store.js";
+import { sampleAuditEvent } from "../support/audit-events.js";
 import { brokerClients } from "../support/broker-client.js";
 import { LOCAL, serviceAvailable } from "../support/services.js";
 import { startTestBerth } from "../support/test-berth.js";
@@ -30,17 +31,7 @@ let checkpointFile: string;
 /** The log's clock when set (events 1..5 are appended in 2000, so retention can cut them honestly); else now. */
 let clockAt: Date | undefined;
 
-const event = (i: number) => ({
-  actorId: `user-${i}`,
-  actorName: `user ${i}`,
-  source: "127.0.0.1",
-  transport: "rest",
-  action: "berth.v1.ConnectionService/GetConnection",
-  target: `conn-${i}`,
-  outcome: "ok",
-  reason: "",
-  requestId: `req-${i}`,
-});
+const event = sampleAuditEvent;
 
 /** Raw SQL on the store, as someone with write access to it (not through Berth). */
 function sql(statement: string, ...params: unknown[]): Promise<number> {

@@ -7,6 +7,7 @@ import { eventHash, prunedData } from "../../src/audit/chain.js";
 import { applyRetention } from "../../src/audit/retention.js";
 import { type LocalKeyring, openKeyringFile } from "../../src/crypto/local-keyring.js";
 import type { Store } from "../../src/store/store.js";
+import { sampleAuditEvent } from "../support/audit-events.js";
 import { dropTestStore, openTestStore, withRawStore } from "../support/test-store.js";
 
 /**
@@ -30,17 +31,7 @@ let now: Date;
 /** The time of a retention pass whose cut falls just after event `seq` (an hour past its day). */
 const cutAfter = (seq: number) => new Date(dayOf(seq).getTime() + POLICY.auditDays * DAY + 3_600_000);
 
-const event = (i: number) => ({
-  actorId: `user-${i}`,
-  actorName: `user ${i}`,
-  source: "127.0.0.1",
-  transport: "rest",
-  action: "berth.v1.ConnectionService/GetConnection",
-  target: `conn-${i}`,
-  outcome: "ok",
-  reason: "",
-  requestId: `req-${i}`,
-});
+const event = sampleAuditEvent;
 
 /** Raw SQL on the store, as someone with write access to it (not through Berth). */
 function sql(statement: string, ...params: unknown[]): Promise<number> {
