@@ -2,7 +2,7 @@ import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { brokerClients, collect, stmt } from "../support/broker-client.js";
-import { hasChromium, launchChromium, seriousAxeViolations } from "../support/browser.js";
+import { hasChromium, launchChromium, seriousAxeViolations, signInToConsole } from "../support/browser.js";
 import { ADMIN_PASSWORD, startTestBerth, type TestBerth } from "../support/test-berth.js";
 import { withRawStore } from "../support/test-store.js";
 import {
@@ -67,14 +67,7 @@ describe.skipIf(!enabled)("the console's status, form, audit and access pages", 
     for (let i = 0; i < 55; i++) await b.api("/api/connections");
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.on("pageerror", (err) => {
-      throw err;
-    });
-    await page.goto(`${b.url}/#/login`);
-    await page.getByLabel("User name").fill("admin");
-    await page.getByLabel("Password").fill(ADMIN_PASSWORD);
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await page.getByRole("heading", { name: "Connections" }).waitFor();
+    await signInToConsole(page, b.url, "admin", ADMIN_PASSWORD);
   }, 90_000);
   afterAll(async () => {
     await browser?.close();

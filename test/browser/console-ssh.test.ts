@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hasChromium, launchChromium, seriousAxeViolations } from "../support/browser.js";
+import { hasChromium, launchChromium, seriousAxeViolations, signInToConsole } from "../support/browser.js";
 import { LOCAL, serviceAvailable } from "../support/services.js";
 import { type Sshd, startSshd } from "../support/sshd.js";
 import { ADMIN_PASSWORD, startTestBerth, type TestBerth } from "../support/test-berth.js";
@@ -32,14 +32,7 @@ describe.skipIf(!enabled)("the connection form's SSH tunnel", () => {
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     // Shorter than the test's own timeout, so that a wait that fails says which.
     page.setDefaultTimeout(15_000);
-    page.on("pageerror", (err) => {
-      throw err;
-    });
-    await page.goto(`${b.url}/#/login`);
-    await page.getByLabel("User name").fill("admin");
-    await page.getByLabel("Password").fill(ADMIN_PASSWORD);
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await page.getByRole("heading", { name: "Connections" }).waitFor();
+    await signInToConsole(page, b.url, "admin", ADMIN_PASSWORD);
   }, 90_000);
   afterAll(async () => {
     await browser?.close();

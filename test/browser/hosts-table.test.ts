@@ -4,7 +4,7 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Intent } from "../../src/gen/berth/v1/broker_service_pb.js";
 import { brokerClients, collect, stmt } from "../support/broker-client.js";
-import { hasChromium, launchChromium } from "../support/browser.js";
+import { hasChromium, launchChromium, signInToConsole } from "../support/browser.js";
 import { ADMIN_PASSWORD, startTestBerth, type TestBerth } from "../support/test-berth.js";
 import {
   postgresBinDir,
@@ -60,14 +60,7 @@ describe.skipIf(!enabled)("the console's hosts table", () => {
     );
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.on("pageerror", (err) => {
-      throw err;
-    });
-    await page.goto(`${b.url}/#/login`);
-    await page.getByLabel("User name").fill("admin");
-    await page.getByLabel("Password").fill(ADMIN_PASSWORD);
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await page.getByRole("heading", { name: "Connections" }).waitFor();
+    await signInToConsole(page, b.url, "admin", ADMIN_PASSWORD);
   }, 60_000);
   afterAll(async () => {
     await browser?.close();

@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hasChromium, launchChromium, seriousAxeViolations } from "../support/browser.js";
+import { hasChromium, launchChromium, seriousAxeViolations, signInToConsole } from "../support/browser.js";
 import { ADMIN_PASSWORD, startTestBerth, type TestBerth } from "../support/test-berth.js";
 import {
   postgresBinDir,
@@ -72,14 +72,7 @@ describe.skipIf(!enabled)("the console's query page", () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: b.url });
     page = await context.newPage();
-    page.on("pageerror", (err) => {
-      throw err;
-    });
-    await page.goto(`${b.url}/#/login`);
-    await page.getByLabel("User name").fill("admin");
-    await page.getByLabel("Password").fill(ADMIN_PASSWORD);
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await page.getByRole("heading", { name: "Connections" }).waitFor();
+    await signInToConsole(page, b.url, "admin", ADMIN_PASSWORD);
   }, 60_000);
   afterAll(async () => {
     await browser?.close();

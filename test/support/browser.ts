@@ -53,3 +53,18 @@ export async function seriousAxeViolations(page: Page): Promise<string[]> {
     ),
   ) as string[];
 }
+
+/**
+ * A page's errors fail the test, and the page signs in to the console as `username`: the set-up
+ * every console suite starts from.
+ */
+export async function signInToConsole(page: Page, baseUrl: string, username: string, password: string) {
+  page.on("pageerror", (err) => {
+    throw err;
+  });
+  await page.goto(`${baseUrl}/#/login`);
+  await page.getByLabel("User name").fill(username);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Connections" }).waitFor();
+}
