@@ -15,3 +15,17 @@ export interface ClientIdentity {
   readonly secretKey: number;
   readonly source: string;
 }
+
+/**
+ * What a client reports to the front door (metrics, audit, the registry of clients). Generic over
+ * the client so that this module needs nothing of the client's own.
+ */
+export interface ClientObserver<Client> {
+  waiting(delta: number): void;
+  active(delta: number): void;
+  pinned(why: string): void;
+  transaction(): void;
+  bytes(direction: "in" | "out", n: number): void;
+  waited(ms: number): void;
+  closed(client: Client, reason: string): void;
+}

@@ -8,7 +8,7 @@ import { AttachedBackend } from "./backend.js";
 import { BackendWait } from "./backend-wait.js";
 import { Backpressure } from "./backpressure.js";
 import { CancelsInFlight } from "./cancels.js";
-import type { ClientIdentity } from "./client-identity.js";
+import type { ClientIdentity, ClientObserver } from "./client-identity.js";
 import { ClientInput } from "./client-input.js";
 import { frontDoorErrorOf } from "./errors.js";
 import { CANCELLED, FailureReplies } from "./failure-replies.js";
@@ -17,17 +17,6 @@ import { CLIENT_TYPES, handleRequest, MAX_CLIENT_MESSAGE_BYTES, type RequestCont
 import { ResponseTracker } from "./responses.js";
 import { applySettingChanges, forgetAfter, settingsReplayQuery } from "./session-settings.js";
 import { errorResponse } from "./wire.js";
-
-/** What a client reports to the front door (metrics, audit, the registry of clients). */
-export interface ClientObserver {
-  waiting(delta: number): void;
-  active(delta: number): void;
-  pinned(why: string): void;
-  transaction(): void;
-  bytes(direction: "in" | "out", n: number): void;
-  waited(ms: number): void;
-  closed(client: FrontDoorClient, reason: string): void;
-}
 
 type Phase = "idle" | "acquiring" | "attached" | "closed";
 
@@ -41,7 +30,7 @@ type Phase = "idle" | "acquiring" | "attached" | "closed";
 export class FrontDoorClient {
   readonly #socket: Socket;
   readonly #pools: PoolManager;
-  readonly #observer: ClientObserver;
+  readonly #observer: ClientObserver<FrontDoorClient>;
   readonly #statements = new ClientStatements();
   #phase: Phase = "idle";
   /** The pool of the client's last write backend: the next is taken from it, at once when one is idle. */
@@ -68,7 +57,7 @@ export class FrontDoorClient {
   constructor(
     socket: Socket,
     readonly identity: ClientIdentity,
-    deps: { pools: PoolManager; observer: ClientObserver },
+    deps: { pools: PoolManager; observer: ClientObserver<FrontDoorClient> },
   ) {
     this.#socket = socket;
     this.#pools = deps.pools;

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import type { ClientObserver, FrontDoorClient } from "./client.js";
+import type { FrontDoorClient } from "./client.js";
+import type { ClientObserver } from "./client-identity.js";
 
 /** The front door's figures on /metrics: clients by state, transactions, bytes, waits, pins, sign-ins. */
 export function createFrontDoorMetrics(registry: Registry, clients: () => Iterable<FrontDoorClient>) {
@@ -56,7 +57,8 @@ export function createFrontDoorMetrics(registry: Registry, clients: () => Iterab
     labelNames: ["outcome"],
     registers: [registry],
   });
-  const observer = (closed: ClientObserver["closed"]): ClientObserver => ({
+  type Observer = ClientObserver<FrontDoorClient>;
+  const observer = (closed: Observer["closed"]): Observer => ({
     waiting: () => {},
     active: () => {},
     pinned: (why) => pins.inc({ why }),
