@@ -13,7 +13,10 @@ SQL = {
     "pg": f"SELECT g, repeat('x', {PAD}) AS pad FROM generate_series(1, {ROWS}) g",
     "mysql": f"SELECT seq, REPEAT('x', {PAD}) AS pad FROM seq_1_to_{ROWS}",
 }
-PAUSE_AT = (100_000, 600_000)
+# Both pauses early: what is left of the result (over 80 MB) must be far more than every buffer on
+# the way (the kernel's, Berth's, HTTP/2's windows, grpc's), so that a database still waiting after
+# the pause proves Berth stopped reading rather than that the rest fitted in the buffers.
+PAUSE_AT = (100_000, 250_000)
 PAUSE_S = 1.0
 
 
@@ -54,7 +57,7 @@ def test_a_million_rows_to_a_slow_consumer_keep_memory_flat_on_both_ends(client,
                 # the database would have sent the rest of the result and be done, never waiting
                 # again. The state is read again for a moment rather than once: MariaDB's processlist
                 # flickers between states while a write blocks.
-                until(lambda: waiting_on_the_client(engine), timeout=2.0, interval=0.05,
+                until(lambda: waiting_on_the_client(engine), timeout=3.0, interval=0.05,
                       what="the database still waiting for Berth after the pause")
         completion = rows.completion
     assert expected - 1 == ROWS
