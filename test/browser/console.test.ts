@@ -214,7 +214,11 @@ describe.skipIf(!enabled)("the web console", () => {
       ) as { rows: number; bad: string[] };
     for (const width of WIDTHS) {
       await page.setViewportSize({ width, height: width === 390 ? 844 : 900 });
+      // A fresh page each time (a goto to the same address and hash would not load it again), and
+      // the editor loaded (a lazy chunk) before anything is typed into it.
       await page.goto(`${b.url}/#/connections/${connectionId}/query`);
+      await page.reload();
+      await page.getByRole("textbox", { name: "Statement" }).waitFor();
       await page.getByLabel("Statement").fill(sql);
       await page.getByRole("button", { name: /^Run/ }).click();
       await expect
