@@ -1,7 +1,7 @@
 import type { Socket } from "node:net";
 import type { ConnectionOptions, TLSSocket } from "node:tls";
 import mysqlCore from "mysql2";
-import mysql from "mysql2/promise";
+import type mysql from "mysql2/promise";
 import { PLAIN } from "../../connections/tls-plan.js";
 import type { ConnectParams, Driver, DriverFailure, DriverSession } from "../../drivers/driver.js";
 import { describeNodeError, readBytes, safeMessage, startTls } from "../../drivers/failures.js";
@@ -81,7 +81,7 @@ function rsaExchangeGuard(
 }
 
 async function open(params: ConnectParams, ssl: ConnectionOptions | undefined): Promise<mysql.Connection> {
-  const conn = await mysql.createConnection({
+  const core = mysqlCore.createConnection({
     ...mysqlEndpoint(params),
     database: params.database,
     user: params.credentials.username,
@@ -112,8 +112,15 @@ async function open(params: ConnectParams, ssl: ConnectionOptions | undefined): 
     // JSON as the server's text: parsed and re-serialized it would lose big numbers' precision.
     jsonStrings: true,
   });
-  conn.on("error", () => {});
-  return conn;
+  // Listened to from the start, not once connected: a socket (an SSH tunnel) that closes during the
+  // handshake makes mysql2 emit a second error after the first failed the connect, and without a
+  // listener that one is an uncaught exception in Berth.
+  core.on("error", () => {});
+  await new Promise<void>((resolve, reject) => {
+    core.once("connect", () => resolve());
+    core.once("error", reject);
+  });
+  return core.promise();
 }
 
 /** Reads one MySQL packet: 3-byte little-endian length, 1-byte sequence, payload. */
